@@ -1,0 +1,383 @@
+#include "index/hnsw_index.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+#include <queue>
+#include <string>
+#include <vector>
+
+// hnswlib's headers define non-inline functions (cpuid, xgetbv, AVXCapable,
+// AVX512Capable) and global function pointers in namespace hnswlib. Renaming
+// them keeps this library linkable next to any other translation unit that
+// includes hnswlib itself (benchmarks, or a user's own code). The namespace
+// macro stays defined, so `hnswlib::` below means our private copy.
+#define hnswlib flashembed_hnswlib
+#define cpuid flashembed_hnswlib_cpuid
+#define xgetbv flashembed_hnswlib_xgetbv
+#define AVXCapable flashembed_hnswlib_AVXCapable
+#define AVX512Capable flashembed_hnswlib_AVX512Capable
+#include <hnswlib/hnswlib.h>
+#undef cpuid
+#undef xgetbv
+#undef AVXCapable
+#undef AVX512Capable
+
+#include "base/hash.h"
+
+namespace flashembed::index {
+namespace {
+
+// Serialized layout (little-endian), see index/FORMAT.md.
+constexpr char kMagic[8] = {'F', 'E', 'H', 'N', 'S', 'W', '0', '1'};
+constexpr uint32_t kFormatVersion = 1;
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t dim;
+  uint32_t metric;
+  uint32_t m;
+  uint32_t ef_construction;
+  uint32_t reserved;
+  uint64_t live_count;
+  uint64_t payload_size;
+  uint64_t payload_hash;
+};
+static_assert(sizeof(Header) == 56);
+
+// An anonymous in-memory file: hnswlib 0.6.2 saves and loads only by path, and
+// /proc/self/fd/N gives one without touching the disk.
+class MemFile {
+ public:
+  MemFile() : fd_(memfd_create("flashembed-hnsw", MFD_CLOEXEC)) {}
+  ~MemFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+  Status WriteAll(std::string_view data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(done));
+      if (n <= 0) return Status::IOError("writing in-memory index file failed");
+      done += static_cast<size_t>(n);
+    }
+    return Status::OK();
+  }
+
+  Status ReadAll(std::string* out) {
+    off_t size = lseek(fd_, 0, SEEK_END);
+    if (size < 0) return Status::IOError("sizing in-memory index file failed");
+    out->resize(out->size() + static_cast<size_t>(size));
+    char* dst = out->data() + out->size() - size;
+    size_t done = 0;
+    while (done < static_cast<size_t>(size)) {
+      ssize_t n = pread(fd_, dst + done, static_cast<size_t>(size) - done, static_cast<off_t>(done));
+      if (n <= 0) return Status::IOError("reading in-memory index file failed");
+      done += static_cast<size_t>(n);
+    }
+    return Status::OK();
+  }
+
+ private:
+  int fd_;
+};
+
+class HnswIndex final : public VectorIndex {
+ public:
+  explicit HnswIndex(const HnswOptions& options) : options_(options) {
+    if (options.metric == Metric::kL2) {
+      space_ = std::make_unique<hnswlib::L2Space>(options.dim);
+    } else {
+      space_ = std::make_unique<hnswlib::InnerProductSpace>(options.dim);
+    }
+  }
+
+  Status Init() {
+    try {
+      hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+          space_.get(), std::max<size_t>(options_.initial_capacity, 16), options_.m,
+          options_.ef_construction, options_.seed);
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted("out of memory creating HNSW index");
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("creating HNSW index: ") + e.what());
+    }
+    return Status::OK();
+  }
+
+  Status Load(std::string_view payload) {
+    MemFile file;
+    if (!file.ok()) return Status::IOError("memfd_create failed while loading HNSW index");
+    FE_RETURN_IF_ERROR(file.WriteAll(payload));
+    try {
+      hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), file.path(), false,
+                                                                 0);
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted("out of memory loading HNSW index");
+    } catch (const std::exception& e) {
+      return Status::Corruption(std::string("HNSW payload does not load: ") + e.what());
+    }
+    // hnswlib 0.6.2's loading constructor never zeroes num_deleted_ before
+    // counting deleted marks into it; count them ourselves.
+    size_t deleted = 0;
+    for (size_t i = 0; i < hnsw_->cur_element_count; ++i) {
+      deleted += hnsw_->isMarkedDeleted(static_cast<hnswlib::tableint>(i)) ? 1 : 0;
+    }
+    hnsw_->num_deleted_ = deleted;
+    if (hnsw_->M_ != static_cast<size_t>(options_.m)) {
+      return Status::Corruption("HNSW payload m " + std::to_string(hnsw_->M_) +
+                                " disagrees with its header");
+    }
+    hnsw_->ef_construction_ = static_cast<size_t>(options_.ef_construction);
+    return Status::OK();
+  }
+
+  int dim() const override { return options_.dim; }
+  Metric metric() const override { return options_.metric; }
+  size_t size() const override { return hnsw_->cur_element_count - hnsw_->num_deleted_; }
+
+  bool Contains(uint64_t slot) const override {
+    auto it = hnsw_->label_lookup_.find(slot);
+    return it != hnsw_->label_lookup_.end() && !hnsw_->isMarkedDeleted(it->second);
+  }
+
+  Status Add(uint64_t slot, std::span<const float> vector) override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> v, Prepare(vector));
+    if (hnsw_->label_lookup_.count(slot) != 0) {
+      return Status::AlreadyExists("slot " + std::to_string(slot) + " already in the index");
+    }
+    try {
+      if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
+        hnsw_->resizeIndex(std::max<size_t>(2 * hnsw_->max_elements_, 1024));
+      }
+      hnsw_->addPoint(v.data(), slot);
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted("out of memory growing HNSW index");
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("HNSW add: ") + e.what());
+    }
+    return Status::OK();
+  }
+
+  Status Remove(uint64_t slot) override {
+    if (!Contains(slot)) {
+      return Status::NotFound("slot " + std::to_string(slot) + " is not in the index");
+    }
+    hnsw_->markDelete(slot);
+    return Status::OK();
+  }
+
+  Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k,
+                                       size_t ef_search) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
+    std::vector<Neighbor> out;
+    if (k == 0 || hnsw_->cur_element_count == 0) return out;
+    size_t ef = std::max(k, ef_search == 0 ? static_cast<size_t>(options_.ef_search) : ef_search);
+
+    // Greedy descent through the upper layers (as hnswlib's searchKnn does),
+    // then hnswlib's own base-layer search with our ef.
+    auto& g = *hnsw_;
+    hnswlib::tableint current = g.enterpoint_node_;
+    float current_dist = g.fstdistfunc_(q.data(), g.getDataByInternalId(current), g.dist_func_param_);
+    for (int level = g.maxlevel_; level > 0; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        auto* list = reinterpret_cast<unsigned int*>(g.get_linklist(current, level));
+        int count = g.getListCount(list);
+        auto* neighbors = reinterpret_cast<hnswlib::tableint*>(list + 1);
+        for (int i = 0; i < count; ++i) {
+          hnswlib::tableint candidate = neighbors[i];
+          float d = g.fstdistfunc_(q.data(), g.getDataByInternalId(candidate), g.dist_func_param_);
+          if (d < current_dist) {
+            current_dist = d;
+            current = candidate;
+            changed = true;
+          }
+        }
+      }
+    }
+    auto top = g.num_deleted_ != 0 ? g.searchBaseLayerST<true>(current, q.data(), ef)
+                                   : g.searchBaseLayerST<false>(current, q.data(), ef);
+    while (top.size() > k) top.pop();
+    out.resize(top.size());
+    for (size_t i = out.size(); i-- > 0;) {
+      out[i] = Neighbor{g.getExternalLabel(top.top().second), top.top().first};
+      top.pop();
+    }
+    return out;
+  }
+
+  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query,
+                                            size_t k) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
+    const auto& g = *hnsw_;
+    std::priority_queue<std::pair<float, hnswlib::tableint>> top;  // worst on top
+    for (size_t i = 0; i < g.cur_element_count && k > 0; ++i) {
+      auto id = static_cast<hnswlib::tableint>(i);
+      if (g.isMarkedDeleted(id)) continue;
+      float d = g.fstdistfunc_(q.data(), g.getDataByInternalId(id), g.dist_func_param_);
+      if (top.size() < k) {
+        top.emplace(d, id);
+      } else if (d < top.top().first) {
+        top.pop();
+        top.emplace(d, id);
+      }
+    }
+    std::vector<Neighbor> out(top.size());
+    for (size_t i = out.size(); i-- > 0;) {
+      out[i] = Neighbor{g.getExternalLabel(top.top().second), top.top().first};
+      top.pop();
+    }
+    return out;
+  }
+
+  Result<std::string> Serialize() const override {
+    MemFile file;
+    if (!file.ok()) return Status::IOError("memfd_create failed while saving HNSW index");
+    try {
+      hnsw_->saveIndex(file.path());
+    } catch (const std::exception& e) {
+      return Status::IOError(std::string("saving HNSW index: ") + e.what());
+    }
+    std::string out(sizeof(Header), '\0');
+    FE_RETURN_IF_ERROR(file.ReadAll(&out));
+    Header h{};
+    std::memcpy(h.magic, kMagic, sizeof(kMagic));
+    h.version = kFormatVersion;
+    h.dim = static_cast<uint32_t>(options_.dim);
+    h.metric = static_cast<uint32_t>(options_.metric);
+    h.m = static_cast<uint32_t>(options_.m);
+    h.ef_construction = static_cast<uint32_t>(options_.ef_construction);
+    h.live_count = size();
+    h.payload_size = out.size() - sizeof(Header);
+    h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
+    std::memcpy(out.data(), &h, sizeof(h));
+    return out;
+  }
+
+ private:
+  // Validates a vector and returns the copy hnswlib gets (normalised for cosine).
+  Result<std::vector<float>> Prepare(std::span<const float> vector) const {
+    if (vector.size() != static_cast<size_t>(options_.dim)) {
+      return Status::InvalidArgument("dim mismatch: index has " + std::to_string(options_.dim) +
+                                     ", vector has " + std::to_string(vector.size()));
+    }
+    std::vector<float> v(vector.begin(), vector.end());
+    double norm = 0;
+    for (float x : v) {
+      if (!std::isfinite(x)) return Status::InvalidArgument("vector has a NaN or infinite value");
+      norm += static_cast<double>(x) * x;
+    }
+    if (options_.metric == Metric::kCosine) {
+      if (norm == 0) return Status::InvalidArgument("zero vector has no cosine direction");
+      float inv = static_cast<float>(1.0 / std::sqrt(norm));
+      for (float& x : v) x *= inv;
+    }
+    return v;
+  }
+
+  HnswOptions options_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // outlives hnsw_
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+};
+
+}  // namespace
+
+Status HnswOptions::Validate() const {
+  if (dim < 1 || dim > 65536) {
+    return Status::InvalidArgument("dim must be in 1..65536, got " + std::to_string(dim));
+  }
+  if (m < 2 || m > 100) return Status::InvalidArgument("m must be in 2..100, got " + std::to_string(m));
+  if (ef_construction < 1) {
+    return Status::InvalidArgument("ef_construction must be >= 1, got " +
+                                   std::to_string(ef_construction));
+  }
+  if (ef_search < 1) {
+    return Status::InvalidArgument("ef_search must be >= 1, got " + std::to_string(ef_search));
+  }
+  if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
+    return Status::InvalidArgument("unknown metric");
+  }
+  return Status::OK();
+}
+
+const char* MetricName(Metric metric) {
+  switch (metric) {
+    case Metric::kCosine: return "cosine";
+    case Metric::kInnerProduct: return "ip";
+    case Metric::kL2: return "l2";
+  }
+  return "unknown";
+}
+
+float ScoreFromDistance(Metric metric, float distance) {
+  return metric == Metric::kL2 ? -distance : 1.0f - distance;
+}
+
+Result<std::unique_ptr<VectorIndex>> NewHnswIndex(const HnswOptions& options) {
+  FE_RETURN_IF_ERROR(options.Validate());
+  auto index = std::make_unique<HnswIndex>(options);
+  FE_RETURN_IF_ERROR(index->Init());
+  return std::unique_ptr<VectorIndex>(std::move(index));
+}
+
+Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const HnswOptions& options,
+                                                   std::string_view bytes) {
+  FE_RETURN_IF_ERROR(options.Validate());
+  Header h;
+  if (bytes.size() < sizeof(Header)) {
+    return Status::Corruption("HNSW snapshot truncated: " + std::to_string(bytes.size()) +
+                              " bytes, header needs " + std::to_string(sizeof(Header)));
+  }
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
+    return Status::Corruption("not an HNSW snapshot (bad magic)");
+  }
+  if (h.version != kFormatVersion) {
+    return Status::NotSupported("HNSW snapshot format version " + std::to_string(h.version) +
+                                " is not supported (this build reads " +
+                                std::to_string(kFormatVersion) + ")");
+  }
+  std::string_view payload = bytes.substr(sizeof(Header));
+  if (payload.size() != h.payload_size) {
+    return Status::Corruption("HNSW snapshot truncated: payload has " +
+                              std::to_string(payload.size()) + " bytes, header says " +
+                              std::to_string(h.payload_size));
+  }
+  if (Hash64(payload.data(), payload.size()) != h.payload_hash) {
+    return Status::Corruption("HNSW snapshot checksum mismatch");
+  }
+  if (h.dim != static_cast<uint32_t>(options.dim)) {
+    return Status::InvalidArgument("HNSW snapshot dim " + std::to_string(h.dim) +
+                                   " differs from expected " + std::to_string(options.dim));
+  }
+  if (h.metric != static_cast<uint32_t>(options.metric)) {
+    return Status::InvalidArgument(std::string("HNSW snapshot metric ") +
+                                   MetricName(static_cast<Metric>(h.metric)) +
+                                   " differs from expected " + MetricName(options.metric));
+  }
+  if (h.m != static_cast<uint32_t>(options.m)) {
+    return Status::InvalidArgument("HNSW snapshot m " + std::to_string(h.m) +
+                                   " differs from expected " + std::to_string(options.m));
+  }
+  auto index = std::make_unique<HnswIndex>(options);
+  FE_RETURN_IF_ERROR(index->Load(payload));
+  if (index->size() != h.live_count) {
+    return Status::Corruption("HNSW snapshot holds " + std::to_string(index->size()) +
+                              " live vectors, header says " + std::to_string(h.live_count));
+  }
+  return std::unique_ptr<VectorIndex>(std::move(index));
+}
+
+}  // namespace flashembed::index

@@ -1,0 +1,599 @@
+#include "query/collection_impl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "base/hash.h"
+#include "index/hnsw_index.h"
+
+namespace flashembed::query {
+namespace {
+
+constexpr size_t kSnapshotPartBytes = 4u << 20;
+constexpr size_t kMaxIdBytes = 65535;
+
+std::string IdPart(const Id& id) {
+  return id.is_int() ? storage::IntIdPart(id.as_int()) : storage::StringIdPart(id.as_string());
+}
+
+Result<Id> IdFromPart(std::string_view part) {
+  FE_ASSIGN_OR_RETURN(storage::ParsedId p, storage::DecodeIdPart(part));
+  if (p.is_int) return Id(p.int_value);
+  return Id(std::move(p.string_value));
+}
+
+std::string Quote(const Id& id) {
+  return id.is_int() ? id.ToString() : "\"" + id.as_string() + "\"";
+}
+
+index::HnswOptions HnswOptionsOf(const storage::CollectionRecord& r) {
+  index::HnswOptions o;
+  o.dim = static_cast<int>(r.dim);
+  o.metric = static_cast<index::Metric>(r.metric);
+  o.m = static_cast<int>(r.m);
+  o.ef_construction = static_cast<int>(r.ef_construction);
+  o.ef_search = static_cast<int>(r.ef_search);
+  return o;
+}
+
+// Re-serialises a metadata object compactly; InvalidArgument if it is not one.
+Result<std::string> NormalizeMetadata(const std::string& text) {
+  if (text.empty()) return std::string("{}");
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("metadata is not valid JSON");
+  if (!j.is_object()) {
+    return Status::InvalidArgument(std::string("metadata must be a JSON object, got ") +
+                                   j.type_name());
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric) {
+  if (v.size() != dim) {
+    return Status::InvalidArgument("dim mismatch: collection has " + std::to_string(dim) +
+                                   ", vector has " + std::to_string(v.size()));
+  }
+  bool nonzero = false;
+  for (float x : v) {
+    if (!std::isfinite(x)) return Status::InvalidArgument("vector has a NaN or infinite value");
+    nonzero = nonzero || x != 0;
+  }
+  if (metric == index::Metric::kCosine && !nonzero) {
+    return Status::InvalidArgument("zero vector has no cosine direction");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+CollectionImpl::CollectionImpl(storage::Store* store, storage::CollectionRecord record,
+                               const Options& options,
+                               std::unique_ptr<encoders::TextEncoder> encoder)
+    : store_(store),
+      record_(std::move(record)),
+      options_(options),
+      encoder_(std::move(encoder)),
+      metric_(static_cast<index::Metric>(record_.metric)) {}
+
+CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
+  CollectionSchema s;
+  s.dim = static_cast<int>(r.dim);
+  s.metric = static_cast<Metric>(r.metric);
+  s.index = IndexKind::kHnsw;
+  s.hnsw.m = static_cast<int>(r.m);
+  s.hnsw.ef_construction = static_cast<int>(r.ef_construction);
+  s.hnsw.ef_search = static_cast<int>(r.ef_search);
+  s.encoder = r.encoder_spec.substr(0, r.encoder_spec.find('/'));
+  return s;
+}
+
+Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(
+    storage::Store* store, const storage::CollectionRecord& record, const Options& options) {
+  std::unique_ptr<encoders::TextEncoder> encoder;
+  if (!record.encoder_spec.empty()) {
+    auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
+    if (!made.ok()) {
+      return made.status().WithContext("collection \"" + record.name + "\" was created with encoder " +
+                                       record.encoder_spec);
+    }
+    encoder = std::move(made).value();
+    if (encoder->dim() != static_cast<int>(record.dim)) {
+      return Status::Corruption("collection \"" + record.name + "\" has dim " +
+                                std::to_string(record.dim) + " but its encoder produces " +
+                                std::to_string(encoder->dim()));
+    }
+  }
+  if (record.index_kind != 0) {
+    return Status::NotSupported("collection \"" + record.name + "\" uses index kind " +
+                                std::to_string(record.index_kind) + " unknown to this build");
+  }
+  std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
+  std::lock_guard<std::mutex> lock(c->write_mu_);
+  auto state = store->Get(storage::Cf::kCatalog, storage::CollectionStateKey(record.cid));
+  if (!state.ok()) return state.status().WithContext("reading state of \"" + record.name + "\"");
+  FE_ASSIGN_OR_RETURN(c->state_, storage::DecodeState(*state));
+  c->live_count_ = c->state_.live_count;
+  FE_RETURN_IF_ERROR(c->LoadIndex());
+  return c;
+}
+
+// ---- index lifecycle --------------------------------------------------------
+
+Status CollectionImpl::LoadIndex() {
+  const uint32_t cid = record_.cid;
+  auto header_bytes = store_->Get(storage::Cf::kSnapshots, storage::SnapshotHeaderKey(cid));
+  if (header_bytes.status().IsNotFound()) return RebuildIndex();
+  if (!header_bytes.ok()) return header_bytes.status();
+
+  // A snapshot that cannot be read is not fatal: the vectors are the truth.
+  auto loaded = [&]() -> Result<std::unique_ptr<index::VectorIndex>> {
+    FE_ASSIGN_OR_RETURN(storage::SnapshotHeader h, storage::DecodeSnapshotHeader(*header_bytes));
+    std::string bytes;
+    bytes.reserve(h.total_bytes);
+    for (uint32_t p = 0; p < h.parts; ++p) {
+      FE_ASSIGN_OR_RETURN(std::string part,
+                          store_->Get(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, p)));
+      bytes += part;
+    }
+    if (bytes.size() != h.total_bytes || Hash64(bytes) != h.hash) {
+      return Status::Corruption("index snapshot parts do not match their header");
+    }
+    FE_ASSIGN_OR_RETURN(auto idx, index::LoadHnswIndex(HnswOptionsOf(record_), bytes));
+    // Replay every index operation logged after the snapshot, in order.
+    Status replay;
+    uint64_t replayed = 0;
+    FE_RETURN_IF_ERROR(store_->Scan(
+        storage::Cf::kOplog, storage::OplogKey(cid, h.next_seq), storage::CollectionEnd(cid),
+        [&](std::string_view, std::string_view value) {
+          auto op = storage::DecodeOplog(value);
+          if (!op.ok()) {
+            replay = op.status();
+            return false;
+          }
+          ++replayed;
+          if (op->kind == storage::OpKind::kRemove) {
+            if (idx->Contains(op->slot)) replay = idx->Remove(op->slot);
+            return replay.ok();
+          }
+          if (idx->Contains(op->slot)) return true;
+          auto raw = store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, op->slot));
+          if (raw.status().IsNotFound()) return true;  // removed later in the log
+          if (!raw.ok()) {
+            replay = raw.status();
+            return false;
+          }
+          auto v = storage::DecodeVector(*raw, record_.dim);
+          replay = v.ok() ? idx->Add(op->slot, *v) : v.status();
+          return replay.ok();
+        }));
+    FE_RETURN_IF_ERROR(replay);
+    ops_since_snapshot_ = replayed;
+    return idx;
+  }();
+  if (loaded.ok() && (*loaded)->size() == state_.live_count) {
+    std::unique_lock<RwMutex> lock(index_mu_);
+    index_ = std::move(loaded).value();
+    has_snapshot_ = true;
+    return Status::OK();
+  }
+  return RebuildIndex();
+}
+
+Status CollectionImpl::RebuildIndex() {
+  const uint32_t cid = record_.cid;
+  FE_ASSIGN_OR_RETURN(auto idx, index::NewHnswIndex(HnswOptionsOf(record_)));
+  Status add;
+  FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kVectors, storage::CollectionPrefix(cid),
+                                  storage::CollectionEnd(cid),
+                                  [&](std::string_view key, std::string_view value) {
+                                    auto v = storage::DecodeVector(value, record_.dim);
+                                    add = v.ok() ? idx->Add(storage::SlotFromKey(key), *v)
+                                                 : v.status();
+                                    return add.ok();
+                                  }));
+  FE_RETURN_IF_ERROR(add);
+  if (idx->size() != state_.live_count) {
+    return Status::Corruption("collection \"" + record_.name + "\" stores " +
+                              std::to_string(idx->size()) + " vectors but counts " +
+                              std::to_string(state_.live_count) + " documents");
+  }
+  std::unique_lock<RwMutex> lock(index_mu_);
+  index_ = std::move(idx);
+  has_snapshot_ = false;
+  ops_since_snapshot_ = state_.live_count;
+  return Status::OK();
+}
+
+Status CollectionImpl::Snapshot() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  return SnapshotLocked();
+}
+
+// REQUIRES: write_mu_ held, so no write changes the index meanwhile.
+Status CollectionImpl::SnapshotLocked() {
+  if (has_snapshot_ && ops_since_snapshot_ == 0) return Status::OK();
+  const uint32_t cid = record_.cid;
+  Result<std::string> bytes = [&] {
+    std::shared_lock<RwMutex> lock(index_mu_);
+    return index_->Serialize();
+  }();
+  if (!bytes.ok()) return bytes.status();
+  storage::WriteBatch batch;
+  batch.DeleteRange(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0),
+                    storage::CollectionEnd(cid));
+  storage::SnapshotHeader h;
+  h.next_seq = state_.next_seq;
+  h.total_bytes = bytes->size();
+  h.hash = Hash64(*bytes);
+  for (size_t off = 0; off < bytes->size(); off += kSnapshotPartBytes) {
+    batch.Put(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, h.parts++),
+              std::string_view(*bytes).substr(off, kSnapshotPartBytes));
+  }
+  batch.Put(storage::Cf::kSnapshots, storage::SnapshotHeaderKey(cid),
+            storage::EncodeSnapshotHeader(h));
+  // The snapshot covers every logged operation, so the log can go.
+  batch.DeleteRange(storage::Cf::kOplog, storage::CollectionPrefix(cid),
+                    storage::OplogKey(cid, state_.next_seq));
+  FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+  has_snapshot_ = true;
+  ops_since_snapshot_ = 0;
+  return Status::OK();
+}
+
+Status CollectionImpl::Close() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    std::shared_lock<RwMutex> read(index_mu_);
+    if (state_flag_ != State::kOpen) return Status::OK();
+  }
+  Status s = SnapshotLocked();
+  std::unique_lock<RwMutex> exclusive(index_mu_);
+  state_flag_ = State::kClosed;
+  index_.reset();
+  return s;
+}
+
+void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
+                                storage::WriteBatch* batch) {
+  const uint32_t cid = record.cid;
+  batch->Delete(storage::Cf::kCatalog, storage::CollectionKey(record.name));
+  batch->Delete(storage::Cf::kCatalog, storage::CollectionStateKey(cid));
+  for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
+                         storage::Cf::kOplog, storage::Cf::kSnapshots}) {
+    batch->DeleteRange(cf, storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
+  }
+}
+
+void CollectionImpl::MarkDropped() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  std::unique_lock<RwMutex> exclusive(index_mu_);
+  state_flag_ = State::kDropped;
+  index_.reset();
+}
+
+// REQUIRES: write_mu_ or index_mu_ held.
+Status CollectionImpl::CheckOpen() const {
+  switch (state_flag_) {
+    case State::kOpen: return Status::OK();
+    case State::kClosed: return Status::Cancelled("database is closed");
+    case State::kDropped: return Status::NotFound("collection \"" + record_.name + "\" was dropped");
+  }
+  return Status::Internal("bad collection state");
+}
+
+// ---- reads ------------------------------------------------------------------
+
+Result<CollectionInfo> CollectionImpl::Describe() const {
+  std::shared_lock<RwMutex> lock(index_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  CollectionInfo info;
+  info.name = record_.name;
+  info.schema = SchemaOf(record_);
+  info.encoder_spec = record_.encoder_spec;
+  info.count = live_count_.load();
+  info.created_unix_ms = record_.created_unix_ms;
+  return info;
+}
+
+Result<uint64_t> CollectionImpl::Count() const {
+  std::shared_lock<RwMutex> lock(index_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  return live_count_.load();
+}
+
+Result<Document> CollectionImpl::Get(const Id& id) const {
+  std::shared_lock<RwMutex> lock(index_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  const uint32_t cid = record_.cid;
+  auto slot_bytes = store_->Get(storage::Cf::kIds, storage::IdKey(cid, IdPart(id)));
+  if (slot_bytes.status().IsNotFound()) {
+    return Status::NotFound("no document with id " + Quote(id) + " in collection \"" +
+                            record_.name + "\"");
+  }
+  if (!slot_bytes.ok()) return slot_bytes.status();
+  FE_ASSIGN_OR_RETURN(uint64_t slot, storage::DecodeSlot(*slot_bytes));
+  FE_ASSIGN_OR_RETURN(std::string doc_bytes,
+                      store_->Get(storage::Cf::kDocuments, storage::SlotKey(cid, slot)));
+  FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(doc_bytes));
+  FE_ASSIGN_OR_RETURN(std::string vec_bytes,
+                      store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, slot)));
+  FE_ASSIGN_OR_RETURN(std::vector<float> vec, storage::DecodeVector(vec_bytes, record_.dim));
+  Document doc;
+  doc.id = id;
+  doc.text = std::move(rec.text);
+  doc.metadata = std::move(rec.metadata);
+  doc.vector = std::move(vec);
+  return doc;
+}
+
+Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const {
+  if (!query.vector.empty()) {
+    if (!query.text.empty()) {
+      return Status::InvalidArgument("query has both text and a vector; give one");
+    }
+    FE_RETURN_IF_ERROR(CheckVector(query.vector, record_.dim, metric_));
+    return query.vector;
+  }
+  if (query.text.empty()) return Status::InvalidArgument("query is empty: give text or a vector");
+  if (!encoder_) {
+    return Status::InvalidArgument("collection \"" + record_.name +
+                                   "\" has no encoder: search it with a vector");
+  }
+  std::vector<float> v(record_.dim);
+  std::string_view text = query.text;
+  Status s = encoder_->Encode(std::span<const std::string_view>(&text, 1), v);
+  if (!s.ok()) return Status(s.code(), "query text: " + s.message());
+  return v;
+}
+
+Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
+                                                const Query& query) const {
+  FE_RETURN_IF_ERROR(options.Validate());
+  FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
+  const uint32_t cid = record_.cid;
+  std::shared_lock<RwMutex> lock(index_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  // A concurrent delete removes the stored document before it leaves the
+  // index; a hit whose document is gone is skipped and the search widened.
+  size_t k = options.k;
+  for (int attempt = 0;; ++attempt) {
+    const bool exact = options.mode == SearchMode::kExact ||
+                       (options.mode == SearchMode::kAuto &&
+                        index_->size() <= options_.exact_search_below);
+    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn,
+                        exact ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search));
+    std::vector<std::string> keys;
+    keys.reserve(nn.size());
+    for (const auto& n : nn) keys.push_back(storage::SlotKey(cid, n.slot));
+    FE_ASSIGN_OR_RETURN(auto docs, store_->MultiGet(storage::Cf::kDocuments, keys));
+    std::vector<std::optional<std::string>> vecs;
+    if (options.with_vector) {
+      FE_ASSIGN_OR_RETURN(vecs, store_->MultiGet(storage::Cf::kVectors, keys));
+    }
+    std::vector<Hit> hits;
+    hits.reserve(std::min(nn.size(), options.k));
+    size_t missing = 0;
+    for (size_t i = 0; i < nn.size() && hits.size() < options.k; ++i) {
+      if (!docs[i] || (options.with_vector && !vecs[i])) {
+        ++missing;
+        continue;
+      }
+      FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
+      Hit hit;
+      FE_ASSIGN_OR_RETURN(hit.id, IdFromPart(rec.id_key));
+      hit.score = index::ScoreFromDistance(metric_, nn[i].distance);
+      if (options.with_text) hit.text = std::move(rec.text);
+      if (options.with_metadata) hit.metadata = std::move(rec.metadata);
+      if (options.with_vector) {
+        FE_ASSIGN_OR_RETURN(hit.vector, storage::DecodeVector(*vecs[i], record_.dim));
+      }
+      hits.push_back(std::move(hit));
+    }
+    if (missing == 0 || hits.size() >= options.k || nn.size() < k || attempt >= 3) return hits;
+    k += missing;
+  }
+}
+
+// ---- writes -----------------------------------------------------------------
+
+Status CollectionImpl::Add(const WriteOptions& options, std::span<const Document> docs) {
+  return Write(options, docs, /*upsert=*/false);
+}
+
+Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Document> docs) {
+  return Write(options, docs, /*upsert=*/true);
+}
+
+Status CollectionImpl::Write(const WriteOptions& options, std::span<const Document> docs,
+                             bool upsert) {
+  if (docs.empty()) return Status::OK();
+  const uint32_t cid = record_.cid;
+  const size_t dim = record_.dim;
+
+  // 1. Validate and embed outside the lock: encoding is the expensive part
+  // and may run in several writer threads at once.
+  std::vector<std::string> id_parts(docs.size());
+  std::vector<std::string> metadata(docs.size());
+  std::vector<float> vectors(docs.size() * dim);
+  std::vector<size_t> to_encode;
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const Document& d = docs[i];
+    auto where = [&] { return "document " + std::to_string(i) + " (id " + Quote(d.id) + ")"; };
+    if (d.id.is_string() && (d.id.as_string().empty() || d.id.as_string().size() > kMaxIdBytes)) {
+      return Status::InvalidArgument("document " + std::to_string(i) +
+                                     ": string id must be 1..65535 bytes");
+    }
+    id_parts[i] = IdPart(d.id);
+    if (!seen.insert(id_parts[i]).second) {
+      return Status::InvalidArgument(where() + ": id appears twice in the batch");
+    }
+    auto meta = NormalizeMetadata(d.metadata);
+    if (!meta.ok()) return Status(meta.status().code(), where() + ": " + meta.status().message());
+    metadata[i] = std::move(meta).value();
+    if (!d.vector.empty()) {
+      Status s = CheckVector(d.vector, record_.dim, metric_);
+      if (!s.ok()) return Status(s.code(), where() + ": " + s.message());
+      std::copy(d.vector.begin(), d.vector.end(), vectors.begin() + i * dim);
+    } else if (!encoder_) {
+      return Status::InvalidArgument(where() + ": collection \"" + record_.name +
+                                     "\" has no encoder, so every document needs a vector");
+    } else if (d.text.empty()) {
+      return Status::InvalidArgument(where() + ": text is empty and no vector is given");
+    } else {
+      to_encode.push_back(i);
+    }
+  }
+  if (!to_encode.empty()) {
+    std::vector<std::string_view> texts;
+    texts.reserve(to_encode.size());
+    for (size_t i : to_encode) texts.push_back(docs[i].text);
+    std::vector<float> encoded(to_encode.size() * dim);
+    Status s = encoder_->Encode(texts, encoded);
+    if (!s.ok()) {
+      // Name the document at fault: find the first text that fails alone.
+      for (size_t j = 0; j < to_encode.size(); ++j) {
+        Status one = encoder_->Encode(std::span<const std::string_view>(&texts[j], 1),
+                                      std::span<float>(encoded).subspan(0, dim));
+        if (!one.ok()) {
+          const size_t i = to_encode[j];
+          return Status(one.code(), "document " + std::to_string(i) + " (id " + Quote(docs[i].id) +
+                                        "): " + one.message());
+        }
+      }
+      return s;
+    }
+    for (size_t j = 0; j < to_encode.size(); ++j) {
+      std::copy(encoded.begin() + j * dim, encoded.begin() + (j + 1) * dim,
+                vectors.begin() + to_encode[j] * dim);
+    }
+  }
+
+  // 2. Under the write lock: resolve ids, assign slots, write one batch.
+  std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    std::shared_lock<RwMutex> read(index_mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+  }
+  std::vector<std::string> id_keys(docs.size());
+  for (size_t i = 0; i < docs.size(); ++i) id_keys[i] = storage::IdKey(cid, id_parts[i]);
+  FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
+
+  storage::CollectionState next = state_;
+  storage::WriteBatch batch;
+  std::vector<uint64_t> new_slots(docs.size());
+  std::vector<std::optional<uint64_t>> old_slots(docs.size());
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (existing[i]) {
+      if (!upsert) {
+        return Status::AlreadyExists("document " + std::to_string(i) + ": id " +
+                                     Quote(docs[i].id) + " already exists in collection \"" +
+                                     record_.name + "\"");
+      }
+      FE_ASSIGN_OR_RETURN(uint64_t old, storage::DecodeSlot(*existing[i]));
+      old_slots[i] = old;
+      batch.Delete(storage::Cf::kDocuments, storage::SlotKey(cid, old));
+      batch.Delete(storage::Cf::kVectors, storage::SlotKey(cid, old));
+      batch.Put(storage::Cf::kOplog, storage::OplogKey(cid, next.next_seq++),
+                storage::EncodeOplog({storage::OpKind::kRemove, old}));
+      --next.live_count;
+    }
+    uint64_t slot = next.next_slot++;
+    new_slots[i] = slot;
+    std::string slot_key = storage::SlotKey(cid, slot);
+    batch.Put(storage::Cf::kIds, id_keys[i], storage::EncodeSlot(slot));
+    batch.Put(storage::Cf::kDocuments, slot_key,
+              storage::EncodeDocument({id_parts[i], docs[i].text, metadata[i]}));
+    batch.Put(storage::Cf::kVectors, slot_key,
+              storage::EncodeVector(std::span<const float>(vectors).subspan(i * dim, dim)));
+    batch.Put(storage::Cf::kOplog, storage::OplogKey(cid, next.next_seq++),
+              storage::EncodeOplog({storage::OpKind::kAdd, slot}));
+    ++next.live_count;
+  }
+  batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
+  FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
+  state_ = next;
+
+  // 3. Durable: now make it visible. One exclusive section per document keeps
+  // searches flowing during large batches.
+  Status index_status;
+  for (size_t i = 0; i < docs.size() && index_status.ok(); ++i) {
+    std::unique_lock<RwMutex> exclusive(index_mu_);
+    index_status = index_->Add(new_slots[i], std::span<const float>(vectors).subspan(i * dim, dim));
+    if (index_status.ok() && old_slots[i]) index_status = index_->Remove(*old_slots[i]);
+    live_count_ = next.live_count;
+  }
+  live_count_ = next.live_count;
+  ops_since_snapshot_ += docs.size();
+  if (!index_status.ok()) {
+    // The write is durable; the index rebuilds from the stored vectors on the
+    // next open. Report the problem rather than hide it.
+    return Status::Internal("documents were stored but the in-memory index failed: " +
+                            index_status.ToString());
+  }
+  if (options_.snapshot_every_ops != 0 && ops_since_snapshot_ >= options_.snapshot_every_ops &&
+      ops_since_snapshot_ >= live_count_ / 4) {
+    SnapshotLocked().IgnoreError();  // a failed snapshot only means more replay at open
+  }
+  return Status::OK();
+}
+
+Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<const Id> ids) {
+  if (ids.empty()) return size_t{0};
+  const uint32_t cid = record_.cid;
+  std::vector<std::string> id_keys;
+  id_keys.reserve(ids.size());
+  std::unordered_set<std::string> seen;
+  for (const Id& id : ids) {
+    std::string key = storage::IdKey(cid, IdPart(id));
+    if (seen.insert(key).second) id_keys.push_back(std::move(key));
+  }
+
+  std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    std::shared_lock<RwMutex> read(index_mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+  }
+  FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
+  storage::CollectionState next = state_;
+  storage::WriteBatch batch;
+  std::vector<uint64_t> removed;
+  for (size_t i = 0; i < id_keys.size(); ++i) {
+    if (!existing[i]) continue;
+    FE_ASSIGN_OR_RETURN(uint64_t slot, storage::DecodeSlot(*existing[i]));
+    batch.Delete(storage::Cf::kIds, id_keys[i]);
+    batch.Delete(storage::Cf::kDocuments, storage::SlotKey(cid, slot));
+    batch.Delete(storage::Cf::kVectors, storage::SlotKey(cid, slot));
+    batch.Put(storage::Cf::kOplog, storage::OplogKey(cid, next.next_seq++),
+              storage::EncodeOplog({storage::OpKind::kRemove, slot}));
+    --next.live_count;
+    removed.push_back(slot);
+  }
+  if (removed.empty()) return size_t{0};
+  batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
+  FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
+  state_ = next;
+  Status index_status;
+  {
+    std::unique_lock<RwMutex> exclusive(index_mu_);
+    for (uint64_t slot : removed) {
+      Status s = index_->Remove(slot);
+      if (index_status.ok()) index_status = s;
+    }
+    live_count_ = next.live_count;
+  }
+  ops_since_snapshot_ += removed.size();
+  if (!index_status.ok()) {
+    return Status::Internal("documents were deleted but the in-memory index failed: " +
+                            index_status.ToString());
+  }
+  return removed.size();
+}
+
+}  // namespace flashembed::query

@@ -1,0 +1,88 @@
+// CollectionImpl: one collection's write path, search path and index
+// lifecycle (load snapshot, replay the oplog, snapshot). Internal to query/.
+#ifndef FLASHEMBED_QUERY_COLLECTION_IMPL_H_
+#define FLASHEMBED_QUERY_COLLECTION_IMPL_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "base/rw_mutex.h"
+#include "encoders/encoder.h"
+#include "index/vector_index.h"
+#include "query/database.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace flashembed::query {
+
+// REQUIRES for every method: the owning DatabaseImpl outlives the object's
+// open state; Close() and MarkDropped() end it.
+class CollectionImpl final : public Collection {
+ public:
+  // Loads the collection's index from its snapshot plus the oplog, or
+  // rebuilds it from stored vectors when there is no usable snapshot.
+  static Result<std::shared_ptr<CollectionImpl>> Load(storage::Store* store,
+                                                      const storage::CollectionRecord& record,
+                                                      const Options& options);
+
+  const std::string& name() const override { return record_.name; }
+  Result<CollectionInfo> Describe() const override;
+  Result<uint64_t> Count() const override;
+  Status Add(const WriteOptions& options, std::span<const Document> docs) override;
+  Status Upsert(const WriteOptions& options, std::span<const Document> docs) override;
+  Result<size_t> Delete(const WriteOptions& options, std::span<const Id> ids) override;
+  Result<Document> Get(const Id& id) const override;
+  Result<std::vector<Hit>> Search(const SearchOptions& options, const Query& query) const override;
+  Status Snapshot() override;
+
+  // Snapshots if anything changed, then makes every later call fail with
+  // Cancelled. Idempotent.
+  Status Close();
+  // Adds the deletion of all of a collection's data to `batch`; works for a
+  // collection that cannot load (say, its encoder is unknown to this build).
+  static void AppendDrop(const storage::CollectionRecord& record, storage::WriteBatch* batch);
+  // Once the caller has written the drop: later calls fail with NotFound.
+  void MarkDropped();
+
+  const storage::CollectionRecord& record() const { return record_; }
+  static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
+
+ private:
+  enum class State { kOpen, kClosed, kDropped };
+  CollectionImpl(storage::Store* store, storage::CollectionRecord record, const Options& options,
+                 std::unique_ptr<encoders::TextEncoder> encoder);
+
+  Status CheckOpen() const;
+  Status Write(const WriteOptions& options, std::span<const Document> docs, bool upsert);
+  Status LoadIndex();
+  Status RebuildIndex();
+  Status SnapshotLocked();
+  Result<std::vector<float>> QueryVector(const Query& query) const;
+
+  storage::Store* const store_;
+  const storage::CollectionRecord record_;
+  const Options options_;
+  const std::unique_ptr<encoders::TextEncoder> encoder_;  // null: vector-only
+  const index::Metric metric_;
+
+  // Serialises writers, snapshots, close and drop.
+  mutable std::mutex write_mu_;
+  storage::CollectionState state_;  // guarded by write_mu_
+  uint64_t ops_since_snapshot_ = 0;  // guarded by write_mu_
+  bool has_snapshot_ = false;        // guarded by write_mu_
+
+  // Readers (search, get) share it; index changes and state changes take it
+  // exclusively.
+  mutable RwMutex index_mu_;
+  std::unique_ptr<index::VectorIndex> index_;  // guarded by index_mu_
+  State state_flag_ = State::kOpen;            // guarded by index_mu_
+  std::atomic<uint64_t> live_count_{0};
+};
+
+}  // namespace flashembed::query
+
+#endif  // FLASHEMBED_QUERY_COLLECTION_IMPL_H_

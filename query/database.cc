@@ -1,0 +1,351 @@
+#include "query/database.h"
+
+#include <chrono>
+#include <ostream>
+#include <map>
+#include <mutex>
+
+#include "encoders/encoder.h"
+#include "index/hnsw_index.h"
+#include "query/collection_impl.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace flashembed {
+
+// ---- small public helpers ---------------------------------------------------
+
+std::string Id::ToString() const { return is_int() ? std::to_string(as_int()) : as_string(); }
+
+std::ostream& operator<<(std::ostream& os, const Id& id) {
+  if (id.is_int()) return os << id.as_int();
+  return os << '"' << id.as_string() << '"';
+}
+
+const char* MetricName(Metric metric) {
+  switch (metric) {
+    case Metric::kCosine: return "cosine";
+    case Metric::kInnerProduct: return "ip";
+    case Metric::kL2: return "l2";
+  }
+  return "unknown";
+}
+
+std::optional<Metric> ParseMetric(std::string_view name) {
+  if (name == "cosine" || name == "COSINE") return Metric::kCosine;
+  if (name == "ip" || name == "IP") return Metric::kInnerProduct;
+  if (name == "l2" || name == "L2") return Metric::kL2;
+  return std::nullopt;
+}
+
+Status CollectionSchema::Validate() const {
+  if (encoder.empty() && (dim < 1 || dim > 65536)) {
+    return Status::InvalidArgument("a collection without an encoder needs dim in 1..65536, got " +
+                                   std::to_string(dim));
+  }
+  if (dim < 0 || dim > 65536) {
+    return Status::InvalidArgument("dim must be in 0..65536, got " + std::to_string(dim));
+  }
+  if (hnsw.m < 2 || hnsw.m > 100) {
+    return Status::InvalidArgument("hnsw m must be in 2..100, got " + std::to_string(hnsw.m));
+  }
+  if (hnsw.ef_construction < 1 || hnsw.ef_construction > 10000) {
+    return Status::InvalidArgument("hnsw ef_construction must be in 1..10000, got " +
+                                   std::to_string(hnsw.ef_construction));
+  }
+  if (hnsw.ef_search < 1 || hnsw.ef_search > 10000) {
+    return Status::InvalidArgument("hnsw ef_search must be in 1..10000, got " +
+                                   std::to_string(hnsw.ef_search));
+  }
+  if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
+    return Status::InvalidArgument("unknown metric");
+  }
+  if (index != IndexKind::kHnsw) return Status::InvalidArgument("unknown index kind");
+  return Status::OK();
+}
+
+Status SearchOptions::Validate() const {
+  if (k < 1 || k > 16384) {
+    return Status::InvalidArgument("k must be in 1..16384, got " + std::to_string(k));
+  }
+  if (ef_search > 100000) {
+    return Status::InvalidArgument("ef_search must be at most 100000, got " +
+                                   std::to_string(ef_search));
+  }
+  return Status::OK();
+}
+
+Status Options::Validate() const {
+  if (block_cache_bytes < (1u << 20)) {
+    return Status::InvalidArgument("block_cache_bytes must be at least 1 MiB");
+  }
+  return Status::OK();
+}
+
+namespace query {
+namespace {
+
+Status ValidateName(const std::string& name) {
+  if (name.empty() || name.size() > 255) {
+    return Status::InvalidArgument("collection name must be 1..255 characters, got " +
+                                   std::to_string(name.size()));
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) {
+      return Status::InvalidArgument("collection name \"" + name +
+                                     "\" may only use letters, digits, '_' and '-'");
+    }
+  }
+  return Status::OK();
+}
+
+// Resolves a schema into the record it would be stored as (cid unset).
+Result<storage::CollectionRecord> RecordFor(const std::string& name,
+                                            const CollectionSchema& schema) {
+  FE_RETURN_IF_ERROR(schema.Validate());
+  storage::CollectionRecord r;
+  r.name = name;
+  r.dim = static_cast<uint32_t>(schema.dim);
+  if (!schema.encoder.empty()) {
+    FE_ASSIGN_OR_RETURN(auto encoder, encoders::NewTextEncoder(schema.encoder, schema.dim));
+    r.encoder_spec = encoder->spec();
+    r.dim = static_cast<uint32_t>(encoder->dim());
+  }
+  switch (schema.metric) {
+    case Metric::kCosine: r.metric = static_cast<uint8_t>(index::Metric::kCosine); break;
+    case Metric::kInnerProduct: r.metric = static_cast<uint8_t>(index::Metric::kInnerProduct); break;
+    case Metric::kL2: r.metric = static_cast<uint8_t>(index::Metric::kL2); break;
+  }
+  r.index_kind = 0;
+  r.m = static_cast<uint32_t>(schema.hnsw.m);
+  r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);
+  r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
+  return r;
+}
+
+// Names the first difference between two records, or returns "".
+std::string Difference(const storage::CollectionRecord& stored,
+                       const storage::CollectionRecord& wanted) {
+  auto diff = [](const char* what, const std::string& a, const std::string& b) {
+    return std::string(what) + ": stored " + a + ", requested " + b;
+  };
+  if (stored.encoder_spec != wanted.encoder_spec) {
+    return diff("encoder", stored.encoder_spec.empty() ? "none" : stored.encoder_spec,
+                wanted.encoder_spec.empty() ? "none" : wanted.encoder_spec);
+  }
+  if (stored.dim != wanted.dim) {
+    return diff("dim", std::to_string(stored.dim), std::to_string(wanted.dim));
+  }
+  if (stored.metric != wanted.metric) {
+    return diff("metric", index::MetricName(static_cast<index::Metric>(stored.metric)),
+                index::MetricName(static_cast<index::Metric>(wanted.metric)));
+  }
+  if (stored.m != wanted.m) return diff("hnsw m", std::to_string(stored.m), std::to_string(wanted.m));
+  if (stored.ef_construction != wanted.ef_construction) {
+    return diff("hnsw ef_construction", std::to_string(stored.ef_construction),
+                std::to_string(wanted.ef_construction));
+  }
+  if (stored.ef_search != wanted.ef_search) {
+    return diff("hnsw ef_search", std::to_string(stored.ef_search),
+                std::to_string(wanted.ef_search));
+  }
+  return "";
+}
+
+class DatabaseImpl final : public Database {
+ public:
+  DatabaseImpl(const Options& options, std::unique_ptr<storage::Store> store)
+      : options_(options), store_(std::move(store)) {}
+  ~DatabaseImpl() override { Close().IgnoreError(); }
+
+  Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
+                                                       const CollectionSchema& schema) override {
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, RecordFor(name, schema));
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    auto existing = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
+    if (existing.ok()) return Status::AlreadyExists("collection \"" + name + "\" already exists");
+    if (!existing.status().IsNotFound()) return existing.status();
+    return CreateLocked(std::move(record));
+  }
+
+  Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) override {
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    FE_ASSIGN_OR_RETURN(auto c, GetLocked(name));
+    return std::shared_ptr<Collection>(std::move(c));
+  }
+
+  Result<std::shared_ptr<Collection>> GetOrCreateCollection(
+      const std::string& name, const CollectionSchema& schema) override {
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord wanted, RecordFor(name, schema));
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    auto existing = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
+    if (existing.status().IsNotFound()) return CreateLocked(std::move(wanted));
+    if (!existing.ok()) return existing.status();
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord stored, storage::DecodeCollection(*existing));
+    std::string diff = Difference(stored, wanted);
+    if (!diff.empty()) {
+      return Status::InvalidArgument("collection \"" + name + "\" exists with a different schema (" +
+                                     diff + ")");
+    }
+    FE_ASSIGN_OR_RETURN(auto c, GetLocked(name));
+    return std::shared_ptr<Collection>(std::move(c));
+  }
+
+  Result<std::vector<CollectionInfo>> ListCollections() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    std::vector<storage::CollectionRecord> records;
+    FE_RETURN_IF_ERROR(ScanCatalog(&records));
+    std::vector<CollectionInfo> out;
+    for (const auto& r : records) {
+      CollectionInfo info;
+      info.name = r.name;
+      info.schema = CollectionImpl::SchemaOf(r);
+      info.encoder_spec = r.encoder_spec;
+      info.created_unix_ms = r.created_unix_ms;
+      auto state = store_->Get(storage::Cf::kCatalog, storage::CollectionStateKey(r.cid));
+      if (!state.ok()) return state.status();
+      FE_ASSIGN_OR_RETURN(storage::CollectionState s, storage::DecodeState(*state));
+      info.count = s.live_count;
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  Status DropCollection(const std::string& name) override {
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    auto existing = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
+    if (existing.status().IsNotFound()) {
+      return Status::NotFound("collection \"" + name + "\" does not exist");
+    }
+    if (!existing.ok()) return existing.status();
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*existing));
+    storage::WriteBatch batch;
+    CollectionImpl::AppendDrop(record, &batch);
+    auto it = open_.find(name);
+    FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+    if (it != open_.end()) {
+      it->second->MarkDropped();
+      open_.erase(it);
+    }
+    return Status::OK();
+  }
+
+  Status Close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!store_) return Status::OK();
+    Status first;
+    for (auto& [name, c] : open_) {
+      Status s = c->Close();
+      if (first.ok() && !s.ok()) first = s.WithContext("snapshotting \"" + name + "\"");
+    }
+    open_.clear();
+    Status flushed = store_->Flush();
+    if (first.ok()) first = flushed;
+    store_.reset();
+    return first;
+  }
+
+  const std::string& path() const override { return path_; }
+  void set_path(std::string p) { path_ = std::move(p); }
+
+ private:
+  Status CheckOpen() const {
+    return store_ ? Status::OK() : Status::Cancelled("database is closed");
+  }
+
+  Status ScanCatalog(std::vector<storage::CollectionRecord>* out) const {
+    std::string begin(storage::kCollectionKeyPrefix);
+    std::string end = begin;
+    end.back() += 1;
+    Status decode;
+    FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kCatalog, begin, end,
+                                    [&](std::string_view, std::string_view value) {
+                                      auto r = storage::DecodeCollection(value);
+                                      if (!r.ok()) decode = r.status();
+                                      else out->push_back(std::move(r).value());
+                                      return decode.ok();
+                                    }));
+    return decode;
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::shared_ptr<CollectionImpl>> GetLocked(const std::string& name) {
+    auto it = open_.find(name);
+    if (it != open_.end()) return it->second;
+    auto bytes = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
+    if (bytes.status().IsNotFound()) {
+      return Status::NotFound("collection \"" + name + "\" does not exist");
+    }
+    if (!bytes.ok()) return bytes.status();
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
+    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(store_.get(), record, options_));
+    open_.emplace(name, c);
+    return c;
+  }
+
+  // REQUIRES: mu_ held and no collection named record.name.
+  Result<std::shared_ptr<Collection>> CreateLocked(storage::CollectionRecord record) {
+    uint32_t cid = 1;
+    auto next = store_->Get(storage::Cf::kCatalog, storage::kNextCollectionIdKey);
+    if (next.ok()) {
+      if (next->size() != 4) return Status::Corruption("malformed next collection id");
+      cid = static_cast<uint32_t>(static_cast<unsigned char>((*next)[0])) |
+            static_cast<uint32_t>(static_cast<unsigned char>((*next)[1])) << 8 |
+            static_cast<uint32_t>(static_cast<unsigned char>((*next)[2])) << 16 |
+            static_cast<uint32_t>(static_cast<unsigned char>((*next)[3])) << 24;
+    } else if (!next.status().IsNotFound()) {
+      return next.status();
+    }
+    if (cid >= 0xfffffffeu) return Status::ResourceExhausted("collection ids exhausted");
+    record.cid = cid;
+    record.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    uint32_t following = cid + 1;
+    std::string next_bytes(4, '\0');
+    for (int i = 0; i < 4; ++i) next_bytes[i] = static_cast<char>((following >> (8 * i)) & 0xff);
+    storage::WriteBatch batch;
+    batch.Put(storage::Cf::kCatalog, storage::CollectionKey(record.name),
+              storage::EncodeCollection(record));
+    batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid),
+              storage::EncodeState(storage::CollectionState{}));
+    batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey, next_bytes);
+    FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(store_.get(), record, options_));
+    open_.emplace(record.name, c);
+    return std::shared_ptr<Collection>(std::move(c));
+  }
+
+  const Options options_;
+  std::string path_;
+  std::mutex mu_;                          // guards the catalog, open_ and store_ lifetime
+  std::unique_ptr<storage::Store> store_;  // null once closed
+  std::map<std::string, std::shared_ptr<CollectionImpl>> open_;
+};
+
+}  // namespace
+}  // namespace query
+
+Result<std::unique_ptr<Database>> Database::Open(const Options& options, const std::string& path) {
+  FE_RETURN_IF_ERROR(options.Validate());
+  storage::StoreOptions so;
+  so.create_if_missing = options.create_if_missing;
+  so.block_cache_bytes = options.block_cache_bytes;
+  FE_ASSIGN_OR_RETURN(auto store, storage::Store::Open(so, path));
+  auto db = std::make_unique<query::DatabaseImpl>(options, std::move(store));
+  db->set_path(path);
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace flashembed

@@ -1,0 +1,269 @@
+// flashembed: an embedded vector database with built-in text encoders.
+//
+// This is the one header an application includes (installed as
+// <flashembed/database.h>). It pulls in only the standard library and
+// base/status.h.
+//
+//   auto db = flashembed::Database::Open({}, "./kb").value();
+//   auto docs = db->CreateCollection("notes", {}).value();   // hashing encoder, cosine, HNSW
+//   FE_RETURN_IF_ERROR(docs->Add({}, {{.id = 1, .text = "the quick brown fox"}}));
+//   auto hits = docs->Search({.k = 5}, flashembed::Query::Text("fast fox")).value();
+//
+// Durability: every call that writes applies one atomic RocksDB WriteBatch and,
+// with WriteOptions::sync (the default), returns only after the batch is in
+// the fsync'ed write-ahead log. A crash, even kill -9, loses nothing that was
+// acknowledged; a failed call changes nothing.
+//
+// Thread-safety: Database and Collection are safe for concurrent use. Searches,
+// gets and counts run in parallel with each other; writes to one collection
+// are serialised, and a search waits only while a write updates the in-memory
+// index (microseconds per vector), never while the write goes to disk.
+// Collections are independent of each other.
+//
+// Vectors are passed as std::span<const float> of exactly `dim` values.
+#ifndef FLASHEMBED_QUERY_DATABASE_H_
+#define FLASHEMBED_QUERY_DATABASE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+
+namespace flashembed {
+
+// The external id of a document: a 64-bit signed integer or a non-empty
+// string (at most 65535 bytes). Ids 7 and "7" are different ids.
+class Id {
+ public:
+  Id() : value_(int64_t{0}) {}
+  Id(int64_t v) : value_(v) {}                        // NOLINT: implicit by design
+  Id(int v) : value_(int64_t{v}) {}                   // NOLINT
+  Id(std::string v) : value_(std::move(v)) {}         // NOLINT
+  Id(const char* v) : value_(std::string(v)) {}       // NOLINT
+  Id(std::string_view v) : value_(std::string(v)) {}  // NOLINT
+
+  bool is_int() const { return std::holds_alternative<int64_t>(value_); }
+  bool is_string() const { return !is_int(); }
+  // REQUIRES: is_int() / is_string().
+  int64_t as_int() const { return std::get<int64_t>(value_); }
+  const std::string& as_string() const { return std::get<std::string>(value_); }
+
+  // Decimal for integers, the string itself otherwise.
+  std::string ToString() const;
+
+  friend bool operator==(const Id& a, const Id& b) { return a.value_ == b.value_; }
+
+ private:
+  std::variant<int64_t, std::string> value_;
+};
+
+// Writes ToString(), with a string id in double quotes: 7 or "7".
+std::ostream& operator<<(std::ostream& os, const Id& id);
+
+enum class Metric { kCosine, kInnerProduct, kL2 };
+enum class IndexKind { kHnsw };
+
+// "cosine", "ip", "l2" and back; nullopt for an unknown name.
+const char* MetricName(Metric metric);
+std::optional<Metric> ParseMetric(std::string_view name);
+
+// HNSW graph parameters. All persisted with the collection.
+struct HnswParams {
+  int m = 16;                 // graph degree; 2..100
+  int ef_construction = 200;  // candidate list while inserting; 1..10000
+  int ef_search = 100;        // default candidate list while searching; 1..10000
+};
+
+// What a collection stores. Fixed at creation and persisted; reopening checks
+// it against what this build can serve.
+struct CollectionSchema {
+  // Vector dimension. 0 means "the encoder's default" (384 for "hash");
+  // required (1..65536) for a vector-only collection.
+  int dim = 0;
+  Metric metric = Metric::kCosine;
+  IndexKind index = IndexKind::kHnsw;
+  HnswParams hnsw;
+  // Built-in encoder that embeds texts: "hash" (the default hashing encoder,
+  // no model files needed), or "" for a vector-only collection that takes
+  // vectors of `dim` values and no text queries.
+  std::string encoder = "hash";
+
+  Status Validate() const;
+};
+
+struct CollectionInfo {
+  std::string name;
+  CollectionSchema schema;   // dim resolved to the actual dimension
+  std::string encoder_spec;  // full identity of the encoder, "" if none
+  uint64_t count = 0;        // live documents
+  int64_t created_unix_ms = 0;
+};
+
+// One record. `text` is embedded by the collection's encoder when `vector` is
+// empty; a non-empty `vector` is stored as given (and `text` kept as payload).
+struct Document {
+  Id id;
+  std::string text;
+  // A JSON object as text ("{}" when empty). Stored compactly re-serialised.
+  std::string metadata = "{}";
+  std::vector<float> vector;
+};
+
+struct WriteOptions {
+  // fsync the write-ahead log before returning (survives power loss). With
+  // false the write still survives a process crash. Default true.
+  bool sync = true;
+};
+
+struct Query {
+  std::string text;           // embedded by the collection's encoder, or
+  std::vector<float> vector;  // used as is; exactly one of the two is set
+
+  static Query Text(std::string t) { return Query{std::move(t), {}}; }
+  static Query Vector(std::vector<float> v) { return Query{{}, std::move(v)}; }
+};
+
+enum class SearchMode {
+  kAuto,         // exact scan for small collections (Options::exact_search_below), else the index
+  kExact,        // always a full scan: exact results, cost grows with the collection
+  kApproximate,  // always the ANN index
+};
+
+struct SearchOptions {
+  size_t k = 10;             // results wanted; 1..16384
+  size_t ef_search = 0;      // HNSW candidate list; 0 = the collection's default
+  SearchMode mode = SearchMode::kAuto;
+  bool with_text = true;     // fill Hit::text
+  bool with_metadata = true; // fill Hit::metadata
+  bool with_vector = false;  // fill Hit::vector
+
+  Status Validate() const;
+};
+
+struct Hit {
+  Id id;
+  // Higher is better: cosine similarity, inner product, or minus the squared
+  // L2 distance, by the collection's metric.
+  float score = 0;
+  std::string text;
+  std::string metadata;
+  std::vector<float> vector;
+};
+
+// A named set of documents with one schema and one index. Obtained from
+// Database; stays valid after the collection is dropped (calls then return
+// NotFound) and after the Database is destroyed (calls then return Cancelled).
+class Collection {
+ public:
+  virtual ~Collection() = default;
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+
+  virtual const std::string& name() const = 0;
+  virtual Result<CollectionInfo> Describe() const = 0;
+  virtual Result<uint64_t> Count() const = 0;
+
+  // Inserts documents atomically: all of them or, on any error, none.
+  // Errors: InvalidArgument (empty id, empty text without a vector, a vector
+  // of the wrong dim or with NaN, metadata that is not a JSON object, text on
+  // a vector-only collection without a vector, an id twice in the batch),
+  // AlreadyExists (an id already stored; use Upsert to replace).
+  virtual Status Add(const WriteOptions& options, std::span<const Document> docs) = 0;
+
+  // Like Add, but documents whose id exists replace the stored one.
+  virtual Status Upsert(const WriteOptions& options, std::span<const Document> docs) = 0;
+
+  // Removes the documents with these ids; ids not stored are ignored.
+  // Returns how many were removed. Atomic.
+  virtual Result<size_t> Delete(const WriteOptions& options, std::span<const Id> ids) = 0;
+
+  // The stored document (with its vector), or NotFound.
+  virtual Result<Document> Get(const Id& id) const = 0;
+
+  // The k most similar documents, best first. Fewer than k only when the
+  // collection holds fewer documents. InvalidArgument for a text query on a
+  // vector-only collection, an empty query, or a vector of the wrong dim.
+  virtual Result<std::vector<Hit>> Search(const SearchOptions& options,
+                                          const Query& query) const = 0;
+
+  // Writes a snapshot of the in-memory index so the next open need not
+  // replay writes. Done automatically on close and after many writes.
+  virtual Status Snapshot() = 0;
+
+ protected:
+  Collection() = default;
+};
+
+struct Options {
+  // Create the folder and an empty database when missing. Not persisted.
+  bool create_if_missing = true;
+  // RocksDB block cache in bytes. Not persisted.
+  size_t block_cache_bytes = 128u << 20;
+  // Write an index snapshot once this many index operations were logged
+  // since the last one (and at close). 0 = only at close / Snapshot().
+  // Not persisted.
+  size_t snapshot_every_ops = 50000;
+  // SearchMode::kAuto scans exactly while a collection holds at most this
+  // many documents: at that size a scan is about as fast as the graph and
+  // its results are exact. Not persisted.
+  size_t exact_search_below = 2048;
+
+  Status Validate() const;
+};
+
+// A flashembed folder: a RocksDB database holding any number of collections.
+// Only one process may open a folder at a time (IOError naming the lock).
+class Database {
+ public:
+  // Opens (or creates) the database in folder `path`. Errors: NotFound
+  // (missing and !create_if_missing), InvalidArgument (not a flashembed
+  // folder), NotSupported (unknown format version, or a collection whose
+  // encoder this build does not have), Corruption, IOError.
+  static Result<std::unique_ptr<Database>> Open(const Options& options, const std::string& path);
+
+  // Snapshots every collection's index and closes the folder.
+  virtual ~Database() = default;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Creates a collection. Names are 1..255 characters of [A-Za-z0-9_-].
+  // AlreadyExists if the name is taken (even with the same schema);
+  // InvalidArgument for a bad name or schema.
+  virtual Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
+                                                               const CollectionSchema& schema) = 0;
+
+  // The collection, or NotFound.
+  virtual Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) = 0;
+
+  // Returns the existing collection if its schema equals `schema` (dim 0
+  // matches the encoder's default), creates it if missing, and fails with
+  // InvalidArgument naming both values if the stored schema differs.
+  virtual Result<std::shared_ptr<Collection>> GetOrCreateCollection(
+      const std::string& name, const CollectionSchema& schema) = 0;
+
+  virtual Result<std::vector<CollectionInfo>> ListCollections() = 0;
+
+  // Deletes the collection and all its data. NotFound if missing.
+  virtual Status DropCollection(const std::string& name) = 0;
+
+  // Snapshots every collection and closes. Further calls return Cancelled.
+  // Idempotent; also done by the destructor.
+  virtual Status Close() = 0;
+
+  virtual const std::string& path() const = 0;
+
+ protected:
+  Database() = default;
+};
+
+}  // namespace flashembed
+
+#endif  // FLASHEMBED_QUERY_DATABASE_H_

@@ -1,0 +1,311 @@
+#include "storage/records.h"
+
+#include <bit>
+#include <cstring>
+
+namespace flashembed::storage {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "record codecs assume a little-endian machine");
+
+constexpr uint8_t kCollectionVersion = 1;
+constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kDocumentVersion = 1;
+constexpr uint8_t kSnapshotVersion = 1;
+
+void PutBE32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetBE64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+void PutBytes(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+// Reads a record front to back; any overrun makes ok() false.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool ok() const { return ok_; }
+  bool done() const { return s_.empty(); }
+  uint8_t Byte() {
+    if (s_.empty()) return Fail(), 0;
+    uint8_t b = static_cast<uint8_t>(s_[0]);
+    s_.remove_prefix(1);
+    return b;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = Byte();
+      if (!ok_) return 0;
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    Fail();
+    return 0;
+  }
+  std::string Bytes() {
+    uint64_t n = Varint();
+    if (!ok_ || n > s_.size()) return Fail(), std::string();
+    std::string out(s_.substr(0, n));
+    s_.remove_prefix(n);
+    return out;
+  }
+
+ private:
+  void Fail() { ok_ = false; }
+  std::string_view s_;
+  bool ok_ = true;
+};
+
+Status Malformed(const char* what) {
+  return Status::Corruption(std::string(what) + " record is truncated or malformed");
+}
+
+}  // namespace
+
+std::string CollectionKey(std::string_view name) {
+  std::string k(kCollectionKeyPrefix);
+  k.append(name);
+  return k;
+}
+
+std::string CollectionStateKey(uint32_t cid) {
+  std::string k = "s/";
+  PutBE32(&k, cid);
+  return k;
+}
+
+std::string CollectionPrefix(uint32_t cid) {
+  std::string k;
+  PutBE32(&k, cid);
+  return k;
+}
+
+std::string CollectionEnd(uint32_t cid) {
+  // cid is at most 2^32-2 (see the catalog), so +1 does not wrap.
+  std::string k;
+  PutBE32(&k, cid + 1);
+  return k;
+}
+
+std::string SlotKey(uint32_t cid, uint64_t slot) {
+  std::string k;
+  k.reserve(12);
+  PutBE32(&k, cid);
+  PutBE64(&k, slot);
+  return k;
+}
+
+uint64_t SlotFromKey(std::string_view key) { return GetBE64(key.substr(4)); }
+
+std::string EncodeSlot(uint64_t slot) {
+  std::string out;
+  PutBE64(&out, slot);
+  return out;
+}
+
+Result<uint64_t> DecodeSlot(std::string_view bytes) {
+  if (bytes.size() != 8) return Malformed("id");
+  return GetBE64(bytes);
+}
+
+std::string IntIdPart(int64_t id) {
+  std::string k = "i";
+  PutBE64(&k, static_cast<uint64_t>(id) ^ (uint64_t{1} << 63));
+  return k;
+}
+
+std::string StringIdPart(std::string_view id) {
+  std::string k = "s";
+  k.append(id);
+  return k;
+}
+
+std::string IdKey(uint32_t cid, std::string_view id_part) {
+  std::string k;
+  k.reserve(4 + id_part.size());
+  PutBE32(&k, cid);
+  k.append(id_part);
+  return k;
+}
+
+Result<ParsedId> DecodeIdPart(std::string_view id_part) {
+  ParsedId id;
+  if (id_part.size() == 9 && id_part[0] == 'i') {
+    id.is_int = true;
+    id.int_value = static_cast<int64_t>(GetBE64(id_part.substr(1)) ^ (uint64_t{1} << 63));
+    return id;
+  }
+  if (id_part.size() >= 2 && id_part[0] == 's') {
+    id.string_value = std::string(id_part.substr(1));
+    return id;
+  }
+  return Status::Corruption("malformed document id record");
+}
+
+std::string OplogKey(uint32_t cid, uint64_t seq) { return SlotKey(cid, seq); }
+uint64_t SeqFromOplogKey(std::string_view key) { return GetBE64(key.substr(4)); }
+
+std::string SnapshotHeaderKey(uint32_t cid) {
+  std::string k;
+  PutBE32(&k, cid);
+  k.push_back('h');
+  return k;
+}
+
+std::string SnapshotPartKey(uint32_t cid, uint32_t part) {
+  std::string k;
+  PutBE32(&k, cid);
+  k.push_back('p');
+  PutBE32(&k, part);
+  return k;
+}
+
+std::string EncodeCollection(const CollectionRecord& r) {
+  std::string out;
+  out.push_back(static_cast<char>(kCollectionVersion));
+  PutVarint(&out, r.cid);
+  PutBytes(&out, r.name);
+  PutVarint(&out, r.dim);
+  out.push_back(static_cast<char>(r.metric));
+  out.push_back(static_cast<char>(r.index_kind));
+  PutVarint(&out, r.m);
+  PutVarint(&out, r.ef_construction);
+  PutVarint(&out, r.ef_search);
+  PutBytes(&out, r.encoder_spec);
+  PutVarint(&out, static_cast<uint64_t>(r.created_unix_ms));
+  return out;
+}
+
+Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
+  Reader in(bytes);
+  if (in.Byte() != kCollectionVersion || !in.ok()) {
+    return Status::NotSupported("collection record has an unknown version");
+  }
+  CollectionRecord r;
+  r.cid = static_cast<uint32_t>(in.Varint());
+  r.name = in.Bytes();
+  r.dim = static_cast<uint32_t>(in.Varint());
+  r.metric = in.Byte();
+  r.index_kind = in.Byte();
+  r.m = static_cast<uint32_t>(in.Varint());
+  r.ef_construction = static_cast<uint32_t>(in.Varint());
+  r.ef_search = static_cast<uint32_t>(in.Varint());
+  r.encoder_spec = in.Bytes();
+  r.created_unix_ms = static_cast<int64_t>(in.Varint());
+  if (!in.ok() || !in.done()) return Malformed("collection");
+  return r;
+}
+
+std::string EncodeState(const CollectionState& s) {
+  std::string out;
+  out.push_back(static_cast<char>(kStateVersion));
+  PutVarint(&out, s.next_slot);
+  PutVarint(&out, s.next_seq);
+  PutVarint(&out, s.live_count);
+  return out;
+}
+
+Result<CollectionState> DecodeState(std::string_view bytes) {
+  Reader in(bytes);
+  if (in.Byte() != kStateVersion || !in.ok()) return Malformed("collection state");
+  CollectionState s;
+  s.next_slot = in.Varint();
+  s.next_seq = in.Varint();
+  s.live_count = in.Varint();
+  if (!in.ok() || !in.done()) return Malformed("collection state");
+  return s;
+}
+
+std::string EncodeDocument(const DocumentRecord& r) {
+  std::string out;
+  out.reserve(8 + r.id_key.size() + r.text.size() + r.metadata.size());
+  out.push_back(static_cast<char>(kDocumentVersion));
+  PutBytes(&out, r.id_key);
+  PutBytes(&out, r.text);
+  PutBytes(&out, r.metadata);
+  return out;
+}
+
+Result<DocumentRecord> DecodeDocument(std::string_view bytes) {
+  Reader in(bytes);
+  if (in.Byte() != kDocumentVersion || !in.ok()) return Malformed("document");
+  DocumentRecord r;
+  r.id_key = in.Bytes();
+  r.text = in.Bytes();
+  r.metadata = in.Bytes();
+  if (!in.ok() || !in.done()) return Malformed("document");
+  return r;
+}
+
+std::string EncodeOplog(const OplogEntry& e) {
+  std::string out;
+  out.push_back(static_cast<char>(e.kind));
+  PutBE64(&out, e.slot);
+  return out;
+}
+
+Result<OplogEntry> DecodeOplog(std::string_view bytes) {
+  if (bytes.size() != 9 || (bytes[0] != 'A' && bytes[0] != 'R')) return Malformed("oplog");
+  return OplogEntry{static_cast<OpKind>(bytes[0]), GetBE64(bytes.substr(1))};
+}
+
+std::string EncodeSnapshotHeader(const SnapshotHeader& h) {
+  std::string out;
+  out.push_back(static_cast<char>(kSnapshotVersion));
+  PutVarint(&out, h.next_seq);
+  PutVarint(&out, h.total_bytes);
+  PutVarint(&out, h.parts);
+  PutBE64(&out, h.hash);
+  return out;
+}
+
+Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes) {
+  Reader in(bytes);
+  if (in.Byte() != kSnapshotVersion || !in.ok()) return Malformed("snapshot header");
+  SnapshotHeader h;
+  h.next_seq = in.Varint();
+  h.total_bytes = in.Varint();
+  h.parts = static_cast<uint32_t>(in.Varint());
+  std::string rest;
+  for (int i = 0; i < 8; ++i) rest.push_back(static_cast<char>(in.Byte()));
+  if (!in.ok() || !in.done()) return Malformed("snapshot header");
+  h.hash = GetBE64(rest);
+  return h;
+}
+
+std::string EncodeVector(std::span<const float> v) {
+  std::string out(v.size() * sizeof(float), '\0');
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+Result<std::vector<float>> DecodeVector(std::string_view bytes, uint32_t dim) {
+  if (bytes.size() != size_t{dim} * sizeof(float)) {
+    return Status::Corruption("vector record has " + std::to_string(bytes.size()) +
+                              " bytes, expected " + std::to_string(size_t{dim} * sizeof(float)));
+  }
+  std::vector<float> v(dim);
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+}  // namespace flashembed::storage

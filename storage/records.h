@@ -1,0 +1,120 @@
+// Key layouts and record codecs of the flashembed folder (storage/FORMAT.md).
+//
+// Keys sort as bytes, so every integer in a key is big-endian. Values begin
+// with a one-byte record version so a record can evolve without a folder-wide
+// format bump. Decoders return Corruption for truncated or malformed bytes.
+#ifndef FLASHEMBED_STORAGE_RECORDS_H_
+#define FLASHEMBED_STORAGE_RECORDS_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace flashembed::storage {
+
+// ---- keys ----------------------------------------------------------------
+
+// catalog: "c/" + name -> CollectionRecord
+std::string CollectionKey(std::string_view name);
+inline constexpr std::string_view kCollectionKeyPrefix = "c/";
+// catalog: "n" -> next collection id (fixed32 LE)
+inline constexpr std::string_view kNextCollectionIdKey = "n";
+// catalog: "s/" + cid -> CollectionState
+std::string CollectionStateKey(uint32_t cid);
+
+// Prefix shared by all keys of collection `cid` in the per-collection families.
+std::string CollectionPrefix(uint32_t cid);
+// The first key after every key with CollectionPrefix(cid).
+std::string CollectionEnd(uint32_t cid);
+
+// documents / vectors: cid + slot
+std::string SlotKey(uint32_t cid, uint64_t slot);
+// Slot of a key made by SlotKey; REQUIRES: key.size() == 12.
+uint64_t SlotFromKey(std::string_view key);
+// ids values: the slot as 8 bytes big-endian.
+std::string EncodeSlot(uint64_t slot);
+Result<uint64_t> DecodeSlot(std::string_view bytes);
+
+// ids: cid + id part. The id part of an integer id is 'i' + 8 bytes (sign
+// bit flipped, big-endian, so keys sort numerically); of a string id it is
+// 's' + the string's bytes.
+std::string IntIdPart(int64_t id);
+std::string StringIdPart(std::string_view id);
+std::string IdKey(uint32_t cid, std::string_view id_part);
+struct ParsedId {
+  bool is_int = false;
+  int64_t int_value = 0;
+  std::string string_value;
+};
+Result<ParsedId> DecodeIdPart(std::string_view id_part);
+
+// oplog: cid + seq
+std::string OplogKey(uint32_t cid, uint64_t seq);
+uint64_t SeqFromOplogKey(std::string_view key);
+
+// snapshots: cid + 'h' -> SnapshotHeader; cid + 'p' + part (fixed32 BE) -> bytes
+std::string SnapshotHeaderKey(uint32_t cid);
+std::string SnapshotPartKey(uint32_t cid, uint32_t part);
+
+// ---- records ---------------------------------------------------------------
+
+struct CollectionRecord {
+  uint32_t cid = 0;
+  std::string name;
+  uint32_t dim = 0;
+  uint8_t metric = 0;      // index::Metric value
+  uint8_t index_kind = 0;  // 0 = HNSW
+  uint32_t m = 0;
+  uint32_t ef_construction = 0;
+  uint32_t ef_search = 0;
+  std::string encoder_spec;  // empty: vector-only collection
+  int64_t created_unix_ms = 0;
+};
+std::string EncodeCollection(const CollectionRecord& r);
+Result<CollectionRecord> DecodeCollection(std::string_view bytes);
+
+// Counters of a collection, rewritten in every write batch that changes them.
+struct CollectionState {
+  uint64_t next_slot = 0;
+  uint64_t next_seq = 0;
+  uint64_t live_count = 0;
+};
+std::string EncodeState(const CollectionState& s);
+Result<CollectionState> DecodeState(std::string_view bytes);
+
+struct DocumentRecord {
+  std::string id_key;    // the id part of the ids-family key: tag + bytes
+  std::string text;      // may be empty for vector-only documents
+  std::string metadata;  // a JSON object, serialised compactly
+};
+std::string EncodeDocument(const DocumentRecord& r);
+Result<DocumentRecord> DecodeDocument(std::string_view bytes);
+
+enum class OpKind : uint8_t { kAdd = 'A', kRemove = 'R' };
+struct OplogEntry {
+  OpKind kind = OpKind::kAdd;
+  uint64_t slot = 0;
+};
+std::string EncodeOplog(const OplogEntry& e);
+Result<OplogEntry> DecodeOplog(std::string_view bytes);
+
+struct SnapshotHeader {
+  uint64_t next_seq = 0;     // the snapshot holds every oplog entry with seq < next_seq
+  uint64_t total_bytes = 0;  // sum of part sizes
+  uint32_t parts = 0;
+  uint64_t hash = 0;         // Hash64 of the concatenated parts
+};
+std::string EncodeSnapshotHeader(const SnapshotHeader& h);
+Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes);
+
+// Vectors are stored as little-endian float32, dim * 4 bytes.
+std::string EncodeVector(std::span<const float> v);
+Result<std::vector<float>> DecodeVector(std::string_view bytes, uint32_t dim);
+
+}  // namespace flashembed::storage
+
+#endif  // FLASHEMBED_STORAGE_RECORDS_H_

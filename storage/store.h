@@ -1,0 +1,120 @@
+// Store: the RocksDB database under a flashembed folder, with one column
+// family per kind of record and a format version checked on open.
+//
+// RocksDB holds the truth; everything in memory (the ANN index) is rebuilt
+// from it. Column families and key layouts are documented in storage/FORMAT.md.
+// No RocksDB type appears in this header.
+//
+// Thread-safety: all methods may be called concurrently (RocksDB is
+// thread-safe); a WriteBatch is a plain value owned by one thread.
+#ifndef FLASHEMBED_STORAGE_STORE_H_
+#define FLASHEMBED_STORAGE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace flashembed::storage {
+
+// On-disk format version of the whole folder; bump on any incompatible change
+// to column families, key layouts or record codecs (storage/FORMAT.md).
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Column families. The order is the on-disk name table in FORMAT.md.
+enum class Cf : int {
+  kMeta = 0,    // "default": format version and folder-wide values
+  kCatalog,     // collections and their counters
+  kDocuments,   // per-document records (id, text, metadata)
+  kVectors,     // raw float32 vectors
+  kIds,         // external id -> slot
+  kOplog,       // index operations since the last snapshot
+  kSnapshots,   // index snapshots
+};
+inline constexpr int kNumCfs = 7;
+const char* CfName(Cf cf);
+
+// An atomic group of writes; applied all-or-nothing by Store::Write.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(Cf cf, std::string_view key, std::string_view value);
+  void Delete(Cf cf, std::string_view key);
+  // Deletes keys in [begin, end).
+  void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
+  size_t count() const;
+  size_t data_size() const;
+
+ private:
+  friend class Store;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+struct StoreOptions {
+  // Create the folder and an empty database when missing. Not persisted.
+  bool create_if_missing = true;
+  // LRU block cache shared by all column families, in bytes. Not persisted.
+  size_t block_cache_bytes = 128u << 20;
+};
+
+class Store {
+ public:
+  // Opens the RocksDB database in `path`. Errors:
+  //  - NotFound: no database there and !create_if_missing;
+  //  - InvalidArgument: `path` exists but is not a flashembed database;
+  //  - NotSupported: the folder's format version is not kFormatVersion;
+  //  - IOError: RocksDB could not open it (message from RocksDB, e.g. a lock
+  //    held by another process).
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& path);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies `batch` atomically. With `sync`, the WAL is fsync'ed before
+  // returning, so the batch survives a crash of the machine; without it, it
+  // survives a crash of the process.
+  Status Write(const WriteBatch& batch, bool sync);
+
+  // The value under `key`, or NotFound.
+  Result<std::string> Get(Cf cf, std::string_view key) const;
+
+  // Values for many keys of one family; absent keys give nullopt.
+  Result<std::vector<std::optional<std::string>>> MultiGet(
+      Cf cf, std::span<const std::string> keys) const;
+
+  // Calls fn(key, value) for keys in [begin, end) in order until fn returns
+  // false. An empty `end` means "to the end of the family".
+  Status Scan(Cf cf, std::string_view begin, std::string_view end,
+              const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  // The last key in [begin, end), or NotFound.
+  Result<std::string> LastKey(Cf cf, std::string_view begin, std::string_view end) const;
+
+  // Flushes memtables to SST files (used before a clean close).
+  Status Flush();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Rep;
+  Store(std::string path, std::unique_ptr<Rep> rep);
+  std::string path_;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace flashembed::storage
+
+#endif  // FLASHEMBED_STORAGE_STORE_H_

@@ -1,0 +1,106 @@
+#include "storage/records.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_util.h"
+
+namespace flashembed::storage {
+namespace {
+
+TEST(Records, CollectionRoundTrip) {
+  CollectionRecord r;
+  r.cid = 42;
+  r.name = "notes";
+  r.dim = 384;
+  r.metric = 2;
+  r.m = 24;
+  r.ef_construction = 300;
+  r.ef_search = 77;
+  r.encoder_spec = "hash/v1;dim=384";
+  r.created_unix_ms = 1764300000000;
+  ASSERT_OK_AND_ASSIGN(CollectionRecord back, DecodeCollection(EncodeCollection(r)));
+  EXPECT_EQ(back.cid, 42u);
+  EXPECT_EQ(back.name, "notes");
+  EXPECT_EQ(back.dim, 384u);
+  EXPECT_EQ(back.metric, 2);
+  EXPECT_EQ(back.m, 24u);
+  EXPECT_EQ(back.ef_construction, 300u);
+  EXPECT_EQ(back.ef_search, 77u);
+  EXPECT_EQ(back.encoder_spec, "hash/v1;dim=384");
+  EXPECT_EQ(back.created_unix_ms, 1764300000000);
+}
+
+TEST(Records, TruncatedRecordsAreCorruption) {
+  DocumentRecord d{"s" + std::string("doc-1"), "some text", R"({"a":1})"};
+  std::string bytes = EncodeDocument(d);
+  ASSERT_OK_AND_ASSIGN(DocumentRecord back, DecodeDocument(bytes));
+  EXPECT_EQ(back.id_key, d.id_key);
+  EXPECT_EQ(back.text, d.text);
+  EXPECT_EQ(back.metadata, d.metadata);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    auto r = DecodeDocument(std::string_view(bytes).substr(0, cut));
+    ASSERT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_TRUE(r.status().IsCorruption());
+  }
+  EXPECT_FALSE(DecodeDocument(bytes + "x").ok());  // trailing garbage
+
+  std::string c = EncodeCollection(CollectionRecord{});
+  EXPECT_FALSE(DecodeCollection(c.substr(0, c.size() - 1)).ok());
+  EXPECT_FALSE(DecodeState("").ok());
+  EXPECT_FALSE(DecodeOplog("A123").ok());
+  EXPECT_FALSE(DecodeSnapshotHeader("\x01").ok());
+  EXPECT_TRUE(DecodeVector("abc", 1).status().IsCorruption());
+}
+
+TEST(Records, IntIdKeysSortNumerically) {
+  std::vector<int64_t> ids = {INT64_MIN, -1000, -1, 0, 1, 255, 256, INT64_MAX};
+  for (size_t i = 0; i + 1 < ids.size(); ++i) {
+    EXPECT_LT(IdKey(1, IntIdPart(ids[i])), IdKey(1, IntIdPart(ids[i + 1]))) << ids[i];
+  }
+  for (int64_t id : ids) {
+    ASSERT_OK_AND_ASSIGN(ParsedId p, DecodeIdPart(IntIdPart(id)));
+    EXPECT_TRUE(p.is_int);
+    EXPECT_EQ(p.int_value, id);
+  }
+  ASSERT_OK_AND_ASSIGN(ParsedId s, DecodeIdPart(StringIdPart("12345678")));
+  EXPECT_FALSE(s.is_int);
+  EXPECT_EQ(s.string_value, "12345678");
+  EXPECT_NE(IntIdPart(7), StringIdPart("7"));
+  EXPECT_FALSE(DecodeIdPart("x").ok());
+  EXPECT_FALSE(DecodeIdPart("s").ok());
+}
+
+TEST(Records, KeysOfOneCollectionStayInItsRange) {
+  for (uint64_t slot : {uint64_t{0}, uint64_t{1} << 40, ~uint64_t{0}}) {
+    std::string k = SlotKey(5, slot);
+    EXPECT_GE(k, CollectionPrefix(5));
+    EXPECT_LT(k, CollectionEnd(5));
+    EXPECT_EQ(SlotFromKey(k), slot);
+  }
+  EXPECT_LT(SnapshotHeaderKey(5), CollectionEnd(5));
+  EXPECT_LT(SnapshotPartKey(5, 0xffffffff), CollectionEnd(5));
+  ASSERT_OK_AND_ASSIGN(uint64_t slot, DecodeSlot(EncodeSlot(123456789)));
+  EXPECT_EQ(slot, 123456789u);
+}
+
+TEST(Records, StateOplogSnapshotAndVectorRoundTrip) {
+  ASSERT_OK_AND_ASSIGN(CollectionState s, DecodeState(EncodeState({10, 20, 5})));
+  EXPECT_EQ(s.next_slot, 10u);
+  EXPECT_EQ(s.next_seq, 20u);
+  EXPECT_EQ(s.live_count, 5u);
+  ASSERT_OK_AND_ASSIGN(OplogEntry e, DecodeOplog(EncodeOplog({OpKind::kRemove, 99})));
+  EXPECT_EQ(e.kind, OpKind::kRemove);
+  EXPECT_EQ(e.slot, 99u);
+  ASSERT_OK_AND_ASSIGN(SnapshotHeader h, DecodeSnapshotHeader(EncodeSnapshotHeader({7, 100, 2, 0xabcdef})));
+  EXPECT_EQ(h.next_seq, 7u);
+  EXPECT_EQ(h.total_bytes, 100u);
+  EXPECT_EQ(h.parts, 2u);
+  EXPECT_EQ(h.hash, 0xabcdefu);
+  std::vector<float> v = {1.5f, -2.0f, 0.0f};
+  ASSERT_OK_AND_ASSIGN(std::vector<float> back, DecodeVector(EncodeVector(v), 3));
+  EXPECT_EQ(back, v);
+  EXPECT_FALSE(DecodeVector(EncodeVector(v), 4).ok());
+}
+
+}  // namespace
+}  // namespace flashembed::storage
