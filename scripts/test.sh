@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a passing test suite: installs
+# the dependencies, checks the layer graph, builds with warnings as errors, and runs every GoogleTest
+# suite through CTest (tests labelled "slow" are left out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/check_layers.sh
+bash scripts/build.sh -DFLASHEMBED_BUILD_TESTS=ON -DFLASHEMBED_WERROR=ON
+cd "${FLASHEMBED_BUILD_DIR:-build}"
+ctest --output-on-failure -j"$(nproc)" -LE slow --timeout 600

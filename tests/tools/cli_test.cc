@@ -1,0 +1,544 @@
+// End-to-end tests of the flashembed command-line tool: each test runs the
+// real binary (FLASHEMBED_CLI_PATH) in a fresh temporary folder and checks exit
+// codes, stdout (JSON where the tool prints JSON) and the one-line stderr.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCli = FLASHEMBED_CLI_PATH;
+constexpr const char* kSampleDir = FLASHEMBED_SAMPLE_DIR;
+
+struct RunResult {
+  int exit_code = -1;  // 128 + signal number if the tool was killed by a signal
+  std::string out;
+  std::string err;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Each stdout line parsed as JSON; a line that is not JSON fails the test.
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  for (const std::string& line : Lines(text)) {
+    json value = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(value.is_discarded()) << "not JSON: " << line;
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+json OneJson(const RunResult& r) {
+  const std::vector<json> lines = JsonLines(r.out);
+  EXPECT_EQ(lines.size(), 1u) << r.out;
+  return lines.empty() ? json() : lines.front();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/flashembed-cli-test-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Runs the tool in dir_ with `args`, `input` on stdin, $FLASHEMBED_DB unset
+  // unless given in `env`.
+  RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
+                const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    const std::string in_path = dir_ + "/.stdin";
+    const std::string out_path = dir_ + "/.stdout";
+    const std::string err_path = dir_ + "/.stderr";
+    std::ofstream(in_path, std::ios::binary) << input;
+    std::vector<std::string> argv_storage = {kCli};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& arg : argv_storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int in = open(in_path.c_str(), O_RDONLY);
+      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (in < 0 || out < 0 || err < 0 || chdir(dir_.c_str()) != 0) _exit(126);
+      dup2(in, STDIN_FILENO);
+      dup2(out, STDOUT_FILENO);
+      dup2(err, STDERR_FILENO);
+      unsetenv("FLASHEMBED_DB");
+      setenv("COLUMNS", "100", 1);
+      for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+      execv(kCli, argv.data());
+      _exit(127);
+    }
+    RunResult result;
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status)) {
+      result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      result.exit_code = 128 + WTERMSIG(status);
+    }
+    result.out = ReadAll(out_path);
+    result.err = ReadAll(err_path);
+    return result;
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  // Runs and expects exit 0 with an empty stderr.
+  RunResult RunOk(const std::vector<std::string>& args, const std::string& input = "") {
+    RunResult r = Run(args, input);
+    EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
+    EXPECT_EQ(r.err, "");
+    return r;
+  }
+
+  // Runs and expects `exit_code` and exactly one stderr line
+  // "flashembed: error: ..." containing `needle`.
+  RunResult RunFails(const std::vector<std::string>& args, int exit_code, const std::string& needle,
+                     const std::string& input = "") {
+    RunResult r = Run(args, input);
+    EXPECT_EQ(r.exit_code, exit_code) << "stderr: " << r.err << "\nstdout: " << r.out;
+    EXPECT_EQ(r.err.rfind("flashembed: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos)
+        << "expected \"" << needle << "\" in: " << r.err;
+    return r;
+  }
+
+  uint64_t Count(const std::string& collection) {
+    const RunResult r = RunOk({"stats", "--json", "-c", collection});
+    return OneJson(r)["collections"][0]["count"].get<uint64_t>();
+  }
+
+  // Six documents: ids 1..3 from arguments, 4..5 from a text file, and
+  // "rust-doc" and 100 from JSON Lines.
+  void Populate() {
+    RunOk({"add", "the quick brown fox jumps over the lazy dog",
+           "sourdough bread needs a lively starter and patience",
+           "black holes bend light near the event horizon"});
+    const std::string file = WriteFile("texts.txt",
+                                       "volcanoes erupt molten lava and ash\n\n"
+                                       "glaciers carve deep valleys into the mountains\n");
+    RunOk({"add", "--file", file});
+    const std::string jsonl = WriteFile(
+        "docs.jsonl",
+        R"({"id": "rust-doc", "text": "the rust borrow checker enforces ownership rules", "metadata": {"lang": "en", "topic": "programming"}})"
+        "\n"
+        R"({"id": 100, "text": "marathon runners hit the wall near kilometre thirty"})"
+        "\n");
+    RunOk({"add", "--jsonl", jsonl});
+  }
+
+  std::string dir_;
+};
+
+// --- the happy path -----------------------------------------------------------
+
+TEST_F(CliTest, CreateReportsSchema) {
+  const json info = OneJson(RunOk({"create", "--json", "-c", "notes", "--metric", "ip", "--m", "8",
+                                   "--ef-construction", "64", "--ef-search", "32"}));
+  EXPECT_EQ(info["name"], "notes");
+  EXPECT_EQ(info["dim"], 384);
+  EXPECT_EQ(info["metric"], "ip");
+  EXPECT_EQ(info["encoder"], "hash");
+  EXPECT_EQ(info["m"], 8);
+  EXPECT_EQ(info["ef_construction"], 64);
+  EXPECT_EQ(info["ef_search"], 32);
+  EXPECT_EQ(info["count"], 0);
+  RunFails({"create", "-c", "notes"}, 1, "already exists");
+}
+
+TEST_F(CliTest, AddTextsFileAndJsonl) {
+  json added = OneJson(RunOk({"add", "--json", "first text", "second text"}));
+  EXPECT_EQ(added["added"], 2);
+  EXPECT_EQ(added["created"], true);
+  EXPECT_EQ(added["first_id"], 1);
+  EXPECT_EQ(added["last_id"], 2);
+
+  // Blank lines are skipped; ids continue after the stored ones.
+  const std::string file = WriteFile("t.txt", "third text\n\n  \nfourth text\r\n");
+  added = OneJson(RunOk({"add", "--json", "--file", file}));
+  EXPECT_EQ(added["added"], 2);
+  EXPECT_EQ(added["created"], false);
+  EXPECT_EQ(added["first_id"], 3);
+  EXPECT_EQ(added["last_id"], 4);
+
+  const std::string jsonl =
+      WriteFile("d.jsonl", R"({"id": "s", "text": "string id", "metadata": {"k": [1, 2]}})"
+                           "\n"
+                           R"({"id": 50, "text": "int id"})"
+                           "\n"
+                           R"({"text": "automatic id"})"
+                           "\n");
+  added = OneJson(RunOk({"add", "--json", "--jsonl", jsonl}));
+  EXPECT_EQ(added["added"], 3);
+  EXPECT_EQ(added["first_id"], 5);
+
+  // Records from stdin, and explicit ids for arguments.
+  RunOk({"add", "--jsonl", "-"}, R"({"id": 60, "text": "from stdin"})"
+                                 "\n");
+  RunOk({"add", "--id", "70", "--id", "seventy", "x text", "y text"});
+  EXPECT_EQ(Count("default"), 10u);
+
+  const json doc = OneJson(RunOk({"get", "--json", "s"}));
+  EXPECT_EQ(doc["text"], "string id");
+  EXPECT_EQ(doc["metadata"], json::parse(R"({"k": [1, 2]})"));
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "seventy"}))["text"], "y text");
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "60"}))["text"], "from stdin");
+
+  const RunResult human = RunOk({"add", "one more"});
+  EXPECT_NE(human.out.find("added 1 document"), std::string::npos) << human.out;
+}
+
+TEST_F(CliTest, SearchPrintsRankedTable) {
+  Populate();
+  const RunResult r = RunOk({"search", "quick", "brown", "fox", "-k", "3"});
+  const std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;  // header + 3 hits
+  EXPECT_NE(lines[0].find("SCORE"), std::string::npos);
+  std::istringstream first(lines[1]);
+  std::string rank, score, id;
+  first >> rank >> score >> id;
+  EXPECT_EQ(rank, "1");
+  EXPECT_EQ(id, "1");
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 100u) << line;
+}
+
+TEST_F(CliTest, SearchJsonGivesHitsWithMetadata) {
+  Populate();
+  const json result = OneJson(RunOk({"search", "--json", "-k", "2", "borrow checker ownership"}));
+  ASSERT_EQ(result["hits"].size(), 2u);
+  const json& top = result["hits"][0];
+  EXPECT_EQ(top["id"], "rust-doc");
+  EXPECT_EQ(top["metadata"]["topic"], "programming");
+  EXPECT_GT(top["score"].get<double>(), result["hits"][1]["score"].get<double>());
+
+  const json vector_hits = OneJson(RunOk({"search", "--json", "--ef", "50", "sourdough starter"}));
+  EXPECT_EQ(vector_hits["hits"][0]["id"], 2);
+  EXPECT_EQ(vector_hits["hits"].size(), 7u);  // fewer than k=10 documents
+}
+
+TEST_F(CliTest, SearchQueriesFilePrintsOneJsonLinePerQuery) {
+  Populate();
+  const std::string queries =
+      WriteFile("q.jsonl", R"({"text": "quick brown fox"})"
+                           "\n\n"
+                           R"({"text": "sourdough starter", "k": 1, "id": "bread"})"
+                           "\n"
+                           R"({"text": "glaciers carve valleys"})"
+                           "\n"
+                           R"({"text": "marathon runners wall", "id": 9})"
+                           "\n");
+  const RunResult r = RunOk({"search", "--queries", queries, "-k", "2"});
+  const std::vector<json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0]["query"], 1);  // line number
+  EXPECT_EQ(lines[0]["hits"][0]["id"], 1);
+  EXPECT_EQ(lines[0]["hits"].size(), 2u);
+  EXPECT_EQ(lines[1]["query"], "bread");
+  EXPECT_EQ(lines[1]["hits"][0]["id"], 2);
+  EXPECT_EQ(lines[1]["hits"].size(), 1u);
+  EXPECT_EQ(lines[2]["query"], 4);
+  EXPECT_EQ(lines[2]["hits"][0]["id"], 5);
+  EXPECT_EQ(lines[3]["query"], 9);
+  EXPECT_EQ(lines[3]["hits"][0]["id"], 100);
+
+  // A bad query anywhere prints nothing and names its line.
+  const std::string bad = WriteFile("bad.jsonl", R"({"text": "fox"})"
+                                                 "\n"
+                                                 R"({"vector": [1, 2]})"
+                                                 "\n");
+  const RunResult failed = RunFails({"search", "--queries", bad}, 1, "bad.jsonl:2: dim mismatch");
+  EXPECT_EQ(failed.out, "");
+}
+
+TEST_F(CliTest, GetDeleteAndStats) {
+  Populate();
+  RunResult r = RunOk({"get", "1", "rust-doc"});
+  EXPECT_NE(r.out.find("the quick brown fox"), std::string::npos);
+  EXPECT_NE(r.out.find("\"topic\":\"programming\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("vector:"), std::string::npos);
+
+  const json doc = OneJson(RunOk({"get", "--json", "--with-vector", "100"}));
+  EXPECT_EQ(doc["id"], 100);
+  EXPECT_EQ(doc["vector"].size(), 384u);
+
+  // An integer-looking id is an integer unless --string-id.
+  RunFails({"get", "--string-id", "100"}, 1, "no document with id \"100\"");
+  r = RunFails({"get", "1", "404"}, 1, "no document with id 404 in collection \"default\"");
+  EXPECT_EQ(r.out, "");
+
+  EXPECT_EQ(OneJson(RunOk({"delete", "--json", "1", "404", "rust-doc"}))["deleted"], 2);
+  RunFails({"get", "1"}, 1, "no document with id 1");
+  r = RunOk({"delete", "2"});
+  EXPECT_NE(r.out.find("deleted 1 of 1 document"), std::string::npos) << r.out;
+
+  RunOk({"create", "-c", "vectors", "--encoder", "none", "--dim", "3", "--metric", "l2"});
+  const json stats = OneJson(RunOk({"stats", "--json"}));
+  ASSERT_EQ(stats["collections"].size(), 2u);
+  for (const json& info : stats["collections"]) {
+    if (info["name"] == "default") {
+      EXPECT_EQ(info["count"], 4);
+      EXPECT_EQ(info["dim"], 384);
+      EXPECT_EQ(info["metric"], "cosine");
+      EXPECT_NE(info["encoder_spec"].get<std::string>().find("hash"), std::string::npos);
+      EXPECT_EQ(info["m"], 16);
+    } else {
+      EXPECT_EQ(info["name"], "vectors");
+      EXPECT_EQ(info["encoder"], "none");
+      EXPECT_EQ(info["dim"], 3);
+    }
+  }
+  r = RunOk({"stats", "-c", "vectors"});
+  EXPECT_NE(r.out.find("vectors"), std::string::npos);
+  EXPECT_EQ(r.out.find("default"), std::string::npos) << r.out;
+  EXPECT_NE(RunOk({"stats"}).out.find("EF_CONSTRUCTION"), std::string::npos);
+}
+
+TEST_F(CliTest, PersistsAcrossProcesses) {
+  for (int i = 0; i < 3; ++i) RunOk({"add", "-c", "log", "entry number " + std::to_string(i)});
+  EXPECT_EQ(Count("log"), 3u);
+  const json hits = OneJson(RunOk({"search", "-c", "log", "--json", "-k", "1", "entry number 2"}));
+  EXPECT_EQ(hits["hits"][0]["id"], 3);
+  EXPECT_EQ(OneJson(RunOk({"get", "-c", "log", "--json", "1"}))["text"], "entry number 0");
+}
+
+TEST_F(CliTest, AutomaticIdsSkipStoredIdsAfterDelete) {
+  RunOk({"add", "a1", "a2", "a3", "a4"});
+  RunOk({"delete", "2"});  // 3 documents left: 1, 3, 4
+  const json added = OneJson(RunOk({"add", "--json", "b1", "b2"}));
+  EXPECT_EQ(added["first_id"], 5);  // 4 is taken, so the run starts after it
+  EXPECT_EQ(added["last_id"], 6);
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "4"}))["text"], "a4");
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "6"}))["text"], "b2");
+  EXPECT_EQ(Count("default"), 5u);
+}
+
+TEST_F(CliTest, GlobalOptionsBeforeVerbAndFromEnvironment) {
+  RunOk({"--db", "other.db", "-c", "x", "add", "hello"});
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/other.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/flashembed.db"));
+  const RunResult r = Run({"stats", "--json"}, "", {{"FLASHEMBED_DB", dir_ + "/other.db"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(OneJson(r)["collections"][0]["name"], "x");
+  // No database at the default path: stats does not create one.
+  RunFails({"stats"}, 1, "no flashembed database");
+}
+
+TEST_F(CliTest, VectorOnlyCollection) {
+  RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "4", "--metric", "l2"});
+  const std::string jsonl =
+      WriteFile("v.jsonl", R"({"id": 1, "vector": [1, 0, 0, 0], "text": "east"})"
+                           "\n"
+                           R"({"id": 2, "vector": [0, 1, 0, 0], "metadata": {"dir": "north"}})"
+                           "\n"
+                           R"({"id": "up", "vector": [0, 0, 1, 0]})"
+                           "\n");
+  EXPECT_EQ(OneJson(RunOk({"add", "-c", "v", "--json", "--jsonl", jsonl}))["added"], 3);
+
+  json hits =
+      OneJson(RunOk({"search", "-c", "v", "--json", "-k", "2", "--vector", "[0.1, 0.9, 0, 0]"}));
+  ASSERT_EQ(hits["hits"].size(), 2u);
+  EXPECT_EQ(hits["hits"][0]["id"], 2);
+  EXPECT_EQ(hits["hits"][0]["metadata"]["dir"], "north");
+  hits = OneJson(RunOk({"search", "-c", "v", "--json", "--vector", "0,0,0.8,0.1"}));
+  EXPECT_EQ(hits["hits"][0]["id"], "up");
+
+  RunFails({"search", "-c", "v", "east"}, 1, "vector-only");
+  RunFails({"add", "-c", "v", "some text"}, 1, "vector-only");
+  RunFails({"create", "-c", "w", "--encoder", "none"}, 2, "--dim");
+}
+
+TEST_F(CliTest, AddVectorWithoutCollectionExplainsCreate) {
+  const std::string jsonl = WriteFile("v.jsonl", R"({"id": 1, "vector": [0.5, 0.5]})"
+                                                 "\n");
+  RunFails({"add", "-c", "fresh", "--jsonl", jsonl}, 1, "create -c fresh --encoder none --dim 2");
+  RunFails({"stats", "-c", "fresh"}, 1, "does not exist");
+}
+
+// --- failures -----------------------------------------------------------------
+
+TEST_F(CliTest, UnknownCollectionFails) {
+  RunOk({"add", "something"});
+  RunFails({"search", "-c", "nope", "query"}, 1, "collection \"nope\" does not exist");
+  RunFails({"get", "-c", "nope", "1"}, 1, "collection \"nope\" does not exist");
+  RunFails({"delete", "-c", "nope", "1"}, 1, "collection \"nope\" does not exist");
+  RunFails({"stats", "-c", "nope"}, 1, "collection \"nope\" does not exist");
+  RunFails({"drop", "-c", "nope", "--yes"}, 1, "collection \"nope\" does not exist");
+}
+
+TEST_F(CliTest, BadJsonlLineNamesLineAndAddsNothing) {
+  RunOk({"add", "-c", "docs", "existing document"});
+  const std::string good = R"({"id": "a", "text": "fine"})"
+                           "\n"
+                           R"({"id": "b", "text": "also fine"})"
+                           "\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"id": "c", "text": "broken)", "malformed JSON"},
+      {R"({"id": "c", "metadata": {}})", "record needs a \"text\" or a \"vector\""},
+      {R"({"id": 1.5, "text": "x"})", "id must be an integer or a non-empty string"},
+      {R"({"id": true, "text": "x"})", "id must be an integer or a non-empty string"},
+      {R"({"id": "c", "text": "x", "metadata": [1]})", "\"metadata\" must be a JSON object"},
+      {R"({"id": "c", "text": ""})", "\"text\" is empty"},
+      {R"([1, 2])", "expected a JSON object"},
+      {R"({"id": "a", "text": "again"})", "id \"a\" is given twice (first at "},
+  };
+  for (const auto& [line, message] : cases) {
+    SCOPED_TRACE(line);
+    const std::string path = WriteFile("bad.jsonl", good + "\n" + line + "\n");
+    RunFails({"add", "-c", "docs", "--jsonl", path}, 1, "bad.jsonl:4: " + message);
+    EXPECT_EQ(Count("docs"), 1u);
+  }
+  // The same for a collection that does not exist yet: it is not created.
+  const std::string path = WriteFile("bad.jsonl", good + R"({"id": [1], "text": "x"})"
+                                                         "\n");
+  RunFails({"add", "-c", "newone", "--jsonl", path}, 1, "bad.jsonl:3:");
+  RunFails({"stats", "-c", "newone"}, 1, "does not exist");
+}
+
+TEST_F(CliTest, WrongVectorDimFails) {
+  RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "3"});
+  const std::string jsonl = WriteFile("v.jsonl", R"({"id": 1, "vector": [1, 0, 0]})"
+                                                 "\n"
+                                                 R"({"id": 2, "vector": [1, 0]})"
+                                                 "\n");
+  RunFails({"add", "-c", "v", "--jsonl", jsonl}, 1,
+           "v.jsonl:2: dim mismatch: collection \"v\" has 3, vector has 2");
+  EXPECT_EQ(Count("v"), 0u);
+  RunOk({"add", "-c", "v", "--jsonl", "-"}, R"({"id": 1, "vector": [1, 0, 0]})"
+                                            "\n");
+  RunFails({"search", "-c", "v", "--vector", "[1, 0, 0, 0]"}, 1, "dim mismatch");
+  RunFails({"search", "-c", "v", "--vector", "[1, x]"}, 2, "--vector");
+}
+
+TEST_F(CliTest, EmptyTextIsRejected) {
+  RunFails({"add", "fine", ""}, 2, "TEXT argument 2 is empty");
+  RunFails({"search", ""}, 2, "empty");
+  RunFails({"stats"}, 1, "no flashembed database");  // nothing was created
+}
+
+TEST_F(CliTest, DuplicateIdNeedsUpsert) {
+  RunOk({"add", "--id", "7", "old text"});
+  RunFails({"add", "--id", "7", "new text"}, 1,
+           "id 7 already exists in collection \"default\" (use --upsert");
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "7"}))["text"], "old text");
+  RunOk({"add", "--upsert", "--id", "7", "new text"});
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "7"}))["text"], "new text");
+  EXPECT_EQ(Count("default"), 1u);
+  // String id "7" is a different id.
+  RunOk({"add", "--string-id", "--id", "7", "string seven"});
+  EXPECT_EQ(Count("default"), 2u);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  RunFails({"frobnicate"}, 2, "unknown verb \"frobnicate\"");
+  RunFails({}, 2, "no verb given");
+  RunFails({"search", "--bogus", "x"}, 2, "--bogus");
+  RunFails({"--bogus", "stats"}, 2, "--bogus");
+  RunFails({"create", "--metric", "manhattan"}, 2, "--metric");
+  RunFails({"create", "--m", "1"}, 2, "hnsw m must be in 2..100");
+  RunFails({"create", "--dim", "many"}, 2, "--dim");
+  RunFails({"search", "-k", "0", "x"}, 2, "k must be in 1..16384");
+  RunFails({"add"}, 2, "exactly one");
+  RunFails({"add", "--file", "a.txt", "text"}, 2, "exactly one");
+  RunFails({"add", "--id", "1", "a", "b"}, 2, "one --id per TEXT");
+  RunFails({"get"}, 2, "ID");
+  RunFails({"drop"}, 2, "--yes");
+  RunFails({"add", "--file", "missing.txt"}, 1, "cannot read missing.txt");
+}
+
+TEST_F(CliTest, HelpWorksForEveryVerb) {
+  for (const std::string verb :
+       {"create", "add", "search", "get", "delete", "stats", "drop", "demo"}) {
+    SCOPED_TRACE(verb);
+    const RunResult r = RunOk({verb, "--help"});
+    EXPECT_NE(r.out.find("Usage: flashembed " + verb), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--db"), std::string::npos);
+    EXPECT_NE(r.out.find("--json"), std::string::npos);
+    EXPECT_NE(r.out.find("--collection"), std::string::npos);
+  }
+  EXPECT_NE(RunOk({"--help"}).out.find("demo"), std::string::npos);
+  EXPECT_NE(RunOk({"add", "--help"}).out.find("Automatic ids"), std::string::npos);
+}
+
+TEST_F(CliTest, DropNeedsYes) {
+  RunOk({"add", "-c", "tmp", "doomed"});
+  RunFails({"drop", "-c", "tmp"}, 2, "add --yes to confirm");
+  EXPECT_EQ(Count("tmp"), 1u);
+  EXPECT_EQ(OneJson(RunOk({"drop", "-c", "tmp", "--yes", "--json"}))["dropped"], "tmp");
+  RunFails({"stats", "-c", "tmp"}, 1, "does not exist");
+}
+
+// --- demo ---------------------------------------------------------------------
+
+TEST_F(CliTest, DemoReportsAllSampleQueries) {
+  size_t sample_queries = 0;
+  for (const std::string& line : Lines(ReadAll(std::string(kSampleDir) + "/queries.jsonl"))) {
+    if (!line.empty()) ++sample_queries;
+  }
+  ASSERT_GT(sample_queries, 0u);
+
+  const RunResult r = RunOk({"demo"});
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/flashembed-demo.db"));
+  EXPECT_NE(r.out.find("summary: 122 documents ingested in"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/" + std::to_string(sample_queries) +
+                       " queries ranked the expected document first"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find("[" + std::to_string(sample_queries) + "/" + std::to_string(sample_queries) + "]"),
+      std::string::npos);
+
+  // A second run recreates the collection instead of failing on existing ids.
+  const json summary = OneJson(RunOk({"demo", "--json", "--corpus", kSampleDir}));
+  EXPECT_EQ(summary["docs"], 122);
+  EXPECT_EQ(summary["queries"], sample_queries);
+  EXPECT_EQ(summary["results"].size(), sample_queries);
+  EXPECT_LE(summary["correct"].get<size_t>(), sample_queries);
+  EXPECT_EQ(summary["results"][0]["hits"].size(), 3u);
+  EXPECT_EQ(summary["results"][0]["query"],
+            json::parse(Lines(ReadAll(std::string(kSampleDir) + "/queries.jsonl"))[0])["text"]);
+
+  // The demo database holds the corpus; the default database was not touched.
+  const RunResult stats = RunOk({"stats", "--json", "--db", "flashembed-demo.db", "-c", "demo"});
+  EXPECT_EQ(OneJson(stats)["collections"][0]["count"], 122);
+  RunFails({"stats"}, 1, "no flashembed database");
+}
+
+}  // namespace

@@ -1,0 +1,292 @@
+#include "tools/cli_common.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+
+namespace flashembed::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr size_t kDefaultWidth = 100;
+constexpr size_t kMinWidth = 40;
+
+// Decodes one UTF-8 code point at `text[*pos]` and advances `*pos`. Returns
+// -1 (and advances one byte) for an invalid sequence.
+int32_t NextCodePoint(std::string_view text, size_t* pos) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(*pos);
+  size_t len = 0;
+  int32_t cp = 0;
+  if (lead < 0x80) {
+    ++*pos;
+    return lead;
+  } else if ((lead & 0xE0) == 0xC0) {
+    len = 2;
+    cp = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    len = 3;
+    cp = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    len = 4;
+    cp = lead & 0x07;
+  } else {
+    ++*pos;
+    return -1;
+  }
+  if (*pos + len > text.size()) {
+    ++*pos;
+    return -1;
+  }
+  for (size_t i = 1; i < len; ++i) {
+    if ((byte(*pos + i) & 0xC0) != 0x80) {
+      ++*pos;
+      return -1;
+    }
+    cp = (cp << 6) | (byte(*pos + i) & 0x3F);
+  }
+  *pos += len;
+  return cp;
+}
+
+// Terminal columns of one code point: 2 for East Asian wide and emoji ranges
+// (the common blocks of Unicode's EastAsianWidth W/F), 1 otherwise.
+size_t CodePointWidth(int32_t cp) {
+  const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+                    (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                    (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                    (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
+                    (cp >= 0x20000 && cp <= 0x3FFFD);
+  return wide ? 2 : 1;
+}
+
+}  // namespace
+
+int ReportError(std::string_view message, int exit_code) {
+  std::string line(message);
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  std::replace(line.begin(), line.end(), '\r', ' ');
+  std::cout.flush();
+  std::cerr << "flashembed: error: " << line << "\n";
+  std::cerr.flush();
+  return exit_code;
+}
+
+int ReportError(const Status& status) { return ReportError(status.message(), kExitRuntimeError); }
+
+int ReportUsageError(std::string_view message) { return ReportError(message, kExitUsageError); }
+
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool create_if_missing) {
+  Options options;
+  options.create_if_missing = create_if_missing;
+  return Database::Open(options, path);
+}
+
+Result<Id> ParseIdArgument(std::string_view text, bool as_string) {
+  if (text.empty()) return Status::InvalidArgument("an id must not be empty");
+  if (as_string) return Id(text);
+  const size_t digits_from = text[0] == '-' ? 1 : 0;
+  const bool integer_like =
+      text.size() > digits_from && std::all_of(text.begin() + digits_from, text.end(),
+                                               [](char c) { return c >= '0' && c <= '9'; });
+  if (!integer_like) return Id(text);
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument("id " + std::string(text) +
+                                   " is outside the 64-bit integer range; "
+                                   "pass --string-id to use it as a string id");
+  }
+  return Id(value);
+}
+
+Result<Id> IdFromJson(const json& value) {
+  if (value.is_number_unsigned()) {
+    const uint64_t v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Status::InvalidArgument("id " + std::to_string(v) + " is outside the 64-bit range");
+    }
+    return Id(static_cast<int64_t>(v));
+  }
+  if (value.is_number_integer()) return Id(value.get<int64_t>());
+  if (value.is_string()) {
+    if (value.get_ref<const std::string&>().empty()) {
+      return Status::InvalidArgument("id must not be an empty string");
+    }
+    return Id(value.get<std::string>());
+  }
+  return Status::InvalidArgument(std::string("id must be an integer or a non-empty string, got ") +
+                                 (value.is_number() ? "a fractional number" : value.type_name()));
+}
+
+json IdToJson(const Id& id) {
+  if (id.is_int()) return id.as_int();
+  return id.as_string();
+}
+
+std::string QuoteId(const Id& id) {
+  return id.is_int() ? std::to_string(id.as_int()) : "\"" + id.as_string() + "\"";
+}
+
+json FloatToJson(float value) {
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  double shortest = value;
+  if (ec == std::errc()) std::from_chars(buffer, end, shortest);
+  return shortest;
+}
+
+json VectorToJson(std::span<const float> vector) {
+  json out = json::array();
+  for (float v : vector) out.push_back(FloatToJson(v));
+  return out;
+}
+
+json MetadataToJson(const std::string& metadata) {
+  if (metadata.empty()) return json::object();
+  json parsed = json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return metadata;
+  return parsed;
+}
+
+json DocumentToJson(const Document& doc, bool with_vector) {
+  json out = {
+      {"id", IdToJson(doc.id)}, {"text", doc.text}, {"metadata", MetadataToJson(doc.metadata)}};
+  if (with_vector) out["vector"] = VectorToJson(doc.vector);
+  return out;
+}
+
+json HitToJson(const Hit& hit, bool with_vector) {
+  json out = {{"id", IdToJson(hit.id)},
+              {"score", FloatToJson(hit.score)},
+              {"text", hit.text},
+              {"metadata", MetadataToJson(hit.metadata)}};
+  if (with_vector) out["vector"] = VectorToJson(hit.vector);
+  return out;
+}
+
+json CollectionInfoToJson(const CollectionInfo& info) {
+  return {{"name", info.name},
+          {"count", info.count},
+          {"dim", info.schema.dim},
+          {"metric", MetricName(info.schema.metric)},
+          {"encoder", EncoderName(info.schema)},
+          {"encoder_spec", info.encoder_spec},
+          {"index", "hnsw"},
+          {"m", info.schema.hnsw.m},
+          {"ef_construction", info.schema.hnsw.ef_construction},
+          {"ef_search", info.schema.hnsw.ef_search},
+          {"created_unix_ms", info.created_unix_ms}};
+}
+
+std::string DumpJson(const json& value) {
+  return value.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+}
+
+std::string EncoderName(const CollectionSchema& schema) {
+  return schema.encoder.empty() ? "none" : schema.encoder;
+}
+
+size_t TerminalWidth() {
+  size_t width = 0;
+  if (const char* columns = std::getenv("COLUMNS"); columns != nullptr) {
+    const std::string_view text(columns);
+    std::from_chars(text.data(), text.data() + text.size(), width);
+  }
+  if (width == 0 && isatty(STDOUT_FILENO)) {
+    winsize size{};
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) width = size.ws_col;
+  }
+  if (width == 0) width = kDefaultWidth;
+  return std::max(width, kMinWidth);
+}
+
+size_t DisplayWidth(std::string_view text) {
+  size_t width = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const int32_t cp = NextCodePoint(text, &pos);
+    width += cp < 0 ? 1 : CodePointWidth(cp);
+  }
+  return width;
+}
+
+std::string FitToWidth(std::string_view text, size_t width) {
+  constexpr std::string_view kEllipsis = "...";
+  std::string out;
+  size_t used = 0;
+  // Width and byte length at the last point where "..." would still fit.
+  size_t cut_bytes = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    const int32_t cp = NextCodePoint(text, &pos);
+    const size_t w = cp < 0 ? 1 : CodePointWidth(cp);
+    if (used + w > width) {
+      out.resize(cut_bytes);
+      // Drop trailing spaces before the ellipsis.
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      return out + std::string(kEllipsis);
+    }
+    if (cp < 0) {
+      out += '?';
+    } else if (cp < 0x20 || cp == 0x7F) {
+      out += ' ';
+    } else {
+      out.append(text.substr(start, pos - start));
+    }
+    used += w;
+    if (used + kEllipsis.size() <= width) cut_bytes = out.size();
+  }
+  return out;
+}
+
+std::string PadToWidth(std::string_view text, size_t width) {
+  std::string out(text);
+  const size_t used = DisplayWidth(text);
+  if (used < width) out.append(width - used, ' ');
+  return out;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_t max_width) {
+  constexpr size_t kGap = 2;
+  constexpr size_t kMinLastColumn = 20;
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (row.size() > widths.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i + 1 < row.size(); ++i)
+      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i + 1 < row.size()) {
+        line += PadToWidth(row[i], widths[i] + kGap);
+      } else if (max_width > 0) {
+        const size_t used = DisplayWidth(line);
+        line +=
+            FitToWidth(row[i], std::max(kMinLastColumn, max_width > used ? max_width - used : 0));
+      } else {
+        line += row[i];
+      }
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string FormatScore(float score) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.4f", static_cast<double>(score));
+  return buffer;
+}
+
+}  // namespace flashembed::cli

@@ -1,0 +1,52 @@
+// Writing records into a collection for `flashembed add` and `flashembed demo`:
+// validate everything, assign automatic ids, then write in batches.
+#ifndef FLASHEMBED_TOOLS_CLI_INGEST_H_
+#define FLASHEMBED_TOOLS_CLI_INGEST_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "query/database.h"
+#include "tools/cli_input.h"
+
+namespace flashembed::cli {
+
+// Documents per Collection::Add / Upsert call.
+inline constexpr size_t kWriteBatchSize = 1000;
+
+struct IngestResult {
+  size_t added = 0;      // documents written (inserted, or replaced with upsert)
+  bool created = false;  // the collection did not exist and was created
+  // The range of ids given to records without an id; unset if there were none.
+  std::optional<int64_t> first_auto_id;
+  std::optional<int64_t> last_auto_id;
+};
+
+// Writes `records` into collection `name` of `db`, in four steps:
+//  1. A missing collection is created with the default schema (hash encoder,
+//     cosine, HNSW defaults), but only in step 4; if a record carries a vector
+//     the call fails instead and tells to `flashembed create --encoder none
+//     --dim N`, because the default schema takes texts.
+//  2. Every record is checked before anything is written: text or vector
+//     given, text records on a vector-only collection, vector dim, finite
+//     values, an id given twice, and (without `upsert`) an id already stored.
+//     Messages start with the record's `where` ("file.jsonl:7: ...").
+//  3. Automatic ids: records without an id get consecutive integer ids, the
+//     first run of free integers at or after count + 1 (count = documents in
+//     the collection), where "free" means neither stored nor given to another
+//     record. They never collide; an id freed by `delete` may be reused.
+//  4. Writes in batches of kWriteBatchSize, Add (or Upsert with `upsert`); each
+//     batch is atomic. Steps 1-3 rule out the usual errors, so a failure here
+//     is rare (I/O); its message says how many documents were already written.
+// Errors: those of Database / Collection, and InvalidArgument / AlreadyExists
+// from step 2.
+Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<InputRecord> records,
+                            bool upsert);
+
+}  // namespace flashembed::cli
+
+#endif  // FLASHEMBED_TOOLS_CLI_INGEST_H_

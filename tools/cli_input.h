@@ -1,0 +1,81 @@
+// Reading the flashembed tool's inputs: JSON Lines records for `add --jsonl`
+// and `demo`, query files for `search --queries`, text files with one text per
+// line, and vectors and metadata given as flags.
+//
+// Every reader parses its whole input before returning, so a caller can refuse
+// a file with one bad line before writing anything. Errors are InvalidArgument
+// (or IOError for an unreadable file) whose message starts with "<file>:<line>:".
+// Blank lines are skipped but still counted. "-" reads standard input.
+#ifndef FLASHEMBED_TOOLS_CLI_INPUT_H_
+#define FLASHEMBED_TOOLS_CLI_INPUT_H_
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "query/database.h"
+
+namespace flashembed::cli {
+
+// One document to write, before automatic ids are assigned.
+struct InputRecord {
+  std::optional<Id> id;  // nullopt: the writer assigns one (see cli_ingest.h)
+  std::string text;
+  std::string metadata = "{}";  // a compact JSON object
+  std::vector<float> vector;    // empty: embed `text`
+  std::string where;            // "<file>:<line>" or "argument <n>", for messages
+};
+
+// One query of a `search --queries` file.
+struct InputQuery {
+  nlohmann::ordered_json label;  // the record's "id", else its line number
+  std::string text;              // exactly one of text and vector is set
+  std::vector<float> vector;
+  std::optional<size_t> k;  // the record's "k", else the -k flag applies
+  std::string where;
+};
+
+// Calls `visit(record, where, line)` for each non-blank line of `path` in
+// order, where `record` is the line parsed as JSON, `line` its 1-based number
+// and `where` is "<path>:<line>". Stops at the first malformed line or the
+// first error `visit` returns.
+using JsonLineVisitor = std::function<Status(const nlohmann::ordered_json& record,
+                                             const std::string& where, size_t line)>;
+Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit);
+
+// Parses one record {"id": int|string (optional), "text": string,
+// "metadata": object (optional), "vector": [numbers] (optional)}; "text" or
+// "vector" is required. Other keys are ignored.
+Result<InputRecord> RecordFromJson(const nlohmann::ordered_json& record, const std::string& where);
+
+// All records of a JSON Lines file.
+Result<std::vector<InputRecord>> ReadJsonlRecords(const std::string& path);
+
+// One record per non-blank line of a text file (the line is the text, without
+// its line ending), without ids; every record gets `metadata`.
+Result<std::vector<InputRecord>> ReadTextLines(const std::string& path,
+                                               const std::string& metadata);
+
+// All queries of a JSON Lines file: {"text": string} or {"vector": [numbers]},
+// optional "k" (positive integer) and "id" (any JSON value, echoed back).
+Result<std::vector<InputQuery>> ReadQueries(const std::string& path);
+
+// A vector given as a JSON array ("[0.1, 0.2]") or as bare comma-separated
+// numbers ("0.1,0.2"). InvalidArgument for anything else, or an empty vector.
+Result<std::vector<float>> ParseVector(std::string_view text);
+
+// A JSON array of finite numbers as floats.
+Result<std::vector<float>> VectorFromJson(const nlohmann::ordered_json& value);
+
+// `text` if it is a JSON object, re-serialised compactly.
+Result<std::string> ParseMetadataObject(std::string_view text);
+
+}  // namespace flashembed::cli
+
+#endif  // FLASHEMBED_TOOLS_CLI_INPUT_H_

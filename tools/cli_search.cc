@@ -1,0 +1,172 @@
+// The search verb: one query from the command line, or a file of queries.
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/cli_input.h"
+#include "tools/cli_verbs.h"
+
+namespace flashembed::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr size_t kMaxIdColumn = 32;
+
+struct SearchArgs {
+  std::vector<std::string> words;
+  std::string vector;
+  std::string queries;
+  size_t k = 10;
+  size_t ef = 0;
+  bool with_vector = false;
+};
+
+json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
+  json out = json::array();
+  for (const Hit& hit : hits) out.push_back(HitToJson(hit, with_vector));
+  return out;
+}
+
+// A ranked table: rank, score, id and the text cut to the terminal width.
+void PrintHitTable(const std::vector<Hit>& hits) {
+  std::vector<std::vector<std::string>> rows = {{"#", "SCORE", "ID", "TEXT"}};
+  for (size_t i = 0; i < hits.size(); ++i) {
+    rows.push_back({std::to_string(i + 1), FormatScore(hits[i].score),
+                    FitToWidth(hits[i].id.ToString(), kMaxIdColumn), hits[i].text});
+  }
+  std::cout << FormatTable(rows, TerminalWidth());
+}
+
+// The single query given by QUERY words or --vector. Errors are usage errors.
+Result<InputQuery> QueryFromArguments(const SearchArgs& args) {
+  if (!args.vector.empty()) {
+    Result<std::vector<float>> vector = ParseVector(args.vector);
+    if (!vector.ok()) return Status::InvalidArgument("--vector: " + vector.status().message());
+    return InputQuery{
+        .label = nullptr, .text = {}, .vector = std::move(*vector), .k = std::nullopt, .where = ""};
+  }
+  std::string text;
+  for (const std::string& word : args.words) text += (text.empty() ? "" : " ") + word;
+  if (text.empty()) return Status::InvalidArgument("the query text is empty");
+  return InputQuery{
+      .label = nullptr, .text = std::move(text), .vector = {}, .k = std::nullopt, .where = ""};
+}
+
+// Checks every query against the collection before the first search, so a
+// bad line of a --queries file prints no results at all. Messages start with
+// the query's `where` when it has one.
+Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions& options,
+                    const CollectionInfo& info) {
+  for (const InputQuery& query : queries) {
+    const std::string prefix = query.where.empty() ? "" : query.where + ": ";
+    SearchOptions own = options;
+    own.k = query.k.value_or(options.k);
+    if (Status status = own.Validate(); !status.ok()) {
+      return Status::InvalidArgument(prefix + status.message());
+    }
+    if (query.vector.empty() && info.schema.encoder.empty()) {
+      return Status::InvalidArgument(prefix + "collection \"" + info.name +
+                                     "\" is vector-only (encoder none): search it with a vector");
+    }
+    if (!query.vector.empty() && query.vector.size() != static_cast<size_t>(info.schema.dim)) {
+      return Status::InvalidArgument(prefix + "dim mismatch: collection \"" + info.name +
+                                     "\" has " + std::to_string(info.schema.dim) +
+                                     ", query vector has " + std::to_string(query.vector.size()));
+    }
+  }
+  return Status::OK();
+}
+
+int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
+  const int sources = !args.words.empty() + !args.vector.empty() + !args.queries.empty();
+  if (sources != 1) {
+    return ReportUsageError("give the query as QUERY words, --vector or --queries (exactly one)");
+  }
+  SearchOptions options;
+  options.k = args.k;
+  options.ef_search = args.ef;
+  options.with_vector = args.with_vector;
+  if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
+
+  const bool from_file = !args.queries.empty();
+  std::vector<InputQuery> queries;
+  if (from_file) {
+    Result<std::vector<InputQuery>> read = ReadQueries(args.queries);
+    if (!read.ok()) return ReportError(read.status());
+    queries = std::move(*read);
+  } else {
+    Result<InputQuery> query = QueryFromArguments(args);
+    if (!query.ok()) return ReportUsageError(query.status().message());
+    queries.push_back(std::move(*query));
+  }
+
+  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  if (!db.ok()) return ReportError(db.status());
+  Result<std::shared_ptr<Collection>> collection = (*db)->GetCollection(global.collection);
+  if (!collection.ok()) return ReportError(collection.status());
+  Result<CollectionInfo> info = (*collection)->Describe();
+  if (!info.ok()) return ReportError(info.status());
+  if (Status status = CheckQueries(queries, options, *info); !status.ok()) {
+    return ReportError(status);
+  }
+
+  for (const InputQuery& query : queries) {
+    SearchOptions own = options;
+    own.k = query.k.value_or(options.k);
+    const Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
+    Result<std::vector<Hit>> hits = (*collection)->Search(own, q);
+    if (!hits.ok()) {
+      const std::string prefix = query.where.empty() ? "" : query.where + ": ";
+      return ReportError(prefix + hits.status().message(), kExitRuntimeError);
+    }
+    if (from_file) {
+      std::cout << DumpJson({{"query", query.label}, {"hits", HitsToJson(*hits, args.with_vector)}})
+                << "\n";
+    } else if (global.json) {
+      std::cout << DumpJson({{"hits", HitsToJson(*hits, args.with_vector)}}) << "\n";
+    } else if (hits->empty()) {
+      std::cout << "no results: collection \"" << global.collection << "\" is empty\n";
+    } else {
+      PrintHitTable(*hits);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<SearchArgs>();
+  CLI::App* cmd = app.add_subcommand("search", "Find the documents most similar to a query.");
+  cmd->footer(
+      "Give the query as QUERY words (joined by spaces), --vector, or --queries FILE.\n"
+      "Scores: higher is better (cosine similarity, inner product, or minus the squared L2 "
+      "distance). Human output is a ranked table; --json prints {\"hits\": [{\"id\", \"score\", "
+      "\"text\", \"metadata\"}, ...]}.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("QUERY", args->words, "query text (the words are joined by spaces)")
+      ->type_name("");
+  cmd->add_option("--vector", args->vector, "query vector, e.g. \"[0.1, 0.2, 0.3]\"")
+      ->type_name("VECTOR");
+  cmd->add_option("--queries", args->queries,
+                  "JSON Lines file of queries {\"text\": ...} or {\"vector\": [...]}, optional "
+                  "\"k\" and \"id\"; - = stdin. Always prints one JSON line per query: "
+                  "{\"query\": the \"id\" or else the 1-based line number, \"hits\": [...]}. "
+                  "The whole file is checked before the first search.")
+      ->type_name("FILE");
+  cmd->add_option("-k", args->k, "number of results (1..16384)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--ef", args->ef, "HNSW candidate list; 0 = the collection's ef_search")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_flag("--with-vector", args->with_vector, "include each hit's vector in JSON output");
+  return {cmd, [args, &global] { return RunSearch(*args, global); }};
+}
+
+}  // namespace flashembed::cli

@@ -1,0 +1,462 @@
+// The collection and document verbs: create, add, get, delete, stats, drop.
+// Each verb is a flag struct, a Run function and the Add*Verb registration.
+#include "tools/cli_verbs.h"
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/cli_ingest.h"
+#include "tools/cli_input.h"
+
+namespace flashembed::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr const char* kIdRule =
+    "An ID made of an optional '-' and digits is an integer id, anything else a string id; "
+    "--string-id makes every ID a string id (7 and \"7\" are different ids).";
+
+// Opens the database (which must exist) into `db` and returns the collection.
+Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
+                                                   std::unique_ptr<Database>& db) {
+  FE_ASSIGN_OR_RETURN(db, OpenDatabase(global.db, /*create_if_missing=*/false));
+  return db->GetCollection(global.collection);
+}
+
+Result<std::vector<Id>> ParseIdArguments(const std::vector<std::string>& texts, bool as_string) {
+  std::vector<Id> ids;
+  for (const std::string& text : texts) {
+    FE_ASSIGN_OR_RETURN(Id id, ParseIdArgument(text, as_string));
+    ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
+std::string Plural(size_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string DescribeSchema(const CollectionInfo& info) {
+  return "dim " + std::to_string(info.schema.dim) + ", metric " + MetricName(info.schema.metric) +
+         ", encoder " + (info.encoder_spec.empty() ? std::string("none") : info.encoder_spec) +
+         ", hnsw m=" + std::to_string(info.schema.hnsw.m) +
+         " ef_construction=" + std::to_string(info.schema.hnsw.ef_construction) +
+         " ef_search=" + std::to_string(info.schema.hnsw.ef_search);
+}
+
+// --- create -------------------------------------------------------------------
+
+struct CreateArgs {
+  int dim = 0;
+  std::string metric = "cosine";
+  HnswParams hnsw;
+  std::string encoder = "hash";
+};
+
+int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
+  if (args.encoder == "none" && args.dim <= 0) {
+    return ReportUsageError("--encoder none needs --dim N (the vector dimension)");
+  }
+  CollectionSchema schema;
+  schema.dim = args.dim;
+  schema.metric = ParseMetric(args.metric).value_or(Metric::kCosine);
+  schema.hnsw = args.hnsw;
+  schema.encoder = args.encoder == "none" ? "" : args.encoder;
+  if (Status status = schema.Validate(); !status.ok()) {
+    return ReportUsageError(status.message());
+  }
+
+  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/true);
+  if (!db.ok()) return ReportError(db.status());
+  Result<std::shared_ptr<Collection>> collection =
+      (*db)->CreateCollection(global.collection, schema);
+  if (!collection.ok()) return ReportError(collection.status());
+  Result<CollectionInfo> info = (*collection)->Describe();
+  if (!info.ok()) return ReportError(info.status());
+  if (global.json) {
+    std::cout << DumpJson(CollectionInfoToJson(*info)) << "\n";
+  } else {
+    std::cout << "created collection \"" << info->name << "\": " << DescribeSchema(*info) << "\n";
+  }
+  return kExitOk;
+}
+
+// --- add ----------------------------------------------------------------------
+
+struct AddArgs {
+  std::vector<std::string> texts;
+  std::vector<std::string> ids;
+  std::string file;
+  std::string jsonl;
+  std::string metadata;
+  bool upsert = false;
+  bool string_id = false;
+};
+
+// The records given by TEXT arguments (with --id and --metadata). Errors are
+// usage errors.
+Result<std::vector<InputRecord>> RecordsFromArguments(const AddArgs& args,
+                                                      const std::string& metadata) {
+  if (!args.ids.empty() && args.ids.size() != args.texts.size()) {
+    return Status::InvalidArgument("got " + Plural(args.ids.size(), "--id") + " for " +
+                                   Plural(args.texts.size(), "TEXT") +
+                                   "; give one --id per TEXT or none");
+  }
+  Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
+  if (!ids.ok()) return Status::InvalidArgument("--id: " + ids.status().message());
+  std::vector<InputRecord> records;
+  for (size_t i = 0; i < args.texts.size(); ++i) {
+    const std::string where = "TEXT argument " + std::to_string(i + 1);
+    if (args.texts[i].empty()) return Status::InvalidArgument(where + " is empty");
+    records.push_back(InputRecord{
+        .id = ids->empty() ? std::nullopt : std::optional<Id>((*ids)[i]),
+        .text = args.texts[i],
+        .metadata = metadata,
+        .vector = {},
+        .where = where,
+    });
+  }
+  return records;
+}
+
+void PrintAddResult(const IngestResult& result, bool upsert, const GlobalOptions& global) {
+  if (global.json) {
+    json out = {
+        {"added", result.added}, {"collection", global.collection}, {"created", result.created}};
+    if (result.first_auto_id) {
+      out["first_id"] = *result.first_auto_id;
+      out["last_id"] = *result.last_auto_id;
+    }
+    std::cout << DumpJson(out) << "\n";
+    return;
+  }
+  if (result.created) {
+    std::cout << "created collection \"" << global.collection
+              << "\" with the default schema (hash encoder)\n";
+  }
+  std::cout << (upsert ? "added or replaced " : "added ") << Plural(result.added, "document")
+            << (upsert ? " in \"" : " to \"") << global.collection << "\"";
+  if (result.first_auto_id && *result.first_auto_id == *result.last_auto_id) {
+    std::cout << " (automatic id " << *result.first_auto_id << ")";
+  } else if (result.first_auto_id) {
+    std::cout << " (automatic ids " << *result.first_auto_id << ".." << *result.last_auto_id << ")";
+  }
+  std::cout << "\n";
+}
+
+int RunAdd(const AddArgs& args, const GlobalOptions& global) {
+  const int sources = !args.texts.empty() + !args.file.empty() + !args.jsonl.empty();
+  if (sources != 1) {
+    return ReportUsageError(
+        "give the documents as TEXT arguments, --file or --jsonl (exactly one)");
+  }
+  if (!args.ids.empty() && args.texts.empty()) {
+    return ReportUsageError("--id applies to TEXT arguments; --jsonl records carry their own ids");
+  }
+  if (!args.metadata.empty() && !args.jsonl.empty()) {
+    return ReportUsageError(
+        "--metadata applies to TEXT and --file; --jsonl records carry their own");
+  }
+  std::string metadata = "{}";
+  if (!args.metadata.empty()) {
+    Result<std::string> parsed = ParseMetadataObject(args.metadata);
+    if (!parsed.ok()) return ReportUsageError("--metadata: " + parsed.status().message());
+    metadata = std::move(*parsed);
+  }
+
+  std::vector<InputRecord> records;
+  if (!args.texts.empty()) {
+    Result<std::vector<InputRecord>> parsed = RecordsFromArguments(args, metadata);
+    if (!parsed.ok()) return ReportUsageError(parsed.status().message());
+    records = std::move(*parsed);
+  } else {
+    // File contents are data, not usage: their errors are runtime errors.
+    Result<std::vector<InputRecord>> read =
+        args.file.empty() ? ReadJsonlRecords(args.jsonl) : ReadTextLines(args.file, metadata);
+    if (!read.ok()) return ReportError(read.status());
+    records = std::move(*read);
+  }
+
+  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/true);
+  if (!db.ok()) return ReportError(db.status());
+  Result<IngestResult> result = Ingest(**db, global.collection, std::move(records), args.upsert);
+  if (!result.ok()) return ReportError(result.status());
+  PrintAddResult(*result, args.upsert, global);
+  return kExitOk;
+}
+
+// --- get ----------------------------------------------------------------------
+
+struct GetArgs {
+  std::vector<std::string> ids;
+  bool string_id = false;
+  bool with_vector = false;
+};
+
+void PrintDocument(const Document& doc, bool with_vector) {
+  std::cout << "id:       " << QuoteId(doc.id) << "\n"
+            << "text:     " << doc.text << "\n"
+            << "metadata: " << DumpJson(MetadataToJson(doc.metadata)) << "\n";
+  if (with_vector) std::cout << "vector:   " << DumpJson(VectorToJson(doc.vector)) << "\n";
+}
+
+int RunGet(const GetArgs& args, const GlobalOptions& global) {
+  Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
+  if (!ids.ok()) return ReportUsageError(ids.status().message());
+  std::unique_ptr<Database> db;
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  if (!collection.ok()) return ReportError(collection.status());
+
+  // Fetch everything first: a missing id fails the call before any output.
+  std::vector<Document> docs;
+  std::string missing;
+  size_t missing_count = 0;
+  for (const Id& id : *ids) {
+    Result<Document> doc = (*collection)->Get(id);
+    if (doc.ok()) {
+      docs.push_back(std::move(*doc));
+    } else if (doc.status().IsNotFound()) {
+      missing += (missing.empty() ? "" : ", ") + QuoteId(id);
+      ++missing_count;
+    } else {
+      return ReportError(doc.status());
+    }
+  }
+  if (missing_count > 0) {
+    return ReportError((missing_count == 1 ? "no document with id " : "no documents with ids ") +
+                           missing + " in collection \"" + global.collection + "\"",
+                       kExitRuntimeError);
+  }
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (global.json) {
+      std::cout << DumpJson(DocumentToJson(docs[i], args.with_vector)) << "\n";
+    } else {
+      if (i > 0) std::cout << "\n";
+      PrintDocument(docs[i], args.with_vector);
+    }
+  }
+  return kExitOk;
+}
+
+// --- delete -------------------------------------------------------------------
+
+struct DeleteArgs {
+  std::vector<std::string> ids;
+  bool string_id = false;
+};
+
+int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
+  Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
+  if (!ids.ok()) return ReportUsageError(ids.status().message());
+  std::unique_ptr<Database> db;
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  if (!collection.ok()) return ReportError(collection.status());
+  Result<size_t> deleted = (*collection)->Delete({}, *ids);
+  if (!deleted.ok()) return ReportError(deleted.status());
+  if (global.json) {
+    std::cout << DumpJson({{"deleted", *deleted}}) << "\n";
+  } else {
+    std::cout << "deleted " << *deleted << " of " << Plural(ids->size(), "document") << " from \""
+              << global.collection << "\"\n";
+  }
+  return kExitOk;
+}
+
+// --- stats --------------------------------------------------------------------
+
+void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "COUNT", "DIM", "METRIC", "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
+  for (const CollectionInfo& info : infos) {
+    rows.push_back({info.name, std::to_string(info.count), std::to_string(info.schema.dim),
+                    MetricName(info.schema.metric), std::to_string(info.schema.hnsw.m),
+                    std::to_string(info.schema.hnsw.ef_construction),
+                    std::to_string(info.schema.hnsw.ef_search),
+                    info.encoder_spec.empty() ? "none (vector-only)" : info.encoder_spec});
+  }
+  std::cout << FormatTable(rows, /*max_width=*/0);
+}
+
+int RunStats(const GlobalOptions& global) {
+  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  if (!db.ok()) return ReportError(db.status());
+  std::vector<CollectionInfo> infos;
+  if (global.collection_given) {
+    Result<std::shared_ptr<Collection>> collection = (*db)->GetCollection(global.collection);
+    if (!collection.ok()) return ReportError(collection.status());
+    Result<CollectionInfo> info = (*collection)->Describe();
+    if (!info.ok()) return ReportError(info.status());
+    infos.push_back(std::move(*info));
+  } else {
+    Result<std::vector<CollectionInfo>> all = (*db)->ListCollections();
+    if (!all.ok()) return ReportError(all.status());
+    infos = std::move(*all);
+  }
+
+  if (global.json) {
+    json list = json::array();
+    for (const CollectionInfo& info : infos) list.push_back(CollectionInfoToJson(info));
+    std::cout << DumpJson({{"collections", list}}) << "\n";
+  } else if (infos.empty()) {
+    std::cout << "no collections in " << global.db << "\n";
+  } else {
+    PrintCollectionTable(infos);
+  }
+  return kExitOk;
+}
+
+// --- drop ---------------------------------------------------------------------
+
+int RunDrop(bool yes, const GlobalOptions& global) {
+  if (!yes) {
+    return ReportUsageError("drop deletes collection \"" + global.collection +
+                            "\" and all its documents; add --yes to confirm");
+  }
+  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  if (!db.ok()) return ReportError(db.status());
+  if (Status status = (*db)->DropCollection(global.collection); !status.ok()) {
+    return ReportError(status);
+  }
+  if (global.json) {
+    std::cout << DumpJson({{"dropped", global.collection}}) << "\n";
+  } else {
+    std::cout << "dropped collection \"" << global.collection << "\"\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddGlobalOptions(CLI::App& command, GlobalOptions& global) {
+  AddGlobalOptions(command, global,
+                   "database folder (default: $FLASHEMBED_DB, else ./flashembed.db)",
+                   "collection to use (default: \"default\")");
+}
+
+void AddGlobalOptions(CLI::App& command, GlobalOptions& global, const std::string& db_help,
+                      const std::string& collection_help) {
+  command.add_option("--db", global.db, db_help)->type_name("PATH");
+  command.add_flag("--json", global.json, "print machine-readable JSON instead of text");
+  command.add_option("-c,--collection", global.collection, collection_help)->type_name("NAME");
+}
+
+Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<CreateArgs>();
+  CLI::App* cmd = app.add_subcommand("create", "Create a collection (fails if it exists).");
+  cmd->footer(
+      "The schema is fixed at creation. --encoder hash embeds texts with the built-in hashing "
+      "encoder; --encoder none makes a vector-only collection that takes vectors of --dim values "
+      "(add --jsonl with \"vector\" fields, search --vector).");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--dim", args->dim,
+                  "vector dimension; 0 = the encoder's default (384 for hash); required with "
+                  "--encoder none")
+      ->type_name("N");
+  cmd->add_option("--metric", args->metric, "similarity: cosine, ip (inner product) or l2")
+      ->check(CLI::IsMember({"cosine", "ip", "l2"}))
+      ->capture_default_str();
+  cmd->add_option("--m", args->hnsw.m, "HNSW graph degree (2..100)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--ef-construction", args->hnsw.ef_construction,
+                  "HNSW candidate list while inserting (1..10000)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--ef-search", args->hnsw.ef_search,
+                  "default HNSW candidate list while searching (1..10000)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--encoder", args->encoder,
+                  "text encoder: hash (built-in hashing encoder), or none for a vector-only "
+                  "collection (needs --dim)")
+      ->check(CLI::IsMember({"hash", "none"}))
+      ->capture_default_str();
+  return {cmd, [args, &global] { return RunCreate(*args, global); }};
+}
+
+Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<AddArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("add", "Add documents from TEXT arguments, --file or --jsonl.");
+  cmd->footer(
+      "A missing collection is created with the default schema (hash encoder); records with a "
+      "vector need an existing collection (create --encoder none --dim N).\n"
+      "Automatic ids: documents without an id get consecutive integer ids, the first run of free "
+      "integers at or after (documents in the collection + 1); they never collide with stored "
+      "ids, but an id freed by delete may be reused. The ids given are printed.\n"
+      "All input is read and checked (format, dim, duplicate and existing ids) before the first "
+      "write, so a bad line adds nothing; documents are then written in batches of 1000.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("TEXT", args->texts, "texts to add, one document each")->type_name("");
+  cmd->add_option("--id", args->ids,
+                  "id of each TEXT, in order (repeat: --id 1 --id 2); default: automatic ids. " +
+                      std::string(kIdRule))
+      ->allow_extra_args(false)
+      ->type_name("ID");
+  cmd->add_flag("--string-id", args->string_id, "treat every --id as a string id");
+  cmd->add_option("--file", args->file,
+                  "text file, one document per line (blank lines skipped), automatic ids; "
+                  "- = stdin")
+      ->type_name("FILE");
+  cmd->add_option("--jsonl", args->jsonl,
+                  "JSON Lines file, one record per line: {\"id\": int or string (optional: "
+                  "automatic), \"text\": ..., \"metadata\": {...}, \"vector\": [...]} with text or "
+                  "vector required; blank lines skipped; - = stdin")
+      ->type_name("FILE");
+  cmd->add_option("--metadata", args->metadata,
+                  "JSON object stored with every TEXT or --file line, e.g. '{\"lang\": \"en\"}'")
+      ->type_name("JSON");
+  cmd->add_flag("--upsert", args->upsert, "replace documents whose id exists instead of failing");
+  return {cmd, [args, &global] { return RunAdd(*args, global); }};
+}
+
+Verb AddGetVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<GetArgs>();
+  CLI::App* cmd = app.add_subcommand("get", "Print documents by id.");
+  cmd->footer(
+      "Prints text and metadata (and the vector with --with-vector); with --json one record per "
+      "line, in the format add --jsonl reads. If an id is missing, fails and prints nothing.\n" +
+      std::string(kIdRule));
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("ID", args->ids, "ids of the documents")->required()->type_name("");
+  cmd->add_flag("--string-id", args->string_id, "treat every ID as a string id");
+  cmd->add_flag("--with-vector", args->with_vector, "also print the stored vector");
+  return {cmd, [args, &global] { return RunGet(*args, global); }};
+}
+
+Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<DeleteArgs>();
+  CLI::App* cmd = app.add_subcommand("delete", "Delete documents by id.");
+  cmd->footer("Prints how many documents were deleted; ids not stored are ignored.\n" +
+              std::string(kIdRule));
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("ID", args->ids, "ids of the documents")->required()->type_name("");
+  cmd->add_flag("--string-id", args->string_id, "treat every ID as a string id");
+  return {cmd, [args, &global] { return RunDelete(*args, global); }};
+}
+
+Verb AddStatsVerb(CLI::App& app, GlobalOptions& global) {
+  CLI::App* cmd = app.add_subcommand(
+      "stats", "List collections: document count, dim, metric, encoder, HNSW parameters.");
+  cmd->footer("Lists all collections, or only the one named with -c.");
+  AddGlobalOptions(*cmd, global, "database folder (default: $FLASHEMBED_DB, else ./flashembed.db)",
+                   "show only this collection (default: all)");
+  return {cmd, [&global] { return RunStats(global); }};
+}
+
+Verb AddDropVerb(CLI::App& app, GlobalOptions& global) {
+  auto yes = std::make_shared<bool>(false);
+  CLI::App* cmd =
+      app.add_subcommand("drop", "Delete a collection and all its documents (needs --yes).");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_flag("--yes", *yes, "confirm: really delete the collection");
+  return {cmd, [yes, &global] { return RunDrop(*yes, global); }};
+}
+
+}  // namespace flashembed::cli
