@@ -139,19 +139,54 @@ int main(int argc, char** argv) {
     return static_cast<double>(hit) / (got.size() * k);
   };
 
-  // ---- raw hnswlib -------------------------------------------------------
+  // Inserts alternate raw, db, raw, db and each side keeps its best time, so
+  // neither pays alone for a noisy neighbour on a shared machine.
   hnswlib::InnerProductSpace space(dim);
-  hnswlib::HierarchicalNSW<float> raw(&space, a.n, a.m, a.ef_construction, 100);
-  auto t0 = Clock::now();
-  for (size_t i = 0; i < a.n; ++i) raw.addPoint(data.data() + i * dim, i);
-  double raw_insert_s = Seconds(t0, Clock::now());
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> raw;
+  char tmpl[] = "/tmp/flashembed-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) Usage("mkdtemp failed");
+  const std::string path = std::string(tmpl) + "/db";
+  double raw_insert_s = 1e30, db_insert_s = 1e30, db_close_s = 0;
+  for (int round = 0; round < 2; ++round) {
+    raw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, a.n, a.m, a.ef_construction, 100);
+    auto t0 = Clock::now();
+    for (size_t i = 0; i < a.n; ++i) raw->addPoint(data.data() + i * dim, i);
+    raw_insert_s = std::min(raw_insert_s, Seconds(t0, Clock::now()));
+
+    std::filesystem::remove_all(path);
+    auto db = Database::Open({.snapshot_every_ops = 0}, path);
+    if (!db.ok()) Usage(db.status().ToString().c_str());
+    CollectionSchema schema{.dim = dim,
+                            .metric = Metric::kInnerProduct,
+                            .hnsw = {.m = a.m, .ef_construction = a.ef_construction},
+                            .encoder = ""};
+    auto c = (*db)->CreateCollection("bench", schema);
+    if (!c.ok()) Usage(c.status().ToString().c_str());
+    std::vector<Document> docs;
+    t0 = Clock::now();
+    for (size_t start = 0; start < a.n; start += a.batch) {
+      docs.clear();
+      for (size_t i = start; i < std::min(a.n, start + a.batch); ++i) {
+        docs.push_back({.id = static_cast<int64_t>(i),
+                        .vector = std::vector<float>(data.begin() + i * dim,
+                                                     data.begin() + (i + 1) * dim)});
+      }
+      Status s = (*c)->Add({.sync = true}, docs);
+      if (!s.ok()) Usage(s.ToString().c_str());
+    }
+    db_insert_s = std::min(db_insert_s, Seconds(t0, Clock::now()));
+    auto tc = Clock::now();
+    Status closed = (*db)->Close();
+    if (!closed.ok()) Usage(closed.ToString().c_str());
+    db_close_s = Seconds(tc, Clock::now());
+  }
 
   auto raw_search = [&](size_t ef, std::vector<std::vector<uint64_t>>* out) {
-    raw.setEf(ef);
+    raw->setEf(ef);
     out->assign(a.queries, {});
     auto start = Clock::now();
     for (size_t q = 0; q < a.queries; ++q) {
-      auto r = raw.searchKnn(queries.data() + q * dim, k);
+      auto r = raw->searchKnn(queries.data() + q * dim, k);
       while (!r.empty()) {
         (*out)[q].push_back(r.top().second);
         r.pop();
@@ -169,39 +204,6 @@ int main(int argc, char** argv) {
     if (raw_recall >= a.target_recall) break;
   }
 
-  // ---- flashembed ------------------------------------------------------------
-  char tmpl[] = "/tmp/flashembed-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) Usage("mkdtemp failed");
-  const std::string path = std::string(tmpl) + "/db";
-  double db_insert_s = 0, db_close_s = 0;
-  {
-    auto db = Database::Open({.snapshot_every_ops = 0}, path);
-    if (!db.ok()) Usage(db.status().ToString().c_str());
-    CollectionSchema schema{.dim = dim,
-                            .metric = Metric::kInnerProduct,
-                            .hnsw = {.m = a.m, .ef_construction = a.ef_construction,
-                                     .ef_search = static_cast<int>(ef)},
-                            .encoder = ""};
-    auto c = (*db)->CreateCollection("bench", schema);
-    if (!c.ok()) Usage(c.status().ToString().c_str());
-    std::vector<Document> docs;
-    t0 = Clock::now();
-    for (size_t start = 0; start < a.n; start += a.batch) {
-      docs.clear();
-      for (size_t i = start; i < std::min(a.n, start + a.batch); ++i) {
-        docs.push_back({.id = static_cast<int64_t>(i),
-                        .vector = std::vector<float>(data.begin() + i * dim,
-                                                     data.begin() + (i + 1) * dim)});
-      }
-      Status s = (*c)->Add({.sync = true}, docs);
-      if (!s.ok()) Usage(s.ToString().c_str());
-    }
-    db_insert_s = Seconds(t0, Clock::now());
-    auto tc = Clock::now();
-    Status closed = (*db)->Close();
-    if (!closed.ok()) Usage(closed.ToString().c_str());
-    db_close_s = Seconds(tc, Clock::now());
-  }
   // Search a freshly reopened database, as a user's next process would.
   auto t_open = Clock::now();
   auto db = Database::Open({}, path);
