@@ -138,7 +138,10 @@ class HnswIndex final : public VectorIndex {
       return Status::Corruption("HNSW payload m " + std::to_string(hnsw_->M_) +
                                 " disagrees with its header");
     }
-    hnsw_->ef_construction_ = static_cast<size_t>(options_.ef_construction);
+    // As hnswlib's building constructor does (the loading one leaves these as
+    // saved, with the level generator unseeded).
+    hnsw_->ef_construction_ = std::max<size_t>(options_.ef_construction, hnsw_->M_);
+    hnsw_->level_generator_.seed(options_.seed + hnsw_->cur_element_count);
     return Status::OK();
   }
 
@@ -252,6 +255,13 @@ class HnswIndex final : public VectorIndex {
     }
     std::string out(sizeof(Header), '\0');
     FE_RETURN_IF_ERROR(file.ReadAll(&out));
+    // hnswlib's saveIndex ignores stream errors: a payload shorter than its
+    // fixed fields means nothing was written.
+    constexpr size_t kHnswlibFixedFields = 9 * sizeof(size_t) + 2 * sizeof(int) + sizeof(double);
+    if (out.size() - sizeof(Header) < kHnswlibFixedFields) {
+      return Status::IOError("saving HNSW index wrote " + std::to_string(out.size() - sizeof(Header)) +
+                             " bytes through " + file.path());
+    }
     Header h{};
     std::memcpy(h.magic, kMagic, sizeof(kMagic));
     h.version = kFormatVersion;

@@ -27,6 +27,13 @@ Result<Id> IdFromPart(std::string_view part) {
   return Id(std::move(p.string_value));
 }
 
+// Encoders name a text's position in the batch they were given ("text 0:
+// ..."); when they were given one text, that position means nothing.
+std::string OneTextMessage(const Status& s) {
+  const std::string& m = s.message();
+  return m.rfind("text 0: ", 0) == 0 ? m.substr(8) : m;
+}
+
 std::string Quote(const Id& id) {
   return id.is_int() ? id.ToString() : "\"" + id.as_string() + "\"";
 }
@@ -92,8 +99,9 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   return s;
 }
 
-Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(
-    storage::Store* store, const storage::CollectionRecord& record, const Options& options) {
+Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
+    storage::Store* store, const storage::CollectionRecord& record, const Options& options,
+    bool is_new) {
   std::unique_ptr<encoders::TextEncoder> encoder;
   if (!record.encoder_spec.empty()) {
     auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
@@ -114,6 +122,10 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(
   }
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
   std::lock_guard<std::mutex> lock(c->write_mu_);
+  if (is_new) {
+    FE_ASSIGN_OR_RETURN(c->index_, index::NewHnswIndex(HnswOptionsOf(record)));
+    return c;
+  }
   auto state = store->Get(storage::Cf::kCatalog, storage::CollectionStateKey(record.cid));
   if (!state.ok()) return state.status().WithContext("reading state of \"" + record.name + "\"");
   FE_ASSIGN_OR_RETURN(c->state_, storage::DecodeState(*state));
@@ -217,6 +229,7 @@ Status CollectionImpl::Snapshot() {
 
 // REQUIRES: write_mu_ held, so no write changes the index meanwhile.
 Status CollectionImpl::SnapshotLocked() {
+  if (!index_broken_.ok()) return index_broken_;
   if (has_snapshot_ && ops_since_snapshot_ == 0) return Status::OK();
   const uint32_t cid = record_.cid;
   Result<std::string> bytes = [&] {
@@ -252,7 +265,8 @@ Status CollectionImpl::Close() {
     std::shared_lock<RwMutex> read(index_mu_);
     if (state_flag_ != State::kOpen) return Status::OK();
   }
-  Status s = SnapshotLocked();
+  // A broken index is not saved; the stored snapshot and log stay valid.
+  Status s = index_broken_.ok() ? SnapshotLocked() : Status::OK();
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kClosed;
   index_.reset();
@@ -270,11 +284,19 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
   }
 }
 
-void CollectionImpl::MarkDropped() {
+Status CollectionImpl::Drop() {
   std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    std::shared_lock<RwMutex> read(index_mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+  }
+  storage::WriteBatch batch;
+  AppendDrop(record_, &batch);
+  FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kDropped;
   index_.reset();
+  return Status::OK();
 }
 
 // REQUIRES: write_mu_ or index_mu_ held.
@@ -311,19 +333,27 @@ Result<Document> CollectionImpl::Get(const Id& id) const {
   std::shared_lock<RwMutex> lock(index_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
   const uint32_t cid = record_.cid;
-  auto slot_bytes = store_->Get(storage::Cf::kIds, storage::IdKey(cid, IdPart(id)));
+  // One point-in-time view: a concurrent upsert moves the id to a new slot
+  // and deletes the old one, which must not look like a missing document.
+  const storage::ReadView view = store_->NewReadView();
+  auto slot_bytes = store_->Get(storage::Cf::kIds, storage::IdKey(cid, IdPart(id)), &view);
   if (slot_bytes.status().IsNotFound()) {
     return Status::NotFound("no document with id " + Quote(id) + " in collection \"" +
                             record_.name + "\"");
   }
   if (!slot_bytes.ok()) return slot_bytes.status();
   FE_ASSIGN_OR_RETURN(uint64_t slot, storage::DecodeSlot(*slot_bytes));
-  FE_ASSIGN_OR_RETURN(std::string doc_bytes,
-                      store_->Get(storage::Cf::kDocuments, storage::SlotKey(cid, slot)));
-  FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(doc_bytes));
-  FE_ASSIGN_OR_RETURN(std::string vec_bytes,
-                      store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, slot)));
-  FE_ASSIGN_OR_RETURN(std::vector<float> vec, storage::DecodeVector(vec_bytes, record_.dim));
+  auto doc_bytes = store_->Get(storage::Cf::kDocuments, storage::SlotKey(cid, slot), &view);
+  auto vec_bytes = store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, slot), &view);
+  if (doc_bytes.status().IsNotFound() || vec_bytes.status().IsNotFound()) {
+    return Status::Corruption("document with id " + Quote(id) + " in collection \"" +
+                              record_.name + "\" has an id record but no " +
+                              (doc_bytes.ok() ? "vector" : "document record"));
+  }
+  if (!doc_bytes.ok()) return doc_bytes.status();
+  if (!vec_bytes.ok()) return vec_bytes.status();
+  FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*doc_bytes));
+  FE_ASSIGN_OR_RETURN(std::vector<float> vec, storage::DecodeVector(*vec_bytes, record_.dim));
   Document doc;
   doc.id = id;
   doc.text = std::move(rec.text);
@@ -348,7 +378,7 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
   std::vector<float> v(record_.dim);
   std::string_view text = query.text;
   Status s = encoder_->Encode(std::span<const std::string_view>(&text, 1), v);
-  if (!s.ok()) return Status(s.code(), "query text: " + s.message());
+  if (!s.ok()) return Status(s.code(), "query text: " + OneTextMessage(s));
   return v;
 }
 
@@ -359,6 +389,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   const uint32_t cid = record_.cid;
   std::shared_lock<RwMutex> lock(index_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(index_broken_);
   // A concurrent delete removes the stored document before it leaves the
   // index; a hit whose document is gone is skipped and the search widened.
   size_t k = options.k;
@@ -464,7 +495,7 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
         if (!one.ok()) {
           const size_t i = to_encode[j];
           return Status(one.code(), "document " + std::to_string(i) + " (id " + Quote(docs[i].id) +
-                                        "): " + one.message());
+                                        "): " + OneTextMessage(one));
         }
       }
       return s;
@@ -480,6 +511,7 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
   {
     std::shared_lock<RwMutex> read(index_mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
+    FE_RETURN_IF_ERROR(index_broken_);
   }
   std::vector<std::string> id_keys(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) id_keys[i] = storage::IdKey(cid, id_parts[i]);
@@ -518,6 +550,7 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
   }
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
+  const uint64_t logged_ops = next.next_seq - state_.next_seq;
   state_ = next;
 
   // 3. Durable: now make it visible. One exclusive section per document keeps
@@ -530,12 +563,24 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
     live_count_ = next.live_count;
   }
   live_count_ = next.live_count;
-  ops_since_snapshot_ += docs.size();
+  return AfterIndexUpdate(index_status, logged_ops);
+}
+
+// REQUIRES: write_mu_ held, after a durable write and its index update.
+Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t logged_ops) {
+  ops_since_snapshot_ += logged_ops;
   if (!index_status.ok()) {
-    // The write is durable; the index rebuilds from the stored vectors on the
-    // next open. Report the problem rather than hide it.
-    return Status::Internal("documents were stored but the in-memory index failed: " +
-                            index_status.ToString());
+    // The write is durable but the index no longer matches it (say, out of
+    // memory half way). The stored vectors are the truth: rebuild from them.
+    Status rebuilt = RebuildIndex();
+    if (!rebuilt.ok()) {
+      std::unique_lock<RwMutex> exclusive(index_mu_);
+      index_broken_ = Status::Internal(
+          "the index of collection \"" + record_.name + "\" failed (" + index_status.ToString() +
+          ") and could not be rebuilt (" + rebuilt.ToString() +
+          "); every acknowledged write is stored, reopen the database to search again");
+      return index_broken_;
+    }
   }
   if (options_.snapshot_every_ops != 0 && ops_since_snapshot_ >= options_.snapshot_every_ops &&
       ops_since_snapshot_ >= live_count_ / 4) {
@@ -559,6 +604,7 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
   {
     std::shared_lock<RwMutex> read(index_mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
+    FE_RETURN_IF_ERROR(index_broken_);
   }
   FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
   storage::CollectionState next = state_;
@@ -588,11 +634,7 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
     }
     live_count_ = next.live_count;
   }
-  ops_since_snapshot_ += removed.size();
-  if (!index_status.ok()) {
-    return Status::Internal("documents were deleted but the in-memory index failed: " +
-                            index_status.ToString());
-  }
+  FE_RETURN_IF_ERROR(AfterIndexUpdate(index_status, removed.size()));
   return removed.size();
 }
 

@@ -23,11 +23,13 @@ namespace flashembed::query {
 // open state; Close() and MarkDropped() end it.
 class CollectionImpl final : public Collection {
  public:
-  // Loads the collection's index from its snapshot plus the oplog, or
-  // rebuilds it from stored vectors when there is no usable snapshot.
-  static Result<std::shared_ptr<CollectionImpl>> Load(storage::Store* store,
+  // Opens a stored collection: loads its index from the snapshot plus the
+  // oplog, or rebuilds it from the stored vectors when there is no usable
+  // snapshot. With `is_new`, reads nothing and starts empty (the caller
+  // writes the catalog records once this succeeded).
+  static Result<std::shared_ptr<CollectionImpl>> Open(storage::Store* store,
                                                       const storage::CollectionRecord& record,
-                                                      const Options& options);
+                                                      const Options& options, bool is_new);
 
   const std::string& name() const override { return record_.name; }
   Result<CollectionInfo> Describe() const override;
@@ -45,8 +47,9 @@ class CollectionImpl final : public Collection {
   // Adds the deletion of all of a collection's data to `batch`; works for a
   // collection that cannot load (say, its encoder is unknown to this build).
   static void AppendDrop(const storage::CollectionRecord& record, storage::WriteBatch* batch);
-  // Once the caller has written the drop: later calls fail with NotFound.
-  void MarkDropped();
+  // Deletes all the collection's data after in-flight writes finish; later
+  // calls fail with NotFound.
+  Status Drop();
 
   const storage::CollectionRecord& record() const { return record_; }
   static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
@@ -61,6 +64,7 @@ class CollectionImpl final : public Collection {
   Status LoadIndex();
   Status RebuildIndex();
   Status SnapshotLocked();
+  Status AfterIndexUpdate(const Status& index_status, uint64_t logged_ops);
   Result<std::vector<float>> QueryVector(const Query& query) const;
 
   storage::Store* const store_;
@@ -80,6 +84,9 @@ class CollectionImpl final : public Collection {
   mutable RwMutex index_mu_;
   std::unique_ptr<index::VectorIndex> index_;  // guarded by index_mu_
   State state_flag_ = State::kOpen;            // guarded by index_mu_
+  // Not OK once an index update failed and the rebuild failed too: searches
+  // and snapshots return it. Written under write_mu_ and index_mu_.
+  Status index_broken_;
   std::atomic<uint64_t> live_count_{0};
 };
 

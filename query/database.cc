@@ -230,14 +230,18 @@ class DatabaseImpl final : public Database {
     }
     if (!existing.ok()) return existing.status();
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*existing));
+    auto it = open_.find(name);
+    if (it != open_.end()) {
+      // Waits for the collection's in-flight writes, so none lands after the drop.
+      FE_RETURN_IF_ERROR(it->second->Drop());
+      open_.erase(it);
+      return Status::OK();
+    }
+    // Not open (perhaps it cannot be: an encoder this build lacks), so no
+    // writer can race with the drop while mu_ is held.
     storage::WriteBatch batch;
     CollectionImpl::AppendDrop(record, &batch);
-    auto it = open_.find(name);
     FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-    if (it != open_.end()) {
-      it->second->MarkDropped();
-      open_.erase(it);
-    }
     return Status::OK();
   }
 
@@ -289,7 +293,8 @@ class DatabaseImpl final : public Database {
     }
     if (!bytes.ok()) return bytes.status();
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
-    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(store_.get(), record, options_));
+    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
+                                                     /*is_new=*/false));
     open_.emplace(name, c);
     return c;
   }
@@ -315,6 +320,9 @@ class DatabaseImpl final : public Database {
     uint32_t following = cid + 1;
     std::string next_bytes(4, '\0');
     for (int i = 0; i < 4; ++i) next_bytes[i] = static_cast<char>((following >> (8 * i)) & 0xff);
+    // Everything that can fail comes before the catalog write.
+    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
+                                                     /*is_new=*/true));
     storage::WriteBatch batch;
     batch.Put(storage::Cf::kCatalog, storage::CollectionKey(record.name),
               storage::EncodeCollection(record));
@@ -322,7 +330,6 @@ class DatabaseImpl final : public Database {
               storage::EncodeState(storage::CollectionState{}));
     batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey, next_bytes);
     FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-    FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(store_.get(), record, options_));
     open_.emplace(record.name, c);
     return std::shared_ptr<Collection>(std::move(c));
   }

@@ -12,13 +12,19 @@
 // Durability: every call that writes applies one atomic RocksDB WriteBatch and,
 // with WriteOptions::sync (the default), returns only after the batch is in
 // the fsync'ed write-ahead log. A crash, even kill -9, loses nothing that was
-// acknowledged; a failed call changes nothing.
+// acknowledged; a call that fails before its batch is written changes nothing.
+// (If the in-memory index fails after the batch is durable, e.g. out of
+// memory, the index is rebuilt from storage; if that fails too the call
+// returns Internal and searches report it until the database is reopened.)
 //
 // Thread-safety: Database and Collection are safe for concurrent use. Searches,
-// gets and counts run in parallel with each other; writes to one collection
-// are serialised, and a search waits only while a write updates the in-memory
-// index (microseconds per vector), never while the write goes to disk.
-// Collections are independent of each other.
+// gets and counts run in parallel with each other. Writes to one collection
+// are serialised; a write's disk I/O runs beside searches, and only its
+// in-memory index update (one vector at a time, microseconds each) excludes
+// them, so a search may wait for one vector's update and a write for the
+// searches in progress. Gets read one consistent point in time. Opening a
+// collection for the first time (loading its index) holds the catalog, so
+// other catalog calls wait meanwhile; otherwise collections are independent.
 //
 // Vectors are passed as std::span<const float> of exactly `dim` values.
 #ifndef FLASHEMBED_QUERY_DATABASE_H_
@@ -207,9 +213,12 @@ struct Options {
   bool create_if_missing = true;
   // RocksDB block cache in bytes. Not persisted.
   size_t block_cache_bytes = 128u << 20;
-  // Write an index snapshot once this many index operations were logged
-  // since the last one (and at close). 0 = only at close / Snapshot().
-  // Not persisted.
+  // Write an index snapshot once this many index operations (an add or a
+  // delete is one, an upsert of an existing id two) were logged since the
+  // last one and they are at least a quarter of the collection's size (so a
+  // big index is not re-serialised for small changes); and at close.
+  // 0 = only at close / Snapshot(). Fewer operations since the snapshot means
+  // less replay at the next open. Not persisted.
   size_t snapshot_every_ops = 50000;
   // SearchMode::kAuto scans exactly while a collection holds at most this
   // many documents: at that size a scan is about as fast as the graph and
@@ -223,10 +232,11 @@ struct Options {
 // Only one process may open a folder at a time (IOError naming the lock).
 class Database {
  public:
-  // Opens (or creates) the database in folder `path`. Errors: NotFound
-  // (missing and !create_if_missing), InvalidArgument (not a flashembed
-  // folder), NotSupported (unknown format version, or a collection whose
-  // encoder this build does not have), Corruption, IOError.
+  // Opens (or creates) the database in folder `path`. Collections load
+  // lazily, on first use. Errors: NotFound (missing and !create_if_missing),
+  // InvalidArgument (not a flashembed folder; a foreign RocksDB folder is
+  // left unchanged), NotSupported (unknown format version), Corruption,
+  // IOError (unreadable, or held by another process).
   static Result<std::unique_ptr<Database>> Open(const Options& options, const std::string& path);
 
   // Snapshots every collection's index and closes the folder.
@@ -240,7 +250,9 @@ class Database {
   virtual Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
                                                                const CollectionSchema& schema) = 0;
 
-  // The collection, or NotFound.
+  // The collection, or NotFound. The first call after Open loads its index.
+  // NotSupported if the collection's encoder (its spec, e.g. "hash/v2;...")
+  // is unknown to this build: stored vectors would not match new queries.
   virtual Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) = 0;
 
   // Returns the existing collection if its schema equals `schema` (dim 0

@@ -87,16 +87,61 @@ Store::Store(std::string path, std::unique_ptr<Rep> rep)
     : path_(std::move(path)), rep_(std::move(rep)) {}
 Store::~Store() = default;
 
+namespace {
+
+// Classifies an existing RocksDB folder without changing it: OK if it holds
+// our version marker, or if it is a flashembed folder whose creation was cut
+// short (only our column families, all empty, no marker yet). Otherwise
+// InvalidArgument, so that a foreign database is refused untouched.
+Status CheckExistingFolder(const rocksdb::Options& db_options, const std::string& path,
+                           const std::vector<std::string>& names) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening database " + path);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool marker = false, empty = true, ours = true;
+  for (size_t i = 0; i < handles.size(); ++i) {
+    bool known = false;
+    for (const char* k : kCfNames) known = known || names[i] == k;
+    ours = ours && known;
+    std::string value;
+    if (names[i] == rocksdb::kDefaultColumnFamilyName &&
+        db->Get(rocksdb::ReadOptions(), handles[i], ToSlice(kFormatKey), &value).ok()) {
+      marker = true;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+    it->SeekToFirst();
+    empty = empty && !it->Valid();
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  db->Close().PermitUncheckedError();
+  if (marker || (ours && empty)) return Status::OK();
+  return Status::InvalidArgument("folder " + path +
+                                 " holds a RocksDB database that flashembed did not create");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const std::string& path) {
   namespace fs = std::filesystem;
+  auto io_error = [&](const std::error_code& ec) {
+    return Status::IOError("cannot inspect " + path + ": " + ec.message());
+  };
   std::error_code ec;
   bool existed = fs::exists(path, ec);
+  if (ec) return io_error(ec);
   if (existed && !fs::is_directory(path, ec)) {
     return Status::InvalidArgument("database path " + path + " exists and is not a folder");
   }
   bool has_current = existed && fs::exists(fs::path(path) / "CURRENT", ec);
+  if (ec) return io_error(ec);
   if (!has_current) {
-    if (existed && !fs::is_empty(path, ec)) {
+    bool empty = !existed || fs::is_empty(path, ec);
+    if (ec) return io_error(ec);
+    if (!empty) {
       return Status::InvalidArgument("folder " + path +
                                      " is not empty and holds no flashembed database");
     }
@@ -129,6 +174,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   if (has_current) {
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
     if (!s.ok()) return FromRocks(s, "listing column families of " + path);
+    FE_RETURN_IF_ERROR(CheckExistingFolder(db_options, path, names));
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kNumCfs; ++i) {
@@ -151,10 +197,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   std::string version;
   s = rep->db->Get(rocksdb::ReadOptions(), rep->cf(Cf::kMeta), ToSlice(kFormatKey), &version);
   if (s.IsNotFound()) {
-    if (has_current) {
-      return Status::InvalidArgument("folder " + path +
-                                     " holds a RocksDB database that flashembed did not create");
-    }
+    // A new folder, or one whose creation was cut short (checked above).
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = rep->db->Put(wo, rep->cf(Cf::kMeta), ToSlice(kFormatKey), EncodeU32(kFormatVersion));
@@ -164,7 +207,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   } else {
     if (version.size() != 4) return Status::Corruption("format version record is malformed");
     uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(version[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i) {
+      v |= static_cast<uint32_t>(static_cast<unsigned char>(version[i])) << (8 * i);
+    }
     if (v != kFormatVersion) {
       return Status::NotSupported("database " + path + " has format version " + std::to_string(v) +
                                   "; this build reads version " + std::to_string(kFormatVersion));
@@ -191,22 +236,48 @@ Status Store::Write(const WriteBatch& batch, bool sync) {
   return FromRocks(rep_->db->Write(wo, &wb), "writing batch");
 }
 
-Result<std::string> Store::Get(Cf cf, std::string_view key) const {
+struct ReadView::Rep {
+  rocksdb::DB* db;
+  const rocksdb::Snapshot* snapshot;
+  ~Rep() { db->ReleaseSnapshot(snapshot); }
+};
+
+ReadView::ReadView(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+ReadView::~ReadView() = default;
+ReadView::ReadView(ReadView&&) noexcept = default;
+ReadView& ReadView::operator=(ReadView&&) noexcept = default;
+
+ReadView Store::NewReadView() const {
+  auto rep = std::make_unique<ReadView::Rep>();
+  rep->db = rep_->db.get();
+  rep->snapshot = rep_->db->GetSnapshot();
+  return ReadView(std::move(rep));
+}
+
+namespace {
+rocksdb::ReadOptions ReadOptionsFor(const ReadView* view) {
+  rocksdb::ReadOptions ro;
+  if (view != nullptr) ro.snapshot = view->rep()->snapshot;
+  return ro;
+}
+}  // namespace
+
+Result<std::string> Store::Get(Cf cf, std::string_view key, const ReadView* view) const {
   std::string value;
-  rocksdb::Status s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf(cf), ToSlice(key), &value);
+  rocksdb::Status s = rep_->db->Get(ReadOptionsFor(view), rep_->cf(cf), ToSlice(key), &value);
   if (s.IsNotFound()) return Status::NotFound(std::string("key not found in ") + CfName(cf));
   if (!s.ok()) return FromRocks(s, std::string("reading ") + CfName(cf));
   return value;
 }
 
 Result<std::vector<std::optional<std::string>>> Store::MultiGet(
-    Cf cf, std::span<const std::string> keys) const {
+    Cf cf, std::span<const std::string> keys, const ReadView* view) const {
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (const auto& k : keys) slices.emplace_back(k);
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  rep_->db->MultiGet(rocksdb::ReadOptions(), rep_->cf(cf), keys.size(), slices.data(),
+  rep_->db->MultiGet(ReadOptionsFor(view), rep_->cf(cf), keys.size(), slices.data(),
                      values.data(), statuses.data());
   std::vector<std::optional<std::string>> out(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {

@@ -62,6 +62,24 @@ class WriteBatch {
   std::unique_ptr<Rep> rep_;
 };
 
+// A consistent point-in-time view for reads that must agree with each other
+// (an id lookup and the document it points to). Releases on destruction.
+// REQUIRES: destroyed before the Store that made it.
+class ReadView {
+ public:
+  ~ReadView();
+  ReadView(ReadView&&) noexcept;
+  ReadView& operator=(ReadView&&) noexcept;
+
+  struct Rep;
+  const Rep* rep() const { return rep_.get(); }
+
+ private:
+  friend class Store;
+  explicit ReadView(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
 struct StoreOptions {
   // Create the folder and an empty database when missing. Not persisted.
   bool create_if_missing = true;
@@ -73,10 +91,11 @@ class Store {
  public:
   // Opens the RocksDB database in `path`. Errors:
   //  - NotFound: no database there and !create_if_missing;
-  //  - InvalidArgument: `path` exists but is not a flashembed database;
+  //  - InvalidArgument: `path` exists but is not a flashembed database (a
+  //    foreign RocksDB database is refused without being changed);
   //  - NotSupported: the folder's format version is not kFormatVersion;
-  //  - IOError: RocksDB could not open it (message from RocksDB, e.g. a lock
-  //    held by another process).
+  //  - IOError: the folder cannot be read, or RocksDB could not open it
+  //    (message from RocksDB, e.g. a lock held by another process).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& path);
 
   ~Store();
@@ -88,12 +107,15 @@ class Store {
   // survives a crash of the process.
   Status Write(const WriteBatch& batch, bool sync);
 
-  // The value under `key`, or NotFound.
-  Result<std::string> Get(Cf cf, std::string_view key) const;
+  // A view of the database as of now, for consistent reads.
+  ReadView NewReadView() const;
+
+  // The value under `key`, or NotFound. Reads the latest data, or `view`'s.
+  Result<std::string> Get(Cf cf, std::string_view key, const ReadView* view = nullptr) const;
 
   // Values for many keys of one family; absent keys give nullopt.
   Result<std::vector<std::optional<std::string>>> MultiGet(
-      Cf cf, std::span<const std::string> keys) const;
+      Cf cf, std::span<const std::string> keys, const ReadView* view = nullptr) const;
 
   // Calls fn(key, value) for keys in [begin, end) in order until fn returns
   // false. An empty `end` means "to the end of the family".

@@ -254,6 +254,34 @@ TEST(HnswIndex, SerializeLoadKeepsResultsAndRemovals) {
   EXPECT_EQ((*self)[0].slot, 5000u);
 }
 
+// A loaded index keeps building with the same quality as a fresh one
+// (hnswlib's loader leaves ef_construction below M when it was set so).
+TEST(HnswIndex, LoadedIndexBuildsAsWellAsAFreshOne) {
+  const int dim = 16;
+  HnswOptions o;
+  o.dim = dim;
+  o.metric = Metric::kL2;
+  o.ef_construction = 1;  // raised to m by hnswlib when building
+  o.ef_search = 200;
+  auto data = RandomVectors(4000, dim, 14);
+  auto queries = RandomVectors(100, dim, 15);
+  std::vector<bool> live(4000, true);
+  auto fresh = Build(o, data);
+  double fresh_recall = Recall(*fresh, Metric::kL2, data, queries, dim, 10, live);
+
+  auto half = *NewHnswIndex(o);
+  for (size_t i = 0; i < 400; ++i) {
+    ASSERT_OK(half->Add(i, std::span<const float>(data).subspan(i * dim, dim)));
+  }
+  ASSERT_OK_AND_ASSIGN(std::string bytes, half->Serialize());
+  ASSERT_OK_AND_ASSIGN(auto loaded, LoadHnswIndex(o, bytes));
+  for (size_t i = 400; i < 4000; ++i) {
+    ASSERT_OK(loaded->Add(i, std::span<const float>(data).subspan(i * dim, dim)));
+  }
+  double loaded_recall = Recall(*loaded, Metric::kL2, data, queries, dim, 10, live);
+  EXPECT_GE(loaded_recall, fresh_recall - 0.1) << "fresh " << fresh_recall;
+}
+
 TEST(HnswIndex, DamagedSnapshotsAreCorruptionNotCrashes) {
   HnswOptions o;
   o.dim = 8;

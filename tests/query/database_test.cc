@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 
+#include "storage/records.h"
+#include "storage/store.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed {
@@ -314,6 +317,79 @@ TEST(Database, ConcurrentSearchesWhileWriting) {
   EXPECT_GT(searches.load(), 0);
   ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
   EXPECT_EQ(n, 200u + 60 * 25 - 120);
+}
+
+// Get reads one point in time: an upsert racing with it never makes a stored
+// document look missing.
+TEST(Database, GetDuringUpsertsNeverMissesTheDocument) {
+  TempDir dir;
+  auto db = OpenDb(dir.Sub("db"));
+  ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("c", {.dim = 4, .encoder = ""}));
+  std::vector<Document> doc = {{.id = 1, .text = "v0", .vector = {1, 0, 0, 0}}};
+  ASSERT_OK(c->Add({}, doc));
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, gets{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto got = c->Get(1);
+      if (!got.ok() || got->vector.size() != 4) bad++;
+      gets++;
+    }
+  });
+  for (int i = 1; i <= 3000; ++i) {
+    doc[0].text = "v" + std::to_string(i);
+    doc[0].vector = {1, static_cast<float>(i), 0, 0};
+    ASSERT_OK(c->Upsert({.sync = false}, doc));
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0) << "of " << gets.load() << " gets";
+  ASSERT_OK_AND_ASSIGN(Document last, c->Get(1));
+  EXPECT_EQ(last.text, "v3000");
+}
+
+// A drop waits for in-flight writes: nothing the collection owned survives
+// it, and no write is acknowledged after it.
+TEST(Database, DropRacingWithWritesLeavesNothingBehind) {
+  TempDir dir;
+  std::atomic<int> acknowledged_after_drop{0};
+  {
+    auto db = OpenDb(dir.Sub("db"), Options{.snapshot_every_ops = 50});
+    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("c", {.dim = 4, .encoder = ""}));
+    std::atomic<bool> dropped{false};
+    std::thread writer([&] {
+      for (int i = 0;; ++i) {
+        std::vector<Document> docs = {{.id = i, .vector = {1, static_cast<float>(i), 0, 0}}};
+        Status s = c->Add({}, docs);
+        if (!s.ok()) {
+          EXPECT_TRUE(s.IsNotFound()) << s;
+          return;
+        }
+        if (dropped.load()) acknowledged_after_drop++;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_OK(db->DropCollection("c"));
+    dropped = true;
+    writer.join();
+  }
+  EXPECT_EQ(acknowledged_after_drop.load(), 0);
+  ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({}, dir.Sub("db")));
+  for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
+                         storage::Cf::kOplog, storage::Cf::kSnapshots}) {
+    int keys = 0;
+    ASSERT_OK(store->Scan(cf, "", "", [&](std::string_view, std::string_view) {
+      ++keys;
+      return true;
+    }));
+    EXPECT_EQ(keys, 0) << storage::CfName(cf);
+  }
+  int catalog = 0;
+  ASSERT_OK(store->Scan(storage::Cf::kCatalog, "", "", [&](std::string_view key, std::string_view) {
+    catalog += key != storage::kNextCollectionIdKey;
+    return true;
+  }));
+  EXPECT_EQ(catalog, 0);
 }
 
 }  // namespace

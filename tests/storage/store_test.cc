@@ -67,17 +67,71 @@ TEST(Store, RefusesForeignFolders) {
   ASSERT_FALSE(file.ok());
   EXPECT_TRUE(file.status().IsInvalidArgument()) << file.status();
 
-  // A RocksDB database that flashembed did not create.
+  // A RocksDB database that flashembed did not create. (An empty one is
+  // indistinguishable from our own creation cut short, and is adopted.)
   {
     rocksdb::Options o;
     o.create_if_missing = true;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(o, dir.Sub("other"), &raw).ok());
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), "their-key", "their-value").ok());
     delete raw;
   }
   auto other = Store::Open(StoreOptions{}, dir.Sub("other"));
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.status().message().find("did not create"), std::string::npos) << other.status();
+  // ... and is left exactly as it was: no column families added.
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir.Sub("other"), &names).ok());
+  EXPECT_EQ(names, std::vector<std::string>{"default"});
+}
+
+// A crash between RocksDB creating the folder and the version marker being
+// written leaves an empty RocksDB folder with (some of) our families; it
+// must open, not be mistaken for a foreign database.
+TEST(Store, InterruptedCreationStillOpens) {
+  TempDir dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {"default", rocksdb::ColumnFamilyOptions()}, {"catalog", rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.Sub("db"), cfs, &handles, &raw).ok());
+    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+  }
+  auto store = OpenOrDie(dir.Sub("db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.Put(Cf::kDocuments, "k", "v");
+  ASSERT_OK(store->Write(batch, true));
+}
+
+TEST(Store, ReadViewSeesOnePointInTime) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  WriteBatch first;
+  first.Put(Cf::kIds, "id", "1");
+  first.Put(Cf::kDocuments, "1", "one");
+  ASSERT_OK(store->Write(first, false));
+  ReadView view = store->NewReadView();
+  WriteBatch second;
+  second.Put(Cf::kIds, "id", "2");
+  second.Delete(Cf::kDocuments, "1");
+  ASSERT_OK(store->Write(second, false));
+  ASSERT_OK_AND_ASSIGN(std::string id, store->Get(Cf::kIds, "id", &view));
+  EXPECT_EQ(id, "1");
+  ASSERT_OK_AND_ASSIGN(std::string doc, store->Get(Cf::kDocuments, id, &view));
+  EXPECT_EQ(doc, "one");
+  std::vector<std::string> keys = {"1"};
+  ASSERT_OK_AND_ASSIGN(auto values, store->MultiGet(Cf::kDocuments, keys, &view));
+  EXPECT_EQ(values[0], "one");
+  EXPECT_TRUE(store->Get(Cf::kDocuments, "1").status().IsNotFound());
+  ASSERT_OK_AND_ASSIGN(id, store->Get(Cf::kIds, "id"));
+  EXPECT_EQ(id, "2");
 }
 
 TEST(Store, UnknownFormatVersionIsRefused) {
