@@ -83,7 +83,9 @@ class CollectionImpl final : public Collection {
   // exclusively.
   mutable RwMutex index_mu_;
   std::unique_ptr<index::VectorIndex> index_;  // guarded by index_mu_
-  State state_flag_ = State::kOpen;            // guarded by index_mu_
+  // Written holding both write_mu_ and index_mu_ (exclusive), so either
+  // lock suffices to read it.
+  State state_flag_ = State::kOpen;
   // Not OK once an index update failed and the rebuild failed too: searches
   // and snapshots return it. Written under write_mu_ and index_mu_.
   Status index_broken_;

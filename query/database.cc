@@ -22,14 +22,18 @@ std::ostream& operator<<(std::ostream& os, const Id& id) {
   return os << '"' << id.as_string() << '"';
 }
 
-const char* MetricName(Metric metric) {
+namespace {
+index::Metric ToIndexMetric(Metric metric) {
   switch (metric) {
-    case Metric::kCosine: return "cosine";
-    case Metric::kInnerProduct: return "ip";
-    case Metric::kL2: return "l2";
+    case Metric::kCosine: return index::Metric::kCosine;
+    case Metric::kInnerProduct: return index::Metric::kInnerProduct;
+    case Metric::kL2: return index::Metric::kL2;
   }
-  return "unknown";
+  return index::Metric::kCosine;
 }
+}  // namespace
+
+const char* MetricName(Metric metric) { return index::MetricName(ToIndexMetric(metric)); }
 
 std::optional<Metric> ParseMetric(std::string_view name) {
   if (name == "cosine" || name == "COSINE") return Metric::kCosine;
@@ -113,11 +117,7 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
     r.encoder_spec = encoder->spec();
     r.dim = static_cast<uint32_t>(encoder->dim());
   }
-  switch (schema.metric) {
-    case Metric::kCosine: r.metric = static_cast<uint8_t>(index::Metric::kCosine); break;
-    case Metric::kInnerProduct: r.metric = static_cast<uint8_t>(index::Metric::kInnerProduct); break;
-    case Metric::kL2: r.metric = static_cast<uint8_t>(index::Metric::kL2); break;
-  }
+  r.metric = static_cast<uint8_t>(ToIndexMetric(schema.metric));
   r.index_kind = 0;
   r.m = static_cast<uint32_t>(schema.hnsw.m);
   r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);

@@ -74,7 +74,8 @@ class Id {
 // Writes ToString(), with a string id in double quotes: 7 or "7".
 std::ostream& operator<<(std::ostream& os, const Id& id);
 
-enum class Metric { kCosine, kInnerProduct, kL2 };
+// The values are the codes stored with a collection (storage/FORMAT.md).
+enum class Metric { kCosine = 0, kInnerProduct = 1, kL2 = 2 };
 enum class IndexKind { kHnsw };
 
 // "cosine", "ip", "l2" and back; nullopt for an unknown name.

@@ -1,0 +1,142 @@
+// WordPieceTokenizer: BERT tokenization that gives exactly the ids of Hugging
+// Face `tokenizers` (Rust) for BERT-family models.
+//
+// Pipeline, following tokenizers/src (v0.23):
+//   1. added tokens (AddedVocabulary): special tokens such as "[SEP]" written
+//      in the input text are matched on the raw text, leftmost-longest, and
+//      become single tokens;
+//   2. BertNormalizer (normalizers/bert.rs), on the text between them:
+//      clean_text (drop U+0000, U+FFFD and "other" code points Cc/Cf/Cn/Co/Cs
+//      except \t \n \r; whitespace -> ' '), handle_chinese_chars (space around
+//      CJK ideographs), strip_accents (NFD, then drop Mn; null means "same as
+//      lowercase"), lowercase (Rust char::to_lowercase);
+//   3. BertPreTokenizer (pre_tokenizers/bert.rs): split on whitespace, every
+//      punctuation char (Unicode P* or ASCII punctuation) is its own word;
+//   4. WordPiece (models/wordpiece): greedy longest-match-first with the
+//      continuing-subword prefix ("##"); a word over max_input_chars_per_word
+//      chars, or one that cannot be covered, becomes one unk token;
+//   5. BertProcessing / TemplateProcessing: [CLS] tokens [SEP]; truncation as
+//      HF's max_length with the two special tokens included.
+// Unicode category data (punctuation, control, nonspacing marks) and
+// lowercase mappings are those of the `tokenizers` 0.23.2 binary, which uses
+// older tables than current Unicode for categories; the .cc carries the
+// differences from utf8proc as explicit tables. Only the BERT components
+// above are supported; other normalizer/pre-tokenizer/model/post-processor
+// types are refused at load time.
+//
+// Thread-safety: immutable after FromFiles(); Encode() is const and safe to
+// call from many threads at once.
+#ifndef FLASHEMBED_ENCODERS_WORDPIECE_TOKENIZER_H_
+#define FLASHEMBED_ENCODERS_WORDPIECE_TOKENIZER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace flashembed::encoders {
+
+class WordPieceTokenizer {
+ public:
+  // One encoded text: [CLS], the text's tokens, [SEP].
+  struct Encoding {
+    std::vector<int32_t> ids;
+    std::vector<std::string> tokens;
+    // Byte range [first, second) of each token in the original text; (0, 0)
+    // for [CLS] and [SEP]. A token made from a normalized character covers
+    // the whole original character it came from.
+    std::vector<std::pair<size_t, size_t>> offsets;
+  };
+
+  // Loads a tokenizer.
+  //   vocab_path: vocab.txt, one token per line (split on '\n' only, trailing
+  //     whitespace trimmed as HF does), id = line index. May be empty when
+  //     tokenizer_json_path embeds model.vocab.
+  //   tokenizer_json_path: HF tokenizer.json (may be empty). Supplies the
+  //     normalizer settings, unk token, subword prefix, max chars per word,
+  //     added tokens and [CLS]/[SEP]. When it embeds model.vocab, that vocab
+  //     is used and vocab_path is ignored.
+  // Without tokenizer.json the settings are those of HF's
+  // BertWordPieceTokenizer: clean_text, handle_chinese_chars, lowercase,
+  // strip_accents = lowercase, unk "[UNK]", prefix "##", 100 chars per word,
+  // and [PAD] [UNK] [CLS] [SEP] [MASK] (those in the vocab) as special tokens.
+  // Errors: NotFound if a file is missing; InvalidArgument (naming the file)
+  // for malformed JSON or vocab, a vocab without the unk/[CLS]/[SEP] tokens,
+  // or an unsupported component type or setting.
+  static Result<std::unique_ptr<WordPieceTokenizer>> FromFiles(
+      const std::string& vocab_path, const std::string& tokenizer_json_path);
+
+  WordPieceTokenizer(const WordPieceTokenizer&) = delete;
+  WordPieceTokenizer& operator=(const WordPieceTokenizer&) = delete;
+  ~WordPieceTokenizer();
+
+  // Tokenizes `text` (UTF-8). max_tokens = 0 means no limit; otherwise the
+  // result has at most max_tokens entries including [CLS] and [SEP] (text
+  // tokens are dropped from the end, as HF's max_length truncation does).
+  // Errors: InvalidArgument for invalid UTF-8 (names the byte offset) or
+  // max_tokens == 1 (HF would return 3 tokens there; see the .cc).
+  Result<Encoding> Encode(std::string_view text, size_t max_tokens) const;
+
+  int32_t pad_id() const { return pad_id_; }  // [PAD]; 0 if the vocab has none
+  int32_t cls_id() const { return cls_id_; }
+  int32_t sep_id() const { return sep_id_; }
+  int32_t unk_id() const { return unk_id_; }
+  // Number of distinct ids (lines of vocab.txt, or max id + 1 of the JSON
+  // vocab and added tokens).
+  size_t vocab_size() const { return id_to_token_.size(); }
+  // The token for `id`, or "" if out of range.
+  std::string_view IdToToken(int32_t id) const;
+  // truncation.max_length of tokenizer.json, or 0 when unset. Encode does not
+  // apply it by itself; pass it as max_tokens to get HF's default behaviour.
+  size_t default_max_tokens() const { return default_max_tokens_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct AddedToken {
+    std::string content;
+    int32_t id = 0;
+    bool lstrip = false;
+    bool rstrip = false;
+  };
+  struct Settings {
+    bool clean_text = true;
+    bool handle_chinese_chars = true;
+    bool strip_accents = true;
+    bool lowercase = true;
+    std::string unk_token = "[UNK]";
+    std::string continuing_subword_prefix = "##";
+    size_t max_input_chars_per_word = 100;
+    std::string cls_token = "[CLS]";
+    std::string sep_token = "[SEP]";
+  };
+
+  WordPieceTokenizer() = default;
+
+  // Both live in the .cc: the loader fills the members, the encoder reads them.
+  friend class WordPieceTokenizerLoader;
+  friend class WordPieceTokenizerEncoder;
+
+  Settings settings_;
+  std::vector<std::string> id_to_token_;
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> token_to_id_;
+  std::vector<AddedToken> added_tokens_;
+  int32_t pad_id_ = 0;
+  int32_t cls_id_ = 0;
+  int32_t sep_id_ = 0;
+  int32_t unk_id_ = 0;
+  size_t default_max_tokens_ = 0;
+};
+
+}  // namespace flashembed::encoders
+
+#endif  // FLASHEMBED_ENCODERS_WORDPIECE_TOKENIZER_H_
