@@ -1,20 +1,19 @@
 #include "encoders/wordpiece_tokenizer.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <utf8proc.h>
 
 #include "base/status.h"
 
@@ -80,6 +79,31 @@ void AppendUtf8(char32_t cp, std::string* out) {
   }
 }
 
+bool IsWhitespace(char32_t cp);
+
+// Returns the first byte after the whitespace chars that start at text[pos].
+size_t SkipWhitespaceForward(std::string_view text, size_t pos) {
+  for (size_t next = pos; pos < text.size(); pos = next) {
+    char32_t cp = 0;
+    if (!DecodeUtf8(text, &next, &cp) || !IsWhitespace(cp)) break;
+  }
+  return pos;
+}
+
+// Returns the first byte of the whitespace chars in text[floor, pos) that end
+// at pos.
+size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos) {
+  while (pos > floor) {
+    size_t start = pos - 1;
+    while (start > floor && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    size_t next = start;
+    char32_t cp = 0;
+    if (!DecodeUtf8(text, &next, &cp) || next != pos || !IsWhitespace(cp)) break;
+    pos = start;
+  }
+  return pos;
+}
+
 // ---------------------------------------------------------------------------
 // Character classes, as HF tokenizers defines them
 // ---------------------------------------------------------------------------
@@ -139,12 +163,6 @@ constexpr CodePointRange kPunctuationRanges[] = {
   {0x115C1, 0x115D7}, {0x11641, 0x11643}, {0x1173C, 0x1173E}, {0x12470, 0x12474},
   {0x16A6E, 0x16A6F}, {0x16AF5, 0x16AF5}, {0x16B37, 0x16B3B}, {0x16B44, 0x16B44},
   {0x1BC9F, 0x1BC9F}, {0x1DA87, 0x1DA8B},
-};
-
-// char::is_whitespace (25 code points).
-constexpr CodePointRange kWhitespaceRanges[] = {
-  {0x9, 0xD}, {0x20, 0x20}, {0x85, 0x85}, {0xA0, 0xA0}, {0x1680, 0x1680}, {0x2000, 0x200A},
-  {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
 };
 
 // is_mark_nonspacing: removed by strip_accents (1549 code points).
@@ -245,7 +263,6 @@ bool IsChineseChar(char32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
-
 // Lowercase mappings Rust's char::to_lowercase (Unicode 16) has and
 // utf8proc 2.6 lacks: cp in [first, last] maps to target + (cp - first).
 struct LowercaseRange {
@@ -254,9 +271,9 @@ struct LowercaseRange {
   char32_t target;
 };
 constexpr LowercaseRange kNewLowercase[] = {
-    {0x1C89, 0x1C89, 0x1C8A},   {0xA7CB, 0xA7CB, 0x0264},   {0xA7CC, 0xA7CC, 0xA7CD},
-    {0xA7CE, 0xA7CE, 0xA7CF},   {0xA7D2, 0xA7D2, 0xA7D3},   {0xA7D4, 0xA7D4, 0xA7D5},
-    {0xA7DA, 0xA7DA, 0xA7DB},   {0xA7DC, 0xA7DC, 0x019B},   {0x10D50, 0x10D65, 0x10D70},
+    {0x1C89, 0x1C89, 0x1C8A},    {0xA7CB, 0xA7CB, 0x0264}, {0xA7CC, 0xA7CC, 0xA7CD},
+    {0xA7CE, 0xA7CE, 0xA7CF},    {0xA7D2, 0xA7D2, 0xA7D3}, {0xA7D4, 0xA7D4, 0xA7D5},
+    {0xA7DA, 0xA7DA, 0xA7DB},    {0xA7DC, 0xA7DC, 0x019B}, {0x10D50, 0x10D65, 0x10D70},
     {0x16EA0, 0x16EB8, 0x16EBB},
 };
 
@@ -304,8 +321,8 @@ void Nfd(std::vector<NormChar>* chars) {
       out.push_back(c);
       continue;
     }
-    const utf8proc_ssize_t n = utf8proc_decompose_char(
-        static_cast<utf8proc_int32_t>(c.cp), buffer, 32, UTF8PROC_DECOMPOSE, nullptr);
+    const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c.cp), buffer,
+                                                       32, UTF8PROC_DECOMPOSE, nullptr);
     if (n <= 0 || n > 32) {
       out.push_back(c);
       continue;
@@ -452,8 +469,8 @@ class WordPieceTokenizerEncoder {
         out->push_back({t_.unk_id_, s.unk_token, chars[begin].begin, chars[end - 1].end});
         return;
       }
-      out->push_back({id, t_.id_to_token_[static_cast<size_t>(id)],
-                      chars[begin + start].begin, chars[begin + stop - 1].end});
+      out->push_back({id, t_.id_to_token_[static_cast<size_t>(id)], chars[begin + start].begin,
+                      chars[begin + stop - 1].end});
       start = stop;
     }
   }
@@ -483,8 +500,8 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
   for (size_t pos = 0; pos < text.size();) {
     char32_t cp = 0;
     if (!DecodeUtf8(text, &pos, &cp)) {
-      return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos) +
-                                     " of a " + std::to_string(text.size()) + "-byte text");
+      return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos) + " of a " +
+                                     std::to_string(text.size()) + "-byte text");
     }
   }
   // tokenizer/added_vocabulary.rs: non-normalized added tokens are found on
@@ -494,10 +511,12 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
   size_t segment = 0;
   for (size_t pos = 0; pos < text.size();) {
     const AddedToken* match = nullptr;
-    for (const AddedToken& added : added_tokens_) {
-      if (text.substr(pos).starts_with(added.content) &&
-          (match == nullptr || added.content.size() > match->content.size())) {
-        match = &added;
+    if (added_first_bytes_[static_cast<unsigned char>(text[pos])]) {
+      for (const AddedToken& added : added_tokens_) {
+        if (text.substr(pos).starts_with(added.content) &&
+            (match == nullptr || added.content.size() > match->content.size())) {
+          match = &added;
+        }
       }
     }
     if (match == nullptr) {
@@ -505,17 +524,13 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
       DecodeUtf8(text, &pos, &cp);
       continue;
     }
-    size_t begin = pos;
-    size_t end = pos + match->content.size();
     // lstrip / rstrip: the match swallows adjacent whitespace.
-    if (match->lstrip) {
-      while (begin > segment && IsWhitespace(static_cast<unsigned char>(text[begin - 1]))) --begin;
-    }
-    if (match->rstrip) {
-      while (end < text.size() && IsWhitespace(static_cast<unsigned char>(text[end]))) ++end;
-    }
+    const size_t begin = match->lstrip ? SkipWhitespaceBackward(text, segment, pos) : pos;
+    size_t end = pos + match->content.size();
+    if (match->rstrip) end = SkipWhitespaceForward(text, end);
     encoder.Segment(text, segment, begin, &pieces);
-    pieces.push_back({match->id, match->content, pos, pos + match->content.size()});
+    // As in HF, a stripped token's text and offsets include the whitespace.
+    pieces.push_back({match->id, std::string(text.substr(begin, end - begin)), begin, end});
     segment = pos = end;
   }
   encoder.Segment(text, segment, text.size(), &pieces);
@@ -554,18 +569,18 @@ class WordPieceTokenizerLoader {
     if (vocab_path.empty() && json_path.empty()) {
       return Status::InvalidArgument("tokenizer: need a vocab.txt or a tokenizer.json path");
     }
+    // The constructor is private, so make_unique cannot reach it.
     std::unique_ptr<WordPieceTokenizer> t(new WordPieceTokenizer());
     bool have_vocab = false;
     bool have_json = false;
-    std::vector<std::string> specials = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     if (!json_path.empty()) {
       FE_ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
       Status status;
       try {
         status = ParseJson(text, json_path, t.get(), &have_vocab);
       } catch (const json::exception& e) {
-        status = Status::InvalidArgument(json_path + ": unexpected tokenizer.json content: " +
-                                         e.what());
+        status =
+            Status::InvalidArgument(json_path + ": unexpected tokenizer.json content: " + e.what());
       }
       FE_RETURN_IF_ERROR(status);
       have_json = true;
@@ -582,7 +597,7 @@ class WordPieceTokenizerLoader {
     }
     if (!have_json) {
       // HF BertWordPieceTokenizer registers these as special tokens.
-      for (const std::string& special : specials) {
+      for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
         const auto it = t->token_to_id_.find(special);
         if (it != t->token_to_id_.end()) t->added_tokens_.push_back({special, it->second});
       }
@@ -612,16 +627,16 @@ class WordPieceTokenizerLoader {
       if (eol == std::string_view::npos) eol = text.size();
       std::string_view line = text.substr(pos, eol - pos);
       pos = eol + 1;
-      std::vector<size_t> ends;  // byte end of the line after each char
+      size_t kept = 0;  // byte end of the last non-whitespace char
       for (size_t i = 0; i < line.size();) {
         char32_t cp = 0;
         if (!DecodeUtf8(line, &i, &cp)) {
           return Status::InvalidArgument(path + ": invalid UTF-8 on line " +
                                          std::to_string(line_no + 1));
         }
-        if (!IsWhitespace(cp)) ends.push_back(i);
+        if (!IsWhitespace(cp)) kept = i;
       }
-      line = line.substr(0, ends.empty() ? 0 : ends.back());
+      line = line.substr(0, kept);
       const auto id = static_cast<int32_t>(line_no);
       // Added tokens from tokenizer.json may already have grown the table.
       if (t->id_to_token_.size() <= line_no) t->id_to_token_.resize(line_no + 1);
@@ -632,8 +647,8 @@ class WordPieceTokenizerLoader {
     return Status::OK();
   }
 
-  static Status ParseJson(const std::string& text, const std::string& path,
-                          WordPieceTokenizer* t, bool* have_vocab) {
+  static Status ParseJson(const std::string& text, const std::string& path, WordPieceTokenizer* t,
+                          bool* have_vocab) {
     const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded() || !doc.is_object()) {
       return Status::InvalidArgument(path + ": malformed JSON (expected a tokenizer.json object)");
@@ -705,9 +720,13 @@ class WordPieceTokenizerLoader {
       }
       const json& specials = post.at("special_tokens");
       s.cls_token = specials.at(single[0]["SpecialToken"].at("id").get<std::string>())
-                        .at("tokens").at(0).get<std::string>();
+                        .at("tokens")
+                        .at(0)
+                        .get<std::string>();
       s.sep_token = specials.at(single[2]["SpecialToken"].at("id").get<std::string>())
-                        .at("tokens").at(0).get<std::string>();
+                        .at("tokens")
+                        .at(0)
+                        .get<std::string>();
     } else {
       return Status::InvalidArgument(path + ": unsupported post_processor type \"" + post_type +
                                      "\" (expected BertProcessing or TemplateProcessing)");
@@ -760,6 +779,9 @@ class WordPieceTokenizerLoader {
     FE_RETURN_IF_ERROR(find(t->settings_.cls_token, &t->cls_id_));
     FE_RETURN_IF_ERROR(find(t->settings_.sep_token, &t->sep_id_));
     if (!find("[PAD]", &t->pad_id_).ok()) t->pad_id_ = 0;
+    for (const WordPieceTokenizer::AddedToken& added : t->added_tokens_) {
+      t->added_first_bytes_.set(static_cast<unsigned char>(added.content[0]));
+    }
     if (t->settings_.max_input_chars_per_word == 0) {
       return Status::InvalidArgument(source + ": max_input_chars_per_word is 0");
     }

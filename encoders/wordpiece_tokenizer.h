@@ -1,34 +1,38 @@
 // WordPieceTokenizer: BERT tokenization that gives exactly the ids of Hugging
 // Face `tokenizers` (Rust) for BERT-family models.
 //
-// Pipeline, following tokenizers/src (v0.23):
-//   1. added tokens (AddedVocabulary): special tokens such as "[SEP]" written
-//      in the input text are matched on the raw text, leftmost-longest, and
-//      become single tokens;
+// Pipeline, following tokenizers/src (v0.23), https://github.com/huggingface/tokenizers:
+//   1. added tokens (tokenizer/added_vocabulary.rs): tokens such as "[SEP]"
+//      written in the input are matched on the raw text, leftmost-longest,
+//      and become single tokens (lstrip/rstrip swallow adjacent whitespace);
 //   2. BertNormalizer (normalizers/bert.rs), on the text between them:
-//      clean_text (drop U+0000, U+FFFD and "other" code points Cc/Cf/Cn/Co/Cs
-//      except \t \n \r; whitespace -> ' '), handle_chinese_chars (space around
-//      CJK ideographs), strip_accents (NFD, then drop Mn; null means "same as
-//      lowercase"), lowercase (Rust char::to_lowercase);
+//      clean_text (drop U+0000, U+FFFD and Cc/Cf/Co code points except
+//      \t \n \r; whitespace -> ' '), handle_chinese_chars (spaces around the
+//      CJK ideograph ranges of is_chinese_char), strip_accents (NFD, then drop
+//      Mn; null means "same as lowercase"), lowercase (Rust char::to_lowercase);
 //   3. BertPreTokenizer (pre_tokenizers/bert.rs): split on whitespace, every
 //      punctuation char (Unicode P* or ASCII punctuation) is its own word;
-//   4. WordPiece (models/wordpiece): greedy longest-match-first with the
-//      continuing-subword prefix ("##"); a word over max_input_chars_per_word
-//      chars, or one that cannot be covered, becomes one unk token;
+//   4. WordPiece (models/wordpiece/mod.rs): greedy longest-match-first with
+//      the continuing-subword prefix ("##"); a word over
+//      max_input_chars_per_word chars, or one that cannot be covered, becomes
+//      one unk token;
 //   5. BertProcessing / TemplateProcessing: [CLS] tokens [SEP]; truncation as
 //      HF's max_length with the two special tokens included.
-// Unicode category data (punctuation, control, nonspacing marks) and
-// lowercase mappings are those of the `tokenizers` 0.23.2 binary, which uses
-// older tables than current Unicode for categories; the .cc carries the
-// differences from utf8proc as explicit tables. Only the BERT components
-// above are supported; other normalizer/pre-tokenizer/model/post-processor
-// types are refused at load time.
+// The character classes are those of the `tokenizers` 0.23.2 binary, which
+// takes categories from older Unicode data than utf8proc (it keeps unassigned
+// code points, and some recent punctuation and marks are ordinary letters to
+// it); the .cc carries them as tables measured on every code point, and
+// patches utf8proc's lowercase and NFD where they differ. Only the BERT
+// components above are supported; other normalizer / pre-tokenizer / model /
+// post-processor types, and added tokens with normalized or single_word set,
+// are refused at load time.
 //
 // Thread-safety: immutable after FromFiles(); Encode() is const and safe to
 // call from many threads at once.
 #ifndef FLASHEMBED_ENCODERS_WORDPIECE_TOKENIZER_H_
 #define FLASHEMBED_ENCODERS_WORDPIECE_TOKENIZER_H_
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -50,8 +54,9 @@ class WordPieceTokenizer {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;
     // Byte range [first, second) of each token in the original text; (0, 0)
-    // for [CLS] and [SEP]. A token made from a normalized character covers
-    // the whole original character it came from.
+    // for [CLS] and [SEP]. As in HF, a token made from a normalized char
+    // covers the whole original char it came from, and chars the normalizer
+    // removed (controls, stripped accents) at a token's edge are not included.
     std::vector<std::pair<size_t, size_t>> offsets;
   };
 
@@ -129,7 +134,8 @@ class WordPieceTokenizer {
   Settings settings_;
   std::vector<std::string> id_to_token_;
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> token_to_id_;
-  std::vector<AddedToken> added_tokens_;
+  std::vector<AddedToken> added_tokens_;  // none empty
+  std::bitset<256> added_first_bytes_;    // first bytes of added_tokens_
   int32_t pad_id_ = 0;
   int32_t cls_id_ = 0;
   int32_t sep_id_ = 0;

@@ -1,0 +1,201 @@
+#include "encoders/model_folder.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace flashembed::encoders {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool IsFile(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Parses `path` as a JSON object. NotFound if missing (when `required`),
+// InvalidArgument naming the file if malformed. A missing optional file gives
+// an empty object.
+Result<json> ReadJson(const fs::path& path, bool required) {
+  if (!IsFile(path)) {
+    if (!required) return json::object();
+    return Status::NotFound(path.string() + ": no such file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (!in.good() && !in.eof()) return Status::IOError(path.string() + ": cannot be read");
+  json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument(path.string() + ": not valid JSON");
+  if (!j.is_object()) return Status::InvalidArgument(path.string() + ": not a JSON object");
+  return j;
+}
+
+// Reads an integer field in [min, max]; absent optional fields keep `*out`.
+Status ReadInt(const json& j, const fs::path& file, const char* key, bool required, int min,
+               int max, int* out) {
+  if (!j.contains(key)) {
+    if (!required) return Status::OK();
+    return Status::InvalidArgument(file.string() + ": missing \"" + key + "\"");
+  }
+  const json& v = j[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max) {
+    return Status::InvalidArgument(file.string() + ": \"" + key + "\" must be an integer in " +
+                                   std::to_string(min) + ".." + std::to_string(max) + ", got " +
+                                   v.dump());
+  }
+  *out = v.get<int>();
+  return Status::OK();
+}
+
+Result<BertConfig> ReadConfig(const fs::path& path) {
+  FE_ASSIGN_OR_RETURN(json j, ReadJson(path, /*required=*/true));
+  auto bad = [&](const std::string& what) {
+    return Status::InvalidArgument(path.string() + ": " + what);
+  };
+  if (j.contains("model_type") && j["model_type"].is_string()) {
+    const std::string type = j["model_type"].get<std::string>();
+    if (type != "bert") {
+      return bad("model_type \"" + type + "\" is not supported (BERT-architecture models only)");
+    }
+  }
+  BertConfig c;
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "vocab_size", true, 1, 10'000'000, &c.vocab_size));
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "hidden_size", true, 1, 65536, &c.hidden_size));
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "num_hidden_layers", true, 1, 1000, &c.num_hidden_layers));
+  FE_RETURN_IF_ERROR(
+      ReadInt(j, path, "num_attention_heads", true, 1, 1024, &c.num_attention_heads));
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "intermediate_size", true, 1, 1 << 20, &c.intermediate_size));
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "max_position_embeddings", true, 1, 1 << 20,
+                             &c.max_position_embeddings));
+  FE_RETURN_IF_ERROR(ReadInt(j, path, "type_vocab_size", false, 1, 1024, &c.type_vocab_size));
+  if (c.hidden_size % c.num_attention_heads != 0) {
+    return bad("hidden_size " + std::to_string(c.hidden_size) +
+               " is not a multiple of num_attention_heads " +
+               std::to_string(c.num_attention_heads));
+  }
+  if (j.contains("layer_norm_eps")) {
+    const json& eps = j["layer_norm_eps"];
+    if (!eps.is_number() || eps.get<double>() <= 0 || eps.get<double>() > 1) {
+      return bad("\"layer_norm_eps\" must be a number in (0, 1], got " + eps.dump());
+    }
+    c.layer_norm_eps = eps.get<double>();
+  }
+  if (j.contains("hidden_act")) {
+    const json& act = j["hidden_act"];
+    const std::string name = act.is_string() ? act.get<std::string>() : act.dump();
+    if (name == "gelu") c.hidden_act = Activation::kGelu;
+    else if (name == "gelu_new" || name == "gelu_pytorch_tanh") c.hidden_act = Activation::kGeluTanh;
+    else if (name == "relu") c.hidden_act = Activation::kRelu;
+    else return bad("hidden_act " + name + " is not supported (gelu, gelu_new, relu)");
+  }
+  if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute") {
+    return bad("position_embedding_type " + j["position_embedding_type"].dump() +
+               " is not supported (absolute only)");
+  }
+  return c;
+}
+
+// Pooling and normalisation from sentence-transformers' files, if present.
+Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
+  FE_ASSIGN_OR_RETURN(json modules, [&]() -> Result<json> {
+    fs::path p = dir / "modules.json";
+    if (!IsFile(p)) return json::array();
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    json j = json::parse(buffer.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_array()) {
+      return Status::InvalidArgument(p.string() + ": must be a JSON array of modules");
+    }
+    return j;
+  }());
+  std::string pooling_dir = "1_Pooling";
+  for (const json& mod : modules) {
+    if (!mod.is_object() || !mod.contains("type") || !mod["type"].is_string()) {
+      return Status::InvalidArgument((dir / "modules.json").string() +
+                                     ": every module needs a \"type\" string");
+    }
+    const std::string type = mod["type"].get<std::string>();
+    if (type == "sentence_transformers.models.Normalize") m->normalize = true;
+    if (type == "sentence_transformers.models.Pooling" && mod.contains("path") &&
+        mod["path"].is_string()) {
+      pooling_dir = mod["path"].get<std::string>();
+    }
+  }
+  const fs::path pooling_path = dir / pooling_dir / "config.json";
+  FE_ASSIGN_OR_RETURN(json pooling, ReadJson(pooling_path, /*required=*/false));
+  auto flag = [&](const char* key) {
+    return pooling.contains(key) && pooling[key].is_boolean() && pooling[key].get<bool>();
+  };
+  const int modes = flag("pooling_mode_mean_tokens") + flag("pooling_mode_cls_token") +
+                    flag("pooling_mode_max_tokens");
+  for (const char* unsupported : {"pooling_mode_mean_sqrt_len_tokens",
+                                  "pooling_mode_weightedmean_tokens",
+                                  "pooling_mode_lasttoken"}) {
+    if (flag(unsupported)) {
+      return Status::InvalidArgument(pooling_path.string() + ": " + unsupported +
+                                     " is not supported (mean, cls or max)");
+    }
+  }
+  if (modes > 1) {
+    return Status::InvalidArgument(pooling_path.string() +
+                                   ": more than one pooling mode is set; use exactly one");
+  }
+  if (flag("pooling_mode_cls_token")) m->pooling = Pooling::kCls;
+  if (flag("pooling_mode_max_tokens")) m->pooling = Pooling::kMax;
+
+  const fs::path sbert_path = dir / "sentence_bert_config.json";
+  FE_ASSIGN_OR_RETURN(json sbert, ReadJson(sbert_path, /*required=*/false));
+  FE_RETURN_IF_ERROR(ReadInt(sbert, sbert_path, "max_seq_length", false, 2,
+                             m->config.max_position_embeddings, &m->max_seq_length));
+  return Status::OK();
+}
+
+}  // namespace
+
+const char* ActivationName(Activation a) {
+  switch (a) {
+    case Activation::kGelu: return "gelu";
+    case Activation::kGeluTanh: return "gelu_new";
+    case Activation::kRelu: return "relu";
+  }
+  return "?";
+}
+
+const char* PoolingName(Pooling p) {
+  switch (p) {
+    case Pooling::kMean: return "mean";
+    case Pooling::kCls: return "cls";
+    case Pooling::kMax: return "max";
+  }
+  return "?";
+}
+
+Result<ModelFolder> ModelFolder::Read(const std::string& dir_name) {
+  const fs::path dir(dir_name);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::NotFound(dir_name + ": no such model folder");
+  ModelFolder m;
+  m.dir = dir_name;
+  FE_ASSIGN_OR_RETURN(m.config, ReadConfig(dir / "config.json"));
+  if (IsFile(dir / "vocab.txt")) m.vocab_path = (dir / "vocab.txt").string();
+  if (IsFile(dir / "tokenizer.json")) m.tokenizer_json_path = (dir / "tokenizer.json").string();
+  if (m.vocab_path.empty() && m.tokenizer_json_path.empty()) {
+    return Status::NotFound(dir_name + ": neither vocab.txt nor tokenizer.json is present");
+  }
+  if (!IsFile(dir / "model.safetensors")) {
+    return Status::NotFound((dir / "model.safetensors").string() +
+                            ": no such file (weights must be in safetensors format)");
+  }
+  m.weights_path = (dir / "model.safetensors").string();
+  m.max_seq_length = m.config.max_position_embeddings;
+  FE_RETURN_IF_ERROR(ReadSentenceTransformers(dir, &m));
+  return m;
+}
+
+}  // namespace flashembed::encoders

@@ -1,0 +1,60 @@
+// ModelFolder: what a local Hugging Face sentence-embedding model folder
+// declares, read and checked before any weights are loaded.
+//
+// Reads (nothing is downloaded; the user points at a folder they have):
+//   config.json                 BERT hyper-parameters (BertConfig below)
+//   vocab.txt / tokenizer.json  the tokenizer (at least one must exist)
+//   model.safetensors           the weights (checked to exist here; read by
+//                               the encoder)
+//   modules.json, 1_Pooling/config.json, sentence_bert_config.json
+//                               sentence-transformers metadata, when present:
+//                               pooling mode, max_seq_length, Normalize module
+//
+// Every problem is InvalidArgument (or NotFound for a missing folder or
+// required file) naming the file and the field.
+#ifndef FLASHEMBED_ENCODERS_MODEL_FOLDER_H_
+#define FLASHEMBED_ENCODERS_MODEL_FOLDER_H_
+
+#include <string>
+
+#include "base/status.h"
+
+namespace flashembed::encoders {
+
+enum class Activation { kGelu, kGeluTanh, kRelu };
+enum class Pooling { kMean, kCls, kMax };
+
+// "gelu", "gelu_new" (tanh approximation), "relu"; "mean", "cls", "max".
+const char* ActivationName(Activation a);
+const char* PoolingName(Pooling p);
+
+// The fields of a BERT config.json the forward pass needs.
+struct BertConfig {
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int num_hidden_layers = 0;
+  int num_attention_heads = 0;
+  int intermediate_size = 0;
+  int max_position_embeddings = 0;
+  int type_vocab_size = 2;        // optional in config.json
+  double layer_norm_eps = 1e-12;  // optional in config.json
+  Activation hidden_act = Activation::kGelu;
+};
+
+struct ModelFolder {
+  std::string dir;
+  BertConfig config;
+  std::string vocab_path;           // "" if absent
+  std::string tokenizer_json_path;  // "" if absent
+  std::string weights_path;         // model.safetensors
+  Pooling pooling = Pooling::kMean;  // sentence-transformers' default
+  bool normalize = false;            // a sentence_transformers.models.Normalize module
+  int max_seq_length = 0;            // tokens incl. specials; <= max_position_embeddings
+
+  // Reads and checks the folder `dir`.
+  static Result<ModelFolder> Read(const std::string& dir);
+};
+
+}  // namespace flashembed::encoders
+
+#endif  // FLASHEMBED_ENCODERS_MODEL_FOLDER_H_

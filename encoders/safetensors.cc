@@ -1,0 +1,219 @@
+#include "encoders/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace flashembed::encoders {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; this reader assumes a little-endian machine");
+
+// Larger headers are refused, as the reference implementation does (100 MB).
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+size_t DtypeBytes(TensorDtype dtype) { return dtype == TensorDtype::kF32 ? 4 : 2; }
+
+}  // namespace
+
+const char* TensorDtypeName(TensorDtype dtype) {
+  switch (dtype) {
+    case TensorDtype::kF32: return "F32";
+    case TensorDtype::kF16: return "F16";
+    case TensorDtype::kBF16: return "BF16";
+  }
+  return "?";
+}
+
+int64_t TensorInfo::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1f;
+  uint32_t mantissa = h & 0x3ff;
+  uint32_t bits;
+  if (exponent == 0x1f) {  // inf or NaN
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {  // normal
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {  // zero
+    bits = sign;
+  } else {  // subnormal: renormalise
+    int shift = 0;
+    while ((mantissa & 0x400) == 0) {
+      mantissa <<= 1;
+      ++shift;
+    }
+    mantissa &= 0x3ff;
+    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
+  }
+  return std::bit_cast<float>(bits);
+}
+
+float BFloat16ToFloat(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+SafeTensorsFile::~SafeTensorsFile() {
+  if (map_ != nullptr) munmap(const_cast<unsigned char*>(map_), map_size_);
+}
+
+Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string& path) {
+  std::unique_ptr<SafeTensorsFile> file(new SafeTensorsFile());
+  file->path_ = path;
+  auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": " + what); };
+
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Status::NotFound(path + ": no such file");
+    return Status::IOError(path + ": " + std::strerror(err));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::IOError(path + ": not a readable regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size < 8) {
+    close(fd);
+    return bad("file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+  }
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) return Status::IOError(path + ": mmap failed: " + std::strerror(errno));
+  file->map_ = static_cast<const unsigned char*>(map);
+  file->map_size_ = size;
+
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, file->map_, 8);
+  if (header_len > kMaxHeaderBytes || header_len > size - 8) {
+    return bad("header length " + std::to_string(header_len) + " exceeds the file (" +
+               std::to_string(size) + " bytes)");
+  }
+  file->data_start_ = 8 + header_len;
+  const size_t data_size = size - file->data_start_;
+  std::string_view header(reinterpret_cast<const char*>(file->map_ + 8), header_len);
+  nlohmann::json j = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return bad("header is not a JSON object");
+
+  std::vector<std::pair<size_t, size_t>> ranges;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const nlohmann::json& t = it.value();
+    if (name == "__metadata__") {
+      if (!t.is_object()) return bad("__metadata__ is not an object");
+      for (auto m = t.begin(); m != t.end(); ++m) {
+        if (!m.value().is_string()) return bad("__metadata__ value \"" + m.key() + "\" is not a string");
+        file->metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    auto bad_tensor = [&](const std::string& what) { return bad("tensor \"" + name + "\": " + what); };
+    if (!t.is_object() || !t.contains("dtype") || !t.contains("shape") ||
+        !t.contains("data_offsets")) {
+      return bad_tensor("needs dtype, shape and data_offsets");
+    }
+    TensorInfo info;
+    info.name = name;
+    const nlohmann::json& dtype = t["dtype"];
+    if (!dtype.is_string()) return bad_tensor("dtype is not a string");
+    const std::string d = dtype.get<std::string>();
+    if (d == "F32") info.dtype = TensorDtype::kF32;
+    else if (d == "F16") info.dtype = TensorDtype::kF16;
+    else if (d == "BF16") info.dtype = TensorDtype::kBF16;
+    else return bad_tensor("dtype " + d + " is not supported (F32, F16 or BF16)");
+    const nlohmann::json& shape = t["shape"];
+    if (!shape.is_array()) return bad_tensor("shape is not an array");
+    int64_t elements = 1;
+    for (const auto& dim : shape) {
+      if (!dim.is_number_unsigned()) return bad_tensor("shape holds a non-integer or negative size");
+      const uint64_t v = dim.get<uint64_t>();
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / std::max<int64_t>(elements, 1))) {
+        return bad_tensor("shape is too large");
+      }
+      info.shape.push_back(static_cast<int64_t>(v));
+      elements *= static_cast<int64_t>(v);
+    }
+    const nlohmann::json& offsets = t["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned()) {
+      return bad_tensor("data_offsets must be two non-negative integers");
+    }
+    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+    if (begin > end || end > data_size) {
+      return bad_tensor("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                        ") fall outside the " + std::to_string(data_size) + "-byte data section");
+    }
+    const uint64_t want = static_cast<uint64_t>(elements) * DtypeBytes(info.dtype);
+    if (end - begin != want) {
+      return bad_tensor("holds " + std::to_string(end - begin) + " bytes but " + d +
+                        " x shape needs " + std::to_string(want));
+    }
+    info.begin = begin;
+    info.end = end;
+    ranges.emplace_back(begin, end);
+    file->tensors_.emplace(name, std::move(info));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].second) return bad("two tensors overlap in the data section");
+  }
+  return file;
+}
+
+const TensorInfo* SafeTensorsFile::Find(std::string_view name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
+    std::string_view name, std::span<const int64_t> expected_shape) const {
+  const TensorInfo* info = Find(name);
+  if (info == nullptr) {
+    return Status::NotFound(path_ + ": no tensor \"" + std::string(name) + "\"");
+  }
+  auto shape_text = [](std::span<const int64_t> shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+  };
+  if (!expected_shape.empty() &&
+      !std::equal(expected_shape.begin(), expected_shape.end(), info->shape.begin(),
+                  info->shape.end())) {
+    return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has shape " +
+                                   shape_text(info->shape) + ", expected " +
+                                   shape_text(expected_shape));
+  }
+  const unsigned char* src = map_ + data_start_ + info->begin;
+  const size_t n = static_cast<size_t>(info->num_elements());
+  std::vector<float> out(n);
+  switch (info->dtype) {
+    case TensorDtype::kF32:
+      std::memcpy(out.data(), src, n * sizeof(float));
+      break;
+    case TensorDtype::kF16:
+    case TensorDtype::kBF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, src + 2 * i, 2);
+        out[i] = info->dtype == TensorDtype::kF16 ? HalfToFloat(v) : BFloat16ToFloat(v);
+      }
+      break;
+  }
+  return out;
+}
+
+}  // namespace flashembed::encoders

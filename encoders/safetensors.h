@@ -1,0 +1,90 @@
+// SafeTensorsFile: read-only access to a Hugging Face `.safetensors` file.
+//
+// Format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
+// header length N, then N bytes of JSON mapping tensor names to
+// {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the
+// byte after the header; an optional "__metadata__" entry maps strings to
+// strings), then the tensor bytes, little-endian, row-major.
+//
+// The file is memory-mapped; tensors are converted to float32 on request
+// (F32, F16 and BF16 are supported). Every inconsistency (header length past
+// the end, malformed JSON, offsets outside the data or not matching
+// dtype x shape, overlapping tensors) is refused at Open with InvalidArgument
+// naming the file and, where there is one, the tensor.
+//
+// Thread-safety: immutable after Open; all methods are const and safe to call
+// concurrently.
+#ifndef FLASHEMBED_ENCODERS_SAFETENSORS_H_
+#define FLASHEMBED_ENCODERS_SAFETENSORS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace flashembed::encoders {
+
+enum class TensorDtype { kF32, kF16, kBF16 };
+
+// "F32", "F16", "BF16".
+const char* TensorDtypeName(TensorDtype dtype);
+
+struct TensorInfo {
+  std::string name;
+  TensorDtype dtype = TensorDtype::kF32;
+  std::vector<int64_t> shape;  // empty for a scalar
+  size_t begin = 0;            // byte offsets into the data section
+  size_t end = 0;
+
+  int64_t num_elements() const;
+};
+
+class SafeTensorsFile {
+ public:
+  // Maps and validates `path`. NotFound if it does not exist; IOError if it
+  // cannot be read; InvalidArgument for a malformed or inconsistent file, or
+  // a tensor of a dtype other than F32/F16/BF16 (naming it).
+  static Result<std::unique_ptr<SafeTensorsFile>> Open(const std::string& path);
+
+  ~SafeTensorsFile();
+  SafeTensorsFile(const SafeTensorsFile&) = delete;
+  SafeTensorsFile& operator=(const SafeTensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Tensors by name.
+  const std::map<std::string, TensorInfo, std::less<>>& tensors() const { return tensors_; }
+  // The "__metadata__" entries.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The tensor, or nullptr.
+  const TensorInfo* Find(std::string_view name) const;
+
+  // The tensor's values as float32. NotFound if there is no such tensor;
+  // InvalidArgument, naming file, tensor and both shapes, if `expected_shape`
+  // is non-empty and differs from the stored shape.
+  Result<std::vector<float>> ReadFloat32(std::string_view name,
+                                         std::span<const int64_t> expected_shape = {}) const;
+
+ private:
+  SafeTensorsFile() = default;
+
+  std::string path_;
+  const unsigned char* map_ = nullptr;
+  size_t map_size_ = 0;
+  size_t data_start_ = 0;  // offset of the data section in the file
+  std::map<std::string, TensorInfo, std::less<>> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// IEEE half and bfloat16 to float, exactly.
+float HalfToFloat(uint16_t h);
+float BFloat16ToFloat(uint16_t b);
+
+}  // namespace flashembed::encoders
+
+#endif  // FLASHEMBED_ENCODERS_SAFETENSORS_H_
