@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "encoders/hashing_encoder.h"
+#include "encoders/transformer_encoder.h"
 
 namespace flashembed::encoders {
 
@@ -16,7 +17,25 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
     FE_ASSIGN_OR_RETURN(auto encoder, HashingEncoder::Create(options));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
-  return Status::InvalidArgument("unknown encoder name '" + std::string(name) + "' (known: hash)");
+  if (name.substr(0, 6) == "model:") {
+    FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::Open(std::string(name.substr(6))));
+    if (dim > 0 && dim != encoder->dim()) {
+      return Status::InvalidArgument("dim " + std::to_string(dim) + " differs from the model's " +
+                                     std::to_string(encoder->dim()) + " (" + std::string(name) +
+                                     ")");
+    }
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
+  return Status::InvalidArgument("unknown encoder name '" + std::string(name) +
+                                 "' (known: hash, model:DIR)");
+}
+
+std::string EncoderNameFromSpec(std::string_view spec) {
+  const size_t dir_at = spec.find(";dir=");
+  if (spec.substr(0, 5) == "bert/" && dir_at != std::string_view::npos) {
+    return "model:" + std::string(spec.substr(dir_at + 5));
+  }
+  return std::string(spec.substr(0, spec.find_first_of("/;")));
 }
 
 Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) {
@@ -26,12 +45,16 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
     FE_ASSIGN_OR_RETURN(auto encoder, HashingEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name == "bert") {
+    FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::FromSpec(spec));
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
   if (name.empty()) {
     return Status::InvalidArgument("malformed encoder spec '" + std::string(spec) +
                                    "': expected '<encoder>/<version>;key=value;...'");
   }
   return Status::NotSupported("encoder spec '" + std::string(spec) + "': unknown encoder '" +
-                              std::string(name) + "' (this build knows: hash)");
+                              std::string(name) + "' (this build knows: hash, bert)");
 }
 
 }  // namespace flashembed::encoders

@@ -38,10 +38,16 @@ class TextEncoder {
   virtual Status Encode(std::span<const std::string_view> texts, std::span<float> out) const = 0;
 };
 
-// Creates an encoder by name. Known names: "hash" (HashingEncoder). `dim` <= 0
-// picks the encoder's default dimension. InvalidArgument for an unknown name
-// or a dimension the encoder cannot produce.
+// Creates an encoder by name. Known names: "hash" (HashingEncoder) and
+// "model:DIR" (TransformerEncoder over the Hugging Face model folder DIR).
+// `dim` <= 0 picks the encoder's default dimension. InvalidArgument for an
+// unknown name or a dimension the encoder cannot produce; the model folder's
+// own errors for "model:DIR".
 Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int dim);
+
+// The name NewTextEncoder would take to make the encoder of `spec`: "hash"
+// or "model:DIR"; "" for an empty spec.
+std::string EncoderNameFromSpec(std::string_view spec);
 
 // Re-creates the encoder described by `spec` (as returned by spec()). Returns
 // NotSupported, naming the spec, when this build does not know that encoder or

@@ -95,7 +95,7 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   s.hnsw.m = static_cast<int>(r.m);
   s.hnsw.ef_construction = static_cast<int>(r.ef_construction);
   s.hnsw.ef_search = static_cast<int>(r.ef_search);
-  s.encoder = r.encoder_spec.substr(0, r.encoder_spec.find('/'));
+  s.encoder = encoders::EncoderNameFromSpec(r.encoder_spec);
   return s;
 }
 

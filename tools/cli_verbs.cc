@@ -57,6 +57,7 @@ struct CreateArgs {
   std::string metric = "cosine";
   HnswParams hnsw;
   std::string encoder = "hash";
+  std::string model;  // a Hugging Face model folder; overrides --encoder
 };
 
 int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
@@ -68,6 +69,7 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
   schema.metric = ParseMetric(args.metric).value_or(Metric::kCosine);
   schema.hnsw = args.hnsw;
   schema.encoder = args.encoder == "none" ? "" : args.encoder;
+  if (!args.model.empty()) schema.encoder = "model:" + args.model;
   if (Status status = schema.Validate(); !status.ok()) {
     return ReportUsageError(status.message());
   }
@@ -377,6 +379,12 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
                   "collection (needs --dim)")
       ->check(CLI::IsMember({"hash", "none"}))
       ->capture_default_str();
+  cmd->add_option("--model", args->model,
+                  "embed texts with the BERT-family sentence-embedding model in this local "
+                  "Hugging Face folder (config.json, vocab.txt or tokenizer.json, "
+                  "model.safetensors); the model's identity is stored with the collection")
+      ->type_name("DIR")
+      ->excludes(cmd->get_option("--encoder"));
   return {cmd, [args, &global] { return RunCreate(*args, global); }};
 }
 

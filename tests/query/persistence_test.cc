@@ -2,6 +2,8 @@
 // state is refused or repaired, never silently wrong.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "query/database.h"
@@ -185,6 +187,49 @@ TEST(Persistence, UnknownEncoderIsAClearError) {
   EXPECT_NE(c.status().message().find("hash/v9"), std::string::npos) << c.status();
   // It can still be dropped.
   ASSERT_OK(db->DropCollection("t"));
+}
+
+// A collection embedding with a local Hugging Face model: texts in, model
+// vectors stored, the model's identity checked when the collection reopens.
+TEST(Persistence, ModelCollectionRoundTripAndIdentityCheck) {
+  TempDir dir;
+  const std::string model = dir.Sub("model");
+  std::filesystem::copy(std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32",
+                        model, std::filesystem::copy_options::recursive);
+  std::vector<Document> docs = {{.id = 1, .text = "w1 w2 w3 w4"},
+                                {.id = 2, .text = "w50 w60 w70"},
+                                {.id = 3, .text = "w1 w2 w3 w9"}};
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
+    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("m", {.encoder = "model:" + model}));
+    ASSERT_OK_AND_ASSIGN(CollectionInfo info, c->Describe());
+    EXPECT_EQ(info.schema.dim, 32);
+    EXPECT_EQ(info.schema.encoder, "model:" + model);
+    EXPECT_EQ(info.encoder_spec.rfind("bert/v1;id=", 0), 0u) << info.encoder_spec;
+    ASSERT_OK(c->Add({}, docs));
+    ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 3}, Query::Text("w1 w2 w3 w4")));
+    ASSERT_EQ(hits.size(), 3u);
+    EXPECT_EQ(hits[0].id, Id(1));
+    EXPECT_NEAR(hits[0].score, 1.0f, 1e-5);
+    // The same schema is accepted again; another model is not.
+    EXPECT_TRUE(db->GetOrCreateCollection("m", {.encoder = "model:" + model}).ok());
+    auto other = db->GetOrCreateCollection("m", {});
+    EXPECT_NE(other.status().message().find("encoder: stored bert/v1"), std::string::npos)
+        << other.status();
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
+    ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("m"));
+    ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 1}, Query::Text("w50 w60 w70")));
+    EXPECT_EQ(hits[0].id, Id(2));
+  }
+  // The model folder changes under the collection: refused on open, naming it.
+  std::ofstream(model + "/sentence_bert_config.json") << R"({"max_seq_length": 16})";
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
+  auto c = db->GetCollection("m");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("changed since"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find(model), std::string::npos) << c.status();
 }
 
 TEST(Persistence, ForeignOrFutureFoldersAreRefused) {

@@ -361,6 +361,20 @@ TEST_F(CliTest, GlobalOptionsBeforeVerbAndFromEnvironment) {
   RunFails({"stats"}, 1, "no flashembed database");
 }
 
+// A collection that embeds with a local Hugging Face model folder (a tiny
+// test model whose vocabulary is w0, w1, ...).
+TEST_F(CliTest, ModelCollection) {
+  const json info = OneJson(RunOk({"create", "-c", "m", "--json", "--model", FLASHEMBED_MODEL_DIR}));
+  EXPECT_EQ(info["dim"], 32);
+  RunOk({"add", "-c", "m", "--id", "1", "--id", "2", "w1 w2 w3 w4", "w50 w60 w70"});
+  json hits = OneJson(RunOk({"search", "-c", "m", "--json", "-k", "2", "w50", "w60", "w70"}));
+  ASSERT_EQ(hits["hits"].size(), 2u);
+  EXPECT_EQ(hits["hits"][0]["id"], 2);
+  RunFails({"create", "-c", "x", "--model", "/no/such/model"}, 1, "no such model folder");
+  RunFails({"create", "-c", "y", "--model", FLASHEMBED_MODEL_DIR, "--encoder", "hash"}, 2,
+           "excludes");
+}
+
 TEST_F(CliTest, VectorOnlyCollection) {
   RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "4", "--metric", "l2"});
   const std::string jsonl =

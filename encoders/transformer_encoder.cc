@@ -1,0 +1,136 @@
+#include "encoders/transformer_encoder.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "base/hash.h"
+#include "encoders/bert_model.h"
+#include "encoders/model_folder.h"
+#include "encoders/wordpiece_tokenizer.h"
+
+namespace flashembed::encoders {
+namespace {
+
+constexpr std::string_view kSpecPrefix = "bert/v1;";
+// Sequences per forward call: bounds activation memory for 512-token inputs.
+constexpr size_t kForwardBatch = 32;
+
+// Hash64 chained over the files that define the model's output.
+Result<uint64_t> Fingerprint(const ModelFolder& folder) {
+  uint64_t h = 0;
+  for (const std::string& path : {folder.dir + "/config.json", folder.vocab_path,
+                                  folder.tokenizer_json_path, folder.weights_path,
+                                  folder.dir + "/1_Pooling/config.json",
+                                  folder.dir + "/modules.json",
+                                  folder.dir + "/sentence_bert_config.json"}) {
+    std::error_code ec;
+    if (path.empty() || !std::filesystem::is_regular_file(path, ec)) {
+      h = Mix64(h ^ 0xab5e47ab5e47ab5eULL);  // marks an absent file
+      continue;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in.good() && !in.eof()) return Status::IOError(path + ": cannot be read");
+    h = Hash64(bytes.str(), h);
+  }
+  return h;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+TransformerEncoder::~TransformerEncoder() = default;
+
+Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::Open(const std::string& dir) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(dir, ec).lexically_normal().string();
+  if (ec) abs = dir;
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  FE_ASSIGN_OR_RETURN(ModelFolder folder, ModelFolder::Read(abs));
+  std::unique_ptr<TransformerEncoder> e(new TransformerEncoder());
+  e->dir_ = abs;
+  FE_ASSIGN_OR_RETURN(e->fingerprint_, Fingerprint(folder));
+  FE_ASSIGN_OR_RETURN(e->tokenizer_,
+                      WordPieceTokenizer::FromFiles(folder.vocab_path, folder.tokenizer_json_path));
+  if (e->tokenizer_->vocab_size() > static_cast<size_t>(folder.config.vocab_size)) {
+    return Status::InvalidArgument(abs + ": the tokenizer has " +
+                                   std::to_string(e->tokenizer_->vocab_size()) +
+                                   " tokens but config.json declares vocab_size " +
+                                   std::to_string(folder.config.vocab_size));
+  }
+  FE_ASSIGN_OR_RETURN(e->model_, BertModel::Load(folder));
+  e->max_tokens_ = static_cast<size_t>(e->model_->max_tokens());
+  return e;
+}
+
+Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::FromSpec(std::string_view spec) {
+  if (spec.substr(0, kSpecPrefix.size()) != kSpecPrefix) {
+    return Status::NotSupported("encoder spec '" + std::string(spec) +
+                                "': this build reads bert/v1 only");
+  }
+  const size_t dir_at = spec.find(";dir=");
+  const size_t id_at = spec.find(";id=");
+  const size_t dim_at = spec.find(";dim=");
+  if (dir_at == std::string_view::npos || id_at == std::string_view::npos ||
+      dim_at == std::string_view::npos) {
+    return Status::InvalidArgument("malformed encoder spec '" + std::string(spec) +
+                                   "': expected bert/v1;id=...;dim=...;dir=...");
+  }
+  const std::string dir(spec.substr(dir_at + 5));
+  const std::string_view id = spec.substr(id_at + 4, 16);
+  FE_ASSIGN_OR_RETURN(auto e, Open(dir));
+  const std::string want = std::string(spec), got = e->spec();
+  if (got != want) {
+    return Status::InvalidArgument("model folder " + dir + " changed since the encoder spec was made (id " +
+                                   std::string(id) + " then, " + Hex(e->fingerprint_) +
+                                   " now); vectors of two different models must not mix");
+  }
+  return e;
+}
+
+int TransformerEncoder::dim() const { return model_->dim(); }
+
+std::string TransformerEncoder::spec() const {
+  return std::string(kSpecPrefix) + "id=" + Hex(fingerprint_) + ";dim=" + std::to_string(dim()) +
+         ";dir=" + dir_;
+}
+
+Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
+                                  std::span<float> out) const {
+  const size_t d = static_cast<size_t>(dim());
+  if (out.size() != texts.size() * d) {
+    return Status::InvalidArgument("output holds " + std::to_string(out.size()) + " floats, " +
+                                   std::to_string(texts.size()) + " texts need " +
+                                   std::to_string(texts.size() * d));
+  }
+  std::vector<std::vector<int32_t>> batch;
+  batch.reserve(std::min(texts.size(), kForwardBatch));
+  for (size_t first = 0; first < texts.size(); first += kForwardBatch) {
+    const size_t last = std::min(texts.size(), first + kForwardBatch);
+    batch.clear();
+    for (size_t i = first; i < last; ++i) {
+      if (texts[i].find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        return Status::InvalidArgument("text " + std::to_string(i) + ": nothing to encode (empty)");
+      }
+      auto enc = tokenizer_->Encode(texts[i], max_tokens_);
+      if (!enc.ok()) {
+        return Status(enc.status().code(), "text " + std::to_string(i) + ": " + enc.status().message());
+      }
+      batch.push_back(std::move(enc->ids));
+    }
+    FE_RETURN_IF_ERROR(model_->Forward(batch, out.subspan(first * d, (last - first) * d)));
+  }
+  return Status::OK();
+}
+
+}  // namespace flashembed::encoders

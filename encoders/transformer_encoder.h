@@ -1,0 +1,61 @@
+// TransformerEncoder: a TextEncoder over a local Hugging Face BERT-family
+// sentence-embedding model folder: WordPiece tokenizer (truncating to the
+// model's max_seq_length) + BertModel forward pass + pooling/normalisation.
+//
+// Its spec names the folder and fingerprints it:
+//   "bert/v1;id=<16 hex digits>;dim=384;dir=/abs/path/to/model"
+// where id is Hash64 over config.json, the tokenizer files and
+// model.safetensors. Re-creating the encoder from a spec fails when the
+// folder's fingerprint differs (the model changed since the spec was made),
+// so a collection never mixes vectors of two models. `dir` is last and runs to
+// the end of the spec, so paths may contain ';' or '='.
+//
+// Thread-safety: Encode is const and safe to call from many threads.
+#ifndef FLASHEMBED_ENCODERS_TRANSFORMER_ENCODER_H_
+#define FLASHEMBED_ENCODERS_TRANSFORMER_ENCODER_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "encoders/encoder.h"
+
+namespace flashembed::encoders {
+
+class BertModel;
+class WordPieceTokenizer;
+
+class TransformerEncoder final : public TextEncoder {
+ public:
+  // Loads the model folder `dir` (see ModelFolder::Read, BertModel::Load).
+  static Result<std::unique_ptr<TransformerEncoder>> Open(const std::string& dir);
+  // Re-creates the encoder of a "bert/v1;..." spec. InvalidArgument if the
+  // folder's fingerprint or dim differ from the spec's (naming both);
+  // NotSupported for another version.
+  static Result<std::unique_ptr<TransformerEncoder>> FromSpec(std::string_view spec);
+
+  ~TransformerEncoder() override;
+
+  int dim() const override;
+  std::string spec() const override;
+  // Texts longer than the model's max_seq_length tokens are truncated, as
+  // sentence-transformers does.
+  Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  TransformerEncoder() = default;
+
+  std::string dir_;
+  uint64_t fingerprint_ = 0;
+  size_t max_tokens_ = 0;
+  std::unique_ptr<WordPieceTokenizer> tokenizer_;
+  std::unique_ptr<BertModel> model_;
+};
+
+}  // namespace flashembed::encoders
+
+#endif  // FLASHEMBED_ENCODERS_TRANSFORMER_ENCODER_H_

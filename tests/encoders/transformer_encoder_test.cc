@@ -1,0 +1,101 @@
+#include "encoders/transformer_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "encoders/encoder.h"
+#include "tests/testing/test_util.h"
+
+namespace flashembed::encoders {
+namespace {
+
+using testing::TempDir;
+
+std::string FixtureDir(const std::string& name) {
+  return std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/" + name;
+}
+
+// The fixture vocabularies are [PAD] [UNK] [CLS] [SEP] [MASK] w0 w1 ..., so
+// the text "w3 w10" tokenizes to [CLS] 8 15 [SEP].
+std::string TextFor(const std::vector<int32_t>& ids) {
+  std::string text;
+  for (int32_t id : ids) {
+    if (id < 5) continue;  // specials are added by the tokenizer
+    text += (text.empty() ? "w" : " w") + std::to_string(id - 5);
+  }
+  return text;
+}
+
+// Text in, PyTorch's embedding out: tokenizer and forward pass together.
+TEST(TransformerEncoder, EncodesTextsLikeTheReference) {
+  for (const char* name : {"mean_norm_f32", "cls_f16_prefixed", "max_bf16_relu"}) {
+    ASSERT_OK_AND_ASSIGN(auto encoder, TransformerEncoder::Open(FixtureDir(name)));
+    std::ifstream in(FixtureDir(name) + "/reference.jsonl");
+    std::string line;
+    std::vector<std::string> texts;
+    std::vector<std::vector<double>> want;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      auto ids = j["ids"].get<std::vector<int32_t>>();
+      if (ids.size() < 3) continue;  // [CLS] alone has no text
+      texts.push_back(TextFor(ids));
+      want.push_back(j["embedding"].get<std::vector<double>>());
+    }
+    ASSERT_GE(texts.size(), 5u);
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::vector<float> out(texts.size() * encoder->dim());
+    ASSERT_OK(encoder->Encode(views, out));
+    for (size_t i = 0; i < texts.size(); ++i) {
+      double max_err = 0;
+      for (int k = 0; k < encoder->dim(); ++k) {
+        max_err = std::max(max_err, std::fabs(out[i * encoder->dim() + k] - want[i][k]));
+      }
+      EXPECT_LE(max_err, 1e-4) << name << " text " << i << ": " << texts[i];
+    }
+  }
+}
+
+TEST(TransformerEncoder, SpecRoundTripsAndDetectsAChangedFolder) {
+  TempDir dir;
+  const std::string copy = dir.Sub("model");
+  std::filesystem::copy(FixtureDir("mean_norm_f32"), copy, std::filesystem::copy_options::recursive);
+  ASSERT_OK_AND_ASSIGN(auto made, NewTextEncoder("model:" + copy, 0));
+  const std::string spec = made->spec();
+  EXPECT_EQ(spec.rfind("bert/v1;id=", 0), 0u) << spec;
+  EXPECT_NE(spec.find(";dim=32;dir=" + copy), std::string::npos) << spec;
+  EXPECT_EQ(EncoderNameFromSpec(spec), "model:" + copy);
+  ASSERT_OK_AND_ASSIGN(auto again, TextEncoderFromSpec(spec));
+  EXPECT_EQ(again->spec(), spec);
+  EXPECT_TRUE(NewTextEncoder("model:" + copy, 64).status().IsInvalidArgument());
+
+  // The same path with a changed model (here: a shorter max_seq_length, which
+  // changes long texts' vectors) is refused, not silently mixed.
+  std::ofstream(copy + "/sentence_bert_config.json") << R"({"max_seq_length": 16})";
+  auto changed = TextEncoderFromSpec(spec);
+  ASSERT_FALSE(changed.ok());
+  EXPECT_NE(changed.status().message().find("changed since"), std::string::npos)
+      << changed.status();
+  EXPECT_TRUE(TextEncoderFromSpec("bert/v1;id=0;dim=3").status().IsInvalidArgument());
+}
+
+TEST(TransformerEncoder, TruncatesLongTextsAndRefusesEmptyOnes) {
+  ASSERT_OK_AND_ASSIGN(auto encoder, TransformerEncoder::Open(FixtureDir("mean_norm_f32")));
+  std::string long_text;
+  for (int i = 0; i < 500; ++i) long_text += "w" + std::to_string(i % 100) + " ";
+  std::string_view texts[] = {long_text, "   "};
+  std::vector<float> out(encoder->dim());
+  ASSERT_OK(encoder->Encode(std::span(texts, 1), out));
+  std::vector<float> two(2 * encoder->dim());
+  Status s = encoder->Encode(texts, two);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("text 1"), std::string::npos) << s;
+  EXPECT_TRUE(TransformerEncoder::Open(FixtureDir("no-such-model")).status().IsNotFound());
+}
+
+}  // namespace
+}  // namespace flashembed::encoders
