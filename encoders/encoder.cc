@@ -10,6 +10,10 @@
 
 namespace flashembed::encoders {
 
+Result<TextEncoder::Tokenization> TextEncoder::Tokenize(std::string_view, size_t) const {
+  return Status::NotSupported("encoder " + spec() + " has no vocabulary to tokenize with");
+}
+
 Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int dim) {
   if (name == "hash") {
     HashingEncoder::Options options;

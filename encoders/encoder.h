@@ -10,10 +10,12 @@
 #ifndef FLASHEMBED_ENCODERS_ENCODER_H_
 #define FLASHEMBED_ENCODERS_ENCODER_H_
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -36,6 +38,14 @@ class TextEncoder {
   // nothing to encode (only whitespace / control characters) or is not valid
   // UTF-8; `out` is unspecified on error.
   virtual Status Encode(std::span<const std::string_view> texts, std::span<float> out) const = 0;
+
+  struct Tokenization {
+    std::vector<int32_t> ids;
+    std::vector<std::string> tokens;
+  };
+  // The model tokens of `text` (with special tokens); `max_tokens` > 0
+  // truncates. NotSupported for encoders without a vocabulary.
+  virtual Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const;
 };
 
 // Creates an encoder by name. Known names: "hash" (HashingEncoder) and

@@ -105,6 +105,12 @@ std::string TransformerEncoder::spec() const {
          ";dir=" + dir_;
 }
 
+Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view text,
+                                                              size_t max_tokens) const {
+  FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens));
+  return Tokenization{std::move(enc.ids), std::move(enc.tokens)};
+}
+
 Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
                                   std::span<float> out) const {
   const size_t d = static_cast<size_t>(dim());

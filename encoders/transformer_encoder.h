@@ -43,6 +43,8 @@ class TransformerEncoder final : public TextEncoder {
   // Texts longer than the model's max_seq_length tokens are truncated, as
   // sentence-transformers does.
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
+  // WordPiece tokens with [CLS]/[SEP]; max_tokens 0 = no limit.
+  Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const override;
 
   const std::string& dir() const { return dir_; }
 

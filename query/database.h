@@ -209,6 +209,41 @@ class Collection {
   Collection() = default;
 };
 
+// A built-in text encoder on its own, without a database: to embed texts
+// or inspect tokenization (the `flashembed embed` and `tokenize` verbs).
+// Thread-safety: const methods are safe to call from many threads.
+class TextModel {
+ public:
+  // `encoder` as in CollectionSchema::encoder: "hash" or "model:DIR".
+  // `dim` as in CollectionSchema::dim (0 = the encoder's default). The
+  // encoder's own errors otherwise (e.g. NotFound for a missing model folder).
+  static Result<std::unique_ptr<TextModel>> Open(const std::string& encoder, int dim = 0);
+
+  virtual ~TextModel() = default;
+  TextModel(const TextModel&) = delete;
+  TextModel& operator=(const TextModel&) = delete;
+
+  virtual int dim() const = 0;
+  // The identity stored with collections that use this encoder.
+  virtual std::string spec() const = 0;
+
+  // Row-major texts.size() x dim() floats. InvalidArgument naming the text
+  // that is empty or not valid UTF-8.
+  virtual Result<std::vector<float>> Embed(const std::vector<std::string>& texts) const = 0;
+
+  struct Tokens {
+    std::vector<int32_t> ids;
+    std::vector<std::string> tokens;
+  };
+  // The model's tokens for `text`, with [CLS]/[SEP]; `max_tokens` > 0
+  // truncates as Hugging Face's max_length does (special tokens included).
+  // NotSupported for the hashing encoder, which has no vocabulary.
+  virtual Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const = 0;
+
+ protected:
+  TextModel() = default;
+};
+
 struct Options {
   // Create the folder and an empty database when missing. Not persisted.
   bool create_if_missing = true;

@@ -35,6 +35,8 @@ Verb AddStatsVerb(CLI::App& app, GlobalOptions& global);   // cli_verbs.cc
 Verb AddDropVerb(CLI::App& app, GlobalOptions& global);    // cli_verbs.cc
 Verb AddSearchVerb(CLI::App& app, GlobalOptions& global);  // cli_search.cc
 Verb AddDemoVerb(CLI::App& app, GlobalOptions& global);    // cli_demo.cc
+Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global);  // cli_model.cc
+Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
 
 }  // namespace flashembed::cli
 

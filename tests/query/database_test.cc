@@ -319,6 +319,34 @@ TEST(Database, ConcurrentSearchesWhileWriting) {
   EXPECT_EQ(n, 200u + 60 * 25 - 120);
 }
 
+TEST(TextModel, EmbedsAndTokenizesWithoutADatabase) {
+  ASSERT_OK_AND_ASSIGN(auto hash, TextModel::Open("hash", 64));
+  EXPECT_EQ(hash->dim(), 64);
+  ASSERT_OK_AND_ASSIGN(auto v, hash->Embed({"one text", "another text"}));
+  EXPECT_EQ(v.size(), 128u);
+  EXPECT_EQ(hash->Tokenize("x", 0).status().code(), StatusCode::kNotSupported);
+  EXPECT_TRUE(hash->Embed({"fine", ""}).status().IsInvalidArgument());
+
+  const std::string dir = std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32";
+  ASSERT_OK_AND_ASSIGN(auto model, TextModel::Open("model:" + dir));
+  EXPECT_EQ(model->dim(), 32);
+  ASSERT_OK_AND_ASSIGN(auto tokens, model->Tokenize("w0 w99", 0));
+  EXPECT_EQ(tokens.ids, (std::vector<int32_t>{2, 5, 104, 3}));
+  // The database embeds exactly as the stand-alone model does.
+  TempDir tmp;
+  auto db = OpenDb(tmp.Sub("db"));
+  ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("m", {.encoder = "model:" + dir}));
+  std::vector<Document> docs = {{.id = 1, .text = "w3 w4 w5"}};
+  ASSERT_OK(c->Add({}, docs));
+  ASSERT_OK_AND_ASSIGN(Document stored, c->Get(1));
+  ASSERT_OK_AND_ASSIGN(auto direct, model->Embed({"w3 w4 w5"}));
+  EXPECT_EQ(stored.vector, direct);
+
+  EXPECT_TRUE(TextModel::Open("").status().IsInvalidArgument());
+  EXPECT_TRUE(TextModel::Open("model:/no/such/model").status().IsNotFound());
+  EXPECT_TRUE(TextModel::Open("word2vec").status().IsInvalidArgument());
+}
+
 // Get reads one point in time: an upsert racing with it never makes a stored
 // document look missing.
 TEST(Database, GetDuringUpsertsNeverMissesTheDocument) {

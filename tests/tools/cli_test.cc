@@ -375,6 +375,32 @@ TEST_F(CliTest, ModelCollection) {
            "excludes");
 }
 
+TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
+  RunResult r = RunOk({"tokenize", "--model", FLASHEMBED_MODEL_DIR},
+                      "{\"text\": \"w1 w2 w3\"}\n{\"text\": \"w1 w2 w3 w4 w5\"}\n");
+  auto lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  json first = json::parse(lines[0]);
+  EXPECT_EQ(first["ids"], json({2, 6, 7, 8, 3}));
+  EXPECT_EQ(first["tokens"], json({"[CLS]", "w1", "w2", "w3", "[SEP]"}));
+  r = RunOk({"tokenize", "--model", FLASHEMBED_MODEL_DIR, "--max-tokens", "4"},
+            "{\"text\": \"w1 w2 w3 w4 w5\"}\n");
+  EXPECT_EQ(OneJson(r)["ids"], json({2, 6, 7, 3}));
+
+  r = RunOk({"embed", "--model", FLASHEMBED_MODEL_DIR}, "{\"text\": \"w1 w2\"}\n");
+  std::vector<double> v = OneJson(r)["vector"].get<std::vector<double>>();
+  ASSERT_EQ(v.size(), 32u);
+  double norm = 0;
+  for (double x : v) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5) << "the fixture model normalises";
+  r = RunOk({"embed", "--encoder", "hash"}, "{\"text\": \"hello\"}\n");
+  EXPECT_EQ(OneJson(r)["vector"].size(), 384u);
+
+  RunFails({"tokenize"}, 2, "--model");
+  RunFails({"embed", "--encoder", "hash"}, 1, "<stdin>:2", "{\"text\": \"a\"}\n{\"txt\": 1}\n");
+  RunFails({"tokenize", "--model", "/no/such/model"}, 1, "no such model folder", "{\"text\": \"a\"}\n");
+}
+
 TEST_F(CliTest, VectorOnlyCollection) {
   RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "4", "--metric", "l2"});
   const std::string jsonl =

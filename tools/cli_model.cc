@@ -1,0 +1,124 @@
+// The `tokenize` and `embed` verbs: a text model on its own, no database.
+// JSON Lines in ({"text": ...} per line, from --input FILE or stdin), one JSON
+// line out per input line.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/cli_input.h"
+#include "tools/cli_verbs.h"
+
+namespace flashembed::cli {
+namespace {
+
+struct ModelArgs {
+  std::string model;         // Hugging Face folder, or "" with --encoder
+  std::string encoder;       // "hash" (embed only)
+  std::string input = "-";   // JSON Lines, "-" = stdin
+  size_t max_tokens = 0;     // tokenize: truncate like HF max_length; 0 = none
+};
+
+Result<std::unique_ptr<TextModel>> OpenModel(const ModelArgs& args) {
+  return TextModel::Open(args.model.empty() ? args.encoder : "model:" + args.model);
+}
+
+// Reads every {"text": ...} line first, so a bad line prints nothing.
+Result<std::vector<std::string>> ReadTexts(const std::string& path) {
+  std::vector<std::string> texts;
+  FE_RETURN_IF_ERROR(ForEachJsonLine(
+      path, [&](const nlohmann::ordered_json& record, const std::string& where, size_t) -> Status {
+        if (!record.is_object() || !record.contains("text") || !record["text"].is_string()) {
+          return Status::InvalidArgument(where + ": expected {\"text\": \"...\"}");
+        }
+        texts.push_back(record["text"].get<std::string>());
+        return Status::OK();
+      }));
+  return texts;
+}
+
+int RunTokenize(const ModelArgs& args) {
+  if (args.model.empty()) return ReportUsageError("tokenize needs --model DIR");
+  auto model = OpenModel(args);
+  if (!model.ok()) return ReportError(model.status());
+  auto texts = ReadTexts(args.input);
+  if (!texts.ok()) return ReportError(texts.status());
+  for (size_t i = 0; i < texts->size(); ++i) {
+    auto tokens = (*model)->Tokenize((*texts)[i], args.max_tokens);
+    if (!tokens.ok()) {
+      return ReportError(Status(tokens.status().code(), "text on input line " +
+                                                            std::to_string(i + 1) + ": " +
+                                                            tokens.status().message()));
+    }
+    nlohmann::ordered_json out;
+    out["ids"] = tokens->ids;
+    out["tokens"] = tokens->tokens;
+    std::cout << DumpJson(out) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunEmbed(const ModelArgs& args) {
+  if (args.model.empty() && args.encoder.empty()) {
+    return ReportUsageError("embed needs --model DIR or --encoder hash");
+  }
+  auto model = OpenModel(args);
+  if (!model.ok()) return ReportError(model.status());
+  auto texts = ReadTexts(args.input);
+  if (!texts.ok()) return ReportError(texts.status());
+  constexpr size_t kBatch = 64;
+  const size_t dim = static_cast<size_t>((*model)->dim());
+  for (size_t first = 0; first < texts->size(); first += kBatch) {
+    std::vector<std::string> batch(texts->begin() + first,
+                                   texts->begin() + std::min(texts->size(), first + kBatch));
+    auto vectors = (*model)->Embed(batch);
+    if (!vectors.ok()) return ReportError(vectors.status());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      nlohmann::ordered_json out;
+      out["vector"] = VectorToJson(std::span<const float>(*vectors).subspan(i * dim, dim));
+      std::cout << DumpJson(out) << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+void AddInputOptions(CLI::App& cmd, ModelArgs& args) {
+  cmd.add_option("--input", args.input, "JSON Lines file of {\"text\": ...}; - for stdin")
+      ->type_name("FILE")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ModelArgs>();
+  CLI::App* cmd = app.add_subcommand("tokenize", "Print a model's token ids for texts.");
+  cmd->footer(
+      "Reads JSON Lines {\"text\": ...} and prints {\"ids\": [...], \"tokens\": [...]} per line, "
+      "with [CLS] and [SEP], as Hugging Face tokenizers would.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--model", args->model, "Hugging Face model folder (vocab.txt/tokenizer.json)")
+      ->type_name("DIR");
+  cmd->add_option("--max-tokens", args->max_tokens,
+                  "truncate to N tokens, special tokens included (HF max_length); 0 = no limit")
+      ->type_name("N");
+  AddInputOptions(*cmd, *args);
+  return {cmd, [args] { return RunTokenize(*args); }};
+}
+
+Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ModelArgs>();
+  CLI::App* cmd = app.add_subcommand("embed", "Print embedding vectors for texts.");
+  cmd->footer(
+      "Reads JSON Lines {\"text\": ...} and prints {\"vector\": [...]} per line. Texts longer "
+      "than the model's max_seq_length are truncated, as sentence-transformers does.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--model", args->model, "Hugging Face model folder")->type_name("DIR");
+  cmd->add_option("--encoder", args->encoder, "built-in encoder instead of a model: hash")
+      ->check(CLI::IsMember({"hash"}))
+      ->excludes(cmd->get_option("--model"));
+  AddInputOptions(*cmd, *args);
+  return {cmd, [args] { return RunEmbed(*args); }};
+}
+
+}  // namespace flashembed::cli
