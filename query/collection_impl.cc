@@ -96,6 +96,8 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   s.hnsw.ef_construction = static_cast<int>(r.ef_construction);
   s.hnsw.ef_search = static_cast<int>(r.ef_search);
   s.encoder = encoders::EncoderNameFromSpec(r.encoder_spec);
+  s.query_prefix = r.query_prefix;
+  s.document_prefix = r.document_prefix;
   return s;
 }
 
@@ -370,13 +372,16 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
     FE_RETURN_IF_ERROR(CheckVector(query.vector, record_.dim, metric_));
     return query.vector;
   }
-  if (query.text.empty()) return Status::InvalidArgument("query is empty: give text or a vector");
+  if (query.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument("query is empty: give text or a vector");
+  }
   if (!encoder_) {
     return Status::InvalidArgument("collection \"" + record_.name +
                                    "\" has no encoder: search it with a vector");
   }
   std::vector<float> v(record_.dim);
-  std::string_view text = query.text;
+  const std::string prefixed = record_.query_prefix + query.text;
+  std::string_view text = prefixed;
   Status s = encoder_->Encode(std::span<const std::string_view>(&text, 1), v);
   if (!s.ok()) return Status(s.code(), "query text: " + OneTextMessage(s));
   return v;
@@ -475,16 +480,25 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
     } else if (!encoder_) {
       return Status::InvalidArgument(where() + ": collection \"" + record_.name +
                                      "\" has no encoder, so every document needs a vector");
-    } else if (d.text.empty()) {
+    } else if (d.text.find_first_not_of(" \t\r\n") == std::string::npos) {
       return Status::InvalidArgument(where() + ": text is empty and no vector is given");
     } else {
       to_encode.push_back(i);
     }
   }
   if (!to_encode.empty()) {
+    // The collection's document prefix is part of what is embedded, not of
+    // what is stored.
+    std::vector<std::string> prefixed;
     std::vector<std::string_view> texts;
     texts.reserve(to_encode.size());
-    for (size_t i : to_encode) texts.push_back(docs[i].text);
+    if (record_.document_prefix.empty()) {
+      for (size_t i : to_encode) texts.push_back(docs[i].text);
+    } else {
+      prefixed.reserve(to_encode.size());
+      for (size_t i : to_encode) prefixed.push_back(record_.document_prefix + docs[i].text);
+      texts.assign(prefixed.begin(), prefixed.end());
+    }
     std::vector<float> encoded(to_encode.size() * dim);
     Status s = encoder_->Encode(texts, encoded);
     if (!s.ok()) {

@@ -65,6 +65,12 @@ Status CollectionSchema::Validate() const {
     return Status::InvalidArgument("unknown metric");
   }
   if (index != IndexKind::kHnsw) return Status::InvalidArgument("unknown index kind");
+  if (query_prefix.size() > 1024 || document_prefix.size() > 1024) {
+    return Status::InvalidArgument("query_prefix and document_prefix are limited to 1024 bytes");
+  }
+  if (encoder.empty() && (!query_prefix.empty() || !document_prefix.empty())) {
+    return Status::InvalidArgument("a collection without an encoder embeds no text: prefixes need an encoder");
+  }
   return Status::OK();
 }
 
@@ -122,6 +128,8 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
   r.m = static_cast<uint32_t>(schema.hnsw.m);
   r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);
   r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
+  r.query_prefix = schema.query_prefix;
+  r.document_prefix = schema.document_prefix;
   return r;
 }
 
@@ -146,6 +154,13 @@ std::string Difference(const storage::CollectionRecord& stored,
   if (stored.ef_construction != wanted.ef_construction) {
     return diff("hnsw ef_construction", std::to_string(stored.ef_construction),
                 std::to_string(wanted.ef_construction));
+  }
+  if (stored.query_prefix != wanted.query_prefix) {
+    return diff("query_prefix", "\"" + stored.query_prefix + "\"", "\"" + wanted.query_prefix + "\"");
+  }
+  if (stored.document_prefix != wanted.document_prefix) {
+    return diff("document_prefix", "\"" + stored.document_prefix + "\"",
+                "\"" + wanted.document_prefix + "\"");
   }
   if (stored.ef_search != wanted.ef_search) {
     return diff("hnsw ef_search", std::to_string(stored.ef_search),

@@ -102,6 +102,11 @@ struct CollectionSchema {
   // no model files needed), or "" for a vector-only collection that takes
   // vectors of `dim` values and no text queries.
   std::string encoder = "hash";
+  // Prepended by the database to every query text / document text before it
+  // is embedded (not to the stored text), as some models expect: e5's
+  // "query: " and "passage: ", bge's query instruction. At most 1024 bytes.
+  std::string query_prefix;
+  std::string document_prefix;
 
   Status Validate() const;
 };

@@ -9,7 +9,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "record codecs assume a little-endian machine");
 
-constexpr uint8_t kCollectionVersion = 1;
+// Version 2 appended query_prefix and document_prefix; version 1 records
+// (without them) are still read.
+constexpr uint8_t kCollectionVersion = 2;
 constexpr uint8_t kStateVersion = 1;
 constexpr uint8_t kDocumentVersion = 1;
 constexpr uint8_t kSnapshotVersion = 1;
@@ -192,13 +194,17 @@ std::string EncodeCollection(const CollectionRecord& r) {
   PutVarint(&out, r.ef_search);
   PutBytes(&out, r.encoder_spec);
   PutVarint(&out, static_cast<uint64_t>(r.created_unix_ms));
+  PutBytes(&out, r.query_prefix);
+  PutBytes(&out, r.document_prefix);
   return out;
 }
 
 Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
   Reader in(bytes);
-  if (in.Byte() != kCollectionVersion || !in.ok()) {
-    return Status::NotSupported("collection record has an unknown version");
+  const uint8_t version = in.Byte();
+  if (!in.ok() || version < 1 || version > kCollectionVersion) {
+    return Status::NotSupported("collection record has version " + std::to_string(version) +
+                                "; this build reads 1.." + std::to_string(kCollectionVersion));
   }
   CollectionRecord r;
   r.cid = static_cast<uint32_t>(in.Varint());
@@ -211,6 +217,10 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
   r.ef_search = static_cast<uint32_t>(in.Varint());
   r.encoder_spec = in.Bytes();
   r.created_unix_ms = static_cast<int64_t>(in.Varint());
+  if (version >= 2) {
+    r.query_prefix = in.Bytes();
+    r.document_prefix = in.Bytes();
+  }
   if (!in.ok() || !in.done()) return Malformed("collection");
   return r;
 }

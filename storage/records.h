@@ -73,6 +73,9 @@ struct CollectionRecord {
   uint32_t ef_search = 0;
   std::string encoder_spec;  // empty: vector-only collection
   int64_t created_unix_ms = 0;
+  // Prepended to texts before embedding (record version 2; empty in v1).
+  std::string query_prefix;
+  std::string document_prefix;
 };
 std::string EncodeCollection(const CollectionRecord& r);
 Result<CollectionRecord> DecodeCollection(std::string_view bytes);

@@ -184,6 +184,8 @@ json CollectionInfoToJson(const CollectionInfo& info) {
           {"m", info.schema.hnsw.m},
           {"ef_construction", info.schema.hnsw.ef_construction},
           {"ef_search", info.schema.hnsw.ef_search},
+          {"query_prefix", info.schema.query_prefix},
+          {"document_prefix", info.schema.document_prefix},
           {"created_unix_ms", info.created_unix_ms}};
 }
 

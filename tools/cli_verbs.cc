@@ -58,6 +58,8 @@ struct CreateArgs {
   HnswParams hnsw;
   std::string encoder = "hash";
   std::string model;  // a Hugging Face model folder; overrides --encoder
+  std::string query_prefix;
+  std::string document_prefix;
 };
 
 int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
@@ -70,6 +72,8 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
   schema.hnsw = args.hnsw;
   schema.encoder = args.encoder == "none" ? "" : args.encoder;
   if (!args.model.empty()) schema.encoder = "model:" + args.model;
+  schema.query_prefix = args.query_prefix;
+  schema.document_prefix = args.document_prefix;
   if (Status status = schema.Validate(); !status.ok()) {
     return ReportUsageError(status.message());
   }
@@ -385,6 +389,13 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
                   "model.safetensors); the model's identity is stored with the collection")
       ->type_name("DIR")
       ->excludes(cmd->get_option("--encoder"));
+  cmd->add_option("--query-prefix", args->query_prefix,
+                  "prepended to every query text before embedding (e5: \"query: \")")
+      ->type_name("TEXT");
+  cmd->add_option("--document-prefix", args->document_prefix,
+                  "prepended to every document text before embedding, not stored (e5: "
+                  "\"passage: \")")
+      ->type_name("TEXT");
   return {cmd, [args, &global] { return RunCreate(*args, global); }};
 }
 

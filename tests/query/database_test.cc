@@ -347,6 +347,40 @@ TEST(TextModel, EmbedsAndTokenizesWithoutADatabase) {
   EXPECT_TRUE(TextModel::Open("word2vec").status().IsInvalidArgument());
 }
 
+// Prefixes are part of what is embedded, not of what is stored.
+TEST(Database, QueryAndDocumentPrefixesAreApplied) {
+  TempDir dir;
+  auto db = OpenDb(dir.Sub("db"));
+  CollectionSchema schema{.query_prefix = "query: ", .document_prefix = "passage: "};
+  ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("p", schema));
+  std::vector<Document> docs = {{.id = 1, .text = "lunar orbit and tides"}};
+  ASSERT_OK(c->Add({}, docs));
+  ASSERT_OK_AND_ASSIGN(Document stored, c->Get(1));
+  EXPECT_EQ(stored.text, "lunar orbit and tides");
+  ASSERT_OK_AND_ASSIGN(auto model, TextModel::Open("hash"));
+  ASSERT_OK_AND_ASSIGN(auto want_doc, model->Embed({"passage: lunar orbit and tides"}));
+  EXPECT_EQ(stored.vector, want_doc);
+  ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 1}, Query::Text("tides")));
+  ASSERT_OK_AND_ASSIGN(auto want_query, model->Embed({"query: tides"}));
+  double dot = 0;
+  for (size_t i = 0; i < want_query.size(); ++i) dot += want_query[i] * want_doc[i];
+  EXPECT_NEAR(hits[0].score, dot, 1e-5);
+  ASSERT_OK_AND_ASSIGN(CollectionInfo info, c->Describe());
+  EXPECT_EQ(info.schema.query_prefix, "query: ");
+  EXPECT_EQ(info.schema.document_prefix, "passage: ");
+  auto other = db->GetOrCreateCollection("p", {.query_prefix = "q: ", .document_prefix = "passage: "});
+  EXPECT_NE(other.status().message().find("query_prefix: stored \"query: \", requested \"q: \""),
+            std::string::npos)
+      << other.status();
+  // A prefix does not make blank text acceptable.
+  std::vector<Document> blank = {{.id = 2, .text = "  "}};
+  EXPECT_TRUE(c->Add({}, blank).IsInvalidArgument());
+  EXPECT_TRUE(c->Search({}, Query::Text(" ")).status().IsInvalidArgument());
+  EXPECT_TRUE(db->CreateCollection("v", {.dim = 4, .encoder = "", .query_prefix = "q: "})
+                  .status()
+                  .IsInvalidArgument());
+}
+
 // Get reads one point in time: an upsert racing with it never makes a stored
 // document look missing.
 TEST(Database, GetDuringUpsertsNeverMissesTheDocument) {

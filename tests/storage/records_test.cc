@@ -30,6 +30,32 @@ TEST(Records, CollectionRoundTrip) {
   EXPECT_EQ(back.created_unix_ms, 1764300000000);
 }
 
+// Version 1 collection records (before query/document prefixes) still read.
+TEST(Records, ReadsVersion1CollectionRecords) {
+  CollectionRecord r;
+  r.cid = 3;
+  r.name = "old";
+  r.dim = 8;
+  r.encoder_spec = "hash/v1;dim=8";
+  std::string v2 = EncodeCollection(r);
+  ASSERT_EQ(v2[0], 2);
+  ASSERT_EQ(v2.substr(v2.size() - 2), std::string(2, '\0'));  // two empty prefixes
+  std::string v1 = v2.substr(0, v2.size() - 2);
+  v1[0] = 1;
+  ASSERT_OK_AND_ASSIGN(CollectionRecord back, DecodeCollection(v1));
+  EXPECT_EQ(back.name, "old");
+  EXPECT_EQ(back.encoder_spec, "hash/v1;dim=8");
+  EXPECT_EQ(back.query_prefix, "");
+  r.query_prefix = "query: ";
+  r.document_prefix = "passage: ";
+  ASSERT_OK_AND_ASSIGN(back, DecodeCollection(EncodeCollection(r)));
+  EXPECT_EQ(back.query_prefix, "query: ");
+  EXPECT_EQ(back.document_prefix, "passage: ");
+  std::string future = v2;
+  future[0] = 3;
+  EXPECT_EQ(DecodeCollection(future).status().code(), StatusCode::kNotSupported);
+}
+
 TEST(Records, TruncatedRecordsAreCorruption) {
   DocumentRecord d{"s" + std::string("doc-1"), "some text", R"({"a":1})"};
   std::string bytes = EncodeDocument(d);

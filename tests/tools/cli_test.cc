@@ -370,6 +370,11 @@ TEST_F(CliTest, ModelCollection) {
   json hits = OneJson(RunOk({"search", "-c", "m", "--json", "-k", "2", "w50", "w60", "w70"}));
   ASSERT_EQ(hits["hits"].size(), 2u);
   EXPECT_EQ(hits["hits"][0]["id"], 2);
+  const json prefixed = OneJson(RunOk({"create", "-c", "e5", "--json", "--model", FLASHEMBED_MODEL_DIR,
+                                        "--query-prefix", "query: ", "--document-prefix",
+                                        "passage: "}));
+  EXPECT_EQ(prefixed["query_prefix"], "query: ");
+  EXPECT_EQ(prefixed["document_prefix"], "passage: ");
   RunFails({"create", "-c", "x", "--model", "/no/such/model"}, 1, "no such model folder");
   RunFails({"create", "-c", "y", "--model", FLASHEMBED_MODEL_DIR, "--encoder", "hash"}, 2,
            "excludes");
