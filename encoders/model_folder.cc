@@ -17,12 +17,12 @@ bool IsFile(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-// Parses `path` as a JSON object. NotFound if missing (when `required`),
-// InvalidArgument naming the file if malformed. A missing optional file gives
-// an empty object.
-Result<json> ReadJson(const fs::path& path, bool required) {
+// Parses `path` as JSON of the type of `absent` (an object or an array).
+// NotFound if missing and `required`, else `absent`; InvalidArgument naming
+// the file if malformed or of another type.
+Result<json> ReadJson(const fs::path& path, bool required, json absent = json::object()) {
   if (!IsFile(path)) {
-    if (!required) return json::object();
+    if (!required) return absent;
     return Status::NotFound(path.string() + ": no such file");
   }
   std::ifstream in(path, std::ios::binary);
@@ -31,7 +31,10 @@ Result<json> ReadJson(const fs::path& path, bool required) {
   if (!in.good() && !in.eof()) return Status::IOError(path.string() + ": cannot be read");
   json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument(path.string() + ": not valid JSON");
-  if (!j.is_object()) return Status::InvalidArgument(path.string() + ": not a JSON object");
+  if (j.type() != absent.type()) {
+    return Status::InvalidArgument(path.string() + ": must be a JSON " +
+                                   (absent.is_array() ? "array" : "object"));
+  }
   return j;
 }
 
@@ -102,18 +105,8 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
 
 // Pooling and normalisation from sentence-transformers' files, if present.
 Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
-  FE_ASSIGN_OR_RETURN(json modules, [&]() -> Result<json> {
-    fs::path p = dir / "modules.json";
-    if (!IsFile(p)) return json::array();
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    json j = json::parse(buffer.str(), nullptr, false);
-    if (j.is_discarded() || !j.is_array()) {
-      return Status::InvalidArgument(p.string() + ": must be a JSON array of modules");
-    }
-    return j;
-  }());
+  FE_ASSIGN_OR_RETURN(json modules,
+                      ReadJson(dir / "modules.json", /*required=*/false, json::array()));
   std::string pooling_dir = "1_Pooling";
   for (const json& mod : modules) {
     if (!mod.is_object() || !mod.contains("type") || !mod["type"].is_string()) {

@@ -89,6 +89,7 @@ TEST(ModelFolder, RefusesIncompleteOrInconsistentFolders) {
   std::vector<Case> cases = {
       {"no config", "config.json", "", "config.json: no such file"},
       {"bad json", "config.json", "{", "config.json: not valid JSON"},
+      {"config array", "config.json", "[]", "config.json: must be a JSON object"},
       {"missing field", "config.json", R"({"vocab_size": 10})", "missing \"hidden_size\""},
       {"heads", "config.json",
        R"({"vocab_size": 10, "hidden_size": 10, "num_hidden_layers": 1, "num_attention_heads": 3,
@@ -112,7 +113,7 @@ TEST(ModelFolder, RefusesIncompleteOrInconsistentFolders) {
        "pooling_mode_weightedmean_tokens is not supported"},
       {"seq too long", "sentence_bert_config.json", R"({"max_seq_length": 1024})",
        "\"max_seq_length\" must be an integer in 2..512"},
-      {"modules", "modules.json", R"({"not": "an array"})", "must be a JSON array"},
+      {"modules", "modules.json", R"({"not": "an array"})", "modules.json: must be a JSON array"},
   };
   for (const auto& c : cases) {
     TempDir case_dir;
