@@ -151,24 +151,6 @@ Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
 
 }  // namespace
 
-const char* ActivationName(Activation a) {
-  switch (a) {
-    case Activation::kGelu: return "gelu";
-    case Activation::kGeluTanh: return "gelu_new";
-    case Activation::kRelu: return "relu";
-  }
-  return "?";
-}
-
-const char* PoolingName(Pooling p) {
-  switch (p) {
-    case Pooling::kMean: return "mean";
-    case Pooling::kCls: return "cls";
-    case Pooling::kMax: return "max";
-  }
-  return "?";
-}
-
 Result<ModelFolder> ModelFolder::Read(const std::string& dir_name) {
   const fs::path dir(dir_name);
   std::error_code ec;

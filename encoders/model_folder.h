@@ -24,10 +24,6 @@ namespace flashembed::encoders {
 enum class Activation { kGelu, kGeluTanh, kRelu };
 enum class Pooling { kMean, kCls, kMax };
 
-// "gelu", "gelu_new" (tanh approximation), "relu"; "mean", "cls", "max".
-const char* ActivationName(Activation a);
-const char* PoolingName(Pooling p);
-
 // The fields of a BERT config.json the forward pass needs.
 struct BertConfig {
   int vocab_size = 0;

@@ -26,15 +26,6 @@ size_t DtypeBytes(TensorDtype dtype) { return dtype == TensorDtype::kF32 ? 4 : 2
 
 }  // namespace
 
-const char* TensorDtypeName(TensorDtype dtype) {
-  switch (dtype) {
-    case TensorDtype::kF32: return "F32";
-    case TensorDtype::kF16: return "F16";
-    case TensorDtype::kBF16: return "BF16";
-  }
-  return "?";
-}
-
 int64_t TensorInfo::num_elements() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

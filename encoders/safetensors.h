@@ -32,9 +32,6 @@ namespace flashembed::encoders {
 
 enum class TensorDtype { kF32, kF16, kBF16 };
 
-// "F32", "F16", "BF16".
-const char* TensorDtypeName(TensorDtype dtype);
-
 struct TensorInfo {
   std::string name;
   TensorDtype dtype = TensorDtype::kF32;

@@ -263,10 +263,7 @@ Status CollectionImpl::SnapshotLocked() {
 
 Status CollectionImpl::Close() {
   std::lock_guard<std::mutex> lock(write_mu_);
-  {
-    std::shared_lock<RwMutex> read(index_mu_);
-    if (state_flag_ != State::kOpen) return Status::OK();
-  }
+  if (state_flag_ != State::kOpen) return Status::OK();
   // A broken index is not saved; the stored snapshot and log stay valid.
   Status s = index_broken_.ok() ? SnapshotLocked() : Status::OK();
   std::unique_lock<RwMutex> exclusive(index_mu_);
@@ -288,10 +285,7 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
 
 Status CollectionImpl::Drop() {
   std::lock_guard<std::mutex> lock(write_mu_);
-  {
-    std::shared_lock<RwMutex> read(index_mu_);
-    FE_RETURN_IF_ERROR(CheckOpen());
-  }
+  FE_RETURN_IF_ERROR(CheckOpen());
   storage::WriteBatch batch;
   AppendDrop(record_, &batch);
   FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
@@ -522,11 +516,8 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
 
   // 2. Under the write lock: resolve ids, assign slots, write one batch.
   std::lock_guard<std::mutex> lock(write_mu_);
-  {
-    std::shared_lock<RwMutex> read(index_mu_);
-    FE_RETURN_IF_ERROR(CheckOpen());
-    FE_RETURN_IF_ERROR(index_broken_);
-  }
+  FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(index_broken_);
   std::vector<std::string> id_keys(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) id_keys[i] = storage::IdKey(cid, id_parts[i]);
   FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
@@ -615,11 +606,8 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
   }
 
   std::lock_guard<std::mutex> lock(write_mu_);
-  {
-    std::shared_lock<RwMutex> read(index_mu_);
-    FE_RETURN_IF_ERROR(CheckOpen());
-    FE_RETURN_IF_ERROR(index_broken_);
-  }
+  FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(index_broken_);
   FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
   storage::CollectionState next = state_;
   storage::WriteBatch batch;

@@ -164,7 +164,6 @@ Result<ParsedId> DecodeIdPart(std::string_view id_part) {
 }
 
 std::string OplogKey(uint32_t cid, uint64_t seq) { return SlotKey(cid, seq); }
-uint64_t SeqFromOplogKey(std::string_view key) { return GetBE64(key.substr(4)); }
 
 std::string SnapshotHeaderKey(uint32_t cid) {
   std::string k;

@@ -54,7 +54,6 @@ Result<ParsedId> DecodeIdPart(std::string_view id_part);
 
 // oplog: cid + seq
 std::string OplogKey(uint32_t cid, uint64_t seq);
-uint64_t SeqFromOplogKey(std::string_view key);
 
 // snapshots: cid + 'h' -> SnapshotHeader; cid + 'p' + part (fixed32 BE) -> bytes
 std::string SnapshotHeaderKey(uint32_t cid);

@@ -69,7 +69,6 @@ void WriteBatch::DeleteRange(Cf cf, std::string_view begin, std::string_view end
   rep_->ops.push_back({Rep::Op::kDeleteRange, cf, std::string(begin), std::string(end)});
 }
 size_t WriteBatch::count() const { return rep_->ops.size(); }
-size_t WriteBatch::data_size() const { return rep_->bytes; }
 
 struct Store::Rep {
   std::unique_ptr<rocksdb::DB> db;

@@ -54,7 +54,6 @@ class WriteBatch {
   // Deletes keys in [begin, end).
   void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
   size_t count() const;
-  size_t data_size() const;
 
  private:
   friend class Store;
