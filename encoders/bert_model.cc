@@ -1,70 +1,67 @@
 #include "encoders/bert_model.h"
 
-#include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "encoders/linear.h"
 #include "encoders/safetensors.h"
 
 namespace flashembed::encoders {
 namespace {
 
-// y[rows x n] = x[rows x k] * W^T + b, with W stored [n x k] row-major as in
-// the checkpoint (torch.nn.Linear: y = x A^T + b).
-void Linear(const float* x, int rows, int k, const std::vector<float>& w,
-            const std::vector<float>& b, int n, float* y) {
-  for (int r = 0; r < rows; ++r) std::memcpy(y + static_cast<size_t>(r) * n, b.data(), n * 4);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1.0f, x, k, w.data(), k, 1.0f,
-              y, n);
-}
+// Below this many floats of activations a loop runs on the calling thread:
+// waking the OpenMP team costs more than it saves.
+constexpr int64_t kParallelFloats = 1 << 16;
 
-// x = LayerNorm(x + residual) over the last dimension (residual may be null).
+// x = LayerNorm(x + residual) over each row of h floats (residual may be
+// null), rows spread over the OpenMP threads.
 void AddLayerNorm(float* x, const float* residual, int rows, int h, const std::vector<float>& gamma,
                   const std::vector<float>& beta, double eps) {
+  const float* g = gamma.data();
+  const float* b = beta.data();
+#pragma omp parallel for schedule(static) if (int64_t{rows} * h >= kParallelFloats)
   for (int r = 0; r < rows; ++r) {
     float* row = x + static_cast<size_t>(r) * h;
     if (residual != nullptr) {
       const float* res = residual + static_cast<size_t>(r) * h;
+#pragma omp simd
       for (int i = 0; i < h; ++i) row[i] += res[i];
     }
-    double mean = 0;
-    for (int i = 0; i < h; ++i) mean += row[i];
-    mean /= h;
-    double var = 0;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < h; ++i) sum += row[i];
+    const float mean = sum / h;
+    float var = 0;
+#pragma omp simd reduction(+ : var)
     for (int i = 0; i < h; ++i) var += (row[i] - mean) * (row[i] - mean);
-    var /= h;
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float m = static_cast<float>(mean);
-    for (int i = 0; i < h; ++i) row[i] = (row[i] - m) * inv * gamma[i] + beta[i];
+    const float inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var) / h + eps));
+#pragma omp simd
+    for (int i = 0; i < h; ++i) row[i] = (row[i] - mean) * inv * g[i] + b[i];
   }
 }
 
-void Activate(float* x, size_t n, Activation act) {
+LinearAct ToLinearAct(Activation act) {
   switch (act) {
     case Activation::kGelu:  // transformers' "gelu": x * Phi(x), exact erf form
-      for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-      break;
+      return LinearAct::kGelu;
     case Activation::kGeluTanh:  // "gelu_new": the tanh approximation
-      for (size_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-      }
-      break;
+      return LinearAct::kGeluTanh;
     case Activation::kRelu:
-      for (size_t i = 0; i < n; ++i) x[i] = std::max(0.0f, x[i]);
-      break;
+      return LinearAct::kRelu;
   }
+  return LinearAct::kGelu;
 }
 
 }  // namespace
 
 struct BertModel::Weights {
   struct Layer {
-    std::vector<float> qkv_w, qkv_b;  // query, key, value stacked: [3H x H], [3H]
-    std::vector<float> attn_out_w, attn_out_b, attn_ln_w, attn_ln_b;
-    std::vector<float> inter_w, inter_b, out_w, out_b, out_ln_w, out_ln_b;
+    // query, key and value stacked in one [3H x H] product.
+    std::unique_ptr<Linear> qkv, attn_out, inter, out;
+    std::vector<float> attn_ln_w, attn_ln_b, out_ln_w, out_ln_b;
   };
   std::vector<float> word, position, token_type, emb_ln_w, emb_ln_b;
   std::vector<Layer> layers;
@@ -121,21 +118,25 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
     Weights::Layer& l = w->layers[i];
-    std::vector<float> part_w, part_b;
+    std::vector<float> qkv_w, qkv_b, part_w, part_b, lin_w, lin_b;
     for (const char* m : {"query", "key", "value"}) {
       FE_RETURN_IF_ERROR(read(p + "attention.self." + m + ".weight", {h, h}, &part_w));
       FE_RETURN_IF_ERROR(read(p + "attention.self." + m + ".bias", {h}, &part_b));
-      l.qkv_w.insert(l.qkv_w.end(), part_w.begin(), part_w.end());
-      l.qkv_b.insert(l.qkv_b.end(), part_b.begin(), part_b.end());
+      qkv_w.insert(qkv_w.end(), part_w.begin(), part_w.end());
+      qkv_b.insert(qkv_b.end(), part_b.begin(), part_b.end());
     }
-    FE_RETURN_IF_ERROR(read(p + "attention.output.dense.weight", {h, h}, &l.attn_out_w));
-    FE_RETURN_IF_ERROR(read(p + "attention.output.dense.bias", {h}, &l.attn_out_b));
+    FE_ASSIGN_OR_RETURN(l.qkv, Linear::Create(qkv_w, qkv_b, 3 * h, h, LinearAct::kNone));
+    FE_RETURN_IF_ERROR(read(p + "attention.output.dense.weight", {h, h}, &lin_w));
+    FE_RETURN_IF_ERROR(read(p + "attention.output.dense.bias", {h}, &lin_b));
+    FE_ASSIGN_OR_RETURN(l.attn_out, Linear::Create(lin_w, lin_b, h, h, LinearAct::kNone));
     FE_RETURN_IF_ERROR(read(p + "attention.output.LayerNorm.weight", {h}, &l.attn_ln_w));
     FE_RETURN_IF_ERROR(read(p + "attention.output.LayerNorm.bias", {h}, &l.attn_ln_b));
-    FE_RETURN_IF_ERROR(read(p + "intermediate.dense.weight", {inter, h}, &l.inter_w));
-    FE_RETURN_IF_ERROR(read(p + "intermediate.dense.bias", {inter}, &l.inter_b));
-    FE_RETURN_IF_ERROR(read(p + "output.dense.weight", {h, inter}, &l.out_w));
-    FE_RETURN_IF_ERROR(read(p + "output.dense.bias", {h}, &l.out_b));
+    FE_RETURN_IF_ERROR(read(p + "intermediate.dense.weight", {inter, h}, &lin_w));
+    FE_RETURN_IF_ERROR(read(p + "intermediate.dense.bias", {inter}, &lin_b));
+    FE_ASSIGN_OR_RETURN(l.inter, Linear::Create(lin_w, lin_b, inter, h, ToLinearAct(c.hidden_act)));
+    FE_RETURN_IF_ERROR(read(p + "output.dense.weight", {h, inter}, &lin_w));
+    FE_RETURN_IF_ERROR(read(p + "output.dense.bias", {h}, &lin_b));
+    FE_ASSIGN_OR_RETURN(l.out, Linear::Create(lin_w, lin_b, h, inter, LinearAct::kNone));
     FE_RETURN_IF_ERROR(read(p + "output.LayerNorm.weight", {h}, &l.out_ln_w));
     FE_RETURN_IF_ERROR(read(p + "output.LayerNorm.bias", {h}, &l.out_ln_b));
   }
@@ -175,12 +176,17 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
 
   // Embeddings: word + position + token type 0, then LayerNorm.
   std::vector<float> x(static_cast<size_t>(tokens) * h);
-  for (size_t s = 0; s < batch.size(); ++s) {
+  const int sequences = static_cast<int>(batch.size());
+  const bool parallel = int64_t{tokens} * h >= kParallelFloats;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int s = 0; s < sequences; ++s) {
     for (size_t j = 0; j < batch[s].size(); ++j) {
       float* row = x.data() + static_cast<size_t>(start[s] + j) * h;
       const float* word = w_->word.data() + static_cast<size_t>(batch[s][j]) * h;
       const float* pos = w_->position.data() + j * h;
-      for (int i = 0; i < h; ++i) row[i] = word[i] + pos[i] + w_->token_type[i];
+      const float* type = w_->token_type.data();
+#pragma omp simd
+      for (int i = 0; i < h; ++i) row[i] = word[i] + pos[i] + type[i];
     }
   }
   AddLayerNorm(x.data(), nullptr, tokens, h, w_->emb_ln_w, w_->emb_ln_b, c.layer_norm_eps);
@@ -189,66 +195,77 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
   std::vector<float> ctx(static_cast<size_t>(tokens) * h);
   std::vector<float> attn(static_cast<size_t>(tokens) * h);
   std::vector<float> inter(static_cast<size_t>(tokens) * c.intermediate_size);
-  std::vector<float> scores(static_cast<size_t>(longest) * longest);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (const Weights::Layer& l : w_->layers) {
-    // BertSelfAttention: one GEMM for query, key and value of every token.
-    Linear(x.data(), tokens, h, l.qkv_w, l.qkv_b, 3 * h, qkv.data());
-    for (size_t s = 0; s < batch.size(); ++s) {
-      const int len = start[s + 1] - start[s];
-      const float* base = qkv.data() + static_cast<size_t>(start[s]) * 3 * h;
-      for (int head = 0; head < heads; ++head) {
-        const float* q = base + head * d;
-        const float* k = base + h + head * d;
-        const float* v = base + 2 * h + head * d;
-        // scores = softmax(q k^T / sqrt(d)) over keys; no mask (no padding).
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, d, scale, q, 3 * h, k,
-                    3 * h, 0.0f, scores.data(), len);
-        for (int r = 0; r < len; ++r) {
-          float* row = scores.data() + static_cast<size_t>(r) * len;
-          const float top = *std::max_element(row, row + len);
-          float sum = 0;
-          for (int i = 0; i < len; ++i) sum += (row[i] = std::exp(row[i] - top));
-          const float inv = 1.0f / sum;
-          for (int i = 0; i < len; ++i) row[i] *= inv;
+    // BertSelfAttention: one product for query, key and value of every
+    // token, then attention within each sequence (all heads at once); no
+    // mask, no padding.
+    FE_RETURN_IF_ERROR(l.qkv->Apply(x.data(), tokens, qkv.data()));
+    if (parallel && sequences >= omp_get_max_threads()) {
+      // Many sequences: one per thread at a time, each product on one core.
+      Status failed;
+#pragma omp parallel
+      {
+        std::vector<float> scores(static_cast<size_t>(heads) * longest * longest);
+#pragma omp for schedule(dynamic, 1)
+        for (int s = 0; s < sequences; ++s) {
+          Status st = SelfAttention(qkv.data() + static_cast<size_t>(start[s]) * 3 * h,
+                                    start[s + 1] - start[s], h, heads, scale,
+                                    ctx.data() + static_cast<size_t>(start[s]) * h, scores.data());
+          if (!st.ok()) {
+#pragma omp critical
+            failed = st;
+          }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, d, len, 1.0f, scores.data(),
-                    len, v, 3 * h, 0.0f, ctx.data() + static_cast<size_t>(start[s]) * h + head * d,
-                    h);
+      }
+      FE_RETURN_IF_ERROR(failed);
+    } else {
+      // Few (long) sequences: each product uses every thread (oneDNN
+      // decides how many a small product deserves).
+      std::vector<float> scores(static_cast<size_t>(heads) * longest * longest);
+      for (int s = 0; s < sequences; ++s) {
+        FE_RETURN_IF_ERROR(SelfAttention(qkv.data() + static_cast<size_t>(start[s]) * 3 * h,
+                                         start[s + 1] - start[s], h, heads, scale,
+                                         ctx.data() + static_cast<size_t>(start[s]) * h,
+                                         scores.data()));
       }
     }
     // BertSelfOutput: dense, residual, LayerNorm.
-    Linear(ctx.data(), tokens, h, l.attn_out_w, l.attn_out_b, h, attn.data());
+    FE_RETURN_IF_ERROR(l.attn_out->Apply(ctx.data(), tokens, attn.data()));
     AddLayerNorm(attn.data(), x.data(), tokens, h, l.attn_ln_w, l.attn_ln_b, c.layer_norm_eps);
-    // BertIntermediate + BertOutput: dense, activation, dense, residual, LayerNorm.
-    Linear(attn.data(), tokens, h, l.inter_w, l.inter_b, c.intermediate_size, inter.data());
-    Activate(inter.data(), inter.size(), c.hidden_act);
-    Linear(inter.data(), tokens, c.intermediate_size, l.out_w, l.out_b, h, x.data());
+    // BertIntermediate + BertOutput: dense with the activation fused, dense,
+    // residual, LayerNorm.
+    FE_RETURN_IF_ERROR(l.inter->Apply(attn.data(), tokens, inter.data()));
+    FE_RETURN_IF_ERROR(l.out->Apply(inter.data(), tokens, x.data()));
     AddLayerNorm(x.data(), attn.data(), tokens, h, l.out_ln_w, l.out_ln_b, c.layer_norm_eps);
   }
 
   // sentence-transformers Pooling (every token is attended: no padding), then
   // the optional Normalize module.
-  for (size_t s = 0; s < batch.size(); ++s) {
-    float* dst = out.data() + s * h;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int s = 0; s < sequences; ++s) {
+    float* dst = out.data() + static_cast<size_t>(s) * h;
     const float* first = x.data() + static_cast<size_t>(start[s]) * h;
     const int len = start[s + 1] - start[s];
+    std::copy(first, first + h, dst);
     switch (folder_.pooling) {
       case Pooling::kCls:
-        std::copy(first, first + h, dst);
         break;
-      case Pooling::kMean:
-        for (int i = 0; i < h; ++i) {
-          double sum = 0;
-          for (int t = 0; t < len; ++t) sum += first[static_cast<size_t>(t) * h + i];
-          dst[i] = static_cast<float>(sum / len);
+      case Pooling::kMean: {
+        std::vector<double> sum(dst, dst + h);
+        for (int t = 1; t < len; ++t) {
+          const float* row = first + static_cast<size_t>(t) * h;
+#pragma omp simd
+          for (int i = 0; i < h; ++i) sum[i] += row[i];
         }
+        for (int i = 0; i < h; ++i) dst[i] = static_cast<float>(sum[i] / len);
         break;
+      }
       case Pooling::kMax:
-        for (int i = 0; i < h; ++i) {
-          float m = first[i];
-          for (int t = 1; t < len; ++t) m = std::max(m, first[static_cast<size_t>(t) * h + i]);
-          dst[i] = m;
+        for (int t = 1; t < len; ++t) {
+          const float* row = first + static_cast<size_t>(t) * h;
+#pragma omp simd
+          for (int i = 0; i < h; ++i) dst[i] = std::max(dst[i], row[i]);
         }
         break;
     }

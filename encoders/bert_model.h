@@ -9,8 +9,15 @@
 //   pooling:      mean over tokens | the [CLS] token | max over tokens
 //   optional L2 normalisation.
 // Sequences are packed without padding: the linear layers run on all tokens
-// of a batch at once (one GEMM each), attention runs per sequence, so no
-// padding mask is needed and padding costs nothing.
+// of a batch at once (one oneDNN product each, weights packed at load, the
+// activation fused into the first feed-forward product), attention runs per
+// sequence, so no padding mask is needed and padding costs nothing.
+// Activations take (6 * hidden + intermediate) floats per token plus
+// heads * longest^2 floats of attention scores per thread.
+//
+// Threading: one Forward call uses every OpenMP thread (OMP_NUM_THREADS,
+// default: all cores) for large batches and stays on the calling thread for
+// tiny ones.
 //
 // Thread-safety: immutable after Load; Forward is const and may run from
 // several threads at once (each call allocates its own activations).

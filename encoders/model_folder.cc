@@ -146,6 +146,37 @@ Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
   FE_ASSIGN_OR_RETURN(json sbert, ReadJson(sbert_path, /*required=*/false));
   FE_RETURN_IF_ERROR(ReadInt(sbert, sbert_path, "max_seq_length", false, 2,
                              m->config.max_position_embeddings, &m->max_seq_length));
+  // sentence-transformers would lowercase the text with Python's str.lower()
+  // before tokenizing; refused rather than approximated.
+  if (sbert.is_object() && sbert.contains("do_lower_case") && sbert["do_lower_case"] == true) {
+    return Status::NotSupported(sbert_path.string() +
+                                ": \"do_lower_case\": true is not supported (lowercase in the "
+                                "tokenizer's settings instead)");
+  }
+  return Status::OK();
+}
+
+// transformers' BertTokenizer settings, if tokenizer_config.json is present.
+Status ReadTokenizerConfig(const fs::path& dir, ModelFolder* m) {
+  const fs::path path = dir / "tokenizer_config.json";
+  FE_ASSIGN_OR_RETURN(json j, ReadJson(path, /*required=*/false));
+  if (!j.is_object()) return Status::OK();
+  auto flag = [&](const char* key, bool* out) -> Status {
+    if (!j.contains(key) || j[key].is_null()) return Status::OK();
+    if (!j[key].is_boolean()) {
+      return Status::InvalidArgument(path.string() + ": \"" + key + "\" must be true or false, got " +
+                                     j[key].dump());
+    }
+    *out = j[key].get<bool>();
+    return Status::OK();
+  };
+  FE_RETURN_IF_ERROR(flag("do_lower_case", &m->do_lower_case));
+  FE_RETURN_IF_ERROR(flag("tokenize_chinese_chars", &m->tokenize_chinese_chars));
+  if (j.contains("strip_accents") && !j["strip_accents"].is_null()) {
+    bool strip = false;
+    FE_RETURN_IF_ERROR(flag("strip_accents", &strip));
+    m->strip_accents = strip;
+  }
   return Status::OK();
 }
 
@@ -170,6 +201,7 @@ Result<ModelFolder> ModelFolder::Read(const std::string& dir_name) {
   m.weights_path = (dir / "model.safetensors").string();
   m.max_seq_length = m.config.max_position_embeddings;
   FE_RETURN_IF_ERROR(ReadSentenceTransformers(dir, &m));
+  FE_RETURN_IF_ERROR(ReadTokenizerConfig(dir, &m));
   return m;
 }
 

@@ -15,6 +15,7 @@
 #ifndef FLASHEMBED_ENCODERS_MODEL_FOLDER_H_
 #define FLASHEMBED_ENCODERS_MODEL_FOLDER_H_
 
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -46,6 +47,11 @@ struct ModelFolder {
   Pooling pooling = Pooling::kMean;  // sentence-transformers' default
   bool normalize = false;            // a sentence_transformers.models.Normalize module
   int max_seq_length = 0;            // tokens incl. specials; <= max_position_embeddings
+  // transformers' BertTokenizer settings from tokenizer_config.json; they
+  // matter only when there is no tokenizer.json (whose own settings win).
+  bool do_lower_case = true;
+  std::optional<bool> strip_accents;  // unset: same as do_lower_case
+  bool tokenize_chinese_chars = true;
 
   // Reads and checks the folder `dir`.
   static Result<ModelFolder> Read(const std::string& dir);

@@ -16,8 +16,10 @@ namespace flashembed::encoders {
 namespace {
 
 constexpr std::string_view kSpecPrefix = "bert/v1;";
-// Sequences per forward call: bounds activation memory for 512-token inputs.
-constexpr size_t kForwardBatch = 32;
+// Tokens per forward call: large enough for the products to run at full
+// speed, small enough to bound activation memory (about 60 MB for a
+// MiniLM-sized model) whatever the batch.
+constexpr size_t kForwardTokens = 4096;
 
 // Hash64 chained over the files that define the model's output.
 Result<uint64_t> Fingerprint(const ModelFolder& folder) {
@@ -37,6 +39,18 @@ Result<uint64_t> Fingerprint(const ModelFolder& folder) {
     bytes << in.rdbuf();
     if (!in.good() && !in.eof()) return Status::IOError(path + ": cannot be read");
     h = Hash64(bytes.str(), h);
+  }
+  // Without tokenizer.json, tokenizer_config.json's settings shape the
+  // tokens; mixed in only when they differ from the defaults, so folders
+  // whose tokens did not change keep their identity.
+  if (folder.tokenizer_json_path.empty() &&
+      (!folder.do_lower_case || !folder.tokenize_chinese_chars ||
+       folder.strip_accents.value_or(folder.do_lower_case) != folder.do_lower_case)) {
+    const std::string settings = "lower=" + std::to_string(folder.do_lower_case) +
+                                 ";accents=" +
+                                 std::to_string(folder.strip_accents.value_or(folder.do_lower_case)) +
+                                 ";chinese=" + std::to_string(folder.tokenize_chinese_chars);
+    h = Hash64(settings, h);
   }
   return h;
 }
@@ -60,8 +74,13 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::Open(const std::
   std::unique_ptr<TransformerEncoder> e(new TransformerEncoder());
   e->dir_ = abs;
   FE_ASSIGN_OR_RETURN(e->fingerprint_, Fingerprint(folder));
-  FE_ASSIGN_OR_RETURN(e->tokenizer_,
-                      WordPieceTokenizer::FromFiles(folder.vocab_path, folder.tokenizer_json_path));
+  WordPieceTokenizer::VocabSettings vocab_settings;
+  vocab_settings.lowercase = folder.do_lower_case;
+  vocab_settings.strip_accents = folder.strip_accents;
+  vocab_settings.handle_chinese_chars = folder.tokenize_chinese_chars;
+  FE_ASSIGN_OR_RETURN(e->tokenizer_, WordPieceTokenizer::FromFiles(folder.vocab_path,
+                                                                   folder.tokenizer_json_path,
+                                                                   vocab_settings));
   if (e->tokenizer_->vocab_size() > static_cast<size_t>(folder.config.vocab_size)) {
     return Status::InvalidArgument(abs + ": the tokenizer has " +
                                    std::to_string(e->tokenizer_->vocab_size()) +
@@ -119,22 +138,39 @@ Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
                                    std::to_string(texts.size()) + " texts need " +
                                    std::to_string(texts.size() * d));
   }
-  std::vector<std::vector<int32_t>> batch;
-  batch.reserve(std::min(texts.size(), kForwardBatch));
-  for (size_t first = 0; first < texts.size(); first += kForwardBatch) {
-    const size_t last = std::min(texts.size(), first + kForwardBatch);
-    batch.clear();
-    for (size_t i = first; i < last; ++i) {
-      if (texts[i].find_first_not_of(" \t\r\n") == std::string_view::npos) {
-        return Status::InvalidArgument("text " + std::to_string(i) + ": nothing to encode (empty)");
-      }
-      auto enc = tokenizer_->Encode(texts[i], max_tokens_);
-      if (!enc.ok()) {
-        return Status(enc.status().code(), "text " + std::to_string(i) + ": " + enc.status().message());
-      }
-      batch.push_back(std::move(enc->ids));
+  // Tokenize every text first (in parallel; the tokenizer is thread-safe),
+  // so a bad text is reported before any compute.
+  const int n = static_cast<int>(texts.size());
+  std::vector<std::vector<int32_t>> ids(texts.size());
+  std::vector<Status> failed(texts.size());
+#pragma omp parallel for schedule(dynamic, 16) if (n >= 64)
+  for (int i = 0; i < n; ++i) {
+    auto enc = tokenizer_->Encode(texts[i], max_tokens_);
+    if (!enc.ok()) {
+      failed[i] = enc.status();
+    } else if (enc->ids.size() <= 2 && max_tokens_ > 2) {
+      // Only [CLS] [SEP]: the text was empty, whitespace, controls or
+      // zero-width characters the normaliser removed.
+      failed[i] = Status::InvalidArgument("nothing to encode (only whitespace or control characters)");
+    } else {
+      ids[i] = std::move(enc->ids);
     }
-    FE_RETURN_IF_ERROR(model_->Forward(batch, out.subspan(first * d, (last - first) * d)));
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!failed[i].ok()) {
+      return Status(failed[i].code(), "text " + std::to_string(i) + ": " + failed[i].message());
+    }
+  }
+  // Forward passes of at most kForwardTokens tokens (one sequence at least):
+  // activation memory stays bounded whatever the texts' lengths.
+  for (size_t first = 0; first < texts.size();) {
+    size_t last = first, tokens = 0;
+    while (last < texts.size() && (last == first || tokens + ids[last].size() <= kForwardTokens)) {
+      tokens += ids[last++].size();
+    }
+    FE_RETURN_IF_ERROR(model_->Forward(std::span(ids).subspan(first, last - first),
+                                       out.subspan(first * d, (last - first) * d)));
+    first = last;
   }
   return Status::OK();
 }

@@ -564,8 +564,9 @@ class WordPieceTokenizerLoader {
  public:
   using json = nlohmann::json;
 
-  static Result<std::unique_ptr<WordPieceTokenizer>> Load(const std::string& vocab_path,
-                                                          const std::string& json_path) {
+  static Result<std::unique_ptr<WordPieceTokenizer>> Load(
+      const std::string& vocab_path, const std::string& json_path,
+      const WordPieceTokenizer::VocabSettings& vocab_settings) {
     if (vocab_path.empty() && json_path.empty()) {
       return Status::InvalidArgument("tokenizer: need a vocab.txt or a tokenizer.json path");
     }
@@ -596,6 +597,10 @@ class WordPieceTokenizerLoader {
       FE_RETURN_IF_ERROR(ParseVocabTxt(text, vocab_path, t.get()));
     }
     if (!have_json) {
+      WordPieceTokenizer::Settings& settings = t->settings_;
+      settings.lowercase = vocab_settings.lowercase;
+      settings.strip_accents = vocab_settings.strip_accents.value_or(vocab_settings.lowercase);
+      settings.handle_chinese_chars = vocab_settings.handle_chinese_chars;
       // HF BertWordPieceTokenizer registers these as special tokens.
       for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
         const auto it = t->token_to_id_.find(special);
@@ -790,8 +795,9 @@ class WordPieceTokenizerLoader {
 };
 
 Result<std::unique_ptr<WordPieceTokenizer>> WordPieceTokenizer::FromFiles(
-    const std::string& vocab_path, const std::string& tokenizer_json_path) {
-  return WordPieceTokenizerLoader::Load(vocab_path, tokenizer_json_path);
+    const std::string& vocab_path, const std::string& tokenizer_json_path,
+    const VocabSettings& vocab_settings) {
+  return WordPieceTokenizerLoader::Load(vocab_path, tokenizer_json_path, vocab_settings);
 }
 
 }  // namespace flashembed::encoders

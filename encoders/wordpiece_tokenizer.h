@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,8 +76,23 @@ class WordPieceTokenizer {
   // Errors: NotFound if a file is missing; InvalidArgument (naming the file)
   // for malformed JSON or vocab, a vocab without the unk/[CLS]/[SEP] tokens,
   // or an unsupported component type or setting.
+  //
+  // vocab_settings replaces those BertWordPieceTokenizer defaults when there
+  // is no tokenizer.json (transformers' BertTokenizer reads them from
+  // tokenizer_config.json: do_lower_case, strip_accents,
+  // tokenize_chinese_chars); a tokenizer.json's own settings always win.
+  struct VocabSettings {
+    bool lowercase = true;
+    std::optional<bool> strip_accents;  // unset: same as lowercase
+    bool handle_chinese_chars = true;
+  };
   static Result<std::unique_ptr<WordPieceTokenizer>> FromFiles(
-      const std::string& vocab_path, const std::string& tokenizer_json_path);
+      const std::string& vocab_path, const std::string& tokenizer_json_path,
+      const VocabSettings& vocab_settings);
+  static Result<std::unique_ptr<WordPieceTokenizer>> FromFiles(
+      const std::string& vocab_path, const std::string& tokenizer_json_path) {
+    return FromFiles(vocab_path, tokenizer_json_path, VocabSettings());
+  }
 
   WordPieceTokenizer(const WordPieceTokenizer&) = delete;
   WordPieceTokenizer& operator=(const WordPieceTokenizer&) = delete;

@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
   # libraries (see DESIGN.md: dependencies come from Debian packages only)
-  librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libopenblas-dev
+  librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libdnnl-dev
   # tests
   libgtest-dev
 )

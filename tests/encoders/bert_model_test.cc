@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +77,34 @@ TEST_P(BertModelReference, MatchesPyTorchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, BertModelReference,
                          ::testing::Values("mean_norm_f32", "cls_f16_prefixed", "max_bf16_relu"));
+
+// Forward is const and may run from several threads at once; every thread
+// gets the vectors a lone caller gets.
+TEST(BertModel, ConcurrentForwardCallsAgreeWithASerialOne) {
+  const std::string dir = FixtureDir("mean_norm_f32");
+  ASSERT_OK_AND_ASSIGN(ModelFolder folder, ModelFolder::Read(dir));
+  ASSERT_OK_AND_ASSIGN(auto model, BertModel::Load(folder));
+  Reference ref = ReadReference(dir);
+  const size_t floats = ref.ids.size() * model->dim();
+  std::vector<float> serial(floats);
+  ASSERT_OK(model->Forward(ref.ids, serial));
+  constexpr int kThreads = 4;
+  std::vector<std::vector<float>> got(kThreads, std::vector<float>(floats));
+  std::vector<Status> status(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5 && status[t].ok(); ++round) {
+        status[t] = model->Forward(ref.ids, got[t]);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_OK(status[t]);
+    for (size_t i = 0; i < floats; ++i) ASSERT_NEAR(got[t][i], serial[i], 1e-6) << t << " " << i;
+  }
+}
 
 TEST(BertModel, RefusesBadInputs) {
   ASSERT_OK_AND_ASSIGN(ModelFolder folder, ModelFolder::Read(FixtureDir("mean_norm_f32")));
