@@ -182,67 +182,62 @@ class HnswIndex final : public VectorIndex {
 
   Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k,
                                        size_t ef_search) const override {
-    FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
-    std::vector<Neighbor> out;
-    if (k == 0 || hnsw_->cur_element_count == 0) return out;
-    size_t ef = std::max(k, ef_search == 0 ? static_cast<size_t>(options_.ef_search) : ef_search);
+    return Search(query, k, ef_search, SlotPredicate());
+  }
 
-    // Greedy descent through the upper layers (as hnswlib's searchKnn does),
-    // then hnswlib's own base-layer search with our ef.
+  Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k, size_t ef_search,
+                                       const SlotPredicate& admit) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
+    if (k == 0 || hnsw_->cur_element_count == 0) return std::vector<Neighbor>();
+    const size_t ef = std::max(k, ef_search == 0 ? static_cast<size_t>(options_.ef_search) : ef_search);
+    const hnswlib::tableint entry = Descend(q.data());
     auto& g = *hnsw_;
-    hnswlib::tableint current = g.enterpoint_node_;
-    float current_dist = g.fstdistfunc_(q.data(), g.getDataByInternalId(current), g.dist_func_param_);
-    for (int level = g.maxlevel_; level > 0; --level) {
-      bool changed = true;
-      while (changed) {
-        changed = false;
-        auto* list = reinterpret_cast<unsigned int*>(g.get_linklist(current, level));
-        int count = g.getListCount(list);
-        auto* neighbors = reinterpret_cast<hnswlib::tableint*>(list + 1);
-        for (int i = 0; i < count; ++i) {
-          hnswlib::tableint candidate = neighbors[i];
-          float d = g.fstdistfunc_(q.data(), g.getDataByInternalId(candidate), g.dist_func_param_);
-          if (d < current_dist) {
-            current_dist = d;
-            current = candidate;
-            changed = true;
-          }
-        }
-      }
+    TopQueue top;
+    if (admit) {
+      top = FilteredBaseLayer(entry, q.data(), ef, admit);
+    } else {
+      top = g.num_deleted_ != 0 ? g.searchBaseLayerST<true>(entry, q.data(), ef)
+                                : g.searchBaseLayerST<false>(entry, q.data(), ef);
     }
-    auto top = g.num_deleted_ != 0 ? g.searchBaseLayerST<true>(current, q.data(), ef)
-                                   : g.searchBaseLayerST<false>(current, q.data(), ef);
-    while (top.size() > k) top.pop();
-    out.resize(top.size());
-    for (size_t i = out.size(); i-- > 0;) {
-      out[i] = Neighbor{g.getExternalLabel(top.top().second), top.top().first};
-      top.pop();
-    }
-    return out;
+    return Drain(&top, k);
   }
 
   Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query,
                                             size_t k) const override {
+    return ExactSearch(query, k, SlotPredicate());
+  }
+
+  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query, size_t k,
+                                            const SlotPredicate& admit) const override {
     FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
     const auto& g = *hnsw_;
-    std::priority_queue<std::pair<float, hnswlib::tableint>> top;  // worst on top
+    TopQueue top;  // worst on top
     for (size_t i = 0; i < g.cur_element_count && k > 0; ++i) {
       auto id = static_cast<hnswlib::tableint>(i);
-      if (g.isMarkedDeleted(id)) continue;
-      float d = g.fstdistfunc_(q.data(), g.getDataByInternalId(id), g.dist_func_param_);
-      if (top.size() < k) {
-        top.emplace(d, id);
-      } else if (d < top.top().first) {
-        top.pop();
-        top.emplace(d, id);
-      }
+      if (g.isMarkedDeleted(id) || (admit && !admit(g.getExternalLabel(id)))) continue;
+      Offer(&top, k, g.fstdistfunc_(q.data(), g.getDataByInternalId(id), g.dist_func_param_), id);
     }
-    std::vector<Neighbor> out(top.size());
-    for (size_t i = out.size(); i-- > 0;) {
-      out[i] = Neighbor{g.getExternalLabel(top.top().second), top.top().first};
-      top.pop();
+    return Drain(&top, k);
+  }
+
+  Result<std::vector<Neighbor>> ExactSearchAmong(std::span<const float> query, size_t k,
+                                                 std::span<const uint64_t> slots) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
+    const auto& g = *hnsw_;
+    std::vector<hnswlib::tableint> ids;
+    ids.reserve(slots.size());
+    for (uint64_t slot : slots) {
+      auto it = g.label_lookup_.find(slot);
+      if (it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second)) ids.push_back(it->second);
     }
-    return out;
+    std::sort(ids.begin(), ids.end());  // memory order, and duplicates once
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    TopQueue top;
+    for (hnswlib::tableint id : ids) {
+      if (k == 0) break;
+      Offer(&top, k, g.fstdistfunc_(q.data(), g.getDataByInternalId(id), g.dist_func_param_), id);
+    }
+    return Drain(&top, k);
   }
 
   Result<std::string> Serialize() const override {
@@ -277,6 +272,108 @@ class HnswIndex final : public VectorIndex {
   }
 
  private:
+  // Farthest on top (hnswlib's own result queue type).
+  using TopQueue =
+      std::priority_queue<std::pair<float, hnswlib::tableint>,
+                          std::vector<std::pair<float, hnswlib::tableint>>,
+                          hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+
+  static void Offer(TopQueue* top, size_t k, float distance, hnswlib::tableint id) {
+    if (top->size() < k) {
+      top->emplace(distance, id);
+    } else if (distance < top->top().first) {
+      top->pop();
+      top->emplace(distance, id);
+    }
+  }
+
+  // The best k of `top`, nearest first, as slots.
+  std::vector<Neighbor> Drain(TopQueue* top, size_t k) const {
+    while (top->size() > k) top->pop();
+    std::vector<Neighbor> out(top->size());
+    for (size_t i = out.size(); i-- > 0;) {
+      out[i] = Neighbor{hnsw_->getExternalLabel(top->top().second), top->top().first};
+      top->pop();
+    }
+    return out;
+  }
+
+  // Greedy descent through the upper layers (as hnswlib's searchKnn does):
+  // the base-layer entry point nearest to q.
+  hnswlib::tableint Descend(const float* q) const {
+    const auto& g = *hnsw_;
+    hnswlib::tableint current = g.enterpoint_node_;
+    float current_dist = g.fstdistfunc_(q, g.getDataByInternalId(current), g.dist_func_param_);
+    for (int level = g.maxlevel_; level > 0; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        auto* list = reinterpret_cast<unsigned int*>(g.get_linklist(current, level));
+        int count = g.getListCount(list);
+        auto* neighbors = reinterpret_cast<hnswlib::tableint*>(list + 1);
+        for (int i = 0; i < count; ++i) {
+          hnswlib::tableint candidate = neighbors[i];
+          float d = g.fstdistfunc_(q, g.getDataByInternalId(candidate), g.dist_func_param_);
+          if (d < current_dist) {
+            current_dist = d;
+            current = candidate;
+            changed = true;
+          }
+        }
+      }
+    }
+    return current;
+  }
+
+  // hnswlib's base-layer best-first search, except that only live, admitted
+  // nodes enter the result list while every node may be expanded: the walk
+  // goes through rejected regions of the graph instead of stopping at them.
+  // Until ef admitted nodes are found there is no distance bound, so the walk
+  // widens until it has them (or has seen the whole connected graph).
+  TopQueue FilteredBaseLayer(hnswlib::tableint entry, const float* q, size_t ef,
+                             const SlotPredicate& admit) const {
+    auto& g = *hnsw_;
+    hnswlib::VisitedList* visited = g.visited_list_pool_->getFreeVisitedList();
+    hnswlib::vl_type* mark = visited->mass;
+    const hnswlib::vl_type tag = visited->curV;
+    auto admitted = [&](hnswlib::tableint id) {
+      return !g.isMarkedDeleted(id) && admit(g.getExternalLabel(id));
+    };
+    TopQueue results;  // admitted, worst on top
+    std::priority_queue<std::pair<float, hnswlib::tableint>> candidates;  // -distance: nearest on top
+    float bound = std::numeric_limits<float>::max();
+    const float d0 = g.fstdistfunc_(q, g.getDataByInternalId(entry), g.dist_func_param_);
+    candidates.emplace(-d0, entry);
+    if (admitted(entry)) {
+      results.emplace(d0, entry);
+      if (results.size() >= ef) bound = results.top().first;
+    }
+    mark[entry] = tag;
+    while (!candidates.empty()) {
+      const auto [neg_dist, node] = candidates.top();
+      if (-neg_dist > bound) break;
+      candidates.pop();
+      auto* list = reinterpret_cast<unsigned int*>(g.get_linklist0(node));
+      const int count = g.getListCount(list);
+      auto* neighbors = reinterpret_cast<hnswlib::tableint*>(list + 1);
+      for (int i = 0; i < count; ++i) {
+        const hnswlib::tableint next = neighbors[i];
+        if (mark[next] == tag) continue;
+        mark[next] = tag;
+        const float d = g.fstdistfunc_(q, g.getDataByInternalId(next), g.dist_func_param_);
+        if (d >= bound) continue;
+        candidates.emplace(-d, next);
+        if (admitted(next)) {
+          results.emplace(d, next);
+          if (results.size() > ef) results.pop();
+          if (results.size() >= ef) bound = results.top().first;
+        }
+      }
+    }
+    g.visited_list_pool_->releaseVisitedList(visited);
+    return results;
+  }
+
   // Validates a vector and returns the copy hnswlib gets (normalised for cosine).
   Result<std::vector<float>> Prepare(std::span<const float> vector) const {
     if (vector.size() != static_cast<size_t>(options_.dim)) {

@@ -2,8 +2,10 @@
 //
 // hnswlib 0.6.2 (Debian's) has no per-query ef, no filter hook and saves only
 // to file paths; this adapter adds a per-query ef (its own upper-layer descent
-// then hnswlib's base-layer search), grows capacity on demand, and serialises
-// through an in-memory file with our own header (index/FORMAT.md).
+// then hnswlib's base-layer search), filtered search (its own base-layer walk
+// that expands rejected nodes but returns only admitted ones), grows capacity
+// on demand, and serialises through an in-memory file with our own header
+// (index/FORMAT.md).
 #ifndef FLASHEMBED_INDEX_HNSW_INDEX_H_
 #define FLASHEMBED_INDEX_HNSW_INDEX_H_
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,6 +41,10 @@ struct Neighbor {
   uint64_t slot = 0;
   float distance = 0;  // lower is better; see Metric
 };
+
+// Says whether a slot may appear in results (a metadata filter, resolved by
+// the caller). Called from the searching thread only; must not block.
+using SlotPredicate = std::function<bool(uint64_t slot)>;
 
 class VectorIndex {
  public:
@@ -77,6 +82,25 @@ class VectorIndex {
   // small indexes and is immune to unreachable graph nodes.
   virtual Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query,
                                                     size_t k) const = 0;
+
+  // Filtered search: the k nearest live vectors whose slot `admit` accepts,
+  // nearest first. Graph indexes walk through rejected vectors too (so a
+  // selective filter cannot cut the graph apart) and keep ef_search admitted
+  // candidates; the result is approximate and may hold fewer than k even
+  // when k admitted vectors exist (very selective filters: use
+  // ExactSearchAmong or ExactSearch with the same predicate instead).
+  virtual Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k,
+                                               size_t ef_search,
+                                               const SlotPredicate& admit) const = 0;
+  // Exact filtered search by a full scan; complete: fewer than k results only
+  // when fewer than k live vectors are admitted.
+  virtual Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query, size_t k,
+                                                    const SlotPredicate& admit) const = 0;
+  // The exact k nearest among `slots` (slots that are not live are skipped,
+  // duplicates count once); costs O(slots.size() * dim). For filters that
+  // match few vectors, whose slots the caller already knows.
+  virtual Result<std::vector<Neighbor>> ExactSearchAmong(std::span<const float> query, size_t k,
+                                                         std::span<const uint64_t> slots) const = 0;
 
   // The whole index as bytes: our own versioned header (see index/FORMAT.md)
   // followed by the implementation's payload.
