@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -10,12 +15,18 @@
 
 #include "base/hash.h"
 #include "index/hnsw_index.h"
+#include "query/filter.h"
 
 namespace flashembed::query {
 namespace {
 
 constexpr size_t kSnapshotPartBytes = 4u << 20;
 constexpr size_t kMaxIdBytes = 65535;
+// Filters passing fewer than 1 in this many documents are answered by an
+// exact scan of the matches rather than a filtered graph walk.
+constexpr size_t kGraphMinPassRateInverse = 20;
+// Documents tested to estimate a filter's pass rate when no index narrows it.
+constexpr size_t kPassRateSample = 512;
 
 std::string IdPart(const Id& id) {
   return id.is_int() ? storage::IntIdPart(id.as_int()) : storage::StringIdPart(id.as_string());
@@ -77,6 +88,125 @@ Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric)
 }
 
 }  // namespace
+
+// An ordered in-memory index of one metadata path's scalar values (number,
+// string or bool) to slots, built on the first filter that could use it and
+// kept current by writes. Lookups return a superset of the slots whose value
+// satisfies a conjunct (numbers are keyed as doubles, and rounding keeps
+// order, so bounds are widened to inclusive); the full filter is applied to
+// every candidate afterwards.
+class FieldIndex {
+ public:
+  // rank 0 numbers, 1 strings, 2 bools; values not scalar are not indexed
+  // (they never satisfy ==, in or a range against a scalar).
+  using Key = std::tuple<int, double, std::string>;
+
+  static std::optional<Key> KeyOf(const nlohmann::json& v) {
+    if (v.is_number()) return Key{0, v.get<double>(), {}};
+    if (v.is_string()) return Key{1, 0.0, v.get<std::string>()};
+    if (v.is_boolean()) return Key{2, v.get<bool>() ? 1.0 : 0.0, {}};
+    return std::nullopt;
+  }
+  static Key KeyOf(const FilterScalar& v) {
+    if (const auto* b = std::get_if<bool>(&v)) return Key{2, *b ? 1.0 : 0.0, {}};
+    if (const auto* i = std::get_if<int64_t>(&v)) return Key{0, static_cast<double>(*i), {}};
+    if (const auto* d = std::get_if<double>(&v)) return Key{0, *d, {}};
+    return Key{1, 0.0, std::get<std::string>(v)};
+  }
+
+  void Add(const nlohmann::json& metadata, const std::vector<std::string>& path, uint64_t slot) {
+    if (auto key = Lookup(metadata, path)) entries_.emplace(std::move(*key), slot);
+  }
+  void Remove(const nlohmann::json& metadata, const std::vector<std::string>& path, uint64_t slot) {
+    if (auto key = Lookup(metadata, path)) entries_.erase({std::move(*key), slot});
+  }
+
+  // Appends the candidate slots of `c` to out; false (out unspecified) once
+  // there would be more than `limit`.
+  bool Candidates(const FilterConjunct& c, size_t limit, std::vector<uint64_t>* out) const {
+    auto take = [&](const Key& lo, const Key& hi) {
+      for (auto it = entries_.lower_bound({lo, 0}); it != entries_.end() && it->first <= hi; ++it) {
+        if (out->size() >= limit) return false;
+        out->push_back(it->second);
+      }
+      return true;
+    };
+    if (c.kind != FilterConjunct::Kind::kRange) {
+      for (const FilterScalar& v : c.values) {
+        const Key key = KeyOf(v);
+        if (!take(key, key)) return false;
+      }
+      return true;
+    }
+    // A range orders numbers with numbers and strings with strings only.
+    const FilterScalar& any = c.lower ? *c.lower : *c.upper;
+    const int rank = std::get<0>(KeyOf(any));
+    const Key lo = c.lower ? KeyOf(*c.lower) : Key{rank, -std::numeric_limits<double>::infinity(), {}};
+    Key hi = c.upper ? KeyOf(*c.upper) : Key{rank, std::numeric_limits<double>::infinity(), {}};
+    if (rank == 1 && !c.upper) hi = Key{2, -std::numeric_limits<double>::infinity(), {}};
+    return take(lo, hi);
+  }
+
+ private:
+  static std::optional<Key> Lookup(const nlohmann::json& metadata,
+                                   const std::vector<std::string>& path) {
+    const nlohmann::json* v = &metadata;
+    for (const std::string& key : path) {
+      if (!v->is_object()) return std::nullopt;
+      auto it = v->find(key);
+      if (it == v->end()) return std::nullopt;
+      v = &*it;
+    }
+    return KeyOf(*v);
+  }
+
+  std::set<std::pair<Key, uint64_t>> entries_;
+};
+
+struct CollectionImpl::FilterRows {
+  struct Row {
+    Id id;
+    nlohmann::json metadata;
+  };
+  std::unordered_map<uint64_t, Row> rows;
+  uint64_t slot_end = 0;  // every slot in rows is below it
+  // Indexes of metadata paths, by path.
+  std::map<std::vector<std::string>, FieldIndex> fields;
+
+  Status Put(uint64_t slot, std::string_view id_part, std::string_view metadata) {
+    FE_ASSIGN_OR_RETURN(Id id, IdFromPart(id_part));
+    nlohmann::json meta = metadata.empty()
+                              ? nlohmann::json::object()
+                              : nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+    if (meta.is_discarded()) {
+      return Status::Corruption("stored metadata of slot " + std::to_string(slot) +
+                                " is not valid JSON");
+    }
+    Erase(slot);
+    for (auto& [path, index] : fields) index.Add(meta, path, slot);
+    rows[slot] = Row{std::move(id), std::move(meta)};
+    slot_end = std::max(slot_end, slot + 1);
+    return Status::OK();
+  }
+
+  void Erase(uint64_t slot) {
+    auto it = rows.find(slot);
+    if (it == rows.end()) return;
+    for (auto& [path, index] : fields) index.Remove(it->second.metadata, path, slot);
+    rows.erase(it);
+  }
+
+  // The index of `path`, built on first use. REQUIRES: exclusive access.
+  const FieldIndex& Field(const std::vector<std::string>& path) {
+    auto [it, inserted] = fields.try_emplace(path);
+    if (inserted) {
+      for (const auto& [slot, row] : rows) it->second.Add(row.metadata, path, slot);
+    }
+    return it->second;
+  }
+};
+
+CollectionImpl::~CollectionImpl() = default;
 
 CollectionImpl::CollectionImpl(storage::Store* store, storage::CollectionRecord record,
                                const Options& options,
@@ -381,23 +511,203 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
   return v;
 }
 
+Status CollectionImpl::EnsureFilterRows(const std::vector<std::vector<std::string>>& paths) const {
+  auto ready = [&] {
+    if (!rows_) return false;
+    for (const auto& path : paths) {
+      if (rows_->fields.count(path) == 0) return false;
+    }
+    return true;
+  };
+  {
+    std::shared_lock<RwMutex> lock(index_mu_);
+    if (ready()) return Status::OK();
+  }
+  // No write is in flight while write_mu_ is held, so the documents read
+  // here are exactly the live ones, and later writes update rows_ in step
+  // with the index.
+  std::lock_guard<std::mutex> writer(write_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  bool loaded = false;
+  {
+    std::shared_lock<RwMutex> lock(index_mu_);
+    if (ready()) return Status::OK();
+    loaded = rows_ != nullptr;
+  }
+  std::unique_ptr<FilterRows> rows;
+  if (!loaded) {
+    rows = std::make_unique<FilterRows>();
+    rows->rows.reserve(state_.live_count);
+    Status bad;
+    FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kDocuments, storage::CollectionPrefix(record_.cid),
+                                    storage::CollectionEnd(record_.cid),
+                                    [&](std::string_view key, std::string_view value) {
+                                      auto rec = storage::DecodeDocument(value);
+                                      bad = rec.ok() ? rows->Put(storage::SlotFromKey(key),
+                                                                 rec->id_key, rec->metadata)
+                                                     : rec.status();
+                                      return bad.ok();
+                                    }));
+    FE_RETURN_IF_ERROR(bad);
+  }
+  std::unique_lock<RwMutex> exclusive(index_mu_);
+  if (rows) rows_ = std::move(rows);
+  for (const auto& path : paths) rows_->Field(path);
+  return Status::OK();
+}
+
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
                                                 const Query& query) const {
   FE_RETURN_IF_ERROR(options.Validate());
+  std::optional<Filter> filter;
+  if (options.filter.find_first_not_of(" \t\r\n") != std::string::npos) {
+    nlohmann::json params;
+    if (!options.filter_params.empty()) {
+      params = nlohmann::json::parse(options.filter_params, nullptr, /*allow_exceptions=*/false);
+      if (params.is_discarded() || !params.is_object()) {
+        return Status::InvalidArgument("filter_params must be a JSON object");
+      }
+    }
+    FE_ASSIGN_OR_RETURN(Filter parsed, Filter::Parse(options.filter, &params));
+    if (!parsed.matches_all()) filter = std::move(parsed);
+  }
   FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
+  // Conjuncts like `lang == "en"`, `year in [..]`, `10 <= n < 20` can narrow
+  // the documents to test through an in-memory index of their path.
+  std::vector<FilterConjunct> conjuncts;
+  std::vector<std::vector<std::string>> paths;
+  if (filter) {
+    for (FilterConjunct& c : filter->SimpleConjuncts()) {
+      if (c.field.is_id || c.field.keys.empty()) continue;
+      paths.push_back(c.field.keys);
+      conjuncts.push_back(std::move(c));
+    }
+    FE_RETURN_IF_ERROR(EnsureFilterRows(paths));
+  }
   const uint32_t cid = record_.cid;
   std::shared_lock<RwMutex> lock(index_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
   FE_RETURN_IF_ERROR(index_broken_);
+  SearchStats stats;
+  stats.filter_matches = index_->size();
+  // The filter's matching slots, and the plan: a selective filter is
+  // answered by an exact scan of its matches (complete, and cheaper than a
+  // graph walk that must visit ~1/pass-rate nodes per admitted one); a broad
+  // one by a graph walk admitting only matches, falling back to the exact
+  // scan if the walk comes back short.
+  std::vector<uint64_t> matches;
+  std::vector<bool> admitted;
+  const size_t live = index_->size();
+  const bool exact_everything = options.mode == SearchMode::kExact ||
+                                (options.mode == SearchMode::kAuto &&
+                                 live <= options_.exact_search_below);
+  auto passes = [&](const FilterRows::Row& row) {
+    FilterRow view;
+    if (row.id.is_int()) {
+      view.id = row.id.as_int();
+    } else {
+      view.id = std::string_view(row.id.as_string());
+    }
+    view.metadata = &row.metadata;
+    return filter->Matches(view);
+  };
+  // The plan. `matches` holds every matching slot once `matches_known`; a
+  // broad filter (`walk_lazily`) is instead tested on the nodes the graph
+  // walk visits, so it costs the walk, not the collection.
+  bool matches_known = false, walk_lazily = false;
+  auto scan_all = [&] {
+    if (matches_known) return;
+    for (const auto& [slot, row] : rows_->rows) {
+      if (passes(row)) matches.push_back(slot);
+    }
+    matches_known = true;
+  };
+  if (filter) {
+    // The narrowest conjunct with few enough candidates (a selective filter
+    // then costs its candidates, not the collection).
+    const size_t limit = std::max<size_t>(options.k, live / kGraphMinPassRateInverse);
+    std::optional<std::vector<uint64_t>> best;
+    for (const FilterConjunct& c : conjuncts) {
+      std::vector<uint64_t> candidates;
+      const size_t cap = best ? best->size() : limit;
+      if (rows_->fields.at(c.field.keys).Candidates(c, cap, &candidates)) best = std::move(candidates);
+    }
+    if (best) {
+      stats.narrowed = true;
+      for (uint64_t slot : *best) {
+        auto it = rows_->rows.find(slot);
+        if (it != rows_->rows.end() && passes(it->second)) matches.push_back(slot);
+      }
+      matches_known = true;
+    } else if (!exact_everything && live > std::max(options.k, options_.exact_search_below) &&
+               rows_->rows.size() > kPassRateSample) {
+      // Estimate the pass rate on a sample spread evenly over the slots (a
+      // bucket holds the slots equal modulo the bucket count), so old and
+      // new documents are both represented.
+      const size_t buckets = rows_->rows.bucket_count();
+      const size_t stride = std::max<size_t>(1, buckets / kPassRateSample);
+      size_t seen = 0, passed = 0;
+      for (size_t b = 0; b < buckets && seen < kPassRateSample; b += stride) {
+        for (auto it = rows_->rows.begin(b); it != rows_->rows.end(b); ++it, ++seen) {
+          passed += passes(it->second);
+        }
+      }
+      if (seen > 0 && passed * kGraphMinPassRateInverse > seen) {
+        walk_lazily = true;
+        stats.filter_matches = passed * live / seen;  // an estimate
+      }
+    }
+    if (!walk_lazily) {
+      scan_all();
+      stats.filter_matches = matches.size();
+    }
+  }
+  auto neighbors = [&](size_t k) -> Result<std::vector<index::Neighbor>> {
+    if (!filter) {
+      stats.strategy = exact_everything ? "exact" : "graph";
+      return exact_everything ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search);
+    }
+    if (walk_lazily) {
+      const index::SlotPredicate admit = [&](uint64_t slot) {
+        auto it = rows_->rows.find(slot);
+        return it != rows_->rows.end() && passes(it->second);
+      };
+      FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, options.ef_search, admit));
+      stats.strategy = "filtered-graph";
+      if (nn.size() >= k) return nn;
+      scan_all();  // the walk came back short: answer from the full match set
+      stats.filter_matches = matches.size();
+    }
+    if (matches.empty()) {
+      stats.strategy = "none";
+      return std::vector<index::Neighbor>();
+    }
+    if (exact_everything || matches.size() <= std::max(k, options_.exact_search_below) ||
+        matches.size() * kGraphMinPassRateInverse <= live || walk_lazily) {
+      stats.strategy = "exact-matches";
+      return index_->ExactSearchAmong(q, k, matches);
+    }
+    if (admitted.empty()) {
+      admitted.assign(rows_->slot_end, false);
+      for (uint64_t slot : matches) admitted[slot] = true;
+    }
+    const index::SlotPredicate admit = [&admitted](uint64_t slot) {
+      return slot < admitted.size() && admitted[slot];
+    };
+    FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, options.ef_search, admit));
+    if (nn.size() >= std::min(k, matches.size())) {
+      stats.strategy = "filtered-graph";
+      return nn;
+    }
+    stats.strategy = "exact-matches";  // the walk came back short
+    return index_->ExactSearchAmong(q, k, matches);
+  };
   // A concurrent delete removes the stored document before it leaves the
   // index; a hit whose document is gone is skipped and the search widened.
   size_t k = options.k;
   for (int attempt = 0;; ++attempt) {
-    const bool exact = options.mode == SearchMode::kExact ||
-                       (options.mode == SearchMode::kAuto &&
-                        index_->size() <= options_.exact_search_below);
-    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn,
-                        exact ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search));
+    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn, neighbors(k));
+    if (options.stats != nullptr) *options.stats = stats;
     std::vector<std::string> keys;
     keys.reserve(nn.size());
     for (const auto& n : nn) keys.push_back(storage::SlotKey(cid, n.slot));
@@ -565,6 +875,11 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
     std::unique_lock<RwMutex> exclusive(index_mu_);
     index_status = index_->Add(new_slots[i], std::span<const float>(vectors).subspan(i * dim, dim));
     if (index_status.ok() && old_slots[i]) index_status = index_->Remove(*old_slots[i]);
+    if (rows_) {
+      if (old_slots[i]) rows_->Erase(*old_slots[i]);
+      Status put = rows_->Put(new_slots[i], id_parts[i], metadata[i]);
+      if (!put.ok()) rows_.reset();  // cannot happen (validated above); reload on next use
+    }
     live_count_ = next.live_count;
   }
   live_count_ = next.live_count;
@@ -633,6 +948,7 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
     for (uint64_t slot : removed) {
       Status s = index_->Remove(slot);
       if (index_status.ok()) index_status = s;
+      if (rows_) rows_->Erase(slot);
     }
     live_count_ = next.live_count;
   }

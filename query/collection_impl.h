@@ -52,6 +52,7 @@ class CollectionImpl final : public Collection {
   Status Drop();
 
   const storage::CollectionRecord& record() const { return record_; }
+  ~CollectionImpl() override;
   static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
 
  private:
@@ -60,6 +61,11 @@ class CollectionImpl final : public Collection {
                  std::unique_ptr<encoders::TextEncoder> encoder);
 
   Status CheckOpen() const;
+  // Loads every live document's id and metadata for filter evaluation, once,
+  // and indexes of the given metadata paths; writes keep them current
+  // afterwards. Takes write_mu_ (no write in flight while the documents are
+  // read), then index_mu_ to install.
+  Status EnsureFilterRows(const std::vector<std::vector<std::string>>& paths) const;
   Status Write(const WriteOptions& options, std::span<const Document> docs, bool upsert);
   Status LoadIndex();
   Status RebuildIndex();
@@ -83,6 +89,11 @@ class CollectionImpl final : public Collection {
   // exclusively.
   mutable RwMutex index_mu_;
   std::unique_ptr<index::VectorIndex> index_;  // guarded by index_mu_
+  // Parsed metadata of every live document, by slot, for filters; null
+  // until the first filtered search. Guarded by index_mu_ (installed under
+  // write_mu_ too), updated together with index_.
+  struct FilterRows;
+  mutable std::unique_ptr<FilterRows> rows_;
   // Written holding both write_mu_ and index_mu_ (exclusive), so either
   // lock suffices to read it.
   State state_flag_ = State::kOpen;

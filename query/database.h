@@ -149,6 +149,23 @@ enum class SearchMode {
   kApproximate,  // always the ANN index
 };
 
+// How a search ran (see SearchOptions::stats).
+struct SearchStats {
+  // "graph": HNSW search; "exact": a full scan; "exact-matches": an exact
+  // scan of just the documents the filter matched (selective filters);
+  // "filtered-graph": an HNSW walk that admits only matching documents;
+  // "none": the filter matched no document.
+  std::string strategy;
+  // Documents the filter matched (every live document without a filter).
+  // For a broad filter answered by "filtered-graph" without testing every
+  // document, an estimate from a sample of 512.
+  uint64_t filter_matches = 0;
+  // The filter was tested on the few candidates an in-memory index of one
+  // of its conjuncts (`k == v`, `k in [..]`, a range on k) gave, not on
+  // every document.
+  bool narrowed = false;
+};
+
 struct SearchOptions {
   size_t k = 10;             // results wanted; 1..16384
   size_t ef_search = 0;      // HNSW candidate list; 0 = the collection's default
@@ -156,6 +173,16 @@ struct SearchOptions {
   bool with_text = true;     // fill Hit::text
   bool with_metadata = true; // fill Hit::metadata
   bool with_vector = false;  // fill Hit::vector
+  // A Milvus filter expression (milvus-compat.md §2) over the document's
+  // metadata keys (`lang == "en"`, `meta["a"]["b"] > 2`, `$meta["k"]`) and
+  // `id`; empty: every document. Whenever at least k documents match, k come
+  // back. A malformed expression is InvalidArgument naming the column.
+  std::string filter;
+  // JSON object binding the filter's {name} templates (Milvus "exprParams"),
+  // e.g. {"langs": ["en", "de"]} for `lang in {langs}`; empty: none.
+  std::string filter_params;
+  // If set, receives how the search ran.
+  SearchStats* stats = nullptr;
 
   Status Validate() const;
 };
@@ -200,9 +227,12 @@ class Collection {
   // The stored document (with its vector), or NotFound.
   virtual Result<Document> Get(const Id& id) const = 0;
 
-  // The k most similar documents, best first. Fewer than k only when the
-  // collection holds fewer documents. InvalidArgument for a text query on a
-  // vector-only collection, an empty query, or a vector of the wrong dim.
+  // The k most similar documents (among those options.filter matches), best
+  // first. Fewer than k only when fewer documents exist or match. The first
+  // filtered search of a collection loads every document's metadata into
+  // memory (kept current by writes). InvalidArgument for a text query on a
+  // vector-only collection, an empty query, a vector of the wrong dim, or a
+  // bad filter.
   virtual Result<std::vector<Hit>> Search(const SearchOptions& options,
                                           const Query& query) const = 0;
 

@@ -24,6 +24,9 @@ struct SearchArgs {
   size_t k = 10;
   size_t ef = 0;
   bool with_vector = false;
+  std::string filter;
+  std::string filter_params;
+  bool explain = false;
 };
 
 json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
@@ -91,6 +94,8 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.k = args.k;
   options.ef_search = args.ef;
   options.with_vector = args.with_vector;
+  options.filter = args.filter;
+  options.filter_params = args.filter_params;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
 
   const bool from_file = !args.queries.empty();
@@ -118,21 +123,37 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   for (const InputQuery& query : queries) {
     SearchOptions own = options;
     own.k = query.k.value_or(options.k);
+    SearchStats stats;
+    own.stats = &stats;
     const Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
     Result<std::vector<Hit>> hits = (*collection)->Search(own, q);
     if (!hits.ok()) {
       const std::string prefix = query.where.empty() ? "" : query.where + ": ";
       return ReportError(prefix + hits.status().message(), kExitRuntimeError);
     }
+    const json explained = {{"strategy", stats.strategy},
+                            {"filter_matches", stats.filter_matches}};
     if (from_file) {
-      std::cout << DumpJson({{"query", query.label}, {"hits", HitsToJson(*hits, args.with_vector)}})
-                << "\n";
+      json line = {{"query", query.label}, {"hits", HitsToJson(*hits, args.with_vector)}};
+      if (args.explain) line["explain"] = explained;
+      std::cout << DumpJson(line) << "\n";
     } else if (global.json) {
-      std::cout << DumpJson({{"hits", HitsToJson(*hits, args.with_vector)}}) << "\n";
-    } else if (hits->empty()) {
-      std::cout << "no results: collection \"" << global.collection << "\" is empty\n";
+      json out = {{"hits", HitsToJson(*hits, args.with_vector)}};
+      if (args.explain) out["explain"] = explained;
+      std::cout << DumpJson(out) << "\n";
     } else {
-      PrintHitTable(*hits);
+      if (hits->empty()) {
+        std::cout << "no results: " << (args.filter.empty() ? "collection \"" + global.collection +
+                                                                  "\" is empty"
+                                                            : std::string("no document matches the filter"))
+                  << "\n";
+      } else {
+        PrintHitTable(*hits);
+      }
+      if (args.explain) {
+        std::cout << "strategy: " << stats.strategy << ", filter matches: " << stats.filter_matches
+                  << "\n";
+      }
     }
   }
   return kExitOk;
@@ -166,6 +187,15 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("N")
       ->capture_default_str();
   cmd->add_flag("--with-vector", args->with_vector, "include each hit's vector in JSON output");
+  cmd->add_option("--filter", args->filter,
+                  "Milvus filter expression over metadata keys and id, e.g. "
+                  "'lang == \"en\" and year >= 2020'")
+      ->type_name("EXPR");
+  cmd->add_option("--filter-params", args->filter_params,
+                  "JSON object for the filter's {name} templates, e.g. '{\"langs\": [\"en\"]}'")
+      ->type_name("JSON");
+  cmd->add_flag("--explain", args->explain,
+                "also print how the search ran (strategy, documents the filter matched)");
   return {cmd, [args, &global] { return RunSearch(*args, global); }};
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -252,6 +253,25 @@ TEST_F(CliTest, SearchJsonGivesHitsWithMetadata) {
   const json vector_hits = OneJson(RunOk({"search", "--json", "--ef", "50", "sourdough starter"}));
   EXPECT_EQ(vector_hits["hits"][0]["id"], 2);
   EXPECT_EQ(vector_hits["hits"].size(), 7u);  // fewer than k=10 documents
+}
+
+TEST_F(CliTest, SearchWithFilterAndExplain) {
+  Populate();
+  const json hits = OneJson(RunOk({"search", "--json", "--explain", "--filter",
+                                   "topic == \"programming\" or id == 100", "fox"}));
+  ASSERT_EQ(hits["hits"].size(), 2u);
+  std::set<std::string> ids;
+  for (const json& h : hits["hits"]) ids.insert(h["id"].dump());
+  EXPECT_EQ(ids, (std::set<std::string>{"\"rust-doc\"", "100"}));
+  EXPECT_EQ(hits["explain"]["filter_matches"], 2);
+  EXPECT_EQ(hits["explain"]["strategy"], "exact-matches");
+  const json templated = OneJson(RunOk({"search", "--json", "--filter", "lang in {langs}",
+                                        "--filter-params", R"({"langs": ["en"]})", "fox"}));
+  ASSERT_EQ(templated["hits"].size(), 1u);
+  EXPECT_EQ(templated["hits"][0]["id"], "rust-doc");
+  const std::string none = RunOk({"search", "--filter", "lang == \"xx\"", "fox"}).out;
+  EXPECT_NE(none.find("no document matches the filter"), std::string::npos) << none;
+  RunFails({"search", "--filter", "lang ==", "fox"}, 1, "column");
 }
 
 TEST_F(CliTest, SearchQueriesFilePrintsOneJsonLinePerQuery) {
