@@ -333,9 +333,14 @@ class HnswIndex final : public VectorIndex {
   TopQueue FilteredBaseLayer(hnswlib::tableint entry, const float* q, size_t ef,
                              const SlotPredicate& admit) const {
     auto& g = *hnsw_;
-    hnswlib::VisitedList* visited = g.visited_list_pool_->getFreeVisitedList();
-    hnswlib::vl_type* mark = visited->mass;
-    const hnswlib::vl_type tag = visited->curV;
+    // Back to the pool on every exit, exceptions from `admit` included.
+    struct Visited {
+      hnswlib::VisitedListPool* pool;
+      hnswlib::VisitedList* list;
+      ~Visited() { pool->releaseVisitedList(list); }
+    } visited{g.visited_list_pool_, g.visited_list_pool_->getFreeVisitedList()};
+    hnswlib::vl_type* mark = visited.list->mass;
+    const hnswlib::vl_type tag = visited.list->curV;
     auto admitted = [&](hnswlib::tableint id) {
       return !g.isMarkedDeleted(id) && admit(g.getExternalLabel(id));
     };
@@ -370,7 +375,6 @@ class HnswIndex final : public VectorIndex {
         }
       }
     }
-    g.visited_list_pool_->releaseVisitedList(visited);
     return results;
   }
 

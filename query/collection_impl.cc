@@ -169,7 +169,6 @@ struct CollectionImpl::FilterRows {
     nlohmann::json metadata;
   };
   std::unordered_map<uint64_t, Row> rows;
-  uint64_t slot_end = 0;  // every slot in rows is below it
   // Indexes of metadata paths, by path.
   std::map<std::vector<std::string>, FieldIndex> fields;
 
@@ -185,7 +184,6 @@ struct CollectionImpl::FilterRows {
     Erase(slot);
     for (auto& [path, index] : fields) index.Add(meta, path, slot);
     rows[slot] = Row{std::move(id), std::move(meta)};
-    slot_end = std::max(slot_end, slot + 1);
     return Status::OK();
   }
 
@@ -399,6 +397,7 @@ Status CollectionImpl::Close() {
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kClosed;
   index_.reset();
+  rows_.reset();
   return s;
 }
 
@@ -422,6 +421,7 @@ Status CollectionImpl::Drop() {
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kDropped;
   index_.reset();
+  rows_.reset();
   return Status::OK();
 }
 
@@ -511,14 +511,16 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
   return v;
 }
 
+bool CollectionImpl::FilterRowsReady(const std::vector<std::vector<std::string>>& paths) const {
+  if (!rows_) return false;
+  for (const auto& path : paths) {
+    if (rows_->fields.count(path) == 0) return false;
+  }
+  return true;
+}
+
 Status CollectionImpl::EnsureFilterRows(const std::vector<std::vector<std::string>>& paths) const {
-  auto ready = [&] {
-    if (!rows_) return false;
-    for (const auto& path : paths) {
-      if (rows_->fields.count(path) == 0) return false;
-    }
-    return true;
-  };
+  auto ready = [&] { return FilterRowsReady(paths); };
   {
     std::shared_lock<RwMutex> lock(index_mu_);
     if (ready()) return Status::OK();
@@ -582,11 +584,18 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       paths.push_back(c.field.keys);
       conjuncts.push_back(std::move(c));
     }
-    FE_RETURN_IF_ERROR(EnsureFilterRows(paths));
   }
   const uint32_t cid = record_.cid;
-  std::shared_lock<RwMutex> lock(index_mu_);
-  FE_RETURN_IF_ERROR(CheckOpen());
+  std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
+  for (;;) {
+    if (filter) FE_RETURN_IF_ERROR(EnsureFilterRows(paths));
+    lock.lock();
+    FE_RETURN_IF_ERROR(CheckOpen());
+    // A writer may have dropped rows_ between the two (it never does unless
+    // a stored record fails to decode): load again.
+    if (!filter || FilterRowsReady(paths)) break;
+    lock.unlock();
+  }
   FE_RETURN_IF_ERROR(index_broken_);
   SearchStats stats;
   stats.filter_matches = index_->size();
@@ -634,6 +643,9 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     }
     if (best) {
       stats.narrowed = true;
+      // An `in` list may name one value twice (1 and 1.0): slots once.
+      std::sort(best->begin(), best->end());
+      best->erase(std::unique(best->begin(), best->end()), best->end());
       for (uint64_t slot : *best) {
         auto it = rows_->rows.find(slot);
         if (it != rows_->rows.end() && passes(it->second)) matches.push_back(slot);
@@ -667,7 +679,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       stats.strategy = exact_everything ? "exact" : "graph";
       return exact_everything ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search);
     }
-    if (walk_lazily) {
+    if (walk_lazily && !matches_known) {
       const index::SlotPredicate admit = [&](uint64_t slot) {
         auto it = rows_->rows.find(slot);
         return it != rows_->rows.end() && passes(it->second);
@@ -688,7 +700,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       return index_->ExactSearchAmong(q, k, matches);
     }
     if (admitted.empty()) {
-      admitted.assign(rows_->slot_end, false);
+      admitted.assign(*std::max_element(matches.begin(), matches.end()) + 1, false);
       for (uint64_t slot : matches) admitted[slot] = true;
     }
     const index::SlotPredicate admit = [&admitted](uint64_t slot) {
@@ -891,7 +903,12 @@ Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t log
   ops_since_snapshot_ += logged_ops;
   if (!index_status.ok()) {
     // The write is durable but the index no longer matches it (say, out of
-    // memory half way). The stored vectors are the truth: rebuild from them.
+    // memory half way). The stored vectors are the truth: rebuild from them;
+    // the filter rows stopped where the index did, so they reload on use.
+    {
+      std::unique_lock<RwMutex> exclusive(index_mu_);
+      rows_.reset();
+    }
     Status rebuilt = RebuildIndex();
     if (!rebuilt.ok()) {
       std::unique_lock<RwMutex> exclusive(index_mu_);

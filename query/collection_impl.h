@@ -66,6 +66,8 @@ class CollectionImpl final : public Collection {
   // afterwards. Takes write_mu_ (no write in flight while the documents are
   // read), then index_mu_ to install.
   Status EnsureFilterRows(const std::vector<std::vector<std::string>>& paths) const;
+  // rows_ is loaded with indexes of all `paths`. REQUIRES: index_mu_ held.
+  bool FilterRowsReady(const std::vector<std::vector<std::string>>& paths) const;
   Status Write(const WriteOptions& options, std::span<const Document> docs, bool upsert);
   Status LoadIndex();
   Status RebuildIndex();

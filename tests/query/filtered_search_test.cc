@@ -147,6 +147,12 @@ TEST(FilteredSearch, FewerMatchesThanKReturnsThemAll) {
   ids.clear();
   for (const Hit& h : hits) ids.insert(h.id.as_int());
   EXPECT_EQ(ids, (std::set<int64_t>{5, 7}));
+  // One value named twice in an `in` list counts its documents once.
+  ASSERT_OK_AND_ASSIGN(hits, c->Search({.k = 10, .filter = "n in [5, 5.0, 5]", .stats = &stats},
+                                       Query::Vector(RandomVector(rng))));
+  EXPECT_EQ(hits.size(), 1u);
+  EXPECT_EQ(stats.filter_matches, 1u);
+  EXPECT_TRUE(stats.narrowed);
 }
 
 // Writes after the first filtered search (which loads the metadata) are
