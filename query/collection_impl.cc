@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -22,9 +24,14 @@ namespace {
 
 constexpr size_t kSnapshotPartBytes = 4u << 20;
 constexpr size_t kMaxIdBytes = 65535;
-// Filters passing fewer than 1 in this many documents are answered by an
-// exact scan of the matches rather than a filtered graph walk.
+// Conjunct candidates are used while at most 1 in this many documents; a
+// filter estimated (on a sample) to pass more is walked lazily.
 constexpr size_t kGraphMinPassRateInverse = 20;
+// An unfiltered HNSW search computes about this many distances per unit of
+// ef. A walk admitting a fraction p of the documents computes about 1/p
+// times as many, an exact scan of m matches m: with n documents the scan is
+// cheaper while m * m < kWalkDistancesPerEf * ef * n.
+constexpr double kWalkDistancesPerEf = 24;
 // Documents tested to estimate a filter's pass rate when no index narrows it.
 constexpr size_t kPassRateSample = 512;
 
@@ -172,6 +179,52 @@ struct CollectionImpl::FilterRows {
   // Indexes of metadata paths, by path.
   std::map<std::vector<std::string>, FieldIndex> fields;
 
+  // The documents one filter matches: their slots, and a bitmap by slot.
+  struct MatchSet {
+    std::vector<uint64_t> slots;
+    std::vector<bool> bitmap;
+    void Add(uint64_t slot) {
+      slots.push_back(slot);
+      if (bitmap.size() <= slot) bitmap.resize(std::max<size_t>(slot + 1, bitmap.size() * 2));
+      bitmap[slot] = true;
+    }
+  };
+  // Recently used filters (text + params) and their match sets (null: seen
+  // once, not yet computed). Searches share the rows under a shared lock,
+  // so the cache has its own mutex; any change of rows clears it.
+  static constexpr size_t kCachedFilters = 16;
+  mutable std::mutex cache_mu;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const MatchSet>>> cache;  // newest last
+
+  std::shared_ptr<const MatchSet> Recall(const std::string& key, bool* seen) const {
+    std::lock_guard<std::mutex> lock(cache_mu);
+    for (auto it = cache.begin(); it != cache.end(); ++it) {
+      if (it->first != key) continue;
+      *seen = true;
+      auto entry = std::move(*it);
+      cache.erase(it);
+      cache.push_back(std::move(entry));
+      return cache.back().second;
+    }
+    *seen = false;
+    return nullptr;
+  }
+  void Remember(const std::string& key, std::shared_ptr<const MatchSet> set) const {
+    std::lock_guard<std::mutex> lock(cache_mu);
+    for (auto it = cache.begin(); it != cache.end(); ++it) {
+      if (it->first == key) {
+        cache.erase(it);
+        break;
+      }
+    }
+    if (cache.size() >= kCachedFilters) cache.erase(cache.begin());
+    cache.emplace_back(key, std::move(set));
+  }
+  void Forget() {
+    std::lock_guard<std::mutex> lock(cache_mu);
+    cache.clear();
+  }
+
   Status Put(uint64_t slot, std::string_view id_part, std::string_view metadata) {
     FE_ASSIGN_OR_RETURN(Id id, IdFromPart(id_part));
     nlohmann::json meta = metadata.empty()
@@ -182,6 +235,7 @@ struct CollectionImpl::FilterRows {
                                 " is not valid JSON");
     }
     Erase(slot);
+    Forget();
     for (auto& [path, index] : fields) index.Add(meta, path, slot);
     rows[slot] = Row{std::move(id), std::move(meta)};
     return Status::OK();
@@ -190,6 +244,7 @@ struct CollectionImpl::FilterRows {
   void Erase(uint64_t slot) {
     auto it = rows.find(slot);
     if (it == rows.end()) return;
+    Forget();
     for (auto& [path, index] : fields) index.Remove(it->second.metadata, path, slot);
     rows.erase(it);
   }
@@ -604,8 +659,6 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   // graph walk that must visit ~1/pass-rate nodes per admitted one); a broad
   // one by a graph walk admitting only matches, falling back to the exact
   // scan if the walk comes back short.
-  std::vector<uint64_t> matches;
-  std::vector<bool> admitted;
   const size_t live = index_->size();
   const bool exact_everything = options.mode == SearchMode::kExact ||
                                 (options.mode == SearchMode::kAuto &&
@@ -620,23 +673,32 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     view.metadata = &row.metadata;
     return filter->Matches(view);
   };
-  // The plan. `matches` holds every matching slot once `matches_known`; a
-  // broad filter (`walk_lazily`) is instead tested on the nodes the graph
-  // walk visits, so it costs the walk, not the collection.
-  bool matches_known = false, walk_lazily = false;
+  // The plan. `set` holds every matching slot once known; a broad filter
+  // seen for the first time (`walk_lazily`) is instead tested on the nodes
+  // the graph walk visits, so it costs the walk, not the collection. Match
+  // sets are cached per filter text until the next write.
+  const std::string cache_key = options.filter + '\0' + options.filter_params;
+  std::shared_ptr<const FilterRows::MatchSet> set;
+  bool walk_lazily = false;
   auto scan_all = [&] {
-    if (matches_known) return;
+    if (set) return;
+    auto fresh = std::make_shared<FilterRows::MatchSet>();
     for (const auto& [slot, row] : rows_->rows) {
-      if (passes(row)) matches.push_back(slot);
+      if (passes(row)) fresh->Add(slot);
     }
-    matches_known = true;
+    set = fresh;
+    rows_->Remember(cache_key, set);
   };
   if (filter) {
+    bool seen_before = false;
+    set = rows_->Recall(cache_key, &seen_before);
+    if (set) stats.cached = true;
     // The narrowest conjunct with few enough candidates (a selective filter
     // then costs its candidates, not the collection).
     const size_t limit = std::max<size_t>(options.k, live / kGraphMinPassRateInverse);
     std::optional<std::vector<uint64_t>> best;
     for (const FilterConjunct& c : conjuncts) {
+      if (set) break;
       std::vector<uint64_t> candidates;
       const size_t cap = best ? best->size() : limit;
       if (rows_->fields.at(c.field.keys).Candidates(c, cap, &candidates)) best = std::move(candidates);
@@ -646,12 +708,14 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       // An `in` list may name one value twice (1 and 1.0): slots once.
       std::sort(best->begin(), best->end());
       best->erase(std::unique(best->begin(), best->end()), best->end());
+      auto fresh = std::make_shared<FilterRows::MatchSet>();
       for (uint64_t slot : *best) {
         auto it = rows_->rows.find(slot);
-        if (it != rows_->rows.end() && passes(it->second)) matches.push_back(slot);
+        if (it != rows_->rows.end() && passes(it->second)) fresh->Add(slot);
       }
-      matches_known = true;
-    } else if (!exact_everything && live > std::max(options.k, options_.exact_search_below) &&
+      set = fresh;
+    } else if (!set && !seen_before && !exact_everything &&
+               live > std::max(options.k, options_.exact_search_below) &&
                rows_->rows.size() > kPassRateSample) {
       // Estimate the pass rate on a sample spread evenly over the slots (a
       // bucket holds the slots equal modulo the bucket count), so old and
@@ -667,11 +731,12 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       if (seen > 0 && passed * kGraphMinPassRateInverse > seen) {
         walk_lazily = true;
         stats.filter_matches = passed * live / seen;  // an estimate
+        rows_->Remember(cache_key, nullptr);  // a second use scans and caches
       }
     }
     if (!walk_lazily) {
       scan_all();
-      stats.filter_matches = matches.size();
+      stats.filter_matches = set->slots.size();
     }
   }
   auto neighbors = [&](size_t k) -> Result<std::vector<index::Neighbor>> {
@@ -679,7 +744,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       stats.strategy = exact_everything ? "exact" : "graph";
       return exact_everything ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search);
     }
-    if (walk_lazily && !matches_known) {
+    if (walk_lazily && !set) {
       const index::SlotPredicate admit = [&](uint64_t slot) {
         auto it = rows_->rows.find(slot);
         return it != rows_->rows.end() && passes(it->second);
@@ -688,21 +753,22 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       stats.strategy = "filtered-graph";
       if (nn.size() >= k) return nn;
       scan_all();  // the walk came back short: answer from the full match set
-      stats.filter_matches = matches.size();
+      stats.filter_matches = set->slots.size();
     }
+    const std::vector<uint64_t>& matches = set->slots;
     if (matches.empty()) {
       stats.strategy = "none";
       return std::vector<index::Neighbor>();
     }
+    const double ef = static_cast<double>(
+        std::max(k, options.ef_search != 0 ? options.ef_search : size_t{record_.ef_search}));
+    const double m = static_cast<double>(matches.size());
     if (exact_everything || matches.size() <= std::max(k, options_.exact_search_below) ||
-        matches.size() * kGraphMinPassRateInverse <= live || walk_lazily) {
+        m * m <= kWalkDistancesPerEf * ef * static_cast<double>(live) || walk_lazily) {
       stats.strategy = "exact-matches";
       return index_->ExactSearchAmong(q, k, matches);
     }
-    if (admitted.empty()) {
-      admitted.assign(*std::max_element(matches.begin(), matches.end()) + 1, false);
-      for (uint64_t slot : matches) admitted[slot] = true;
-    }
+    const std::vector<bool>& admitted = set->bitmap;
     const index::SlotPredicate admit = [&admitted](uint64_t slot) {
       return slot < admitted.size() && admitted[slot];
     };

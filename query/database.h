@@ -164,6 +164,9 @@ struct SearchStats {
   // of its conjuncts (`k == v`, `k in [..]`, a range on k) gave, not on
   // every document.
   bool narrowed = false;
+  // The filter's matches came from a cache: the same filter text and params
+  // were used since the collection last changed (16 filters are kept).
+  bool cached = false;
 };
 
 struct SearchOptions {
