@@ -654,11 +654,6 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   FE_RETURN_IF_ERROR(index_broken_);
   SearchStats stats;
   stats.filter_matches = index_->size();
-  // The filter's matching slots, and the plan: a selective filter is
-  // answered by an exact scan of its matches (complete, and cheaper than a
-  // graph walk that must visit ~1/pass-rate nodes per admitted one); a broad
-  // one by a graph walk admitting only matches, falling back to the exact
-  // scan if the walk comes back short.
   const size_t live = index_->size();
   const bool exact_everything = options.mode == SearchMode::kExact ||
                                 (options.mode == SearchMode::kAuto &&
@@ -673,10 +668,13 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     view.metadata = &row.metadata;
     return filter->Matches(view);
   };
-  // The plan. `set` holds every matching slot once known; a broad filter
-  // seen for the first time (`walk_lazily`) is instead tested on the nodes
-  // the graph walk visits, so it costs the walk, not the collection. Match
-  // sets are cached per filter text until the next write.
+  // The plan. `set` holds every matching slot once known: from a selective
+  // conjunct's candidates, the cache, or a scan. A broad filter seen for the
+  // first time (`walk_lazily`) is instead tested on the nodes the graph walk
+  // visits, so it costs the walk, not the collection. With the set known, an
+  // exact scan of the matches (complete; cheaper while few) or a graph walk
+  // admitting only them, falling back to the scan if it comes back short.
+  // Match sets are cached per filter text until the next write.
   const std::string cache_key = options.filter + '\0' + options.filter_params;
   std::shared_ptr<const FilterRows::MatchSet> set;
   bool walk_lazily = false;
