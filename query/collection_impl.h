@@ -19,6 +19,8 @@
 
 namespace flashembed::query {
 
+struct FilterRows;  // query/filter_rows.h
+
 // REQUIRES for every method: the owning DatabaseImpl outlives the object's
 // open state; Close() and MarkDropped() end it.
 class CollectionImpl final : public Collection {
@@ -94,7 +96,6 @@ class CollectionImpl final : public Collection {
   // Parsed metadata of every live document, by slot, for filters; null
   // until the first filtered search. Guarded by index_mu_ (installed under
   // write_mu_ too), updated together with index_.
-  struct FilterRows;
   mutable std::unique_ptr<FilterRows> rows_;
   // Written holding both write_mu_ and index_mu_ (exclusive), so either
   // lock suffices to read it.
