@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "encoders/model_folder.h"
+#include "tests/encoders/embedding_match.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::encoders {
@@ -38,20 +39,6 @@ Reference ReadReference(const std::string& dir) {
   return r;
 }
 
-void ExpectMatches(const std::vector<float>& got, const std::vector<double>& want,
-                   const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double dot = 0, ng = 0, nw = 0, max_err = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    dot += got[i] * want[i];
-    ng += static_cast<double>(got[i]) * got[i];
-    nw += want[i] * want[i];
-    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
-  }
-  EXPECT_GE(dot / std::sqrt(ng * nw), 0.9999) << what;
-  EXPECT_LE(max_err, 1e-4) << what;
-}
-
 class BertModelReference : public ::testing::TestWithParam<std::string> {};
 
 // Every reference embedding (PyTorch, torch.nn modules, same weights) is
@@ -68,10 +55,10 @@ TEST_P(BertModelReference, MatchesPyTorchReference) {
   ASSERT_OK(model->Forward(ref.ids, all));
   for (size_t i = 0; i < ref.ids.size(); ++i) {
     std::vector<float> row(all.begin() + i * dim, all.begin() + (i + 1) * dim);
-    ExpectMatches(row, ref.embeddings[i], GetParam() + " batched #" + std::to_string(i));
+    ExpectEmbeddingMatches(row, ref.embeddings[i], GetParam() + " batched #" + std::to_string(i));
     std::vector<float> one(dim);
     ASSERT_OK(model->Forward(std::span(ref.ids).subspan(i, 1), one));
-    ExpectMatches(one, ref.embeddings[i], GetParam() + " alone #" + std::to_string(i));
+    ExpectEmbeddingMatches(one, ref.embeddings[i], GetParam() + " alone #" + std::to_string(i));
   }
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "encoders/encoder.h"
+#include "tests/encoders/embedding_match.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::encoders {
@@ -51,21 +52,6 @@ std::vector<TextReference> ReadTextReference(const std::string& dir) {
                     j["embedding"].get<std::vector<double>>()});
   }
   return refs;
-}
-
-// cosine >= 0.9999 and max abs error <= 1e-4.
-void ExpectCloseTo(std::span<const float> got, const std::vector<double>& want,
-                   const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double dot = 0, ng = 0, nw = 0, max_err = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    dot += got[i] * want[i];
-    ng += static_cast<double>(got[i]) * got[i];
-    nw += want[i] * want[i];
-    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
-  }
-  EXPECT_GE(dot / std::sqrt(ng * nw), 0.9999) << what;
-  EXPECT_LE(max_err, 1e-4) << what;
 }
 
 class TextFixture : public ::testing::TestWithParam<std::string> {};
@@ -105,10 +91,10 @@ TEST_P(TextFixture, MatchesHuggingFaceTokensAndPyTorchEmbeddings) {
   for (size_t i = 0; i < refs.size(); ++i) {
     const std::string what = GetParam() + " text " + std::to_string(i) + " " +
                              nlohmann::json(refs[i].text).dump();
-    ExpectCloseTo(std::span<const float>(all).subspan(i * dim, dim), refs[i].embedding,
+    ExpectEmbeddingMatches(std::span<const float>(all).subspan(i * dim, dim), refs[i].embedding,
                   what + " (batched)");
     ASSERT_OK(encoder->Encode(std::span(texts).subspan(i, 1), one));
-    ExpectCloseTo(one, refs[i].embedding, what + " (alone)");
+    ExpectEmbeddingMatches(one, refs[i].embedding, what + " (alone)");
   }
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "encoders/encoder.h"
+#include "tests/encoders/embedding_match.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::encoders {
@@ -50,12 +51,10 @@ TEST(TransformerEncoder, EncodesTextsLikeTheReference) {
     std::vector<std::string_view> views(texts.begin(), texts.end());
     std::vector<float> out(texts.size() * encoder->dim());
     ASSERT_OK(encoder->Encode(views, out));
+    const size_t dim = encoder->dim();
     for (size_t i = 0; i < texts.size(); ++i) {
-      double max_err = 0;
-      for (int k = 0; k < encoder->dim(); ++k) {
-        max_err = std::max(max_err, std::fabs(out[i * encoder->dim() + k] - want[i][k]));
-      }
-      EXPECT_LE(max_err, 1e-4) << name << " text " << i << ": " << texts[i];
+      ExpectEmbeddingMatches(std::span<const float>(out).subspan(i * dim, dim), want[i],
+                             std::string(name) + " text " + std::to_string(i) + ": " + texts[i]);
     }
   }
 }
