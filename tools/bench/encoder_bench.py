@@ -183,13 +183,7 @@ def torch_embed(ref, seqs, sort, repeat):
     padded = 0
 
     def batch_inputs(idx):
-        longest = max(len(seqs[i]) for i in idx)
-        ids = torch.zeros((len(idx), longest), dtype=torch.long)
-        mask = torch.zeros((len(idx), longest), dtype=torch.bool)
-        for r, i in enumerate(idx):
-            ids[r, :len(seqs[i])] = torch.tensor(seqs[i])
-            mask[r, :len(seqs[i])] = True
-        return ids, mask
+        return fixtures.padded_batch([seqs[i] for i in idx])
 
     with torch.no_grad():
         ref(*batch_inputs(order[:BATCH]))  # warm-up
