@@ -36,25 +36,11 @@ constexpr double kWalkDistancesPerEf = 24;
 // Documents tested to estimate a filter's pass rate when no index narrows it.
 constexpr size_t kPassRateSample = 512;
 
-std::string IdPart(const Id& id) {
-  return id.is_int() ? storage::IntIdPart(id.as_int()) : storage::StringIdPart(id.as_string());
-}
-
-Result<Id> IdFromPart(std::string_view part) {
-  FE_ASSIGN_OR_RETURN(storage::ParsedId p, storage::DecodeIdPart(part));
-  if (p.is_int) return Id(p.int_value);
-  return Id(std::move(p.string_value));
-}
-
 // Encoders name a text's position in the batch they were given ("text 0:
 // ..."); when they were given one text, that position means nothing.
 std::string OneTextMessage(const Status& s) {
   const std::string& m = s.message();
   return m.rfind("text 0: ", 0) == 0 ? m.substr(8) : m;
-}
-
-std::string Quote(const Id& id) {
-  return id.is_int() ? id.ToString() : "\"" + id.as_string() + "\"";
 }
 
 index::HnswOptions HnswOptionsOf(const storage::CollectionRecord& r) {
@@ -95,7 +81,23 @@ Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric)
   return Status::OK();
 }
 
+std::string Quote(const Id& id) { return QuoteId(id); }
+
 }  // namespace
+
+std::string IdPart(const Id& id) {
+  return id.is_int() ? storage::IntIdPart(id.as_int()) : storage::StringIdPart(id.as_string());
+}
+
+Result<Id> IdFromPart(std::string_view part) {
+  FE_ASSIGN_OR_RETURN(storage::ParsedId p, storage::DecodeIdPart(part));
+  if (p.is_int) return Id(p.int_value);
+  return Id(std::move(p.string_value));
+}
+
+std::string QuoteId(const Id& id) {
+  return id.is_int() ? id.ToString() : "\"" + id.as_string() + "\"";
+}
 
 CollectionImpl::~CollectionImpl() = default;
 
@@ -112,13 +114,23 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   CollectionSchema s;
   s.dim = static_cast<int>(r.dim);
   s.metric = static_cast<Metric>(r.metric);
-  s.index = IndexKind::kHnsw;
+  s.index = static_cast<IndexKind>(r.index_kind);
   s.hnsw.m = static_cast<int>(r.m);
   s.hnsw.ef_construction = static_cast<int>(r.ef_construction);
   s.hnsw.ef_search = static_cast<int>(r.ef_search);
   s.encoder = encoders::EncoderNameFromSpec(r.encoder_spec);
   s.query_prefix = r.query_prefix;
   s.document_prefix = r.document_prefix;
+  if (r.nprobe != 0) {  // an IVF kind
+    s.ivf.nlist = static_cast<int>(r.nlist);
+    s.ivf.nprobe = static_cast<int>(r.nprobe);
+    s.ivf.train_at = static_cast<int>(r.train_at);
+  }
+  if (r.pq_nbits != 0) {
+    s.ivf.pq_m = static_cast<int>(r.pq_m);
+    s.ivf.pq_nbits = static_cast<int>(r.pq_nbits);
+  }
+  s.properties = r.properties;
   return s;
 }
 
@@ -456,44 +468,41 @@ Status CollectionImpl::EnsureFilterRows(const std::vector<std::vector<std::strin
   return Status::OK();
 }
 
-Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
-                                                const Query& query) const {
-  FE_RETURN_IF_ERROR(options.Validate());
-  std::optional<Filter> filter;
-  if (options.filter.find_first_not_of(" \t\r\n") != std::string::npos) {
-    nlohmann::json params;
-    if (!options.filter_params.empty()) {
-      params = nlohmann::json::parse(options.filter_params, nullptr, /*allow_exceptions=*/false);
-      if (params.is_discarded() || !params.is_object()) {
-        return Status::InvalidArgument("filter_params must be a JSON object");
-      }
-    }
-    FE_ASSIGN_OR_RETURN(Filter parsed, Filter::Parse(options.filter, &params));
-    if (!parsed.matches_all()) filter = std::move(parsed);
-  }
-  FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
-  // Conjuncts like `lang == "en"`, `year in [..]`, `10 <= n < 20` can narrow
-  // the documents to test through an in-memory index of their path.
-  std::vector<FilterConjunct> conjuncts;
-  std::vector<std::vector<std::string>> paths;
-  if (filter) {
-    for (FilterConjunct& c : filter->SimpleConjuncts()) {
-      if (c.field.is_id || c.field.keys.empty()) continue;
-      paths.push_back(c.field.keys);
-      conjuncts.push_back(std::move(c));
-    }
-  }
-  const uint32_t cid = record_.cid;
-  std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
+Status CollectionImpl::LockWithRows(bool need_rows,
+                                    const std::vector<std::vector<std::string>>& paths,
+                                    std::shared_lock<RwMutex>* lock) const {
   for (;;) {
-    if (filter) FE_RETURN_IF_ERROR(EnsureFilterRows(paths));
-    lock.lock();
+    if (need_rows) FE_RETURN_IF_ERROR(EnsureFilterRows(paths));
+    lock->lock();
     FE_RETURN_IF_ERROR(CheckOpen());
     // A writer may have dropped rows_ between the two (it never does unless
     // a stored record fails to decode): load again.
-    if (!filter || FilterRowsReady(paths)) break;
-    lock.unlock();
+    if (!need_rows || FilterRowsReady(paths)) return Status::OK();
+    lock->unlock();
   }
+}
+
+size_t CollectionImpl::IndexEffort(const SearchOptions& options) const {
+  return options.ef_search;
+}
+
+Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
+                                                const Query& query) const {
+  FE_RETURN_IF_ERROR(options.Validate());
+  FE_ASSIGN_OR_RETURN(PreparedFilter prepared,
+                      PreparedFilter::Make(options.filter, options.filter_params));
+  const std::optional<Filter>& filter = prepared.filter;
+  const std::vector<FilterConjunct>& conjuncts = prepared.conjuncts;
+  std::vector<std::string> group_path;
+  const bool grouped = !options.group_by.empty();
+  if (grouped) {
+    FE_ASSIGN_OR_RETURN(group_path, ParseKeyPath(options.group_by, "group_by"));
+  }
+  const bool ranged = options.min_score.has_value() || options.max_score.has_value();
+  FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
+  const uint32_t cid = record_.cid;
+  std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
+  FE_RETURN_IF_ERROR(LockWithRows(filter.has_value() || grouped, prepared.paths, &lock));
   FE_RETURN_IF_ERROR(index_broken_);
   SearchStats stats;
   stats.filter_matches = index_->size();
@@ -501,16 +510,8 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   const bool exact_everything = options.mode == SearchMode::kExact ||
                                 (options.mode == SearchMode::kAuto &&
                                  live <= options_.exact_search_below);
-  auto passes = [&](const FilterRows::Row& row) {
-    FilterRow view;
-    if (row.id.is_int()) {
-      view.id = row.id.as_int();
-    } else {
-      view.id = std::string_view(row.id.as_string());
-    }
-    view.metadata = &row.metadata;
-    return filter->Matches(view);
-  };
+  const size_t effort = IndexEffort(options);
+  auto passes = [&](const FilterRows::Row& row) { return FilterRows::Matches(*filter, row); };
   // The plan. `set` holds every matching slot once known: from a selective
   // conjunct's candidates, the cache, or a scan. A broad filter seen for the
   // first time (`walk_lazily`) is instead tested on the nodes the graph walk
@@ -518,21 +519,14 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   // exact scan of the matches (complete; cheaper while few) or a graph walk
   // admitting only them, falling back to the scan if it comes back short.
   // Match sets are cached per filter text until the next write.
-  const std::string cache_key = options.filter + '\0' + options.filter_params;
   std::shared_ptr<const FilterRows::MatchSet> set;
   bool walk_lazily = false;
   auto scan_all = [&] {
-    if (set) return;
-    auto fresh = std::make_shared<FilterRows::MatchSet>();
-    for (const auto& [slot, row] : rows_->rows) {
-      if (passes(row)) fresh->Add(slot);
-    }
-    set = fresh;
-    rows_->Remember(cache_key, set);
+    if (!set) set = rows_->AllMatches(prepared);
   };
   if (filter) {
     bool seen_before = false;
-    set = rows_->Recall(cache_key, &seen_before);
+    set = rows_->Recall(prepared.cache_key, &seen_before);
     if (set) stats.cached = true;
     // The narrowest conjunct with few enough candidates (a selective filter
     // then costs its candidates, not the collection).
@@ -572,7 +566,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       if (seen > 0 && passed * kGraphMinPassRateInverse > seen) {
         walk_lazily = true;
         stats.filter_matches = passed * live / seen;  // an estimate
-        rows_->Remember(cache_key, nullptr);  // a second use scans and caches
+        rows_->Remember(prepared.cache_key, nullptr);  // a second use scans and caches
       }
     }
     if (!walk_lazily) {
@@ -580,20 +574,25 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       stats.filter_matches = set->slots.size();
     }
   }
-  auto neighbors = [&](size_t k) -> Result<std::vector<index::Neighbor>> {
+  // The k nearest (matching) neighbours; `exact` forces a complete scan.
+  auto neighbors = [&](size_t k, bool exact) -> Result<std::vector<index::Neighbor>> {
+    exact = exact || exact_everything;
     if (!filter) {
-      stats.strategy = exact_everything ? "exact" : "graph";
-      return exact_everything ? index_->ExactSearch(q, k) : index_->Search(q, k, options.ef_search);
+      stats.strategy = exact ? "exact" : "graph";
+      return exact ? index_->ExactSearch(q, k) : index_->Search(q, k, effort);
     }
-    if (walk_lazily && !set) {
+    if (walk_lazily && !set && !exact) {
       const index::SlotPredicate admit = [&](uint64_t slot) {
         auto it = rows_->rows.find(slot);
         return it != rows_->rows.end() && passes(it->second);
       };
-      FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, options.ef_search, admit));
+      FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, effort, admit));
       stats.strategy = "filtered-graph";
       if (nn.size() >= k) return nn;
-      scan_all();  // the walk came back short: answer from the full match set
+    }
+    // The walk came back short, or was not tried: the full match set.
+    if (!set) {
+      scan_all();
       stats.filter_matches = set->slots.size();
     }
     const std::vector<uint64_t>& matches = set->slots;
@@ -604,7 +603,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     const double ef = static_cast<double>(
         std::max(k, options.ef_search != 0 ? options.ef_search : size_t{record_.ef_search}));
     const double m = static_cast<double>(matches.size());
-    if (exact_everything || matches.size() <= std::max(k, options_.exact_search_below) ||
+    if (exact || matches.size() <= std::max(k, options_.exact_search_below) ||
         m * m <= kWalkDistancesPerEf * ef * static_cast<double>(live) || walk_lazily) {
       stats.strategy = "exact-matches";
       return index_->ExactSearchAmong(q, k, matches);
@@ -613,7 +612,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     const index::SlotPredicate admit = [&admitted](uint64_t slot) {
       return slot < admitted.size() && admitted[slot];
     };
-    FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, options.ef_search, admit));
+    FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, effort, admit));
     if (nn.size() >= std::min(k, matches.size())) {
       stats.strategy = "filtered-graph";
       return nn;
@@ -621,11 +620,17 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     stats.strategy = "exact-matches";  // the walk came back short
     return index_->ExactSearchAmong(q, k, matches);
   };
+  if (ranged || grouped) {
+    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> chosen,
+                        SelectRangeAndGroups(options, group_path, live, neighbors));
+    if (options.stats != nullptr) *options.stats = stats;
+    return HitsFor(options, chosen, group_path);
+  }
   // A concurrent delete removes the stored document before it leaves the
   // index; a hit whose document is gone is skipped and the search widened.
   size_t k = options.k;
   for (int attempt = 0;; ++attempt) {
-    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn, neighbors(k));
+    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn, neighbors(k, false));
     if (options.stats != nullptr) *options.stats = stats;
     std::vector<std::string> keys;
     keys.reserve(nn.size());
@@ -848,13 +853,24 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
   FE_RETURN_IF_ERROR(CheckOpen());
   FE_RETURN_IF_ERROR(index_broken_);
   FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
-  storage::CollectionState next = state_;
-  storage::WriteBatch batch;
-  std::vector<uint64_t> removed;
+  std::vector<std::pair<std::string, uint64_t>> doomed;
   for (size_t i = 0; i < id_keys.size(); ++i) {
     if (!existing[i]) continue;
     FE_ASSIGN_OR_RETURN(uint64_t slot, storage::DecodeSlot(*existing[i]));
-    batch.Delete(storage::Cf::kIds, id_keys[i]);
+    doomed.emplace_back(std::move(id_keys[i]), slot);
+  }
+  return RemoveLocked(options, doomed);
+}
+
+Result<size_t> CollectionImpl::RemoveLocked(
+    const WriteOptions& options, const std::vector<std::pair<std::string, uint64_t>>& doomed) {
+  if (doomed.empty()) return size_t{0};
+  const uint32_t cid = record_.cid;
+  storage::CollectionState next = state_;
+  storage::WriteBatch batch;
+  std::vector<uint64_t> removed;
+  for (const auto& [id_key, slot] : doomed) {
+    batch.Delete(storage::Cf::kIds, id_key);
     batch.Delete(storage::Cf::kDocuments, storage::SlotKey(cid, slot));
     batch.Delete(storage::Cf::kVectors, storage::SlotKey(cid, slot));
     batch.Put(storage::Cf::kOplog, storage::OplogKey(cid, next.next_seq++),
@@ -862,7 +878,6 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
     --next.live_count;
     removed.push_back(slot);
   }
-  if (removed.empty()) return size_t{0};
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
   state_ = next;

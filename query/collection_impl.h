@@ -4,6 +4,7 @@
 #define FLASHEMBED_QUERY_COLLECTION_IMPL_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -20,6 +21,12 @@
 namespace flashembed::query {
 
 struct FilterRows;  // query/filter_rows.h
+
+// Id <-> the id part of its ids-family key (storage/records.h).
+std::string IdPart(const Id& id);
+Result<Id> IdFromPart(std::string_view part);
+// An id for messages: 7 or "7".
+std::string QuoteId(const Id& id);
 
 // REQUIRES for every method: the owning DatabaseImpl outlives the object's
 // open state; Close() and MarkDropped() end it.
@@ -40,6 +47,12 @@ class CollectionImpl final : public Collection {
   Status Upsert(const WriteOptions& options, std::span<const Document> docs) override;
   Result<size_t> Delete(const WriteOptions& options, std::span<const Id> ids) override;
   Result<Document> Get(const Id& id) const override;
+  Result<std::vector<Document>> GetMany(std::span<const Id> ids, bool with_vector) const override;
+  Result<std::vector<Document>> Find(const FindOptions& options) const override;
+  Result<uint64_t> CountWhere(std::string_view filter,
+                              std::string_view filter_params) const override;
+  Result<size_t> DeleteWhere(const WriteOptions& options, std::string_view filter,
+                             std::string_view filter_params) override;
   Result<std::vector<Hit>> Search(const SearchOptions& options, const Query& query) const override;
   Status Snapshot() override;
 
@@ -70,6 +83,30 @@ class CollectionImpl final : public Collection {
   Status EnsureFilterRows(const std::vector<std::vector<std::string>>& paths) const;
   // rows_ is loaded with indexes of all `paths`. REQUIRES: index_mu_ held.
   bool FilterRowsReady(const std::vector<std::vector<std::string>>& paths) const;
+  // Takes `lock` (on index_mu_) with the collection open and, if
+  // `need_rows`, rows_ loaded with indexes of `paths`.
+  Status LockWithRows(bool need_rows, const std::vector<std::vector<std::string>>& paths,
+                      std::shared_lock<RwMutex>* lock) const;
+  // The per-query effort knob the index takes: HNSW's ef, IVF's nprobe.
+  size_t IndexEffort(const SearchOptions& options) const;
+  // Range search and grouping (collection_find.cc): widens `neighbors` (k,
+  // exact) until options.k hits or groups are settled, and returns the
+  // chosen neighbours in result order. REQUIRES: index_mu_ held; rows_
+  // loaded when grouping.
+  using NeighborSource =
+      std::function<Result<std::vector<index::Neighbor>>(size_t k, bool exact)>;
+  Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
+      const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
+      const NeighborSource& neighbors) const;
+  // The hits of `chosen`, with the fields options asks for; documents
+  // deleted meanwhile are skipped. REQUIRES: index_mu_ held.
+  Result<std::vector<Hit>> HitsFor(const SearchOptions& options,
+                                   const std::vector<index::Neighbor>& chosen,
+                                   const std::vector<std::string>& group_path) const;
+  // Removes the documents (ids-family key, slot) in one batch.
+  // REQUIRES: write_mu_ held; each pair is stored.
+  Result<size_t> RemoveLocked(const WriteOptions& options,
+                              const std::vector<std::pair<std::string, uint64_t>>& doomed);
   Status Write(const WriteOptions& options, std::span<const Document> docs, bool upsert);
   Status LoadIndex();
   Status RebuildIndex();

@@ -1,9 +1,13 @@
 #include "query/database.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ostream>
 #include <map>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "encoders/encoder.h"
 #include "index/hnsw_index.h"
@@ -42,6 +46,34 @@ std::optional<Metric> ParseMetric(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+constexpr std::pair<IndexKind, const char*> kIndexKindNames[] = {
+    {IndexKind::kHnsw, "hnsw"},        {IndexKind::kFlat, "flat"},
+    {IndexKind::kIvfFlat, "ivf_flat"}, {IndexKind::kIvfSq8, "ivf_sq8"},
+    {IndexKind::kIvfPq, "ivf_pq"},
+};
+}  // namespace
+
+const char* IndexKindName(IndexKind kind) {
+  for (const auto& [k, name] : kIndexKindNames) {
+    if (k == kind) return name;
+  }
+  return "unknown";
+}
+
+std::optional<IndexKind> ParseIndexKind(std::string_view name) {
+  for (const auto& [k, known] : kIndexKindNames) {
+    const std::string_view s = known;
+    if (s.size() == name.size() &&
+        std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) {
+          return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+        })) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
 Status CollectionSchema::Validate() const {
   if (encoder.empty() && (dim < 1 || dim > 65536)) {
     return Status::InvalidArgument("a collection without an encoder needs dim in 1..65536, got " +
@@ -64,7 +96,40 @@ Status CollectionSchema::Validate() const {
   if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
     return Status::InvalidArgument("unknown metric");
   }
-  if (index != IndexKind::kHnsw) return Status::InvalidArgument("unknown index kind");
+  if (std::string_view(IndexKindName(index)) == "unknown") {
+    return Status::InvalidArgument("unknown index kind " + std::to_string(static_cast<int>(index)));
+  }
+  if (ivf.nlist < 0 || ivf.nlist > 65536) {
+    return Status::InvalidArgument("ivf nlist must be in 0..65536 (0 = chosen at training), got " +
+                                   std::to_string(ivf.nlist));
+  }
+  if (ivf.nprobe < 1 || ivf.nprobe > 65536) {
+    return Status::InvalidArgument("ivf nprobe must be in 1..65536, got " +
+                                   std::to_string(ivf.nprobe));
+  }
+  if (ivf.train_at < 0 || (ivf.train_at > 0 && ivf.nlist > ivf.train_at)) {
+    return Status::InvalidArgument("ivf train_at must be 0 (automatic) or at least nlist (" +
+                                   std::to_string(ivf.nlist) + "), got " +
+                                   std::to_string(ivf.train_at));
+  }
+  if (ivf.pq_m < 0 || (ivf.pq_m > 0 && dim > 0 && dim % ivf.pq_m != 0)) {
+    return Status::InvalidArgument("ivf pq_m must divide dim " + std::to_string(dim) + ", got " +
+                                   std::to_string(ivf.pq_m));
+  }
+  if (ivf.pq_nbits < 4 || ivf.pq_nbits > 8) {
+    return Status::InvalidArgument("ivf pq_nbits must be in 4..8, got " +
+                                   std::to_string(ivf.pq_nbits));
+  }
+  if (properties.size() > 65536) {
+    return Status::InvalidArgument("properties are limited to 65536 bytes, got " +
+                                   std::to_string(properties.size()));
+  }
+  if (!properties.empty()) {
+    const nlohmann::json j = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Status::InvalidArgument("properties must be a JSON object");
+    }
+  }
   if (query_prefix.size() > 1024 || document_prefix.size() > 1024) {
     return Status::InvalidArgument("query_prefix and document_prefix are limited to 1024 bytes");
   }
@@ -81,6 +146,31 @@ Status SearchOptions::Validate() const {
   if (ef_search > 100000) {
     return Status::InvalidArgument("ef_search must be at most 100000, got " +
                                    std::to_string(ef_search));
+  }
+  if (nprobe > 65536) {
+    return Status::InvalidArgument("nprobe must be at most 65536, got " + std::to_string(nprobe));
+  }
+  if ((min_score && std::isnan(*min_score)) || (max_score && std::isnan(*max_score))) {
+    return Status::InvalidArgument("min_score and max_score must be numbers, not NaN");
+  }
+  if (min_score && max_score && *min_score > *max_score) {
+    return Status::InvalidArgument("min_score " + std::to_string(*min_score) +
+                                   " is above max_score " + std::to_string(*max_score));
+  }
+  if (group_size < 1 || group_size > 1024) {
+    return Status::InvalidArgument("group_size must be in 1..1024, got " +
+                                   std::to_string(group_size));
+  }
+  if (!group_by.empty() && k * group_size > 16384 * 16) {
+    return Status::InvalidArgument("k * group_size must be at most 262144, got " +
+                                   std::to_string(k * group_size));
+  }
+  return Status::OK();
+}
+
+Status FindOptions::Validate() const {
+  if (offset > (uint64_t{1} << 40) || limit > (uint64_t{1} << 40)) {
+    return Status::InvalidArgument("offset and limit must be at most 2^40");
   }
   return Status::OK();
 }
@@ -124,7 +214,22 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
     r.dim = static_cast<uint32_t>(encoder->dim());
   }
   r.metric = static_cast<uint8_t>(ToIndexMetric(schema.metric));
-  r.index_kind = 0;
+  r.index_kind = static_cast<uint8_t>(schema.index);
+  if (schema.index == IndexKind::kIvfFlat || schema.index == IndexKind::kIvfSq8 ||
+      schema.index == IndexKind::kIvfPq) {
+    r.nlist = static_cast<uint32_t>(schema.ivf.nlist);
+    r.nprobe = static_cast<uint32_t>(schema.ivf.nprobe);
+    r.train_at = static_cast<uint32_t>(schema.ivf.train_at);
+    if (schema.index == IndexKind::kIvfPq) {
+      if (schema.ivf.pq_m > 0 && r.dim % static_cast<uint32_t>(schema.ivf.pq_m) != 0) {
+        return Status::InvalidArgument("ivf pq_m must divide dim " + std::to_string(r.dim) +
+                                       ", got " + std::to_string(schema.ivf.pq_m));
+      }
+      r.pq_m = static_cast<uint32_t>(schema.ivf.pq_m);
+      r.pq_nbits = static_cast<uint32_t>(schema.ivf.pq_nbits);
+    }
+  }
+  r.properties = schema.properties;
   r.m = static_cast<uint32_t>(schema.hnsw.m);
   r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);
   r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
@@ -149,6 +254,24 @@ std::string Difference(const storage::CollectionRecord& stored,
   if (stored.metric != wanted.metric) {
     return diff("metric", index::MetricName(static_cast<index::Metric>(stored.metric)),
                 index::MetricName(static_cast<index::Metric>(wanted.metric)));
+  }
+  if (stored.index_kind != wanted.index_kind) {
+    return diff("index", IndexKindName(static_cast<IndexKind>(stored.index_kind)),
+                IndexKindName(static_cast<IndexKind>(wanted.index_kind)));
+  }
+  if (stored.nlist != wanted.nlist || stored.nprobe != wanted.nprobe ||
+      stored.train_at != wanted.train_at || stored.pq_m != wanted.pq_m ||
+      stored.pq_nbits != wanted.pq_nbits) {
+    auto ivf = [](const storage::CollectionRecord& r) {
+      return "nlist " + std::to_string(r.nlist) + " nprobe " + std::to_string(r.nprobe) +
+             " train_at " + std::to_string(r.train_at) + " pq_m " + std::to_string(r.pq_m) +
+             " pq_nbits " + std::to_string(r.pq_nbits);
+    };
+    return diff("ivf", ivf(stored), ivf(wanted));
+  }
+  if (stored.properties != wanted.properties) {
+    return diff("properties", stored.properties.empty() ? "none" : stored.properties,
+                wanted.properties.empty() ? "none" : wanted.properties);
   }
   if (stored.m != wanted.m) return diff("hnsw m", std::to_string(stored.m), std::to_string(wanted.m));
   if (stored.ef_construction != wanted.ef_construction) {

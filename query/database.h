@@ -76,17 +76,47 @@ std::ostream& operator<<(std::ostream& os, const Id& id);
 
 // The values are the codes stored with a collection (storage/FORMAT.md).
 enum class Metric { kCosine = 0, kInnerProduct = 1, kL2 = 2 };
-enum class IndexKind { kHnsw };
+//   kHnsw     graph (hnswlib); the default.
+//   kFlat     no index: every search is an exact scan.
+//   kIvfFlat  FAISS inverted lists of full vectors;
+//   kIvfSq8   ... of 8-bit scalar-quantised vectors (4x smaller);
+//   kIvfPq    ... of product-quantised codes (IvfParams::pq_m bytes each).
+// IVF kinds are trained on the collection's vectors once it holds
+// IvfParams::train_at of them; until then searches are exact scans.
+enum class IndexKind { kHnsw = 0, kFlat = 1, kIvfFlat = 2, kIvfSq8 = 3, kIvfPq = 4 };
 
 // "cosine", "ip", "l2" and back; nullopt for an unknown name.
 const char* MetricName(Metric metric);
 std::optional<Metric> ParseMetric(std::string_view name);
+// "hnsw", "flat", "ivf_flat", "ivf_sq8", "ivf_pq" and back (case-insensitive);
+// nullopt for an unknown name.
+const char* IndexKindName(IndexKind kind);
+std::optional<IndexKind> ParseIndexKind(std::string_view name);
 
 // HNSW graph parameters. All persisted with the collection.
 struct HnswParams {
   int m = 16;                 // graph degree; 2..100
   int ef_construction = 200;  // candidate list while inserting; 1..10000
   int ef_search = 100;        // default candidate list while searching; 1..10000
+};
+
+// IVF parameters (IndexKind kIvf*). All persisted with the collection.
+struct IvfParams {
+  // Inverted lists (k-means centroids); 0 = chosen at training time as
+  // 4 * sqrt(vectors), clamped to 16..65536. Explicit: 1..65536.
+  int nlist = 0;
+  // Lists searched per query by default (SearchOptions::nprobe overrides);
+  // 1..65536, capped at nlist.
+  int nprobe = 16;
+  // Train (and switch from exact scans to the IVF index) once the
+  // collection holds this many vectors; 0 = max(1000, 39 * nlist). The
+  // index is trained once; later vectors are assigned to the lists.
+  int train_at = 0;
+  // IVF-PQ: sub-quantizers (bytes per code at 8 bits); must divide dim.
+  // 0 = dim / 4 rounded down to a divisor of dim (at least 1).
+  int pq_m = 0;
+  // IVF-PQ: bits per sub-quantizer code, 4..8 (FAISS IVF-PQ's range here).
+  int pq_nbits = 8;
 };
 
 // What a collection stores. Fixed at creation and persisted; reopening checks
@@ -98,6 +128,7 @@ struct CollectionSchema {
   Metric metric = Metric::kCosine;
   IndexKind index = IndexKind::kHnsw;
   HnswParams hnsw;
+  IvfParams ivf;
   // Built-in encoder that embeds texts: "hash" (the default hashing encoder,
   // no model files needed), or "" for a vector-only collection that takes
   // vectors of `dim` values and no text queries.
@@ -107,6 +138,10 @@ struct CollectionSchema {
   // "query: " and "passage: ", bge's query instruction. At most 1024 bytes.
   std::string query_prefix;
   std::string document_prefix;
+  // Free-form JSON object stored verbatim with the collection, for the
+  // application (the HTTP server keeps a Milvus schema here). At most
+  // 65536 bytes; "" means none. Not interpreted by the database.
+  std::string properties;
 
   Status Validate() const;
 };
@@ -170,8 +205,9 @@ struct SearchStats {
 };
 
 struct SearchOptions {
-  size_t k = 10;             // results wanted; 1..16384
+  size_t k = 10;             // results wanted (groups with group_by); 1..16384
   size_t ef_search = 0;      // HNSW candidate list; 0 = the collection's default
+  size_t nprobe = 0;         // IVF lists searched; 0 = the collection's default
   SearchMode mode = SearchMode::kAuto;
   bool with_text = true;     // fill Hit::text
   bool with_metadata = true; // fill Hit::metadata
@@ -184,8 +220,39 @@ struct SearchOptions {
   // JSON object binding the filter's {name} templates (Milvus "exprParams"),
   // e.g. {"langs": ["en", "de"]} for `lang in {langs}`; empty: none.
   std::string filter_params;
+  // Range search (Milvus "radius" / "range_filter"): only hits whose score
+  // is >= min_score (and <= max_score), still at most k, best first. The
+  // search widens until it has k such hits or none are left, so every
+  // document within the range comes back when fewer than k are. Scores are
+  // Hit::score (higher is better). min_score > max_score is InvalidArgument.
+  std::optional<float> min_score;
+  std::optional<float> max_score;
+  // Grouping (Milvus "groupingField"): the k best *groups* of documents that
+  // share the value of this metadata key (a top-level key, or a JSON path
+  // as in filters: `meta["a"]["b"]`), each with its best group_size hits,
+  // groups ordered by their best hit and hits within a group best first.
+  // Documents without the key form one group (value null). Hit::group holds
+  // the value as compact JSON. Empty: no grouping.
+  std::string group_by;
+  size_t group_size = 1;     // 1..1024
   // If set, receives how the search ran.
   SearchStats* stats = nullptr;
+
+  Status Validate() const;
+};
+
+// A search without a query vector (Milvus "query"): the documents a filter
+// matches, in the order they were last written (oldest first).
+struct FindOptions {
+  // Milvus filter expression as in SearchOptions::filter; empty: every
+  // document.
+  std::string filter;
+  std::string filter_params;
+  size_t offset = 0;         // skip this many matches
+  size_t limit = 0;          // at most this many; 0 = all
+  bool with_text = true;
+  bool with_metadata = true;
+  bool with_vector = false;
 
   Status Validate() const;
 };
@@ -198,6 +265,9 @@ struct Hit {
   std::string text;
   std::string metadata;
   std::vector<float> vector;
+  // With SearchOptions::group_by: the group's value as compact JSON
+  // ("\"en\"", "3", "null"); empty otherwise.
+  std::string group;
 };
 
 // A named set of documents with one schema and one index. Obtained from
@@ -229,6 +299,25 @@ class Collection {
 
   // The stored document (with its vector), or NotFound.
   virtual Result<Document> Get(const Id& id) const = 0;
+
+  // The stored documents among `ids`, in the order of `ids`; ids not stored
+  // are skipped (so are repeats). All read at one point in time.
+  virtual Result<std::vector<Document>> GetMany(std::span<const Id> ids,
+                                                bool with_vector) const = 0;
+
+  // The documents options.filter matches (see FindOptions), with the
+  // fields asked for. InvalidArgument for a bad filter.
+  virtual Result<std::vector<Document>> Find(const FindOptions& options) const = 0;
+
+  // How many documents `filter` matches (empty: all, as Count()).
+  virtual Result<uint64_t> CountWhere(std::string_view filter,
+                                      std::string_view filter_params) const = 0;
+
+  // Removes every document `filter` matches, atomically, and returns how
+  // many. An empty filter is InvalidArgument (use DropCollection, or a
+  // filter such as `id >= 0`, to remove everything).
+  virtual Result<size_t> DeleteWhere(const WriteOptions& options, std::string_view filter,
+                                     std::string_view filter_params) = 0;
 
   // The k most similar documents (among those options.filter matches), best
   // first. Fewer than k only when fewer documents exist or match. The first

@@ -103,6 +103,26 @@ class FieldIndex {
   std::set<std::pair<Key, uint64_t>> entries_;
 };
 
+// A filter from the API (expression + params) ready for planning.
+struct PreparedFilter {
+  std::optional<Filter> filter;           // unset: the filter matches everything
+  std::vector<FilterConjunct> conjuncts;  // conjuncts on metadata paths (indexable)
+  std::vector<std::vector<std::string>> paths;  // their paths
+  std::string cache_key;                  // expression + '\0' + params
+
+  // InvalidArgument for a bad expression, or params that are not a JSON
+  // object.
+  static Result<PreparedFilter> Make(std::string_view expr, std::string_view params);
+};
+
+// The metadata key path that `expr` names (`a`, `a["b"]`, `$meta["a"]`), as
+// a filter would resolve it; InvalidArgument for anything else (the id, a
+// path with array indexes, not a path). `what` names the option in errors.
+Result<std::vector<std::string>> ParseKeyPath(std::string_view expr, std::string_view what);
+
+// The value at `path` in `metadata`, or nullptr when a key is missing.
+const nlohmann::json* ValueAt(const nlohmann::json& metadata, const std::vector<std::string>& path);
+
 struct FilterRows {
   struct Row {
     Id id;
@@ -181,6 +201,15 @@ struct FilterRows {
     for (auto& [path, index] : fields) index.Remove(it->second.metadata, path, slot);
     rows.erase(it);
   }
+
+  // Whether `row` satisfies `filter`.
+  static bool Matches(const Filter& filter, const Row& row);
+
+  // Every slot `f` matches, ascending: from the cache, else from the
+  // narrowest conjunct's index candidates, else by testing every row; the
+  // result is remembered in the cache. REQUIRES: f.filter set, the indexes
+  // of f.paths built (Field), shared access at least.
+  std::shared_ptr<const MatchSet> AllMatches(const PreparedFilter& f) const;
 
   // The index of `path`, built on first use. REQUIRES: exclusive access.
   const FieldIndex& Field(const std::vector<std::string>& path) {

@@ -11,7 +11,7 @@ static_assert(std::endian::native == std::endian::little,
 
 // Version 2 appended query_prefix and document_prefix; version 1 records
 // (without them) are still read.
-constexpr uint8_t kCollectionVersion = 2;
+constexpr uint8_t kCollectionVersion = 3;
 constexpr uint8_t kStateVersion = 1;
 constexpr uint8_t kDocumentVersion = 1;
 constexpr uint8_t kSnapshotVersion = 1;
@@ -195,6 +195,12 @@ std::string EncodeCollection(const CollectionRecord& r) {
   PutVarint(&out, static_cast<uint64_t>(r.created_unix_ms));
   PutBytes(&out, r.query_prefix);
   PutBytes(&out, r.document_prefix);
+  PutVarint(&out, r.nlist);
+  PutVarint(&out, r.nprobe);
+  PutVarint(&out, r.train_at);
+  PutVarint(&out, r.pq_m);
+  PutVarint(&out, r.pq_nbits);
+  PutBytes(&out, r.properties);
   return out;
 }
 
@@ -219,6 +225,14 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
   if (version >= 2) {
     r.query_prefix = in.Bytes();
     r.document_prefix = in.Bytes();
+  }
+  if (version >= 3) {
+    r.nlist = static_cast<uint32_t>(in.Varint());
+    r.nprobe = static_cast<uint32_t>(in.Varint());
+    r.train_at = static_cast<uint32_t>(in.Varint());
+    r.pq_m = static_cast<uint32_t>(in.Varint());
+    r.pq_nbits = static_cast<uint32_t>(in.Varint());
+    r.properties = in.Bytes();
   }
   if (!in.ok() || !in.done()) return Malformed("collection");
   return r;

@@ -66,7 +66,7 @@ struct CollectionRecord {
   std::string name;
   uint32_t dim = 0;
   uint8_t metric = 0;      // index::Metric value
-  uint8_t index_kind = 0;  // 0 = HNSW
+  uint8_t index_kind = 0;  // IndexKind code: 0 HNSW, 1 flat, 2 IVF-Flat, 3 IVF-SQ8, 4 IVF-PQ
   uint32_t m = 0;
   uint32_t ef_construction = 0;
   uint32_t ef_search = 0;
@@ -75,6 +75,14 @@ struct CollectionRecord {
   // Prepended to texts before embedding (record version 2; empty in v1).
   std::string query_prefix;
   std::string document_prefix;
+  // IVF parameters and the application's properties (record version 3;
+  // zero / empty in older records).
+  uint32_t nlist = 0;
+  uint32_t nprobe = 0;
+  uint32_t train_at = 0;
+  uint32_t pq_m = 0;
+  uint32_t pq_nbits = 0;
+  std::string properties;
 };
 std::string EncodeCollection(const CollectionRecord& r);
 Result<CollectionRecord> DecodeCollection(std::string_view bytes);

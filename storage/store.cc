@@ -290,8 +290,10 @@ Result<std::vector<std::optional<std::string>>> Store::MultiGet(
 }
 
 Status Store::Scan(Cf cf, std::string_view begin, std::string_view end,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
+                   const std::function<bool(std::string_view, std::string_view)>& fn,
+                   const ReadView* view) const {
   rocksdb::ReadOptions ro;
+  if (view != nullptr) ro.snapshot = view->rep()->snapshot;
   rocksdb::Slice upper = ToSlice(end);
   if (!end.empty()) ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf(cf)));

@@ -117,9 +117,11 @@ class Store {
       Cf cf, std::span<const std::string> keys, const ReadView* view = nullptr) const;
 
   // Calls fn(key, value) for keys in [begin, end) in order until fn returns
-  // false. An empty `end` means "to the end of the family".
+  // false. An empty `end` means "to the end of the family". Reads the latest
+  // data, or `view`'s.
   Status Scan(Cf cf, std::string_view begin, std::string_view end,
-              const std::function<bool(std::string_view, std::string_view)>& fn) const;
+              const std::function<bool(std::string_view, std::string_view)>& fn,
+              const ReadView* view = nullptr) const;
 
   // The last key in [begin, end), or NotFound.
   Result<std::string> LastKey(Cf cf, std::string_view begin, std::string_view end) const;

@@ -18,6 +18,13 @@ TEST(Records, CollectionRoundTrip) {
   r.ef_search = 77;
   r.encoder_spec = "hash/v1;dim=384";
   r.created_unix_ms = 1764300000000;
+  r.index_kind = 4;
+  r.nlist = 1024;
+  r.nprobe = 32;
+  r.train_at = 50000;
+  r.pq_m = 48;
+  r.pq_nbits = 6;
+  r.properties = R"({"milvus":{"fields":[]}})";
   ASSERT_OK_AND_ASSIGN(CollectionRecord back, DecodeCollection(EncodeCollection(r)));
   EXPECT_EQ(back.cid, 42u);
   EXPECT_EQ(back.name, "notes");
@@ -28,17 +35,33 @@ TEST(Records, CollectionRoundTrip) {
   EXPECT_EQ(back.ef_search, 77u);
   EXPECT_EQ(back.encoder_spec, "hash/v1;dim=384");
   EXPECT_EQ(back.created_unix_ms, 1764300000000);
+  EXPECT_EQ(back.index_kind, 4);
+  EXPECT_EQ(back.nlist, 1024u);
+  EXPECT_EQ(back.nprobe, 32u);
+  EXPECT_EQ(back.train_at, 50000u);
+  EXPECT_EQ(back.pq_m, 48u);
+  EXPECT_EQ(back.pq_nbits, 6u);
+  EXPECT_EQ(back.properties, R"({"milvus":{"fields":[]}})");
 }
 
-// Version 1 collection records (before query/document prefixes) still read.
-TEST(Records, ReadsVersion1CollectionRecords) {
+// Version 1 (before query/document prefixes) and version 2 (before IVF
+// parameters and properties) collection records still read.
+TEST(Records, ReadsVersion1And2CollectionRecords) {
   CollectionRecord r;
   r.cid = 3;
   r.name = "old";
   r.dim = 8;
   r.encoder_spec = "hash/v1;dim=8";
-  std::string v2 = EncodeCollection(r);
-  ASSERT_EQ(v2[0], 2);
+  std::string v3 = EncodeCollection(r);
+  ASSERT_EQ(v3[0], 3);
+  // Five zero varints and an empty properties string end a version 3 record.
+  ASSERT_EQ(v3.substr(v3.size() - 6), std::string(6, '\0'));
+  std::string v2 = v3.substr(0, v3.size() - 6);
+  v2[0] = 2;
+  ASSERT_OK_AND_ASSIGN(CollectionRecord back2, DecodeCollection(v2));
+  EXPECT_EQ(back2.name, "old");
+  EXPECT_EQ(back2.nlist, 0u);
+  EXPECT_EQ(back2.properties, "");
   ASSERT_EQ(v2.substr(v2.size() - 2), std::string(2, '\0'));  // two empty prefixes
   std::string v1 = v2.substr(0, v2.size() - 2);
   v1[0] = 1;
@@ -51,8 +74,8 @@ TEST(Records, ReadsVersion1CollectionRecords) {
   ASSERT_OK_AND_ASSIGN(back, DecodeCollection(EncodeCollection(r)));
   EXPECT_EQ(back.query_prefix, "query: ");
   EXPECT_EQ(back.document_prefix, "passage: ");
-  std::string future = v2;
-  future[0] = 3;
+  std::string future = v3;
+  future[0] = 4;
   EXPECT_EQ(DecodeCollection(future).status().code(), StatusCode::kNotSupported);
 }
 
