@@ -170,6 +170,7 @@ json HitToJson(const Hit& hit, bool with_vector) {
               {"text", hit.text},
               {"metadata", MetadataToJson(hit.metadata)}};
   if (with_vector) out["vector"] = VectorToJson(hit.vector);
+  if (!hit.group.empty()) out["group"] = json::parse(hit.group);
   return out;
 }
 

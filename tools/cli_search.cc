@@ -27,6 +27,11 @@ struct SearchArgs {
   std::string filter;
   std::string filter_params;
   bool explain = false;
+  size_t nprobe = 0;
+  std::string group_by;
+  size_t group_size = 1;
+  std::optional<float> min_score;
+  std::optional<float> max_score;
 };
 
 json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
@@ -36,11 +41,15 @@ json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
 }
 
 // A ranked table: rank, score, id and the text cut to the terminal width.
+// With --group-by, a GROUP column holds each hit's group value.
 void PrintHitTable(const std::vector<Hit>& hits) {
+  const bool grouped = !hits.empty() && !hits[0].group.empty();
   std::vector<std::vector<std::string>> rows = {{"#", "SCORE", "ID", "TEXT"}};
+  if (grouped) rows[0].insert(rows[0].begin() + 1, "GROUP");
   for (size_t i = 0; i < hits.size(); ++i) {
     rows.push_back({std::to_string(i + 1), FormatScore(hits[i].score),
                     FitToWidth(hits[i].id.ToString(), kMaxIdColumn), hits[i].text});
+    if (grouped) rows.back().insert(rows.back().begin() + 1, FitToWidth(hits[i].group, kMaxIdColumn));
   }
   std::cout << FormatTable(rows, TerminalWidth());
 }
@@ -96,6 +105,11 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.with_vector = args.with_vector;
   options.filter = args.filter;
   options.filter_params = args.filter_params;
+  options.nprobe = args.nprobe;
+  options.group_by = args.group_by;
+  options.group_size = args.group_size;
+  options.min_score = args.min_score;
+  options.max_score = args.max_score;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
 
   const bool from_file = !args.queries.empty();
@@ -196,6 +210,20 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("JSON");
   cmd->add_flag("--explain", args->explain,
                 "also print how the search ran (strategy, documents the filter matched)");
+  cmd->add_option("--nprobe", args->nprobe, "IVF lists searched; 0 = the collection's nprobe")
+      ->type_name("N");
+  cmd->add_option("--group-by", args->group_by,
+                  "return the k best groups of documents sharing this metadata key (or path, "
+                  "a[\"b\"]), best group first")
+      ->type_name("KEY");
+  cmd->add_option("--group-size", args->group_size, "documents per group with --group-by (1..1024)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--min-score", args->min_score,
+                  "range search: only hits scoring at least this (still at most k)")
+      ->type_name("SCORE");
+  cmd->add_option("--max-score", args->max_score, "range search: only hits scoring at most this")
+      ->type_name("SCORE");
   return {cmd, [args, &global] { return RunSearch(*args, global); }};
 }
 

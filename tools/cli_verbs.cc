@@ -203,6 +203,11 @@ struct GetArgs {
   std::vector<std::string> ids;
   bool string_id = false;
   bool with_vector = false;
+  std::string filter;
+  std::string filter_params;
+  size_t offset = 0;
+  size_t limit = 0;
+  bool count = false;
 };
 
 void PrintDocument(const Document& doc, bool with_vector) {
@@ -212,7 +217,52 @@ void PrintDocument(const Document& doc, bool with_vector) {
   if (with_vector) std::cout << "vector:   " << DumpJson(VectorToJson(doc.vector)) << "\n";
 }
 
+void PrintDocuments(const std::vector<Document>& docs, bool with_vector, const GlobalOptions& global) {
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (global.json) {
+      std::cout << DumpJson(DocumentToJson(docs[i], with_vector)) << "\n";
+    } else {
+      if (i > 0) std::cout << "\n";
+      PrintDocument(docs[i], with_vector);
+    }
+  }
+}
+
+// get --filter: the matching documents in write order, paged.
+int RunGetWhere(const GetArgs& args, const GlobalOptions& global) {
+  std::unique_ptr<Database> db;
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  if (!collection.ok()) return ReportError(collection.status());
+  if (args.count) {
+    Result<uint64_t> count = (*collection)->CountWhere(args.filter, args.filter_params);
+    if (!count.ok()) return ReportError(count.status());
+    if (global.json) {
+      std::cout << DumpJson({{"count", *count}}) << "\n";
+    } else {
+      std::cout << *count << "\n";
+    }
+    return kExitOk;
+  }
+  FindOptions options{.filter = args.filter,
+                      .filter_params = args.filter_params,
+                      .offset = args.offset,
+                      .limit = args.limit,
+                      .with_vector = args.with_vector};
+  Result<std::vector<Document>> docs = (*collection)->Find(options);
+  if (!docs.ok()) return ReportError(docs.status());
+  PrintDocuments(*docs, args.with_vector, global);
+  return kExitOk;
+}
+
 int RunGet(const GetArgs& args, const GlobalOptions& global) {
+  if (!args.filter.empty() || args.count) {
+    if (!args.ids.empty()) return ReportUsageError("give ids or --filter / --count, not both");
+    return RunGetWhere(args, global);
+  }
+  if (args.ids.empty()) return ReportUsageError("give the ids of the documents, or --filter");
+  if (args.offset != 0 || args.limit != 0 || !args.filter_params.empty()) {
+    return ReportUsageError("--offset, --limit and --filter-params go with --filter");
+  }
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
   std::unique_ptr<Database> db;
@@ -239,14 +289,7 @@ int RunGet(const GetArgs& args, const GlobalOptions& global) {
                            missing + " in collection \"" + global.collection + "\"",
                        kExitRuntimeError);
   }
-  for (size_t i = 0; i < docs.size(); ++i) {
-    if (global.json) {
-      std::cout << DumpJson(DocumentToJson(docs[i], args.with_vector)) << "\n";
-    } else {
-      if (i > 0) std::cout << "\n";
-      PrintDocument(docs[i], args.with_vector);
-    }
-  }
+  PrintDocuments(docs, args.with_vector, global);
   return kExitOk;
 }
 
@@ -255,14 +298,33 @@ int RunGet(const GetArgs& args, const GlobalOptions& global) {
 struct DeleteArgs {
   std::vector<std::string> ids;
   bool string_id = false;
+  std::string filter;
+  std::string filter_params;
 };
 
 int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
+  if (!args.filter.empty() && !args.ids.empty()) {
+    return ReportUsageError("give ids or --filter, not both");
+  }
+  if (args.filter.empty() && args.ids.empty()) {
+    return ReportUsageError("give the ids of the documents, or --filter");
+  }
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
   std::unique_ptr<Database> db;
   Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
   if (!collection.ok()) return ReportError(collection.status());
+  if (!args.filter.empty()) {
+    Result<size_t> deleted = (*collection)->DeleteWhere({}, args.filter, args.filter_params);
+    if (!deleted.ok()) return ReportError(deleted.status());
+    if (global.json) {
+      std::cout << DumpJson({{"deleted", *deleted}}) << "\n";
+    } else {
+      std::cout << "deleted " << Plural(*deleted, "document") << " matching the filter from \""
+                << global.collection << "\"\n";
+    }
+    return kExitOk;
+  }
   Result<size_t> deleted = (*collection)->Delete({}, *ids);
   if (!deleted.ok()) return ReportError(deleted.status());
   if (global.json) {
@@ -437,26 +499,44 @@ Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
 
 Verb AddGetVerb(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<GetArgs>();
-  CLI::App* cmd = app.add_subcommand("get", "Print documents by id.");
+  CLI::App* cmd = app.add_subcommand("get", "Print documents by id, or those a filter matches.");
   cmd->footer(
       "Prints text and metadata (and the vector with --with-vector); with --json one record per "
       "line, in the format add --jsonl reads. If an id is missing, fails and prints nothing.\n" +
       std::string(kIdRule));
   AddGlobalOptions(*cmd, global);
-  cmd->add_option("ID", args->ids, "ids of the documents")->required()->type_name("");
+  cmd->add_option("ID", args->ids, "ids of the documents")->type_name("");
   cmd->add_flag("--string-id", args->string_id, "treat every ID as a string id");
   cmd->add_flag("--with-vector", args->with_vector, "also print the stored vector");
+  cmd->add_option("--filter", args->filter,
+                  "instead of ids: every document this Milvus filter expression matches, in "
+                  "the order they were written")
+      ->type_name("EXPR");
+  cmd->add_option("--filter-params", args->filter_params, "JSON object for the filter's {name} templates")
+      ->type_name("JSON");
+  cmd->add_option("--offset", args->offset, "with --filter: skip this many matches")->type_name("N");
+  cmd->add_option("--limit", args->limit, "with --filter: print at most this many (0 = all)")
+      ->type_name("N");
+  cmd->add_flag("--count", args->count,
+                "print only how many documents match --filter (all documents without one)");
   return {cmd, [args, &global] { return RunGet(*args, global); }};
 }
 
 Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<DeleteArgs>();
-  CLI::App* cmd = app.add_subcommand("delete", "Delete documents by id.");
+  CLI::App* cmd =
+      app.add_subcommand("delete", "Delete documents by id, or those a filter matches.");
   cmd->footer("Prints how many documents were deleted; ids not stored are ignored.\n" +
               std::string(kIdRule));
   AddGlobalOptions(*cmd, global);
-  cmd->add_option("ID", args->ids, "ids of the documents")->required()->type_name("");
+  cmd->add_option("ID", args->ids, "ids of the documents")->type_name("");
   cmd->add_flag("--string-id", args->string_id, "treat every ID as a string id");
+  cmd->add_option("--filter", args->filter,
+                  "instead of ids: delete every document this Milvus filter expression matches "
+                  "(atomically)")
+      ->type_name("EXPR");
+  cmd->add_option("--filter-params", args->filter_params, "JSON object for the filter's {name} templates")
+      ->type_name("JSON");
   return {cmd, [args, &global] { return RunDelete(*args, global); }};
 }
 

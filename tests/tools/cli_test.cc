@@ -274,6 +274,53 @@ TEST_F(CliTest, SearchWithFilterAndExplain) {
   RunFails({"search", "--filter", "lang ==", "fox"}, 1, "column");
 }
 
+TEST_F(CliTest, GetCountAndDeleteByFilter) {
+  Populate();
+  const std::vector<json> found = JsonLines(RunOk({"get", "--json", "--filter", "id < 100"}).out);
+  ASSERT_EQ(found.size(), 5u);  // ids 1..5, in write order
+  EXPECT_EQ(found[0]["id"], 1);
+  EXPECT_EQ(found[4]["id"], 5);
+  const std::vector<json> page =
+      JsonLines(RunOk({"get", "--json", "--filter", "id < 100", "--offset", "1", "--limit", "2"}).out);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0]["id"], 2);
+  EXPECT_EQ(page[1]["id"], 3);
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "--count"}))["count"], 7);
+  EXPECT_EQ(RunOk({"get", "--count", "--filter", "topic == \"programming\""}).out, "1\n");
+  RunFails({"get", "1", "--filter", "id < 3"}, 2, "not both");
+  RunFails({"get", "--filter", "id <"}, 1, "column");
+  RunFails({"delete"}, 2, "--filter");
+  EXPECT_EQ(OneJson(RunOk({"delete", "--json", "--filter", "id >= 2 and id <= 4"}))["deleted"], 3);
+  EXPECT_EQ(OneJson(RunOk({"get", "--json", "--count"}))["count"], 4);
+  RunFails({"get", "3"}, 1, "no document with id 3");
+}
+
+TEST_F(CliTest, SearchGroupedAndByRange) {
+  RunOk({"add", "--jsonl", WriteFile("g.jsonl",
+                                     R"({"id": 1, "text": "red apples and green apples", "metadata": {"kind": "fruit"}})"
+                                     "\n"
+                                     R"({"id": 2, "text": "apples grow on apple trees", "metadata": {"kind": "fruit"}})"
+                                     "\n"
+                                     R"({"id": 3, "text": "apple pie with cinnamon", "metadata": {"kind": "food"}})"
+                                     "\n"
+                                     R"({"id": 4, "text": "the stock market fell today", "metadata": {"kind": "news"}})"
+                                     "\n")});
+  const json grouped = OneJson(RunOk({"search", "--json", "apples", "-k", "2", "--group-by", "kind"}));
+  ASSERT_EQ(grouped["hits"].size(), 2u);
+  EXPECT_EQ(grouped["hits"][0]["group"], "fruit");
+  EXPECT_NE(grouped["hits"][1]["group"], "fruit");
+  const std::string table = RunOk({"search", "apples", "--group-by", "kind", "--group-size", "2"}).out;
+  EXPECT_NE(table.find("GROUP"), std::string::npos) << table;
+  // Range: every hit at or above the score, fewer than k.
+  const json all = OneJson(RunOk({"search", "--json", "apples", "-k", "4"}));
+  const double cut = all["hits"][1]["score"].get<double>() - 1e-4;
+  const json ranged = OneJson(RunOk({"search", "--json", "apples", "-k", "10", "--min-score",
+                                     std::to_string(cut)}));
+  EXPECT_EQ(ranged["hits"].size(), 2u);
+  RunFails({"search", "apples", "--min-score", "0.9", "--max-score", "0.1"}, 2, "max_score");
+  RunFails({"search", "apples", "--group-by", "a[0]"}, 1, "group_by");
+}
+
 TEST_F(CliTest, SearchQueriesFilePrintsOneJsonLinePerQuery) {
   Populate();
   const std::string queries =
