@@ -259,7 +259,7 @@ int RunGet(const GetArgs& args, const GlobalOptions& global) {
     if (!args.ids.empty()) return ReportUsageError("give ids or --filter / --count, not both");
     return RunGetWhere(args, global);
   }
-  if (args.ids.empty()) return ReportUsageError("give the ids of the documents, or --filter");
+  if (args.ids.empty()) return ReportUsageError("give one or more ID arguments, or --filter");
   if (args.offset != 0 || args.limit != 0 || !args.filter_params.empty()) {
     return ReportUsageError("--offset, --limit and --filter-params go with --filter");
   }
@@ -307,7 +307,7 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
     return ReportUsageError("give ids or --filter, not both");
   }
   if (args.filter.empty() && args.ids.empty()) {
-    return ReportUsageError("give the ids of the documents, or --filter");
+    return ReportUsageError("give one or more ID arguments, or --filter");
   }
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
