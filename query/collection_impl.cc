@@ -19,6 +19,7 @@
 #include "index/hnsw_index.h"
 #include "query/filter.h"
 #include "query/filter_rows.h"
+#include "query/text_index.h"
 
 namespace flashembed::query {
 namespace {
@@ -131,6 +132,7 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
     s.ivf.pq_nbits = static_cast<int>(r.pq_nbits);
   }
   s.properties = r.properties;
+  s.text_index = r.text_index;
   return s;
 }
 
@@ -157,6 +159,10 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
   }
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
   std::lock_guard<std::mutex> lock(c->write_mu_);
+  if (record.text_index) {
+    c->text_index_ = std::make_unique<TextIndex>(store, record.cid);
+    if (!is_new) FE_RETURN_IF_ERROR(c->text_index_->Load());
+  }
   if (is_new) {
     FE_ASSIGN_OR_RETURN(c->index_, index::NewHnswIndex(HnswOptionsOf(record)));
     return c;
@@ -315,6 +321,7 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
                          storage::Cf::kOplog, storage::Cf::kSnapshots}) {
     batch->DeleteRange(cf, storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
   }
+  TextIndex::AppendDropAll(cid, batch);
 }
 
 Status CollectionImpl::Drop() {
@@ -499,7 +506,22 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     FE_ASSIGN_OR_RETURN(group_path, ParseKeyPath(options.group_by, "group_by"));
   }
   const bool ranged = options.min_score.has_value() || options.max_score.has_value();
-  FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
+  const bool text_ranked = options.ranking != Ranking::kVector;
+  const std::string& keywords = options.keywords.empty() ? query.text : options.keywords;
+  if (text_ranked) {
+    if (!text_index_) {
+      return Status::InvalidArgument("collection \"" + record_.name +
+                                     "\" has no text index: full-text and hybrid ranking need "
+                                     "one (create the collection with text_index)");
+    }
+    if (keywords.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return Status::InvalidArgument("full-text ranking needs keywords or a query text");
+    }
+  }
+  std::vector<float> q;
+  if (options.ranking != Ranking::kText) {
+    FE_ASSIGN_OR_RETURN(q, QueryVector(query));
+  }
   const uint32_t cid = record_.cid;
   std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
   FE_RETURN_IF_ERROR(LockWithRows(filter.has_value() || grouped, prepared.paths, &lock));
@@ -620,11 +642,28 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
     stats.strategy = "exact-matches";  // the walk came back short
     return index_->ExactSearchAmong(q, k, matches);
   };
+  if (text_ranked) {
+    std::function<bool(uint64_t)> admit;
+    if (filter) {
+      admit = [&](uint64_t slot) {
+        if (set) return slot < set->bitmap.size() && set->bitmap[slot];
+        auto it = rows_->rows.find(slot);
+        return it != rows_->rows.end() && passes(it->second);
+      };
+    }
+    FE_ASSIGN_OR_RETURN(std::vector<Ranked> ranked,
+                        RankWithText(options, keywords, admit,
+                                     options.ranking == Ranking::kHybrid ? NeighborSource(neighbors)
+                                                                         : NeighborSource()));
+    stats.strategy = options.ranking == Ranking::kText ? "text" : "hybrid+" + stats.strategy;
+    if (options.stats != nullptr) *options.stats = stats;
+    return HitsFor(options, ranked, {});
+  }
   if (ranged || grouped) {
     FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> chosen,
                         SelectRangeAndGroups(options, group_path, live, neighbors));
     if (options.stats != nullptr) *options.stats = stats;
-    return HitsFor(options, chosen, group_path);
+    return HitsFor(options, RankedFrom(chosen), group_path);
   }
   // A concurrent delete removes the stored document before it leaves the
   // index; a hit whose document is gone is skipped and the search widened.
@@ -788,7 +827,21 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
     ++next.live_count;
   }
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
+  TextStats text_stats;
+  if (text_index_) {
+    text_stats = text_index_->stats();
+    std::vector<uint64_t> replaced;
+    for (const auto& old : old_slots) {
+      if (old) replaced.push_back(*old);
+    }
+    FE_RETURN_IF_ERROR(AppendTextRemovals(replaced, &batch, &text_stats));
+    for (size_t i = 0; i < docs.size(); ++i) {
+      text_index_->AppendAdd(new_slots[i], docs[i].text, &batch, &text_stats);
+    }
+    text_index_->AppendStats(text_stats, &batch);
+  }
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
+  if (text_index_) text_index_->set_stats(text_stats);
   const uint64_t logged_ops = next.next_seq - state_.next_seq;
   state_ = next;
 
@@ -862,6 +915,24 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
   return RemoveLocked(options, doomed);
 }
 
+Status CollectionImpl::AppendTextRemovals(const std::vector<uint64_t>& slots,
+                                          storage::WriteBatch* batch, TextStats* stats) const {
+  if (slots.empty()) return Status::OK();
+  std::vector<std::string> keys;
+  keys.reserve(slots.size());
+  for (uint64_t slot : slots) keys.push_back(storage::SlotKey(record_.cid, slot));
+  FE_ASSIGN_OR_RETURN(auto docs, store_->MultiGet(storage::Cf::kDocuments, keys));
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (!docs[i]) {
+      return Status::Corruption("collection \"" + record_.name + "\": slot " +
+                                std::to_string(slots[i]) + " has an id but no document record");
+    }
+    FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
+    text_index_->AppendRemove(slots[i], rec.text, batch, stats);
+  }
+  return Status::OK();
+}
+
 Result<size_t> CollectionImpl::RemoveLocked(
     const WriteOptions& options, const std::vector<std::pair<std::string, uint64_t>>& doomed) {
   if (doomed.empty()) return size_t{0};
@@ -879,7 +950,14 @@ Result<size_t> CollectionImpl::RemoveLocked(
     removed.push_back(slot);
   }
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
+  TextStats text_stats;
+  if (text_index_) {
+    text_stats = text_index_->stats();
+    FE_RETURN_IF_ERROR(AppendTextRemovals(removed, &batch, &text_stats));
+    text_index_->AppendStats(text_stats, &batch);
+  }
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
+  if (text_index_) text_index_->set_stats(text_stats);
   state_ = next;
   Status index_status;
   {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@
 namespace flashembed::query {
 
 struct FilterRows;  // query/filter_rows.h
+class TextIndex;    // query/text_index.h
+struct TextStats;   // query/text_index.h
 
 // Id <-> the id part of its ids-family key (storage/records.h).
 std::string IdPart(const Id& id);
@@ -98,11 +101,30 @@ class CollectionImpl final : public Collection {
   Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
       const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
       const NeighborSource& neighbors) const;
+  // A result before its document is read: slot and scores.
+  struct Ranked {
+    uint64_t slot = 0;
+    float score = 0;
+    std::optional<float> vector_score;
+    std::optional<float> text_score;
+  };
+  // `nn` as results scored by the collection's metric.
+  std::vector<Ranked> RankedFrom(const std::vector<index::Neighbor>& nn) const;
+  // Full-text and hybrid ranking (collection_find.cc): BM25 matches among
+  // those `admit` accepts (all if empty), fused with `vector_side` for
+  // kHybrid. REQUIRES: index_mu_ held.
+  Result<std::vector<Ranked>> RankWithText(const SearchOptions& options,
+                                           const std::string& keywords,
+                                           const std::function<bool(uint64_t)>& admit,
+                                           const NeighborSource& vector_side) const;
   // The hits of `chosen`, with the fields options asks for; documents
   // deleted meanwhile are skipped. REQUIRES: index_mu_ held.
-  Result<std::vector<Hit>> HitsFor(const SearchOptions& options,
-                                   const std::vector<index::Neighbor>& chosen,
+  Result<std::vector<Hit>> HitsFor(const SearchOptions& options, const std::vector<Ranked>& chosen,
                                    const std::vector<std::string>& group_path) const;
+  // Adds the removal of the postings of `slots` (stored documents) to
+  // `batch`. REQUIRES: write_mu_ held, text_index_ set.
+  Status AppendTextRemovals(const std::vector<uint64_t>& slots, storage::WriteBatch* batch,
+                            TextStats* stats) const;
   // Removes the documents (ids-family key, slot) in one batch.
   // REQUIRES: write_mu_ held; each pair is stored.
   Result<size_t> RemoveLocked(const WriteOptions& options,
@@ -119,6 +141,9 @@ class CollectionImpl final : public Collection {
   const Options options_;
   const std::unique_ptr<encoders::TextEncoder> encoder_;  // null: vector-only
   const index::Metric metric_;
+  // BM25 postings when the collection keeps a text index, else null. Its
+  // in-memory statistics are written under write_mu_.
+  std::unique_ptr<TextIndex> text_index_;
 
   // Serialises writers, snapshots, close and drop.
   mutable std::mutex write_mu_;

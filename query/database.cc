@@ -161,6 +161,19 @@ Status SearchOptions::Validate() const {
     return Status::InvalidArgument("group_size must be in 1..1024, got " +
                                    std::to_string(group_size));
   }
+  if (rrf_k < 1 || rrf_k > 16384) {
+    return Status::InvalidArgument("rrf_k must be in 1..16384, got " + std::to_string(rrf_k));
+  }
+  if (!(text_weight >= 0 && text_weight <= 1)) {
+    return Status::InvalidArgument("text_weight must be in 0..1, got " + std::to_string(text_weight));
+  }
+  if (ranking == Ranking::kVector && !keywords.empty()) {
+    return Status::InvalidArgument("keywords are for full-text ranking: set ranking to text or hybrid");
+  }
+  if (ranking != Ranking::kVector && (!group_by.empty() || min_score || max_score)) {
+    return Status::InvalidArgument(
+        "group_by, min_score and max_score work with vector ranking only");
+  }
   if (!group_by.empty() && k * group_size > 16384 * 16) {
     return Status::InvalidArgument("k * group_size must be at most 262144, got " +
                                    std::to_string(k * group_size));
@@ -230,6 +243,7 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
     }
   }
   r.properties = schema.properties;
+  r.text_index = schema.text_index;
   r.m = static_cast<uint32_t>(schema.hnsw.m);
   r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);
   r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
@@ -268,6 +282,10 @@ std::string Difference(const storage::CollectionRecord& stored,
              " pq_nbits " + std::to_string(r.pq_nbits);
     };
     return diff("ivf", ivf(stored), ivf(wanted));
+  }
+  if (stored.text_index != wanted.text_index) {
+    return diff("text_index", stored.text_index ? "true" : "false",
+                wanted.text_index ? "true" : "false");
   }
   if (stored.properties != wanted.properties) {
     return diff("properties", stored.properties.empty() ? "none" : stored.properties,

@@ -138,6 +138,11 @@ struct CollectionSchema {
   // "query: " and "passage: ", bge's query instruction. At most 1024 bytes.
   std::string query_prefix;
   std::string document_prefix;
+  // Keep a BM25 full-text index of the documents' texts (postings in
+  // RocksDB, updated in the same atomic batch as each write), for
+  // SearchOptions::ranking kText and kHybrid. Costs write time and space in
+  // proportion to the text.
+  bool text_index = false;
   // Free-form JSON object stored verbatim with the collection, for the
   // application (the HTTP server keeps a Milvus schema here). At most
   // 65536 bytes; "" means none. Not interpreted by the database.
@@ -204,6 +209,23 @@ struct SearchStats {
   bool cached = false;
 };
 
+// What ranks search results (SearchOptions::ranking).
+enum class Ranking {
+  kVector,  // similarity of the query vector (or embedded query text)
+  kText,    // BM25 over the documents' texts (needs CollectionSchema::text_index)
+  kHybrid,  // both, fused (SearchOptions::fusion)
+};
+enum class Fusion {
+  // Reciprocal rank fusion: sum over the two lists of 1 / (rrf_k + rank),
+  // rank counted from 1. Scale-free; the usual default.
+  kRrf,
+  // text_weight * norm(BM25) + (1 - text_weight) * norm(vector score), each
+  // normalised to [0, 1] as Milvus's WeightedRanker does: BM25 and inner
+  // product by arctan (2/pi * atan(s), 0.5 + atan(s)/pi), cosine as
+  // (1 + s) / 2, L2 distance d as 1 - 2/pi * atan(d).
+  kWeighted,
+};
+
 struct SearchOptions {
   size_t k = 10;             // results wanted (groups with group_by); 1..16384
   size_t ef_search = 0;      // HNSW candidate list; 0 = the collection's default
@@ -235,6 +257,17 @@ struct SearchOptions {
   // the value as compact JSON. Empty: no grouping.
   std::string group_by;
   size_t group_size = 1;     // 1..1024
+  // Ranking (see Ranking). For kText and kHybrid the full-text query is
+  // `keywords`, or the query's text when empty; kHybrid also needs a query
+  // vector or text for the vector side. Each side contributes its best
+  // max(2k, 100) matches (the filter applies to both); a hit found by one
+  // side only gets nothing from the other. group_by and min/max_score work
+  // with kVector only.
+  Ranking ranking = Ranking::kVector;
+  std::string keywords;
+  Fusion fusion = Fusion::kRrf;
+  int rrf_k = 60;            // kRrf; 1..16384
+  float text_weight = 0.5f;  // kWeighted; 0..1
   // If set, receives how the search ran.
   SearchStats* stats = nullptr;
 
@@ -268,6 +301,11 @@ struct Hit {
   // With SearchOptions::group_by: the group's value as compact JSON
   // ("\"en\"", "3", "null"); empty otherwise.
   std::string group;
+  // With Ranking kText / kHybrid: the components of `score` (which is then
+  // the BM25 score, or the fused score): the vector side's score and the
+  // BM25 score, when that side found the document.
+  std::optional<float> vector_score;
+  std::optional<float> text_score;
 };
 
 // A named set of documents with one schema and one index. Obtained from

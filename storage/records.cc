@@ -201,6 +201,7 @@ std::string EncodeCollection(const CollectionRecord& r) {
   PutVarint(&out, r.pq_m);
   PutVarint(&out, r.pq_nbits);
   PutBytes(&out, r.properties);
+  out.push_back(static_cast<char>(r.text_index ? 1 : 0));
   return out;
 }
 
@@ -233,6 +234,9 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
     r.pq_m = static_cast<uint32_t>(in.Varint());
     r.pq_nbits = static_cast<uint32_t>(in.Varint());
     r.properties = in.Bytes();
+    const uint8_t flags = in.Byte();
+    if (flags > 1) return Malformed("collection");
+    r.text_index = flags == 1;
   }
   if (!in.ok() || !in.done()) return Malformed("collection");
   return r;

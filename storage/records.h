@@ -83,6 +83,7 @@ struct CollectionRecord {
   uint32_t pq_m = 0;
   uint32_t pq_nbits = 0;
   std::string properties;
+  bool text_index = false;  // keeps BM25 postings (family `postings`)
 };
 std::string EncodeCollection(const CollectionRecord& r);
 Result<CollectionRecord> DecodeCollection(std::string_view bytes);

@@ -37,8 +37,9 @@ enum class Cf : int {
   kIds,         // external id -> slot
   kOplog,       // index operations since the last snapshot
   kSnapshots,   // index snapshots
+  kPostings,    // full-text (BM25) postings and statistics
 };
-inline constexpr int kNumCfs = 7;
+inline constexpr int kNumCfs = 8;
 const char* CfName(Cf cf);
 
 // An atomic group of writes; applied all-or-nothing by Store::Write.
