@@ -171,6 +171,8 @@ json HitToJson(const Hit& hit, bool with_vector) {
               {"metadata", MetadataToJson(hit.metadata)}};
   if (with_vector) out["vector"] = VectorToJson(hit.vector);
   if (!hit.group.empty()) out["group"] = json::parse(hit.group);
+  if (hit.vector_score) out["vector_score"] = FloatToJson(*hit.vector_score);
+  if (hit.text_score) out["text_score"] = FloatToJson(*hit.text_score);
   return out;
 }
 
@@ -181,10 +183,16 @@ json CollectionInfoToJson(const CollectionInfo& info) {
           {"metric", MetricName(info.schema.metric)},
           {"encoder", EncoderName(info.schema)},
           {"encoder_spec", info.encoder_spec},
-          {"index", "hnsw"},
+          {"index", IndexKindName(info.schema.index)},
           {"m", info.schema.hnsw.m},
           {"ef_construction", info.schema.hnsw.ef_construction},
           {"ef_search", info.schema.hnsw.ef_search},
+          {"nlist", info.schema.ivf.nlist},
+          {"nprobe", info.schema.ivf.nprobe},
+          {"train_at", info.schema.ivf.train_at},
+          {"pq_m", info.schema.ivf.pq_m},
+          {"pq_nbits", info.schema.ivf.pq_nbits},
+          {"text_index", info.schema.text_index},
           {"query_prefix", info.schema.query_prefix},
           {"document_prefix", info.schema.document_prefix},
           {"created_unix_ms", info.created_unix_ms}};

@@ -32,6 +32,11 @@ struct SearchArgs {
   size_t group_size = 1;
   std::optional<float> min_score;
   std::optional<float> max_score;
+  bool text = false;
+  bool hybrid = false;
+  std::string keywords;
+  std::string fusion = "rrf";
+  float text_weight = 0.5f;
 };
 
 json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
@@ -110,6 +115,11 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.group_size = args.group_size;
   options.min_score = args.min_score;
   options.max_score = args.max_score;
+  if (args.text && args.hybrid) return ReportUsageError("give --text or --hybrid, not both");
+  options.ranking = args.text ? Ranking::kText : args.hybrid ? Ranking::kHybrid : Ranking::kVector;
+  options.keywords = args.keywords;
+  options.fusion = args.fusion == "weighted" ? Fusion::kWeighted : Fusion::kRrf;
+  options.text_weight = args.text_weight;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
 
   const bool from_file = !args.queries.empty();
@@ -224,6 +234,22 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("SCORE");
   cmd->add_option("--max-score", args->max_score, "range search: only hits scoring at most this")
       ->type_name("SCORE");
+  cmd->add_flag("--text", args->text,
+                "rank by BM25 full-text relevance instead of vectors (collection made with "
+                "create --text-index)");
+  cmd->add_flag("--hybrid", args->hybrid,
+                "rank by vectors and BM25 together (--fusion); JSON hits carry vector_score and "
+                "text_score");
+  cmd->add_option("--keywords", args->keywords,
+                  "with --text/--hybrid: the full-text query, if not the QUERY words")
+      ->type_name("TEXT");
+  cmd->add_option("--fusion", args->fusion,
+                  "with --hybrid: rrf (reciprocal rank fusion) or weighted (--text-weight)")
+      ->check(CLI::IsMember({"rrf", "weighted"}))
+      ->capture_default_str();
+  cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted: BM25's weight, 0..1")
+      ->type_name("W")
+      ->capture_default_str();
   return {cmd, [args, &global] { return RunSearch(*args, global); }};
 }
 

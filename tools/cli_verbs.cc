@@ -43,11 +43,30 @@ std::string Plural(size_t n, const char* word) {
 }
 
 std::string DescribeSchema(const CollectionInfo& info) {
-  return "dim " + std::to_string(info.schema.dim) + ", metric " + MetricName(info.schema.metric) +
-         ", encoder " + (info.encoder_spec.empty() ? std::string("none") : info.encoder_spec) +
-         ", hnsw m=" + std::to_string(info.schema.hnsw.m) +
-         " ef_construction=" + std::to_string(info.schema.hnsw.ef_construction) +
-         " ef_search=" + std::to_string(info.schema.hnsw.ef_search);
+  const CollectionSchema& s = info.schema;
+  std::string index;
+  switch (s.index) {
+    case IndexKind::kHnsw:
+      index = "hnsw m=" + std::to_string(s.hnsw.m) +
+              " ef_construction=" + std::to_string(s.hnsw.ef_construction) +
+              " ef_search=" + std::to_string(s.hnsw.ef_search);
+      break;
+    case IndexKind::kFlat:
+      index = "flat (exact)";
+      break;
+    default:
+      index = std::string(IndexKindName(s.index)) + " nlist=" +
+              (s.ivf.nlist == 0 ? std::string("auto") : std::to_string(s.ivf.nlist)) +
+              " nprobe=" + std::to_string(s.ivf.nprobe);
+      if (s.index == IndexKind::kIvfPq) {
+        index += " pq_m=" + (s.ivf.pq_m == 0 ? std::string("auto") : std::to_string(s.ivf.pq_m)) +
+                 " pq_nbits=" + std::to_string(s.ivf.pq_nbits);
+      }
+      break;
+  }
+  return "dim " + std::to_string(s.dim) + ", metric " + MetricName(s.metric) + ", encoder " +
+         (info.encoder_spec.empty() ? std::string("none") : info.encoder_spec) + ", " + index +
+         (s.text_index ? ", full-text index" : "");
 }
 
 // --- create -------------------------------------------------------------------
@@ -60,6 +79,9 @@ struct CreateArgs {
   std::string model;  // a Hugging Face model folder; overrides --encoder
   std::string query_prefix;
   std::string document_prefix;
+  std::string index = "hnsw";
+  IvfParams ivf;
+  bool text_index = false;
 };
 
 int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
@@ -70,6 +92,9 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
   schema.dim = args.dim;
   schema.metric = ParseMetric(args.metric).value_or(Metric::kCosine);
   schema.hnsw = args.hnsw;
+  schema.index = ParseIndexKind(args.index).value_or(IndexKind::kHnsw);
+  schema.ivf = args.ivf;
+  schema.text_index = args.text_index;
   schema.encoder = args.encoder == "none" ? "" : args.encoder;
   if (!args.model.empty()) schema.encoder = "model:" + args.model;
   schema.query_prefix = args.query_prefix;
@@ -440,6 +465,30 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
                   "default HNSW candidate list while searching (1..10000)")
       ->type_name("N")
       ->capture_default_str();
+  cmd->add_option("--index", args->index,
+                  "vector index: hnsw (graph), flat (exact scans), ivf_flat, ivf_sq8 or ivf_pq "
+                  "(FAISS inverted lists, trained once the collection holds --train-at vectors; "
+                  "exact scans until then)")
+      ->check(CLI::IsMember({"hnsw", "flat", "ivf_flat", "ivf_sq8", "ivf_pq"}))
+      ->capture_default_str();
+  cmd->add_option("--nlist", args->ivf.nlist, "IVF lists (0 = 4*sqrt(vectors) at training)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--nprobe", args->ivf.nprobe, "IVF lists searched per query by default")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--train-at", args->ivf.train_at,
+                  "train the IVF index once this many vectors exist (0 = max(1000, 39*nlist))")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--pq-m", args->ivf.pq_m, "IVF-PQ sub-quantizers, a divisor of dim (0 = dim/4)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--pq-nbits", args->ivf.pq_nbits, "IVF-PQ bits per code (4..8)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_flag("--text-index", args->text_index,
+                "also keep a BM25 full-text index of the texts (search --text, --hybrid)");
   cmd->add_option("--encoder", args->encoder,
                   "text encoder: hash (built-in hashing encoder), or none for a vector-only "
                   "collection (needs --dim)")

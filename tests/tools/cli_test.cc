@@ -321,6 +321,25 @@ TEST_F(CliTest, SearchGroupedAndByRange) {
   RunFails({"search", "apples", "--group-by", "a[0]"}, 1, "group_by");
 }
 
+TEST_F(CliTest, FullTextAndHybridSearch) {
+  const json info = OneJson(RunOk({"create", "--json", "--text-index"}));
+  EXPECT_EQ(info["text_index"], true);
+  Populate();
+  const json text = OneJson(RunOk({"search", "--json", "--text", "sourdough", "starter"}));
+  ASSERT_EQ(text["hits"].size(), 1u);  // only one document has either word
+  EXPECT_EQ(text["hits"][0]["id"], 2);
+  EXPECT_GT(text["hits"][0]["text_score"].get<double>(), 0);
+  const json hybrid = OneJson(RunOk({"search", "--json", "--hybrid", "-k", "3", "lava", "ash"}));
+  ASSERT_EQ(hybrid["hits"].size(), 3u);
+  EXPECT_EQ(hybrid["hits"][0]["id"], 4);  // first on both lists
+  EXPECT_TRUE(hybrid["hits"][0].contains("vector_score"));
+  EXPECT_TRUE(hybrid["hits"][0].contains("text_score"));
+  RunFails({"search", "--text", "--hybrid", "x"}, 2, "not both");
+  RunOk({"create", "-c", "plain"});
+  RunOk({"add", "-c", "plain", "some text"});
+  RunFails({"search", "-c", "plain", "--text", "text"}, 1, "text index");
+}
+
 TEST_F(CliTest, SearchQueriesFilePrintsOneJsonLinePerQuery) {
   Populate();
   const std::string queries =
