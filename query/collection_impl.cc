@@ -19,6 +19,7 @@
 #include "index/hnsw_index.h"
 #include "query/filter.h"
 #include "query/filter_rows.h"
+#include "query/field_store.h"
 #include "query/text_index.h"
 
 namespace flashembed::query {
@@ -133,6 +134,7 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   }
   s.properties = r.properties;
   s.text_index = r.text_index;
+  s.indexed_fields = r.indexed_fields;
   return s;
 }
 
@@ -162,6 +164,17 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
   if (record.text_index) {
     c->text_index_ = std::make_unique<TextIndex>(store, record.cid);
     if (!is_new) FE_RETURN_IF_ERROR(c->text_index_->Load());
+  }
+  if (!record.indexed_fields.empty()) {
+    std::vector<std::vector<std::string>> paths;
+    for (const std::string& field : record.indexed_fields) {
+      auto path = ParseKeyPath(field, "indexed field");
+      if (!path.ok()) {
+        return Status::Corruption("collection \"" + record.name + "\": " + path.status().message());
+      }
+      paths.push_back(std::move(path).value());
+    }
+    c->field_store_ = std::make_unique<FieldStore>(store, record.cid, std::move(paths));
   }
   if (is_new) {
     FE_ASSIGN_OR_RETURN(c->index_, index::NewHnswIndex(HnswOptionsOf(record)));
@@ -322,6 +335,7 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
     batch->DeleteRange(cf, storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
   }
   TextIndex::AppendDropAll(cid, batch);
+  FieldStore::AppendDropAll(cid, batch);
 }
 
 Status CollectionImpl::Drop() {
@@ -489,6 +503,42 @@ Status CollectionImpl::LockWithRows(bool need_rows,
   }
 }
 
+Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFromFieldStore(
+    const PreparedFilter& prepared, size_t limit) const {
+  std::optional<std::vector<uint64_t>> best;
+  for (const FilterConjunct& c : prepared.conjuncts) {
+    const std::optional<size_t> field = field_store_->FieldOf(c.field.keys);
+    if (!field) continue;
+    std::vector<uint64_t> candidates;
+    FE_ASSIGN_OR_RETURN(bool within,
+                        field_store_->Candidates(*field, c, best ? best->size() : limit, &candidates));
+    if (within) best = std::move(candidates);
+  }
+  if (!best) return std::shared_ptr<const std::vector<uint64_t>>();
+  std::sort(best->begin(), best->end());
+  best->erase(std::unique(best->begin(), best->end()), best->end());
+  // The full filter on each candidate's stored metadata.
+  std::vector<std::string> keys;
+  keys.reserve(best->size());
+  for (uint64_t slot : *best) keys.push_back(storage::SlotKey(record_.cid, slot));
+  FE_ASSIGN_OR_RETURN(auto docs, store_->MultiGet(storage::Cf::kDocuments, keys));
+  auto matches = std::make_shared<std::vector<uint64_t>>();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!docs[i]) continue;  // deleted meanwhile
+    FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
+    FE_ASSIGN_OR_RETURN(Id id, IdFromPart(rec.id_key));
+    nlohmann::json meta = nlohmann::json::parse(rec.metadata, nullptr, false);
+    if (meta.is_discarded()) {
+      return Status::Corruption("collection \"" + record_.name + "\": stored metadata of slot " +
+                                std::to_string((*best)[i]) + " is not valid JSON");
+    }
+    if (FilterRows::Matches(*prepared.filter, FilterRows::Row{std::move(id), std::move(meta)})) {
+      matches->push_back((*best)[i]);
+    }
+  }
+  return std::shared_ptr<const std::vector<uint64_t>>(std::move(matches));
+}
+
 size_t CollectionImpl::IndexEffort(const SearchOptions& options) const {
   return options.ef_search;
 }
@@ -524,7 +574,20 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   }
   const uint32_t cid = record_.cid;
   std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
-  FE_RETURN_IF_ERROR(LockWithRows(filter.has_value() || grouped, prepared.paths, &lock));
+  // A selective conjunct on a declared field narrows through the stored
+  // field index, without loading the documents' metadata; other filters,
+  // and grouping, need the in-memory rows.
+  FE_RETURN_IF_ERROR(LockWithRows(grouped, {}, &lock));
+  std::shared_ptr<const std::vector<uint64_t>> stored_matches;
+  if (filter && field_store_ && !FilterRowsReady(prepared.paths)) {
+    const size_t limit =
+        std::max<size_t>(options.k, live_count_.load() / kGraphMinPassRateInverse);
+    FE_ASSIGN_OR_RETURN(stored_matches, MatchesFromFieldStore(prepared, limit));
+  }
+  if (filter && !stored_matches && !FilterRowsReady(prepared.paths)) {
+    lock.unlock();
+    FE_RETURN_IF_ERROR(LockWithRows(true, prepared.paths, &lock));
+  }
   FE_RETURN_IF_ERROR(index_broken_);
   SearchStats stats;
   stats.filter_matches = index_->size();
@@ -546,7 +609,14 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   auto scan_all = [&] {
     if (!set) set = rows_->AllMatches(prepared);
   };
-  if (filter) {
+  if (stored_matches) {
+    stats.narrowed = true;
+    stats.stored_index = true;
+    auto fresh = std::make_shared<FilterRows::MatchSet>();
+    for (uint64_t slot : *stored_matches) fresh->Add(slot);
+    set = fresh;
+    stats.filter_matches = set->slots.size();
+  } else if (filter) {
     bool seen_before = false;
     set = rows_->Recall(prepared.cache_key, &seen_before);
     if (set) stats.cached = true;
@@ -828,17 +898,20 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
   }
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
   TextStats text_stats;
-  if (text_index_) {
-    text_stats = text_index_->stats();
+  if (text_index_ || field_store_) {
+    if (text_index_) text_stats = text_index_->stats();
     std::vector<uint64_t> replaced;
     for (const auto& old : old_slots) {
       if (old) replaced.push_back(*old);
     }
-    FE_RETURN_IF_ERROR(AppendTextRemovals(replaced, &batch, &text_stats));
+    FE_RETURN_IF_ERROR(AppendSecondaryRemovals(replaced, &batch, &text_stats));
     for (size_t i = 0; i < docs.size(); ++i) {
-      text_index_->AppendAdd(new_slots[i], docs[i].text, &batch, &text_stats);
+      if (text_index_) text_index_->AppendAdd(new_slots[i], docs[i].text, &batch, &text_stats);
+      if (field_store_) {
+        field_store_->AppendAdd(new_slots[i], nlohmann::json::parse(metadata[i]), &batch);
+      }
     }
-    text_index_->AppendStats(text_stats, &batch);
+    if (text_index_) text_index_->AppendStats(text_stats, &batch);
   }
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
   if (text_index_) text_index_->set_stats(text_stats);
@@ -915,9 +988,9 @@ Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<con
   return RemoveLocked(options, doomed);
 }
 
-Status CollectionImpl::AppendTextRemovals(const std::vector<uint64_t>& slots,
-                                          storage::WriteBatch* batch, TextStats* stats) const {
-  if (slots.empty()) return Status::OK();
+Status CollectionImpl::AppendSecondaryRemovals(const std::vector<uint64_t>& slots,
+                                               storage::WriteBatch* batch, TextStats* stats) const {
+  if (slots.empty() || (!text_index_ && !field_store_)) return Status::OK();
   std::vector<std::string> keys;
   keys.reserve(slots.size());
   for (uint64_t slot : slots) keys.push_back(storage::SlotKey(record_.cid, slot));
@@ -928,7 +1001,16 @@ Status CollectionImpl::AppendTextRemovals(const std::vector<uint64_t>& slots,
                                 std::to_string(slots[i]) + " has an id but no document record");
     }
     FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
-    text_index_->AppendRemove(slots[i], rec.text, batch, stats);
+    if (text_index_) text_index_->AppendRemove(slots[i], rec.text, batch, stats);
+    if (field_store_) {
+      const nlohmann::json meta =
+          nlohmann::json::parse(rec.metadata, nullptr, /*allow_exceptions=*/false);
+      if (meta.is_discarded()) {
+        return Status::Corruption("collection \"" + record_.name + "\": stored metadata of slot " +
+                                  std::to_string(slots[i]) + " is not valid JSON");
+      }
+      field_store_->AppendRemove(slots[i], meta, batch);
+    }
   }
   return Status::OK();
 }
@@ -951,11 +1033,9 @@ Result<size_t> CollectionImpl::RemoveLocked(
   }
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
   TextStats text_stats;
-  if (text_index_) {
-    text_stats = text_index_->stats();
-    FE_RETURN_IF_ERROR(AppendTextRemovals(removed, &batch, &text_stats));
-    text_index_->AppendStats(text_stats, &batch);
-  }
+  if (text_index_) text_stats = text_index_->stats();
+  FE_RETURN_IF_ERROR(AppendSecondaryRemovals(removed, &batch, &text_stats));
+  if (text_index_) text_index_->AppendStats(text_stats, &batch);
   FE_RETURN_IF_ERROR(store_->Write(batch, options.sync));
   if (text_index_) text_index_->set_stats(text_stats);
   state_ = next;

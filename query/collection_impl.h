@@ -23,6 +23,8 @@ namespace flashembed::query {
 
 struct FilterRows;  // query/filter_rows.h
 class TextIndex;    // query/text_index.h
+class FieldStore;   // query/field_store.h
+struct PreparedFilter;  // query/filter_rows.h
 struct TextStats;   // query/text_index.h
 
 // Id <-> the id part of its ids-family key (storage/records.h).
@@ -121,10 +123,15 @@ class CollectionImpl final : public Collection {
   // deleted meanwhile are skipped. REQUIRES: index_mu_ held.
   Result<std::vector<Hit>> HitsFor(const SearchOptions& options, const std::vector<Ranked>& chosen,
                                    const std::vector<std::string>& group_path) const;
-  // Adds the removal of the postings of `slots` (stored documents) to
-  // `batch`. REQUIRES: write_mu_ held, text_index_ set.
-  Status AppendTextRemovals(const std::vector<uint64_t>& slots, storage::WriteBatch* batch,
-                            TextStats* stats) const;
+  // Adds the removal of the full-text postings and field index entries of
+  // `slots` (stored documents) to `batch`. REQUIRES: write_mu_ held.
+  Status AppendSecondaryRemovals(const std::vector<uint64_t>& slots, storage::WriteBatch* batch,
+                                 TextStats* stats) const;
+  // The documents `prepared` matches, found through the stored index of a
+  // declared field when one of its conjuncts has at most `limit`
+  // candidates; null otherwise. REQUIRES: index_mu_ held.
+  Result<std::shared_ptr<const std::vector<uint64_t>>> MatchesFromFieldStore(
+      const PreparedFilter& prepared, size_t limit) const;
   // Removes the documents (ids-family key, slot) in one batch.
   // REQUIRES: write_mu_ held; each pair is stored.
   Result<size_t> RemoveLocked(const WriteOptions& options,
@@ -144,6 +151,8 @@ class CollectionImpl final : public Collection {
   // BM25 postings when the collection keeps a text index, else null. Its
   // in-memory statistics are written under write_mu_.
   std::unique_ptr<TextIndex> text_index_;
+  // Stored indexes of the declared metadata fields; null when none.
+  std::unique_ptr<FieldStore> field_store_;
 
   // Serialises writers, snapshots, close and drop.
   mutable std::mutex write_mu_;

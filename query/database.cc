@@ -12,6 +12,7 @@
 #include "encoders/encoder.h"
 #include "index/hnsw_index.h"
 #include "query/collection_impl.h"
+#include "query/filter_rows.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -119,6 +120,18 @@ Status CollectionSchema::Validate() const {
   if (ivf.pq_nbits < 4 || ivf.pq_nbits > 8) {
     return Status::InvalidArgument("ivf pq_nbits must be in 4..8, got " +
                                    std::to_string(ivf.pq_nbits));
+  }
+  if (indexed_fields.size() > 32) {
+    return Status::InvalidArgument("at most 32 indexed_fields, got " +
+                                   std::to_string(indexed_fields.size()));
+  }
+  std::vector<std::vector<std::string>> paths;
+  for (const std::string& field : indexed_fields) {
+    FE_ASSIGN_OR_RETURN(std::vector<std::string> path, query::ParseKeyPath(field, "indexed field"));
+    if (std::find(paths.begin(), paths.end(), path) != paths.end()) {
+      return Status::InvalidArgument("indexed field \"" + field + "\" is listed twice");
+    }
+    paths.push_back(std::move(path));
   }
   if (properties.size() > 65536) {
     return Status::InvalidArgument("properties are limited to 65536 bytes, got " +
@@ -244,6 +257,7 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
   }
   r.properties = schema.properties;
   r.text_index = schema.text_index;
+  r.indexed_fields = schema.indexed_fields;
   r.m = static_cast<uint32_t>(schema.hnsw.m);
   r.ef_construction = static_cast<uint32_t>(schema.hnsw.ef_construction);
   r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
@@ -286,6 +300,14 @@ std::string Difference(const storage::CollectionRecord& stored,
   if (stored.text_index != wanted.text_index) {
     return diff("text_index", stored.text_index ? "true" : "false",
                 wanted.text_index ? "true" : "false");
+  }
+  if (stored.indexed_fields != wanted.indexed_fields) {
+    auto list = [](const std::vector<std::string>& fields) {
+      std::string out = "[";
+      for (const std::string& f : fields) out += (out.size() > 1 ? ", " : "") + f;
+      return out + "]";
+    };
+    return diff("indexed_fields", list(stored.indexed_fields), list(wanted.indexed_fields));
   }
   if (stored.properties != wanted.properties) {
     return diff("properties", stored.properties.empty() ? "none" : stored.properties,

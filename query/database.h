@@ -143,6 +143,12 @@ struct CollectionSchema {
   // SearchOptions::ranking kText and kHybrid. Costs write time and space in
   // proportion to the text.
   bool text_index = false;
+  // Metadata keys (or paths in filter syntax: `a["b"]`) indexed in RocksDB
+  // for filters: `==`, `in` and range conjuncts on them find their
+  // candidates without loading every document's metadata, from the first
+  // search on. Values that are numbers, strings or booleans are indexed.
+  // At most 32, distinct; fixed at creation.
+  std::vector<std::string> indexed_fields;
   // Free-form JSON object stored verbatim with the collection, for the
   // application (the HTTP server keeps a Milvus schema here). At most
   // 65536 bytes; "" means none. Not interpreted by the database.
@@ -200,10 +206,13 @@ struct SearchStats {
   // For a broad filter answered by "filtered-graph" without testing every
   // document, an estimate from a sample of 512.
   uint64_t filter_matches = 0;
-  // The filter was tested on the few candidates an in-memory index of one
-  // of its conjuncts (`k == v`, `k in [..]`, a range on k) gave, not on
-  // every document.
+  // The filter was tested on the few candidates an index of one of its
+  // conjuncts (`k == v`, `k in [..]`, a range on k) gave, not on every
+  // document: CollectionSchema::indexed_fields, or an in-memory index.
   bool narrowed = false;
+  // ... through the stored index of a declared field (indexed_fields),
+  // before any document's metadata was loaded into memory.
+  bool stored_index = false;
   // The filter's matches came from a cache: the same filter text and params
   // were used since the collection last changed (16 filters are kept).
   bool cached = false;

@@ -1,6 +1,51 @@
 #include "query/filter_rows.h"
 
 namespace flashembed::query {
+namespace {
+
+// Orders two scalars of one kind (numbers with numbers, strings with
+// strings); nullopt for scalars of different kinds.
+std::optional<int> Compare(const FilterScalar& a, const FilterScalar& b) {
+  auto number = [](const FilterScalar& v) -> std::optional<double> {
+    if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    return std::nullopt;
+  };
+  if (auto x = number(a), y = number(b); x && y) return *x < *y ? -1 : *x > *y ? 1 : 0;
+  const auto* s = std::get_if<std::string>(&a);
+  const auto* t = std::get_if<std::string>(&b);
+  if (s && t) return s->compare(*t) < 0 ? -1 : s->compare(*t) > 0 ? 1 : 0;
+  return std::nullopt;
+}
+
+// Narrows range `into` by range `c` on the same path; false (nothing
+// changed) when their bounds are of different kinds. Numbers compare as
+// doubles, so a merged bound may be looser than exact: still a superset.
+bool MergeRange(const FilterConjunct& c, FilterConjunct* into) {
+  const std::optional<FilterScalar>* bounds[] = {&c.lower, &c.upper, &into->lower, &into->upper};
+  for (const auto* bound : bounds) {
+    for (const auto* other : bounds) {
+      if (bound->has_value() && other->has_value() && !Compare(**bound, **other)) return false;
+    }
+  }
+  if (c.lower) {
+    const std::optional<int> cmp = into->lower ? Compare(*c.lower, *into->lower) : 1;
+    if (*cmp > 0 || (*cmp == 0 && !c.lower_inclusive)) {
+      into->lower = c.lower;
+      into->lower_inclusive = c.lower_inclusive;
+    }
+  }
+  if (c.upper) {
+    const std::optional<int> cmp = into->upper ? Compare(*c.upper, *into->upper) : -1;
+    if (*cmp < 0 || (*cmp == 0 && !c.upper_inclusive)) {
+      into->upper = c.upper;
+      into->upper_inclusive = c.upper_inclusive;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<PreparedFilter> PreparedFilter::Make(std::string_view expr, std::string_view params) {
   PreparedFilter f;
@@ -19,6 +64,14 @@ Result<PreparedFilter> PreparedFilter::Make(std::string_view expr, std::string_v
   // the documents to test through an in-memory index of their path.
   for (FilterConjunct& c : parsed.SimpleConjuncts()) {
     if (c.field.is_id || c.field.keys.empty()) continue;
+    // `n >= 10 and n < 20` are two conjuncts, each matching much more than
+    // their intersection: merge ranges on one path into one.
+    if (c.kind == FilterConjunct::Kind::kRange) {
+      auto same = std::find_if(f.conjuncts.begin(), f.conjuncts.end(), [&](const FilterConjunct& o) {
+        return o.kind == FilterConjunct::Kind::kRange && o.field.keys == c.field.keys;
+      });
+      if (same != f.conjuncts.end() && MergeRange(c, &*same)) continue;
+    }
     f.paths.push_back(c.field.keys);
     f.conjuncts.push_back(std::move(c));
   }

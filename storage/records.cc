@@ -202,6 +202,8 @@ std::string EncodeCollection(const CollectionRecord& r) {
   PutVarint(&out, r.pq_nbits);
   PutBytes(&out, r.properties);
   out.push_back(static_cast<char>(r.text_index ? 1 : 0));
+  PutVarint(&out, r.indexed_fields.size());
+  for (const std::string& f : r.indexed_fields) PutBytes(&out, f);
   return out;
 }
 
@@ -237,6 +239,9 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
     const uint8_t flags = in.Byte();
     if (flags > 1) return Malformed("collection");
     r.text_index = flags == 1;
+    const uint64_t fields = in.Varint();
+    if (fields > 255) return Malformed("collection");
+    for (uint64_t i = 0; i < fields && in.ok(); ++i) r.indexed_fields.push_back(in.Bytes());
   }
   if (!in.ok() || !in.done()) return Malformed("collection");
   return r;

@@ -84,6 +84,9 @@ struct CollectionRecord {
   uint32_t pq_nbits = 0;
   std::string properties;
   bool text_index = false;  // keeps BM25 postings (family `postings`)
+  // Metadata key paths (filter syntax) indexed in family `fields`, in the
+  // order that numbers them.
+  std::vector<std::string> indexed_fields;
 };
 std::string EncodeCollection(const CollectionRecord& r);
 Result<CollectionRecord> DecodeCollection(std::string_view bytes);

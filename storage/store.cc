@@ -14,7 +14,7 @@ namespace flashembed::storage {
 namespace {
 
 constexpr const char* kCfNames[kNumCfs] = {
-    "default", "catalog", "documents", "vectors", "ids", "oplog", "snapshots", "postings"};
+    "default", "catalog", "documents", "vectors", "ids", "oplog", "snapshots", "postings", "fields"};
 constexpr std::string_view kFormatKey = "flashembed_format_version";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {

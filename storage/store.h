@@ -38,8 +38,9 @@ enum class Cf : int {
   kOplog,       // index operations since the last snapshot
   kSnapshots,   // index snapshots
   kPostings,    // full-text (BM25) postings and statistics
+  kFields,      // indexes of declared metadata fields
 };
-inline constexpr int kNumCfs = 8;
+inline constexpr int kNumCfs = 9;
 const char* CfName(Cf cf);
 
 // An atomic group of writes; applied all-or-nothing by Store::Write.

@@ -417,17 +417,25 @@ TEST(Database, DropRacingWithWritesLeavesNothingBehind) {
   std::atomic<int> acknowledged_after_drop{0};
   {
     auto db = OpenDb(dir.Sub("db"), Options{.snapshot_every_ops = 50});
-    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("c", {.dim = 4, .encoder = ""}));
+    CollectionSchema schema{.dim = 4, .encoder = "", .text_index = true};
+    schema.indexed_fields = {"k"};
+    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("c", schema));
     std::atomic<bool> dropped{false};
     std::thread writer([&] {
       for (int i = 0;; ++i) {
-        std::vector<Document> docs = {{.id = i, .vector = {1, static_cast<float>(i), 0, 0}}};
+        std::vector<Document> docs = {{.id = i,
+                                       .text = "word " + std::to_string(i),
+                                       .metadata = "{\"k\": " + std::to_string(i) + "}",
+                                       .vector = {1, static_cast<float>(i), 0, 0}}};
+        // An Add that starts once the drop returned must fail (one that
+        // started before may still have been acknowledged first).
+        const bool after_drop = dropped.load();
         Status s = c->Add({}, docs);
         if (!s.ok()) {
           EXPECT_TRUE(s.IsNotFound()) << s;
           return;
         }
-        if (dropped.load()) acknowledged_after_drop++;
+        if (after_drop) acknowledged_after_drop++;
       }
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -438,7 +446,8 @@ TEST(Database, DropRacingWithWritesLeavesNothingBehind) {
   EXPECT_EQ(acknowledged_after_drop.load(), 0);
   ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({}, dir.Sub("db")));
   for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
-                         storage::Cf::kOplog, storage::Cf::kSnapshots}) {
+                         storage::Cf::kOplog, storage::Cf::kSnapshots, storage::Cf::kPostings,
+                         storage::Cf::kFields}) {
     int keys = 0;
     ASSERT_OK(store->Scan(cf, "", "", [&](std::string_view, std::string_view) {
       ++keys;

@@ -26,6 +26,7 @@ TEST(Records, CollectionRoundTrip) {
   r.pq_nbits = 6;
   r.properties = R"({"milvus":{"fields":[]}})";
   r.text_index = true;
+  r.indexed_fields = {"lang", "meta[\"year\"]"};
   ASSERT_OK_AND_ASSIGN(CollectionRecord back, DecodeCollection(EncodeCollection(r)));
   EXPECT_EQ(back.cid, 42u);
   EXPECT_EQ(back.name, "notes");
@@ -44,6 +45,7 @@ TEST(Records, CollectionRoundTrip) {
   EXPECT_EQ(back.pq_nbits, 6u);
   EXPECT_EQ(back.properties, R"({"milvus":{"fields":[]}})");
   EXPECT_TRUE(back.text_index);
+  EXPECT_EQ(back.indexed_fields, (std::vector<std::string>{"lang", "meta[\"year\"]"}));
 }
 
 // Version 1 (before query/document prefixes) and version 2 (before IVF
@@ -56,10 +58,10 @@ TEST(Records, ReadsVersion1And2CollectionRecords) {
   r.encoder_spec = "hash/v1;dim=8";
   std::string v3 = EncodeCollection(r);
   ASSERT_EQ(v3[0], 3);
-  // Five zero varints, an empty properties string and no flags end a
-  // version 3 record.
-  ASSERT_EQ(v3.substr(v3.size() - 7), std::string(7, '\0'));
-  std::string v2 = v3.substr(0, v3.size() - 7);
+  // Five zero varints, an empty properties string, no flags and no indexed
+  // fields end a version 3 record.
+  ASSERT_EQ(v3.substr(v3.size() - 8), std::string(8, '\0'));
+  std::string v2 = v3.substr(0, v3.size() - 8);
   v2[0] = 2;
   ASSERT_OK_AND_ASSIGN(CollectionRecord back2, DecodeCollection(v2));
   EXPECT_EQ(back2.name, "old");
