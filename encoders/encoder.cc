@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "encoders/hashing_encoder.h"
 #include "encoders/transformer_encoder.h"
@@ -13,6 +14,14 @@ namespace flashembed::encoders {
 Result<TextEncoder::Tokenization> TextEncoder::Tokenize(std::string_view, size_t) const {
   return Status::NotSupported("encoder " + spec() + " has no vocabulary to tokenize with");
 }
+
+Result<std::vector<TokenSpan>> TextEncoder::TokenSpans(std::string_view) const {
+  return Status::NotSupported("encoder " + spec() + " cannot report token spans");
+}
+
+size_t TextEncoder::max_tokens() const { return 0; }
+
+size_t TextEncoder::special_tokens() const { return 0; }
 
 Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int dim) {
   if (name == "hash") {

@@ -10,6 +10,7 @@
 #ifndef FLASHEMBED_ENCODERS_ENCODER_H_
 #define FLASHEMBED_ENCODERS_ENCODER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,6 +21,21 @@
 #include "base/status.h"
 
 namespace flashembed::encoders {
+
+// Where one model token lies in a text: the bytes [begin, end). A token made
+// from a character the tokenizer normalised covers that whole original
+// character, so both ends always fall between UTF-8 sequences.
+struct TokenSpan {
+  size_t begin = 0;
+  size_t end = 0;
+  // True when the token continues the word of the token before it (a
+  // WordPiece "##" piece, or the next piece of an over-long word): the text
+  // between them is no word boundary, and a text that starts with this token
+  // may tokenize differently from how it did inside the longer text.
+  bool continues_word = false;
+
+  friend bool operator==(const TokenSpan&, const TokenSpan&) = default;
+};
 
 class TextEncoder {
  public:
@@ -46,6 +62,29 @@ class TextEncoder {
   // The model tokens of `text` (with special tokens); `max_tokens` > 0
   // truncates. NotSupported for encoders without a vocabulary.
   virtual Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const;
+
+  // The byte range of every model token of `text`, in order, without special
+  // tokens and without truncation (see TokenSpan). Spans are non-empty, lie
+  // inside `text`, and their begins and ends never decrease; a span overlaps
+  // the one before it only when both come from one character (WordPiece
+  // splitting an NFD-decomposed Hangul syllable into jamo), and then has
+  // continues_word set. They hold no leading or trailing whitespace except
+  // where a tokenizer rule makes a token swallow it (HF added tokens with
+  // lstrip / rstrip). Cutting `text` just before a token whose continues_word
+  // is false leaves each side tokenizing into exactly its own tokens.
+  // InvalidArgument naming the byte offset for invalid UTF-8. The default
+  // returns NotSupported.
+  virtual Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const;
+
+  // The longest token sequence, special tokens included, that Encode reads in
+  // full; it truncates longer texts. An encoder without a limit returns the
+  // window it suggests for chunking (HashingEncoder: 256 of its words) and
+  // reads texts of any length. The default returns 0: unknown.
+  virtual size_t max_tokens() const;
+
+  // How many special tokens the encoder adds to every sequence ([CLS] and
+  // [SEP] for BERT: 2). The default returns 0.
+  virtual size_t special_tokens() const;
 };
 
 // Creates an encoder by name. Known names: "hash" (HashingEncoder) and

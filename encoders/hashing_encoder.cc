@@ -763,6 +763,77 @@ Result<std::unique_ptr<HashingEncoder>> HashingEncoder::FromSpec(std::string_vie
   return Create(options);
 }
 
+Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text) const {
+  constexpr int32_t kZeroWidthJoiner = 0x200D;
+  enum class Open { kNone, kWord, kOther };  // the token the next code point may extend
+  std::vector<TokenSpan> spans;
+  spans.reserve(text.size() / 5 + 1);
+  Open open = Open::kNone;
+  size_t piece_code_points = 0;  // letters/digits in the open word piece
+  bool join_next = false;        // the open token ends with a ZWJ
+  bool lone_regional = false;    // the open token is one regional indicator
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  for (size_t pos = 0; pos < text.size();) {
+    int32_t cp = 0;
+    const size_t start = pos;
+    if (bytes[pos] < 0x80) {
+      cp = bytes[pos++];
+    } else {
+      const utf8proc_ssize_t len =
+          utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(text.size() - pos), &cp);
+      if (len <= 0) return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos));
+      pos += static_cast<size_t>(len);
+    }
+    const auto extend = [&] { spans.back().end = pos; };
+    const auto begin_token = [&](Open kind, bool continues_word) {
+      spans.push_back({start, pos, continues_word});
+      open = kind;
+    };
+    const CharClass cls = Classify(cp);
+    // Emoji modifiers (skin tones), tag characters (subdivision flags) and a
+    // second regional indicator (a flag is a pair) belong to what precedes.
+    const bool modifier = (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F);
+    const bool regional = cp >= 0x1F1E6 && cp <= 0x1F1FF;
+    if (open != Open::kNone && (cp == kZeroWidthJoiner || modifier || (regional && lone_regional) ||
+                                (join_next && cls != CharClass::kSeparator))) {
+      join_next = cp == kZeroWidthJoiner;
+      lone_regional = false;
+      extend();
+      continue;
+    }
+    join_next = false;
+    lone_regional = regional;
+    switch (cls) {
+      case CharClass::kWord:
+        if (open == Open::kWord && piece_code_points < kWordPieceCodePoints) {
+          extend();
+          ++piece_code_points;
+        } else {
+          begin_token(Open::kWord, /*continues_word=*/open == Open::kWord);
+          piece_code_points = 1;
+        }
+        break;
+      case CharClass::kMark:
+        if (open != Open::kNone) {
+          extend();
+        } else {
+          begin_token(Open::kWord, false);
+          piece_code_points = 0;
+        }
+        break;
+      case CharClass::kUnsegmented:
+      case CharClass::kSymbol:
+      case CharClass::kPunct:
+        begin_token(Open::kOther, false);
+        break;
+      case CharClass::kSeparator:
+        open = Open::kNone;
+        break;
+    }
+  }
+  return spans;
+}
+
 Status HashingEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
   const size_t dim = static_cast<size_t>(options_.dim);
   if (out.size() != texts.size() * dim) {

@@ -46,6 +46,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "encoders/encoder.h"
@@ -109,6 +110,28 @@ class HashingEncoder final : public TextEncoder {
   // See TextEncoder::Encode. Also InvalidArgument if out.size() is not
   // texts.size() * dim(). Error messages name the text index ("text 3: ...").
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
+
+  // TokenSpans units, found on the raw text (before normalisation): a word
+  // (a run of letters, digits and marks, as for features) is one token, cut
+  // into pieces of kWordPieceCodePoints letters/digits when longer (the
+  // later pieces have continues_word set); every character of a script
+  // without spaces, every symbol (emoji, math, currency) and every
+  // punctuation character is one token. Combining marks, variation
+  // selectors, emoji modifiers, tag characters, the second regional indicator
+  // of a flag, and a ZERO WIDTH JOINER with what follows it stay in the token
+  // before them, so emoji sequences are not split. Whitespace, controls and other
+  // separators belong to no token. Cutting before any token, continues_word
+  // or not, gives pieces that tokenize into exactly their own tokens.
+  static constexpr size_t kWordPieceCodePoints = 64;
+  // What max_tokens() returns: the chunk window suggested for this encoder,
+  // in TokenSpans units. Encode itself reads texts of any length.
+  static constexpr size_t kWindowTokens = 256;
+
+  // See TextEncoder::TokenSpans and kWordPieceCodePoints. InvalidArgument
+  // ("invalid UTF-8 at byte N") for invalid UTF-8.
+  Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const override;
+  // kWindowTokens; no special tokens.
+  size_t max_tokens() const override { return kWindowTokens; }
 
   const Options& options() const { return options_; }
 

@@ -5,7 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/hash.h"
 #include "encoders/bert_model.h"
@@ -61,7 +65,57 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+// WordPiece's continuing_subword_prefix: tokenizer.json's model setting, else
+// "##" (BertWordPieceTokenizer's default, which vocab.txt folders use). The
+// tokenizer has read the same file, so a parse error here is unexpected.
+Result<std::string> SubwordPrefix(const ModelFolder& folder) {
+  constexpr std::string_view kDefault = "##";
+  if (folder.tokenizer_json_path.empty()) return std::string(kDefault);
+  std::ifstream in(folder.tokenizer_json_path, std::ios::binary);
+  if (!in) return Status::IOError(folder.tokenizer_json_path + ": cannot be read");
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument(folder.tokenizer_json_path + ": not a JSON object");
+  }
+  const auto model = j.find("model");
+  if (model == j.end() || !model->is_object()) return std::string(kDefault);
+  const auto prefix = model->find("continuing_subword_prefix");
+  if (prefix == model->end() || prefix->is_null()) return std::string(kDefault);
+  if (!prefix->is_string()) {
+    return Status::InvalidArgument(folder.tokenizer_json_path +
+                                   ": model.continuing_subword_prefix is not a string");
+  }
+  return prefix->get<std::string>();
+}
+
 }  // namespace
+
+Result<std::vector<TokenSpan>> WordPieceTokenSpans(const WordPieceTokenizer& tokenizer,
+                                                   std::string_view subword_prefix,
+                                                   std::string_view text) {
+  FE_ASSIGN_OR_RETURN(const WordPieceTokenizer::Encoding enc, tokenizer.Encode(text, 0));
+  // enc is [CLS] tokens... [SEP].
+  std::vector<TokenSpan> spans;
+  if (enc.offsets.size() <= 2) return spans;
+  spans.reserve(enc.offsets.size() - 2);
+  for (size_t i = 1; i + 1 < enc.offsets.size(); ++i) {
+    const auto [begin, end] = enc.offsets[i];
+    // Only WordPiece's later pieces of a word carry the prefix ('#' is
+    // punctuation, so no word starts with it). A piece need not touch the one
+    // before: a mark strip_accents removed may lie between them. Tokens made
+    // from one character (a Hangul syllable, NFD-split into jamo) share its
+    // bytes.
+    const bool continues_word =
+        !spans.empty() && (begin < spans.back().end ||
+                           std::string_view(enc.tokens[i]).starts_with(subword_prefix));
+    spans.push_back({begin, end, continues_word});
+  }
+  return spans;
+}
+
+Result<std::vector<TokenSpan>> TransformerEncoder::TokenSpans(std::string_view text) const {
+  return WordPieceTokenSpans(*tokenizer_, subword_prefix_, text);
+}
 
 TransformerEncoder::~TransformerEncoder() = default;
 
@@ -87,6 +141,7 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::Open(const std::
                                    " tokens but config.json declares vocab_size " +
                                    std::to_string(folder.config.vocab_size));
   }
+  FE_ASSIGN_OR_RETURN(e->subword_prefix_, SubwordPrefix(folder));
   FE_ASSIGN_OR_RETURN(e->model_, BertModel::Load(folder));
   e->max_tokens_ = static_cast<size_t>(e->model_->max_tokens());
   return e;

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "encoders/encoder.h"
@@ -45,6 +46,13 @@ class TransformerEncoder final : public TextEncoder {
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
   // WordPiece tokens with [CLS]/[SEP]; max_tokens 0 = no limit.
   Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const override;
+  // WordPieceTokenSpans with the folder's tokenizer and subword prefix.
+  Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const override;
+  // sentence-transformers' max_seq_length (sentence_bert_config.json), else
+  // config.json's max_position_embeddings; [CLS] and [SEP] included.
+  size_t max_tokens() const override { return max_tokens_; }
+  // [CLS] and [SEP].
+  size_t special_tokens() const override { return 2; }
 
   const std::string& dir() const { return dir_; }
 
@@ -54,9 +62,27 @@ class TransformerEncoder final : public TextEncoder {
   std::string dir_;
   uint64_t fingerprint_ = 0;
   size_t max_tokens_ = 0;
+  std::string subword_prefix_;  // WordPiece continuing_subword_prefix ("##")
   std::unique_ptr<WordPieceTokenizer> tokenizer_;
   std::unique_ptr<BertModel> model_;
 };
+
+// The spans of `tokenizer`'s tokens of `text` (its Encoding::offsets without
+// [CLS] and [SEP]). A token continues the word before it when it starts with
+// `subword_prefix` (WordPiece's continuing_subword_prefix, "##" for BERT),
+// whether or not it touches the token before it (a mark removed by
+// strip_accents may lie between them). Cutting before any other token is safe: the
+// BertPreTokenizer splits words at whitespace and punctuation and around CJK
+// ideographs, and WordPiece works word by word. Cutting before a "##" piece
+// leaves a text that ends early in a word, which tokenizes into the same
+// pieces (greedy longest-match-first from the word's start picks the same
+// prefixes), and one that starts mid-word, which may not. Several tokens made
+// from one character (strip_accents NFD-splits a Hangul syllable into jamo)
+// share its bytes; the later ones continue the word. Errors as
+// WordPieceTokenizer::Encode.
+Result<std::vector<TokenSpan>> WordPieceTokenSpans(const WordPieceTokenizer& tokenizer,
+                                                   std::string_view subword_prefix,
+                                                   std::string_view text);
 
 }  // namespace flashembed::encoders
 

@@ -73,7 +73,10 @@ class VectorIndex {
 
   // The k nearest live vectors to `query`, nearest first. `ef_search` widens
   // the candidate list (0 = the index's default); it is raised to k when
-  // smaller. Fewer than k results only when fewer than k vectors are live.
+  // smaller. For IVF indexes it is nprobe instead, the inverted lists scanned
+  // (0 = the index's default; capped at nlist, not raised to k, widened when
+  // the lists scanned hold fewer than k), and flat indexes ignore it. Fewer
+  // than k results only when fewer than k vectors are live.
   virtual Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k,
                                                size_t ef_search) const = 0;
 

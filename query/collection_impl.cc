@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
+#include "index/flat_index.h"
 #include "index/hnsw_index.h"
+#include "index/ivf_index.h"
 #include "query/filter.h"
 #include "query/filter_rows.h"
 #include "query/field_store.h"
@@ -53,6 +55,50 @@ index::HnswOptions HnswOptionsOf(const storage::CollectionRecord& r) {
   o.ef_construction = static_cast<int>(r.ef_construction);
   o.ef_search = static_cast<int>(r.ef_search);
   return o;
+}
+
+index::IvfOptions IvfOptionsOf(const storage::CollectionRecord& r) {
+  index::IvfOptions o;
+  o.dim = static_cast<int>(r.dim);
+  o.metric = static_cast<index::Metric>(r.metric);
+  o.kind = r.index_kind == static_cast<uint8_t>(IndexKind::kIvfSq8)  ? index::IvfKind::kSq8
+           : r.index_kind == static_cast<uint8_t>(IndexKind::kIvfPq) ? index::IvfKind::kPq
+                                                                     : index::IvfKind::kFlat;
+  o.nlist = static_cast<int>(r.nlist);
+  o.nprobe = static_cast<int>(r.nprobe);
+  o.train_at = static_cast<int>(r.train_at);
+  if (o.kind == index::IvfKind::kPq) {
+    o.pq_m = static_cast<int>(r.pq_m);
+    o.pq_nbits = static_cast<int>(r.pq_nbits);
+  }
+  return o;
+}
+
+bool IsIvf(uint8_t kind) {
+  return kind == static_cast<uint8_t>(IndexKind::kIvfFlat) ||
+         kind == static_cast<uint8_t>(IndexKind::kIvfSq8) ||
+         kind == static_cast<uint8_t>(IndexKind::kIvfPq);
+}
+
+// An empty index of the collection's kind.
+Result<std::unique_ptr<index::VectorIndex>> NewIndexFor(const storage::CollectionRecord& r) {
+  if (r.index_kind == static_cast<uint8_t>(IndexKind::kFlat)) {
+    return index::NewFlatIndex({.dim = static_cast<int>(r.dim),
+                                .metric = static_cast<index::Metric>(r.metric)});
+  }
+  if (IsIvf(r.index_kind)) return index::NewIvfIndex(IvfOptionsOf(r));
+  return index::NewHnswIndex(HnswOptionsOf(r));
+}
+
+// The index of the collection's kind from snapshot bytes.
+Result<std::unique_ptr<index::VectorIndex>> LoadIndexFor(const storage::CollectionRecord& r,
+                                                         std::string_view bytes) {
+  if (r.index_kind == static_cast<uint8_t>(IndexKind::kFlat)) {
+    return index::LoadFlatIndex(
+        {.dim = static_cast<int>(r.dim), .metric = static_cast<index::Metric>(r.metric)}, bytes);
+  }
+  if (IsIvf(r.index_kind)) return index::LoadIvfIndex(IvfOptionsOf(r), bytes);
+  return index::LoadHnswIndex(HnswOptionsOf(r), bytes);
 }
 
 // Re-serialises a metadata object compactly; InvalidArgument if it is not one.
@@ -155,7 +201,7 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
                                 std::to_string(encoder->dim()));
     }
   }
-  if (record.index_kind != 0) {
+  if (record.index_kind > static_cast<uint8_t>(IndexKind::kIvfPq)) {
     return Status::NotSupported("collection \"" + record.name + "\" uses index kind " +
                                 std::to_string(record.index_kind) + " unknown to this build");
   }
@@ -177,7 +223,7 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     c->field_store_ = std::make_unique<FieldStore>(store, record.cid, std::move(paths));
   }
   if (is_new) {
-    FE_ASSIGN_OR_RETURN(c->index_, index::NewHnswIndex(HnswOptionsOf(record)));
+    FE_ASSIGN_OR_RETURN(c->index_, NewIndexFor(record));
     return c;
   }
   auto state = store->Get(storage::Cf::kCatalog, storage::CollectionStateKey(record.cid));
@@ -209,7 +255,7 @@ Status CollectionImpl::LoadIndex() {
     if (bytes.size() != h.total_bytes || Hash64(bytes) != h.hash) {
       return Status::Corruption("index snapshot parts do not match their header");
     }
-    FE_ASSIGN_OR_RETURN(auto idx, index::LoadHnswIndex(HnswOptionsOf(record_), bytes));
+    FE_ASSIGN_OR_RETURN(auto idx, LoadIndexFor(record_, bytes));
     // Replay every index operation logged after the snapshot, in order.
     Status replay;
     uint64_t replayed = 0;
@@ -252,7 +298,7 @@ Status CollectionImpl::LoadIndex() {
 
 Status CollectionImpl::RebuildIndex() {
   const uint32_t cid = record_.cid;
-  FE_ASSIGN_OR_RETURN(auto idx, index::NewHnswIndex(HnswOptionsOf(record_)));
+  FE_ASSIGN_OR_RETURN(auto idx, NewIndexFor(record_));
   Status add;
   FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kVectors, storage::CollectionPrefix(cid),
                                   storage::CollectionEnd(cid),
@@ -540,6 +586,7 @@ Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFrom
 }
 
 size_t CollectionImpl::IndexEffort(const SearchOptions& options) const {
+  if (IsIvf(record_.index_kind)) return options.nprobe;
   return options.ef_search;
 }
 

@@ -9,6 +9,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   # libraries (see DESIGN.md: dependencies come from Debian packages only)
   librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libdnnl-dev
+  libfaiss-dev libopenblas-dev
   # tests
   libgtest-dev
 )

@@ -1,0 +1,182 @@
+#include "index/flat_index.h"
+
+#include <cstring>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "base/hash.h"
+#include "index/row_store.h"
+
+namespace flashembed::index {
+namespace {
+
+using internal::ByteReader;
+using internal::ByteWriter;
+using internal::PrepareVector;
+using internal::RowStore;
+
+// Serialized layout (little-endian), see index/FORMAT.md.
+constexpr char kMagic[8] = {'F', 'E', 'F', 'L', 'A', 'T', '0', '1'};
+constexpr uint32_t kFormatVersion = 1;
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t dim;
+  uint32_t metric;
+  uint32_t reserved;
+  uint64_t live_count;
+  uint64_t payload_size;
+  uint64_t payload_hash;
+};
+static_assert(sizeof(Header) == 48);
+
+class FlatIndex final : public VectorIndex {
+ public:
+  explicit FlatIndex(const FlatOptions& options) : options_(options), rows_(options.dim) {}
+
+  int dim() const override { return options_.dim; }
+  Metric metric() const override { return options_.metric; }
+  size_t size() const override { return rows_.size(); }
+  bool Contains(uint64_t slot) const override { return rows_.Contains(slot); }
+
+  Status Add(uint64_t slot, std::span<const float> vector) override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> v,
+                        PrepareVector(options_.metric, options_.dim, vector, "vector"));
+    if (rows_.Contains(slot) || removed_.count(slot) != 0) {
+      return Status::AlreadyExists("slot " + std::to_string(slot) + " already in the index");
+    }
+    rows_.Add(slot, v.data());
+    return Status::OK();
+  }
+
+  Status Remove(uint64_t slot) override {
+    if (!rows_.Remove(slot)) {
+      return Status::NotFound("slot " + std::to_string(slot) + " is not in the index");
+    }
+    removed_.insert(slot);
+    return Status::OK();
+  }
+
+  Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k,
+                                       size_t /*ef_search*/) const override {
+    return ExactSearch(query, k, SlotPredicate());
+  }
+  Result<std::vector<Neighbor>> Search(std::span<const float> query, size_t k, size_t /*ef_search*/,
+                                       const SlotPredicate& admit) const override {
+    return ExactSearch(query, k, admit);
+  }
+  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query, size_t k) const override {
+    return ExactSearch(query, k, SlotPredicate());
+  }
+
+  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query, size_t k,
+                                            const SlotPredicate& admit) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q,
+                        PrepareVector(options_.metric, options_.dim, query, "query"));
+    return rows_.Search(options_.metric, q.data(), k, admit);
+  }
+
+  Result<std::vector<Neighbor>> ExactSearchAmong(std::span<const float> query, size_t k,
+                                                 std::span<const uint64_t> slots) const override {
+    FE_ASSIGN_OR_RETURN(std::vector<float> q,
+                        PrepareVector(options_.metric, options_.dim, query, "query"));
+    return rows_.SearchAmong(options_.metric, q.data(), k, slots);
+  }
+
+  Result<std::string> Serialize() const override {
+    std::string out(sizeof(Header), '\0');
+    ByteWriter writer(&out);
+    internal::WriteSlots(removed_, &writer);
+    internal::WriteRowStore(rows_, &writer);
+    Header h{};
+    std::memcpy(h.magic, kMagic, sizeof(kMagic));
+    h.version = kFormatVersion;
+    h.dim = static_cast<uint32_t>(options_.dim);
+    h.metric = static_cast<uint32_t>(options_.metric);
+    h.live_count = size();
+    h.payload_size = out.size() - sizeof(Header);
+    h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
+    std::memcpy(out.data(), &h, sizeof(h));
+    return out;
+  }
+
+  Status Load(std::string_view payload) {
+    ByteReader reader(payload);
+    FE_RETURN_IF_ERROR(internal::ReadSlots(&reader, &removed_, "flat snapshot"));
+    FE_RETURN_IF_ERROR(internal::ReadRowStore(&reader, &rows_, "flat snapshot"));
+    if (reader.remaining() != 0) {
+      return Status::Corruption("flat snapshot has " + std::to_string(reader.remaining()) +
+                                " bytes after its rows");
+    }
+    return Status::OK();
+  }
+
+ private:
+  FlatOptions options_;
+  RowStore rows_;
+  std::unordered_set<uint64_t> removed_;  // slots removed for good (never reused)
+};
+
+}  // namespace
+
+Status FlatOptions::Validate() const {
+  if (dim < 1 || dim > 65536) {
+    return Status::InvalidArgument("dim must be in 1..65536, got " + std::to_string(dim));
+  }
+  if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
+    return Status::InvalidArgument("unknown metric " + std::to_string(static_cast<int>(metric)));
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<VectorIndex>> NewFlatIndex(const FlatOptions& options) {
+  FE_RETURN_IF_ERROR(options.Validate());
+  return std::unique_ptr<VectorIndex>(std::make_unique<FlatIndex>(options));
+}
+
+Result<std::unique_ptr<VectorIndex>> LoadFlatIndex(const FlatOptions& options,
+                                                   std::string_view bytes) {
+  FE_RETURN_IF_ERROR(options.Validate());
+  Header h;
+  if (bytes.size() < sizeof(Header)) {
+    return Status::Corruption("flat snapshot truncated: " + std::to_string(bytes.size()) +
+                              " bytes, header needs " + std::to_string(sizeof(Header)));
+  }
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
+    return Status::Corruption("not a flat index snapshot (bad magic)");
+  }
+  if (h.version != kFormatVersion) {
+    return Status::NotSupported("flat snapshot format version " + std::to_string(h.version) +
+                                " is not supported (this build reads " +
+                                std::to_string(kFormatVersion) + ")");
+  }
+  std::string_view payload = bytes.substr(sizeof(Header));
+  if (payload.size() != h.payload_size) {
+    return Status::Corruption("flat snapshot truncated: payload has " +
+                              std::to_string(payload.size()) + " bytes, header says " +
+                              std::to_string(h.payload_size));
+  }
+  if (Hash64(payload.data(), payload.size()) != h.payload_hash) {
+    return Status::Corruption("flat snapshot checksum mismatch");
+  }
+  if (h.dim != static_cast<uint32_t>(options.dim)) {
+    return Status::InvalidArgument("flat snapshot dim " + std::to_string(h.dim) +
+                                   " differs from expected " + std::to_string(options.dim));
+  }
+  if (h.metric != static_cast<uint32_t>(options.metric)) {
+    return Status::InvalidArgument(std::string("flat snapshot metric ") +
+                                   MetricName(static_cast<Metric>(h.metric)) +
+                                   " differs from expected " + MetricName(options.metric));
+  }
+  auto index = std::make_unique<FlatIndex>(options);
+  FE_RETURN_IF_ERROR(index->Load(payload));
+  if (index->size() != h.live_count) {
+    return Status::Corruption("flat snapshot holds " + std::to_string(index->size()) +
+                              " vectors, header says " + std::to_string(h.live_count));
+  }
+  return std::unique_ptr<VectorIndex>(std::move(index));
+}
+
+}  // namespace flashembed::index
