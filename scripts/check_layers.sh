@@ -3,7 +3,7 @@
 # DESIGN.md: storage/, index/ and encoders/ never include one another or the
 # layers above; query/ never includes server/ or tools/; server/ and tools/
 # use only the public header (query/database.h) and base/ (tools/bench/ may
-# also include index/ and encoders/).
+# also include index/ and encoders/); tools/ may include server/server.h.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -21,9 +21,17 @@ check index 'storage/|encoders/|query/|server/|tools/'
 check encoders 'storage/|index/|query/|server/|tools/'
 check query 'server/|tools/'
 check server 'storage/|index/|encoders/|query/(collection_impl)|tools/|rocksdb/|hnswlib/|faiss/'
-check tools 'storage/|index/|encoders/|query/(collection_impl)|server/|rocksdb/|faiss/' bench
+check tools 'storage/|index/|encoders/|query/(collection_impl)|rocksdb/|faiss/' bench
 # Benchmarks measure one component in isolation (the encoder's forward pass,
 # an index against its raw library), so they may reach index/ and encoders/.
-check tools/bench 'storage/|query/(collection_impl)|server/|rocksdb/'
+check tools/bench 'storage/|query/(collection_impl)|rocksdb/'
+# tools/ (benchmarks included) may use the server only through its public
+# header server/server.h, never its internals (routes, Beast transport).
+server_hits=$(grep -rnE '#include ["<]server/' tools | grep -v 'server/server\.h' || true)
+if [[ -n "$server_hits" ]]; then
+  echo "check_layers: tools/ may include only server/server.h from server/:" >&2
+  echo "$server_hits" >&2
+  status=1
+fi
 if ((status == 0)); then echo "check_layers: ok"; fi
 exit $status

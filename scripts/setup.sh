@@ -9,10 +9,18 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   # libraries (see DESIGN.md: dependencies come from Debian packages only)
   librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libdnnl-dev
+  libboost-dev
   libfaiss-dev libopenblas-dev
   # tests
   libgtest-dev
+  # HTTP benchmark (tools/bench/http_search_bench)
+  wrk
 )
+# The server's Milvus SDK test (tests/server/milvus_sdk) runs the official Node
+# SDK. Debian's nodejs/npm only when missing: nodesource's nodejs bundles npm,
+# and Debian's npm on top of it would conflict.
+if ! command -v node >/dev/null; then PACKAGES+=(nodejs); fi
+if ! command -v npm >/dev/null; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -25,7 +25,7 @@ using flashembed::cli::ReportUsageError;
 using flashembed::cli::Verb;
 
 constexpr const char* kVerbList =
-    "create, add, search, get, delete, stats, drop, demo, tokenize, embed";
+    "create, add, search, get, delete, stats, drop, demo, tokenize, embed, serve";
 
 // How many times option `name` of `command` was given.
 size_t OptionCount(const CLI::App& command, const std::string& name) {
@@ -70,6 +70,7 @@ int Run(int argc, char** argv) {
       flashembed::cli::AddDeleteVerb(app, global), flashembed::cli::AddStatsVerb(app, global),
       flashembed::cli::AddDropVerb(app, global),   flashembed::cli::AddDemoVerb(app, global),
       flashembed::cli::AddTokenizeVerb(app, global), flashembed::cli::AddEmbedVerb(app, global),
+      flashembed::cli::AddServeVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(

@@ -1,0 +1,110 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+namespace flashembed::server {
+namespace {
+
+// Label values escape backslash, double quote and newline (exposition format).
+std::string EscapeLabel(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+
+}  // namespace
+
+void Metrics::RecordRequest(const std::string& route, int http_status, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{route, http_status}];
+  Histogram& h = latency_[route];
+  size_t bucket = 0;
+  while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
+  if (bucket < kBuckets.size()) ++h.counts[bucket];
+  ++h.count;
+  h.sum += seconds;
+}
+
+std::string Metrics::Render(Database* db) {
+  std::ostringstream out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out << "# HELP flashembed_http_requests_total HTTP requests answered, by route and status.\n"
+           "# TYPE flashembed_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out << "flashembed_http_requests_total{route=\"" << EscapeLabel(key.first)
+          << "\",status=\"" << key.second << "\"} " << n << "\n";
+    }
+    out << "# HELP flashembed_http_request_duration_seconds Time from a complete request to its "
+           "response being written, by route.\n"
+           "# TYPE flashembed_http_request_duration_seconds histogram\n";
+    for (const auto& [route, h] : latency_) {
+      const std::string label = EscapeLabel(route);
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += h.counts[i];
+        out << "flashembed_http_request_duration_seconds_bucket{route=\"" << label << "\",le=\""
+            << FormatDouble(kBuckets[i]) << "\"} " << cumulative << "\n";
+      }
+      out << "flashembed_http_request_duration_seconds_bucket{route=\"" << label
+          << "\",le=\"+Inf\"} " << h.count << "\n";
+      out << "flashembed_http_request_duration_seconds_sum{route=\"" << label << "\"} "
+          << FormatDouble(h.sum) << "\n";
+      out << "flashembed_http_request_duration_seconds_count{route=\"" << label << "\"} "
+          << h.count << "\n";
+    }
+  }
+  out << "# HELP flashembed_texts_embedded_total Texts embedded by the built-in encoders for "
+         "writes and searches.\n"
+         "# TYPE flashembed_texts_embedded_total counter\n"
+         "flashembed_texts_embedded_total "
+      << texts_embedded_.load(std::memory_order_relaxed) << "\n";
+  out << "# HELP flashembed_http_connections_open Open HTTP connections.\n"
+         "# TYPE flashembed_http_connections_open gauge\n"
+         "flashembed_http_connections_open "
+      << open_connections_.load(std::memory_order_relaxed) << "\n";
+
+  // Every document holds exactly one vector, so the two gauges agree; both
+  // are exported because dashboards for vector stores expect both names.
+  Result<std::vector<CollectionInfo>> infos = db->ListCollections();
+  if (infos.ok()) {
+    out << "# HELP flashembed_documents Live documents, by collection.\n"
+           "# TYPE flashembed_documents gauge\n";
+    for (const CollectionInfo& info : *infos) {
+      out << "flashembed_documents{collection=\"" << EscapeLabel(info.name) << "\"} "
+          << info.count << "\n";
+    }
+    out << "# HELP flashembed_vectors Stored vectors, by collection.\n"
+           "# TYPE flashembed_vectors gauge\n";
+    for (const CollectionInfo& info : *infos) {
+      out << "flashembed_vectors{collection=\"" << EscapeLabel(info.name) << "\"} "
+          << info.count << "\n";
+    }
+    out << "# HELP flashembed_vector_dim Vector dimension, by collection.\n"
+           "# TYPE flashembed_vector_dim gauge\n";
+    for (const CollectionInfo& info : *infos) {
+      out << "flashembed_vector_dim{collection=\"" << EscapeLabel(info.name) << "\"} "
+          << info.schema.dim << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace flashembed::server

@@ -1,0 +1,128 @@
+#include "server/router.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "server/json_util.h"
+
+namespace flashembed::server {
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Every byte of the longer string is visited whatever the contents, so
+  // the time reveals only the lengths.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+Router::Router(Database* db, RouterOptions options)
+    : db_(db), options_(std::move(options)), milvus_(db, &metrics_), native_(db, &metrics_) {}
+
+bool Router::Authorized(const HttpRequest& request) const {
+  if (options_.token.empty()) return true;
+  const std::string_view header = request.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() < kBearer.size() || !EqualsIgnoreCase(header.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  return ConstantTimeEquals(header.substr(kBearer.size()), options_.token);
+}
+
+HttpResponse Router::Handle(const HttpRequest& request) {
+  try {
+    return Dispatch(request);
+  } catch (const std::exception& e) {
+    // The APIs catch their own errors; this is the last line of defence so
+    // a handler bug answers 500 instead of ending the process.
+    return TransportError(request.path, 500, std::string("internal error: ") + e.what());
+  }
+}
+
+HttpResponse Router::Dispatch(const HttpRequest& request) {
+  const bool milvus = StartsWith(request.path, "/v2/vectordb/");
+  // CORS preflight requests carry no credentials.
+  if (!Authorized(request) && request.method != "OPTIONS") {
+    HttpResponse response =
+        milvus ? MilvusApi::Error(1800, "user hasn't authenticated", 401)
+               : NativeApi::Error(401, "missing or wrong bearer token (Authorization: Bearer ...)");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    response.route = "unauthenticated";
+    return response;
+  }
+  if (milvus) return milvus_.Handle(request);
+  if (request.path == "/api/v1" || StartsWith(request.path, "/api/v1/")) return native_.Handle(request);
+  if (request.path == "/health" && request.method == "GET") {
+    HttpResponse response;
+    response.route = "/health";
+    response.body = R"({"status":"ok"})";
+    return response;
+  }
+  if (request.path == "/metrics" && request.method == "GET") {
+    HttpResponse response;
+    response.route = "/metrics";
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_.Render(db_);
+    return response;
+  }
+  HttpResponse response = NativeApi::Error(404, "no route " + request.method + " " + request.path +
+                                                    " (see docs/API.md)");
+  return response;
+}
+
+HttpResponse Router::TransportError(std::string_view path, int http_status,
+                                    std::string_view message) {
+  HttpResponse response;
+  if (StartsWith(path, "/v2/")) {
+    response = MilvusApi::Error(1801, "can only accept json format request, error: " +
+                                          std::string(message),
+                                http_status);
+  } else {
+    response = NativeApi::Error(http_status, message);
+  }
+  response.route = "transport";
+  return response;
+}
+
+void Router::Record(const HttpRequest& request, const HttpResponse& response, size_t bytes_out,
+                    double seconds) {
+  metrics_.RecordRequest(response.route, response.status, seconds);
+  if (!options_.access_log) return;
+  const auto now = std::chrono::system_clock::now();
+  const int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  Json line{{"ts", ts},
+            {"remote", request.remote},
+            {"method", request.method},
+            {"path", request.path},
+            {"route", response.route},
+            {"status", response.status},
+            {"bytes_in", request.body.size()},
+            {"bytes_out", bytes_out},
+            {"ms", static_cast<double>(static_cast<int64_t>(seconds * 1e6)) / 1e3}};
+  if (response.api_code >= 0) line["code"] = response.api_code;
+  const std::string text = Dump(line) + "\n";
+  std::lock_guard<std::mutex> lock(log_mu_);
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace flashembed::server

@@ -1,0 +1,63 @@
+// Router: the transport-independent half of the server. Checks the bearer
+// token, dispatches a request to the Milvus REST v2 handlers (/v2/vectordb/*),
+// the native API (/api/v1/*), /health or /metrics, and records every answered
+// request in the metrics and the access log.
+//
+// Thread-safety: Handle() and Record() may run on many threads at once.
+#ifndef FLASHEMBED_SERVER_ROUTER_H_
+#define FLASHEMBED_SERVER_ROUTER_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "query/database.h"
+#include "server/http_message.h"
+#include "server/metrics.h"
+#include "server/milvus_api.h"
+#include "server/native_api.h"
+
+namespace flashembed::server {
+
+struct RouterOptions {
+  std::string token;       // "" = no authentication
+  bool access_log = true;  // one JSON line per request on stderr
+};
+
+class Router {
+ public:
+  Router(Database* db, RouterOptions options);
+
+  // Answers one request. Never throws; handler failures become error
+  // responses (HTTP 500 / Milvus code 65535).
+  HttpResponse Handle(const HttpRequest& request);
+
+  // A transport-level error (413, 431, 400, 503) in the shape the request's
+  // path expects: the Milvus envelope under /v2/, {"error":...} elsewhere.
+  HttpResponse TransportError(std::string_view path, int http_status, std::string_view message);
+
+  // Counts the answered request in the metrics and writes its access-log line.
+  void Record(const HttpRequest& request, const HttpResponse& response, size_t bytes_out,
+              double seconds);
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  bool Authorized(const HttpRequest& request) const;
+  HttpResponse Dispatch(const HttpRequest& request);
+
+  Database* db_;
+  RouterOptions options_;
+  Metrics metrics_;
+  MilvusApi milvus_;
+  NativeApi native_;
+  std::mutex log_mu_;  // one access-log line at a time
+};
+
+// Equal strings in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace flashembed::server
+
+#endif  // FLASHEMBED_SERVER_ROUTER_H_

@@ -1,0 +1,94 @@
+// flashembed serve: an HTTP/1.1 server over one open Database, speaking a
+// native JSON API (/api/v1/..., docs/API.md) and the Milvus REST v2 subset
+// (/v2/vectordb/..., milvus-compat.md §1).
+//
+//   auto server = flashembed::server::Server::Start(options, db.get()).value();
+//   std::cout << server->port();     // the bound port (options.port 0 = any free port)
+//   server->Wait();                  // until Stop() (e.g. from a signal handler thread)
+//
+// This header pulls in no Boost: the HTTP machinery lives in one .cc file.
+//
+// Thread-safety: Stop() and port() may be called from any thread; Wait()
+// from one thread at a time.
+#ifndef FLASHEMBED_SERVER_SERVER_H_
+#define FLASHEMBED_SERVER_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "query/database.h"
+
+namespace flashembed::server {
+
+struct ServerOptions {
+  // Address to listen on. A host other than a loopback address (127.0.0.0/8,
+  // ::1, localhost) needs a `token`: an open database must not be reachable
+  // from the network by accident.
+  std::string host = "127.0.0.1";
+  // TCP port; 0 = any free port (read it back with Server::port()).
+  uint16_t port = 19530;
+  // Threads running request handlers (database calls); 0 = the number of
+  // hardware threads. One more thread does all network I/O.
+  size_t threads = 0;
+  // When non-empty, every request must carry `Authorization: Bearer <token>`
+  // (compared in constant time); others get HTTP 401 and change nothing.
+  std::string token;
+  // Largest request body accepted, in bytes; larger ones get HTTP 413.
+  size_t max_body_bytes = 64u << 20;
+  // Largest request header block, in bytes; larger ones get HTTP 431.
+  size_t max_header_bytes = 16u << 10;
+  // A whole request (headers and body) must arrive within this many ms of its
+  // first byte; a keep-alive connection may sit idle this long between
+  // requests; a response must be written within write_timeout_ms. On expiry
+  // the connection is closed.
+  int read_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  int write_timeout_ms = 30000;
+  // Open connections at most; one more is answered 503 and closed.
+  size_t max_connections = 256;
+  // One JSON line per request on stderr (method, target, route, status,
+  // milvus code, bytes, latency).
+  bool access_log = true;
+  // Stop(): requests already being handled get this long to finish.
+  int shutdown_grace_ms = 30000;
+
+  Status Validate() const;
+};
+
+class Server {
+ public:
+  // Binds and starts serving `db` (not owned; must outlive the Server).
+  // InvalidArgument for bad options (a non-loopback host without a token,
+  // named in the message); IOError when the address cannot be bound.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Database* db);
+
+  // Stops (as Stop()) and waits.
+  virtual ~Server() = default;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound TCP port.
+  virtual uint16_t port() const = 0;
+
+  // Graceful shutdown: stops accepting, closes idle connections, lets
+  // requests in progress finish and send their responses (with
+  // `Connection: close`), up to shutdown_grace_ms. Returns at once; Wait()
+  // returns when it is done. Idempotent.
+  virtual void Stop() = 0;
+
+  // Blocks until the server has stopped.
+  virtual void Wait() = 0;
+
+ protected:
+  Server() = default;
+};
+
+// True for 127.x.x.x, ::1 and "localhost".
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace flashembed::server
+
+#endif  // FLASHEMBED_SERVER_SERVER_H_

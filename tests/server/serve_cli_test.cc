@@ -1,0 +1,113 @@
+// `flashembed serve` as a process: prints its port, serves, refuses a
+// non-loopback host without a token, and on SIGTERM finishes and closes the
+// database (exit 0, data readable afterwards).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/server/http_test_client.h"
+
+namespace flashembed::server::testing {
+namespace {
+
+constexpr const char* kCli = FLASHEMBED_CLI_PATH;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Starts the binary with `args`, stdout/stderr to files in `dir`.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& dir,
+            const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  std::vector<std::string> storage = {kCli};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out = open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    unsetenv("FLASHEMBED_TOKEN");
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execv(kCli, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(ServeCli, ServesUntilSigtermThenClosesTheDatabase) {
+  flashembed::testing::TempDir dir;
+  const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--port", "0", "--token", "tok"}, dir.path());
+  json listening;
+  for (int i = 0; i < 300 && listening.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string out = ReadFile(dir.Sub("stdout"));
+    if (out.find('\n') != std::string::npos) listening = json::parse(out.substr(0, out.find('\n')));
+  }
+  ASSERT_TRUE(listening.contains("port")) << ReadFile(dir.Sub("stderr"));
+  const uint16_t port = listening["port"];
+  EXPECT_EQ(listening["listening"], "http://127.0.0.1:" + std::to_string(port));
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer tok"}};
+  {
+    Connection c(port);
+    EXPECT_EQ(c.Request("GET", "/health", "").status, 401);
+    Reply r = c.Request("POST", "/v2/vectordb/collections/create",
+                        R"({"collectionName":"c","dimension":2})", auth);
+    ASSERT_EQ(r.status, 200);
+    r = c.Request("POST", "/v2/vectordb/entities/insert",
+                  R"({"collectionName":"c","data":[{"id":1,"vector":[1,2]},{"id":2,"vector":[2,1]}]})",
+                  auth);
+    ASSERT_EQ(json::parse(r.body)["code"], 0) << r.body;
+  }
+  kill(pid, SIGTERM);
+  EXPECT_EQ(WaitExit(pid), 0) << ReadFile(dir.Sub("stderr"));
+  // One access-log line per request on stderr, JSON.
+  const std::string err = ReadFile(dir.Sub("stderr"));
+  EXPECT_NE(err.find("\"route\":\"/v2/vectordb/entities/insert\""), std::string::npos) << err;
+  EXPECT_NE(err.find("\"status\":401"), std::string::npos) << err;
+  auto db = Database::Open({}, dir.Sub("db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto c = (*db)->GetCollection("c");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->Count().value(), 2u);
+}
+
+TEST(ServeCli, NonLoopbackHostWithoutTokenIsAUsageError) {
+  flashembed::testing::TempDir dir;
+  const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0"}, dir.path());
+  EXPECT_EQ(WaitExit(pid), 2);
+  const std::string err = ReadFile(dir.Sub("stderr"));
+  EXPECT_NE(err.find("without a token"), std::string::npos) << err;
+  EXPECT_EQ(ReadFile(dir.Sub("stdout")), "");
+  // With the token from the environment it starts (and is stopped at once).
+  const pid_t ok = Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0",
+                          "--no-access-log"},
+                         dir.path(), {{"FLASHEMBED_TOKEN", "t"}});
+  std::string out;
+  for (int i = 0; i < 300 && out.find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    out = ReadFile(dir.Sub("stdout"));
+  }
+  EXPECT_NE(out.find("\"host\":\"0.0.0.0\""), std::string::npos) << out;
+  kill(ok, SIGINT);
+  EXPECT_EQ(WaitExit(ok), 0);
+}
+
+}  // namespace
+}  // namespace flashembed::server::testing
