@@ -193,6 +193,7 @@ json CollectionInfoToJson(const CollectionInfo& info) {
           {"pq_m", info.schema.ivf.pq_m},
           {"pq_nbits", info.schema.ivf.pq_nbits},
           {"text_index", info.schema.text_index},
+          {"indexed_fields", info.schema.indexed_fields},
           {"query_prefix", info.schema.query_prefix},
           {"document_prefix", info.schema.document_prefix},
           {"created_unix_ms", info.created_unix_ms}};

@@ -42,6 +42,12 @@ std::string Plural(size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+std::string IndexedFields(const CollectionSchema& s) {
+  std::string out;
+  for (const std::string& f : s.indexed_fields) out += (out.empty() ? ", indexed fields " : " ") + f;
+  return out;
+}
+
 std::string DescribeSchema(const CollectionInfo& info) {
   const CollectionSchema& s = info.schema;
   std::string index;
@@ -66,7 +72,7 @@ std::string DescribeSchema(const CollectionInfo& info) {
   }
   return "dim " + std::to_string(s.dim) + ", metric " + MetricName(s.metric) + ", encoder " +
          (info.encoder_spec.empty() ? std::string("none") : info.encoder_spec) + ", " + index +
-         (s.text_index ? ", full-text index" : "");
+         (s.text_index ? ", full-text index" : "") + IndexedFields(s);
 }
 
 // --- create -------------------------------------------------------------------
@@ -82,6 +88,7 @@ struct CreateArgs {
   std::string index = "hnsw";
   IvfParams ivf;
   bool text_index = false;
+  std::vector<std::string> index_fields;
 };
 
 int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
@@ -95,6 +102,7 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
   schema.index = ParseIndexKind(args.index).value_or(IndexKind::kHnsw);
   schema.ivf = args.ivf;
   schema.text_index = args.text_index;
+  schema.indexed_fields = args.index_fields;
   schema.encoder = args.encoder == "none" ? "" : args.encoder;
   if (!args.model.empty()) schema.encoder = "model:" + args.model;
   schema.query_prefix = args.query_prefix;
@@ -365,10 +373,11 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
 
 void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "COUNT", "DIM", "METRIC", "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
+      {"NAME", "COUNT", "DIM", "METRIC", "INDEX", "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
   for (const CollectionInfo& info : infos) {
     rows.push_back({info.name, std::to_string(info.count), std::to_string(info.schema.dim),
-                    MetricName(info.schema.metric), std::to_string(info.schema.hnsw.m),
+                    MetricName(info.schema.metric), IndexKindName(info.schema.index),
+                    std::to_string(info.schema.hnsw.m),
                     std::to_string(info.schema.hnsw.ef_construction),
                     std::to_string(info.schema.hnsw.ef_search),
                     info.encoder_spec.empty() ? "none (vector-only)" : info.encoder_spec});
@@ -489,6 +498,10 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
       ->capture_default_str();
   cmd->add_flag("--text-index", args->text_index,
                 "also keep a BM25 full-text index of the texts (search --text, --hybrid)");
+  cmd->add_option("--index-field", args->index_fields,
+                  "index this metadata key (or path, a[\"b\"]) in the database, so selective "
+                  "filters on it need no metadata in memory; repeat for more (at most 32)")
+      ->type_name("KEY");
   cmd->add_option("--encoder", args->encoder,
                   "text encoder: hash (built-in hashing encoder), or none for a vector-only "
                   "collection (needs --dim)")

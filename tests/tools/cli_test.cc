@@ -322,8 +322,10 @@ TEST_F(CliTest, SearchGroupedAndByRange) {
 }
 
 TEST_F(CliTest, FullTextAndHybridSearch) {
-  const json info = OneJson(RunOk({"create", "--json", "--text-index"}));
+  const json info = OneJson(RunOk({"create", "--json", "--text-index", "--index-field", "lang",
+                                   "--index-field", "topic"}));
   EXPECT_EQ(info["text_index"], true);
+  EXPECT_EQ(info["indexed_fields"], json::array({"lang", "topic"}));
   Populate();
   const json text = OneJson(RunOk({"search", "--json", "--text", "sourdough", "starter"}));
   ASSERT_EQ(text["hits"].size(), 1u);  // only one document has either word
@@ -335,6 +337,11 @@ TEST_F(CliTest, FullTextAndHybridSearch) {
   EXPECT_TRUE(hybrid["hits"][0].contains("vector_score"));
   EXPECT_TRUE(hybrid["hits"][0].contains("text_score"));
   RunFails({"search", "--text", "--hybrid", "x"}, 2, "not both");
+  const json narrowed = OneJson(RunOk({"search", "--json", "--explain", "--filter",
+                                       "topic == \"programming\"", "borrow"}));
+  ASSERT_EQ(narrowed["hits"].size(), 1u);
+  EXPECT_EQ(narrowed["hits"][0]["id"], "rust-doc");
+  RunFails({"create", "-c", "bad", "--index-field", "a[0]"}, 2, "indexed field");
   RunOk({"create", "-c", "plain"});
   RunOk({"add", "-c", "plain", "some text"});
   RunFails({"search", "-c", "plain", "--text", "text"}, 1, "text index");
