@@ -142,6 +142,7 @@ class HnswIndex final : public VectorIndex {
     // saved, with the level generator unseeded).
     hnsw_->ef_construction_ = std::max<size_t>(options_.ef_construction, hnsw_->M_);
     hnsw_->level_generator_.seed(options_.seed + hnsw_->cur_element_count);
+    for (const auto& [slot, id] : hnsw_->label_lookup_) RememberId(slot, id);
     return Status::OK();
   }
 
@@ -150,8 +151,8 @@ class HnswIndex final : public VectorIndex {
   size_t size() const override { return hnsw_->cur_element_count - hnsw_->num_deleted_; }
 
   bool Contains(uint64_t slot) const override {
-    auto it = hnsw_->label_lookup_.find(slot);
-    return it != hnsw_->label_lookup_.end() && !hnsw_->isMarkedDeleted(it->second);
+    hnswlib::tableint id;
+    return IdOf(slot, &id) && !hnsw_->isMarkedDeleted(id);
   }
 
   Status Add(uint64_t slot, std::span<const float> vector) override {
@@ -164,6 +165,7 @@ class HnswIndex final : public VectorIndex {
         hnsw_->resizeIndex(std::max<size_t>(2 * hnsw_->max_elements_, 1024));
       }
       hnsw_->addPoint(v.data(), slot);
+      RememberId(slot, hnsw_->label_lookup_.at(slot));
     } catch (const std::bad_alloc&) {
       return Status::ResourceExhausted("out of memory growing HNSW index");
     } catch (const std::exception& e) {
@@ -227,15 +229,26 @@ class HnswIndex final : public VectorIndex {
     std::vector<hnswlib::tableint> ids;
     ids.reserve(slots.size());
     for (uint64_t slot : slots) {
-      auto it = g.label_lookup_.find(slot);
-      if (it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second)) ids.push_back(it->second);
+      hnswlib::tableint id;
+      if (IdOf(slot, &id) && !g.isMarkedDeleted(id)) ids.push_back(id);
     }
-    std::sort(ids.begin(), ids.end());  // memory order, and duplicates once
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    // Memory order, and duplicates once (slots usually come sorted, and ids
+    // follow slots: then this is one pass).
+    if (std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<>()) != ids.end()) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    }
     TopQueue top;
-    for (hnswlib::tableint id : ids) {
-      if (k == 0) break;
-      Offer(&top, k, g.fstdistfunc_(q.data(), g.getDataByInternalId(id), g.dist_func_param_), id);
+    // Each vector sits in its own node block: fetch a few ahead, the scan is
+    // bound by memory, not arithmetic.
+    constexpr size_t kAhead = 6;
+    for (size_t i = 0; i < ids.size() && k != 0; ++i) {
+      if (i + kAhead < ids.size()) {
+        const char* next = g.getDataByInternalId(ids[i + kAhead]);
+        for (size_t b = 0; b < g.data_size_; b += 64) __builtin_prefetch(next + b);
+      }
+      Offer(&top, k, g.fstdistfunc_(q.data(), g.getDataByInternalId(ids[i]), g.dist_func_param_),
+            ids[i]);
     }
     return Drain(&top, k);
   }
@@ -401,6 +414,31 @@ class HnswIndex final : public VectorIndex {
   HnswOptions options_;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // outlives hnsw_
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+  // hnswlib's id of each slot below id_of_slot_.size() (kNoId: none), a
+  // flat array beside hnswlib's hash map (label_lookup_) for the scans of
+  // known slots; slots far beyond the count are left to the map.
+  static constexpr hnswlib::tableint kNoId = ~hnswlib::tableint{0};
+  std::vector<hnswlib::tableint> id_of_slot_;
+
+  void RememberId(uint64_t slot, hnswlib::tableint id) {
+    if (slot >= id_of_slot_.size()) {
+      if (slot > 4 * (hnsw_->cur_element_count + 1024)) return;  // sparse: the map serves it
+      id_of_slot_.resize(std::max<size_t>(slot + 1, 2 * id_of_slot_.size()), kNoId);
+    }
+    id_of_slot_[slot] = id;
+  }
+
+  // hnswlib's id of `slot` (deleted or not); false when it was never added.
+  bool IdOf(uint64_t slot, hnswlib::tableint* id) const {
+    if (slot < id_of_slot_.size() && id_of_slot_[slot] != kNoId) {
+      *id = id_of_slot_[slot];
+      return true;
+    }
+    auto it = hnsw_->label_lookup_.find(slot);
+    if (it == hnsw_->label_lookup_.end()) return false;
+    *id = it->second;
+    return true;
+  }
 };
 
 }  // namespace

@@ -688,6 +688,9 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
         if (it != rows_->rows.end() && passes(it->second)) fresh->Add(slot);
       }
       set = fresh;
+      // Testing the candidates costs about what scanning the matches does:
+      // the next search with this filter starts from the set.
+      rows_->Remember(prepared.cache_key, set);
     } else if (!set && !seen_before && !exact_everything &&
                live > std::max(options.k, options_.exact_search_below) &&
                rows_->rows.size() > kPassRateSample) {

@@ -38,23 +38,29 @@ TEST(Crash, KillDuringIngestLosesNothingAcknowledged) {
       _exit(127);
     }
     close(fds[1]);
-    // Let it run a while (different moments each round), then kill -9.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300 + 350 * round));
+    FILE* in = fdopen(fds[0], "r");
+    ASSERT_NE(in, nullptr);
+    std::set<int64_t> acked_batches, acked_deletes;
+    auto read_one = [&] {
+      char kind;
+      long long id;
+      if (fscanf(in, " %c %lld", &kind, &id) != 2) return false;
+      (kind == 'A' ? acked_batches : acked_deletes).insert(id);
+      return true;
+    };
+    // Wait until the child has acknowledged a few batches (however slow the
+    // machine, e.g. under a sanitizer), let it run a different while each
+    // round, then kill -9 it mid-ingest.
+    while (acked_batches.size() < 3 && read_one()) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + 200 * round));
     ASSERT_EQ(kill(child, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with code " << WEXITSTATUS(status);
-
-    std::set<int64_t> acked_batches, acked_deletes;
-    {
-      FILE* in = fdopen(fds[0], "r");
-      char kind;
-      long long id;
-      while (fscanf(in, " %c %lld", &kind, &id) == 2) {
-        (kind == 'A' ? acked_batches : acked_deletes).insert(id);
-      }
-      fclose(in);
+    while (read_one()) {
     }
+    fclose(in);
     ASSERT_GT(acked_batches.size(), 2u) << "the child did too little before the kill";
 
     ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, path));
