@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 kind=${1:?usage: sanitize.sh address|thread}
 case "$kind" in
   address) dir=build-asan; targets="base_tests storage_tests index_tests encoders_tests query_tests"
-           filter='^(Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash)' ;;
+           filter='^(Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash|Find|GetMany|DeleteWhere|RangeSearch|GroupedSearch|CollectionSchema|AnalyzeText|TextSearch|FieldIndexTest|Kinds/IndexKindsTest|IndexKinds)' ;;
   thread)  dir=build-tsan; targets="encoders_tests query_tests"
            filter='^(HashingEncoder|BertModel|TransformerEncoder|FilteredSearch|Database|Persistence)' ;;
   *) echo "sanitize.sh: error: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
