@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# CTest driver: the native API examples of docs/API.md, and its error cases,
+# sent with curl to a real `flashembed serve --port 0` on a temporary folder.
+# Every request checks the HTTP status and a fragment of the body.
+#   curl_api_test.sh FLASHEMBED_BINARY
+set -euo pipefail
+cli=$1
+
+if ! command -v curl >/dev/null; then
+  echo "curl_api_test: curl is not installed (scripts/setup.sh installs it)" >&2
+  exit 1
+fi
+tmp=$(mktemp -d /tmp/flashembed-curl-test-XXXXXX)
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid"; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$cli" serve --db "$tmp/db" --port 0 --no-access-log >"$tmp/stdout" 2>"$tmp/stderr" &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/stdout" | head -1)
+  [[ -n "$port" ]] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/stderr" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$port" ]] || { echo "curl_api_test: no port printed" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+failures=0
+# check METHOD PATH BODY WANT_STATUS WANT_FRAGMENT
+check() {
+  local method=$1 path=$2 body=$3 want_status=$4 want=$5 status
+  if [[ -n "$body" ]]; then
+    status=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$method" "$base$path" -d "$body")
+  else
+    status=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$method" "$base$path")
+  fi
+  if [[ "$status" != "$want_status" ]] || ! grep -qF -- "$want" "$tmp/body"; then
+    echo "FAIL: $method $path -> $status (want $want_status containing '$want'):" >&2
+    head -c 500 "$tmp/body" >&2
+    echo >&2
+    failures=$((failures + 1))
+  fi
+}
+
+# Collections.
+check POST /api/v1/collections '{"name": "notes"}' 201 '"name":"notes"'
+check POST /api/v1/collections '{"name": "vecs", "dim": 4, "metric": "l2", "encoder": "none",
+  "index": "hnsw", "hnsw": {"m": 16, "ef_construction": 200, "ef_search": 100}}' 201 '"metric":"l2"'
+check GET /api/v1/collections '' 200 '"collections":['
+check GET /api/v1/collections/vecs '' 200 '"dim":4'
+# Documents.
+check POST /api/v1/collections/notes/documents '{"documents": [
+  {"id": 1, "text": "the quick brown fox", "metadata": {"lang": "en", "year": 2020}},
+  {"id": "doc-2", "text": "der schnelle braune Fuchs", "metadata": {"lang": "de"}},
+  {"id": 3, "text": "an old fox story", "metadata": {"lang": "en", "year": 1990}}]}' 200 '"written":3'
+check POST /api/v1/collections/vecs/documents '{"upsert": true,
+  "documents": [{"id": 7, "vector": [0.1, 0.2, 0.3, 0.4], "metadata": {"tag": "a"}},
+                {"id": 8, "vector": [0.2, 0.2, 0.3, 0.4], "metadata": {"tag": "a"}},
+                {"id": 9, "vector": [0.9, 0.2, 0.3, 0.4], "metadata": {"tag": "b"}}]}' 200 '"written":3'
+check POST /api/v1/collections/notes/get '{"ids": [1, "doc-2", 99], "with_vector": false}' 200 \
+  '"text":"the quick brown fox"'
+check GET /api/v1/collections/notes/documents/1 '' 200 '"lang":"en"'
+check GET /api/v1/collections/notes/stats '' 200 '"count":3'
+# Search: filter with a template, grouping.
+check POST /api/v1/collections/notes/search '{"text": "fast fox", "k": 5,
+  "filter": "lang == \"en\" and year >= {y}", "filter_params": {"y": 2000}}' 200 '"id":1'
+check POST /api/v1/collections/vecs/search '{"vector": [0.1, 0.2, 0.3, 0.4], "k": 3,
+  "group_by": "tag", "group_size": 2, "with_vector": true}' 200 '"group":"a"'
+# Delete by filter, then by ids.
+check POST /api/v1/collections/notes/delete '{"filter": "year < 2000"}' 200 '"deleted":1'
+check POST /api/v1/collections/notes/delete '{"ids": [1, "doc-2"]}' 200 '"deleted":2'
+check GET /api/v1/collections/notes/stats '' 200 '"count":0'
+# Errors name what was wrong and change nothing.
+check POST /api/v1/collections/vecs/documents '{"documents": [{"id": 10, "vector": [1, 2]}]}' 400 'dim'
+check POST /api/v1/collections/vecs/documents '{"documents": [' 400 'JSON'
+check POST /api/v1/collections/vecs/search '{"vector": [0.1, 0.2, 0.3, 0.4], "filter": "tag =="}' 400 \
+  'column'
+check POST /api/v1/collections/vecs/documents '{"documents": [{"id": 7, "vector": [1, 2, 3, 4]}]}' \
+  409 '7'
+check GET /api/v1/collections/missing '' 404 'missing'
+check GET /api/v1/nothing/here '' 404 ''
+check GET /api/v1/collections/vecs/stats '' 200 '"count":3'
+# Health, metrics, drop.
+check GET /health '' 200 '"status":"ok"'
+check GET /metrics '' 200 'flashembed_http_requests_total'
+check DELETE /api/v1/collections/vecs '' 200 '"dropped":"vecs"'
+check GET /api/v1/collections/vecs '' 404 ''
+
+kill -TERM "$server_pid"
+wait "$server_pid" || { echo "curl_api_test: serve exited $? after SIGTERM" >&2; exit 1; }
+server_pid=""
+if ((failures > 0)); then
+  echo "curl_api_test: $failures request(s) failed" >&2
+  exit 1
+fi
+echo "curl_api_test: all requests answered as documented"
