@@ -13,8 +13,8 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev
   # tests
   libgtest-dev
-  # HTTP benchmark (tools/bench/http_search_bench)
-  wrk
+  # HTTP benchmark (tools/bench/http_search_bench); curl for the server's API test
+  wrk curl
 )
 # The server's Milvus SDK test (tests/server/milvus_sdk) runs the official Node
 # SDK. Debian's nodejs/npm only when missing: nodesource's nodejs bundles npm,
