@@ -23,6 +23,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -39,6 +40,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+
+constexpr int kAcceptBackoffMs = 50;
 
 class ServerImpl;
 
@@ -132,7 +135,7 @@ class ServerImpl final : public Server {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopped_ = false;  // guarded by stop_mu_
-  std::thread stopper_;
+  std::thread stopper_;  // guarded by stop_mu_
   std::once_flag stop_once_;
   // Declared last so it is destroyed first: destroying it destroys pending
   // handlers and with them Sessions, whose destructors use the members above.
@@ -142,6 +145,8 @@ class ServerImpl final : public Server {
   // (no I/O pending) after the acceptor has closed during shutdown.
   net::executor_work_guard<net::io_context::executor_type> work_{ioc_.get_executor()};
   std::optional<tcp::acceptor> acceptor_;
+  // Delays the next accept after a failed one (see Accept()).
+  net::steady_timer accept_backoff_{ioc_};
   std::thread io_thread_;
 };
 
@@ -176,7 +181,10 @@ void Session::Shutdown() {
 
 void Session::WaitForRequest() {
   state_ = State::kIdle;
-  if (closing_) return Close();
+  // stopping(): a connection accepted just as Stop() took its snapshot of
+  // the sessions gets no Shutdown() call; it must not sit idle for the
+  // whole grace period.
+  if (closing_ || server_->stopping()) return Close();
   if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes already here
   stream_.expires_after(std::chrono::milliseconds(server_->options().idle_timeout_ms));
   stream_.async_read_some(buffer_.prepare(4096),
@@ -363,6 +371,16 @@ Status ServerImpl::Listen() {
 void ServerImpl::Accept() {
   acceptor_->async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || stopping_.load()) return;
+    if (ec && ec != net::error::connection_aborted) {
+      // Out of file descriptors (EMFILE) and the like: the pending
+      // connection stays in the backlog, so accepting again at once fails
+      // at once, pinning the I/O thread. Retry shortly instead.
+      accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+      accept_backoff_.async_wait([this](beast::error_code wec) {
+        if (!wec && !stopping_.load()) Accept();
+      });
+      return;
+    }
     if (!ec) {
       const bool reject = connections() >= options_.max_connections;
       std::make_shared<Session>(std::move(socket), this, reject)->Start();
@@ -374,6 +392,10 @@ void ServerImpl::Accept() {
 void ServerImpl::Stop() {
   std::call_once(stop_once_, [this] {
     stopping_.store(true);
+    // Assigned under stop_mu_, which RunStop takes before it announces
+    // stopped_: a Wait() on another thread reads and joins stopper_ only
+    // after this assignment has finished.
+    std::lock_guard<std::mutex> lock(stop_mu_);
     stopper_ = std::thread([this] { RunStop(); });
   });
 }
@@ -382,6 +404,7 @@ void ServerImpl::RunStop() {
   net::post(ioc_, [this] {
     beast::error_code ec;
     if (acceptor_.has_value()) acceptor_->close(ec);
+    accept_backoff_.cancel();
   });
   std::vector<std::shared_ptr<Session>> live;
   {

@@ -393,15 +393,21 @@ Json MilvusApi::CreateIndex(const Context& ctx) {
     throw ApiError(1802, "missing required parameters, error: Key: 'IndexParamReq.IndexParams' "
                          "Error:Field validation for 'IndexParams' failed on the 'required' tag");
   }
+  // Every entry is parsed and checked before anything changes, so a request
+  // with one bad entry fails with nothing installed.
+  std::optional<MilvusIndex> wanted;
   for (const Json& entry : *params) {
     MilvusIndex index = ParseIndexParam(entry, t.schema);
     if (!t.schema.Find(index.field_name)->is_vector()) continue;  // scalar: filters need none
-    if (t.index.has_value()) {
-      if (SameIndex(*t.index, index)) continue;
+    if ((wanted.has_value() && !SameIndex(*wanted, index)) ||
+        (t.index.has_value() && !SameIndex(*t.index, index))) {
       throw ApiError(65535, "CreateIndex failed: at most one distinct index is allowed per field");
     }
-    InstallIndex(t, index);
-    t.index = index;
+    wanted = std::move(index);
+  }
+  if (wanted.has_value() && !t.index.has_value()) {
+    InstallIndex(t, *wanted);
+    t.index = std::move(wanted);
     SetState(t.name, LoadState{t.loaded, t.index});
   }
   return {{"code", 0}, {"data", Json::object()}};

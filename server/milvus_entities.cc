@@ -46,6 +46,16 @@ bool IdLess(const Id& a, const Id& b) {
   return a.as_string() < b.as_string();
 }
 
+// The "(offset+limit) ... but got N" error. Both come from the request as
+// any int64, so the sum is formed only when it cannot overflow.
+[[noreturn]] void WindowError(int64_t offset, int64_t limit) {
+  int64_t sum = 0;
+  const std::string got = __builtin_add_overflow(offset, limit, &sum)
+                              ? std::to_string(offset) + "+" + std::to_string(limit)
+                              : std::to_string(sum);
+  throw ApiError(65535, "(offset+limit) should be in range [1, 16384], but got " + got);
+}
+
 [[noreturn]] void InsertError(const std::string& detail) {
   throw ApiError(1804, "fail to deal the insert data, error: " + detail);
 }
@@ -463,9 +473,9 @@ Json MilvusApi::Query(const Context& ctx) {
   }
   const int64_t limit = OptInt(ctx.body, "limit", 100);
   const int64_t offset = OptInt(ctx.body, "offset", 0);
-  if (limit <= 0 || offset < 0 || offset + limit > kMaxTopK) {
-    throw ApiError(65535, "(offset+limit) should be in range [1, 16384], but got " +
-                              std::to_string(offset + limit));
+  // Checked without forming offset + limit, which can overflow.
+  if (limit <= 0 || limit > kMaxTopK || offset < 0 || offset > kMaxTopK - limit) {
+    WindowError(offset, limit);
   }
   // Milvus orders query results by pk so offset pages are stable: find
   // every match's id, sort, then read just the page.
@@ -556,10 +566,7 @@ Json MilvusApi::Search(const Context& ctx) {
     throw ApiError(65535, "topk [" + std::to_string(limit) + "] is invalid, it should be in range "
                           "[1, 16384], but got " + std::to_string(limit));
   }
-  if (offset < 0 || offset + limit > kMaxTopK) {
-    throw ApiError(65535, "(offset+limit) should be in range [1, 16384], but got " +
-                              std::to_string(offset + limit));
-  }
+  if (offset < 0 || offset > kMaxTopK - limit) WindowError(offset, limit);
   SearchOptions options;
   options.k = static_cast<size_t>(offset + limit);
   options.filter = OptString(ctx.body, "filter");

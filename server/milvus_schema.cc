@@ -387,6 +387,10 @@ MilvusSchema ParseCreateRequest(const Json& body) {
                            "type: COSINE): invalid parameter[expected=collectionName & "
                            "dimension][actual=collectionName]");
     }
+    if (dim > 65536) {
+      throw ApiError(1100, "invalid parameter, dimension must be in [1, 65536], got " +
+                               std::to_string(dim));
+    }
     schema.metric_type = OptString(body, "metricType", "COSINE");
     ParseMetricType(schema.metric_type);
     std::string id_type = OptString(body, "idType", "Int64");

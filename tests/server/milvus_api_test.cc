@@ -2,6 +2,7 @@
 // quick and custom setup, the entity routes, index and load lifecycle,
 // error codes, Int64-as-string, distances, and a randomised body test.
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -286,6 +287,8 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
       {"collections/describe", "[1]", 1801},
       {"collections/create", R"({"collectionName":"x"})", 1100},
       {"collections/create", R"({"collectionName":"x","dimension":"4"})", 1801},
+      // Past int: used to be truncated to dim 4 and created.
+      {"collections/create", R"({"collectionName":"x","dimension":4294967300})", 1100},
       {"collections/create", R"({"collectionName":"x","dimension":4,"metricType":"HAMMING"})", 1100},
       {"collections/create", R"({"collectionName":"articles","dimension":8})", 65535},
       {"collections/create", R"({"collectionName":"x","schema":{"fields":[{"fieldName":"a","dataType":"int64","isPrimary":true}]}})", 1100},
@@ -341,6 +344,58 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
   ASSERT_EQ(rows["data"].size(), 4u);
   EXPECT_EQ(rows["data"][0]["vector"], json({1, 0, 0, 0}));
   EXPECT_EQ(Milvus("collections/list", json::object())["data"], json({"articles"}));
+}
+
+// offset and limit each fit int64 but their sum does not: refused with
+// 65535 like any out-of-range window (the sum used to overflow, so query
+// returned rows and search asked the database for ~2^64 hits).
+TEST_F(MilvusApiTest, HugeOffsetIsRefusedWithoutOverflow) {
+  CreateArticles();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  json r = Milvus("entities/query",
+                  {{"collectionName", "articles"}, {"limit", 1}, {"offset", kMax}});
+  EXPECT_EQ(r["code"], 65535) << r;
+  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}},
+                                 {"limit", 1}, {"offset", kMax}});
+  EXPECT_EQ(r["code"], 65535) << r;
+  EXPECT_EQ(r["topks"], json::array()) << r;
+  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}},
+                                 {"limit", 1}, {"offset", -kMax - 1}});
+  EXPECT_EQ(r["code"], 65535) << r;
+}
+
+// indexes/create checks every entry before changing anything: a bad second
+// entry used to leave the first one installed (and the empty collection
+// re-created with its metric) behind an error answer.
+TEST_F(MilvusApiTest, IndexCreateWithABadEntryInstallsNothing) {
+  json r = Milvus("collections/create", json::parse(R"({"collectionName":"late","schema":{"fields":[
+      {"fieldName":"pk","dataType":"Int64","isPrimary":true},
+      {"fieldName":"n","dataType":"Int32"},
+      {"fieldName":"v","dataType":"FloatVector","elementTypeParams":{"dim":2}}]}})"));
+  ASSERT_EQ(r["code"], 0) << r;
+  const std::string before = Call("GET", "/api/v1/collections/late").body;
+  // A valid vector index, then an entry naming a field the schema lacks.
+  r = Milvus("indexes/create", json::parse(R"({"collectionName":"late","indexParams":[
+      {"fieldName":"v","metricType":"IP","indexType":"HNSW","params":{"M":8}},
+      {"fieldName":"nope","indexType":"INVERTED"}]})"));
+  EXPECT_EQ(r["code"], 1802) << r;
+  // Two different indexes for the one vector field.
+  r = Milvus("indexes/create", json::parse(R"({"collectionName":"late","indexParams":[
+      {"fieldName":"v","metricType":"IP","indexType":"HNSW"},
+      {"fieldName":"v","metricType":"L2","indexType":"HNSW"}]})"));
+  EXPECT_EQ(r["code"], 65535) << r;
+  EXPECT_EQ(Milvus("indexes/list", {{"collectionName", "late"}})["data"], json::array());
+  EXPECT_EQ(Milvus("collections/get_load_state", {{"collectionName", "late"}})["data"]["loadState"],
+            "LoadStateNotLoad");
+  json after = json::parse(Call("GET", "/api/v1/collections/late").body);
+  EXPECT_EQ(after["metric"], "cosine");
+  EXPECT_EQ(after["created_unix_ms"], json::parse(before)["created_unix_ms"]) << "not re-created";
+  // A valid request with a scalar entry still installs the vector index.
+  r = Milvus("indexes/create", json::parse(R"({"collectionName":"late","indexParams":[
+      {"fieldName":"n","indexType":"INVERTED"},
+      {"fieldName":"v","metricType":"IP","indexType":"HNSW"}]})"));
+  EXPECT_EQ(r["code"], 0) << r;
+  EXPECT_EQ(Milvus("indexes/list", {{"collectionName", "late"}})["data"], json({"v"}));
 }
 
 TEST_F(MilvusApiTest, CreateIsIdempotentForTheSameSchema) {
