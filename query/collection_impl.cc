@@ -15,10 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/hash.h"
-#include "index/flat_index.h"
-#include "index/hnsw_index.h"
-#include "index/ivf_index.h"
 #include "query/filter.h"
 #include "query/filter_rows.h"
 #include "query/field_store.h"
@@ -27,7 +23,6 @@
 namespace flashembed::query {
 namespace {
 
-constexpr size_t kSnapshotPartBytes = 4u << 20;
 constexpr size_t kMaxIdBytes = 65535;
 // Conjunct candidates are used while at most 1 in this many documents; a
 // filter estimated (on a sample) to pass more is walked lazily.
@@ -45,60 +40,6 @@ constexpr size_t kPassRateSample = 512;
 std::string OneTextMessage(const Status& s) {
   const std::string& m = s.message();
   return m.rfind("text 0: ", 0) == 0 ? m.substr(8) : m;
-}
-
-index::HnswOptions HnswOptionsOf(const storage::CollectionRecord& r) {
-  index::HnswOptions o;
-  o.dim = static_cast<int>(r.dim);
-  o.metric = static_cast<index::Metric>(r.metric);
-  o.m = static_cast<int>(r.m);
-  o.ef_construction = static_cast<int>(r.ef_construction);
-  o.ef_search = static_cast<int>(r.ef_search);
-  return o;
-}
-
-index::IvfOptions IvfOptionsOf(const storage::CollectionRecord& r) {
-  index::IvfOptions o;
-  o.dim = static_cast<int>(r.dim);
-  o.metric = static_cast<index::Metric>(r.metric);
-  o.kind = r.index_kind == static_cast<uint8_t>(IndexKind::kIvfSq8)  ? index::IvfKind::kSq8
-           : r.index_kind == static_cast<uint8_t>(IndexKind::kIvfPq) ? index::IvfKind::kPq
-                                                                     : index::IvfKind::kFlat;
-  o.nlist = static_cast<int>(r.nlist);
-  o.nprobe = static_cast<int>(r.nprobe);
-  o.train_at = static_cast<int>(r.train_at);
-  if (o.kind == index::IvfKind::kPq) {
-    o.pq_m = static_cast<int>(r.pq_m);
-    o.pq_nbits = static_cast<int>(r.pq_nbits);
-  }
-  return o;
-}
-
-bool IsIvf(uint8_t kind) {
-  return kind == static_cast<uint8_t>(IndexKind::kIvfFlat) ||
-         kind == static_cast<uint8_t>(IndexKind::kIvfSq8) ||
-         kind == static_cast<uint8_t>(IndexKind::kIvfPq);
-}
-
-// An empty index of the collection's kind.
-Result<std::unique_ptr<index::VectorIndex>> NewIndexFor(const storage::CollectionRecord& r) {
-  if (r.index_kind == static_cast<uint8_t>(IndexKind::kFlat)) {
-    return index::NewFlatIndex({.dim = static_cast<int>(r.dim),
-                                .metric = static_cast<index::Metric>(r.metric)});
-  }
-  if (IsIvf(r.index_kind)) return index::NewIvfIndex(IvfOptionsOf(r));
-  return index::NewHnswIndex(HnswOptionsOf(r));
-}
-
-// The index of the collection's kind from snapshot bytes.
-Result<std::unique_ptr<index::VectorIndex>> LoadIndexFor(const storage::CollectionRecord& r,
-                                                         std::string_view bytes) {
-  if (r.index_kind == static_cast<uint8_t>(IndexKind::kFlat)) {
-    return index::LoadFlatIndex(
-        {.dim = static_cast<int>(r.dim), .metric = static_cast<index::Metric>(r.metric)}, bytes);
-  }
-  if (IsIvf(r.index_kind)) return index::LoadIvfIndex(IvfOptionsOf(r), bytes);
-  return index::LoadHnswIndex(HnswOptionsOf(r), bytes);
 }
 
 // Re-serialises a metadata object compactly; InvalidArgument if it is not one.
@@ -184,220 +125,6 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   return s;
 }
 
-Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
-    storage::Store* store, const storage::CollectionRecord& record, const Options& options,
-    bool is_new) {
-  std::unique_ptr<encoders::TextEncoder> encoder;
-  if (!record.encoder_spec.empty()) {
-    auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
-    if (!made.ok()) {
-      return made.status().WithContext("collection \"" + record.name + "\" was created with encoder " +
-                                       record.encoder_spec);
-    }
-    encoder = std::move(made).value();
-    if (encoder->dim() != static_cast<int>(record.dim)) {
-      return Status::Corruption("collection \"" + record.name + "\" has dim " +
-                                std::to_string(record.dim) + " but its encoder produces " +
-                                std::to_string(encoder->dim()));
-    }
-  }
-  if (record.index_kind > static_cast<uint8_t>(IndexKind::kIvfPq)) {
-    return Status::NotSupported("collection \"" + record.name + "\" uses index kind " +
-                                std::to_string(record.index_kind) + " unknown to this build");
-  }
-  std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
-  std::lock_guard<std::mutex> lock(c->write_mu_);
-  if (record.text_index) {
-    c->text_index_ = std::make_unique<TextIndex>(store, record.cid);
-    if (!is_new) FE_RETURN_IF_ERROR(c->text_index_->Load());
-  }
-  if (!record.indexed_fields.empty()) {
-    std::vector<std::vector<std::string>> paths;
-    for (const std::string& field : record.indexed_fields) {
-      auto path = ParseKeyPath(field, "indexed field");
-      if (!path.ok()) {
-        return Status::Corruption("collection \"" + record.name + "\": " + path.status().message());
-      }
-      paths.push_back(std::move(path).value());
-    }
-    c->field_store_ = std::make_unique<FieldStore>(store, record.cid, std::move(paths));
-  }
-  if (is_new) {
-    FE_ASSIGN_OR_RETURN(c->index_, NewIndexFor(record));
-    return c;
-  }
-  auto state = store->Get(storage::Cf::kCatalog, storage::CollectionStateKey(record.cid));
-  if (!state.ok()) return state.status().WithContext("reading state of \"" + record.name + "\"");
-  FE_ASSIGN_OR_RETURN(c->state_, storage::DecodeState(*state));
-  c->live_count_ = c->state_.live_count;
-  FE_RETURN_IF_ERROR(c->LoadIndex());
-  return c;
-}
-
-// ---- index lifecycle --------------------------------------------------------
-
-Status CollectionImpl::LoadIndex() {
-  const uint32_t cid = record_.cid;
-  auto header_bytes = store_->Get(storage::Cf::kSnapshots, storage::SnapshotHeaderKey(cid));
-  if (header_bytes.status().IsNotFound()) return RebuildIndex();
-  if (!header_bytes.ok()) return header_bytes.status();
-
-  // A snapshot that cannot be read is not fatal: the vectors are the truth.
-  auto loaded = [&]() -> Result<std::unique_ptr<index::VectorIndex>> {
-    FE_ASSIGN_OR_RETURN(storage::SnapshotHeader h, storage::DecodeSnapshotHeader(*header_bytes));
-    std::string bytes;
-    bytes.reserve(h.total_bytes);
-    for (uint32_t p = 0; p < h.parts; ++p) {
-      FE_ASSIGN_OR_RETURN(std::string part,
-                          store_->Get(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, p)));
-      bytes += part;
-    }
-    if (bytes.size() != h.total_bytes || Hash64(bytes) != h.hash) {
-      return Status::Corruption("index snapshot parts do not match their header");
-    }
-    FE_ASSIGN_OR_RETURN(auto idx, LoadIndexFor(record_, bytes));
-    // Replay every index operation logged after the snapshot, in order.
-    Status replay;
-    uint64_t replayed = 0;
-    FE_RETURN_IF_ERROR(store_->Scan(
-        storage::Cf::kOplog, storage::OplogKey(cid, h.next_seq), storage::CollectionEnd(cid),
-        [&](std::string_view, std::string_view value) {
-          auto op = storage::DecodeOplog(value);
-          if (!op.ok()) {
-            replay = op.status();
-            return false;
-          }
-          ++replayed;
-          if (op->kind == storage::OpKind::kRemove) {
-            if (idx->Contains(op->slot)) replay = idx->Remove(op->slot);
-            return replay.ok();
-          }
-          if (idx->Contains(op->slot)) return true;
-          auto raw = store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, op->slot));
-          if (raw.status().IsNotFound()) return true;  // removed later in the log
-          if (!raw.ok()) {
-            replay = raw.status();
-            return false;
-          }
-          auto v = storage::DecodeVector(*raw, record_.dim);
-          replay = v.ok() ? idx->Add(op->slot, *v) : v.status();
-          return replay.ok();
-        }));
-    FE_RETURN_IF_ERROR(replay);
-    ops_since_snapshot_ = replayed;
-    return idx;
-  }();
-  if (loaded.ok() && (*loaded)->size() == state_.live_count) {
-    std::unique_lock<RwMutex> lock(index_mu_);
-    index_ = std::move(loaded).value();
-    has_snapshot_ = true;
-    return Status::OK();
-  }
-  return RebuildIndex();
-}
-
-Status CollectionImpl::RebuildIndex() {
-  const uint32_t cid = record_.cid;
-  FE_ASSIGN_OR_RETURN(auto idx, NewIndexFor(record_));
-  Status add;
-  FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kVectors, storage::CollectionPrefix(cid),
-                                  storage::CollectionEnd(cid),
-                                  [&](std::string_view key, std::string_view value) {
-                                    auto v = storage::DecodeVector(value, record_.dim);
-                                    add = v.ok() ? idx->Add(storage::SlotFromKey(key), *v)
-                                                 : v.status();
-                                    return add.ok();
-                                  }));
-  FE_RETURN_IF_ERROR(add);
-  if (idx->size() != state_.live_count) {
-    return Status::Corruption("collection \"" + record_.name + "\" stores " +
-                              std::to_string(idx->size()) + " vectors but counts " +
-                              std::to_string(state_.live_count) + " documents");
-  }
-  std::unique_lock<RwMutex> lock(index_mu_);
-  index_ = std::move(idx);
-  has_snapshot_ = false;
-  ops_since_snapshot_ = state_.live_count;
-  return Status::OK();
-}
-
-Status CollectionImpl::Snapshot() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  FE_RETURN_IF_ERROR(CheckOpen());
-  return SnapshotLocked();
-}
-
-// REQUIRES: write_mu_ held, so no write changes the index meanwhile.
-Status CollectionImpl::SnapshotLocked() {
-  if (!index_broken_.ok()) return index_broken_;
-  if (has_snapshot_ && ops_since_snapshot_ == 0) return Status::OK();
-  const uint32_t cid = record_.cid;
-  Result<std::string> bytes = [&] {
-    std::shared_lock<RwMutex> lock(index_mu_);
-    return index_->Serialize();
-  }();
-  if (!bytes.ok()) return bytes.status();
-  storage::WriteBatch batch;
-  batch.DeleteRange(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0),
-                    storage::CollectionEnd(cid));
-  storage::SnapshotHeader h;
-  h.next_seq = state_.next_seq;
-  h.total_bytes = bytes->size();
-  h.hash = Hash64(*bytes);
-  for (size_t off = 0; off < bytes->size(); off += kSnapshotPartBytes) {
-    batch.Put(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, h.parts++),
-              std::string_view(*bytes).substr(off, kSnapshotPartBytes));
-  }
-  batch.Put(storage::Cf::kSnapshots, storage::SnapshotHeaderKey(cid),
-            storage::EncodeSnapshotHeader(h));
-  // The snapshot covers every logged operation, so the log can go.
-  batch.DeleteRange(storage::Cf::kOplog, storage::CollectionPrefix(cid),
-                    storage::OplogKey(cid, state_.next_seq));
-  FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-  has_snapshot_ = true;
-  ops_since_snapshot_ = 0;
-  return Status::OK();
-}
-
-Status CollectionImpl::Close() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  if (state_flag_ != State::kOpen) return Status::OK();
-  // A broken index is not saved; the stored snapshot and log stay valid.
-  Status s = index_broken_.ok() ? SnapshotLocked() : Status::OK();
-  std::unique_lock<RwMutex> exclusive(index_mu_);
-  state_flag_ = State::kClosed;
-  index_.reset();
-  rows_.reset();
-  return s;
-}
-
-void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
-                                storage::WriteBatch* batch) {
-  const uint32_t cid = record.cid;
-  batch->Delete(storage::Cf::kCatalog, storage::CollectionKey(record.name));
-  batch->Delete(storage::Cf::kCatalog, storage::CollectionStateKey(cid));
-  for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
-                         storage::Cf::kOplog, storage::Cf::kSnapshots}) {
-    batch->DeleteRange(cf, storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
-  }
-  TextIndex::AppendDropAll(cid, batch);
-  FieldStore::AppendDropAll(cid, batch);
-}
-
-Status CollectionImpl::Drop() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  FE_RETURN_IF_ERROR(CheckOpen());
-  storage::WriteBatch batch;
-  AppendDrop(record_, &batch);
-  FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-  std::unique_lock<RwMutex> exclusive(index_mu_);
-  state_flag_ = State::kDropped;
-  index_.reset();
-  rows_.reset();
-  return Status::OK();
-}
-
-// REQUIRES: write_mu_ or index_mu_ held.
 Status CollectionImpl::CheckOpen() const {
   switch (state_flag_) {
     case State::kOpen: return Status::OK();
@@ -583,11 +310,6 @@ Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFrom
     }
   }
   return std::shared_ptr<const std::vector<uint64_t>>(std::move(matches));
-}
-
-size_t CollectionImpl::IndexEffort(const SearchOptions& options) const {
-  if (IsIvf(record_.index_kind)) return options.nprobe;
-  return options.ef_search;
 }
 
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,

@@ -110,7 +110,9 @@ struct IvfParams {
   int nprobe = 16;
   // Train (and switch from exact scans to the IVF index) once the
   // collection holds this many vectors; 0 = max(1000, 39 * nlist). The
-  // index is trained once; later vectors are assigned to the lists.
+  // index is trained once; later vectors are assigned to the lists. Must be
+  // >= nlist, >= 16 with nlist 0, and >= 2^pq_nbits for IVF-PQ (creating
+  // the collection fails with InvalidArgument otherwise).
   int train_at = 0;
   // IVF-PQ: sub-quantizers (bytes per code at 8 bits); must divide dim.
   // 0 = dim / 4 rounded down to a divisor of dim (at least 1).
