@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 
+#include "query/filter_rows.h"
 #include "storage/records.h"
 
 namespace flashembed::query {
@@ -73,36 +74,24 @@ std::optional<std::string> FieldStore::Key(size_t field, const nlohmann::json& v
   return key;
 }
 
+std::vector<std::string> FieldStore::Keys(uint64_t slot, const nlohmann::json& metadata) const {
+  std::vector<std::string> keys;
+  for (size_t f = 0; f < paths_.size(); ++f) {
+    const nlohmann::json* v = ValueAt(metadata, paths_[f]);
+    if (v == nullptr) continue;
+    if (auto key = Key(f, *v, slot)) keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
 void FieldStore::AppendAdd(uint64_t slot, const nlohmann::json& metadata,
                            storage::WriteBatch* batch) const {
-  for (size_t f = 0; f < paths_.size(); ++f) {
-    const nlohmann::json* v = &metadata;
-    for (const std::string& k : paths_[f]) {
-      if (!v->is_object() || !v->contains(k)) {
-        v = nullptr;
-        break;
-      }
-      v = &(*v)[k];
-    }
-    if (v == nullptr) continue;
-    if (auto key = Key(f, *v, slot)) batch->Put(storage::Cf::kFields, *key, "");
-  }
+  for (const std::string& key : Keys(slot, metadata)) batch->Put(storage::Cf::kFields, key, "");
 }
 
 void FieldStore::AppendRemove(uint64_t slot, const nlohmann::json& metadata,
                               storage::WriteBatch* batch) const {
-  for (size_t f = 0; f < paths_.size(); ++f) {
-    const nlohmann::json* v = &metadata;
-    for (const std::string& k : paths_[f]) {
-      if (!v->is_object() || !v->contains(k)) {
-        v = nullptr;
-        break;
-      }
-      v = &(*v)[k];
-    }
-    if (v == nullptr) continue;
-    if (auto key = Key(f, *v, slot)) batch->Delete(storage::Cf::kFields, *key);
-  }
+  for (const std::string& key : Keys(slot, metadata)) batch->Delete(storage::Cf::kFields, key);
 }
 
 void FieldStore::AppendDropAll(uint32_t cid, storage::WriteBatch* batch) {

@@ -51,6 +51,9 @@ class FieldStore {
   // The key of `slot` under value `v` of field `field`, or nullopt when v
   // is not a scalar.
   std::optional<std::string> Key(size_t field, const nlohmann::json& v, uint64_t slot) const;
+  // The keys of document `slot` with parsed `metadata`, one per declared
+  // field whose value is a scalar.
+  std::vector<std::string> Keys(uint64_t slot, const nlohmann::json& metadata) const;
 
   storage::Store* const store_;
   const uint32_t cid_;
