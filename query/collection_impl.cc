@@ -137,9 +137,13 @@ Status CollectionImpl::CheckOpen() const {
 // ---- reads ------------------------------------------------------------------
 
 Result<CollectionInfo> CollectionImpl::Describe() const {
+  // Before index_mu_: counting the first time takes write_mu_, which is
+  // always taken before index_mu_.
+  FE_ASSIGN_OR_RETURN(const uint64_t documents, CountDocuments());
   std::shared_lock<RwMutex> lock(index_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
   CollectionInfo info;
+  info.documents = documents;
   info.name = record_.name;
   info.schema = SchemaOf(record_);
   info.encoder_spec = record_.encoder_spec;
@@ -558,14 +562,25 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Docum
 Status CollectionImpl::Write(const WriteOptions& options, std::span<const Document> docs,
                              bool upsert) {
   if (docs.empty()) return Status::OK();
-  const uint32_t cid = record_.cid;
-  const size_t dim = record_.dim;
+  FE_ASSIGN_OR_RETURN(StagedWrite staged, Stage(docs));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(index_broken_);
+  FE_RETURN_IF_ERROR(RefuseChunkIds(staged.id_parts));
+  return CommitLocked(options, docs, staged, upsert, {}, nullptr);
+}
 
-  // 1. Validate and embed outside the lock: encoding is the expensive part
-  // and may run in several writer threads at once.
-  std::vector<std::string> id_parts(docs.size());
-  std::vector<std::string> metadata(docs.size());
-  std::vector<float> vectors(docs.size() * dim);
+Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Document> docs) const {
+  const size_t dim = record_.dim;
+  StagedWrite staged;
+  std::vector<std::string>& id_parts = staged.id_parts;
+  std::vector<std::string>& metadata = staged.metadata;
+  std::vector<float>& vectors = staged.vectors;
+  id_parts.resize(docs.size());
+  metadata.resize(docs.size());
+  vectors.resize(docs.size() * dim);
+  // Validate and embed outside the lock: encoding is the expensive part and
+  // may run in several writer threads at once.
   std::vector<size_t> to_encode;
   std::unordered_set<std::string_view> seen;
   for (size_t i = 0; i < docs.size(); ++i) {
@@ -629,10 +644,19 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
     }
   }
 
-  // 2. Under the write lock: resolve ids, assign slots, write one batch.
-  std::lock_guard<std::mutex> lock(write_mu_);
-  FE_RETURN_IF_ERROR(CheckOpen());
-  FE_RETURN_IF_ERROR(index_broken_);
+  return staged;
+}
+
+// Under the write lock: resolve ids, assign slots, write one batch.
+Status CollectionImpl::CommitLocked(const WriteOptions& options, std::span<const Document> docs,
+                                    const StagedWrite& staged, bool upsert,
+                                    const std::vector<std::string>& remove_parts,
+                                    const std::function<void(storage::WriteBatch*)>& extra) {
+  const uint32_t cid = record_.cid;
+  const size_t dim = record_.dim;
+  const std::vector<std::string>& id_parts = staged.id_parts;
+  const std::vector<std::string>& metadata = staged.metadata;
+  const std::vector<float>& vectors = staged.vectors;
   std::vector<std::string> id_keys(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) id_keys[i] = storage::IdKey(cid, id_parts[i]);
   FE_ASSIGN_OR_RETURN(auto existing, store_->MultiGet(storage::Cf::kIds, id_keys));
@@ -668,11 +692,31 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
               storage::EncodeOplog({storage::OpKind::kAdd, slot}));
     ++next.live_count;
   }
+  // Removals (records of ids not written above).
+  std::vector<uint64_t> removed;
+  if (!remove_parts.empty()) {
+    std::vector<std::string> remove_keys;
+    remove_keys.reserve(remove_parts.size());
+    for (const std::string& part : remove_parts) remove_keys.push_back(storage::IdKey(cid, part));
+    FE_ASSIGN_OR_RETURN(auto stored, store_->MultiGet(storage::Cf::kIds, remove_keys));
+    for (size_t i = 0; i < remove_keys.size(); ++i) {
+      if (!stored[i]) continue;
+      FE_ASSIGN_OR_RETURN(uint64_t slot, storage::DecodeSlot(*stored[i]));
+      batch.Delete(storage::Cf::kIds, remove_keys[i]);
+      batch.Delete(storage::Cf::kDocuments, storage::SlotKey(cid, slot));
+      batch.Delete(storage::Cf::kVectors, storage::SlotKey(cid, slot));
+      batch.Put(storage::Cf::kOplog, storage::OplogKey(cid, next.next_seq++),
+                storage::EncodeOplog({storage::OpKind::kRemove, slot}));
+      --next.live_count;
+      removed.push_back(slot);
+    }
+  }
+  if (extra) extra(&batch);
   batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid), storage::EncodeState(next));
   TextStats text_stats;
   if (text_index_ || field_store_) {
     if (text_index_) text_stats = text_index_->stats();
-    std::vector<uint64_t> replaced;
+    std::vector<uint64_t> replaced = removed;
     for (const auto& old : old_slots) {
       if (old) replaced.push_back(*old);
     }
@@ -703,6 +747,14 @@ Status CollectionImpl::Write(const WriteOptions& options, std::span<const Docume
       if (!put.ok()) rows_.reset();  // cannot happen (validated above); reload on next use
     }
     live_count_ = next.live_count;
+  }
+  if (!removed.empty() && index_status.ok()) {
+    std::unique_lock<RwMutex> exclusive(index_mu_);
+    for (uint64_t slot : removed) {
+      Status s = index_->Remove(slot);
+      if (index_status.ok()) index_status = s;
+      if (rows_) rows_->Erase(slot);
+    }
   }
   live_count_ = next.live_count;
   return AfterIndexUpdate(index_status, logged_ops);
@@ -790,6 +842,12 @@ Status CollectionImpl::AppendSecondaryRemovals(const std::vector<uint64_t>& slot
 Result<size_t> CollectionImpl::RemoveLocked(
     const WriteOptions& options, const std::vector<std::pair<std::string, uint64_t>>& doomed) {
   if (doomed.empty()) return size_t{0};
+  {
+    std::vector<std::string> parts;
+    parts.reserve(doomed.size());
+    for (const auto& entry : doomed) parts.emplace_back(entry.first.substr(4));
+    FE_RETURN_IF_ERROR(RefuseChunkIds(parts));
+  }
   const uint32_t cid = record_.cid;
   storage::CollectionState next = state_;
   storage::WriteBatch batch;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/rw_mutex.h"
+#include "encoders/chunker.h"
 #include "encoders/encoder.h"
 #include "index/vector_index.h"
 #include "query/database.h"
@@ -32,10 +33,17 @@ std::string IdPart(const Id& id);
 Result<Id> IdFromPart(std::string_view part);
 // An id for messages: 7 or "7".
 std::string QuoteId(const Id& id);
+// The id of chunk `ordinal` of long document `doc_id`: "<doc_id>#<ordinal>".
+std::string ChunkIdString(std::string_view doc_id, size_t ordinal);
+// The token-weighted mean of `tokens.size()` rows of `vectors` (dim each),
+// scaled to length 1 (all zeros if the mean is zero).
+void PooledVector(std::span<const float> vectors, std::span<const uint32_t> tokens, size_t dim,
+                  std::vector<float>* out);
 
 // REQUIRES for every method: the owning DatabaseImpl outlives the object's
 // open state; Close() and MarkDropped() end it.
-class CollectionImpl final : public Collection {
+class CollectionImpl final : public Collection,
+                             public std::enable_shared_from_this<CollectionImpl> {
  public:
   // Opens a stored collection: loads its index from the snapshot plus the
   // oplog, or rebuilds it from the stored vectors when there is no usable
@@ -60,6 +68,46 @@ class CollectionImpl final : public Collection {
                              std::string_view filter_params) override;
   Result<std::vector<Hit>> Search(const SearchOptions& options, const Query& query) const override;
   Status Snapshot() override;
+
+  // Long documents (collection_docs.cc, ingest.cc).
+  Result<std::vector<PutDocumentResult>> PutDocuments(const WriteOptions& options,
+                                                      const ChunkingOptions& chunking,
+                                                      std::span<const SourceDocument> docs) override;
+  Result<DocumentInfo> GetDocument(std::string_view id, bool with_vector) const override;
+  Result<size_t> DeleteDocuments(const WriteOptions& options,
+                                 std::span<const std::string> ids) override;
+  Result<uint64_t> CountDocuments() const override;
+  Result<std::vector<DocumentHit>> SearchDocuments(const DocumentSearchOptions& options,
+                                                   const Query& query) const override;
+  Result<std::unique_ptr<DocumentIngest>> StartIngest(const IngestOptions& options) override;
+
+  // One document after the chunk stage of PutDocuments / an ingest: chunked,
+  // compared with the stored version, its re-usable chunk vectors found.
+  struct PreparedSource {
+    SourceDocument doc;             // text moved out once chunked
+    storage::SourceRecord record;   // to store (vector filled by EncodeSources)
+    bool had_old = false;           // a version was stored when prepared ...
+    std::string old_version;        // ... with this version_hash
+    uint32_t old_chunks = 0;        // ... and this many chunks
+    std::vector<encoders::Chunk> chunks;
+    std::vector<float> vectors;     // chunks x dim; rows of to_encode unset
+    std::vector<size_t> to_encode;  // chunks without a re-usable vector
+    PutDocumentResult result;
+  };
+  // The chunker for `chunking` (InvalidArgument for impossible sizes;
+  // NotSupported for a vector-only collection).
+  Result<std::shared_ptr<const encoders::Chunker>> MakeChunker(
+      const ChunkingOptions& chunking) const;
+  Result<PreparedSource> PrepareSource(SourceDocument doc, const encoders::Chunker& chunker) const;
+  // Embeds the chunks of `docs` that need it, in one encoder call.
+  Status EncodeSources(std::span<PreparedSource* const> docs) const;
+  // Writes prepared (and encoded) documents in one atomic batch; a document
+  // changed by another writer since it was prepared is prepared again.
+  // Fills each document's result.
+  Status CommitSources(const WriteOptions& options, const encoders::Chunker& chunker,
+                       std::span<PreparedSource* const> docs);
+  // Makes every write so far durable (fsyncs the write-ahead log).
+  Status SyncWrites();
 
   // Snapshots if anything changed, then makes every later call fail with
   // Cancelled. Idempotent.
@@ -137,6 +185,31 @@ class CollectionImpl final : public Collection {
   Result<size_t> RemoveLocked(const WriteOptions& options,
                               const std::vector<std::pair<std::string, uint64_t>>& doomed);
   Status Write(const WriteOptions& options, std::span<const Document> docs, bool upsert);
+  // Write's first step, without a lock: validated ids and metadata, and the
+  // vectors (given, or embedded).
+  struct StagedWrite {
+    std::vector<std::string> id_parts;
+    std::vector<std::string> metadata;  // normalised JSON
+    std::vector<float> vectors;         // docs.size() x dim
+  };
+  Result<StagedWrite> Stage(std::span<const Document> docs) const;
+  // Write's second step: one batch writing `docs` (replacing stored ids
+  // with `upsert`, else AlreadyExists), removing the records of
+  // `remove_parts` (id parts; missing ones ignored) and whatever `extra`
+  // appends; then the index update. REQUIRES: write_mu_ held.
+  Status CommitLocked(const WriteOptions& options, std::span<const Document> docs,
+                      const StagedWrite& staged, bool upsert,
+                      const std::vector<std::string>& remove_parts,
+                      const std::function<void(storage::WriteBatch*)>& extra);
+  // InvalidArgument if one of the ids (id parts) is a chunk of a stored
+  // long document. REQUIRES: write_mu_ held.
+  Status RefuseChunkIds(const std::vector<std::string>& id_parts) const;
+  // Documents of the sources family, by id, with their pooled vectors: for
+  // DocumentSearchOptions::pooled. Loaded on first use, kept current by
+  // CommitSources / DeleteDocuments.
+  struct SourceTable;
+  Status EnsureSourceTable() const;
+  void UpdateSourceTable(const std::string& id, const storage::SourceRecord* record) const;
   Status LoadIndex();
   Status RebuildIndex();
   Status SnapshotLocked();
@@ -175,6 +248,10 @@ class CollectionImpl final : public Collection {
   // and snapshots return it. Written under write_mu_ and index_mu_.
   Status index_broken_;
   std::atomic<uint64_t> live_count_{0};
+  // Long documents stored (sources family): -1 until counted.
+  mutable std::atomic<int64_t> source_count_{-1};
+  mutable std::mutex sources_mu_;  // guards source_table_
+  mutable std::shared_ptr<SourceTable> source_table_;  // shared_ptr: SourceTable is incomplete here
 };
 
 }  // namespace flashembed::query

@@ -270,7 +270,7 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
   batch->Delete(storage::Cf::kCatalog, storage::CollectionKey(record.name));
   batch->Delete(storage::Cf::kCatalog, storage::CollectionStateKey(cid));
   for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
-                         storage::Cf::kOplog, storage::Cf::kSnapshots}) {
+                         storage::Cf::kOplog, storage::Cf::kSnapshots, storage::Cf::kSources}) {
     batch->DeleteRange(cf, storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
   }
   TextIndex::AppendDropAll(cid, batch);

@@ -393,6 +393,12 @@ class DatabaseImpl final : public Database {
       if (!state.ok()) return state.status();
       FE_ASSIGN_OR_RETURN(storage::CollectionState s, storage::DecodeState(*state));
       info.count = s.live_count;
+      FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kSources, storage::CollectionPrefix(r.cid),
+                                      storage::CollectionEnd(r.cid),
+                                      [&](std::string_view, std::string_view) {
+                                        ++info.documents;
+                                        return true;
+                                      }));
       out.push_back(std::move(info));
     }
     return out;

@@ -163,7 +163,8 @@ struct CollectionInfo {
   std::string name;
   CollectionSchema schema;   // dim resolved to the actual dimension
   std::string encoder_spec;  // full identity of the encoder, "" if none
-  uint64_t count = 0;        // live documents
+  uint64_t count = 0;        // live documents (records; a long document's chunks count each)
+  uint64_t documents = 0;    // long documents stored with PutDocuments / an ingest
   int64_t created_unix_ms = 0;
 };
 
@@ -319,6 +320,203 @@ struct Hit {
   std::optional<float> text_score;
 };
 
+// ---- Long documents (issue 4) -----------------------------------------------
+//
+// A collection with an encoder also takes long documents: PutDocuments cuts
+// each text into overlapping windows of model tokens that end at sentence
+// ends where possible (encoders/chunker.h), embeds every chunk and stores it
+// as an ordinary record, plus one document record (source, title, content
+// hash, metadata, the chunks' offsets, a pooled document vector).
+//
+// A chunk is the record with string id "<document id>#<ordinal>" (ordinal
+// from 0), its text exactly the document's bytes [begin, end), and metadata
+// = the document's metadata plus two reserved keys:
+//   "doc":   {"id": "<document id>", "source": "...", "title": "..."}
+//   "chunk": {"n": ordinal, "begin": byte offset, "end": byte offset,
+//             "tokens": model tokens}
+// so filters reach both (`doc["source"] like "%.pdf" and year > 2020`), and
+// Search returns chunks ("chunk mode"). Records whose ids end in "#<digits>"
+// after a stored document's id belong to that document: Add, Upsert and
+// Delete of them are refused (use PutDocuments / DeleteDocuments), and
+// DeleteWhere refuses a filter that matches chunks.
+
+// A long text to store as a document.
+struct SourceDocument {
+  // 1..4096 bytes; any bytes except NUL.
+  std::string id;
+  // Valid UTF-8 (InvalidArgument naming the first bad byte otherwise). A
+  // text without any token (empty, only whitespace) is InvalidArgument.
+  std::string text;
+  std::string source;  // where it came from (a path, a URL); at most 4096 bytes
+  std::string title;   // at most 4096 bytes
+  // JSON object copied into every chunk's metadata; may not use the
+  // reserved keys "doc" and "chunk".
+  std::string metadata = "{}";
+};
+
+// How documents are cut (encoders/chunker.h has the details).
+struct ChunkingOptions {
+  // Most model tokens per chunk, special tokens excluded. 0 = the encoder's
+  // maximum minus its special tokens, capped at 256 for models of at most
+  // 512 tokens (256 for the hashing encoder).
+  size_t chunk_tokens = 0;
+  // Tokens consecutive chunks share, at most (at least half as many); unset
+  // = 15% of chunk_tokens. At most chunk_tokens / 2.
+  std::optional<size_t> overlap_tokens;
+};
+
+struct ChunkInfo {
+  uint32_t ordinal = 0;
+  uint64_t begin = 0;   // byte offsets into the document's text
+  uint64_t end = 0;
+  uint32_t tokens = 0;  // model tokens, special tokens excluded
+};
+
+// A stored document (GetDocument).
+struct DocumentInfo {
+  std::string id;
+  std::string source;
+  std::string title;
+  std::string metadata;      // the document's own metadata (compact JSON)
+  std::string content_hash;  // 32 hex digits: a 128-bit hash of the text
+  uint64_t bytes = 0;        // length of the text
+  uint64_t tokens = 0;       // sum of the chunks' tokens
+  uint32_t chunk_tokens = 0;    // the resolved chunking it was cut with
+  uint32_t overlap_tokens = 0;
+  std::vector<ChunkInfo> chunks;
+  // Token-weighted mean of the chunk vectors, re-normalised to length 1
+  // (see DocumentSearchOptions::pooled). Filled on request.
+  std::vector<float> vector;
+  int64_t updated_unix_ms = 0;
+};
+
+// What PutDocuments did with one document.
+struct PutDocumentResult {
+  enum class Outcome {
+    kAdded,      // new document
+    kReplaced,   // text, title, source, metadata or chunking changed
+    kUnchanged,  // everything equal to the stored document: nothing written
+  };
+  Outcome outcome = Outcome::kAdded;
+  size_t chunks = 0;          // chunks the document has now
+  size_t chunks_encoded = 0;  // chunks embedded by this call (a replaced
+                              // document re-uses the vectors of chunks whose
+                              // text did not change)
+  size_t tokens = 0;          // model tokens of its chunks
+};
+
+// One chunk in a search result.
+struct Passage {
+  uint32_t ordinal = 0;
+  uint64_t begin = 0;  // byte offsets into the document's text
+  uint64_t end = 0;
+  float score = 0;     // similarity to the query (collection metric, higher is better)
+  std::string text;
+  // With DocumentSearchOptions::neighbors: up to that many chunks just
+  // before and after this one, nearest last / first (their scores are 0).
+  std::vector<Passage> before;
+  std::vector<Passage> after;
+};
+
+struct DocumentHit {
+  std::string id;
+  float score = 0;  // the best passage's score, or the pooled vector's
+  std::string source;
+  std::string title;
+  std::string metadata;  // the document's own metadata
+  std::vector<Passage> passages;  // best first
+};
+
+struct DocumentSearchOptions {
+  // k = documents wanted; filter, filter_params, ef_search, nprobe, mode,
+  // min_score / max_score and with_text apply to the chunks (kVector
+  // ranking only; group_by is set by the search). The filter sees the
+  // chunk metadata described above.
+  SearchOptions search;
+  // Best passages returned per document (1..64).
+  size_t passages = 1;
+  // Neighbouring chunks returned before and after each passage (0..8).
+  size_t neighbors = 0;
+  // Rank documents by their pooled vector (exact scan over documents)
+  // instead of by their best chunk; passages are then the document's chunks
+  // most similar to the query. The filter then sees the document's
+  // metadata plus "doc" (no "chunk"); min/max_score are not supported.
+  bool pooled = false;
+};
+
+// Progress of an ingest (Collection::StartIngest); every field only grows.
+struct IngestProgress {
+  uint64_t documents = 0;   // documents finished (written, unchanged or failed)
+  uint64_t added = 0;
+  uint64_t replaced = 0;
+  uint64_t unchanged = 0;
+  uint64_t failed = 0;
+  uint64_t chunks = 0;      // chunks written
+  uint64_t chunks_encoded = 0;
+  uint64_t tokens_encoded = 0;
+  uint64_t bytes = 0;       // text bytes of finished documents
+};
+
+struct DocumentError {
+  std::string id;
+  std::string source;
+  Status status;
+};
+
+struct IngestSummary {
+  IngestProgress totals;
+  std::vector<DocumentError> errors;  // documents refused, in finishing order
+  double seconds = 0;                 // from StartIngest to Finish
+  // Seconds the encoder stage spent embedding (the rest of its time it
+  // waited for chunks or for the writer).
+  double encode_seconds = 0;
+};
+
+struct IngestOptions {
+  ChunkingOptions chunking;
+  WriteOptions write{.sync = false};  // each write is atomic either way; Finish() syncs
+  // Documents waiting between the caller and the chunking stage, and
+  // prepared documents waiting for the writer (bounded queues).
+  size_t queue_documents = 64;
+  // Chunks per encoder call (across documents). 1..4096.
+  size_t encode_batch = 32;
+  // Documents per atomic write. 1..4096.
+  size_t write_batch = 16;
+
+  Status Validate() const;
+};
+
+// A running ingest: Push documents from any number of threads; three
+// stages run meanwhile, connected by bounded queues: chunk (tokenize, skip
+// unchanged documents, find re-usable chunk vectors) → encode (batches of
+// chunks across documents) → write (atomic batches of whole documents). A
+// document that fails (bad text, bad metadata) is reported in the summary
+// and the others continue. Resuming an interrupted ingest = pushing the
+// same documents again: finished ones come back kUnchanged without being
+// embedded.
+class DocumentIngest {
+ public:
+  virtual ~DocumentIngest() = default;  // finishes if Finish() was not called
+  DocumentIngest(const DocumentIngest&) = delete;
+  DocumentIngest& operator=(const DocumentIngest&) = delete;
+
+  // Queues one document; blocks while the queue is full. Cancelled after
+  // Finish(); the error of a stage that failed as a whole (say, the
+  // disk is full), after which nothing more is written.
+  virtual Status Push(SourceDocument doc) = 0;
+  // A document that could not be read, to be reported with the others.
+  virtual void ReportError(DocumentError error) = 0;
+  // Safe from any thread at any time.
+  virtual IngestProgress Progress() const = 0;
+  // Waits for every queued document, syncs the write-ahead log, stops the
+  // stages. Errors: a stage's failure (documents written before it stay
+  // written). Call once.
+  virtual Result<IngestSummary> Finish() = 0;
+
+ protected:
+  DocumentIngest() = default;
+};
+
 // A named set of documents with one schema and one index. Obtained from
 // Database; stays valid after the collection is dropped (calls then return
 // NotFound) and after the Database is destroyed (calls then return Cancelled).
@@ -376,6 +574,43 @@ class Collection {
   // bad filter.
   virtual Result<std::vector<Hit>> Search(const SearchOptions& options,
                                           const Query& query) const = 0;
+
+  // ---- long documents (see SourceDocument) ----
+
+  // Stores documents: each new one is chunked, embedded and written; a
+  // stored one with equal text, title, source, metadata and chunking is
+  // left alone (kUnchanged); a changed one has its chunks replaced (chunks
+  // whose text did not change keep their vectors) and surplus chunks
+  // removed. All of the call's documents are written in one atomic batch.
+  // Errors (nothing written): InvalidArgument naming the document (bad id,
+  // text, metadata, chunking; an id twice), AlreadyExists when a chunk id is
+  // held by a record that is not this document's chunk; NotSupported for a
+  // vector-only collection.
+  virtual Result<std::vector<PutDocumentResult>> PutDocuments(
+      const WriteOptions& options, const ChunkingOptions& chunking,
+      std::span<const SourceDocument> docs) = 0;
+
+  // The stored document, or NotFound.
+  virtual Result<DocumentInfo> GetDocument(std::string_view id, bool with_vector) const = 0;
+
+  // Removes documents with all their chunks, atomically; ids not stored are
+  // ignored. Returns how many documents were removed.
+  virtual Result<size_t> DeleteDocuments(const WriteOptions& options,
+                                         std::span<const std::string> ids) = 0;
+
+  // Documents stored (chunks are counted by Count()).
+  virtual Result<uint64_t> CountDocuments() const = 0;
+
+  // The k best documents for the query, each with its best passages (see
+  // DocumentSearchOptions). InvalidArgument as for Search, and for
+  // ranking other than kVector or a group_by.
+  virtual Result<std::vector<DocumentHit>> SearchDocuments(const DocumentSearchOptions& options,
+                                                           const Query& query) const = 0;
+
+  // Starts a pipelined ingest into this collection (see DocumentIngest).
+  // InvalidArgument for bad options; NotSupported for a vector-only
+  // collection.
+  virtual Result<std::unique_ptr<DocumentIngest>> StartIngest(const IngestOptions& options) = 0;
 
   // Writes a snapshot of the in-memory index so the next open need not
   // replay writes. Done automatically on close and after many writes.

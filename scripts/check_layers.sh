@@ -3,7 +3,8 @@
 # DESIGN.md: storage/, index/ and encoders/ never include one another or the
 # layers above; query/ never includes server/ or tools/; server/ and tools/
 # use only the public header (query/database.h) and base/ (tools/bench/ may
-# also include index/ and encoders/); tools/ may include server/server.h.
+# also include index/ and encoders/); tools/ may include server/server.h;
+# ingest/ (file readers) uses only base/ and query/database.h.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -21,6 +22,7 @@ check index 'storage/|encoders/|query/|server/|tools/'
 check encoders 'storage/|index/|query/|server/|tools/'
 check query 'server/|tools/'
 check server 'storage/|index/|encoders/|query/(collection_impl)|tools/|rocksdb/|hnswlib/|faiss/'
+check ingest 'storage/|index/|encoders/|server/|tools/|rocksdb/|hnswlib/|faiss/'
 check tools 'storage/|index/|encoders/|query/(collection_impl)|rocksdb/|faiss/' bench
 # Benchmarks measure one component in isolation (the encoder's forward pass,
 # an index against its raw library), so they may reach index/ and encoders/.
@@ -31,6 +33,13 @@ server_hits=$(grep -rnE '#include ["<]server/' tools | grep -v 'server/server\.h
 if [[ -n "$server_hits" ]]; then
   echo "check_layers: tools/ may include only server/server.h from server/:" >&2
   echo "$server_hits" >&2
+  status=1
+fi
+# ingest/ sees query/ only through the public header.
+ingest_hits=$(grep -rnE '#include ["<]query/' ingest | grep -v 'query/database\.h' || true)
+if [[ -n "$ingest_hits" ]]; then
+  echo "check_layers: ingest/ may include only query/database.h from query/:" >&2
+  echo "$ingest_hits" >&2
   status=1
 fi
 if ((status == 0)); then echo "check_layers: ok"; fi

@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:?usage: sanitize.sh address|thread}
 case "$kind" in
-  address) dir=build-asan; targets="base_tests storage_tests index_tests encoders_tests query_tests"
-           filter='^(Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash|Find|GetMany|DeleteWhere|RangeSearch|GroupedSearch|CollectionSchema|AnalyzeText|TextSearch|FieldIndexTest|Kinds/IndexKindsTest|IndexKinds)' ;;
+  address) dir=build-asan; targets="base_tests storage_tests index_tests encoders_tests query_tests ingest_tests"
+           filter='^(ingest\.|Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash|Find|GetMany|DeleteWhere|RangeSearch|GroupedSearch|CollectionSchema|AnalyzeText|TextSearch|FieldIndexTest|Kinds/IndexKindsTest|IndexKinds|DocumentsTest|IngestCrash)' ;;
   thread)  dir=build-tsan; targets="encoders_tests query_tests"
-           filter='^(HashingEncoder|BertModel|TransformerEncoder|FilteredSearch|Database|Persistence)' ;;
+           filter='^(HashingEncoder|BertModel|TransformerEncoder|FilteredSearch|Database|Persistence|DocumentsTest|IngestCrash)' ;;
   *) echo "sanitize.sh: error: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLASHEMBED_SANITIZE="$kind" \

@@ -10,6 +10,7 @@ PACKAGES=(
   # libraries (see DESIGN.md: dependencies come from Debian packages only)
   librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libdnnl-dev
   libboost-dev
+  libxml2-dev libpoppler-cpp-dev
   libfaiss-dev libopenblas-dev
   # tests
   libgtest-dev

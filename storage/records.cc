@@ -14,6 +14,7 @@ static_assert(std::endian::native == std::endian::little,
 constexpr uint8_t kCollectionVersion = 3;
 constexpr uint8_t kStateVersion = 1;
 constexpr uint8_t kDocumentVersion = 1;
+constexpr uint8_t kSourceVersion = 1;
 constexpr uint8_t kSnapshotVersion = 1;
 
 void PutBE32(std::string* out, uint32_t v) {
@@ -62,6 +63,12 @@ class Reader {
     }
     Fail();
     return 0;
+  }
+  std::string Raw(size_t n) {
+    if (!ok_ || n > s_.size()) return Fail(), std::string();
+    std::string out(s_.substr(0, n));
+    s_.remove_prefix(n);
+    return out;
   }
   std::string Bytes() {
     uint64_t n = Varint();
@@ -285,6 +292,71 @@ Result<DocumentRecord> DecodeDocument(std::string_view bytes) {
   r.text = in.Bytes();
   r.metadata = in.Bytes();
   if (!in.ok() || !in.done()) return Malformed("document");
+  return r;
+}
+
+std::string SourceKey(uint32_t cid, std::string_view doc_id) {
+  std::string k = CollectionPrefix(cid);
+  k.append(doc_id);
+  return k;
+}
+
+std::string_view SourceIdFromKey(std::string_view key) { return key.substr(4); }
+
+std::string EncodeSource(const SourceRecord& r) {
+  std::string out;
+  out.reserve(64 + r.source.size() + r.title.size() + r.metadata.size() + 24 * r.chunks.size() +
+              4 * r.vector.size());
+  out.push_back(static_cast<char>(kSourceVersion));
+  PutBytes(&out, r.source);
+  PutBytes(&out, r.title);
+  PutBytes(&out, r.metadata);
+  PutBytes(&out, r.content_hash);
+  PutBytes(&out, r.version_hash);
+  PutVarint(&out, r.bytes);
+  PutVarint(&out, r.chunk_tokens);
+  PutVarint(&out, r.overlap_tokens);
+  PutVarint(&out, static_cast<uint64_t>(r.updated_unix_ms));
+  PutVarint(&out, r.chunks.size());
+  for (const SourceChunk& c : r.chunks) {
+    PutVarint(&out, c.begin);
+    PutVarint(&out, c.end - c.begin);
+    PutVarint(&out, c.tokens);
+    PutBE64(&out, c.text_hash);
+  }
+  PutBytes(&out, EncodeVector(r.vector));
+  return out;
+}
+
+Result<SourceRecord> DecodeSource(std::string_view bytes) {
+  Reader in(bytes);
+  if (in.Byte() != kSourceVersion || !in.ok()) return Malformed("source document");
+  SourceRecord r;
+  r.source = in.Bytes();
+  r.title = in.Bytes();
+  r.metadata = in.Bytes();
+  r.content_hash = in.Bytes();
+  r.version_hash = in.Bytes();
+  r.bytes = in.Varint();
+  r.chunk_tokens = static_cast<uint32_t>(in.Varint());
+  r.overlap_tokens = static_cast<uint32_t>(in.Varint());
+  r.updated_unix_ms = static_cast<int64_t>(in.Varint());
+  const uint64_t n = in.Varint();
+  // Each chunk takes at least 11 bytes, so a corrupt count cannot make us
+  // reserve more than the record could hold.
+  if (!in.ok() || n > bytes.size() / 11) return Malformed("source document");
+  r.chunks.resize(n);
+  for (SourceChunk& c : r.chunks) {
+    c.begin = in.Varint();
+    c.end = c.begin + in.Varint();
+    c.tokens = static_cast<uint32_t>(in.Varint());
+    std::string h = in.Raw(8);
+    if (!in.ok()) return Malformed("source document");
+    c.text_hash = GetBE64(h);
+  }
+  std::string v = in.Bytes();
+  if (!in.ok() || !in.done() || v.size() % 4 != 0) return Malformed("source document");
+  FE_ASSIGN_OR_RETURN(r.vector, DecodeVector(v, static_cast<uint32_t>(v.size() / 4)));
   return r;
 }
 

@@ -59,6 +59,11 @@ std::string OplogKey(uint32_t cid, uint64_t seq);
 std::string SnapshotHeaderKey(uint32_t cid);
 std::string SnapshotPartKey(uint32_t cid, uint32_t part);
 
+// sources: cid + document id bytes -> SourceRecord
+std::string SourceKey(uint32_t cid, std::string_view doc_id);
+// The document id of a key made by SourceKey; REQUIRES: key.size() > 4.
+std::string_view SourceIdFromKey(std::string_view key);
+
 // ---- records ---------------------------------------------------------------
 
 struct CollectionRecord {
@@ -107,6 +112,31 @@ struct DocumentRecord {
 };
 std::string EncodeDocument(const DocumentRecord& r);
 Result<DocumentRecord> DecodeDocument(std::string_view bytes);
+
+// A long document (issue 4). Its chunks are ordinary documents with ids
+// "<id>#<ordinal>"; this record lists them and keeps what the document has
+// beyond them.
+struct SourceChunk {
+  uint64_t begin = 0;      // byte offsets into the document's text
+  uint64_t end = 0;
+  uint32_t tokens = 0;
+  uint64_t text_hash = 0;  // Hash64 of the chunk's text
+};
+struct SourceRecord {
+  std::string source;
+  std::string title;
+  std::string metadata;       // the document's own metadata, compact JSON
+  std::string content_hash;   // 16 bytes: 128-bit hash of the text
+  std::string version_hash;   // 16 bytes: of everything that shapes the chunks
+  uint64_t bytes = 0;         // length of the text
+  uint32_t chunk_tokens = 0;
+  uint32_t overlap_tokens = 0;
+  int64_t updated_unix_ms = 0;
+  std::vector<SourceChunk> chunks;
+  std::vector<float> vector;  // pooled document vector (dim values)
+};
+std::string EncodeSource(const SourceRecord& r);
+Result<SourceRecord> DecodeSource(std::string_view bytes);
 
 enum class OpKind : uint8_t { kAdd = 'A', kRemove = 'R' };
 struct OplogEntry {

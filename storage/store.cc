@@ -14,7 +14,8 @@ namespace flashembed::storage {
 namespace {
 
 constexpr const char* kCfNames[kNumCfs] = {
-    "default", "catalog", "documents", "vectors", "ids", "oplog", "snapshots", "postings", "fields"};
+    "default", "catalog", "documents", "vectors", "ids", "oplog", "snapshots", "postings", "fields",
+    "sources"};
 constexpr std::string_view kFormatKey = "flashembed_format_version";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
@@ -320,6 +321,8 @@ Result<std::string> Store::LastKey(Cf cf, std::string_view begin, std::string_vi
   if (!it->Valid()) return Status::NotFound(std::string("no key in range of ") + CfName(cf));
   return std::string(ToView(it->key()));
 }
+
+Status Store::SyncWal() { return FromRocks(rep_->db->SyncWAL(), "syncing the write-ahead log"); }
 
 Status Store::Flush() {
   rocksdb::FlushOptions fo;

@@ -39,8 +39,9 @@ enum class Cf : int {
   kSnapshots,   // index snapshots
   kPostings,    // full-text (BM25) postings and statistics
   kFields,      // indexes of declared metadata fields
+  kSources,     // long documents: one record per document (its chunks are documents)
 };
-inline constexpr int kNumCfs = 9;
+inline constexpr int kNumCfs = 10;
 const char* CfName(Cf cf);
 
 // An atomic group of writes; applied all-or-nothing by Store::Write.
@@ -127,6 +128,10 @@ class Store {
 
   // The last key in [begin, end), or NotFound.
   Result<std::string> LastKey(Cf cf, std::string_view begin, std::string_view end) const;
+
+  // fsyncs the write-ahead log: every Write so far, synced or not, then
+  // survives a crash of the machine.
+  Status SyncWal();
 
   // Flushes memtables to SST files (used before a clean close).
   Status Flush();

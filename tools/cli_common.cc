@@ -179,6 +179,7 @@ json HitToJson(const Hit& hit, bool with_vector) {
 json CollectionInfoToJson(const CollectionInfo& info) {
   return {{"name", info.name},
           {"count", info.count},
+          {"documents", info.documents},
           {"dim", info.schema.dim},
           {"metric", MetricName(info.schema.metric)},
           {"encoder", EncoderName(info.schema)},

@@ -37,7 +37,80 @@ struct SearchArgs {
   std::string keywords;
   std::string fusion = "rrf";
   float text_weight = 0.5f;
+  bool documents = false;
+  size_t passages = 1;
+  size_t neighbors = 0;
+  bool pooled = false;
 };
+
+json PassageToJson(const Passage& p) {
+  json out = {{"chunk", p.ordinal}, {"begin", p.begin}, {"end", p.end}};
+  if (p.score != 0 || (p.before.empty() && p.after.empty())) out["score"] = FloatToJson(p.score);
+  out["text"] = p.text;
+  if (!p.before.empty() || !p.after.empty()) {
+    json before = json::array(), after = json::array();
+    for (const Passage& n : p.before) before.push_back(PassageToJson(n));
+    for (const Passage& n : p.after) after.push_back(PassageToJson(n));
+    out["before"] = std::move(before);
+    out["after"] = std::move(after);
+  }
+  return out;
+}
+
+json DocumentHitsToJson(const std::vector<DocumentHit>& hits) {
+  json out = json::array();
+  for (const DocumentHit& h : hits) {
+    json passages = json::array();
+    for (const Passage& p : h.passages) passages.push_back(PassageToJson(p));
+    out.push_back({{"id", h.id},
+                   {"score", FloatToJson(h.score)},
+                   {"source", h.source},
+                   {"title", h.title},
+                   {"metadata", MetadataToJson(h.metadata)},
+                   {"passages", std::move(passages)}});
+  }
+  return out;
+}
+
+// Documents with their passages: a line per document, then its passages
+// indented, each cut to the terminal width.
+void PrintDocumentHits(const std::vector<DocumentHit>& hits) {
+  const size_t width = TerminalWidth();
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const DocumentHit& h = hits[i];
+    std::string head = std::to_string(i + 1) + ". " + FormatScore(h.score) + "  " + h.id;
+    if (!h.title.empty() && h.title != h.id) head += "  \"" + h.title + "\"";
+    if (!h.source.empty() && h.source != h.id) head += "  (" + h.source + ")";
+    std::cout << FitToWidth(head, width) << "\n";
+    for (const Passage& p : h.passages) {
+      auto one_line = [](const std::string& text) {  // runs of whitespace as one space
+        std::string out;
+        for (char c : text) {
+          const bool space = c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f';
+          if (!space) {
+            out.push_back(c);
+          } else if (!out.empty() && out.back() != ' ') {
+            out.push_back(' ');
+          }
+        }
+        return out;
+      };
+      std::string context;
+      for (const Passage& n : p.before) context += one_line(n.text) + " ";
+      std::cout << FitToWidth("   [chunk " + std::to_string(p.ordinal) + ", bytes " +
+                                  std::to_string(p.begin) + "-" + std::to_string(p.end) + ", " +
+                                  FormatScore(p.score) + "] " + one_line(p.text),
+                              width)
+                << "\n";
+      if (!p.before.empty() || !p.after.empty()) {
+        std::string after;
+        for (const Passage& n : p.after) after += one_line(n.text) + " ";
+        if (!context.empty()) std::cout << FitToWidth("      before: " + context, width) << "\n";
+        if (!after.empty()) std::cout << FitToWidth("      after: " + after, width) << "\n";
+      }
+    }
+  }
+}
 
 json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
   json out = json::array();
@@ -121,6 +194,9 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.fusion = args.fusion == "weighted" ? Fusion::kWeighted : Fusion::kRrf;
   options.text_weight = args.text_weight;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
+  if (!args.documents && (args.pooled || args.passages != 1 || args.neighbors != 0)) {
+    return ReportUsageError("--passages, --neighbors and --pooled need --documents");
+  }
 
   const bool from_file = !args.queries.empty();
   std::vector<InputQuery> queries;
@@ -150,6 +226,30 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
     SearchStats stats;
     own.stats = &stats;
     const Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
+    if (args.documents) {
+      DocumentSearchOptions doc_options;
+      doc_options.search = own;
+      doc_options.search.stats = nullptr;
+      doc_options.passages = args.passages;
+      doc_options.neighbors = args.neighbors;
+      doc_options.pooled = args.pooled;
+      Result<std::vector<DocumentHit>> docs = (*collection)->SearchDocuments(doc_options, q);
+      if (!docs.ok()) {
+        const std::string prefix = query.where.empty() ? "" : query.where + ": ";
+        return ReportError(prefix + docs.status().message(), kExitRuntimeError);
+      }
+      if (from_file) {
+        std::cout << DumpJson(json{{"query", query.label}, {"documents", DocumentHitsToJson(*docs)}})
+                  << "\n";
+      } else if (global.json) {
+        std::cout << DumpJson(json{{"documents", DocumentHitsToJson(*docs)}}) << "\n";
+      } else if (docs->empty()) {
+        std::cout << "no results: no document matches\n";
+      } else {
+        PrintDocumentHits(*docs);
+      }
+      continue;
+    }
     Result<std::vector<Hit>> hits = (*collection)->Search(own, q);
     if (!hits.ok()) {
       const std::string prefix = query.where.empty() ? "" : query.where + ": ";
@@ -247,6 +347,13 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
                   "with --hybrid: rrf (reciprocal rank fusion) or weighted (--text-weight)")
       ->check(CLI::IsMember({"rrf", "weighted"}))
       ->capture_default_str();
+  cmd->add_flag("--documents", args->documents,
+                "rank long documents (see ingest) by their best chunk and show the passages");
+  cmd->add_option("--passages", args->passages, "with --documents: passages per document (1..64)");
+  cmd->add_option("--neighbors", args->neighbors,
+                  "with --documents: chunks shown before and after each passage (0..8)");
+  cmd->add_flag("--pooled", args->pooled,
+                "with --documents: rank by each document's pooled vector instead");
   cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted: BM25's weight, 0..1")
       ->type_name("W")
       ->capture_default_str();

@@ -241,7 +241,51 @@ struct GetArgs {
   size_t offset = 0;
   size_t limit = 0;
   bool count = false;
+  bool documents = false;
 };
+
+// get --document: long documents' records (source, title, hash, chunks).
+int RunGetDocuments(const GetArgs& args, const GlobalOptions& global) {
+  std::unique_ptr<Database> db;
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  if (!collection.ok()) return ReportError(collection.status());
+  std::vector<DocumentInfo> infos;
+  for (const std::string& id : args.ids) {
+    Result<DocumentInfo> info = (*collection)->GetDocument(id, args.with_vector);
+    if (!info.ok()) return ReportError(info.status());
+    infos.push_back(std::move(*info));
+  }
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const DocumentInfo& d = infos[i];
+    json chunks = json::array();
+    for (const ChunkInfo& c : d.chunks) {
+      chunks.push_back({{"chunk", c.ordinal}, {"begin", c.begin}, {"end", c.end},
+                        {"tokens", c.tokens}});
+    }
+    if (global.json) {
+      json out = {{"id", d.id},           {"source", d.source},
+                  {"title", d.title},     {"metadata", MetadataToJson(d.metadata)},
+                  {"content_hash", d.content_hash}, {"bytes", d.bytes},
+                  {"tokens", d.tokens},   {"chunk_tokens", d.chunk_tokens},
+                  {"overlap_tokens", d.overlap_tokens},
+                  {"updated_unix_ms", d.updated_unix_ms}, {"chunks", chunks}};
+      if (args.with_vector) out["vector"] = VectorToJson(d.vector);
+      std::cout << DumpJson(out) << "\n";
+      continue;
+    }
+    if (i > 0) std::cout << "\n";
+    std::cout << "document: " << d.id << "\n"
+              << "source:   " << d.source << "\n"
+              << "title:    " << d.title << "\n"
+              << "metadata: " << DumpJson(MetadataToJson(d.metadata)) << "\n"
+              << "hash:     " << d.content_hash << "\n"
+              << "size:     " << d.bytes << " bytes, " << d.tokens << " tokens in "
+              << Plural(d.chunks.size(), "chunk") << " of at most " << d.chunk_tokens
+              << " tokens (overlap " << d.overlap_tokens << ")\n";
+    if (args.with_vector) std::cout << "vector:   " << DumpJson(VectorToJson(d.vector)) << "\n";
+  }
+  return kExitOk;
+}
 
 void PrintDocument(const Document& doc, bool with_vector) {
   std::cout << "id:       " << QuoteId(doc.id) << "\n"
@@ -288,6 +332,13 @@ int RunGetWhere(const GetArgs& args, const GlobalOptions& global) {
 }
 
 int RunGet(const GetArgs& args, const GlobalOptions& global) {
+  if (args.documents) {
+    if (!args.filter.empty() || args.count || args.string_id || args.offset || args.limit) {
+      return ReportUsageError("--document takes document ids only");
+    }
+    if (args.ids.empty()) return ReportUsageError("give one or more document ids");
+    return RunGetDocuments(args, global);
+  }
   if (!args.filter.empty() || args.count) {
     if (!args.ids.empty()) return ReportUsageError("give ids or --filter / --count, not both");
     return RunGetWhere(args, global);
@@ -333,9 +384,28 @@ struct DeleteArgs {
   bool string_id = false;
   std::string filter;
   std::string filter_params;
+  bool documents = false;
 };
 
 int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
+  if (args.documents) {
+    if (!args.filter.empty() || args.string_id) {
+      return ReportUsageError("--document takes document ids only");
+    }
+    if (args.ids.empty()) return ReportUsageError("give one or more document ids");
+    std::unique_ptr<Database> db;
+    Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+    if (!collection.ok()) return ReportError(collection.status());
+    Result<size_t> deleted = (*collection)->DeleteDocuments({}, args.ids);
+    if (!deleted.ok()) return ReportError(deleted.status());
+    if (global.json) {
+      std::cout << DumpJson({{"deleted_documents", *deleted}}) << "\n";
+    } else {
+      std::cout << "deleted " << *deleted << " of " << Plural(args.ids.size(), "document")
+                << " (with their chunks) from \"" << global.collection << "\"\n";
+    }
+    return kExitOk;
+  }
   if (!args.filter.empty() && !args.ids.empty()) {
     return ReportUsageError("give ids or --filter, not both");
   }
@@ -373,9 +443,11 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
 
 void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "COUNT", "DIM", "METRIC", "INDEX", "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
+      {"NAME", "COUNT", "DOCS", "DIM", "METRIC", "INDEX", "M", "EF_CONSTRUCTION", "EF_SEARCH",
+       "ENCODER"}};
   for (const CollectionInfo& info : infos) {
-    rows.push_back({info.name, std::to_string(info.count), std::to_string(info.schema.dim),
+    rows.push_back({info.name, std::to_string(info.count), std::to_string(info.documents),
+                    std::to_string(info.schema.dim),
                     MetricName(info.schema.metric), IndexKindName(info.schema.index),
                     std::to_string(info.schema.hnsw.m),
                     std::to_string(info.schema.hnsw.ef_construction),
@@ -579,6 +651,8 @@ Verb AddGetVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--offset", args->offset, "with --filter: skip this many matches")->type_name("N");
   cmd->add_option("--limit", args->limit, "with --filter: print at most this many (0 = all)")
       ->type_name("N");
+  cmd->add_flag("--document", args->documents,
+                "the IDs are long documents (see ingest): print their records and chunk offsets");
   cmd->add_flag("--count", args->count,
                 "print only how many documents match --filter (all documents without one)");
   return {cmd, [args, &global] { return RunGet(*args, global); }};
@@ -599,6 +673,8 @@ Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("EXPR");
   cmd->add_option("--filter-params", args->filter_params, "JSON object for the filter's {name} templates")
       ->type_name("JSON");
+  cmd->add_flag("--document", args->documents,
+                "the IDs are long documents (see ingest): delete them with all their chunks");
   return {cmd, [args, &global] { return RunDelete(*args, global); }};
 }
 

@@ -38,6 +38,7 @@ Verb AddDemoVerb(CLI::App& app, GlobalOptions& global);    // cli_demo.cc
 Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global);  // cli_model.cc
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
 Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc
+Verb AddIngestVerb(CLI::App& app, GlobalOptions& global);    // cli_docs.cc
 
 }  // namespace flashembed::cli
 

@@ -25,7 +25,7 @@ using flashembed::cli::ReportUsageError;
 using flashembed::cli::Verb;
 
 constexpr const char* kVerbList =
-    "create, add, search, get, delete, stats, drop, demo, tokenize, embed, serve";
+    "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, serve";
 
 // How many times option `name` of `command` was given.
 size_t OptionCount(const CLI::App& command, const std::string& name) {
@@ -66,6 +66,7 @@ int Run(int argc, char** argv) {
 
   const std::vector<Verb> verbs = {
       flashembed::cli::AddCreateVerb(app, global), flashembed::cli::AddAddVerb(app, global),
+      flashembed::cli::AddIngestVerb(app, global),
       flashembed::cli::AddSearchVerb(app, global), flashembed::cli::AddGetVerb(app, global),
       flashembed::cli::AddDeleteVerb(app, global), flashembed::cli::AddStatsVerb(app, global),
       flashembed::cli::AddDropVerb(app, global),   flashembed::cli::AddDemoVerb(app, global),

@@ -1,0 +1,281 @@
+// The ingest verb: files, folders and stdin of long documents into a
+// collection through the pipelined ingest (Collection::StartIngest), with a
+// progress line on a terminal and a summary.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "ingest/readers.h"
+#include "tools/cli_verbs.h"
+
+namespace flashembed::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+struct IngestArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  bool hidden = false;
+  std::string format = "auto";
+  std::string encoding;
+  size_t chunk_tokens = 0;
+  std::optional<size_t> overlap_tokens;
+  std::string encoder = "hash";
+  std::string model;
+  bool quiet = false;
+  std::string progress = "auto";
+  size_t max_errors_shown = 20;
+};
+
+std::string HumanRate(double per_second) {
+  char buf[32];
+  if (per_second >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fM", per_second / 1e6);
+  } else if (per_second >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1fk", per_second / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", per_second);
+  }
+  return buf;
+}
+
+std::string Duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 359999) return "--:--";
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+
+// One progress line: bar, files, chunks, tokens/s, ETA (from bytes read).
+std::string ProgressLine(const IngestProgress& p, size_t files_total, uint64_t bytes_total,
+                         double elapsed, size_t width) {
+  const double frac = bytes_total > 0 ? std::min(1.0, double(p.bytes) / double(bytes_total))
+                                      : (files_total > 0 ? double(p.documents) / files_total : 0);
+  const double rate = elapsed > 0 ? p.tokens_encoded / elapsed : 0;
+  const double eta = frac > 0.001 ? elapsed * (1 - frac) / frac : -1;
+  std::string tail = " " + std::to_string(p.documents) + "/" + std::to_string(files_total) +
+                     " docs  " + std::to_string(p.chunks) + " chunks  " + HumanRate(rate) +
+                     " tok/s  ETA " + Duration(eta);
+  if (p.failed > 0) tail += "  " + std::to_string(p.failed) + " failed";
+  const size_t bar = width > tail.size() + 12 ? std::min<size_t>(30, width - tail.size() - 10) : 0;
+  std::string line;
+  if (bar > 0) {
+    const size_t filled = static_cast<size_t>(frac * bar);
+    line = "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "] ";
+    char pct[8];
+    std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
+    line += pct;
+  }
+  line += tail;
+  if (line.size() > width && width > 0) line.resize(width);
+  return line;
+}
+
+int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
+  auto format = ingest::ParseFormat(args.format);
+  if (!format) {
+    return ReportUsageError("--format must be auto, text, markdown, html, pdf or jsonl, got \"" +
+                            args.format + "\"");
+  }
+  if (args.progress != "auto" && args.progress != "always" && args.progress != "never") {
+    return ReportUsageError("--progress must be auto, always or never");
+  }
+  // Every input is listed (and every missing path refused) before anything
+  // is opened or written.
+  std::vector<std::string> roots;
+  bool use_stdin = false;
+  for (const std::string& p : args.paths) {
+    if (p == "-") {
+      use_stdin = true;
+    } else {
+      roots.push_back(p);
+    }
+  }
+  std::vector<ingest::InputFile> files;
+  if (!roots.empty()) {
+    auto listed = ingest::ListFiles(roots, {.include = args.include, .exclude = args.exclude,
+                                           .hidden = args.hidden});
+    if (!listed.ok()) return ReportError(listed.status());
+    files = std::move(listed).value();
+  }
+  uint64_t bytes_total = 0;
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(f.path, ec);
+    if (!ec) bytes_total += size;
+  }
+
+  auto db = OpenDatabase(global.db, /*create_if_missing=*/true);
+  if (!db.ok()) return ReportError(db.status());
+  CollectionSchema schema;
+  schema.encoder = args.encoder == "none" ? "" : args.encoder;
+  if (!args.model.empty()) schema.encoder = "model:" + args.model;
+  auto existing = (*db)->GetCollection(global.collection);
+  std::shared_ptr<Collection> coll;
+  if (existing.ok()) {
+    coll = *existing;
+  } else if (existing.status().code() == StatusCode::kNotFound) {
+    auto made = (*db)->CreateCollection(global.collection, schema);
+    if (!made.ok()) return ReportError(made.status());
+    coll = *made;
+  } else {
+    return ReportError(existing.status());
+  }
+
+  IngestOptions options;
+  options.chunking.chunk_tokens = args.chunk_tokens;
+  options.chunking.overlap_tokens = args.overlap_tokens;
+  auto started = coll->StartIngest(options);
+  if (!started.ok()) return ReportError(started.status());
+  std::unique_ptr<DocumentIngest> run = std::move(started).value();
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const bool show = !args.quiet && (args.progress == "always" || (args.progress == "auto" && tty));
+  const size_t width = tty ? std::max<size_t>(40, TerminalWidth()) : 100;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread painter;
+  if (show) {
+    painter = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::cerr << "\r" << ProgressLine(run->Progress(), files.size() + (use_stdin ? 1 : 0),
+                                          bytes_total, elapsed, width)
+                  << "\x1b[K" << std::flush;
+      }
+    });
+  }
+
+  ingest::ReadOptions read_options{.format = *format, .encoding = args.encoding};
+  // A failing Push means the ingest itself failed (say, the disk is full):
+  // stop reading; Finish() reports why. A file that cannot be read is
+  // reported with the others and the rest go on.
+  Status fatal;
+  auto emit = [&](SourceDocument doc) {
+    Status s = run->Push(std::move(doc));
+    if (!s.ok()) fatal = s;
+    return s;
+  };
+  auto on_error = [&](DocumentError e) { run->ReportError(std::move(e)); };
+  for (const ingest::InputFile& f : files) {
+    Status s = ingest::ReadFile(f.path, f.id, read_options, emit, on_error);
+    if (!fatal.ok()) break;
+    if (!s.ok()) run->ReportError({f.id, f.path.string(), s});
+  }
+  if (fatal.ok() && use_stdin) {
+    Status s = ingest::ReadStream(std::cin, "stdin", read_options, emit, on_error);
+    if (fatal.ok() && !s.ok()) run->ReportError({"stdin", "stdin", s});
+  }
+  auto summary = run->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  if (painter.joinable()) {
+    painter.join();
+    std::cerr << "\r\x1b[K" << std::flush;
+  }
+  if (!summary.ok()) return ReportError(summary.status());
+  if (!fatal.ok()) return ReportError(fatal);
+  const IngestSummary& sum = *summary;
+  const IngestProgress& t = sum.totals;
+  if (global.json || !tty) {
+    if (!args.quiet || global.json) {
+      json errors = json::array();
+      for (const auto& e : sum.errors) {
+        errors.push_back({{"id", e.id}, {"source", e.source}, {"error", e.status.message()}});
+      }
+      json out = {{"collection", global.collection},
+                  {"documents", t.documents},
+                  {"added", t.added},
+                  {"replaced", t.replaced},
+                  {"unchanged", t.unchanged},
+                  {"failed", t.failed},
+                  {"chunks", t.chunks},
+                  {"chunks_encoded", t.chunks_encoded},
+                  {"tokens_encoded", t.tokens_encoded},
+                  {"bytes", t.bytes},
+                  {"seconds", sum.seconds},
+                  {"encode_seconds", sum.encode_seconds},
+                  {"tokens_per_second", sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0.0},
+                  {"errors", errors}};
+      std::cout << DumpJson(out) << "\n";
+    }
+  } else if (!args.quiet) {
+    std::cout << "ingested " << t.documents << " documents into \"" << global.collection
+              << "\" in " << Duration(sum.seconds) << ": " << t.added << " added, " << t.replaced
+              << " replaced, " << t.unchanged << " unchanged, " << t.failed << " failed; "
+              << t.chunks << " chunks written, " << t.chunks_encoded << " embedded ("
+              << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0)
+              << " tokens/s)\n";
+    for (size_t i = 0; i < sum.errors.size() && i < args.max_errors_shown; ++i) {
+      std::cout << "  failed: " << sum.errors[i].source << ": " << sum.errors[i].status.message()
+                << "\n";
+    }
+    if (sum.errors.size() > args.max_errors_shown) {
+      std::cout << "  ... and " << sum.errors.size() - args.max_errors_shown << " more\n";
+    }
+  }
+  // Some inputs failed but the rest went in: exit 0 unless nothing did.
+  return t.failed > 0 && t.failed == t.documents ? kExitRuntimeError : 0;
+}
+
+}  // namespace
+
+Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<IngestArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "ingest",
+      "Ingest long documents: files (text, Markdown, HTML, PDF, JSON Lines), folders "
+      "(recursively) or - for stdin. Each document is cut into overlapping chunks that end at "
+      "sentence ends, every chunk embedded and stored with its offsets. Ingesting again skips "
+      "unchanged documents and replaces changed ones, so an interrupted ingest resumes by "
+      "running it again.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("PATH", args->paths, "files, folders, or - for standard input")
+      ->required();
+  cmd->add_option("--include", args->include,
+                  "only files matching this glob (repeatable; without '/' it matches the file "
+                  "name, with '/' the path under the folder; ** spans folders)");
+  cmd->add_option("--exclude", args->exclude, "skip files matching this glob (repeatable)");
+  cmd->add_flag("--hidden", args->hidden, "also read files and folders whose name starts with .");
+  cmd->add_option("--format", args->format,
+                  "auto (by extension), text, markdown, html, pdf or jsonl");
+  cmd->add_option("--encoding", args->encoding,
+                  "text encoding of the inputs (an iconv name such as latin1); default: UTF-8 "
+                  "or UTF-16 with a byte order mark, anything else refused");
+  cmd->add_option("--chunk-tokens", args->chunk_tokens,
+                  "model tokens per chunk; 0 = the model's maximum, at most 256");
+  cmd->add_option("--overlap-tokens", args->overlap_tokens,
+                  "tokens consecutive chunks share (default 15% of --chunk-tokens)");
+  cmd->add_option("--encoder", args->encoder,
+                  "encoder of a collection created by this ingest: hash (default)");
+  cmd->add_option("--model", args->model,
+                  "create the collection with this local Hugging Face model folder as encoder");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress and no summary (errors still go to stderr)");
+  cmd->add_option("--progress", args->progress,
+                  "progress line on stderr: auto (on a terminal), always, never");
+  return {cmd, [&global, args] { return RunIngest(global, *args); }};
+}
+
+}  // namespace flashembed::cli
