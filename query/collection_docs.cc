@@ -141,6 +141,42 @@ Result<std::shared_ptr<const encoders::Chunker>> CollectionImpl::MakeChunker(
   return std::make_shared<const encoders::Chunker>(std::move(chunker));
 }
 
+std::string CollectionImpl::VersionHash(const storage::SourceRecord& r) const {
+  // Everything that shapes the stored chunks, length-prefixed.
+  std::string shape;
+  for (std::string_view part : {std::string_view(r.content_hash), std::string_view(r.source),
+                                std::string_view(r.title), std::string_view(r.metadata),
+                                std::string_view(record_.encoder_spec),
+                                std::string_view(record_.document_prefix)}) {
+    shape += std::to_string(part.size()) + ":";
+    shape += part;
+  }
+  shape += std::to_string(r.chunk_tokens) + "/" + std::to_string(r.overlap_tokens);
+  return Hash128(shape, 1);
+}
+
+DocumentInfo CollectionImpl::InfoFromRecord(std::string id, storage::SourceRecord r,
+                                            bool with_vector) {
+  DocumentInfo info;
+  info.id = std::move(id);
+  info.source = std::move(r.source);
+  info.title = std::move(r.title);
+  info.metadata = std::move(r.metadata);
+  info.content_hash = Hex(r.content_hash);
+  info.bytes = r.bytes;
+  info.chunk_tokens = r.chunk_tokens;
+  info.overlap_tokens = r.overlap_tokens;
+  info.updated_unix_ms = r.updated_unix_ms;
+  info.chunks.reserve(r.chunks.size());
+  for (size_t c = 0; c < r.chunks.size(); ++c) {
+    info.chunks.push_back({static_cast<uint32_t>(c), r.chunks[c].begin, r.chunks[c].end,
+                           r.chunks[c].tokens});
+    info.tokens += r.chunks[c].tokens;
+  }
+  if (with_vector) info.vector = std::move(r.vector);
+  return info;
+}
+
 Result<CollectionImpl::PreparedSource> CollectionImpl::PrepareSource(
     SourceDocument doc, const encoders::Chunker& chunker) const {
   FE_RETURN_IF_ERROR(CheckOpen());
@@ -181,19 +217,7 @@ Result<CollectionImpl::PreparedSource> CollectionImpl::PrepareSource(
   r.bytes = doc.text.size();
   r.chunk_tokens = static_cast<uint32_t>(chunker.chunk_tokens());
   r.overlap_tokens = static_cast<uint32_t>(chunker.overlap_tokens());
-  {
-    // Everything that shapes the stored chunks, length-prefixed.
-    std::string shape;
-    for (std::string_view part : {std::string_view(r.content_hash), std::string_view(r.source),
-                                  std::string_view(r.title), std::string_view(r.metadata),
-                                  std::string_view(record_.encoder_spec),
-                                  std::string_view(record_.document_prefix)}) {
-      shape += std::to_string(part.size()) + ":";
-      shape += part;
-    }
-    shape += std::to_string(r.chunk_tokens) + "/" + std::to_string(r.overlap_tokens);
-    r.version_hash = Hash128(shape, 1);
-  }
+  r.version_hash = VersionHash(r);
 
   // The stored version, if any.
   std::optional<storage::SourceRecord> old;
@@ -449,24 +473,7 @@ Result<DocumentInfo> CollectionImpl::GetDocument(std::string_view id, bool with_
     return bytes.status();
   }
   FE_ASSIGN_OR_RETURN(storage::SourceRecord r, storage::DecodeSource(*bytes));
-  DocumentInfo info;
-  info.id = std::string(id);
-  info.source = std::move(r.source);
-  info.title = std::move(r.title);
-  info.metadata = std::move(r.metadata);
-  info.content_hash = Hex(r.content_hash);
-  info.bytes = r.bytes;
-  info.chunk_tokens = r.chunk_tokens;
-  info.overlap_tokens = r.overlap_tokens;
-  info.updated_unix_ms = r.updated_unix_ms;
-  info.chunks.reserve(r.chunks.size());
-  for (size_t c = 0; c < r.chunks.size(); ++c) {
-    info.chunks.push_back({static_cast<uint32_t>(c), r.chunks[c].begin, r.chunks[c].end,
-                           r.chunks[c].tokens});
-    info.tokens += r.chunks[c].tokens;
-  }
-  if (with_vector) info.vector = std::move(r.vector);
-  return info;
+  return InfoFromRecord(std::string(id), std::move(r), with_vector);
 }
 
 Result<size_t> CollectionImpl::DeleteDocuments(const WriteOptions& options,

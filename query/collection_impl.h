@@ -80,6 +80,12 @@ class CollectionImpl final : public Collection,
   Result<std::vector<DocumentHit>> SearchDocuments(const DocumentSearchOptions& options,
                                                    const Query& query) const override;
   Result<std::unique_ptr<DocumentIngest>> StartIngest(const IngestOptions& options) override;
+  Status ScanRecords(const ScanOptions& options,
+                     const std::function<Status(std::span<const Document>)>& visit) const override;
+  Status ScanDocuments(bool with_vector,
+                       const std::function<Status(const DocumentInfo&)>& visit) const override;
+  Status RestoreDocuments(const WriteOptions& options, std::span<const Document> chunks,
+                          std::span<const DocumentInfo> documents) override;
 
   // One document after the chunk stage of PutDocuments / an ingest: chunked,
   // compared with the stored version, its re-usable chunk vectors found.
@@ -106,6 +112,9 @@ class CollectionImpl final : public Collection,
   // Fills each document's result.
   Status CommitSources(const WriteOptions& options, const encoders::Chunker& chunker,
                        std::span<PreparedSource* const> docs);
+  // The version_hash of `r` in this collection (see storage::SourceRecord).
+  std::string VersionHash(const storage::SourceRecord& r) const;
+  static DocumentInfo InfoFromRecord(std::string id, storage::SourceRecord r, bool with_vector);
   // Makes every write so far durable (fsyncs the write-ahead log).
   Status SyncWrites();
 

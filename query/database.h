@@ -32,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -444,6 +445,16 @@ struct DocumentSearchOptions {
   bool pooled = false;
 };
 
+// Streaming reads of a whole collection (export, copies): Collection::ScanRecords.
+struct ScanOptions {
+  bool with_text = true;
+  bool with_metadata = true;
+  bool with_vector = true;
+  size_t batch = 1024;  // documents per visit; 1..65536
+
+  Status Validate() const;
+};
+
 // Progress of an ingest (Collection::StartIngest); every field only grows.
 struct IngestProgress {
   uint64_t documents = 0;   // documents finished (written, unchanged or failed)
@@ -606,6 +617,32 @@ class Collection {
   // ranking other than kVector or a group_by.
   virtual Result<std::vector<DocumentHit>> SearchDocuments(const DocumentSearchOptions& options,
                                                            const Query& query) const = 0;
+
+  // ---- whole-collection streaming (export / import) ----
+
+  // Calls `visit` with every live record (chunks included) in write order,
+  // oldest first, `options.batch` at a time; everything is read at the point
+  // in time of the call (later writes are not seen), and memory stays within
+  // one batch. Stops at the first error `visit` returns and returns it.
+  virtual Status ScanRecords(const ScanOptions& options,
+                             const std::function<Status(std::span<const Document>)>& visit) const = 0;
+
+  // Calls `visit` with every long document's record (as GetDocument gives
+  // it) in id byte order, all read at the point in time of the call.
+  virtual Status ScanDocuments(bool with_vector,
+                               const std::function<Status(const DocumentInfo&)>& visit) const = 0;
+
+  // Restores long documents as ScanRecords / ScanDocuments gave them (an
+  // import of an export), in one atomic batch: `chunks` are written like
+  // Upsert (vectors required), `documents` become the document records
+  // (content_hash, chunks, vector (dim values) and the chunking sizes as
+  // given; updated_unix_ms 0 = now). Every chunk "<id>#<n>" of each document
+  // must be in `chunks`, with the metadata "doc"/"chunk" positions matching
+  // the document's, and every record in `chunks` must be such a chunk;
+  // InvalidArgument naming the first mismatch otherwise, and nothing is
+  // written. A stored document of the same id is replaced.
+  virtual Status RestoreDocuments(const WriteOptions& options, std::span<const Document> chunks,
+                                  std::span<const DocumentInfo> documents) = 0;
 
   // Starts a pipelined ingest into this collection (see DocumentIngest).
   // InvalidArgument for bad options; NotSupported for a vector-only

@@ -399,6 +399,101 @@ TEST_F(DocumentsTest, DeepPassageOfARealDocumentComesBack) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(DocumentsTest, ScanAndRestoreRoundTrip) {
+  ASSERT_OK(coll_->Add({}, std::vector<Document>{{.id = 1, .text = "plain one"},
+                                                 {.id = "s", .text = "plain two"}}));
+  Put({{.id = "a", .text = LongText(20, 400), .title = "A", .metadata = R"({"k":1})"},
+       {.id = "b", .text = LongText(21, 250), .source = "b.txt"}});
+  std::vector<Id> gone = {Id(1)};
+  ASSERT_OK(coll_->Delete({}, gone).status());
+
+  // Records in write order, in batches, with vectors.
+  std::vector<Document> records;
+  size_t visits = 0;
+  ASSERT_OK(coll_->ScanRecords({.batch = 3}, [&](std::span<const Document> batch) {
+    EXPECT_LE(batch.size(), 3u);
+    ++visits;
+    records.insert(records.end(), batch.begin(), batch.end());
+    return Status::OK();
+  }));
+  ASSERT_EQ(records.size(), coll_->Count().value());
+  EXPECT_EQ(visits, (records.size() + 2) / 3);
+  EXPECT_EQ(records[0].id, Id("s"));
+  EXPECT_EQ(records[1].id, Id("a#0"));
+  for (const Document& d : records) {
+    ASSERT_OK_AND_ASSIGN(Document stored, coll_->Get(d.id));
+    EXPECT_EQ(d.text, stored.text);
+    EXPECT_EQ(d.metadata, stored.metadata);
+    EXPECT_EQ(d.vector, stored.vector);
+  }
+  size_t seen = 0;
+  Status stop = coll_->ScanRecords({.batch = 2}, [&](std::span<const Document>) {
+    ++seen;
+    return Status::Cancelled("enough");
+  });
+  EXPECT_EQ(stop.code(), StatusCode::kCancelled);
+  EXPECT_EQ(seen, 1u);
+  EXPECT_EQ(coll_->ScanRecords({.batch = 0}, [](auto) { return Status::OK(); }).code(),
+            StatusCode::kInvalidArgument);
+
+  std::vector<DocumentInfo> infos;
+  ASSERT_OK(coll_->ScanDocuments(true, [&](const DocumentInfo& info) {
+    infos.push_back(info);
+    return Status::OK();
+  }));
+  ASSERT_EQ(infos.size(), 2u);
+  EXPECT_EQ(infos[0].id, "a");
+  EXPECT_EQ(infos[1].id, "b");
+
+  // Restore into a twin: same documents, same search results.
+  auto twin = db_->CreateCollection("twin", {}).value();
+  std::vector<Document> plain, chunks;
+  for (const Document& d : records) {
+    (d.id.is_string() && d.id.as_string().find('#') != std::string::npos ? chunks : plain)
+        .push_back(d);
+  }
+  // Bad restores write nothing.
+  std::vector<Document> missing(chunks.begin() + 1, chunks.end());
+  EXPECT_EQ(twin->RestoreDocuments({}, missing, infos).code(), StatusCode::kInvalidArgument);
+  std::vector<Document> wrong = chunks;
+  wrong[0].metadata = R"({"doc":{"id":"a"},"chunk":{"n":0,"begin":1,"end":5}})";
+  EXPECT_EQ(twin->RestoreDocuments({}, wrong, infos).code(), StatusCode::kInvalidArgument);
+  std::vector<DocumentInfo> bad_hash = infos;
+  bad_hash[0].content_hash = "xyz";
+  EXPECT_EQ(twin->RestoreDocuments({}, chunks, bad_hash).code(), StatusCode::kInvalidArgument);
+  std::vector<DocumentInfo> only_a = {infos[0]};
+  EXPECT_EQ(twin->RestoreDocuments({}, chunks, only_a).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(twin->Count().value(), 0u);
+
+  ASSERT_OK(twin->Add({}, plain));
+  ASSERT_OK(twin->RestoreDocuments({}, chunks, infos));
+  EXPECT_EQ(twin->Count().value(), coll_->Count().value());
+  EXPECT_EQ(twin->CountDocuments().value(), 2u);
+  for (const DocumentInfo& info : infos) {
+    ASSERT_OK_AND_ASSIGN(DocumentInfo back, twin->GetDocument(info.id, true));
+    EXPECT_EQ(back.content_hash, info.content_hash);
+    EXPECT_EQ(back.vector, info.vector);
+    EXPECT_EQ(back.chunks.size(), info.chunks.size());
+    EXPECT_EQ(back.updated_unix_ms, info.updated_unix_ms);
+  }
+  DocumentSearchOptions o;
+  o.search.k = 2;
+  o.passages = 2;
+  ASSERT_OK_AND_ASSIGN(auto mine, coll_->SearchDocuments(o, Query::Text("harbor lantern")));
+  ASSERT_OK_AND_ASSIGN(auto theirs, twin->SearchDocuments(o, Query::Text("harbor lantern")));
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_EQ(mine[i].id, theirs[i].id);
+    EXPECT_EQ(mine[i].score, theirs[i].score);
+  }
+  // A restored document is re-ingested as unchanged (same version hash).
+  auto again = twin->PutDocuments({}, {.chunk_tokens = 64},
+                                  std::vector<SourceDocument>{{.id = "b", .text = LongText(21, 250),
+                                                               .source = "b.txt"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].outcome, PutDocumentResult::Outcome::kUnchanged);
+}
+
 TEST_F(DocumentsTest, IngestPipelineMatchesPutDocumentsAndResumes) {
   std::vector<SourceDocument> docs;
   for (uint32_t i = 0; i < 40; ++i) {
