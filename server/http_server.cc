@@ -4,21 +4,21 @@
 // worker pool that runs the Router (database calls block), and the response
 // comes back to the session's strand to be written.
 //
-// A connection's life: wait for the first byte (idle timeout) -> read the
-// header (read timeout from here on; 431/413 from the header alone) ->
-// optional "100 Continue" -> read the body -> handle -> write (write
-// timeout) -> again if keep-alive. Beast's tcp_stream closes the socket when
-// a timeout expires, which ends the session.
+// A connection's life: wait for the first byte (idle timeout; on expiry the
+// connection just closes) -> read the header (read timeout from here on, a
+// timer of our own so the connection stays open to answer 408; 431/413
+// from the header alone) -> optional "100 Continue" -> read the body ->
+// handle -> write (write timeout; Beast's tcp_stream closes the socket when
+// it expires) -> again if keep-alive.
+//
+// A transport-level refusal (400, 408, 413, 431, 503) is sent with
+// `Connection: close`; then the send side is shut down and what the client
+// still sends is read and discarded for a bounded time and amount
+// ("lingering close") before the socket closes. Closing at once with unread
+// bytes would make the kernel reset the connection, and a client still
+// uploading its body would get a send error instead of reading the answer.
+#include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-#include <utility>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,7 +28,16 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
 
+#include "server/model_policy.h"
 #include "server/router.h"
 #include "server/server.h"
 
@@ -42,6 +51,12 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kAcceptBackoffMs = 50;
+// Lingering close after a refusal: at most this long, this many bytes.
+constexpr int kDrainMaxMs = 2000;
+constexpr size_t kDrainMaxBytes = 8u << 20;
+// Rejected (503) connections linger only while there are at most this many
+// more than max_connections, so a flood of them cannot hold descriptors.
+constexpr size_t kMaxLingeringRejected = 64;
 
 class ServerImpl;
 
@@ -56,23 +71,40 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shutdown();
 
  private:
-  enum class State { kIdle, kReading, kHandling, kWriting };
+  enum class State { kIdle, kReading, kHandling, kWriting, kDraining };
 
   void WaitForRequest();
   void ReadHeader();
+  void OnReadTimeout(beast::error_code ec, uint64_t generation);
   void OnHeader(beast::error_code ec);
   void OnBody(beast::error_code ec);
   void Handle();
   void WriteResponse(HttpResponse response, bool keep_alive);
   void OnWrite(beast::error_code ec, size_t bytes, bool keep_alive);
-  // Answers a transport-level error (413, 431, 400, 503) and closes.
+  // Answers a transport-level error (400, 408, 413, 431, 503) with
+  // `Connection: close`, then drains and closes.
   void FailRequest(int http_status, std::string_view message);
+  // Shuts down the send side, then reads and discards until the client
+  // closes or the bounds are reached, then closes.
+  void Drain();
+  void DrainSome();
   void Close();
+  // No longer counted against max_connections (idempotent).
+  void StopServing();
 
   beast::tcp_stream stream_;
   ServerImpl* server_;
   bool reject_;
   beast::flat_buffer buffer_;
+  // The read timeout of the request being read: on expiry the socket's
+  // operations are cancelled (not the socket closed) so 408 can be sent.
+  net::steady_timer read_timer_;
+  uint64_t read_generation_ = 0;  // tells a stale timer expiry from the current one
+  bool read_timed_out_ = false;
+  bool head_ = false;  // the request being answered is HEAD
+  bool drain_after_write_ = false;
+  size_t drained_ = 0;
+  bool serving_ = false;  // counted in ServerImpl::serving()
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::empty_body> continue_;
   std::shared_ptr<http::response<http::string_body>> response_;
@@ -86,9 +118,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class ServerImpl final : public Server {
  public:
+  // REQUIRES: options.allowed_model_dirs canonical (Server::Start).
   ServerImpl(const ServerOptions& options, Database* db)
       : options_(options),
-        router_(db, RouterOptions{options.token, options.access_log}),
+        router_(db, RouterOptions{options.token, options.access_log, options.allowed_model_dirs}),
         workers_(options.threads) {}
   ~ServerImpl() override {
     Stop();
@@ -120,6 +153,10 @@ class ServerImpl final : public Server {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     return sessions_.size();
   }
+  // Connections counted against max_connections: not rejected ones, and
+  // not ones lingering after a refusal (they only discard input).
+  void CountServing(int delta) { serving_.fetch_add(static_cast<size_t>(delta)); }
+  size_t serving() const { return serving_.load(); }
 
  private:
   void Accept();
@@ -129,6 +166,7 @@ class ServerImpl final : public Server {
   Router router_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> serving_{0};
   std::mutex sessions_mu_;
   std::condition_variable sessions_cv_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by sessions_mu_
@@ -153,16 +191,32 @@ class ServerImpl final : public Server {
 // --- Session ------------------------------------------------------------------
 
 Session::Session(tcp::socket&& socket, ServerImpl* server, bool reject)
-    : stream_(std::move(socket)), server_(server), reject_(reject) {
+    : stream_(std::move(socket)),
+      server_(server),
+      reject_(reject),
+      read_timer_(stream_.get_executor()) {
   beast::error_code ec;
   const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
   if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
-Session::~Session() { server_->Unregister(this); }
+Session::~Session() {
+  StopServing();
+  server_->Unregister(this);
+}
+
+void Session::StopServing() {
+  if (!serving_) return;
+  serving_ = false;
+  server_->CountServing(-1);
+}
 
 void Session::Start() {
   server_->Register(this, shared_from_this());
+  if (!reject_) {
+    serving_ = true;
+    server_->CountServing(+1);
+  }
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (self->reject_) {
       self->FailRequest(503, "too many open connections; retry later");
@@ -175,7 +229,7 @@ void Session::Start() {
 void Session::Shutdown() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
-    if (self->state_ == State::kIdle) self->stream_.cancel();
+    if (self->state_ == State::kIdle || self->state_ == State::kDraining) self->stream_.cancel();
   });
 }
 
@@ -200,14 +254,32 @@ void Session::ReadHeader() {
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(server_->options().max_header_bytes));
   parser_->body_limit(server_->options().max_body_bytes);
-  stream_.expires_after(std::chrono::milliseconds(server_->options().read_timeout_ms));
+  stream_.expires_never();
+  read_timed_out_ = false;
+  const uint64_t generation = ++read_generation_;
+  read_timer_.expires_after(std::chrono::milliseconds(server_->options().read_timeout_ms));
+  read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+    self->OnReadTimeout(ec, generation);
+  });
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, size_t) {
                             self->OnHeader(ec);
                           });
 }
 
+void Session::OnReadTimeout(beast::error_code ec, uint64_t generation) {
+  if (ec || generation != read_generation_ || state_ != State::kReading) return;
+  // The pending read completes with operation_aborted and sees the flag.
+  read_timed_out_ = true;
+  beast::error_code ignored;
+  stream_.socket().cancel(ignored);
+}
+
 void Session::OnHeader(beast::error_code ec) {
+  if (read_timed_out_) {
+    return FailRequest(408, "request not received within " +
+                                std::to_string(server_->options().read_timeout_ms) + " ms");
+  }
   if (ec == http::error::header_limit) {
     return FailRequest(431, "request header larger than " +
                                 std::to_string(server_->options().max_header_bytes) + " bytes");
@@ -249,6 +321,10 @@ void Session::OnHeader(beast::error_code ec) {
 }
 
 void Session::OnBody(beast::error_code ec) {
+  if (read_timed_out_) {
+    return FailRequest(408, "request body not received within " +
+                                std::to_string(server_->options().read_timeout_ms) + " ms");
+  }
   if (ec == http::error::body_limit) {
     return FailRequest(413, "request body larger than " +
                                 std::to_string(server_->options().max_body_bytes) + " bytes");
@@ -265,8 +341,10 @@ void Session::OnBody(beast::error_code ec) {
 
 void Session::Handle() {
   state_ = State::kHandling;
+  read_timer_.cancel();
   started_ = Clock::now();
   http::request<http::string_body> message = parser_->release();
+  head_ = message.method() == http::verb::head;
   request_ = HttpRequest{};
   request_.method = std::string(message.method_string());
   const std::string_view target = message.target();
@@ -293,12 +371,18 @@ void Session::Handle() {
 }
 
 void Session::FailRequest(int http_status, std::string_view message) {
+  state_ = State::kHandling;  // a late read timeout must not cancel the write
+  read_timer_.cancel();
   started_ = Clock::now();
+  head_ = false;
   if (parser_.has_value()) {
     const std::string_view target = parser_->get().target();
     request_.method = std::string(parser_->get().method_string());
     request_.path = std::string(target.substr(0, target.find('?')));
+    head_ = parser_->is_header_done() && parser_->get().method() == http::verb::head;
   }
+  drain_after_write_ = !reject_ || server_->connections() <=
+                                       server_->options().max_connections + kMaxLingeringRejected;
   request_.remote = remote_;
   WriteResponse(server_->router().TransportError(request_.path, http_status, message),
                 /*keep_alive=*/false);
@@ -316,6 +400,8 @@ void Session::WriteResponse(HttpResponse response, bool keep_alive) {
   res->keep_alive(keep_alive);
   res->body() = std::move(response.body);
   res->prepare_payload();
+  // HEAD: the headers a GET would get (Content-Length included), no body.
+  if (head_) res->body().clear();
   response.body.clear();
   answered_ = std::move(response);
   response_ = res;
@@ -330,11 +416,39 @@ void Session::OnWrite(beast::error_code ec, size_t bytes, bool keep_alive) {
   const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   server_->router().Record(request_, answered_, bytes, seconds);
   response_.reset();
+  if (!ec && drain_after_write_) return Drain();
   if (ec || !keep_alive) return Close();
   WaitForRequest();
 }
 
+void Session::Drain() {
+  state_ = State::kDraining;
+  StopServing();
+  drained_ = 0;
+  beast::error_code ec;
+  // The client reads the response, then end-of-stream.
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec || closing_ || server_->stopping()) return Close();
+  stream_.expires_after(
+      std::chrono::milliseconds(std::min(kDrainMaxMs, server_->options().read_timeout_ms)));
+  buffer_.consume(buffer_.size());
+  DrainSome();
+}
+
+void Session::DrainSome() {
+  stream_.async_read_some(buffer_.prepare(16384),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->drained_ += n;
+                            self->buffer_.consume(self->buffer_.size());
+                            if (ec || self->drained_ >= kDrainMaxBytes || self->closing_) {
+                              return self->Close();
+                            }
+                            self->DrainSome();
+                          });
+}
+
 void Session::Close() {
+  read_timer_.cancel();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.socket().close(ec);
@@ -382,7 +496,9 @@ void ServerImpl::Accept() {
       return;
     }
     if (!ec) {
-      const bool reject = connections() >= options_.max_connections;
+      // Sessions start here, on the I/O thread, so the count cannot grow
+      // between this check and Session::Start.
+      const bool reject = serving() >= options_.max_connections;
       std::make_shared<Session>(std::move(socket), this, reject)->Start();
     }
     Accept();
@@ -457,13 +573,34 @@ Status ServerOptions::Validate() const {
                                    "\" without a token: anyone on the network could read and "
                                    "change the database; pass --token or set FLASHEMBED_TOKEN");
   }
-  if (max_body_bytes == 0) return Status::InvalidArgument("max_body_bytes must be > 0");
-  if (max_header_bytes < 1024) return Status::InvalidArgument("max_header_bytes must be >= 1024");
-  if (read_timeout_ms <= 0 || idle_timeout_ms <= 0 || write_timeout_ms <= 0) {
-    return Status::InvalidArgument("timeouts must be > 0 ms");
+  auto out_of_range = [](std::string_view what, auto value, std::string_view range) {
+    return Status::InvalidArgument(std::string(what) + " must be in " + std::string(range) +
+                                   ", got " + std::to_string(value));
+  };
+  if (threads > 256) return out_of_range("threads", threads, "1..256 (0 = hardware threads)");
+  if (max_body_bytes < 1024 || max_body_bytes > (size_t{1} << 30)) {
+    return out_of_range("max_body_bytes", max_body_bytes, "1024..1073741824 (1 KiB..1 GiB)");
   }
-  if (max_connections == 0) return Status::InvalidArgument("max_connections must be > 0");
-  if (shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
+  if (max_header_bytes < 1024 || max_header_bytes > (size_t{1} << 20)) {
+    return out_of_range("max_header_bytes", max_header_bytes, "1024..1048576 (1 KiB..1 MiB)");
+  }
+  constexpr int kDayMs = 86400000;
+  for (const auto& [name, value] :
+       {std::pair<std::string_view, int>{"read_timeout_ms", read_timeout_ms},
+        {"idle_timeout_ms", idle_timeout_ms},
+        {"write_timeout_ms", write_timeout_ms}}) {
+    if (value < 1 || value > kDayMs) return out_of_range(name, value, "1..86400000 (one day)");
+  }
+  if (max_connections < 1 || max_connections > 1000000) {
+    return out_of_range("max_connections", max_connections, "1..1000000");
+  }
+  if (shutdown_grace_ms < 0 || shutdown_grace_ms > kDayMs) {
+    return out_of_range("shutdown_grace_ms", shutdown_grace_ms, "0..86400000 (one day)");
+  }
+  if (Result<std::vector<std::string>> dirs = ModelPolicy::Canonicalize(allowed_model_dirs);
+      !dirs.ok()) {
+    return dirs.status();
+  }
   return Status::OK();
 }
 
@@ -471,8 +608,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Data
   FE_RETURN_IF_ERROR(options.Validate());
   ServerOptions resolved = options;
   if (resolved.threads == 0) {
-    resolved.threads = std::max(1u, std::thread::hardware_concurrency());
+    resolved.threads = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
   }
+  FE_ASSIGN_OR_RETURN(resolved.allowed_model_dirs,
+                      ModelPolicy::Canonicalize(options.allowed_model_dirs));
   auto server = std::make_unique<ServerImpl>(resolved, db);
   FE_RETURN_IF_ERROR(server->Listen());
   return std::unique_ptr<Server>(std::move(server));

@@ -56,7 +56,26 @@ bool SameIndex(const MilvusIndex& a, const MilvusIndex& b) {
          a.index_type == b.index_type && a.metric_type == b.metric_type && a.params == b.params;
 }
 
+// The flashembed index parameters that matter for search and storage.
+bool SameFlashembedIndex(const CollectionSchema& a, const CollectionSchema& b) {
+  return a.metric == b.metric && a.index == b.index && a.hnsw.m == b.hnsw.m &&
+         a.hnsw.ef_construction == b.hnsw.ef_construction && a.hnsw.ef_search == b.hnsw.ef_search &&
+         a.ivf.nlist == b.ivf.nlist && a.ivf.nprobe == b.ivf.nprobe && a.ivf.pq_m == b.ivf.pq_m &&
+         a.ivf.pq_nbits == b.ivf.pq_nbits;
+}
+
+std::mutex hook_mu;
+std::function<void(const std::string&)>& RecreateHook() {
+  static auto* hook = new std::function<void(const std::string&)>();
+  return *hook;
+}
+
 }  // namespace
+
+void MilvusApi::SetRecreateHookForTesting(std::function<void(const std::string&)> hook) {
+  std::lock_guard<std::mutex> lock(hook_mu);
+  RecreateHook() = std::move(hook);
+}
 
 HttpResponse MilvusApi::Error(int code, std::string_view message, int http_status) {
   HttpResponse response;
@@ -139,7 +158,7 @@ HttpResponse MilvusApi::Handle(const HttpRequest& request) {
     response.api_code = 0;
     response.body = Dump(envelope);
   } catch (const ApiError& e) {
-    response = Error(e.code(), e.message(), e.code() == 1800 ? 401 : 200);
+    response = Error(e.code(), e.message(), e.code() == 1800 ? 401 : e.code() == 1401 ? 403 : 200);
   } catch (const Json::exception& e) {
     // A value of an unexpected JSON type reached a typed read.
     response = Error(1801, std::string("can only accept json format request, error: ") + e.what());
@@ -158,9 +177,13 @@ HttpResponse MilvusApi::Handle(const HttpRequest& request) {
 
 // --- shared helpers -----------------------------------------------------------
 
+std::string MilvusApi::NameOf(const Context& ctx) {
+  return ReqString(ctx.body, "collectionName", "CollectionNameReq", "CollectionName");
+}
+
 MilvusApi::Target MilvusApi::Open(const Context& ctx) {
   Target target;
-  target.name = ReqString(ctx.body, "collectionName", "CollectionNameReq", "CollectionName");
+  target.name = NameOf(ctx);
   Result<std::shared_ptr<Collection>> collection = db_->GetCollection(target.name);
   if (!collection.ok()) {
     if (collection.status().IsNotFound() || collection.status().IsInvalidArgument()) {
@@ -180,19 +203,36 @@ MilvusApi::Target MilvusApi::Open(const Context& ctx) {
   Result<MilvusSchema> schema = MilvusSchema::FromCollection(target.info);
   if (!schema.ok()) throw ApiError(65535, schema.status().message());
   target.schema = std::move(*schema);
-  LoadState state = StateOf(target.name, target.schema);
+  LoadState state = StateOf(target.name, target.info, target.schema);
   target.loaded = state.loaded;
   target.index = std::move(state.index);
+  target.index_derived = state.derived;
   return target;
 }
 
-MilvusApi::LoadState MilvusApi::StateOf(const std::string& name, const MilvusSchema& schema) {
+MilvusApi::LoadState MilvusApi::StateOf(const std::string& name, const CollectionInfo& info,
+                                        const MilvusSchema& schema) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = states_.find(name);
-  if (it != states_.end()) return it->second;
-  LoadState state{schema.index.has_value(), schema.index};
+  if (it != states_.end() && it->second.created_unix_ms == info.created_unix_ms) return it->second;
+  // First seen by this server (or created again elsewhere since): loaded,
+  // with its declared index or the one it has.
+  LoadState state;
+  state.loaded = true;
+  state.created_unix_ms = info.created_unix_ms;
+  if (schema.index.has_value() && !schema.synthesized) {
+    state.index = schema.index;
+  } else {
+    state.index = IndexFromCollection(info, schema.vector().name);
+    state.derived = true;
+  }
   states_[name] = state;
   return state;
+}
+
+void MilvusApi::CheckEncoderAllowed(const std::string& encoder) const {
+  const std::string refusal = models_->Refusal(encoder);
+  if (!refusal.empty()) throw ApiError(1401, "privilege not permitted: " + refusal);
 }
 
 void MilvusApi::SetState(const std::string& name, const LoadState& state) {
@@ -213,6 +253,7 @@ Json MilvusApi::CreateCollection(const Context& ctx) {
   const std::string name = OptString(ctx.body, "collectionName");
   Result<CollectionSchema> fe_schema = schema.ToCollectionSchema();
   if (!fe_schema.ok()) throw ApiError(1100, fe_schema.status().message());
+  CheckEncoderAllowed(fe_schema->encoder);
   std::lock_guard<std::mutex> lock(catalog_mu_);
   Result<std::shared_ptr<Collection>> created = db_->CreateCollection(name, *fe_schema);
   if (!created.ok()) {
@@ -233,7 +274,9 @@ Json MilvusApi::CreateCollection(const Context& ctx) {
   }
   // Quick setup and custom setup with an index load at once; custom setup
   // without one is created unloaded, as in Milvus.
-  SetState(name, LoadState{schema.index.has_value(), schema.index});
+  if (Result<CollectionInfo> info = (*created)->Describe(); info.ok()) {
+    SetState(name, LoadState{schema.index.has_value(), schema.index, false, info->created_unix_ms});
+  }
   return {{"code", 0}, {"data", Json::object()}};
 }
 
@@ -328,13 +371,13 @@ Json MilvusApi::Load(const Context& ctx) {
     throw ApiError(65535, "there is no vector index on field: [" + t.schema.vector().name +
                               "], please create index firstly");
   }
-  SetState(t.name, LoadState{true, t.index});
+  SetState(t.name, LoadState{true, t.index, t.index_derived, t.info.created_unix_ms});
   return {{"code", 0}, {"data", Json::object()}};
 }
 
 Json MilvusApi::Release(const Context& ctx) {
   Target t = Open(ctx);
-  SetState(t.name, LoadState{false, t.index});
+  SetState(t.name, LoadState{false, t.index, t.index_derived, t.info.created_unix_ms});
   return {{"code", 0}, {"data", Json::object()}};
 }
 
@@ -352,19 +395,17 @@ void MilvusApi::InstallIndex(Target& t, const MilvusIndex& index) {
   CollectionSchema wanted = t.info.schema;
   ApplyIndex(index, &wanted);
   const CollectionSchema& have = t.info.schema;
-  const bool same = wanted.metric == have.metric && wanted.index == have.index &&
-                    wanted.hnsw.m == have.hnsw.m &&
-                    wanted.hnsw.ef_construction == have.hnsw.ef_construction &&
-                    wanted.hnsw.ef_search == have.hnsw.ef_search &&
-                    wanted.ivf.nlist == have.ivf.nlist && wanted.ivf.nprobe == have.ivf.nprobe &&
-                    wanted.ivf.pq_m == have.ivf.pq_m && wanted.ivf.pq_nbits == have.ivf.pq_nbits;
-  if (same) return;
+  const bool same = SameFlashembedIndex(wanted, have);
   // The index kind, metric and parameters are fixed when a flashembed
-  // collection is created. An empty collection can simply be re-created;
-  // a non-empty one would need every vector re-indexed, which this server
-  // does not do behind the client's back.
+  // collection is created. An empty collection can simply be re-created
+  // (also when its index already matches, so the declaration is stored and
+  // survives a restart); a non-empty one would need every vector
+  // re-indexed, which this server does not do behind the client's back.
+  // The caller holds the collection's exclusive lock: no write can land
+  // between this count and the re-creation (and be lost with it).
   Result<uint64_t> count = t.collection->Count();
   if (!count.ok()) throw ApiError(65535, count.status().ToString());
+  if (same && (*count > 0 || t.schema.synthesized)) return;
   if (*count > 0 || t.schema.synthesized) {
     throw ApiError(65535, "flashembed cannot change the index of a collection that holds data (" +
                               std::to_string(*count) + " rows, index " +
@@ -377,16 +418,26 @@ void MilvusApi::InstallIndex(Target& t, const MilvusIndex& index) {
   schema.metric_type = index.metric_type;
   Result<CollectionSchema> fe_schema = schema.ToCollectionSchema();
   if (!fe_schema.ok()) throw ApiError(1100, fe_schema.status().message());
+  {
+    std::lock_guard<std::mutex> lock(hook_mu);
+    if (RecreateHook()) RecreateHook()(t.name);
+  }
   std::lock_guard<std::mutex> lock(catalog_mu_);
   const Status dropped = db_->DropCollection(t.name);
   if (!dropped.ok()) throw ApiError(65535, dropped.ToString());
   Result<std::shared_ptr<Collection>> created = db_->CreateCollection(t.name, *fe_schema);
   if (!created.ok()) throw ApiError(65535, created.status().ToString());
+  Result<CollectionInfo> info = (*created)->Describe();
+  if (!info.ok()) throw ApiError(65535, info.status().ToString());
   t.collection = std::move(*created);
+  t.info = std::move(*info);
   t.schema = std::move(schema);
 }
 
 Json MilvusApi::CreateIndex(const Context& ctx) {
+  // Exclusive: writes through either API wait until the index is in place
+  // (see InstallIndex), and the collection is opened under the lock.
+  CollectionLocks::Guard guard = locks_->Exclusive(NameOf(ctx));
   Target t = Open(ctx);
   const Json* params = FindKey(ctx.body, "indexParams");
   if (params == nullptr || !params->is_array() || params->empty()) {
@@ -394,21 +445,24 @@ Json MilvusApi::CreateIndex(const Context& ctx) {
                          "Error:Field validation for 'IndexParams' failed on the 'required' tag");
   }
   // Every entry is parsed and checked before anything changes, so a request
-  // with one bad entry fails with nothing installed.
+  // with one bad entry fails with nothing installed. An index derived from
+  // the stored collection (see the header) may be replaced by a declared
+  // one; InstallIndex refuses a different one on a collection with data.
+  const std::optional<MilvusIndex> declared = t.index_derived ? std::nullopt : t.index;
   std::optional<MilvusIndex> wanted;
   for (const Json& entry : *params) {
     MilvusIndex index = ParseIndexParam(entry, t.schema);
     if (!t.schema.Find(index.field_name)->is_vector()) continue;  // scalar: filters need none
     if ((wanted.has_value() && !SameIndex(*wanted, index)) ||
-        (t.index.has_value() && !SameIndex(*t.index, index))) {
+        (declared.has_value() && !SameIndex(*declared, index))) {
       throw ApiError(65535, "CreateIndex failed: at most one distinct index is allowed per field");
     }
     wanted = std::move(index);
   }
-  if (wanted.has_value() && !t.index.has_value()) {
+  if (wanted.has_value() && !declared.has_value()) {
     InstallIndex(t, *wanted);
     t.index = std::move(wanted);
-    SetState(t.name, LoadState{t.loaded, t.index});
+    SetState(t.name, LoadState{t.loaded, t.index, false, t.info.created_unix_ms});
   }
   return {{"code", 0}, {"data", Json::object()}};
 }
@@ -456,7 +510,7 @@ Json MilvusApi::DropIndex(const Context& ctx) {
   }
   // The stored index stays (flashembed always indexes); the collection just
   // reports none until an index is created again.
-  SetState(t.name, LoadState{false, std::nullopt});
+  SetState(t.name, LoadState{false, std::nullopt, false, t.info.created_unix_ms});
   return {{"code", 0}, {"data", Json::object()}};
 }
 

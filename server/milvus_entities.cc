@@ -343,6 +343,9 @@ Json MilvusApi::Insert(const Context& ctx) { return Write(ctx, /*upsert=*/false)
 Json MilvusApi::Upsert(const Context& ctx) { return Write(ctx, /*upsert=*/true); }
 
 Json MilvusApi::Write(const Context& ctx, bool upsert) {
+  // Held from before the collection is opened until the write is done, so
+  // an indexes/create re-creation either sees these rows or runs first.
+  CollectionLocks::Guard guard = locks_->Shared(NameOf(ctx));
   Target t = Open(ctx);
   const Json* data = FindKey(ctx.body, "data");
   if (data == nullptr || data->is_null() || (data->is_array() && data->empty())) {
@@ -418,6 +421,7 @@ Json MilvusApi::Write(const Context& ctx, bool upsert) {
 }
 
 Json MilvusApi::Delete(const Context& ctx) {
+  CollectionLocks::Guard guard = locks_->Shared(NameOf(ctx));
   Target t = Open(ctx);
   const std::string filter = ReqString(ctx.body, "filter", "CollectionFilterReq", "Filter");
   const std::string params = ExprParams(ctx.body);
@@ -619,8 +623,23 @@ Json MilvusApi::Search(const Context& ctx) {
       }
       return v->get<double>();
     };
-    if (auto ef = number("ef"); ef && *ef >= 1 && *ef <= 32768) options.ef_search = static_cast<size_t>(*ef);
-    if (auto np = number("nprobe"); np && *np >= 1 && *np <= 65536) options.nprobe = static_cast<size_t>(*np);
+    // Out of range or fractional is an error, not silently ignored or
+    // truncated.
+    auto ranged = [&](std::string_view key, double max) -> std::optional<size_t> {
+      std::optional<double> v = number(key);
+      if (!v.has_value()) return std::nullopt;
+      if (!(*v >= 1 && *v <= max) || *v != std::floor(*v)) {
+        throw ApiError(1100, "invalid parameter[" + std::string(key) + "=" +
+                                 Dump(*FindKey(merged, key)) +
+                                 "]: out of range, flashembed "
+                                 "supports " +
+                                 std::string(key) + " in [1, " +
+                                 std::to_string(static_cast<int64_t>(max)) + "]");
+      }
+      return static_cast<size_t>(*v);
+    };
+    if (auto ef = ranged("ef", 32768)) options.ef_search = *ef;
+    if (auto np = ranged("nprobe", 65536)) options.nprobe = *np;
     // Range search: L2 keeps range_filter <= d < radius, IP/COSINE keeps
     // radius < s <= range_filter; Hit::score is -d for L2.
     std::optional<double> radius = number("radius");

@@ -49,6 +49,19 @@ std::optional<int64_t> ParamInt(const Json& params, std::string_view key) {
                            "]: expected an integer");
 }
 
+// An index parameter in [min, max] (flashembed's range); 1100 naming the
+// parameter, its value and the range otherwise.
+std::optional<int> ParamIntIn(const Json& params, std::string_view key, int min, int max) {
+  std::optional<int64_t> n = ParamInt(params, key);
+  if (!n.has_value()) return std::nullopt;
+  if (*n < min || *n > max) {
+    throw ApiError(1100, "invalid parameter[" + std::string(key) + "=" + std::to_string(*n) +
+                             "]: out of range, flashembed supports " + std::string(key) + " in [" +
+                             std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return static_cast<int>(*n);
+}
+
 // Type params are stored as strings, as Milvus reports them.
 Json StringifyParams(const Json* params) {
   Json out = Json::object();
@@ -262,13 +275,43 @@ Result<MilvusSchema> MilvusSchema::FromCollection(const CollectionInfo& info) {
     schema.text_field = "text";
     schema.encoder = info.schema.encoder;
   }
-  schema.metric_type = info.schema.metric == Metric::kCosine         ? "COSINE"
-                       : info.schema.metric == Metric::kInnerProduct ? "IP"
-                                                                     : "L2";
-  const char* kind_names[] = {"HNSW", "FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ"};
-  schema.index = MilvusIndex{"vector", "vector", kind_names[static_cast<int>(info.schema.index)],
-                             schema.metric_type, Json::object()};
+  schema.index = IndexFromCollection(info, "vector");
+  schema.metric_type = schema.index->metric_type;
   return schema;
+}
+
+MilvusIndex IndexFromCollection(const CollectionInfo& info, const std::string& field_name) {
+  const CollectionSchema& s = info.schema;
+  MilvusIndex index;
+  index.index_name = field_name;
+  index.field_name = field_name;
+  index.metric_type = s.metric == Metric::kCosine         ? "COSINE"
+                      : s.metric == Metric::kInnerProduct ? "IP"
+                                                          : "L2";
+  switch (s.index) {
+    case IndexKind::kHnsw:
+      index.index_type = "HNSW";
+      index.params = {
+          {"M", s.hnsw.m}, {"efConstruction", s.hnsw.ef_construction}, {"ef", s.hnsw.ef_search}};
+      break;
+    case IndexKind::kFlat:
+      index.index_type = "FLAT";
+      break;
+    case IndexKind::kIvfFlat:
+    case IndexKind::kIvfSq8:
+    case IndexKind::kIvfPq:
+      index.index_type = s.index == IndexKind::kIvfFlat  ? "IVF_FLAT"
+                         : s.index == IndexKind::kIvfSq8 ? "IVF_SQ8"
+                                                         : "IVF_PQ";
+      index.params = {{"nprobe", s.ivf.nprobe}};
+      if (s.ivf.nlist > 0) index.params["nlist"] = s.ivf.nlist;
+      if (s.index == IndexKind::kIvfPq) {
+        if (s.ivf.pq_m > 0) index.params["m"] = s.ivf.pq_m;
+        index.params["nbits"] = s.ivf.pq_nbits;
+      }
+      break;
+  }
+  return index;
 }
 
 Result<CollectionSchema> MilvusSchema::ToCollectionSchema() const {
@@ -289,21 +332,23 @@ void ApplyIndex(const MilvusIndex& index, CollectionSchema* schema) {
   schema->metric = ParseMetricType(index.metric_type);
   const std::string& type = index.index_type;
   const Json& p = index.params;
+  // Ranges are flashembed's (CollectionSchema::Validate), checked before
+  // the narrowing to int so a huge value is refused, not wrapped.
   if (type == "AUTOINDEX" || type == "HNSW") {
     schema->index = IndexKind::kHnsw;
-    if (auto m = ParamInt(p, "M")) schema->hnsw.m = static_cast<int>(*m);
-    if (auto ef = ParamInt(p, "efConstruction")) schema->hnsw.ef_construction = static_cast<int>(*ef);
-    if (auto ef = ParamInt(p, "ef")) schema->hnsw.ef_search = static_cast<int>(*ef);
+    if (auto m = ParamIntIn(p, "M", 2, 100)) schema->hnsw.m = *m;
+    if (auto ef = ParamIntIn(p, "efConstruction", 1, 10000)) schema->hnsw.ef_construction = *ef;
+    if (auto ef = ParamIntIn(p, "ef", 1, 10000)) schema->hnsw.ef_search = *ef;
   } else if (type == "FLAT") {
     schema->index = IndexKind::kFlat;
   } else if (type == "IVF_FLAT" || type == "IVF_SQ8" || type == "IVF_PQ") {
     schema->index = type == "IVF_FLAT"  ? IndexKind::kIvfFlat
                     : type == "IVF_SQ8" ? IndexKind::kIvfSq8
                                         : IndexKind::kIvfPq;
-    if (auto n = ParamInt(p, "nlist")) schema->ivf.nlist = static_cast<int>(*n);
-    if (auto n = ParamInt(p, "nprobe")) schema->ivf.nprobe = static_cast<int>(*n);
-    if (auto n = ParamInt(p, "m")) schema->ivf.pq_m = static_cast<int>(*n);
-    if (auto n = ParamInt(p, "nbits")) schema->ivf.pq_nbits = static_cast<int>(*n);
+    if (auto n = ParamIntIn(p, "nlist", 1, 65536)) schema->ivf.nlist = *n;
+    if (auto n = ParamIntIn(p, "nprobe", 1, 65536)) schema->ivf.nprobe = *n;
+    if (auto n = ParamIntIn(p, "m", 1, 65536)) schema->ivf.pq_m = *n;
+    if (auto n = ParamIntIn(p, "nbits", 4, 8)) schema->ivf.pq_nbits = *n;
   } else {
     throw ApiError(1100, "invalid parameter[index type " + type +
                              " is not supported by flashembed; supported: AUTOINDEX, HNSW, FLAT, "

@@ -90,8 +90,16 @@ MilvusSchema ParseCreateRequest(const Json& body);
 // Throws ApiError.
 MilvusIndex ParseIndexParam(const Json& entry, const MilvusSchema& schema);
 
+// The index a stored collection has, in Milvus terms, named after
+// `field_name`: HNSW (M, efConstruction, ef), FLAT or IVF_* (nlist, nprobe,
+// m, nbits) with the collection's metric and parameters. ApplyIndex of it
+// gives back the same flashembed index.
+MilvusIndex IndexFromCollection(const CollectionInfo& info, const std::string& field_name);
+
 // Applies `index` (type, metric, params) to a flashembed schema. Throws
-// ApiError 1100 for an unknown index or metric type.
+// ApiError 1100 for an unknown index or metric type, and for a parameter
+// out of flashembed's range (M 2..100, efConstruction and ef 1..10000,
+// nlist and nprobe 1..65536, m 1..65536 dividing dim, nbits 4..8).
 void ApplyIndex(const MilvusIndex& index, CollectionSchema* schema);
 
 // Reads typed optional fields of a Milvus request (case-insensitive keys).

@@ -65,7 +65,11 @@ int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t
 std::optional<float> GetFloat(const Json& body, std::string_view key) {
   const Json* v = Get(body, key, Json::value_t::number_float, "a number");
   if (v == nullptr) return std::nullopt;
-  return static_cast<float>(v->get<double>());
+  const double d = v->get<double>();
+  if (!(std::fabs(d) <= 3.4e38)) {
+    BadRequest("\"" + std::string(key) + "\" is out of float range: " + Dump(*v));
+  }
+  return static_cast<float>(d);
 }
 
 Id IdFromJson(const Json& value, std::string_view where) {
@@ -122,6 +126,8 @@ Json InfoToJson(const CollectionInfo& info) {
                 {"pq_nbits", info.schema.ivf.pq_nbits}}},
               {"query_prefix", info.schema.query_prefix},
               {"document_prefix", info.schema.document_prefix},
+              {"text_index", info.schema.text_index},
+              {"indexed_fields", info.schema.indexed_fields},
               {"milvus", !info.schema.properties.empty()},
               {"created_unix_ms", info.created_unix_ms}};
 }
@@ -148,8 +154,10 @@ const char* ErrorName(int http_status) {
   switch (http_status) {
     case 400: return "invalid_argument";
     case 401: return "unauthenticated";
+    case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
+    case 408: return "request_timeout";
     case 409: return "already_exists";
     case 413: return "body_too_large";
     case 429: return "resource_exhausted";
@@ -238,6 +246,12 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     } else if (n == 3 && parts[0] == "collections" && parts[2] == "delete" && m == "POST") {
       route("collections/{name}/delete");
       out = DeleteDocuments(parts[1], body);
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "find" && m == "POST") {
+      route("collections/{name}/find");
+      out = Find(parts[1], body);
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "count" && m == "POST") {
+      route("collections/{name}/count");
+      out = CountWhere(parts[1], body);
     } else if (n == 4 && parts[0] == "collections" && parts[2] == "documents" && m == "GET") {
       route("collections/{name}/documents/{id}");
       out = GetDocument(parts[1], parts[3], request.query);
@@ -266,8 +280,9 @@ std::shared_ptr<Collection> NativeApi::Open(const std::string& name) {
 }
 
 Json NativeApi::CreateCollection(const Json& body) {
-  CheckKeys(body, {"name", "dim", "metric", "encoder", "index", "hnsw", "ivf", "query_prefix",
-                   "document_prefix"},
+  CheckKeys(body,
+            {"name", "dim", "metric", "encoder", "index", "hnsw", "ivf", "query_prefix",
+             "document_prefix", "text_index", "indexed_fields"},
             "a collection");
   const std::string name = GetString(body, "name");
   if (name.empty()) BadRequest("\"name\" is required");
@@ -299,7 +314,21 @@ Json NativeApi::CreateCollection(const Json& body) {
   }
   schema.query_prefix = GetString(body, "query_prefix");
   schema.document_prefix = GetString(body, "document_prefix");
+  schema.text_index = GetBool(body, "text_index", false);
+  if (const Json* fields = Get(body, "indexed_fields", Json::value_t::array, "an array")) {
+    for (size_t i = 0; i < fields->size(); ++i) {
+      const Json& f = (*fields)[i];
+      if (!f.is_string()) {
+        BadRequest("indexed_fields[" + std::to_string(i) + "] must be a string, got " + Dump(f));
+      }
+      schema.indexed_fields.push_back(f.get<std::string>());
+    }
+  }
   if (Status s = schema.Validate(); !s.ok()) Fail(s);
+  if (const std::string refusal = models_->Refusal(schema.encoder); !refusal.empty()) {
+    throw ApiError(403, refusal);
+  }
+  CollectionLocks::Guard guard = locks_->Shared(name);
   Result<std::shared_ptr<Collection>> created = db_->CreateCollection(name, schema);
   if (!created.ok()) Fail(created.status());
   Result<CollectionInfo> info = (*created)->Describe();
@@ -322,6 +351,7 @@ Json NativeApi::ListCollections() {
 }
 
 Json NativeApi::DropCollection(const std::string& name) {
+  CollectionLocks::Guard guard = locks_->Shared(name);
   if (Status s = db_->DropCollection(name); !s.ok()) Fail(s);
   return {{"dropped", name}};
 }
@@ -351,24 +381,57 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
     if (doc.vector.empty()) ++texts;
     docs.push_back(std::move(doc));
   }
-  const Status s = upsert ? Open(name)->Upsert(WriteOptions{}, docs) : Open(name)->Add(WriteOptions{}, docs);
+  // Held from before the collection is opened (see CollectionLocks).
+  CollectionLocks::Guard guard = locks_->Shared(name);
+  std::shared_ptr<Collection> collection = Open(name);
+  const Status s =
+      upsert ? collection->Upsert(WriteOptions{}, docs) : collection->Add(WriteOptions{}, docs);
   if (!s.ok()) Fail(s);
   metrics_->AddTextsEmbedded(texts);
   return {{"written", docs.size()}};
 }
 
 Json NativeApi::Search(const std::string& name, const Json& body) {
-  CheckKeys(body, {"text", "vector", "k", "filter", "filter_params", "group_by", "group_size",
-                   "min_score", "max_score", "ef_search", "nprobe", "mode", "with_text",
-                   "with_metadata", "with_vector"},
+  CheckKeys(body, {"text",     "vector",     "k",         "filter",        "filter_params",
+                   "group_by", "group_size", "min_score", "max_score",     "ef_search",
+                   "nprobe",   "mode",       "with_text", "with_metadata", "with_vector",
+                   "ranking",  "keywords",   "fusion",    "rrf_k",         "text_weight"},
             "a search request");
-  const std::string text = GetString(body, "text");
-  std::vector<float> vector;
-  if (auto v = body.find("vector"); v != body.end() && !v->is_null()) vector = VectorFromJson(*v, "vector");
-  if (text.empty() == vector.empty()) BadRequest("give exactly one of \"text\" and \"vector\"");
   SearchOptions options;
   SearchStats stats;
   options.stats = &stats;
+  const std::string ranking = GetString(body, "ranking", "vector");
+  if (ranking == "vector") {
+    options.ranking = Ranking::kVector;
+  } else if (ranking == "text") {
+    options.ranking = Ranking::kText;
+  } else if (ranking == "hybrid") {
+    options.ranking = Ranking::kHybrid;
+  } else {
+    BadRequest("\"ranking\" must be vector, text or hybrid, got \"" + ranking + "\"");
+  }
+  const std::string text = GetString(body, "text");
+  std::vector<float> vector;
+  if (auto v = body.find("vector"); v != body.end() && !v->is_null())
+    vector = VectorFromJson(*v, "vector");
+  if (options.ranking == Ranking::kText) {
+    // BM25 needs words only: "keywords", or else "text".
+    if (!vector.empty())
+      BadRequest("ranking \"text\" uses no \"vector\"; give \"text\" or \"keywords\"");
+  } else if (text.empty() == vector.empty()) {
+    BadRequest("give exactly one of \"text\" and \"vector\"");
+  }
+  options.keywords = GetString(body, "keywords");
+  const std::string fusion = GetString(body, "fusion", "rrf");
+  if (fusion == "rrf") {
+    options.fusion = Fusion::kRrf;
+  } else if (fusion == "weighted") {
+    options.fusion = Fusion::kWeighted;
+  } else {
+    BadRequest("\"fusion\" must be rrf or weighted, got \"" + fusion + "\"");
+  }
+  options.rrf_k = static_cast<int>(GetInt(body, "rrf_k", 60, 1, 16384));
+  if (std::optional<float> w = GetFloat(body, "text_weight")) options.text_weight = *w;
   options.k = static_cast<size_t>(GetInt(body, "k", 10, 1, 16384));
   options.filter = GetString(body, "filter");
   if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object")) {
@@ -393,13 +456,15 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   options.with_text = GetBool(body, "with_text", true);
   options.with_metadata = GetBool(body, "with_metadata", true);
   options.with_vector = GetBool(body, "with_vector", false);
-  const Query query = text.empty() ? Query::Vector(std::move(vector)) : Query::Text(text);
+  const Query query = vector.empty() ? Query::Text(text) : Query::Vector(std::move(vector));
   Result<std::vector<Hit>> hits = Open(name)->Search(options, query);
   if (!hits.ok()) Fail(hits.status());
-  if (!text.empty()) metrics_->AddTextsEmbedded(1);
+  if (!text.empty() && options.ranking != Ranking::kText) metrics_->AddTextsEmbedded(1);
   Json list = Json::array();
   for (const Hit& hit : *hits) {
     Json h{{"id", IdToJson(hit.id)}, {"score", FloatToJson(hit.score)}};
+    if (hit.vector_score.has_value()) h["vector_score"] = FloatToJson(*hit.vector_score);
+    if (hit.text_score.has_value()) h["text_score"] = FloatToJson(*hit.text_score);
     if (options.with_text) h["text"] = hit.text;
     if (options.with_metadata) h["metadata"] = MetadataToJson(hit.metadata);
     if (options.with_vector) h["vector"] = VectorToJson(hit.vector);
@@ -407,7 +472,50 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
     list.push_back(std::move(h));
   }
   return {{"hits", list},
-          {"stats", {{"strategy", stats.strategy}, {"filter_matches", stats.filter_matches}}}};
+          {"stats",
+           {{"strategy", stats.strategy},
+            {"filter_matches", stats.filter_matches},
+            {"narrowed", stats.narrowed},
+            {"cached", stats.cached}}}};
+}
+
+Json NativeApi::Find(const std::string& name, const Json& body) {
+  CheckKeys(
+      body,
+      {"filter", "filter_params", "offset", "limit", "with_text", "with_metadata", "with_vector"},
+      "a find request");
+  FindOptions options;
+  options.filter = GetString(body, "filter");
+  if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object")) {
+    options.filter_params = Dump(*p);
+  }
+  options.offset = static_cast<size_t>(GetInt(body, "offset", 0, 0, int64_t{1} << 40));
+  options.limit = static_cast<size_t>(GetInt(body, "limit", 100, 1, 16384));
+  options.with_text = GetBool(body, "with_text", true);
+  options.with_metadata = GetBool(body, "with_metadata", true);
+  options.with_vector = GetBool(body, "with_vector", false);
+  Result<std::vector<Document>> docs = Open(name)->Find(options);
+  if (!docs.ok()) Fail(docs.status());
+  Json list = Json::array();
+  for (const Document& doc : *docs) {
+    Json d{{"id", IdToJson(doc.id)}};
+    if (options.with_text) d["text"] = doc.text;
+    if (options.with_metadata) d["metadata"] = MetadataToJson(doc.metadata);
+    if (options.with_vector) d["vector"] = VectorToJson(doc.vector);
+    list.push_back(std::move(d));
+  }
+  return {{"documents", list}};
+}
+
+Json NativeApi::CountWhere(const std::string& name, const Json& body) {
+  CheckKeys(body, {"filter", "filter_params"}, "a count request");
+  const std::string filter = GetString(body, "filter");
+  std::string params;
+  if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object"))
+    params = Dump(*p);
+  Result<uint64_t> count = Open(name)->CountWhere(filter, params);
+  if (!count.ok()) Fail(count.status());
+  return {{"count", *count}};
 }
 
 Json NativeApi::GetDocuments(const std::string& name, const Json& body) {
@@ -456,6 +564,7 @@ Json NativeApi::DeleteDocuments(const std::string& name, const Json& body) {
   const Json* ids_json = Get(body, "ids", Json::value_t::array, "an array");
   const std::string filter = GetString(body, "filter");
   if ((ids_json == nullptr) == filter.empty()) BadRequest("give exactly one of \"ids\" and \"filter\"");
+  CollectionLocks::Guard guard = locks_->Shared(name);
   std::shared_ptr<Collection> collection = Open(name);
   if (ids_json != nullptr) {
     std::vector<Id> ids;

@@ -29,7 +29,11 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 Router::Router(Database* db, RouterOptions options)
-    : db_(db), options_(std::move(options)), milvus_(db, &metrics_), native_(db, &metrics_) {}
+    : db_(db),
+      options_(std::move(options)),
+      models_(options_.allowed_model_dirs),
+      milvus_(db, &metrics_, &locks_, &models_),
+      native_(db, &metrics_, &locks_, &models_) {}
 
 bool Router::Authorized(const HttpRequest& request) const {
   if (options_.token.empty()) return true;
@@ -43,6 +47,11 @@ bool Router::Authorized(const HttpRequest& request) const {
 
 HttpResponse Router::Handle(const HttpRequest& request) {
   try {
+    if (request.method == "HEAD") {
+      HttpRequest as_get = request;
+      as_get.method = "GET";
+      return Dispatch(as_get);
+    }
     return Dispatch(request);
   } catch (const std::exception& e) {
     // The APIs catch their own errors; this is the last line of defence so

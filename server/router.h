@@ -11,11 +11,14 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "query/database.h"
+#include "server/collection_locks.h"
 #include "server/http_message.h"
 #include "server/metrics.h"
 #include "server/milvus_api.h"
+#include "server/model_policy.h"
 #include "server/native_api.h"
 
 namespace flashembed::server {
@@ -23,6 +26,8 @@ namespace flashembed::server {
 struct RouterOptions {
   std::string token;       // "" = no authentication
   bool access_log = true;  // one JSON line per request on stderr
+  // Canonical folders clients may name models in (see ModelPolicy).
+  std::vector<std::string> allowed_model_dirs;
 };
 
 class Router {
@@ -30,7 +35,8 @@ class Router {
   Router(Database* db, RouterOptions options);
 
   // Answers one request. Never throws; handler failures become error
-  // responses (HTTP 500 / Milvus code 65535).
+  // responses (HTTP 500 / Milvus code 65535). HEAD is answered as GET; the
+  // transport sends no body with it.
   HttpResponse Handle(const HttpRequest& request);
 
   // A transport-level error (413, 431, 400, 503) in the shape the request's
@@ -50,6 +56,8 @@ class Router {
   Database* db_;
   RouterOptions options_;
   Metrics metrics_;
+  CollectionLocks locks_;  // shared by both APIs
+  ModelPolicy models_;
   MilvusApi milvus_;
   NativeApi native_;
   std::mutex log_mu_;  // one access-log line at a time

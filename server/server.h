@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "query/database.h"
@@ -30,30 +31,44 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   // TCP port; 0 = any free port (read it back with Server::port()).
   uint16_t port = 19530;
-  // Threads running request handlers (database calls); 0 = the number of
-  // hardware threads. One more thread does all network I/O.
+  // Threads running request handlers (database calls); 1..256, or 0 = the
+  // number of hardware threads (at most 256). One more thread does all
+  // network I/O.
   size_t threads = 0;
   // When non-empty, every request must carry `Authorization: Bearer <token>`
   // (compared in constant time); others get HTTP 401 and change nothing.
   std::string token;
-  // Largest request body accepted, in bytes; larger ones get HTTP 413.
+  // Largest request body accepted, in bytes (1 KiB..1 GiB); larger ones get
+  // HTTP 413.
   size_t max_body_bytes = 64u << 20;
-  // Largest request header block, in bytes; larger ones get HTTP 431.
+  // Largest request header block, in bytes (1 KiB..1 MiB); larger ones get
+  // HTTP 431.
   size_t max_header_bytes = 16u << 10;
   // A whole request (headers and body) must arrive within this many ms of its
-  // first byte; a keep-alive connection may sit idle this long between
-  // requests; a response must be written within write_timeout_ms. On expiry
-  // the connection is closed.
+  // first byte, or it is answered 408 and the connection closed; a
+  // keep-alive connection may sit idle this long between requests (then it
+  // is closed without an answer); a response must be written within
+  // write_timeout_ms (else the connection is closed). Each 1..86400000
+  // (one day).
   int read_timeout_ms = 30000;
   int idle_timeout_ms = 60000;
   int write_timeout_ms = 30000;
-  // Open connections at most; one more is answered 503 and closed.
+  // Open connections at most (1..1000000); one more is answered 503 and
+  // closed.
   size_t max_connections = 256;
   // One JSON line per request on stderr (method, target, route, status,
   // milvus code, bytes, latency).
   bool access_log = true;
-  // Stop(): requests already being handled get this long to finish.
+  // Stop(): requests already being handled get this long to finish
+  // (0..86400000).
   int shutdown_grace_ms = 30000;
+  // Folders inside which a client may name a Hugging Face model folder as a
+  // collection's encoder ("model:DIR", native `encoder` or a Milvus text
+  // field's `encoder` param); others are refused (HTTP 403, Milvus code
+  // 1401). Each must be an existing folder; compared after resolving
+  // symbolic links and "..". Empty: no model folders ("hash" and
+  // vector-only collections are always allowed).
+  std::vector<std::string> allowed_model_dirs;
 
   Status Validate() const;
 };
@@ -62,6 +77,7 @@ class Server {
  public:
   // Binds and starts serving `db` (not owned; must outlive the Server).
   // InvalidArgument for bad options (a non-loopback host without a token,
+  // a value out of range, an allowed model folder that does not exist;
   // named in the message); IOError when the address cannot be bound.
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Database* db);
 

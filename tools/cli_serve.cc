@@ -87,10 +87,20 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--token", o.token,
                   "require 'Authorization: Bearer TOKEN' on every request (default "
                   "$FLASHEMBED_TOKEN)");
-  cmd->add_option("--threads", o.threads, "request handler threads; 0 = hardware threads")
+  cmd->add_option("--threads", o.threads, "request handler threads, 1..256; 0 = hardware threads")
       ->capture_default_str();
-  cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body (413 beyond)")
+  cmd->add_option("--max-body-bytes", o.max_body_bytes,
+                  "largest request body, 1 KiB..1 GiB (413 beyond)")
       ->capture_default_str();
+  cmd->add_option("--max-header-bytes", o.max_header_bytes,
+                  "largest request header block, 1 KiB..1 MiB (431 beyond)")
+      ->capture_default_str();
+  cmd->add_option("--allow-model", o.allowed_model_dirs,
+                  "let clients create collections whose encoder is a model folder inside DIR "
+                  "(\"model:DIR/...\"); repeat for more folders. Without it only \"hash\" and "
+                  "vector-only collections can be created over HTTP")
+      ->allow_extra_args(false)
+      ->type_name("DIR");
   cmd->add_option("--max-connections", o.max_connections, "open connections at most (503 beyond)")
       ->capture_default_str();
   cmd->add_option("--read-timeout-ms", o.read_timeout_ms,

@@ -71,6 +71,36 @@ check POST /api/v1/collections/notes/search '{"text": "fast fox", "k": 5,
   "filter": "lang == \"en\" and year >= {y}", "filter_params": {"y": 2000}}' 200 '"id":1'
 check POST /api/v1/collections/vecs/search '{"vector": [0.1, 0.2, 0.3, 0.4], "k": 3,
   "group_by": "tag", "group_size": 2, "with_vector": true}' 200 '"group":"a"'
+# Full-text and hybrid search, find and count (collection with a BM25 index).
+check POST /api/v1/collections '{"name": "kb", "text_index": true,
+  "indexed_fields": ["lang", "year"]}' 201 '"indexed_fields":["lang","year"]'
+check POST /api/v1/collections/kb/documents '{"documents": [
+  {"id": 1, "text": "the quick brown fox", "metadata": {"lang": "en", "year": 2020}},
+  {"id": 2, "text": "a fox and a dog", "metadata": {"lang": "en", "year": 2012}},
+  {"id": 3, "text": "der schnelle braune Fuchs", "metadata": {"lang": "de", "year": 2021}},
+  {"id": 4, "text": "stock markets fell", "metadata": {"lang": "en", "year": 1999}}]}' 200 '"written":4'
+check POST /api/v1/collections/kb/search '{"ranking": "text", "keywords": "fox", "k": 5}' 200 \
+  '"text_score":'
+check POST /api/v1/collections/kb/search '{"ranking": "hybrid", "text": "quick fox",
+  "fusion": "rrf", "rrf_k": 60, "k": 5}' 200 '"vector_score":'
+check POST /api/v1/collections/kb/search '{"ranking": "hybrid", "text": "a fast animal",
+  "keywords": "dog", "fusion": "weighted", "text_weight": 0.7, "filter": "lang == \"en\""}' 200 '"id":2'
+check POST /api/v1/collections/kb/search '{"ranking": "bm25", "text": "fox"}' 400 'ranking'
+check POST /api/v1/collections/notes/search '{"ranking": "text", "keywords": "fox"}' 400 'text index'
+check POST /api/v1/collections/kb/find '{"filter": "lang == \"en\" and year >= {y}",
+  "filter_params": {"y": 2010}, "offset": 0, "limit": 2, "with_text": true, "with_metadata": true}' \
+  200 '"documents":[{"id":1,'
+check POST /api/v1/collections/kb/count '{"filter": "lang == \"en\""}' 200 '{"count":3}'
+check POST /api/v1/collections/kb/count '{}' 200 '{"count":4}'
+check POST /api/v1/collections/kb/find '{"limit": 0}' 400 'limit'
+# Model folders need --allow-model.
+check POST /api/v1/collections '{"name": "m", "encoder": "model:/etc"}' 403 'allow-model'
+# HEAD: the GET headers, no body.
+head_out=$(curl -s -I "$base/health")
+if ! grep -q '^HTTP/1.1 200' <<<"$head_out" || ! grep -qi '^content-length: 15' <<<"$head_out"; then
+  echo "FAIL: HEAD /health: $head_out" >&2
+  failures=$((failures + 1))
+fi
 # Delete by filter, then by ids.
 check POST /api/v1/collections/notes/delete '{"filter": "year < 2000"}' 200 '"deleted":1'
 check POST /api/v1/collections/notes/delete '{"ids": [1, "doc-2"]}' 200 '"deleted":2'

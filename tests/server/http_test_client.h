@@ -6,21 +6,21 @@
 #define FLASHEMBED_TESTS_SERVER_HTTP_TEST_CLIENT_H_
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server/server.h"
 #include "tests/testing/test_util.h"
@@ -92,8 +92,25 @@ class Connection {
     return ReadReply(timeout_ms);
   }
 
-  // Reads one response: status line, headers, Content-Length body.
-  Reply ReadReply(int timeout_ms = 30000) {
+  // Sends HEAD and reads the response's headers only (a HEAD response has
+  // no body, whatever its Content-Length says).
+  Reply Head(const std::string& path, int timeout_ms = 30000) {
+    if (!SendRaw("HEAD " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return {};
+    return ReadReply(timeout_ms, /*head_only=*/true);
+  }
+
+  // No more bytes from this side (the server reads end-of-stream).
+  void ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+  // Bytes received and not yet consumed by ReadReply.
+  const std::string& buffered() const { return buffer_; }
+  // After ClosedWithin returned true: the server reset the connection
+  // (ECONNRESET) instead of closing it in order.
+  bool was_reset() const { return reset_; }
+
+  // Reads one response: status line, headers, and (unless `head_only`) the
+  // Content-Length body.
+  Reply ReadReply(int timeout_ms = 30000, bool head_only = false) {
     Reply reply;
     size_t header_end;
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -122,7 +139,8 @@ class Connection {
       line_end = next;
     }
     buffer_.erase(0, header_end + 4);
-    if (reply.status == 100) return ReadReply(timeout_ms);  // interim response
+    if (reply.status == 100) return ReadReply(timeout_ms, head_only);  // interim response
+    if (head_only) return reply;
     while (buffer_.size() < content_length) {
       if (!Fill(timeout_ms)) {
         reply.status = 0;
@@ -146,6 +164,7 @@ class Connection {
       if (poll(&p, 1, std::max(1, left)) <= 0) continue;
       char buf[4096];
       const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n < 0) reset_ = errno == ECONNRESET;
       if (n <= 0) return true;
       buffer_.append(buf, static_cast<size_t>(n));
     }
@@ -165,6 +184,7 @@ class Connection {
 
   int fd_ = -1;
   bool connected_ = false;
+  bool reset_ = false;
   std::string buffer_;
 };
 

@@ -217,6 +217,7 @@ TEST_F(NativeApiTest, SlowAndIdleClientsAreDisconnected) {
   EXPECT_TRUE(slow.ClosedWithin(5000));
   const auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_LT(waited, std::chrono::milliseconds(3000));
+  EXPECT_EQ(slow.buffered().substr(0, 12), "HTTP/1.1 408") << slow.buffered();
   // A keep-alive connection that sits idle is closed too, after the idle timeout.
   Connection idle(port());
   EXPECT_EQ(idle.Request("GET", "/health", "").status, 200);
