@@ -30,7 +30,7 @@ struct IngestArgs {
   std::string encoding;
   size_t chunk_tokens = 0;
   std::optional<size_t> overlap_tokens;
-  std::string encoder = "hash";
+  std::string encoder;  // "" = not given
   std::string model;
   bool quiet = false;
   std::string progress = "auto";
@@ -86,6 +86,17 @@ std::string ProgressLine(const IngestProgress& p, size_t files_total, uint64_t b
   return line;
 }
 
+// Whether a collection's encoder ("hash", "model:DIR") is `wanted`; model
+// folders compare as canonical paths.
+bool SameEncoder(const std::string& stored, const std::string& wanted) {
+  if (stored == wanted) return true;
+  if (stored.rfind("model:", 0) != 0 || wanted.rfind("model:", 0) != 0) return false;
+  std::error_code a, b;
+  const auto x = std::filesystem::weakly_canonical(stored.substr(6), a);
+  const auto y = std::filesystem::weakly_canonical(wanted.substr(6), b);
+  return !a && !b && x == y;
+}
+
 int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   auto format = ingest::ParseFormat(args.format);
   if (!format) {
@@ -120,19 +131,35 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
     if (!ec) bytes_total += size;
   }
 
+  if (args.encoder == "none") {
+    return ReportUsageError("long documents are embedded: --encoder none cannot ingest; use "
+                            "--encoder hash or --model DIR");
+  }
+  // The encoder asked for ("" = none asked for; hash when creating).
+  const std::string wanted = !args.model.empty() ? "model:" + args.model : args.encoder;
   auto db = OpenDatabase(global.db, /*create_if_missing=*/true);
   if (!db.ok()) return ReportError(db.status());
-  CollectionSchema schema;
-  schema.encoder = args.encoder == "none" ? "" : args.encoder;
-  if (!args.model.empty()) schema.encoder = "model:" + args.model;
   auto existing = (*db)->GetCollection(global.collection);
   std::shared_ptr<Collection> coll;
+  bool created = false;
   if (existing.ok()) {
     coll = *existing;
+    auto info = coll->Describe();
+    if (!info.ok()) return ReportError(info.status());
+    if (!wanted.empty() && !SameEncoder(info->schema.encoder, wanted)) {
+      return ReportError("collection \"" + global.collection + "\" embeds with " +
+                             EncoderName(info->schema) + ", not " + wanted +
+                             "; --encoder / --model choose the encoder of a collection ingest "
+                             "creates (use another -c)",
+                         kExitRuntimeError);
+    }
   } else if (existing.status().code() == StatusCode::kNotFound) {
+    CollectionSchema schema;
+    schema.encoder = wanted.empty() ? "hash" : wanted;
     auto made = (*db)->CreateCollection(global.collection, schema);
     if (!made.ok()) return ReportError(made.status());
     coll = *made;
+    created = true;
   } else {
     return ReportError(existing.status());
   }
@@ -141,10 +168,20 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   options.chunking.chunk_tokens = args.chunk_tokens;
   options.chunking.overlap_tokens = args.overlap_tokens;
   auto started = coll->StartIngest(options);
-  if (!started.ok()) return ReportError(started.status());
+  if (!started.ok()) {
+    // Refused before anything was read: leave no empty collection behind.
+    if (created) {
+      coll.reset();
+      (*db)->DropCollection(global.collection).IgnoreError();
+    }
+    return ReportError(started.status());
+  }
   std::unique_ptr<DocumentIngest> run = std::move(started).value();
 
+  // Progress goes to stderr when it is a terminal; the summary is for humans
+  // when stdout is a terminal and JSON otherwise (pipes, files).
   const bool tty = isatty(STDERR_FILENO) != 0;
+  const bool human = isatty(STDOUT_FILENO) != 0;
   const bool show = !args.quiet && (args.progress == "always" || (args.progress == "auto" && tty));
   const size_t width = tty ? std::max<size_t>(40, TerminalWidth()) : 100;
   const auto t0 = std::chrono::steady_clock::now();
@@ -199,7 +236,7 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   if (!fatal.ok()) return ReportError(fatal);
   const IngestSummary& sum = *summary;
   const IngestProgress& t = sum.totals;
-  if (global.json || !tty) {
+  if (global.json || !human) {
     if (!args.quiet || global.json) {
       json errors = json::array();
       for (const auto& e : sum.errors) {
@@ -229,8 +266,11 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
               << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0)
               << " tokens/s)\n";
     for (size_t i = 0; i < sum.errors.size() && i < args.max_errors_shown; ++i) {
-      std::cout << "  failed: " << sum.errors[i].source << ": " << sum.errors[i].status.message()
-                << "\n";
+      // Reader errors already start with the file's name.
+      const std::string& source = sum.errors[i].source;
+      const std::string& message = sum.errors[i].status.message();
+      std::cout << "  failed: "
+                << (message.rfind(source, 0) == 0 ? message : source + ": " + message) << "\n";
     }
     if (sum.errors.size() > args.max_errors_shown) {
       std::cout << "  ... and " << sum.errors.size() - args.max_errors_shown << " more\n";
@@ -269,9 +309,11 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--overlap-tokens", args->overlap_tokens,
                   "tokens consecutive chunks share (default 15% of --chunk-tokens)");
   cmd->add_option("--encoder", args->encoder,
-                  "encoder of a collection created by this ingest: hash (default)");
+                  "encoder of a collection created by this ingest: hash (the default); an "
+                  "existing collection must already use it");
   cmd->add_option("--model", args->model,
-                  "create the collection with this local Hugging Face model folder as encoder");
+                  "create the collection with this local Hugging Face model folder as encoder (an "
+                  "existing collection must already use it)");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress and no summary (errors still go to stderr)");
   cmd->add_option("--progress", args->progress,
                   "progress line on stderr: auto (on a terminal), always, never");

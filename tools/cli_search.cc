@@ -43,14 +43,15 @@ struct SearchArgs {
   bool pooled = false;
 };
 
-json PassageToJson(const Passage& p) {
+// A passage with its score; its neighbours (`neighbor`) have none.
+json PassageToJson(const Passage& p, bool neighbor = false) {
   json out = {{"chunk", p.ordinal}, {"begin", p.begin}, {"end", p.end}};
-  if (p.score != 0 || (p.before.empty() && p.after.empty())) out["score"] = FloatToJson(p.score);
+  if (!neighbor) out["score"] = FloatToJson(p.score);
   out["text"] = p.text;
   if (!p.before.empty() || !p.after.empty()) {
     json before = json::array(), after = json::array();
-    for (const Passage& n : p.before) before.push_back(PassageToJson(n));
-    for (const Passage& n : p.after) after.push_back(PassageToJson(n));
+    for (const Passage& n : p.before) before.push_back(PassageToJson(n, true));
+    for (const Passage& n : p.after) after.push_back(PassageToJson(n, true));
     out["before"] = std::move(before);
     out["after"] = std::move(after);
   }
