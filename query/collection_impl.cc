@@ -126,7 +126,7 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
 }
 
 Status CollectionImpl::CheckOpen() const {
-  switch (state_flag_) {
+  switch (state_flag_.load()) {
     case State::kOpen: return Status::OK();
     case State::kClosed: return Status::Cancelled("database is closed");
     case State::kDropped: return Status::NotFound("collection \"" + record_.name + "\" was dropped");

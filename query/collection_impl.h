@@ -252,7 +252,8 @@ class CollectionImpl final : public Collection,
   mutable std::unique_ptr<FilterRows> rows_;
   // Written holding both write_mu_ and index_mu_ (exclusive), so either
   // lock suffices to read it.
-  State state_flag_ = State::kOpen;
+  // Atomic: the long-document calls check it before taking a lock.
+  std::atomic<State> state_flag_{State::kOpen};
   // Not OK once an index update failed and the rebuild failed too: searches
   // and snapshots return it. Written under write_mu_ and index_mu_.
   Status index_broken_;
