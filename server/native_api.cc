@@ -6,9 +6,8 @@
 #include <utility>
 
 namespace flashembed::server {
-namespace {
 
-constexpr std::string_view kPrefix = "/api/v1/";
+namespace native_detail {
 
 // Thrown for a request the native API refuses: ApiError's code is the HTTP
 // status.
@@ -44,7 +43,7 @@ const Json* Get(const Json& body, std::string_view key, Json::value_t type, std:
   }
   return &*it;
 }
-std::string GetString(const Json& body, std::string_view key, std::string fallback = "") {
+std::string GetString(const Json& body, std::string_view key, std::string fallback) {
   const Json* v = Get(body, key, Json::value_t::string, "a string");
   return v == nullptr ? fallback : v->get<std::string>();
 }
@@ -72,15 +71,13 @@ std::optional<float> GetFloat(const Json& body, std::string_view key) {
   return static_cast<float>(d);
 }
 
-Id IdFromJson(const Json& value, std::string_view where) {
-  if (auto n = JsonToInt64(value); n.has_value() && value.is_number_integer()) return Id(*n);
-  if (value.is_string() && !value.get_ref<const std::string&>().empty()) {
-    return Id(value.get<std::string>());
-  }
-  BadRequest(std::string(where) + ": an id is an integer or a non-empty string, got " + Dump(value));
+SearchMode GetMode(const Json& body) {
+  const std::string mode = GetString(body, "mode", "auto");
+  if (mode == "auto") return SearchMode::kAuto;
+  if (mode == "exact") return SearchMode::kExact;
+  if (mode == "approximate") return SearchMode::kApproximate;
+  BadRequest("\"mode\" must be auto, exact or approximate, got \"" + mode + "\"");
 }
-
-Json IdToJson(const Id& id) { return id.is_int() ? Json(id.as_int()) : Json(id.as_string()); }
 
 std::vector<float> VectorFromJson(const Json& value, std::string_view where) {
   if (!value.is_array()) BadRequest(std::string(where) + " must be an array of numbers");
@@ -106,9 +103,46 @@ Json MetadataToJson(const std::string& metadata) {
   return value.is_discarded() ? Json(metadata) : value;
 }
 
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const std::string hex(s.substr(i + 1, 2));
+      char* end = nullptr;
+      const long v = std::strtol(hex.c_str(), &end, 16);
+      if (end == hex.c_str() + 2) {
+        out += static_cast<char>(v);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace native_detail
+
+using namespace native_detail;  // NOLINT(build/namespaces): the helpers above
+
+namespace {
+
+constexpr std::string_view kPrefix = "/api/v1/";
+
+Id IdFromJson(const Json& value, std::string_view where) {
+  if (auto n = JsonToInt64(value); n.has_value() && value.is_number_integer()) return Id(*n);
+  if (value.is_string() && !value.get_ref<const std::string&>().empty()) {
+    return Id(value.get<std::string>());
+  }
+  BadRequest(std::string(where) + ": an id is an integer or a non-empty string, got " + Dump(value));
+}
+
+Json IdToJson(const Id& id) { return id.is_int() ? Json(id.as_int()) : Json(id.as_string()); }
+
 Json InfoToJson(const CollectionInfo& info) {
   return Json{{"name", info.name},
               {"count", info.count},
+              {"documents", info.documents},
               {"dim", info.schema.dim},
               {"metric", MetricName(info.schema.metric)},
               {"index", IndexKindName(info.schema.index)},
@@ -130,24 +164,6 @@ Json InfoToJson(const CollectionInfo& info) {
               {"indexed_fields", info.schema.indexed_fields},
               {"milvus", !info.schema.properties.empty()},
               {"created_unix_ms", info.created_unix_ms}};
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const std::string hex(s.substr(i + 1, 2));
-      char* end = nullptr;
-      const long v = std::strtol(hex.c_str(), &end, 16);
-      if (end == hex.c_str() + 2) {
-        out += static_cast<char>(v);
-        i += 2;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
 }
 
 const char* ErrorName(int http_status) {
@@ -255,6 +271,25 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     } else if (n == 4 && parts[0] == "collections" && parts[2] == "documents" && m == "GET") {
       route("collections/{name}/documents/{id}");
       out = GetDocument(parts[1], parts[3], request.query);
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "long_documents" &&
+               m == "POST") {
+      route("collections/{name}/long_documents");
+      out = PutLongDocuments(parts[1], body);
+    } else if (n == 4 && parts[0] == "collections" && parts[2] == "long_documents" &&
+               parts[3] == "search" && m == "POST") {
+      route("collections/{name}/long_documents/search");
+      out = SearchLongDocuments(parts[1], body);
+    } else if (n == 4 && parts[0] == "collections" && parts[2] == "long_documents" &&
+               parts[3] == "delete" && m == "POST") {
+      route("collections/{name}/long_documents/delete");
+      out = DeleteLongDocuments(parts[1], body);
+    } else if (n == 4 && parts[0] == "collections" && parts[2] == "long_documents" && m == "GET") {
+      route("collections/{name}/long_documents/{id}");
+      out = GetLongDocument(parts[1], parts[3], request.query);
+    } else if (n == 4 && parts[0] == "collections" && parts[2] == "long_documents" &&
+               m == "DELETE") {
+      route("collections/{name}/long_documents/{id}");
+      out = DeleteLongDocuments(parts[1], std::vector<std::string>{parts[3]});
     } else {
       response = Error(404, "no route " + m + " " + request.path + " (see docs/API.md)");
       return response;
@@ -443,16 +478,7 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   options.max_score = GetFloat(body, "max_score");
   options.ef_search = static_cast<size_t>(GetInt(body, "ef_search", 0, 0, 10000));
   options.nprobe = static_cast<size_t>(GetInt(body, "nprobe", 0, 0, 65536));
-  const std::string mode = GetString(body, "mode", "auto");
-  if (mode == "auto") {
-    options.mode = SearchMode::kAuto;
-  } else if (mode == "exact") {
-    options.mode = SearchMode::kExact;
-  } else if (mode == "approximate") {
-    options.mode = SearchMode::kApproximate;
-  } else {
-    BadRequest("\"mode\" must be auto, exact or approximate, got \"" + mode + "\"");
-  }
+  options.mode = GetMode(body);
   options.with_text = GetBool(body, "with_text", true);
   options.with_metadata = GetBool(body, "with_metadata", true);
   options.with_vector = GetBool(body, "with_vector", false);

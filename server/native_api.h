@@ -6,13 +6,17 @@
 // not_supported 501, cancelled 503, everything else 500; and 403 forbidden
 // for a model folder the server does not allow (ModelPolicy).
 //
-// Writes (documents, delete) and collection create/drop hold the
-// collection's shared lock (CollectionLocks; see MilvusApi).
+// Writes (documents, delete, long_documents and its delete) and collection
+// create/drop hold the collection's shared lock (CollectionLocks; see
+// MilvusApi). Long documents (PutDocuments & co.) live under
+// collections/{name}/long_documents (native_documents.cc).
 //
 // Thread-safety: Handle() may run on many threads at once.
 #ifndef FLASHEMBED_SERVER_NATIVE_API_H_
 #define FLASHEMBED_SERVER_NATIVE_API_H_
 
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +57,12 @@ class NativeApi {
   Json GetDocuments(const std::string& name, const Json& body);
   Json GetDocument(const std::string& name, const std::string& id_text, const std::string& query);
   Json DeleteDocuments(const std::string& name, const Json& body);
+  // Long documents (native_documents.cc).
+  Json PutLongDocuments(const std::string& name, const Json& body);
+  Json GetLongDocument(const std::string& name, const std::string& id, const std::string& query);
+  Json DeleteLongDocuments(const std::string& name, std::vector<std::string> ids);
+  Json DeleteLongDocuments(const std::string& name, const Json& body);
+  Json SearchLongDocuments(const std::string& name, const Json& body);
 
   std::shared_ptr<Collection> Open(const std::string& name);
 
@@ -61,6 +71,40 @@ class NativeApi {
   CollectionLocks* locks_;
   const ModelPolicy* models_;
 };
+
+// Request decoding shared by native_api.cc and native_documents.cc. The
+// functions throw ApiError (the HTTP status as its code), which
+// NativeApi::Handle turns into the error response.
+namespace native_detail {
+
+// ApiError with HttpStatusFor(status.code()) and the status's message.
+[[noreturn]] void Fail(const Status& status);
+// ApiError 400 with `message`.
+[[noreturn]] void BadRequest(const std::string& message);
+// 400 for a key of `body` not in `allowed`, naming it and `what`.
+void CheckKeys(const Json& body, std::initializer_list<std::string_view> allowed,
+               std::string_view what);
+// `body[key]`; nullptr when absent or null; 400 when not of `type`
+// (number_float accepts any number, number_integer unsigned ones too).
+const Json* Get(const Json& body, std::string_view key, Json::value_t type,
+                std::string_view type_name);
+std::string GetString(const Json& body, std::string_view key, std::string fallback = "");
+bool GetBool(const Json& body, std::string_view key, bool fallback);
+// An integer in [min, max] (400 otherwise).
+int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t min,
+               int64_t max);
+std::optional<float> GetFloat(const Json& body, std::string_view key);
+// "mode": auto | exact | approximate.
+SearchMode GetMode(const Json& body);
+// An array of finite floats; 400 naming `where` otherwise.
+std::vector<float> VectorFromJson(const Json& value, std::string_view where);
+Json VectorToJson(const std::vector<float>& v);
+// Stored metadata text as JSON (the text itself when it does not parse).
+Json MetadataToJson(const std::string& metadata);
+// %XX decoded (a '%' not followed by two hex digits is kept).
+std::string PercentDecode(std::string_view s);
+
+}  // namespace native_detail
 
 }  // namespace flashembed::server
 

@@ -105,6 +105,36 @@ fi
 check POST /api/v1/collections/notes/delete '{"filter": "year < 2000"}' 200 '"deleted":1'
 check POST /api/v1/collections/notes/delete '{"ids": [1, "doc-2"]}' 200 '"deleted":2'
 check GET /api/v1/collections/notes/stats '' 200 '"count":0'
+# Long documents: put (added, then unchanged), get, the chunk records, search, delete.
+guide='{"documents": [
+  {"id": "guide.md", "text": "# Setup\n\nInstall the package with apt. Then start the server with flashembed serve. It listens on port 19530 by default.\n\n# Backups\n\nStop writes before you copy the folder. Or run flashembed export, which reads one point in time.\n\n# Upgrades\n\nNewer builds open older folders. Read the changes before you upgrade.",
+   "source": "docs/guide.md", "title": "Operations guide", "metadata": {"lang": "en", "year": 2024}}],
+  "chunk_tokens": 16, "overlap_tokens": 4}'
+check POST /api/v1/collections/notes/long_documents "$guide" 200 '"outcome":"added"'
+check POST /api/v1/collections/notes/long_documents "$guide" 200 '"outcome":"unchanged"'
+check GET /api/v1/collections/notes/long_documents/guide.md '' 200 '"chunks":[{"begin":0,"chunk":0,'
+check GET '/api/v1/collections/notes/long_documents/guide.md?with_vector=true' '' 200 '"vector":['
+check GET /api/v1/collections/notes/documents/guide.md%230 '' 200 \
+  '"text":"# Setup\n\nInstall the package with apt.'
+check GET /api/v1/collections/notes/stats '' 200 '"documents":1'
+check POST /api/v1/collections/notes/long_documents/search '{"text": "how do I back up the folder",
+  "k": 3, "passages": 2, "neighbors": 1, "filter": "lang == \"en\""}' 200 \
+  '"before":[{"begin":61,"chunk":1,'
+check POST /api/v1/collections/notes/long_documents/search '{"text": "upgrade",
+  "pooled": true, "with_text": false}' 200 '"id":"guide.md"'
+check POST /api/v1/collections/notes/long_documents '{"documents": [{"id": "x"}]}' 400 'is required'
+check POST /api/v1/collections/notes/long_documents \
+  '{"documents": [{"id": "x", "text": "a b", "metadata": [1]}]}' 400 'must be an object'
+check POST /api/v1/collections/notes/long_documents/search '{"text": "x", "passages": 0}' 400 'passages'
+check POST /api/v1/collections/vecs/long_documents '{"documents": [{"id": "x", "text": "a b"}]}' 501 \
+  'no encoder'
+check POST /api/v1/collections/missing/long_documents/search '{"text": "x"}' 404 'missing'
+check POST /api/v1/collections/notes/documents '{"upsert": true,
+  "documents": [{"id": "guide.md#0", "text": "x"}]}' 400 'chunk'
+check DELETE /api/v1/collections/notes/long_documents/guide.md '' 200 '"deleted":1'
+check GET /api/v1/collections/notes/long_documents/guide.md '' 404 'guide.md'
+check POST /api/v1/collections/notes/long_documents/delete '{"ids": ["a.md", "b.md"]}' 200 '"deleted":0'
+check GET /api/v1/collections/notes/stats '' 200 '"count":0'
 # Errors name what was wrong and change nothing.
 check POST /api/v1/collections/vecs/documents '{"documents": [{"id": 10, "vector": [1, 2]}]}' 400 'dim'
 check POST /api/v1/collections/vecs/documents '{"documents": [' 400 'JSON'
