@@ -1,8 +1,9 @@
 // ingest_bench: end-to-end ingest of a folder of long documents (read files
 // → chunk → embed → write, Collection::StartIngest, as `flashembed ingest`
 // runs it) against the encoder alone embedding the very same chunk texts in
-// batches of the same size, in the same process. Prints one JSON line;
-// "ratio" = ingest chunks/s ÷ encoder-only chunks/s (issue 4 target: >= 0.9).
+// batches, in the same process. Prints one JSON line;
+// "ratio" = ingest chunks/s ÷ encoder-only chunks/s (issue 4 target: >= 0.9);
+// the encoder alone runs batches of 32 and of 64 chunks and keeps the faster.
 //
 //   ingest_bench --model DIR [--docs 24] [--words 1500] [--repeat 2]
 //
@@ -163,6 +164,8 @@ int main(int argc, char** argv) {
 
   auto model = fe::TextModel::Open(encoder);
   if (!model.ok()) Fail(model.status().ToString());
+  // The encoder alone gets the better of the ingest's batch size and twice
+  // it (the ingest's batches hold whole documents, so they run a little over).
   const size_t batch = fe::IngestOptions{}.encode_batch;
 
   double best_ingest = 1e300, best_encode = 1e300;
@@ -171,6 +174,7 @@ int main(int argc, char** argv) {
     last = Ingest(encoder, tmp / "docs", tmp / "db");
     best_ingest = std::min(best_ingest, last.seconds);
     best_encode = std::min(best_encode, EncodeOnly(**model, last.chunk_texts, batch));
+    best_encode = std::min(best_encode, EncodeOnly(**model, last.chunk_texts, 2 * batch));
   }
   fs::remove_all(tmp);
 
