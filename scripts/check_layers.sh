@@ -23,6 +23,7 @@ check encoders 'storage/|index/|query/|server/|tools/'
 check query 'server/|tools/'
 check server 'storage/|index/|encoders/|query/(collection_impl)|tools/|rocksdb/|hnswlib/|faiss/'
 check ingest 'storage/|index/|encoders/|server/|tools/|rocksdb/|hnswlib/|faiss/'
+check transfer 'storage/|index/|encoders/|server/|tools/|ingest/|rocksdb/|hnswlib/|faiss/'
 check tools 'storage/|index/|encoders/|query/(collection_impl)|rocksdb/|faiss/' bench
 # Benchmarks measure one component in isolation (the encoder's forward pass,
 # an index against its raw library), so they may reach index/ and encoders/.
@@ -40,6 +41,13 @@ ingest_hits=$(grep -rnE '#include ["<]query/' ingest | grep -v 'query/database\.
 if [[ -n "$ingest_hits" ]]; then
   echo "check_layers: ingest/ may include only query/database.h from query/:" >&2
   echo "$ingest_hits" >&2
+  status=1
+fi
+# transfer/ (export/import) sees query/ only through the public header too.
+transfer_hits=$(grep -rnE '#include ["<]query/' transfer | grep -v 'query/database\.h' || true)
+if [[ -n "$transfer_hits" ]]; then
+  echo "check_layers: transfer/ may include only query/database.h from query/:" >&2
+  echo "$transfer_hits" >&2
   status=1
 fi
 if ((status == 0)); then echo "check_layers: ok"; fi

@@ -39,6 +39,8 @@ Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global);  // cli_model.cc
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
 Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc
 Verb AddIngestVerb(CLI::App& app, GlobalOptions& global);    // cli_docs.cc
+Verb AddExportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
+Verb AddImportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 
 }  // namespace flashembed::cli
 

@@ -25,7 +25,8 @@ using flashembed::cli::ReportUsageError;
 using flashembed::cli::Verb;
 
 constexpr const char* kVerbList =
-    "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, serve";
+    "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, serve, "
+    "export, import";
 
 // How many times option `name` of `command` was given.
 size_t OptionCount(const CLI::App& command, const std::string& name) {
@@ -72,6 +73,7 @@ int Run(int argc, char** argv) {
       flashembed::cli::AddDropVerb(app, global),   flashembed::cli::AddDemoVerb(app, global),
       flashembed::cli::AddTokenizeVerb(app, global), flashembed::cli::AddEmbedVerb(app, global),
       flashembed::cli::AddServeVerb(app, global),
+      flashembed::cli::AddExportVerb(app, global),  flashembed::cli::AddImportVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(

@@ -1,0 +1,319 @@
+// The export and import verbs: a collection to and from Milvus bulk-import
+// files (transfer/transfer.h), with a progress line on a terminal and a
+// summary (JSON when stdout is not a terminal or with --json).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "tools/cli_verbs.h"
+#include "transfer/row_schema.h"
+#include "transfer/transfer.h"
+
+namespace flashembed::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string Megabytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+std::string Rate(double n, double seconds, const char* unit) {
+  char buf[48];
+  const double r = seconds > 0 ? n / seconds : 0;
+  if (r >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fM %s", r / 1e6, unit);
+  } else if (r >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1fk %s", r / 1e3, unit);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f %s", r, unit);
+  }
+  return buf;
+}
+
+double Rounded(double x) {
+  return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000;
+}
+
+// Paints "phase [####....] 45% 45000/100000 rows 12.3k rows/s" on stderr,
+// at most five times a second; Clear() erases it.
+class ProgressLine {
+ public:
+  ProgressLine(bool show) : show_(show) {}
+
+  transfer::ProgressFn Callback() {
+    if (!show_) return nullptr;
+    return [this](const transfer::Progress& p) { Paint(p); };
+  }
+
+  void Clear() {
+    if (painted_) std::cerr << "\r\x1b[K" << std::flush;
+    painted_ = false;
+  }
+
+ private:
+  void Paint(const transfer::Progress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (phase_ != p.phase) {
+      phase_ = p.phase;
+      phase_start_ = now;
+    } else if (now - last_ < std::chrono::milliseconds(200) && p.rows != p.rows_total) {
+      return;
+    }
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - phase_start_).count();
+    std::string line = phase_;
+    if (p.rows_total > 0) {
+      const double frac =
+          std::min(1.0, static_cast<double>(p.rows) / static_cast<double>(p.rows_total));
+      const size_t filled = static_cast<size_t>(frac * 24);
+      char pct[8];
+      std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
+      line += " [" + std::string(filled, '#') + std::string(24 - filled, '.') + "] " + pct + " " +
+              std::to_string(p.rows) + "/" + std::to_string(p.rows_total) + " rows";
+    } else {
+      line += " " + std::to_string(p.rows) + " rows";
+    }
+    if (elapsed >= 0.1) line += "  " + Rate(static_cast<double>(p.rows), elapsed, "rows/s");
+    if (p.bytes > 0) line += "  " + Megabytes(p.bytes);
+    const size_t width = std::max<size_t>(40, TerminalWidth());
+    if (line.size() >= width) line.resize(width - 1);
+    std::cerr << "\r" << line << "\x1b[K" << std::flush;
+    painted_ = true;
+  }
+
+  bool show_;
+  bool painted_ = false;
+  std::string phase_;
+  std::chrono::steady_clock::time_point phase_start_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+bool ShowProgress(const std::string& mode, bool quiet) {
+  if (quiet || mode == "never") return false;
+  return mode == "always" || isatty(STDERR_FILENO) != 0;
+}
+
+// --- export -------------------------------------------------------------------
+
+struct ExportArgs {
+  std::string format = "milvus-json";
+  std::string out;
+  uint64_t max_file_mb = 256;
+  std::string pk_type = "auto";
+  std::string milvus_name;
+  std::string progress = "auto";
+  bool quiet = false;
+};
+
+int RunExport(const GlobalOptions& global, const ExportArgs& args) {
+  const std::optional<transfer::FileFormat> format = transfer::ParseFileFormat(args.format);
+  if (!format) {
+    return ReportUsageError("--format must be milvus-json or milvus-numpy, got \"" + args.format +
+                            "\"");
+  }
+  if (args.pk_type != "auto" && args.pk_type != "int64" && args.pk_type != "varchar") {
+    return ReportUsageError("--pk-type must be auto, int64 or varchar");
+  }
+  if (args.progress != "auto" && args.progress != "always" && args.progress != "never") {
+    return ReportUsageError("--progress must be auto, always or never");
+  }
+  if (args.max_file_mb < 1 || args.max_file_mb > 16384) {
+    return ReportUsageError("--max-file-mb must be 1..16384 (Milvus reads files of up to 16 GB)");
+  }
+  if (!args.milvus_name.empty() && transfer::MilvusName(args.milvus_name) != args.milvus_name) {
+    return ReportUsageError(
+        "--milvus-name must be letters, digits and '_', not starting with a "
+        "digit, got \"" +
+        args.milvus_name + "\"");
+  }
+  transfer::ExportOptions options;
+  options.format = *format;
+  options.out_dir = args.out;
+  options.max_file_bytes = args.max_file_mb << 20;
+  options.pk_type = args.pk_type == "int64"     ? transfer::PkType::kInt64
+                    : args.pk_type == "varchar" ? transfer::PkType::kVarChar
+                                                : transfer::PkType::kAuto;
+  options.milvus_name = args.milvus_name;
+  if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
+
+  auto db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  if (!db.ok()) return ReportError(db.status());
+  auto collection = (*db)->GetCollection(global.collection);
+  if (!collection.ok()) return ReportError(collection.status());
+  ProgressLine progress(ShowProgress(args.progress, args.quiet));
+  options.progress = progress.Callback();
+  Result<transfer::ExportSummary> summary = transfer::ExportCollection(**collection, options);
+  progress.Clear();
+  if (!summary.ok()) return ReportError(summary.status());
+  const transfer::ExportSummary& s = *summary;
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  if (global.json || !tty) {
+    if (args.quiet && !global.json) return kExitOk;
+    json files = json::array();
+    for (const auto& group : s.groups) files.push_back(group);
+    json out = {{"collection", global.collection},
+                {"milvus_collection", s.milvus_name},
+                {"format", transfer::FileFormatName(*format)},
+                {"out", args.out},
+                {"pk_type", s.pk_type},
+                {"records", s.records},
+                {"documents", s.documents},
+                {"files", files},
+                {"bytes", s.bytes},
+                {"seconds", Rounded(s.seconds)},
+                {"rows_per_second", Rounded(s.seconds > 0 ? s.records / s.seconds : 0.0)},
+                {"mb_per_second", Rounded(s.seconds > 0 ? s.bytes / 1e6 / s.seconds : 0.0)}};
+    std::cout << DumpJson(out) << "\n";
+  } else if (!args.quiet) {
+    size_t files = 0;
+    for (const auto& group : s.groups) files += group.size();
+    std::cout << "exported " << s.records << " records"
+              << (s.documents > 0 ? " and " + std::to_string(s.documents) + " documents" : "")
+              << " of \"" << global.collection << "\" to " << args.out << ": " << files
+              << " files, " << Megabytes(s.bytes) << " ("
+              << Rate(static_cast<double>(s.records), s.seconds, "rows/s") << ")\n"
+              << "to load it into Milvus: POST collection.json to /v2/vectordb/collections/create, "
+                 "upload the data folder to the bucket, POST import.json to "
+                 "/v2/vectordb/jobs/import/create\n";
+  }
+  return kExitOk;
+}
+
+// --- import -------------------------------------------------------------------
+
+struct ImportArgs {
+  std::string format = "milvus-json";
+  std::string dir;
+  bool upsert = false;
+  std::string pk_field = "id";
+  std::string vector_field = "vector";
+  std::string text_field = "text";
+  std::string metric = "cosine";
+  size_t batch = 1000;
+  std::string progress = "auto";
+  bool quiet = false;
+};
+
+int RunImport(const GlobalOptions& global, const ImportArgs& args) {
+  const std::optional<transfer::FileFormat> format = transfer::ParseFileFormat(args.format);
+  if (!format) {
+    return ReportUsageError("--format must be milvus-json or milvus-numpy, got \"" + args.format +
+                            "\"");
+  }
+  const std::optional<Metric> metric = ParseMetric(args.metric);
+  if (!metric) return ReportUsageError("--metric must be cosine, ip or l2");
+  if (args.progress != "auto" && args.progress != "always" && args.progress != "never") {
+    return ReportUsageError("--progress must be auto, always or never");
+  }
+  transfer::ImportOptions options;
+  options.format = *format;
+  options.dir = args.dir;
+  options.upsert = args.upsert;
+  options.pk_field = args.pk_field;
+  options.vector_field = args.vector_field;
+  options.text_field = args.text_field;
+  options.metric = *metric;
+  options.batch = args.batch;
+  if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
+
+  auto db = OpenDatabase(global.db, /*create_if_missing=*/true);
+  if (!db.ok()) return ReportError(db.status());
+  ProgressLine progress(ShowProgress(args.progress, args.quiet));
+  options.progress = progress.Callback();
+  Result<transfer::ImportSummary> summary =
+      transfer::ImportCollection(**db, global.collection, options);
+  progress.Clear();
+  if (!summary.ok()) return ReportError(summary.status());
+  const transfer::ImportSummary& s = *summary;
+  const double seconds = s.validate_seconds + s.write_seconds;
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  if (global.json || !tty) {
+    if (args.quiet && !global.json) return kExitOk;
+    json out = {{"collection", global.collection},
+                {"format", transfer::FileFormatName(*format)},
+                {"dir", args.dir},
+                {"created", s.created},
+                {"rows", s.rows},
+                {"documents", s.documents},
+                {"files", s.files},
+                {"bytes", s.bytes},
+                {"validate_seconds", Rounded(s.validate_seconds)},
+                {"write_seconds", Rounded(s.write_seconds)},
+                {"seconds", Rounded(seconds)},
+                {"rows_per_second", Rounded(seconds > 0 ? s.rows / seconds : 0.0)},
+                {"mb_per_second", Rounded(seconds > 0 ? s.bytes / 1e6 / seconds : 0.0)}};
+    std::cout << DumpJson(out) << "\n";
+  } else if (!args.quiet) {
+    std::cout << "imported " << s.rows << " records"
+              << (s.documents > 0 ? " (" + std::to_string(s.documents) + " documents)" : "")
+              << " into " << (s.created ? "new " : "") << "collection \"" << global.collection
+              << "\" from " << s.files << " files, " << Megabytes(s.bytes) << " ("
+              << Rate(static_cast<double>(s.rows), seconds, "rows/s") << ")\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Verb AddExportVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ExportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "export",
+      "Export a collection as Milvus bulk-import files: collection.json (the collections/create "
+      "body), import.json (the jobs/import/create body), the rows as JSON files or NumPy "
+      "groups under a random folder name, and flashembed-collection.json / "
+      "flashembed-documents.jsonl so that 'flashembed import' restores it exactly.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--format", args->format, "milvus-json (default) or milvus-numpy");
+  cmd->add_option("--out", args->out, "folder to write (new, or empty)")->required();
+  cmd->add_option("--max-file-mb", args->max_file_mb,
+                  "close a JSON file / NumPy group at this size in MiB (1..16384; default 256)");
+  cmd->add_option("--pk-type", args->pk_type,
+                  "auto (Int64 for integer ids, VarChar for string ids), int64, or varchar "
+                  "(integer ids written as strings; needed when ids are mixed)");
+  cmd->add_option("--milvus-name", args->milvus_name,
+                  "collection name in collection.json (default: the collection's, '-' as '_')");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress and no summary");
+  cmd->add_option("--progress", args->progress,
+                  "progress line on stderr: auto (on a terminal), always, never");
+  return {cmd, [&global, args] { return RunExport(global, *args); }};
+}
+
+Verb AddImportVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ImportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "import",
+      "Import Milvus bulk-import files into a collection: a folder written by 'flashembed "
+      "export' or by pymilvus' BulkWriter (JSON row files or NumPy groups), or one JSON file. "
+      "Every row is checked first, with Milvus's typing rules; the first bad row is reported "
+      "with its file and position and nothing is written. A missing collection is created "
+      "from the folder's description (or the data).");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("DIR", args->dir, "folder (or JSON file) to import")->required();
+  cmd->add_option("--format", args->format, "milvus-json (default) or milvus-numpy");
+  cmd->add_flag("--upsert", args->upsert,
+                "replace records (and documents) whose id is stored; otherwise a stored id fails "
+                "the import");
+  cmd->add_option("--pk-field", args->pk_field,
+                  "primary key field when nothing declares it (default id)");
+  cmd->add_option("--vector-field", args->vector_field,
+                  "vector field when nothing declares it (default vector)");
+  cmd->add_option("--text-field", args->text_field,
+                  "VarChar field kept as the record's text (default text)");
+  cmd->add_option("--metric", args->metric,
+                  "metric of a collection created without collection.json: cosine, ip, l2");
+  cmd->add_option("--batch", args->batch, "records per atomic write (default 1000)");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress and no summary");
+  cmd->add_option("--progress", args->progress,
+                  "progress line on stderr: auto (on a terminal), always, never");
+  return {cmd, [&global, args] { return RunImport(global, *args); }};
+}
+
+}  // namespace flashembed::cli

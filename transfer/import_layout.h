@@ -1,0 +1,36 @@
+// What an import folder holds (transfer/FORMAT.md): the JSON files that
+// describe it and the data file groups, in order.
+#ifndef FLASHEMBED_TRANSFER_IMPORT_LAYOUT_H_
+#define FLASHEMBED_TRANSFER_IMPORT_LAYOUT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "transfer/row_schema.h"
+#include "transfer/transfer.h"
+
+namespace flashembed::transfer {
+
+struct ImportLayout {
+  std::optional<Json> collection_json;  // collection.json (a collections/create body)
+  std::optional<Json> flashembed_json;  // flashembed-collection.json (our export)
+  std::string documents_path;           // flashembed-documents.jsonl, "" when absent
+  struct Group {
+    std::string display;             // for messages, relative to the folder
+    std::vector<std::string> paths;  // one .json, or the .npy files of a group
+  };
+  std::vector<Group> groups;
+};
+
+// Finds the files of `dir` (a folder, or one JSON file) for `format`: the
+// groups listed by import.json when there is one, else every .json file
+// (every folder of .npy files) under `dir`, in natural order ("2.json"
+// before "10.json"). NotFound when there is nothing to import, naming the
+// other format's files if those are there; InvalidArgument for a
+// malformed collection.json / flashembed-collection.json / import.json.
+Result<ImportLayout> FindImportFiles(const std::string& dir, FileFormat format);
+
+}  // namespace flashembed::transfer
+
+#endif  // FLASHEMBED_TRANSFER_IMPORT_LAYOUT_H_
