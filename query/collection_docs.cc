@@ -381,8 +381,7 @@ Status CollectionImpl::CommitSources(const WriteOptions& options, const encoders
   }
 
   std::vector<Document> chunk_docs;
-  std::vector<std::string> remove_parts;
-  std::vector<std::string> new_chunk_keys;
+  ChunkIdChanges changes;
   std::vector<const PreparedSource*> written;
   const int64_t now_ms = NowMs();
   for (PreparedSource* p : docs) {
@@ -401,23 +400,12 @@ Status CollectionImpl::CommitSources(const WriteOptions& options, const encoders
       d.metadata = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       d.vector.assign(p->vectors.begin() + c * record_.dim,
                       p->vectors.begin() + (c + 1) * record_.dim);
-      if (c >= p->old_chunks) new_chunk_keys.push_back(storage::IdKey(cid, IdPart(d.id)));
       chunk_docs.push_back(std::move(d));
     }
-    for (size_t c = p->chunks.size(); c < p->old_chunks; ++c) {
-      remove_parts.push_back(IdPart(Id(ChunkIdString(p->doc.id, c))));
-    }
+    AddChunkIdChanges(p->doc.id, p->old_chunks, p->chunks.size(), &changes);
   }
   if (written.empty()) return Status::OK();
-  // A chunk id beyond the stored chunks must be free: a record of the same
-  // id that is not this document's chunk is not overwritten.
-  FE_ASSIGN_OR_RETURN(auto taken, store_->MultiGet(storage::Cf::kIds, new_chunk_keys));
-  for (size_t i = 0; i < taken.size(); ++i) {
-    if (!taken[i]) continue;
-    return Status::AlreadyExists("id \"" + new_chunk_keys[i].substr(5) + "\" in collection \"" +
-                                 record_.name +
-                                 "\" is taken by a record that is not a chunk of its document");
-  }
+  FE_RETURN_IF_ERROR(CheckNewChunkIdsFree(changes));
   FE_ASSIGN_OR_RETURN(StagedWrite staged, Stage(chunk_docs));
   size_t added = 0;
   auto extra = [&](storage::WriteBatch* batch) {
@@ -427,7 +415,8 @@ Status CollectionImpl::CommitSources(const WriteOptions& options, const encoders
       if (!p->had_old) ++added;
     }
   };
-  FE_RETURN_IF_ERROR(CommitLocked(options, chunk_docs, staged, /*upsert=*/true, remove_parts, extra));
+  FE_RETURN_IF_ERROR(
+      CommitLocked(options, chunk_docs, staged, /*upsert=*/true, changes.remove_parts, extra));
   if (source_count_.load() >= 0) source_count_ += static_cast<int64_t>(added);
   for (const PreparedSource* p : written) UpdateSourceTable(p->doc.id, &p->record);
   return Status::OK();
@@ -491,27 +480,46 @@ Result<size_t> CollectionImpl::DeleteDocuments(const WriteOptions& options,
   FE_RETURN_IF_ERROR(CheckOpen());
   FE_RETURN_IF_ERROR(index_broken_);
   FE_ASSIGN_OR_RETURN(auto found, store_->MultiGet(storage::Cf::kSources, keys));
-  std::vector<std::string> remove_parts;
+  ChunkIdChanges changes;
   std::vector<std::string> doomed;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!found[i]) continue;
     FE_ASSIGN_OR_RETURN(storage::SourceRecord r, storage::DecodeSource(*found[i]));
-    const std::string id(storage::SourceIdFromKey(keys[i]));
-    for (size_t c = 0; c < r.chunks.size(); ++c) {
-      remove_parts.push_back(IdPart(Id(ChunkIdString(id, c))));
-    }
+    AddChunkIdChanges(storage::SourceIdFromKey(keys[i]), r.chunks.size(), 0, &changes);
     doomed.push_back(keys[i]);
   }
   if (doomed.empty()) return size_t{0};
   auto extra = [&](storage::WriteBatch* batch) {
     for (const std::string& key : doomed) batch->Delete(storage::Cf::kSources, key);
   };
-  FE_RETURN_IF_ERROR(CommitLocked(options, {}, StagedWrite{}, /*upsert=*/true, remove_parts, extra));
+  FE_RETURN_IF_ERROR(
+      CommitLocked(options, {}, StagedWrite{}, /*upsert=*/true, changes.remove_parts, extra));
   if (source_count_.load() >= 0) source_count_ -= static_cast<int64_t>(doomed.size());
   for (const std::string& key : doomed) {
     UpdateSourceTable(std::string(storage::SourceIdFromKey(key)), nullptr);
   }
   return doomed.size();
+}
+
+void CollectionImpl::AddChunkIdChanges(std::string_view doc_id, size_t old_chunks,
+                                       size_t new_chunks, ChunkIdChanges* changes) const {
+  for (size_t c = new_chunks; c < old_chunks; ++c) {
+    changes->remove_parts.push_back(IdPart(Id(ChunkIdString(doc_id, c))));
+  }
+  for (size_t c = old_chunks; c < new_chunks; ++c) {
+    changes->new_keys.push_back(storage::IdKey(record_.cid, IdPart(Id(ChunkIdString(doc_id, c)))));
+  }
+}
+
+Status CollectionImpl::CheckNewChunkIdsFree(const ChunkIdChanges& changes) const {
+  FE_ASSIGN_OR_RETURN(auto taken, store_->MultiGet(storage::Cf::kIds, changes.new_keys));
+  for (size_t i = 0; i < taken.size(); ++i) {
+    if (!taken[i]) continue;
+    return Status::AlreadyExists("id \"" + changes.new_keys[i].substr(5) + "\" in collection \"" +
+                                 record_.name +
+                                 "\" is taken by a record that is not a chunk of its document");
+  }
+  return Status::OK();
 }
 
 Status CollectionImpl::SyncWrites() {

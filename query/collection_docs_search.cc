@@ -56,13 +56,9 @@ nlohmann::json SourceMetadata(const std::string& id, const storage::SourceRecord
   return meta;
 }
 
-// The chunk position a chunk's metadata holds.
-struct ChunkPosition {
-  uint32_t n = 0;
-  uint64_t begin = 0;
-  uint64_t end = 0;
-};
-std::optional<ChunkPosition> PositionOf(const std::string& metadata) {
+// The passage of a chunk record (its position from its metadata), or nullopt
+// for a record that is not a chunk.
+std::optional<Passage> PassageOf(const std::string& metadata, std::string text, float score) {
   nlohmann::json j = nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return std::nullopt;
   auto it = j.find("chunk");
@@ -72,8 +68,13 @@ std::optional<ChunkPosition> PositionOf(const std::string& metadata) {
       !c["begin"].is_number_unsigned() || !c.contains("end") || !c["end"].is_number_unsigned()) {
     return std::nullopt;
   }
-  return ChunkPosition{c["n"].get<uint32_t>(), c["begin"].get<uint64_t>(),
-                       c["end"].get<uint64_t>()};
+  Passage p;
+  p.ordinal = c["n"].get<uint32_t>();
+  p.begin = c["begin"].get<uint64_t>();
+  p.end = c["end"].get<uint64_t>();
+  p.score = score;
+  p.text = std::move(text);
+  return p;
 }
 
 }  // namespace
@@ -200,21 +201,15 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
       if (h.group == "null") continue;
       nlohmann::json g = nlohmann::json::parse(h.group, nullptr, /*allow_exceptions=*/false);
       if (!g.is_string()) continue;  // a record that is not a chunk, with a "doc" of its own
-      auto pos = PositionOf(h.metadata);
-      if (!pos) continue;
+      std::optional<Passage> p = PassageOf(h.metadata, std::move(h.text), h.score);
+      if (!p) continue;
       std::string id = g.get<std::string>();
       auto [it, fresh] = group_index.emplace(id, found.size());
       if (fresh) {
         if (found.size() == k) break;
         found.push_back({id, h.score, {}, 0});
       }
-      Passage p;
-      p.ordinal = pos->n;
-      p.begin = pos->begin;
-      p.end = pos->end;
-      p.score = h.score;
-      p.text = std::move(h.text);
-      found[it->second].passages.push_back(std::move(p));
+      found[it->second].passages.push_back(std::move(*p));
     }
   } else {
     if (options.search.min_score || options.search.max_score) {
@@ -257,15 +252,11 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
       FE_ASSIGN_OR_RETURN(std::vector<Document> chunks, GetMany(ids, /*with_vector=*/true));
       std::vector<Passage> ps;
       for (Document& d : chunks) {
-        auto pos = PositionOf(d.metadata);
-        if (!pos || d.vector.size() != dim) continue;
-        Passage p;
-        p.ordinal = pos->n;
-        p.begin = pos->begin;
-        p.end = pos->end;
-        p.score = Similarity(metric_, q, d.vector);
-        if (options.search.with_text) p.text = std::move(d.text);
-        ps.push_back(std::move(p));
+        if (d.vector.size() != dim) continue;
+        std::optional<Passage> p =
+            PassageOf(d.metadata, options.search.with_text ? std::move(d.text) : std::string(),
+                      Similarity(metric_, q, d.vector));
+        if (p) ps.push_back(std::move(*p));
       }
       const size_t take = std::min(options.passages, ps.size());
       std::partial_sort(ps.begin(), ps.begin() + take, ps.end(), [](const auto& a, const auto& b) {
@@ -309,14 +300,9 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     FE_ASSIGN_OR_RETURN(std::vector<Document> docs, GetMany(neighbor_ids, /*with_vector=*/false));
     std::unordered_map<std::string, Passage> by_id;
     for (Document& d : docs) {
-      auto pos = PositionOf(d.metadata);
-      if (!pos) continue;
-      Passage p;
-      p.ordinal = pos->n;
-      p.begin = pos->begin;
-      p.end = pos->end;
-      if (options.search.with_text) p.text = std::move(d.text);
-      by_id.emplace(d.id.ToString(), std::move(p));
+      std::optional<Passage> p = PassageOf(
+          d.metadata, options.search.with_text ? std::move(d.text) : std::string(), 0.0f);
+      if (p) by_id.emplace(d.id.ToString(), std::move(*p));
     }
     for (DocumentHit& hit : out) {
       for (Passage& p : hit.passages) {

@@ -112,6 +112,18 @@ class CollectionImpl final : public Collection,
   // Fills each document's result.
   Status CommitSources(const WriteOptions& options, const encoders::Chunker& chunker,
                        std::span<PreparedSource* const> docs);
+  // The record ids that change when a document's `old_chunks` chunks become
+  // `new_chunks`: surplus chunks to remove (id parts) and chunk ids it did
+  // not have (ids-family keys), which must be free.
+  struct ChunkIdChanges {
+    std::vector<std::string> remove_parts;
+    std::vector<std::string> new_keys;
+  };
+  void AddChunkIdChanges(std::string_view doc_id, size_t old_chunks, size_t new_chunks,
+                         ChunkIdChanges* changes) const;
+  // AlreadyExists if a record that is not the document's chunk holds one of
+  // changes.new_keys (it is not overwritten). REQUIRES: write_mu_ held.
+  Status CheckNewChunkIdsFree(const ChunkIdChanges& changes) const;
   // The version_hash of `r` in this collection (see storage::SourceRecord).
   std::string VersionHash(const storage::SourceRecord& r) const;
   static DocumentInfo InfoFromRecord(std::string id, storage::SourceRecord r, bool with_vector);

@@ -220,8 +220,7 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
   std::vector<std::string> keys;
   for (const DocumentInfo& info : documents) keys.push_back(storage::SourceKey(cid, info.id));
   FE_ASSIGN_OR_RETURN(auto current, store_->MultiGet(storage::Cf::kSources, keys));
-  std::vector<std::string> remove_parts;
-  std::vector<std::string> new_chunk_keys;
+  ChunkIdChanges changes;
   size_t added = 0;
   for (size_t d = 0; d < documents.size(); ++d) {
     size_t old_chunks = 0;
@@ -231,27 +230,16 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
     } else {
       ++added;
     }
-    const size_t n = documents[d].chunks.size();
-    for (size_t c = n; c < old_chunks; ++c) {
-      remove_parts.push_back(IdPart(Id(ChunkIdString(documents[d].id, c))));
-    }
-    for (size_t c = old_chunks; c < n; ++c) {
-      new_chunk_keys.push_back(storage::IdKey(cid, IdPart(Id(ChunkIdString(documents[d].id, c)))));
-    }
+    AddChunkIdChanges(documents[d].id, old_chunks, documents[d].chunks.size(), &changes);
   }
-  FE_ASSIGN_OR_RETURN(auto taken, store_->MultiGet(storage::Cf::kIds, new_chunk_keys));
-  for (size_t i = 0; i < taken.size(); ++i) {
-    if (!taken[i]) continue;
-    return Status::AlreadyExists("id \"" + new_chunk_keys[i].substr(5) + "\" in collection \"" +
-                                 record_.name +
-                                 "\" is taken by a record that is not a chunk of its document");
-  }
+  FE_RETURN_IF_ERROR(CheckNewChunkIdsFree(changes));
   auto extra = [&](storage::WriteBatch* batch) {
     for (size_t d = 0; d < documents.size(); ++d) {
       batch->Put(storage::Cf::kSources, keys[d], storage::EncodeSource(records[d]));
     }
   };
-  FE_RETURN_IF_ERROR(CommitLocked(options, chunks, staged, /*upsert=*/true, remove_parts, extra));
+  FE_RETURN_IF_ERROR(
+      CommitLocked(options, chunks, staged, /*upsert=*/true, changes.remove_parts, extra));
   if (source_count_.load() >= 0) source_count_ += static_cast<int64_t>(added);
   for (size_t d = 0; d < documents.size(); ++d) UpdateSourceTable(documents[d].id, &records[d]);
   return Status::OK();

@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
+
 namespace {
 
 using nlohmann::json;
@@ -24,25 +26,9 @@ using nlohmann::json;
 constexpr const char* kCli = FLASHEMBED_CLI_PATH;
 constexpr const char* kSampleDir = FLASHEMBED_SAMPLE_DIR;
 
-struct RunResult {
-  int exit_code = -1;  // 128 + signal number if the tool was killed by a signal
-  std::string out;
-  std::string err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using flashembed::testing::Lines;
+using flashembed::testing::ReadAll;
+using flashembed::testing::RunResult;
 
 // Each stdout line parsed as JSON; a line that is not JSON fails the test.
 std::vector<json> JsonLines(const std::string& text) {
@@ -77,42 +63,9 @@ class CliTest : public ::testing::Test {
   // unless given in `env`.
   RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
                 const std::vector<std::pair<std::string, std::string>>& env = {}) {
-    const std::string in_path = dir_ + "/.stdin";
-    const std::string out_path = dir_ + "/.stdout";
-    const std::string err_path = dir_ + "/.stderr";
-    std::ofstream(in_path, std::ios::binary) << input;
-    std::vector<std::string> argv_storage = {kCli};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : argv_storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int in = open(in_path.c_str(), O_RDONLY);
-      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (in < 0 || out < 0 || err < 0 || chdir(dir_.c_str()) != 0) _exit(126);
-      dup2(in, STDIN_FILENO);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      unsetenv("FLASHEMBED_DB");
-      setenv("COLUMNS", "100", 1);
-      for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
-      execv(kCli, argv.data());
-      _exit(127);
-    }
-    RunResult result;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    if (WIFEXITED(status)) {
-      result.exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      result.exit_code = 128 + WTERMSIG(status);
-    }
-    result.out = ReadAll(out_path);
-    result.err = ReadAll(err_path);
-    return result;
+    std::vector<std::string> argv = {kCli};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return flashembed::testing::RunProgram(dir_, std::move(argv), {.input = input, .env = env});
   }
 
   std::string WriteFile(const std::string& name, const std::string& content) {

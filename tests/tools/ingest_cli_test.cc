@@ -25,6 +25,7 @@
 // Relative: cli_tests has no include path into the source tree (it only
 // runs the binary), and make_pdf.h needs nothing else.
 #include "../testing/make_pdf.h"
+#include "cli_runner.h"
 
 namespace {
 
@@ -35,25 +36,10 @@ constexpr const char* kModelDir = FLASHEMBED_MODEL_DIR;
 // Debian's base-files always ships it: 35 kB of ASCII prose.
 constexpr const char* kGpl3 = "/usr/share/common-licenses/GPL-3";
 
-struct RunResult {
-  int exit_code = -1;  // 128 + signal number if the tool was killed by a signal
-  std::string out;
-  std::string err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using flashembed::testing::Lines;
+using flashembed::testing::OpenPty;
+using flashembed::testing::ReadAll;
+using flashembed::testing::RunResult;
 
 // stdout as exactly one JSON line; anything else fails the test.
 json OneJson(const RunResult& r) {
@@ -103,74 +89,10 @@ class IngestCliTest : public ::testing::Test {
   // `terminal`, which gives it one pseudo-terminal as both (read into `out`).
   RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
                 bool terminal = false) {
-    const bool stderr_tty = terminal;
-    const std::string in_path = tmp_.Sub(".stdin");
-    const std::string out_path = tmp_.Sub(".stdout");
-    const std::string err_path = tmp_.Sub(".stderr");
-    std::ofstream(in_path, std::ios::binary) << input;
-    std::vector<std::string> argv_storage = {kCli};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : argv_storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    int master = -1;
-    std::string slave;
-    if (stderr_tty) {
-      master = OpenPty(&slave);
-      if (master < 0) {
-        ADD_FAILURE() << "no pseudo-terminal";
-        return {};
-      }
-    }
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int in = open(in_path.c_str(), O_RDONLY);
-      const int out = stderr_tty ? open(slave.c_str(), O_RDWR | O_NOCTTY)
-                                 : open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = stderr_tty ? open(slave.c_str(), O_RDWR | O_NOCTTY)
-                                 : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (in < 0 || out < 0 || err < 0 || chdir(tmp_.path().c_str()) != 0) _exit(126);
-      dup2(in, STDIN_FILENO);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      unsetenv("FLASHEMBED_DB");
-      setenv("COLUMNS", "100", 1);
-      execv(kCli, argv.data());
-      _exit(127);
-    }
-    RunResult result;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    if (WIFEXITED(status)) {
-      result.exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      result.exit_code = 128 + WTERMSIG(status);
-    }
-    if (stderr_tty) {
-      fcntl(master, F_SETFL, O_NONBLOCK);
-      char buffer[4096];
-      for (ssize_t n; (n = read(master, buffer, sizeof buffer)) > 0;) result.out.append(buffer, n);
-      close(master);
-    } else {
-      result.out = ReadAll(out_path);
-      result.err = ReadAll(err_path);
-    }
-    return result;
-  }
-
-  // The master side of a new pseudo-terminal (its slave's path in *slave),
-  // or -1.
-  static int OpenPty(std::string* slave) {
-    const int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0) return -1;
-    const char* name = grantpt(master) == 0 && unlockpt(master) == 0 ? ptsname(master) : nullptr;
-    if (name == nullptr) {
-      close(master);
-      return -1;
-    }
-    *slave = name;
-    return master;
+    std::vector<std::string> argv = {kCli};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return flashembed::testing::RunProgram(tmp_.path(), std::move(argv),
+                                           {.input = input, .terminal = terminal});
   }
 
   // Runs and expects exit 0 with an empty stderr.

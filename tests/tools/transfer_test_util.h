@@ -19,22 +19,12 @@
 #include <vector>
 
 #include "query/database.h"
+#include "tests/tools/cli_runner.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::testing {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+inline std::string ReadFile(const std::string& path) { return ReadAll(path); }
 
 inline void WriteFile(const std::string& path, std::string_view content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -42,37 +32,12 @@ inline void WriteFile(const std::string& path, std::string_view content) {
 }
 
 // Runs `program args...` in `dir` with stdout/stderr captured (never a
-// terminal), $FLASHEMBED_DB unset.
+// terminal), $FLASHEMBED_DB unset, one OpenMP thread.
 inline RunResult RunProgram(const std::string& dir, const std::string& program,
                             const std::vector<std::string>& args) {
-  const std::string out_path = dir + "/.stdout";
-  const std::string err_path = dir + "/.stderr";
-  std::vector<std::string> storage = {program};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0 || chdir(dir.c_str()) != 0) _exit(126);
-    dup2(in, STDIN_FILENO);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    unsetenv("FLASHEMBED_DB");
-    setenv("OMP_NUM_THREADS", "1", 1);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  RunResult r;
-  int status = 0;
-  EXPECT_EQ(waitpid(pid, &status, 0), pid);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  std::vector<std::string> argv = {program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(dir, std::move(argv), {.env = {{"OMP_NUM_THREADS", "1"}}});
 }
 
 // Everything a collection holds, as the library reads it.
