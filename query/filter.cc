@@ -17,17 +17,26 @@
 
 #include "query/filter_lexer.h"
 #include "query/filter_node.h"
+#include "query/filter_operand.h"
 
 namespace flashembed::query {
 namespace {
 
 using filter_internal::ArithCompareNode;
+using filter_internal::BooleanHint;
+using filter_internal::Describe;
+using filter_internal::MakeColumn;
+using filter_internal::MakeConst;
+using filter_internal::MakePred;
+using filter_internal::Operand;
+using filter_internal::TypeName;
 using filter_internal::ArithOp;
 using filter_internal::Clip;
 using filter_internal::CmpOp;
 using filter_internal::ColumnOf;
 using filter_internal::CompareColumnsNode;
 using filter_internal::CompareNode;
+using filter_internal::ConstText;
 using filter_internal::ConstNode;
 using filter_internal::ContainsNode;
 using filter_internal::ErrorAt;
@@ -57,91 +66,6 @@ using filter_internal::Tri;
 using filter_internal::Val;
 
 // ------------------------------------------------------------------ Parser
-
-// What a sub-expression is, as far as types go.
-struct Operand {
-  enum class Kind : uint8_t {
-    kConst,   // value
-    kColumn,  // path
-    kArith,   // path <arith> value
-    kLength,  // array_length(path)
-    kPred,    // pred: a boolean expression built from operators
-  };
-  Kind kind = Kind::kConst;
-  size_t pos = 0;  // where it starts in the source
-  json value;
-  Path path;
-  ArithOp arith = ArithOp::kAdd;
-  NodePtr pred;
-};
-
-Operand MakeConst(size_t pos, json value) {
-  Operand op;
-  op.kind = Operand::Kind::kConst;
-  op.pos = pos;
-  op.value = std::move(value);
-  return op;
-}
-
-Operand MakePred(size_t pos, NodePtr node) {
-  Operand op;
-  op.kind = Operand::Kind::kPred;
-  op.pos = pos;
-  op.pred = std::move(node);
-  return op;
-}
-
-Operand MakeColumn(size_t pos, Path path) {
-  Operand op;
-  op.kind = Operand::Kind::kColumn;
-  op.pos = pos;
-  op.path = std::move(path);
-  return op;
-}
-
-std::string ConstText(const json& value) {
-  std::string text;
-  filter_internal::PrintConst(value, &text);
-  if (text.size() > 40) text = std::string(Clip(text, 0, 37)) + "...";
-  return Sanitize(text);
-}
-
-const char* TypeName(const json& v) {
-  if (v.is_boolean()) return "bool";
-  if (v.is_number_integer()) return "integer";
-  if (v.is_number()) return "float";
-  if (v.is_string()) return "string";
-  if (v.is_array()) return "list";
-  return "value";
-}
-
-// "the field 'x'", "the constant 3", ... for messages.
-std::string Describe(const Operand& op) {
-  switch (op.kind) {
-    case Operand::Kind::kConst:
-      return std::string("the ") + TypeName(op.value) + " constant " + ConstText(op.value);
-    case Operand::Kind::kColumn: return "the field '" + Sanitize(op.path.ToString()) + "'";
-    case Operand::Kind::kArith:
-      return "the arithmetic '" + Sanitize(op.path.ToString()) + " " +
-             filter_internal::ArithOpText(op.arith) + " " + ConstText(op.value) + "'";
-    case Operand::Kind::kLength: return "array_length(" + Sanitize(op.path.ToString()) + ")";
-    case Operand::Kind::kPred: return "a boolean expression";
-  }
-  return "an expression";
-}
-
-// What to write instead of a non-boolean operand where a boolean is needed.
-std::string BooleanHint(const Operand& op) {
-  switch (op.kind) {
-    case Operand::Kind::kColumn:
-      return "; compare it explicitly, e.g. " + Sanitize(op.path.ToString()) + " == true";
-    case Operand::Kind::kConst:
-      return op.value.is_boolean() ? "; a bare true/false is not a filter" : "";
-    case Operand::Kind::kArith: return "; compare it with a constant, e.g. x % 2 == 0";
-    case Operand::Kind::kLength: return "; compare it with an integer, e.g. array_length(x) >= 2";
-    default: return "";
-  }
-}
 
 bool IsNumber(const json& v) { return v.is_number(); }
 bool IsZero(const json& v) {
