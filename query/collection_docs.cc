@@ -105,7 +105,6 @@ void PooledVector(std::span<const float> vectors, std::span<const uint32_t> toke
 }
 
 Status CollectionImpl::RefuseChunkIds(const std::vector<std::string>& id_parts) const {
-  if (source_count_.load() == 0) return Status::OK();
   std::vector<std::string> keys;
   std::vector<size_t> which;
   for (size_t i = 0; i < id_parts.size(); ++i) {
@@ -115,6 +114,10 @@ Status CollectionImpl::RefuseChunkIds(const std::vector<std::string>& id_parts) 
     which.push_back(i);
   }
   if (keys.empty()) return Status::OK();
+  // Collections without long documents (the usual case for ids such as
+  // "page#3") answer from the count, counted once.
+  FE_ASSIGN_OR_RETURN(const uint64_t documents, CountSourcesLocked());
+  if (documents == 0) return Status::OK();
   FE_ASSIGN_OR_RETURN(auto found, store_->MultiGet(storage::Cf::kSources, keys));
   for (size_t k = 0; k < keys.size(); ++k) {
     if (!found[k]) continue;
@@ -534,15 +537,24 @@ Result<uint64_t> CollectionImpl::CountDocuments() const {
   // Counted once, holding the writers off so no write slips between the
   // scan and publishing the count; writes keep it current afterwards.
   std::lock_guard<std::mutex> lock(write_mu_);
+  return CountSourcesLocked();
+}
+
+Result<uint64_t> CollectionImpl::CountSourcesLocked() const {
   if (source_count_.load() >= 0) return static_cast<uint64_t>(source_count_.load());
-  uint64_t n = 0;
-  FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kSources, storage::CollectionPrefix(record_.cid),
-                                  storage::CollectionEnd(record_.cid),
-                                  [&](std::string_view, std::string_view) {
-                                    ++n;
-                                    return true;
-                                  }));
+  FE_ASSIGN_OR_RETURN(const uint64_t n, CountSources(*store_, record_.cid));
   source_count_ = static_cast<int64_t>(n);
+  return n;
+}
+
+Result<uint64_t> CollectionImpl::CountSources(const storage::Store& store, uint32_t cid) {
+  uint64_t n = 0;
+  FE_RETURN_IF_ERROR(store.Scan(storage::Cf::kSources, storage::CollectionPrefix(cid),
+                                storage::CollectionEnd(cid),
+                                [&](std::string_view, std::string_view) {
+                                  ++n;
+                                  return true;
+                                }));
   return n;
 }
 

@@ -141,6 +141,9 @@ class CollectionImpl final : public Collection,
   Status Drop();
 
   const storage::CollectionRecord& record() const { return record_; }
+  // Long documents stored in collection `cid`, counted by a scan of their
+  // keys (for collections that are not open).
+  static Result<uint64_t> CountSources(const storage::Store& store, uint32_t cid);
   ~CollectionImpl() override;
   static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
 
@@ -222,6 +225,8 @@ class CollectionImpl final : public Collection,
                       const StagedWrite& staged, bool upsert,
                       const std::vector<std::string>& remove_parts,
                       const std::function<void(storage::WriteBatch*)>& extra);
+  // CountDocuments, counting on first use. REQUIRES: write_mu_ held.
+  Result<uint64_t> CountSourcesLocked() const;
   // InvalidArgument if one of the ids (id parts) is a chunk of a stored
   // long document. REQUIRES: write_mu_ held.
   Status RefuseChunkIds(const std::vector<std::string>& id_parts) const;

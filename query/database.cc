@@ -393,12 +393,13 @@ class DatabaseImpl final : public Database {
       if (!state.ok()) return state.status();
       FE_ASSIGN_OR_RETURN(storage::CollectionState s, storage::DecodeState(*state));
       info.count = s.live_count;
-      FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kSources, storage::CollectionPrefix(r.cid),
-                                      storage::CollectionEnd(r.cid),
-                                      [&](std::string_view, std::string_view) {
-                                        ++info.documents;
-                                        return true;
-                                      }));
+      // An open collection knows its count; others are counted.
+      auto open = open_.find(r.name);
+      if (open != open_.end()) {
+        FE_ASSIGN_OR_RETURN(info.documents, open->second->CountDocuments());
+      } else {
+        FE_ASSIGN_OR_RETURN(info.documents, CollectionImpl::CountSources(*store_, r.cid));
+      }
       out.push_back(std::move(info));
     }
     return out;
