@@ -1,15 +1,19 @@
-// The export and import verbs: a collection to and from Milvus bulk-import
-// files (transfer/transfer.h), with a progress line on a terminal and a
+// The export / import verbs (a collection to and from Milvus bulk-import
+// files, transfer/transfer.h) and push / pull (to and from a running Milvus
+// over REST, transfer/remote.h), with a progress line on a terminal and a
 // summary (JSON when stdout is not a terminal or with --json).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli_verbs.h"
+#include "transfer/remote.h"
 #include "transfer/row_schema.h"
 #include "transfer/transfer.h"
 
@@ -260,7 +264,249 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   return kExitOk;
 }
 
+// --- push / pull ----------------------------------------------------------------
+
+// Ctrl-C stops a push or pull after the request in flight (what was copied
+// stays, and running the command again goes on); a second Ctrl-C kills.
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void OnInterrupt(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted.store(false);
+    std::signal(SIGINT, OnInterrupt);
+    std::signal(SIGTERM, OnInterrupt);
+  }
+  ~InterruptScope() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+  }
+};
+
+struct RemoteArgs {
+  std::string url;
+  std::string token;
+  std::string db_name;
+  double timeout_seconds = 60;
+  int retries = 5;
+  std::string milvus_name;
+  size_t batch = 1000;
+  bool upsert = false;
+  std::string progress = "auto";
+  bool quiet = false;
+  // push
+  std::string pk_type = "auto";
+  uint64_t max_request_mb = 16;
+  // pull
+  std::string text_field = "text";
+  std::string encoder;
+  std::string model;
+};
+
+// The token from --token, else $MILVUS_TOKEN (kept out of the process list).
+Result<transfer::RemoteOptions> RemoteOf(const RemoteArgs& args) {
+  if (args.progress != "auto" && args.progress != "always" && args.progress != "never") {
+    return Status::InvalidArgument("--progress must be auto, always or never");
+  }
+  if (!(args.timeout_seconds > 0) || args.timeout_seconds > 86400) {
+    return Status::InvalidArgument("--timeout must be 0 .. 86400 seconds");
+  }
+  transfer::RemoteOptions remote;
+  remote.url = args.url;
+  remote.token = args.token;
+  if (remote.token.empty()) {
+    if (const char* env = std::getenv("MILVUS_TOKEN")) remote.token = env;
+  }
+  remote.db_name = args.db_name;
+  remote.timeout_ms = static_cast<int>(args.timeout_seconds * 1000);
+  remote.retries = args.retries;
+  FE_RETURN_IF_ERROR(remote.Validate());
+  return remote;
+}
+
+int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
+  Result<transfer::RemoteOptions> remote = RemoteOf(args);
+  if (!remote.ok()) return ReportUsageError(remote.status().message());
+  if (args.pk_type != "auto" && args.pk_type != "int64" && args.pk_type != "varchar") {
+    return ReportUsageError("--pk-type must be auto, int64 or varchar");
+  }
+  if (!args.milvus_name.empty() && transfer::MilvusName(args.milvus_name) != args.milvus_name) {
+    return ReportUsageError("--name must be letters, digits and '_', not starting with a digit, "
+                            "got \"" + args.milvus_name + "\"");
+  }
+  transfer::PushOptions options;
+  options.milvus_name = args.milvus_name;
+  options.pk_type = args.pk_type == "int64"     ? transfer::PkType::kInt64
+                    : args.pk_type == "varchar" ? transfer::PkType::kVarChar
+                                                : transfer::PkType::kAuto;
+  options.batch = args.batch;
+  options.max_request_bytes = args.max_request_mb << 20;
+  options.upsert = args.upsert;
+  if (args.max_request_mb > 1024) return ReportUsageError("--max-request-mb must be 1..1024");
+  if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
+
+  auto db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  if (!db.ok()) return ReportError(db.status());
+  auto collection = (*db)->GetCollection(global.collection);
+  if (!collection.ok()) return ReportError(collection.status());
+  ProgressLine progress(ShowProgress(args.progress, args.quiet));
+  options.progress = progress.Callback();
+  InterruptScope interrupts;
+  options.cancel = &g_interrupted;
+  Result<transfer::PushSummary> summary = transfer::PushCollection(**collection, *remote, options);
+  progress.Clear();
+  if (!summary.ok()) return ReportError(summary.status());
+  const transfer::PushSummary& s = *summary;
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  if (global.json || !tty) {
+    if (args.quiet && !global.json) return kExitOk;
+    json out = {{"collection", global.collection},
+                {"url", args.url},
+                {"milvus_collection", s.milvus_name},
+                {"created", s.created},
+                {"pk_type", s.pk_type},
+                {"records", s.records},
+                {"sent", s.sent},
+                {"skipped", s.skipped},
+                {"remote_rows", s.remote_rows},
+                {"requests", s.requests},
+                {"bytes", s.bytes},
+                {"seconds", Rounded(s.seconds)},
+                {"rows_per_second", Rounded(s.seconds > 0 ? s.sent / s.seconds : 0.0)}};
+    std::cout << DumpJson(out) << "\n";
+  } else if (!args.quiet) {
+    std::cout << "pushed " << s.sent << " of " << s.records << " records of \""
+              << global.collection << "\" to " << (s.created ? "new " : "")
+              << "Milvus collection " << s.milvus_name << " at " << args.url
+              << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
+              << "; it holds " << s.remote_rows << " rows (" << Megabytes(s.bytes) << ", "
+              << Rate(static_cast<double>(s.sent), s.seconds, "rows/s") << ")\n";
+  }
+  return kExitOk;
+}
+
+int RunPull(const GlobalOptions& global, const RemoteArgs& args) {
+  Result<transfer::RemoteOptions> remote = RemoteOf(args);
+  if (!remote.ok()) return ReportUsageError(remote.status().message());
+  transfer::PullOptions options;
+  options.milvus_name = args.milvus_name;
+  options.text_field = args.text_field;
+  options.batch = args.batch;
+  options.upsert = args.upsert;
+  if (!args.encoder.empty() && !args.model.empty()) {
+    return ReportUsageError("give --encoder or --model, not both");
+  }
+  options.encoder = !args.model.empty() ? "model:" + args.model : args.encoder;
+  if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
+  // Without -c the local collection takes the Milvus collection's name.
+  const std::string local = global.collection_given ? global.collection : args.milvus_name;
+
+  auto db = OpenDatabase(global.db, /*create_if_missing=*/true);
+  if (!db.ok()) return ReportError(db.status());
+  ProgressLine progress(ShowProgress(args.progress, args.quiet));
+  options.progress = progress.Callback();
+  InterruptScope interrupts;
+  options.cancel = &g_interrupted;
+  Result<transfer::PullSummary> summary = transfer::PullCollection(**db, local, *remote, options);
+  progress.Clear();
+  if (!summary.ok()) return ReportError(summary.status());
+  const transfer::PullSummary& s = *summary;
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  if (global.json || !tty) {
+    if (args.quiet && !global.json) return kExitOk;
+    json out = {{"collection", local},
+                {"url", args.url},
+                {"milvus_collection", args.milvus_name},
+                {"created", s.created},
+                {"remote_rows", s.remote_rows},
+                {"received", s.received},
+                {"skipped", s.skipped},
+                {"requests", s.requests},
+                {"bytes", s.bytes},
+                {"seconds", Rounded(s.seconds)},
+                {"rows_per_second", Rounded(s.seconds > 0 ? s.received / s.seconds : 0.0)}};
+    std::cout << DumpJson(out) << "\n";
+  } else if (!args.quiet) {
+    std::cout << "pulled " << s.received << " rows of Milvus collection " << args.milvus_name
+              << " at " << args.url << " into " << (s.created ? "new " : "") << "collection \""
+              << local << "\""
+              << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
+              << " (" << Megabytes(s.bytes) << ", "
+              << Rate(static_cast<double>(s.received), s.seconds, "rows/s") << ")\n";
+  }
+  return kExitOk;
+}
+
+void AddRemoteOptions(CLI::App& cmd, RemoteArgs& args) {
+  cmd.add_option("--token", args.token,
+                 "Milvus token (\"user:password\" or an API key); default $MILVUS_TOKEN");
+  cmd.add_option("--db-name", args.db_name, "Milvus database (default: Milvus's default)");
+  cmd.add_option("--timeout", args.timeout_seconds, "seconds per request (default 60)");
+  cmd.add_option("--retries", args.retries,
+                 "retries of a request that fails in transport (default 5, 0..100)");
+  cmd.add_option("--batch", args.batch, "rows per request (1..16384; default 1000)");
+  cmd.add_flag("-q,--quiet", args.quiet, "no progress and no summary");
+  cmd.add_option("--progress", args.progress,
+                 "progress line on stderr: auto (on a terminal), always, never");
+}
+
 }  // namespace
+
+Verb AddPushVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<RemoteArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "push",
+      "Copy a collection into a running Milvus over its REST API v2: creates the Milvus "
+      "collection (the body 'export' writes to collection.json) and inserts the records in "
+      "batches. Pushing into a collection that exists (an interrupted push) sends only the ids "
+      "it does not hold. Long documents' chunks go as rows; their document records stay "
+      "behind (use export for those).");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--to", args->url, "Milvus URL, http://host[:port] (port 19530 by default)")
+      ->required();
+  cmd->add_option("--name", args->milvus_name,
+                  "Milvus collection (default: the collection's name, '-' as '_')");
+  cmd->add_option("--pk-type", args->pk_type, "auto, int64 or varchar (as for export)");
+  cmd->add_option("--max-request-mb", args->max_request_mb,
+                  "largest insert request in MiB (default 16)");
+  cmd->add_flag("--upsert", args->upsert,
+                "send every record with entities/upsert, replacing rows of the same id");
+  AddRemoteOptions(*cmd, *args);
+  return {cmd, [&global, args] { return RunPush(global, *args); }};
+}
+
+Verb AddPullVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<RemoteArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "pull",
+      "Copy a collection of a running Milvus into a local collection over REST v2, in pages by "
+      "primary key, into collection -c (default: the Milvus name), created from the Milvus "
+      "description when missing. "
+      "Every row is checked as 'import' checks files; each page is written atomically, and "
+      "pulling into a collection that exists (an interrupted pull) fetches only the rows it "
+      "does not hold.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--from", args->url, "Milvus URL, http://host[:port] (port 19530 by default)")
+      ->required();
+  cmd->add_option("--name", args->milvus_name, "Milvus collection to copy")->required();
+  cmd->add_option("--text-field", args->text_field,
+                  "VarChar field kept as the records' text (default text; \"\" for none)");
+  cmd->add_flag("--upsert", args->upsert,
+                "replace local records of the same id instead of skipping them");
+  cmd->add_option("--encoder", args->encoder,
+                  "built-in encoder of a collection the pull creates (hash), so text queries "
+                  "work; it must be the one that made the vectors (default: vector-only)");
+  cmd->add_option("--model", args->model,
+                  "Hugging Face model folder as the encoder of a collection the pull creates");
+  AddRemoteOptions(*cmd, *args);
+  return {cmd, [&global, args] { return RunPull(global, *args); }};
+}
 
 Verb AddExportVerb(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<ExportArgs>();

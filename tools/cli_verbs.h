@@ -41,6 +41,8 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc
 Verb AddIngestVerb(CLI::App& app, GlobalOptions& global);    // cli_docs.cc
 Verb AddExportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 Verb AddImportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
+Verb AddPushVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
+Verb AddPullVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
 
 }  // namespace flashembed::cli
 

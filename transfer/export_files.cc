@@ -52,57 +52,8 @@ class OutFile {
   uint64_t bytes_ = 0;
 };
 
-// One record as the values of a row.
-struct PreparedRow {
-  Id id;
-  std::string_view text;
-  std::vector<Json> scalars;  // aligned with schema.scalars
-  Json meta = Json::object();
-  std::string meta_text;
-};
-
 std::string Dump(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& doc,
-                  PreparedRow* row) {
-  row->id = ids_as_strings && doc.id.is_int() ? Id(doc.id.ToString()) : doc.id;
-  if (row->id.is_string() && !Utf8Length(row->id.as_string()).has_value()) {
-    return Status::InvalidArgument("the id is not valid UTF-8, which a Milvus VarChar needs");
-  }
-  row->text = doc.text;
-  Json meta = Json::parse(doc.metadata.empty() ? "{}" : doc.metadata, nullptr, false);
-  if (!meta.is_object()) meta = Json::object();
-  if (schema.text.has_value()) {
-    if (row->text.empty() && schema.milvus_layout) {
-      auto it = meta.find(schema.text->name);
-      if (it != meta.end() && it->is_string()) row->text = it->get_ref<const std::string&>();
-    }
-    if (!Utf8Length(row->text).has_value()) {
-      return Status::InvalidArgument("the text is not valid UTF-8");
-    }
-    const size_t max = schema.text->max_length == 0 ? kMaxVarCharLength : schema.text->max_length;
-    if (row->text.size() > max) {
-      return Status::InvalidArgument("the text has " + std::to_string(row->text.size()) +
-                                     " bytes, more than the " + std::to_string(max) +
-                                     " bytes of VarChar field \"" + schema.text->name + "\"");
-    }
-  }
-  row->scalars.resize(schema.scalars.size());
-  for (size_t i = 0; i < schema.scalars.size(); ++i) {
-    const Field& f = schema.scalars[i];
-    auto it = meta.find(f.name);
-    FE_RETURN_IF_ERROR(ExportScalar(f, it == meta.end() ? nullptr : &*it, &row->scalars[i]));
-    if (it != meta.end()) meta.erase(it);
-  }
-  if (schema.milvus_layout) {
-    meta.erase(schema.pk.name);
-    if (schema.text.has_value()) meta.erase(schema.text->name);
-  }
-  row->meta = std::move(meta);
-  row->meta_text = Dump(row->meta);
-  return Status::OK();
 }
 
 // The string a scalar is written as in a NumPy "<U" column.
@@ -182,37 +133,8 @@ class JsonWriter {
       : plan_(plan), dir_(std::move(dir)), rel_(std::move(rel)), summary_(summary) {}
 
   Status Add(const PreparedRow& row, const Document& doc) {
-    const RowSchema& s = plan_.schema;
     line_.clear();
-    line_ += '{';
-    AppendJsonString(s.pk.name, &line_);
-    line_ += ':';
-    if (row.id.is_int()) {
-      line_ += row.id.ToString();
-    } else {
-      AppendJsonString(row.id.as_string(), &line_);
-    }
-    line_ += ',';
-    AppendJsonString(s.vector.name, &line_);
-    line_ += ':';
-    AppendFloatArray(doc.vector, &line_);
-    if (s.text.has_value()) {
-      line_ += ',';
-      AppendJsonString(s.text->name, &line_);
-      line_ += ':';
-      AppendJsonString(row.text, &line_);
-    }
-    for (size_t i = 0; i < s.scalars.size(); ++i) {
-      line_ += ',';
-      AppendJsonString(s.scalars[i].name, &line_);
-      line_ += ':';
-      line_ += Dump(row.scalars[i]);
-    }
-    if (s.dynamic) {
-      line_ += ",\"$meta\":";
-      line_ += row.meta_text;
-    }
-    line_ += '}';
+    FE_RETURN_IF_ERROR(AppendJsonRow(plan_.schema, row, doc.vector, /*flat_meta=*/false, &line_));
     if (file_rows_ > 0 && file_bytes_ + line_.size() + 8 > plan_.max_file_bytes) {
       FE_RETURN_IF_ERROR(CloseFile());
     }
@@ -533,6 +455,94 @@ Status WriteRecords(const Collection& collection, const ExportOptions& options,
   if (summary->records != plan.records) {
     return Status::Internal("the collection changed during the export; run it again");
   }
+  return Status::OK();
+}
+
+Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& doc,
+                  PreparedRow* row) {
+  row->id = ids_as_strings && doc.id.is_int() ? Id(doc.id.ToString()) : doc.id;
+  if (row->id.is_string() && !Utf8Length(row->id.as_string()).has_value()) {
+    return Status::InvalidArgument("the id is not valid UTF-8, which a Milvus VarChar needs");
+  }
+  row->text = doc.text;
+  Json meta = Json::parse(doc.metadata.empty() ? "{}" : doc.metadata, nullptr, false);
+  if (!meta.is_object()) meta = Json::object();
+  if (schema.text.has_value()) {
+    if (row->text.empty() && schema.milvus_layout) {
+      auto it = meta.find(schema.text->name);
+      if (it != meta.end() && it->is_string()) row->text = it->get_ref<const std::string&>();
+    }
+    if (!Utf8Length(row->text).has_value()) {
+      return Status::InvalidArgument("the text is not valid UTF-8");
+    }
+    const size_t max = schema.text->max_length == 0 ? kMaxVarCharLength : schema.text->max_length;
+    if (row->text.size() > max) {
+      return Status::InvalidArgument("the text has " + std::to_string(row->text.size()) +
+                                     " bytes, more than the " + std::to_string(max) +
+                                     " bytes of VarChar field \"" + schema.text->name + "\"");
+    }
+  }
+  row->scalars.resize(schema.scalars.size());
+  for (size_t i = 0; i < schema.scalars.size(); ++i) {
+    const Field& f = schema.scalars[i];
+    auto it = meta.find(f.name);
+    FE_RETURN_IF_ERROR(ExportScalar(f, it == meta.end() ? nullptr : &*it, &row->scalars[i]));
+    if (it != meta.end()) meta.erase(it);
+  }
+  if (schema.milvus_layout) {
+    meta.erase(schema.pk.name);
+    if (schema.text.has_value()) meta.erase(schema.text->name);
+  }
+  row->meta = std::move(meta);
+  row->meta_text = Dump(row->meta);
+  return Status::OK();
+}
+
+Status AppendJsonRow(const RowSchema& s, const PreparedRow& row, std::span<const float> vector,
+                     bool flat_meta, std::string* out) {
+  out->push_back('{');
+  AppendJsonString(s.pk.name, out);
+  out->push_back(':');
+  if (row.id.is_int()) {
+    *out += row.id.ToString();
+  } else {
+    AppendJsonString(row.id.as_string(), out);
+  }
+  out->push_back(',');
+  AppendJsonString(s.vector.name, out);
+  out->push_back(':');
+  AppendFloatArray(vector, out);
+  if (s.text.has_value()) {
+    out->push_back(',');
+    AppendJsonString(s.text->name, out);
+    out->push_back(':');
+    AppendJsonString(row.text, out);
+  }
+  for (size_t i = 0; i < s.scalars.size(); ++i) {
+    out->push_back(',');
+    AppendJsonString(s.scalars[i].name, out);
+    out->push_back(':');
+    *out += Dump(row.scalars[i]);
+  }
+  if (s.dynamic && !flat_meta) {
+    *out += ",\"$meta\":";
+    *out += row.meta_text;
+  } else if (s.dynamic) {
+    for (const auto& [key, value] : row.meta.items()) {
+      if (key == "$meta" || s.IsField(key)) {
+        return Status::InvalidArgument("the metadata key \"" + key +
+                                       "\" is also the name of a field; a row cannot carry both");
+      }
+      out->push_back(',');
+      AppendJsonString(key, out);
+      out->push_back(':');
+      *out += Dump(value);
+    }
+  } else if (!row.meta.empty()) {
+    return Status::InvalidArgument("the metadata key \"" + row.meta.begin().key() +
+                                   "\" has no field and dynamic fields are off");
+  }
+  out->push_back('}');
   return Status::OK();
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,28 @@ struct ExportPlan {
   uint64_t records = 0;
   std::vector<GroupPlan> groups;  // NumPy only
 };
+
+// One record as the values of a row.
+struct PreparedRow {
+  Id id;
+  std::string_view text;      // points into the Document
+  std::vector<Json> scalars;  // aligned with schema.scalars
+  Json meta = Json::object();  // the dynamic keys
+  std::string meta_text;       // `meta` as JSON text
+};
+
+// The values of `doc` as a row of `schema` (ids as their decimal text when
+// `ids_as_strings`). InvalidArgument for a value Milvus cannot take (text
+// not UTF-8 or longer than the field, a scalar that does not fit its type).
+Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& doc,
+                  PreparedRow* row);
+
+// Appends `row` as one JSON row object: pk, vector, text, scalar fields,
+// then the dynamic keys in "$meta", or with `flat_meta` as top-level keys
+// (REST insert's form, which refuses a "$meta" key; InvalidArgument when a
+// key is also a field's name).
+Status AppendJsonRow(const RowSchema& schema, const PreparedRow& row, std::span<const float> vector,
+                     bool flat_meta, std::string* out);
 
 // The survey: every record without its vector. Fills plan->schema (see
 // ExportPlan), records and groups; fails on a value Milvus cannot take

@@ -273,15 +273,9 @@ class RowWalker {
   uint64_t bytes_ = 0;
 };
 
-// The schema the rows are checked against, and the collection to create.
-struct Plan {
-  RowSchema rows;
-  std::optional<CollectionSchema> create;  // set when the collection is missing
-};
-
-Result<Plan> ResolveSchema(const ImportLayout& layout, const ImportOptions& o,
+Result<ImportPlan> ResolveSchema(const ImportLayout& layout, const ImportOptions& o,
                            const std::shared_ptr<Collection>& target) {
-  Plan plan;
+  ImportPlan plan;
   std::string pk = o.pk_field;
   std::string vector = o.vector_field;
   std::string text = o.text_field;
@@ -432,6 +426,11 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
+Result<ImportPlan> ResolveImportSchema(const ImportLayout& layout, const ImportOptions& options,
+                                       const std::shared_ptr<Collection>& target) {
+  return ResolveSchema(layout, options, target);
+}
+
 Status ImportOptions::Validate() const {
   if (dir.empty()) return Status::InvalidArgument("no folder to import given");
   if (batch == 0 || batch > 65536) return Status::InvalidArgument("batch must be 1..65536");
@@ -451,7 +450,7 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
   } else if (!got.status().IsNotFound()) {
     return got.status();
   }
-  FE_ASSIGN_OR_RETURN(Plan plan, ResolveSchema(layout, options, target));
+  FE_ASSIGN_OR_RETURN(ImportPlan plan, ResolveSchema(layout, options, target));
   RowSchema& schema = plan.rows;
   ImportSummary summary;
   for (const auto& g : layout.groups) summary.files += g.paths.size();

@@ -3,6 +3,7 @@
 #ifndef FLASHEMBED_TRANSFER_IMPORT_LAYOUT_H_
 #define FLASHEMBED_TRANSFER_IMPORT_LAYOUT_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,19 @@ struct ImportLayout {
 // other format's files if those are there; InvalidArgument for a
 // malformed collection.json / flashembed-collection.json / import.json.
 Result<ImportLayout> FindImportFiles(const std::string& dir, FileFormat format);
+
+// The schema rows are checked against, and the collection to create.
+struct ImportPlan {
+  RowSchema rows;
+  std::optional<CollectionSchema> create;  // set when `target` is null
+};
+
+// Resolves the row schema of an import (ImportCollection's rules) from the
+// layout's collection.json / flashembed-collection.json, the options' field
+// names and the existing `target` (null when the collection is missing).
+// InvalidArgument naming a bad declaration or a dimension mismatch.
+Result<ImportPlan> ResolveImportSchema(const ImportLayout& layout, const ImportOptions& options,
+                                       const std::shared_ptr<Collection>& target);
 
 }  // namespace flashembed::transfer
 

@@ -24,7 +24,8 @@ bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 // Parses one row object held whole in [begin, end).
 class RowParser {
  public:
-  RowParser(std::string_view row, const RowSchema& schema) : row_(row), schema_(schema) {}
+  RowParser(std::string_view row, const RowSchema& schema, bool milvus_output = false)
+      : row_(row), schema_(schema), milvus_output_(milvus_output) {}
 
   // On error, offset() is where in the row it was found.
   Status Parse(RowValues* v) {
@@ -259,6 +260,7 @@ class RowParser {
     Json value;
     FE_RETURN_IF_ERROR(ParsedValue(&value));
     if (const Field* field = schema_.FindScalar(key)) {
+      if (milvus_output_ && field->type == "Array") UnwrapProtoArray(&value);
       Json stored;
       FE_RETURN_IF_ERROR(CheckScalar(*field, value, &stored));
       v->fields[key] = std::move(stored);
@@ -287,6 +289,19 @@ class RowParser {
     }
     v->dynamic[key] = std::move(value);
     return Status::OK();
+  }
+
+  // Milvus 2.5's REST output of an Array field: {"Data":{"LongData":{"data":
+  // [1,2]}}}, the "data" key left out when empty (milvus-compat.md §1.1).
+  static void UnwrapProtoArray(Json* value) {
+    if (!value->is_object() || value->size() != 1 || !value->contains("Data")) return;
+    const Json& data = (*value)["Data"];
+    if (!data.is_object() || data.size() != 1) return;
+    const Json& typed = data.begin().value();
+    if (!typed.is_object()) return;
+    const auto it = typed.find("data");
+    Json plain = it == typed.end() ? Json::array() : *it;
+    *value = std::move(plain);
   }
 
   Status Pk(RowValues* v) {
@@ -383,6 +398,7 @@ class RowParser {
 
   std::string_view row_;
   const RowSchema& schema_;
+  bool milvus_output_;
   size_t pos_ = 0;
 };
 
@@ -583,6 +599,17 @@ class JsonRowSource : public RowSource {
 };
 
 }  // namespace
+
+Status ParseJsonRow(std::string_view row, const RowSchema& schema, bool milvus_output,
+                    RowValues* values) {
+  values->Clear();
+  RowParser parser(row, schema, milvus_output);
+  Status s = parser.Parse(values);
+  if (!s.ok()) {
+    return Status::InvalidArgument("byte " + std::to_string(parser.offset()) + ": " + s.message());
+  }
+  return Status::OK();
+}
 
 Result<std::unique_ptr<RowSource>> OpenJsonRows(const std::string& path, const std::string& display,
                                                 const RowSchema* schema) {

@@ -65,6 +65,12 @@ class RowSource {
 Result<std::unique_ptr<RowSource>> OpenJsonRows(const std::string& path, const std::string& display,
                                                 const RowSchema* schema);
 
+// One row object held whole in `row`, checked as a row of a JSON file;
+// with `milvus_output` Array values may also come in the protobuf shape of
+// Milvus 2.5's REST output. InvalidArgument naming the byte in `row`.
+Status ParseJsonRow(std::string_view row, const RowSchema& schema, bool milvus_output,
+                    RowValues* values);
+
 // A NumPy group: one "<field>.npy" per field (and "$meta.npy"), all with the
 // same number of rows. Checks every file's dtype and shape against the
 // schema and its size against its header before returning. `display` is

@@ -1,7 +1,10 @@
 // transfer_bench: export and import throughput (issue 7) of a vector-only
 // collection with a small metadata object per row, in both Milvus
 // bulk-import formats, through transfer/ as `flashembed export` / `import`
-// run it. Prints one JSON line.
+// run it; then push / pull over REST v2 to and from flashembed's own Milvus
+// server, run in this process on a loopback port over a second database.
+// Prints one JSON line; push_vs_export_json and pull_vs_import_json are
+// the REST copies' rows/s over the file formats' (same rows, same process).
 //
 //   transfer_bench [--rows 100000] [--dim 384] [--index hnsw|flat] [--dir DIR]
 //
@@ -28,6 +31,8 @@
 #include <vector>
 
 #include "query/database.h"
+#include "server/server.h"
+#include "transfer/remote.h"
 #include "transfer/transfer.h"
 
 #ifndef FLASHEMBED_COMMIT
@@ -167,6 +172,41 @@ int main(int argc, char** argv) {
     fs::remove_all(out_dir);
     const fe::Status dropped = db->DropCollection("copy-" + name);
     if (!dropped.ok()) Fail("drop: " + dropped.ToString());
+  }
+
+  // Push to and pull from a Milvus REST v2 server (flashembed serve, here
+  // in-process): the same rows, the server's collection indexed as the
+  // source is (collection.json's indexParams).
+  {
+    auto remote_db = Check(fe::Database::Open({}, dir + "/remote"), "open remote");
+    fe::server::ServerOptions options;
+    options.port = 0;
+    options.access_log = false;
+    auto server = Check(fe::server::Server::Start(options, remote_db.get()), "serve");
+    fe::transfer::RemoteOptions remote;
+    remote.url = "http://127.0.0.1:" + std::to_string(server->port());
+    const auto t_push = std::chrono::steady_clock::now();
+    const fe::transfer::PushSummary pushed =
+        Check(fe::transfer::PushCollection(*source, remote, {}), "push");
+    const double push_seconds = Seconds(t_push);
+    if (pushed.remote_rows != rows) Fail("push left " + std::to_string(pushed.remote_rows));
+    const auto t_pull = std::chrono::steady_clock::now();
+    const fe::transfer::PullSummary pulled = Check(
+        fe::transfer::PullCollection(*db, "pulled", remote, {.milvus_name = "source"}), "pull");
+    const double pull_seconds = Seconds(t_pull);
+    if (pulled.received != rows) Fail("pull got " + std::to_string(pulled.received));
+    nlohmann::ordered_json push_json = Rates(rows, pushed.bytes, push_seconds);
+    push_json["requests"] = pushed.requests;
+    nlohmann::ordered_json pull_json = Rates(rows, pulled.bytes, pull_seconds);
+    pull_json["requests"] = pulled.requests;
+    out["push"] = push_json;
+    out["pull"] = pull_json;
+    const double export_rate = out["json"]["export"]["rows_per_second"].get<double>();
+    const double import_rate = out["json"]["import"]["rows_per_second"].get<double>();
+    out["push_vs_export_json"] = Round(rows / push_seconds / export_rate);
+    out["pull_vs_import_json"] = Round(rows / pull_seconds / import_rate);
+    server->Stop();
+    server->Wait();
   }
   out["max_rss_mb"] = Round(MaxRssMb());
   out["commit"] = FLASHEMBED_COMMIT;
