@@ -420,6 +420,54 @@ Status ReportRepeatedIds(RowWalker& walker, FileFormat format, std::vector<uint6
   });
 }
 
+// After a failed write pass: drops the collection the import created, or
+// deletes the rows and documents it added to an existing one (the first
+// summary.rows rows of the files, as they are written in file order).
+// Upserted rows replaced stored ones and cannot be taken back. Returns what
+// happened, for the error message.
+std::string UndoWrites(Database& db, const std::string& name, Collection* target,
+                       const ImportSummary& summary, const ImportLayout& layout,
+                       const RowSchema& schema, const DocumentIndex& documents,
+                       const ImportOptions& options) {
+  if (summary.rows == 0) return "nothing was written";
+  if (summary.created) {
+    const Status dropped = db.DropCollection(name);
+    return dropped.ok() ? "the collection it created was dropped"
+                        : "dropping the collection it created failed too: " + dropped.ToString();
+  }
+  if (options.upsert) {
+    return "the " + std::to_string(summary.rows) +
+           " rows upserted before it stay (an upsert replaces stored rows)";
+  }
+  RowWalker walker(layout, schema);
+  std::vector<Id> ids;
+  std::vector<std::string> docs;
+  uint64_t seen = 0;
+  Status undo;
+  auto flush = [&]() -> Status {
+    if (!ids.empty()) FE_RETURN_IF_ERROR(target->Delete({}, ids).status());
+    if (!docs.empty()) FE_RETURN_IF_ERROR(target->DeleteDocuments({}, docs).status());
+    ids.clear();
+    docs.clear();
+    return Status::OK();
+  };
+  Status walked = walker.ForEach(options.format, [&](const ImportRecord& rec, RowSource&) -> Status {
+    if (seen++ == summary.rows) return Status::Cancelled("done");
+    const auto chunk = ChunkOf(rec);
+    if (chunk.has_value() && documents.Contains(chunk->first)) {
+      if (docs.empty() || docs.back() != chunk->first) docs.push_back(chunk->first);
+    } else {
+      ids.push_back(rec.doc.id);
+    }
+    return ids.size() + docs.size() >= kCheckBatch ? flush() : Status::OK();
+  });
+  if (walked.ok() || walked.code() == StatusCode::kCancelled) walked = flush();
+  return walked.ok() ? "the " + std::to_string(summary.rows) +
+                           " rows written before it were deleted again"
+                     : "deleting the " + std::to_string(summary.rows) +
+                           " rows written before it failed too: " + walked.ToString();
+}
+
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -564,9 +612,15 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
         }
         return Status::OK();
       });
-  FE_RETURN_IF_ERROR(written);
-  FE_RETURN_IF_ERROR(flush_documents(/*sync=*/plain.empty()));
-  FE_RETURN_IF_ERROR(flush_plain(/*sync=*/true));
+  if (written.ok()) written = flush_documents(/*sync=*/plain.empty());
+  if (written.ok()) written = flush_plain(/*sync=*/true);
+  if (!written.ok()) {
+    // Every row passed the check, so this is the database failing (or a
+    // concurrent writer): take back what this import wrote.
+    return Status(written.code(), written.message() + "; " +
+                                      UndoWrites(db, name, target.get(), summary, layout, schema,
+                                                 documents, options));
+  }
   summary.write_seconds = Since(t1);
   if (options.progress) options.progress({"write", summary.rows, rows, summary.bytes});
   return summary;

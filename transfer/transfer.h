@@ -144,8 +144,11 @@ struct ImportSummary {
 // document (Collection::RestoreDocuments); others are added (or upserted).
 // Errors: InvalidArgument (bad files, naming the first bad row), NotFound
 // (no data files), AlreadyExists (an id stored, without upsert), IOError,
-// and the collection's write errors (which can leave the batches before
-// them written).
+// and the collection's write errors. A write error in pass 2 (the disk
+// failing, or another writer storing an id meanwhile) is undone: a
+// collection the import created is dropped, rows and documents it added to
+// an existing one are deleted again (the message says which); only rows an
+// --upsert replaced cannot be brought back.
 Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
                                        const ImportOptions& options);
 

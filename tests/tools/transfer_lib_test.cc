@@ -249,6 +249,57 @@ TEST_F(MilvusLayoutTest, ImportChecksDeclaredTypes) {
 
 // A Milvus-API collection with a text field and every scalar type NumPy
 // carries: the groups hold one file per declared field, typed as declared.
+// A write that fails in the write pass (here: another writer stores an id
+// of the files between the check and its batch) leaves no rows of the
+// import behind, in an existing collection and in one it created.
+TEST(ImportWriteFailure, IsUndone) {
+  TempDir tmp;
+  auto db = Database::Open({}, tmp.Sub("db")).value();
+  CollectionSchema schema{.dim = 4, .index = IndexKind::kFlat, .encoder = ""};
+  auto source = db->CreateCollection("source", schema).value();
+  std::vector<Document> docs;
+  for (int i = 0; i < 3000; ++i) {
+    docs.push_back({.id = Id(int64_t{i}), .metadata = json{{"i", i}}.dump(),
+                    .vector = {1.0f, static_cast<float>(i), 0.5f, -1.0f}});
+  }
+  ASSERT_OK(source->Add({}, docs));
+  ASSERT_OK(ExportCollection(*source, {.out_dir = tmp.Sub("ex")}).status());
+
+  for (const bool existing : {true, false}) {
+    SCOPED_TRACE(existing ? "existing collection" : "collection created by the import");
+    const std::string name = existing ? "target" : "fresh";
+    if (existing) {
+      auto target = db->CreateCollection(name, schema).value();
+      const std::vector<Document> before = {{.id = Id(int64_t{100000}), .vector = {1, 2, 3, 4}}};
+      ASSERT_OK(target->Add({}, before));
+    }
+    bool raced = false;
+    ImportOptions options{.dir = tmp.Sub("ex"), .batch = 500};
+    options.progress = [&](const Progress& p) {
+      if (std::string(p.phase) != "write" || raced || p.rows == 0) return;
+      raced = true;
+      auto target = db->GetCollection(name).value();
+      const std::vector<Document> late = {{.id = Id(int64_t{2500}), .vector = {0, 0, 0, 1}}};
+      EXPECT_OK(target->Add({}, late));
+    };
+    Result<ImportSummary> r = ImportCollection(*db, name, options);
+    ASSERT_TRUE(raced);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << r.status();
+    if (existing) {
+      EXPECT_NE(r.status().message().find("deleted again"), std::string::npos) << r.status();
+      auto target = db->GetCollection(name).value();
+      EXPECT_EQ(target->Count().value(), 2u);  // its own record and the racing one
+      EXPECT_OK(target->Get(Id(int64_t{100000})).status());
+      EXPECT_OK(target->Get(Id(int64_t{2500})).status());
+      EXPECT_FALSE(target->Get(Id(int64_t{0})).ok());
+    } else {
+      EXPECT_NE(r.status().message().find("dropped"), std::string::npos) << r.status();
+      EXPECT_TRUE(db->GetCollection(name).status().IsNotFound());
+    }
+  }
+}
+
 TEST(MilvusLayoutNumpy, TypedColumnsRoundTrip) {
   TempDir tmp;
   auto field = [](std::string name, std::string type, json params, bool primary = false) {
