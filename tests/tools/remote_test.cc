@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -523,6 +526,220 @@ TEST_F(RemoteTest, CliPushAndPull) {
                                  "http://127.0.0.1:1", "--retries", "0"});
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("cannot connect"), std::string::npos) << down.err;
+}
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// One client outlives failures: a refused connection, then a server that
+// appears, stops (breaking the kept-alive connection) and comes back.
+TEST(HttpClientTest, ReconnectsAfterFailures) {
+  TempDir dir;
+  auto db = Database::Open({}, dir.Sub("db")).value();
+  const uint16_t port = FreePort();
+  auto client = HttpClient::Open("http://127.0.0.1:" + std::to_string(port), 19530, 5000).value();
+  EXPECT_EQ(client->endpoint(), "127.0.0.1:" + std::to_string(port));
+  Result<HttpReply> refused = client->Post("/v2/vectordb/collections/list", "{}", {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("cannot connect"), std::string::npos);
+
+  server::ServerOptions options;
+  options.port = port;
+  options.access_log = false;
+  options.shutdown_grace_ms = 100;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_OK_AND_ASSIGN(auto server, server::Server::Start(options, db.get()));
+    Result<HttpReply> ok = Status::IOError("not tried");
+    for (int attempt = 0; attempt < 3; ++attempt) {  // a stale kept-alive connection fails once
+      ok = client->Post("/v2/vectordb/collections/list", "{}", {});
+      if (ok.ok()) break;
+    }
+    ASSERT_OK(ok.status());
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(json::parse(ok->body)["code"], 0);
+    Result<HttpReply> again = client->Post("/v2/vectordb/collections/list", "{}", {});
+    ASSERT_OK(again.status());  // kept alive
+    server->Stop();
+    server->Wait();
+  }
+}
+
+// A loopback proxy in front of the real server that injects transport
+// faults: per request (counted from 1) it forwards, answers 503, or
+// forwards and then closes the connection without passing the answer on
+// (the request was handled, the client cannot know).
+class FaultyProxy {
+ public:
+  enum class Fault { kPass, kUnavailable, kLoseAnswer };
+  using Plan = std::function<Fault(int n, const std::string& path)>;
+
+  FaultyProxy(uint16_t upstream, Plan plan) : upstream_(upstream), plan_(std::move(plan)) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    EXPECT_EQ(listen(listener_, 16), 0);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~FaultyProxy() {
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  std::vector<std::string> paths() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paths_;
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      const int fd = accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      Serve(fd);  // one connection at a time: the client under test has one
+      close(fd);
+    }
+  }
+
+  // Reads one request; false when the client closed.
+  static bool ReadRequest(int fd, std::string* path, std::string* body) {
+    std::string data;
+    char buf[65536];
+    size_t header_end;
+    while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) return false;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    const std::string head = data.substr(0, header_end);
+    const size_t sp = head.find(' ');
+    *path = head.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+    size_t length = 0;
+    std::string lower = head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const size_t at = lower.find("content-length:"); at != std::string::npos) {
+      length = std::stoul(head.substr(at + 15));
+    }
+    *body = data.substr(header_end + 4);
+    while (body->size() < length) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) return false;
+      body->append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  static void WriteAll(int fd, const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = write(fd, data.data() + done, data.size() - done);
+      if (n <= 0) return;
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  void Serve(int fd) {
+    auto upstream =
+        HttpClient::Open("http://127.0.0.1:" + std::to_string(upstream_), 19530, 30000).value();
+    std::string path;
+    std::string body;
+    while (ReadRequest(fd, &path, &body)) {
+      int n;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        paths_.push_back(path);
+        n = static_cast<int>(paths_.size());
+      }
+      const Fault fault = plan_(n, path);
+      if (fault == Fault::kUnavailable) {
+        WriteAll(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+        return;
+      }
+      Result<HttpReply> reply =
+          upstream->Post(path, body, {{"Accept-Type-Allow-Int64", "true"}});
+      if (!reply.ok() || fault == Fault::kLoseAnswer) return;
+      WriteAll(fd, "HTTP/1.1 " + std::to_string(reply->status) +
+                       " X\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(reply->body.size()) + "\r\n\r\n" + reply->body);
+    }
+  }
+
+  uint16_t upstream_;
+  Plan plan_;
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> paths_;
+};
+
+// A lost answer to an insert is retried as an upsert (Milvus would store
+// an insert twice), 503s are retried, and the copy is exact.
+TEST_F(RemoteTest, TransportFaultsAreRetriedWithoutDuplicates) {
+  auto source = MakeNumbered("flaky", 110);  // 99 records
+  int inserts = 0;
+  FaultyProxy proxy(server_->port(), [&](int, const std::string& path) {
+    if (path.ends_with("/entities/insert") && ++inserts == 2) {
+      return FaultyProxy::Fault::kLoseAnswer;
+    }
+    if (path.ends_with("/collections/has")) return FaultyProxy::Fault::kUnavailable;
+    return FaultyProxy::Fault::kPass;
+  });
+  RemoteOptions flaky = remote_;
+  flaky.url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  flaky.retries = 0;
+  Result<PushSummary> no_retries = PushCollection(*source, flaky, {.batch = 20});
+  ASSERT_FALSE(no_retries.ok());
+  EXPECT_EQ(no_retries.status().code(), StatusCode::kIOError);
+  EXPECT_NE(no_retries.status().message().find("503"), std::string::npos) << no_retries.status();
+
+  // collections/has fails once more per call below, then passes.
+  bool has_failed = false;
+  inserts = 0;
+  FaultyProxy second(server_->port(), [&](int, const std::string& path) {
+    if (path.ends_with("/collections/has") && !has_failed) {
+      has_failed = true;
+      return FaultyProxy::Fault::kUnavailable;
+    }
+    if (path.ends_with("/entities/insert") && ++inserts == 2) {
+      return FaultyProxy::Fault::kLoseAnswer;
+    }
+    return FaultyProxy::Fault::kPass;
+  });
+  flaky.url = "http://127.0.0.1:" + std::to_string(second.port());
+  flaky.retries = 2;
+  ASSERT_OK_AND_ASSIGN(PushSummary pushed, PushCollection(*source, flaky, {.batch = 20}));
+  EXPECT_EQ(pushed.sent, 99u);
+  EXPECT_EQ(pushed.remote_rows, 99u);
+  const std::vector<std::string> paths = second.paths();
+  std::vector<std::string> writes;
+  for (const std::string& p : paths) {
+    if (p.ends_with("/entities/insert") || p.ends_with("/entities/upsert")) {
+      writes.push_back(p.substr(p.rfind('/') + 1));
+    }
+  }
+  const std::vector<std::string> expected = {"insert", "insert", "upsert", "insert", "insert",
+                                             "insert"};
+  EXPECT_EQ(writes, expected);
+  EXPECT_EQ(pushed.requests, paths.size());  // every attempt counted
+
+  ASSERT_OK(PullCollection(*local_, "back", remote_, {.milvus_name = "flaky"}).status());
+  ExpectSameRecords(*source, *local_->GetCollection("back").value());
 }
 
 TEST(MilvusClientText, FilterLiteralsAndRawJson) {
