@@ -269,24 +269,29 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
 // Ctrl-C stops a push or pull after the request in flight (what was copied
 // stays, and running the command again goes on); a second Ctrl-C kills.
 std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
 
-extern "C" void OnInterrupt(int) {
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 
 class InterruptScope {
  public:
   InterruptScope() {
     g_interrupted.store(false);
-    std::signal(SIGINT, OnInterrupt);
-    std::signal(SIGTERM, OnInterrupt);
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;  // the handler runs once: a second signal kills
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
   }
   ~InterruptScope() {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
   }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
 };
 
 struct RemoteArgs {
@@ -314,8 +319,8 @@ Result<transfer::RemoteOptions> RemoteOf(const RemoteArgs& args) {
   if (args.progress != "auto" && args.progress != "always" && args.progress != "never") {
     return Status::InvalidArgument("--progress must be auto, always or never");
   }
-  if (!(args.timeout_seconds > 0) || args.timeout_seconds > 86400) {
-    return Status::InvalidArgument("--timeout must be 0 .. 86400 seconds");
+  if (!(args.timeout_seconds >= 0.001) || args.timeout_seconds > 86400) {
+    return Status::InvalidArgument("--timeout must be 0.001 .. 86400 seconds");
   }
   transfer::RemoteOptions remote;
   remote.url = args.url;
@@ -345,10 +350,12 @@ int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
   options.pk_type = args.pk_type == "int64"     ? transfer::PkType::kInt64
                     : args.pk_type == "varchar" ? transfer::PkType::kVarChar
                                                 : transfer::PkType::kAuto;
+  if (args.max_request_mb < 1 || args.max_request_mb > 1024) {
+    return ReportUsageError("--max-request-mb must be 1..1024");
+  }
   options.batch = args.batch;
   options.max_request_bytes = args.max_request_mb << 20;
   options.upsert = args.upsert;
-  if (args.max_request_mb > 1024) return ReportUsageError("--max-request-mb must be 1..1024");
   if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
 
   auto db = OpenDatabase(global.db, /*create_if_missing=*/false);
@@ -417,6 +424,7 @@ int RunPull(const GlobalOptions& global, const RemoteArgs& args) {
   progress.Clear();
   if (!summary.ok()) return ReportError(summary.status());
   const transfer::PullSummary& s = *summary;
+  if (!s.warning.empty()) std::cerr << "flashembed: warning: " << s.warning << "\n";
   const bool tty = isatty(STDOUT_FILENO) != 0;
   if (global.json || !tty) {
     if (args.quiet && !global.json) return kExitOk;
@@ -431,6 +439,7 @@ int RunPull(const GlobalOptions& global, const RemoteArgs& args) {
                 {"bytes", s.bytes},
                 {"seconds", Rounded(s.seconds)},
                 {"rows_per_second", Rounded(s.seconds > 0 ? s.received / s.seconds : 0.0)}};
+    if (!s.warning.empty()) out["warning"] = s.warning;
     std::cout << DumpJson(out) << "\n";
   } else if (!args.quiet) {
     std::cout << "pulled " << s.received << " rows of Milvus collection " << args.milvus_name

@@ -470,7 +470,10 @@ Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& 
   if (schema.text.has_value()) {
     if (row->text.empty() && schema.milvus_layout) {
       auto it = meta.find(schema.text->name);
-      if (it != meta.end() && it->is_string()) row->text = it->get_ref<const std::string&>();
+      if (it != meta.end() && it->is_string()) {
+        row->text_owned = it->get<std::string>();  // the key is erased below
+        row->text = row->text_owned;
+      }
     }
     if (!Utf8Length(row->text).has_value()) {
       return Status::InvalidArgument("the text is not valid UTF-8");

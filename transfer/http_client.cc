@@ -52,10 +52,14 @@ class BeastClient : public HttpClient {
     // use without the server having seen the request: try once more on a
     // fresh connection then.
     const bool reused = open_;
+    stale_ = false;
     Result<HttpReply> reply = Exchange(req);
     if (!reply.ok() && reused && !sent_any_) reply = Exchange(req);
+    stale_ = !reply.ok() && reused && silent_end_;
     return reply;
   }
+
+  bool stale_failure() const override { return stale_; }
 
   const std::string& endpoint() const override { return endpoint_; }
 
@@ -102,6 +106,7 @@ class BeastClient : public HttpClient {
 
   Result<HttpReply> Exchange(http::request<http::string_body>& req) {
     sent_any_ = false;
+    silent_end_ = false;
     if (!open_) FE_RETURN_IF_ERROR(Connect());
     beast::error_code ec;
     stream_.expires_after(timeout_);
@@ -118,8 +123,10 @@ class BeastClient : public HttpClient {
     http::async_read(stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
     Run();
     if (ec) {
-      // The connection broke before any of the reply: the request may or
-      // may not have been handled.
+      // The request may or may not have been handled.
+      silent_end_ = !parser.got_some() && buffer_.size() == 0 &&
+                    (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                     ec == asio::error::eof || ec == asio::error::broken_pipe);
       return Failed("reading the answer of", ec);
     }
     http::response<http::string_body> res = parser.release();
@@ -138,6 +145,8 @@ class BeastClient : public HttpClient {
   beast::flat_buffer buffer_;
   bool open_ = false;
   bool sent_any_ = false;
+  bool silent_end_ = false;  // the last exchange's connection ended before any answer
+  bool stale_ = false;
 };
 
 }  // namespace

@@ -34,10 +34,18 @@ class HttpClient {
   virtual ~HttpClient() = default;
 
   // Sends one POST and reads the whole reply. IOError when the connection
-  // cannot be made, breaks, or the request does not finish within the
-  // timeout (the connection is then closed); any HTTP status is a reply.
+  // cannot be made, breaks, or connecting or the exchange (sending and
+  // receiving) takes longer than the timeout (each has it; the connection is
+  // then closed); any HTTP status is a reply. A request whose sending fails
+  // on a kept-alive connection is sent once more on a new one.
   virtual Result<HttpReply> Post(std::string_view path, std::string_view body,
                                  const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+
+  // Whether the last Post failed on a kept-alive connection that the server
+  // had closed: the connection ended before any byte of an answer. The
+  // server most likely closed it while idle and never read the request,
+  // but cannot be sure; a caller may send it again (idempotently).
+  virtual bool stale_failure() const = 0;
 
   // "host:port", for messages.
   virtual const std::string& endpoint() const = 0;

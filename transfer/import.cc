@@ -421,20 +421,20 @@ Status ReportRepeatedIds(RowWalker& walker, FileFormat format, std::vector<uint6
 }
 
 // After a failed write pass: drops the collection the import created, or
-// deletes the rows and documents it added to an existing one (the first
-// summary.rows rows of the files, as they are written in file order).
-// Upserted rows replaced stored ones and cannot be taken back. Returns what
-// happened, for the error message.
+// deletes the rows and documents it added to an existing one (`written`:
+// which rows of the files, by position, were written). Upserted rows
+// replaced stored ones and cannot be taken back. Returns what happened, for
+// the error message.
 std::string UndoWrites(Database& db, const std::string& name, Collection* target,
-                       const ImportSummary& summary, const ImportLayout& layout,
-                       const RowSchema& schema, const DocumentIndex& documents,
-                       const ImportOptions& options) {
-  if (summary.rows == 0) return "nothing was written";
+                       const ImportSummary& summary, const std::vector<bool>& written,
+                       const ImportLayout& layout, const RowSchema& schema,
+                       const DocumentIndex& documents, const ImportOptions& options) {
   if (summary.created) {
     const Status dropped = db.DropCollection(name);
     return dropped.ok() ? "the collection it created was dropped"
                         : "dropping the collection it created failed too: " + dropped.ToString();
   }
+  if (summary.rows == 0) return "nothing was written";
   if (options.upsert) {
     return "the " + std::to_string(summary.rows) +
            " rows upserted before it stay (an upsert replaces stored rows)";
@@ -442,8 +442,7 @@ std::string UndoWrites(Database& db, const std::string& name, Collection* target
   RowWalker walker(layout, schema);
   std::vector<Id> ids;
   std::vector<std::string> docs;
-  uint64_t seen = 0;
-  Status undo;
+  uint64_t at = 0;
   auto flush = [&]() -> Status {
     if (!ids.empty()) FE_RETURN_IF_ERROR(target->Delete({}, ids).status());
     if (!docs.empty()) FE_RETURN_IF_ERROR(target->DeleteDocuments({}, docs).status());
@@ -452,7 +451,9 @@ std::string UndoWrites(Database& db, const std::string& name, Collection* target
     return Status::OK();
   };
   Status walked = walker.ForEach(options.format, [&](const ImportRecord& rec, RowSource&) -> Status {
-    if (seen++ == summary.rows) return Status::Cancelled("done");
+    const uint64_t position = at++;
+    if (position >= written.size()) return Status::Cancelled("past the rows checked");
+    if (!written[position]) return Status::OK();
     const auto chunk = ChunkOf(rec);
     if (chunk.has_value() && documents.Contains(chunk->first)) {
       if (docs.empty() || docs.back() != chunk->first) docs.push_back(chunk->first);
@@ -563,12 +564,20 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
   std::vector<Document> chunks;
   std::vector<DocumentInfo> infos;
   size_t complete_chunks = 0;  // chunks of the complete documents in `chunks`
+  // Which rows (by position in the files) are written, for the undo: plain
+  // rows inside a document's run of chunks are written before it.
+  std::vector<bool> written_rows(rows, false);
+  std::vector<uint64_t> plain_at;
+  std::vector<uint64_t> chunks_at;
+  uint64_t at = 0;
   auto flush_plain = [&](bool sync) -> Status {
     if (plain.empty()) return Status::OK();
     const WriteOptions w{.sync = sync};
     FE_RETURN_IF_ERROR(options.upsert ? target->Upsert(w, plain) : target->Add(w, plain));
     summary.rows += plain.size();
+    for (const uint64_t i : plain_at) written_rows[i] = true;
     plain.clear();
+    plain_at.clear();
     return Status::OK();
   };
   auto flush_documents = [&](bool sync) -> Status {
@@ -576,13 +585,17 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
     FE_RETURN_IF_ERROR(target->RestoreDocuments(WriteOptions{.sync = sync}, chunks, infos));
     summary.rows += chunks.size();
     summary.documents += infos.size();
+    for (const uint64_t i : chunks_at) written_rows[i] = true;
     chunks.clear();
+    chunks_at.clear();
     infos.clear();
     complete_chunks = 0;
     return Status::OK();
   };
   Status written =
       walker.ForEach(options.format, [&](ImportRecord& rec, RowSource& source) -> Status {
+        if (at >= rows) return Status::Internal("the files changed during the import");
+        const uint64_t position = at++;
         FE_ASSIGN_OR_RETURN(ChunkTracker::Visit visit, writer_tracker.Next(rec, source.Where()));
         rec.doc.metadata = rec.metadata.dump(-1, ' ', false, Json::error_handler_t::replace);
         // Records are written in the order of the files (the order they were
@@ -597,6 +610,7 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
             infos.push_back(writer_tracker.document());
           }
           chunks.push_back(std::move(rec.doc));
+          chunks_at.push_back(position);
           if (visit.completes) complete_chunks = chunks.size();
         } else {
           // Chunks of an unfinished document wait; finished documents go first.
@@ -605,6 +619,7 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
           }
           if (plain.size() >= options.batch) FE_RETURN_IF_ERROR(flush_plain(false));
           plain.push_back(std::move(rec.doc));
+          plain_at.push_back(position);
         }
         if (options.progress && (summary.rows + plain.size() + chunks.size()) % kCheckBatch == 0) {
           options.progress({"write", summary.rows + plain.size() + chunks.size(), rows,
@@ -618,8 +633,8 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
     // Every row passed the check, so this is the database failing (or a
     // concurrent writer): take back what this import wrote.
     return Status(written.code(), written.message() + "; " +
-                                      UndoWrites(db, name, target.get(), summary, layout, schema,
-                                                 documents, options));
+                                      UndoWrites(db, name, target.get(), summary, written_rows,
+                                                 layout, schema, documents, options));
   }
   summary.write_seconds = Since(t1);
   if (options.progress) options.progress({"write", summary.rows, rows, summary.bytes});

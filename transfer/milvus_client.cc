@@ -1,5 +1,6 @@
 #include "transfer/milvus_client.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -162,6 +163,11 @@ Status RemoteOptions::Validate() const {
       return Status::InvalidArgument("the token holds a control character");
     }
   }
+  for (const char c : db_name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return Status::InvalidArgument("the database name must be letters, digits and '_'");
+    }
+  }
   return HttpClient::Open(url, kDefaultPort, timeout_ms).status();  // parses; no connection
 }
 
@@ -191,16 +197,34 @@ OrderedJson MilvusClient::Body(const std::string& collection) const {
 Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string& body,
                                        std::string_view retry_route) {
   Status last;
+  int sent = 0;             // attempts of this call
+  bool resent = false;      // the one immediate resend after a stale connection
+  bool skip_pause = false;
   for (int attempt = 0; attempt <= retries_; ++attempt) {
-    if (attempt > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500) * (1 << std::min(attempt - 1, 5)));
+    if (attempt > 0 && !skip_pause) {
+      // Pauses of 0.5 s, 1 s, 2 s, ..., cut short by a cancel.
+      const auto pause = std::chrono::milliseconds(500) * (1 << std::min(attempt - 1, 5));
+      const auto until = std::chrono::steady_clock::now() + pause;
+      while (std::chrono::steady_clock::now() < until) {
+        if (cancelled()) return Status::Cancelled(last.message() + " (stopped before retrying)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
-    const std::string_view r = attempt > 0 && !retry_route.empty() ? retry_route : route;
+    skip_pause = false;
+    const std::string_view r = sent > 0 && !retry_route.empty() ? retry_route : route;
     const std::string path = "/v2/vectordb/" + std::string(r);
+    ++sent;
     ++requests_;
     Result<HttpReply> reply = http_->Post(path, body, headers_);
     if (!reply.ok()) {
       last = reply.status();
+      if (http_->stale_failure() && !resent) {
+        // A kept-alive connection the server had closed: send it again at
+        // once, on a new connection, without counting a retry.
+        resent = true;
+        skip_pause = true;
+        --attempt;
+      }
       continue;
     }
     const std::string where = "Milvus at " + url_ + ": " + std::string(r);
@@ -251,10 +275,9 @@ Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string
       return Status::Internal(text);
     }
     MilvusReply out;
-    const size_t offset = data.empty() ? 0 : static_cast<size_t>(data.data() - reply->body.data());
-    const size_t length = data.size();
+    out.data_offset = data.empty() ? 0 : static_cast<size_t>(data.data() - reply->body.data());
+    out.data_size = data.size();
     out.body = std::move(reply->body);
-    if (length > 0) out.data = std::string_view(out.body).substr(offset, length);
     return out;
   }
   return Status::IOError(last.message() + (retries_ > 0 ? " (after " + std::to_string(retries_) +
@@ -264,11 +287,11 @@ Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string
 
 Result<Json> MilvusClient::CallJson(std::string_view route, const OrderedJson& body) {
   FE_ASSIGN_OR_RETURN(MilvusReply reply, Call(route, body.dump()));
-  if (reply.data.empty()) return Json();
-  Json data = Json::parse(reply.data, nullptr, false);
+  if (reply.data().empty()) return Json();
+  Json data = Json::parse(reply.data(), nullptr, false);
   if (data.is_discarded()) {
     return Status::IOError("Milvus at " + url_ + ": " + std::string(route) +
-                           ": \"data\" is not JSON: " + Clip(reply.data));
+                           ": \"data\" is not JSON: " + Clip(reply.data()));
   }
   return data;
 }

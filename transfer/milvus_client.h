@@ -7,6 +7,7 @@
 #ifndef FLASHEMBED_TRANSFER_MILVUS_CLIENT_H_
 #define FLASHEMBED_TRANSFER_MILVUS_CLIENT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,10 +19,14 @@
 
 namespace flashembed::transfer {
 
-// A reply whose code was 0: its whole text and the raw text of its "data".
+// A reply whose code was 0: its whole text and where its "data" is.
 struct MilvusReply {
   std::string body;
-  std::string_view data;  // into body; "" when the reply has no data
+  size_t data_offset = 0;
+  size_t data_size = 0;  // 0 when the reply has no "data"
+
+  // The raw text of "data" (a view into body).
+  std::string_view data() const { return std::string_view(body).substr(data_offset, data_size); }
 };
 
 class MilvusClient {
@@ -30,7 +35,9 @@ class MilvusClient {
 
   // POSTs `body` to /v2/vectordb/<route>. Transport failures, HTTP 408 /
   // 429 / 5xx and Milvus code 1807 are retried (options.retries) after a
-  // growing pause; attempts after the first go to `retry_route` when it is
+  // growing pause (Cancelled when the cancel flag is set meanwhile); a
+  // request lost on a kept-alive connection the server had closed is sent
+  // again at once. Attempts after the first go to `retry_route` when it is
   // given (an insert retried as an upsert). Errors: IOError (unreachable,
   // not a Milvus REST v2 endpoint, retries spent), InvalidArgument (HTTP
   // 401/403: the token), NotFound (Milvus code 100), Internal for other
@@ -45,6 +52,13 @@ class MilvusClient {
   // "dbName" when set), to add the rest to.
   OrderedJson Body(const std::string& collection) const;
 
+  // Polled while waiting to retry (and by callers between requests); not
+  // owned; may be null.
+  void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+  bool cancelled() const {
+    return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed);
+  }
+
   uint64_t requests() const { return requests_; }
   const std::string& url() const { return url_; }
 
@@ -57,6 +71,7 @@ class MilvusClient {
   int retries_;
   std::vector<std::pair<std::string, std::string>> headers_;
   uint64_t requests_ = 0;
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 // The elements of the JSON array `text` as raw text spans (into `text`),

@@ -152,8 +152,12 @@ Json CreateBodyOfDescribe(const std::string& name, const Json& d, const Json& in
 // Milvus collection (`theirs`, from its describe); "" when compatible.
 std::string Incompatibility(const RowSchema& ours, const RowSchema& theirs, bool auto_id) {
   if (theirs.pk.name != ours.pk.name || theirs.pk.type != ours.pk.type) {
-    return "its primary key is " + theirs.pk.name + " (" + theirs.pk.type + "), the rows' is " +
-           ours.pk.name + " (" + ours.pk.type + ")";
+    std::string why = "its primary key is " + theirs.pk.name + " (" + theirs.pk.type +
+                      "), the rows' is " + ours.pk.name + " (" + ours.pk.type + ")";
+    if (theirs.pk.name == ours.pk.name && theirs.pk.type == "VarChar") {
+      why += "; --pk-type varchar sends integer ids as strings";
+    }
+    return why;
   }
   if (auto_id) return "its primary key is autoID, so the rows' ids could not be kept";
   if (theirs.vector.name != ours.vector.name || theirs.dim != ours.dim) {
@@ -179,7 +183,36 @@ std::string Incompatibility(const RowSchema& ours, const RowSchema& theirs, bool
       return "its field \"" + f.name + "\" is " + t->type + ", the rows' is " + f.type;
     }
   }
+  // Fields the rows do not carry must be optional there (a missing VarChar
+  // becomes "" in Milvus).
+  for (const Field& f : theirs.scalars) {
+    const bool carried = ours.FindScalar(f.name) != nullptr ||
+                         (ours.text.has_value() && ours.text->name == f.name);
+    if (!carried && !f.nullable && f.default_value.is_null() && f.type != "VarChar") {
+      return "its field \"" + f.name + "\" (" + f.type +
+             ") is required and the rows do not have it";
+    }
+  }
   return "";
+}
+
+// A row's dynamic keys go as top-level keys of an insert: they must not be
+// the name of a field (ours, or the target's) and need dynamic fields.
+Status CheckDynamicKeys(const PreparedRow& row, const RowSchema& ours, const RowSchema* theirs,
+                        bool dynamic) {
+  if (row.meta.empty()) return Status::OK();
+  if (!dynamic) {
+    return Status::InvalidArgument("the metadata key \"" + row.meta.begin().key() +
+                                   "\" has no field in the target and it has no dynamic fields");
+  }
+  for (const auto& [key, value] : row.meta.items()) {
+    if (key == "$meta" || ours.IsField(key) || (theirs != nullptr && theirs->IsField(key))) {
+      return Status::InvalidArgument("the metadata key \"" + key +
+                                     "\" is also the name of a field of the target; a row "
+                                     "cannot carry both");
+    }
+  }
+  return Status::OK();
 }
 
 // Waits until `name` is loaded (Milvus loads asynchronously), asking it to
@@ -205,6 +238,9 @@ Status EnsureLoaded(MilvusClient& client, const std::string& name, int timeout_m
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::IOError("Milvus collection " + name + " did not load within " +
                              std::to_string(timeout_ms) + " ms (state " + s + ")");
+    }
+    if (client.cancelled()) {
+      return Status::Cancelled("stopped while waiting for Milvus collection " + name + " to load");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -277,6 +313,8 @@ class Pusher {
     summary_.pk_type = plan_.schema.pk.type;
     summary_.records = plan_.records;
 
+    FE_RETURN_IF_ERROR(DescribeTarget());
+    FE_RETURN_IF_ERROR(CheckRecords());
     FE_RETURN_IF_ERROR(PrepareTarget(info));
     FE_RETURN_IF_ERROR(SendRecords());
     // Milvus loads a created collection asynchronously; count(*) needs it.
@@ -293,14 +331,11 @@ class Pusher {
   }
 
  private:
-  Status PrepareTarget(const CollectionInfo& info) {
-    const OrderedJson create = CreateBody(name_, plan_.schema, info);
+  // An existing target: compared with the rows (nothing is created or
+  // sent when they do not fit), and its fields and dynamic setting kept.
+  Status DescribeTarget() {
     FE_ASSIGN_OR_RETURN(Json has, client_.CallJson("collections/has", client_.Body(name_)));
-    if (!BoolMember(has, "has")) {
-      FE_RETURN_IF_ERROR(client_.Call("collections/create", create.dump()).status());
-      summary_.created = true;
-      return Status::OK();
-    }
+    if (!BoolMember(has, "has")) return Status::OK();
     FE_ASSIGN_OR_RETURN(Json described,
                         client_.CallJson("collections/describe", client_.Body(name_)));
     const Json body = CreateBodyOfDescribe(name_, described, Json());
@@ -317,10 +352,38 @@ class Pusher {
       return Status::InvalidArgument("Milvus collection " + name_ +
                                      " exists and does not match collection \"" +
                                      collection_.name() + "\": " + why +
-                                     " (push under another --name)");
+                                     " (or push under another --name)");
     }
+    theirs_ = std::move(theirs).value();
     // Rows are written with the target's view of dynamic fields.
-    plan_.schema.dynamic = theirs->dynamic;
+    plan_.schema.dynamic = theirs_->dynamic;
+    return Status::OK();
+  }
+
+  // Every record checked as a row (without vectors) before anything is
+  // created or sent.
+  Status CheckRecords() {
+    PreparedRow row;
+    ScanOptions scan{.with_vector = false, .batch = std::min<size_t>(options_.batch, 65536)};
+    return collection_.ScanRecords(scan, [&](std::span<const Document> docs) -> Status {
+      for (const Document& doc : docs) {
+        FE_RETURN_IF_ERROR(
+            Context(doc.id, PrepareRow(plan_.schema, plan_.ids_as_strings, doc, &row)));
+        FE_RETURN_IF_ERROR(Context(doc.id, CheckDynamicKeys(row, plan_.schema,
+                                                            theirs_ ? &*theirs_ : nullptr,
+                                                            plan_.schema.dynamic)));
+      }
+      return Status::OK();
+    });
+  }
+
+  Status PrepareTarget(const CollectionInfo& info) {
+    if (!theirs_.has_value()) {
+      const OrderedJson create = CreateBody(name_, plan_.schema, info);
+      FE_RETURN_IF_ERROR(client_.Call("collections/create", create.dump()).status());
+      summary_.created = true;
+      return Status::OK();
+    }
     return EnsureLoaded(client_, name_, remote_.timeout_ms, /*may_load=*/true);
   }
 
@@ -393,7 +456,7 @@ class Pusher {
       body["consistencyLevel"] = "Strong";
       FE_ASSIGN_OR_RETURN(MilvusReply reply, client_.Call("entities/get", body.dump()));
       FE_ASSIGN_OR_RETURN(std::vector<Id> present,
-                          IdsOfRows(reply.data, plan_.schema.pk.name, "entities/get"));
+                          IdsOfRows(reply.data(), plan_.schema.pk.name, "entities/get"));
       std::unordered_set<std::string> found;
       for (const Id& id : present) found.insert(Quote(id));
       for (size_t i = 0; i < ids_.size(); ++i) {
@@ -418,13 +481,14 @@ class Pusher {
       body += "]}";
       const char* route = options_.upsert ? "entities/upsert" : "entities/insert";
       FE_ASSIGN_OR_RETURN(MilvusReply reply, client_.Call(route, body, "entities/upsert"));
-      const Json data = Json::parse(reply.data, nullptr, false);
+      const Json data = Json::parse(reply.data(), nullptr, false);
       const Json* n = Member(data, "insertCount");
       if (n == nullptr) n = Member(data, "upsertCount");
       if (n == nullptr || !n->is_number_unsigned() || n->get<uint64_t>() != sending) {
-        return Status::IOError("Milvus at " + client_.url() + ": " + route + " of " +
+        return Status::IOError("Milvus at " + client_.url() + ": a write (" + route +
+                               ", or its retry as an upsert) of " +
                                std::to_string(sending) + " rows answered " +
-                               std::string(reply.data.substr(0, 200)));
+                               std::string(reply.data().substr(0, 200)));
       }
       summary_.bytes += body.size();
     }
@@ -446,6 +510,7 @@ class Pusher {
   const RemoteOptions& remote_;
   ExportPlan plan_;
   std::string name_;
+  std::optional<RowSchema> theirs_;  // the target's rows when it existed
   PushSummary summary_;
   std::vector<std::string> rows_;  // the batch: JSON row objects
   std::vector<Id> ids_;
@@ -520,12 +585,14 @@ class Puller {
       }
     }
     if (summary_.received + summary_.skipped != summary_.remote_rows) {
-      return Status::Internal(
-          "pulled " + std::to_string(summary_.received + summary_.skipped) +
-          " rows but Milvus collection " + remote_name + " counted " +
-          std::to_string(summary_.remote_rows) +
-          " at the start: it changed during the pull, or its pages were not in primary-key "
-          "order; pull again to fetch what is missing");
+      // Milvus does not keep primary keys unique: count(*) counts every
+      // copy, a query returns one.
+      summary_.warning =
+          "Milvus collection " + remote_name + " counted " +
+          std::to_string(summary_.remote_rows) + " rows at the start and its pages held " +
+          std::to_string(summary_.received + summary_.skipped) +
+          " distinct ids: it holds repeated primary keys (one copy of each was pulled), or it "
+          "changed during the pull (pull again to fetch rows added meanwhile)";
     }
     summary_.requests = client_.requests();
     summary_.seconds = Since(t0);
@@ -565,7 +632,8 @@ class Puller {
     body["outputFields"] = {"*"};
     FE_ASSIGN_OR_RETURN(MilvusReply reply, client_.Call("entities/query", body.dump()));
     summary_.bytes += reply.body.size();
-    FE_ASSIGN_OR_RETURN(std::vector<Document> docs, Rows(reply.data));
+    FE_ASSIGN_OR_RETURN(std::vector<Document> docs,
+                        Rows(reply.data(), "the page after " + (last ? Quote(*last) : "the start")));
     std::vector<Id> ids;
     ids.reserve(docs.size());
     for (const Document& d : docs) ids.push_back(d.id);
@@ -581,7 +649,7 @@ class Puller {
     FE_ASSIGN_OR_RETURN(MilvusReply reply, client_.Call("entities/query", body.dump()));
     summary_.bytes += reply.body.size();
     FE_ASSIGN_OR_RETURN(std::vector<Id> ids,
-                        IdsOfRows(reply.data, schema_.pk.name, "entities/query"));
+                        IdsOfRows(reply.data(), schema_.pk.name, "entities/query"));
     FE_RETURN_IF_ERROR(CheckOrder(ids, &last));
     *got = ids.size();
     if (ids.empty()) return Status::OK();
@@ -601,7 +669,8 @@ class Puller {
     get["consistencyLevel"] = "Strong";
     FE_ASSIGN_OR_RETURN(MilvusReply rows, client_.Call("entities/get", get.dump()));
     summary_.bytes += rows.body.size();
-    FE_ASSIGN_OR_RETURN(std::vector<Document> docs, Rows(rows.data));
+    FE_ASSIGN_OR_RETURN(std::vector<Document> docs,
+                        Rows(rows.data(), "entities/get of the rows missing locally"));
     if (docs.size() != want) {
       return Status::IOError("Milvus at " + client_.url() + ": entities/get of " +
                              std::to_string(want) + " ids returned " +
@@ -610,9 +679,16 @@ class Puller {
     return Write(docs);
   }
 
-  // The rows of a reply, checked as an import checks a JSON file's rows.
-  Result<std::vector<Document>> Rows(std::string_view data) {
-    FE_ASSIGN_OR_RETURN(std::vector<std::string_view> rows, RawArrayElements(data));
+  // The rows of a reply, checked as an import checks a JSON file's rows
+  // (`what` names the request in messages).
+  Result<std::vector<Document>> Rows(std::string_view data, const std::string& what) {
+    Result<std::vector<std::string_view>> raw = RawArrayElements(data);
+    if (!raw.ok()) {
+      return Status::IOError("Milvus at " + client_.url() + ": " + what +
+                             ": \"data\" is not an array of rows (" + raw.status().message() +
+                             ")");
+    }
+    const std::vector<std::string_view>& rows = *raw;
     std::vector<Document> docs;
     docs.reserve(rows.size());
     RowValues values;
@@ -621,10 +697,9 @@ class Puller {
       Status s = ParseJsonRow(rows[i], schema_, /*milvus_output=*/true, &values);
       if (s.ok()) s = AssembleRecord(schema_, std::move(values), &rec);
       if (!s.ok()) {
-        return Status::InvalidArgument("Milvus collection " + options_.milvus_name + ": row " +
-                                       std::to_string(summary_.received + summary_.skipped + i +
-                                                      1) +
-                                       " of the pull: " + s.message());
+        return Status::InvalidArgument("Milvus collection " + options_.milvus_name + ": " +
+                                       what + ", row " + std::to_string(i + 1) + " of " +
+                                       std::to_string(rows.size()) + ": " + s.message());
       }
       rec.doc.metadata = rec.metadata.dump(-1, ' ', false, Json::error_handler_t::replace);
       docs.push_back(std::move(rec.doc));
@@ -653,6 +728,10 @@ class Puller {
 }  // namespace
 
 Status PushOptions::Validate() const {
+  if (!milvus_name.empty() && MilvusName(milvus_name) != milvus_name) {
+    return Status::InvalidArgument("the Milvus collection name must be letters, digits and '_', "
+                                   "not starting with a digit");
+  }
   if (batch == 0 || batch > 16384) return Status::InvalidArgument("batch must be 1..16384");
   if (max_request_bytes < (uint64_t{64} << 10) || max_request_bytes > (uint64_t{1} << 30)) {
     return Status::InvalidArgument("the request size limit must be 64 KiB .. 1 GiB");
@@ -662,6 +741,10 @@ Status PushOptions::Validate() const {
 
 Status PullOptions::Validate() const {
   if (milvus_name.empty()) return Status::InvalidArgument("no Milvus collection name given");
+  if (MilvusName(milvus_name) != milvus_name) {
+    return Status::InvalidArgument("the Milvus collection name must be letters, digits and '_', "
+                                   "not starting with a digit");
+  }
   if (batch == 0 || batch > 16384) return Status::InvalidArgument("batch must be 1..16384");
   return Status::OK();
 }
@@ -670,6 +753,7 @@ Result<PushSummary> PushCollection(const Collection& collection, const RemoteOpt
                                    const PushOptions& options) {
   FE_RETURN_IF_ERROR(options.Validate());
   FE_ASSIGN_OR_RETURN(std::unique_ptr<MilvusClient> client, MilvusClient::Open(remote));
+  client->set_cancel(options.cancel);
   Pusher pusher(collection, *client, options, remote);
   return pusher.Run();
 }
@@ -679,6 +763,7 @@ Result<PullSummary> PullCollection(Database& db, const std::string& name,
   FE_RETURN_IF_ERROR(options.Validate());
   if (name.empty()) return Status::InvalidArgument("no local collection name given");
   FE_ASSIGN_OR_RETURN(std::unique_ptr<MilvusClient> client, MilvusClient::Open(remote));
+  client->set_cancel(options.cancel);
   Puller puller(db, name, *client, options, remote);
   return puller.Run();
 }

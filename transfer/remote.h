@@ -41,7 +41,7 @@ struct RemoteOptions {
   // Sent as "Authorization: Bearer <token>" ("user:password" or an API
   // key); "" = no header.
   std::string token;
-  std::string db_name;  // "" = Milvus's "default" database
+  std::string db_name;  // "" = Milvus's "default" database; letters, digits, '_'
   // Per request: connect, send and receive together (1 .. 86400000).
   int timeout_ms = 60000;
   // A request that fails in transport (connection refused or reset, a
@@ -140,6 +140,10 @@ struct PullSummary {
   uint64_t requests = 0;
   uint64_t bytes = 0;  // response bytes of the pages
   double seconds = 0;
+  // Set when received + skipped differs from remote_rows: Milvus keeps
+  // repeated primary keys (count(*) counts each copy, pages return one), or
+  // the collection changed during the pull.
+  std::string warning;
 };
 
 // Copies the Milvus collection options.milvus_name into the local

@@ -409,6 +409,44 @@ TEST_F(RemoteTest, IncompatibleTargetIsRefusedAndUntouched) {
   EXPECT_EQ(wide->Describe().value().count, 27u);
 }
 
+// Rows the target cannot take are found before anything is created or
+// sent: a metadata key that is a field name, a required field the rows do
+// not carry.
+TEST_F(RemoteTest, UnfitRowsAreRefusedBeforeAnythingIsSent) {
+  auto c = MakeNumbered("clash", 12);
+  std::mt19937 rng(5);
+  const std::vector<Document> odd = {
+      {.id = Id(int64_t{7}), .metadata = R"({"vector":"oops"})", .vector = RandomVector(rng, 8)}};
+  ASSERT_OK(c->Upsert({}, odd));
+  Result<PushSummary> r = PushCollection(*c, remote_, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("record 7"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("\"vector\""), std::string::npos) << r.status();
+  EXPECT_FALSE(remote_db_->GetCollection("clash").ok());  // not even created
+
+  json create = {{"collectionName", "strict"},
+                 {"schema",
+                  {{"enableDynamicField", true},
+                   {"fields",
+                    {{{"fieldName", "id"}, {"dataType", "Int64"}, {"isPrimary", true}},
+                     {{"fieldName", "text"},
+                      {"dataType", "VarChar"},
+                      {"elementTypeParams", {{"max_length", 256}}}},
+                     {{"fieldName", "year"}, {"dataType", "Int32"}},
+                     {{"fieldName", "vector"},
+                      {"dataType", "FloatVector"},
+                      {"elementTypeParams", {{"dim", 8}}}}}}}},
+                 {"indexParams", {{{"fieldName", "vector"}, {"metricType", "COSINE"}}}}};
+  ASSERT_EQ(Call("collections/create", create)["code"], 0);
+  auto plain = MakeNumbered("strict", 5);
+  Result<PushSummary> strict = PushCollection(*plain, remote_, {});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("\"year\" (Int32) is required"), std::string::npos)
+      << strict.status();
+  EXPECT_EQ(RemoteCollection("strict")->Describe().value().count, 0u);
+}
+
 TEST_F(RemoteTest, ClearErrorsForBadRemotes) {
   auto c = MakeNumbered("c", 5);
   // Nothing listens on a port that was just free.
@@ -558,12 +596,16 @@ TEST(HttpClientTest, ReconnectsAfterFailures) {
   options.shutdown_grace_ms = 100;
   for (int round = 0; round < 2; ++round) {
     ASSERT_OK_AND_ASSIGN(auto server, server::Server::Start(options, db.get()));
-    Result<HttpReply> ok = Status::IOError("not tried");
-    for (int attempt = 0; attempt < 3; ++attempt) {  // a stale kept-alive connection fails once
+    Result<HttpReply> ok = client->Post("/v2/vectordb/collections/list", "{}", {});
+    if (round == 1) {
+      // The connection kept alive across the restart is dead: the request
+      // fails as a stale one (no answer at all), and the next one reconnects.
+      ASSERT_FALSE(ok.ok());
+      EXPECT_TRUE(client->stale_failure()) << ok.status();
       ok = client->Post("/v2/vectordb/collections/list", "{}", {});
-      if (ok.ok()) break;
     }
     ASSERT_OK(ok.status());
+    EXPECT_FALSE(client->stale_failure());
     EXPECT_EQ(ok->status, 200);
     EXPECT_EQ(json::parse(ok->body)["code"], 0);
     Result<HttpReply> again = client->Post("/v2/vectordb/collections/list", "{}", {});
@@ -571,6 +613,19 @@ TEST(HttpClientTest, ReconnectsAfterFailures) {
     server->Stop();
     server->Wait();
   }
+
+  // The Milvus client sends a request lost that way again at once, even
+  // with no retries allowed.
+  RemoteOptions remote{.url = "http://127.0.0.1:" + std::to_string(port), .retries = 0};
+  auto milvus = MilvusClient::Open(remote).value();
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_OK_AND_ASSIGN(auto server, server::Server::Start(options, db.get()));
+    SCOPED_TRACE(round);
+    ASSERT_OK(milvus->Call("collections/list", "{}").status());
+    server->Stop();
+    server->Wait();
+  }
+  EXPECT_EQ(milvus->requests(), 3u);  // the second round's first attempt was lost
 }
 
 // A loopback proxy in front of the real server that injects transport
@@ -692,13 +747,9 @@ class FaultyProxy {
 // an insert twice), 503s are retried, and the copy is exact.
 TEST_F(RemoteTest, TransportFaultsAreRetriedWithoutDuplicates) {
   auto source = MakeNumbered("flaky", 110);  // 99 records
-  int inserts = 0;
   FaultyProxy proxy(server_->port(), [&](int, const std::string& path) {
-    if (path.ends_with("/entities/insert") && ++inserts == 2) {
-      return FaultyProxy::Fault::kLoseAnswer;
-    }
-    if (path.ends_with("/collections/has")) return FaultyProxy::Fault::kUnavailable;
-    return FaultyProxy::Fault::kPass;
+    return path.ends_with("/collections/has") ? FaultyProxy::Fault::kUnavailable
+                                              : FaultyProxy::Fault::kPass;
   });
   RemoteOptions flaky = remote_;
   flaky.url = "http://127.0.0.1:" + std::to_string(proxy.port());
@@ -710,7 +761,7 @@ TEST_F(RemoteTest, TransportFaultsAreRetriedWithoutDuplicates) {
 
   // collections/has fails once more per call below, then passes.
   bool has_failed = false;
-  inserts = 0;
+  int inserts = 0;
   FaultyProxy second(server_->port(), [&](int, const std::string& path) {
     if (path.ends_with("/collections/has") && !has_failed) {
       has_failed = true;

@@ -247,8 +247,6 @@ TEST_F(MilvusLayoutTest, ImportChecksDeclaredTypes) {
                             "meta": {"a": 1}, "tags": ["x"], "extra": true})"));
 }
 
-// A Milvus-API collection with a text field and every scalar type NumPy
-// carries: the groups hold one file per declared field, typed as declared.
 // A write that fails in the write pass (here: another writer stores an id
 // of the files between the check and its batch) leaves no rows of the
 // import behind, in an existing collection and in one it created.
@@ -300,6 +298,8 @@ TEST(ImportWriteFailure, IsUndone) {
   }
 }
 
+// A Milvus-API collection with a text field and every scalar type NumPy
+// carries: the groups hold one file per declared field, typed as declared.
 TEST(MilvusLayoutNumpy, TypedColumnsRoundTrip) {
   TempDir tmp;
   auto field = [](std::string name, std::string type, json params, bool primary = false) {
