@@ -42,13 +42,15 @@ struct RemoteOptions {
   // key); "" = no header.
   std::string token;
   std::string db_name;  // "" = Milvus's "default" database; letters, digits, '_'
-  // Per request: connect, send and receive together (1 .. 86400000).
+  // Per request, in ms (1 .. 86400000): connecting has this long, and so
+  // has sending the request and receiving the answer.
   int timeout_ms = 60000;
   // A request that fails in transport (connection refused or reset, a
   // timeout, HTTP 5xx, 408 or 429, Milvus code 1807 "rate limited") is
-  // retried this many times, after 0.5 s, 1 s, 2 s, ... A retried insert
-  // becomes an upsert, so a batch that landed before its answer was lost is
-  // not stored twice.
+  // retried this many times, after 0.5 s, 1 s, 2 s, ... (and one lost on a
+  // kept-alive connection the server had closed is sent again at once). A
+  // retried insert becomes an upsert, so a batch that landed before its
+  // answer was lost is not stored twice.
   int retries = 5;
 
   // InvalidArgument naming a bad URL, timeout, retry count or token.
