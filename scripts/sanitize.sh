@@ -3,13 +3,14 @@
 #   bash scripts/sanitize.sh address   # ASan + UBSan, every C++ suite
 #   bash scripts/sanitize.sh thread    # TSan, the suites with concurrency
 # Uses build-asan/ or build-tsan/. The CLI suite is left out (it runs the
-# normal binary).
+# normal binary); remote_tests (push / pull against the server, the HTTP
+# client) run under ASan with the sanitized server and CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:?usage: sanitize.sh address|thread}
 case "$kind" in
-  address) dir=build-asan; targets="base_tests storage_tests index_tests encoders_tests query_tests ingest_tests"
-           filter='^(ingest\.|Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash|Find|GetMany|DeleteWhere|RangeSearch|GroupedSearch|CollectionSchema|AnalyzeText|TextSearch|FieldIndexTest|Kinds/IndexKindsTest|IndexKinds|DocumentsTest|IngestCrash)' ;;
+  address) dir=build-asan; targets="base_tests storage_tests index_tests encoders_tests query_tests ingest_tests remote_tests"
+           filter='^(ingest\.|Status|Result|Hash64|Store|Records|HnswIndex|FlatIndex|IvfIndex|HashingEncoder|Chunker|WordPiece|SafeTensors|ModelFolder|Fixtures/BertModel|BertModel|BertText|TextFixture|TransformerEncoder|TextModel|Filter|FilteredSearch|Database|Persistence|Crash|Find|GetMany|DeleteWhere|RangeSearch|GroupedSearch|CollectionSchema|AnalyzeText|TextSearch|FieldIndexTest|Kinds/IndexKindsTest|IndexKinds|DocumentsTest|IngestCrash|tools\.RemoteTest|tools\.HttpClientTest|tools\.MilvusClientText)' ;;
   thread)  dir=build-tsan; targets="encoders_tests query_tests"
            filter='^(HashingEncoder|BertModel|TransformerEncoder|FilteredSearch|Database|Persistence|DocumentsTest|IngestCrash)' ;;
   *) echo "sanitize.sh: error: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
