@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string>
 
+#include "base/utf8.h"
+
 namespace flashembed::query::filter_internal {
 namespace {
 
@@ -352,23 +354,6 @@ class Lexer {
     return Error(at, "unknown escape sequence '\\" + Sanitize(Clip(src_, at + 1, 1)) + "'");
   }
 
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
 
   // Integers: decimal, octal 0.., hex 0x.., binary 0b..; floats: decimal
   // with '.' and/or an exponent, or hex with a 'p' exponent.

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tools/cli_verbs.h"
 #include "transfer/remote.h"
@@ -99,6 +100,17 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_;
 };
 
+// A verb's summary: JSON when stdout is not a terminal or with --json (not
+// even that with --quiet alone), else the human text.
+void PrintSummary(const GlobalOptions& global, bool quiet, const json& out,
+                  const std::string& human) {
+  if (global.json || isatty(STDOUT_FILENO) == 0) {
+    if (!quiet || global.json) std::cout << DumpJson(out) << "\n";
+  } else if (!quiet) {
+    std::cout << human;
+  }
+}
+
 bool ShowProgress(const std::string& mode, bool quiet) {
   if (quiet || mode == "never") return false;
   return mode == "always" || isatty(STDERR_FILENO) != 0;
@@ -157,36 +169,32 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
   progress.Clear();
   if (!summary.ok()) return ReportError(summary.status());
   const transfer::ExportSummary& s = *summary;
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  if (global.json || !tty) {
-    if (args.quiet && !global.json) return kExitOk;
-    json files = json::array();
-    for (const auto& group : s.groups) files.push_back(group);
-    json out = {{"collection", global.collection},
-                {"milvus_collection", s.milvus_name},
-                {"format", transfer::FileFormatName(*format)},
-                {"out", args.out},
-                {"pk_type", s.pk_type},
-                {"records", s.records},
-                {"documents", s.documents},
-                {"files", files},
-                {"bytes", s.bytes},
-                {"seconds", Rounded(s.seconds)},
-                {"rows_per_second", Rounded(s.seconds > 0 ? s.records / s.seconds : 0.0)},
-                {"mb_per_second", Rounded(s.seconds > 0 ? s.bytes / 1e6 / s.seconds : 0.0)}};
-    std::cout << DumpJson(out) << "\n";
-  } else if (!args.quiet) {
-    size_t files = 0;
-    for (const auto& group : s.groups) files += group.size();
-    std::cout << "exported " << s.records << " records"
-              << (s.documents > 0 ? " and " + std::to_string(s.documents) + " documents" : "")
-              << " of \"" << global.collection << "\" to " << args.out << ": " << files
-              << " files, " << Megabytes(s.bytes) << " ("
-              << Rate(static_cast<double>(s.records), s.seconds, "rows/s") << ")\n"
-              << "to load it into Milvus: POST collection.json to /v2/vectordb/collections/create, "
-                 "upload the data folder to the bucket, POST import.json to "
-                 "/v2/vectordb/jobs/import/create\n";
-  }
+  json files = json::array();
+  for (const auto& group : s.groups) files.push_back(group);
+  json out = {{"collection", global.collection},
+              {"milvus_collection", s.milvus_name},
+              {"format", transfer::FileFormatName(*format)},
+              {"out", args.out},
+              {"pk_type", s.pk_type},
+              {"records", s.records},
+              {"documents", s.documents},
+              {"files", files},
+              {"bytes", s.bytes},
+              {"seconds", Rounded(s.seconds)},
+              {"rows_per_second", Rounded(s.seconds > 0 ? s.records / s.seconds : 0.0)},
+              {"mb_per_second", Rounded(s.seconds > 0 ? s.bytes / 1e6 / s.seconds : 0.0)}};
+  std::ostringstream human;
+  size_t file_count = 0;
+  for (const auto& group : s.groups) file_count += group.size();
+  human << "exported " << s.records << " records"
+        << (s.documents > 0 ? " and " + std::to_string(s.documents) + " documents" : "")
+        << " of \"" << global.collection << "\" to " << args.out << ": " << file_count
+        << " files, " << Megabytes(s.bytes) << " ("
+        << Rate(static_cast<double>(s.records), s.seconds, "rows/s") << ")\n"
+        << "to load it into Milvus: POST collection.json to /v2/vectordb/collections/create, "
+           "upload the data folder to the bucket, POST import.json to "
+           "/v2/vectordb/jobs/import/create\n";
+  PrintSummary(global, args.quiet, out, human.str());
   return kExitOk;
 }
 
@@ -237,30 +245,26 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   if (!summary.ok()) return ReportError(summary.status());
   const transfer::ImportSummary& s = *summary;
   const double seconds = s.validate_seconds + s.write_seconds;
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  if (global.json || !tty) {
-    if (args.quiet && !global.json) return kExitOk;
-    json out = {{"collection", global.collection},
-                {"format", transfer::FileFormatName(*format)},
-                {"dir", args.dir},
-                {"created", s.created},
-                {"rows", s.rows},
-                {"documents", s.documents},
-                {"files", s.files},
-                {"bytes", s.bytes},
-                {"validate_seconds", Rounded(s.validate_seconds)},
-                {"write_seconds", Rounded(s.write_seconds)},
-                {"seconds", Rounded(seconds)},
-                {"rows_per_second", Rounded(seconds > 0 ? s.rows / seconds : 0.0)},
-                {"mb_per_second", Rounded(seconds > 0 ? s.bytes / 1e6 / seconds : 0.0)}};
-    std::cout << DumpJson(out) << "\n";
-  } else if (!args.quiet) {
-    std::cout << "imported " << s.rows << " records"
-              << (s.documents > 0 ? " (" + std::to_string(s.documents) + " documents)" : "")
-              << " into " << (s.created ? "new " : "") << "collection \"" << global.collection
-              << "\" from " << s.files << " files, " << Megabytes(s.bytes) << " ("
-              << Rate(static_cast<double>(s.rows), seconds, "rows/s") << ")\n";
-  }
+  json out = {{"collection", global.collection},
+              {"format", transfer::FileFormatName(*format)},
+              {"dir", args.dir},
+              {"created", s.created},
+              {"rows", s.rows},
+              {"documents", s.documents},
+              {"files", s.files},
+              {"bytes", s.bytes},
+              {"validate_seconds", Rounded(s.validate_seconds)},
+              {"write_seconds", Rounded(s.write_seconds)},
+              {"seconds", Rounded(seconds)},
+              {"rows_per_second", Rounded(seconds > 0 ? s.rows / seconds : 0.0)},
+              {"mb_per_second", Rounded(seconds > 0 ? s.bytes / 1e6 / seconds : 0.0)}};
+  std::ostringstream human;
+  human << "imported " << s.rows << " records"
+        << (s.documents > 0 ? " (" + std::to_string(s.documents) + " documents)" : "")
+        << " into " << (s.created ? "new " : "") << "collection \"" << global.collection
+        << "\" from " << s.files << " files, " << Megabytes(s.bytes) << " ("
+        << Rate(static_cast<double>(s.rows), seconds, "rows/s") << ")\n";
+  PrintSummary(global, args.quiet, out, human.str());
   return kExitOk;
 }
 
@@ -370,31 +374,27 @@ int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
   progress.Clear();
   if (!summary.ok()) return ReportError(summary.status());
   const transfer::PushSummary& s = *summary;
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  if (global.json || !tty) {
-    if (args.quiet && !global.json) return kExitOk;
-    json out = {{"collection", global.collection},
-                {"url", args.url},
-                {"milvus_collection", s.milvus_name},
-                {"created", s.created},
-                {"pk_type", s.pk_type},
-                {"records", s.records},
-                {"sent", s.sent},
-                {"skipped", s.skipped},
-                {"remote_rows", s.remote_rows},
-                {"requests", s.requests},
-                {"bytes", s.bytes},
-                {"seconds", Rounded(s.seconds)},
-                {"rows_per_second", Rounded(s.seconds > 0 ? s.sent / s.seconds : 0.0)}};
-    std::cout << DumpJson(out) << "\n";
-  } else if (!args.quiet) {
-    std::cout << "pushed " << s.sent << " of " << s.records << " records of \""
-              << global.collection << "\" to " << (s.created ? "new " : "")
-              << "Milvus collection " << s.milvus_name << " at " << args.url
-              << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
-              << "; it holds " << s.remote_rows << " rows (" << Megabytes(s.bytes) << ", "
-              << Rate(static_cast<double>(s.sent), s.seconds, "rows/s") << ")\n";
-  }
+  json out = {{"collection", global.collection},
+              {"url", args.url},
+              {"milvus_collection", s.milvus_name},
+              {"created", s.created},
+              {"pk_type", s.pk_type},
+              {"records", s.records},
+              {"sent", s.sent},
+              {"skipped", s.skipped},
+              {"remote_rows", s.remote_rows},
+              {"requests", s.requests},
+              {"bytes", s.bytes},
+              {"seconds", Rounded(s.seconds)},
+              {"rows_per_second", Rounded(s.seconds > 0 ? s.sent / s.seconds : 0.0)}};
+  std::ostringstream human;
+  human << "pushed " << s.sent << " of " << s.records << " records of \""
+        << global.collection << "\" to " << (s.created ? "new " : "")
+        << "Milvus collection " << s.milvus_name << " at " << args.url
+        << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
+        << "; it holds " << s.remote_rows << " rows (" << Megabytes(s.bytes) << ", "
+        << Rate(static_cast<double>(s.sent), s.seconds, "rows/s") << ")\n";
+  PrintSummary(global, args.quiet, out, human.str());
   return kExitOk;
 }
 
@@ -425,30 +425,26 @@ int RunPull(const GlobalOptions& global, const RemoteArgs& args) {
   if (!summary.ok()) return ReportError(summary.status());
   const transfer::PullSummary& s = *summary;
   if (!s.warning.empty()) std::cerr << "flashembed: warning: " << s.warning << "\n";
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  if (global.json || !tty) {
-    if (args.quiet && !global.json) return kExitOk;
-    json out = {{"collection", local},
-                {"url", args.url},
-                {"milvus_collection", args.milvus_name},
-                {"created", s.created},
-                {"remote_rows", s.remote_rows},
-                {"received", s.received},
-                {"skipped", s.skipped},
-                {"requests", s.requests},
-                {"bytes", s.bytes},
-                {"seconds", Rounded(s.seconds)},
-                {"rows_per_second", Rounded(s.seconds > 0 ? s.received / s.seconds : 0.0)}};
-    if (!s.warning.empty()) out["warning"] = s.warning;
-    std::cout << DumpJson(out) << "\n";
-  } else if (!args.quiet) {
-    std::cout << "pulled " << s.received << " rows of Milvus collection " << args.milvus_name
-              << " at " << args.url << " into " << (s.created ? "new " : "") << "collection \""
-              << local << "\""
-              << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
-              << " (" << Megabytes(s.bytes) << ", "
-              << Rate(static_cast<double>(s.received), s.seconds, "rows/s") << ")\n";
-  }
+  json out = {{"collection", local},
+              {"url", args.url},
+              {"milvus_collection", args.milvus_name},
+              {"created", s.created},
+              {"remote_rows", s.remote_rows},
+              {"received", s.received},
+              {"skipped", s.skipped},
+              {"requests", s.requests},
+              {"bytes", s.bytes},
+              {"seconds", Rounded(s.seconds)},
+              {"rows_per_second", Rounded(s.seconds > 0 ? s.received / s.seconds : 0.0)}};
+  if (!s.warning.empty()) out["warning"] = s.warning;
+  std::ostringstream human;
+  human << "pulled " << s.received << " rows of Milvus collection " << args.milvus_name
+        << " at " << args.url << " into " << (s.created ? "new " : "") << "collection \""
+        << local << "\""
+        << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
+        << " (" << Megabytes(s.bytes) << ", "
+        << Rate(static_cast<double>(s.received), s.seconds, "rows/s") << ")\n";
+  PrintSummary(global, args.quiet, out, human.str());
   return kExitOk;
 }
 

@@ -68,6 +68,19 @@ void ExpectSameRecords(const Collection& a, const Collection& b) {
   }
 }
 
+// A loopback port nothing listens on (it was free a moment ago).
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
 class RemoteTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -449,17 +462,8 @@ TEST_F(RemoteTest, UnfitRowsAreRefusedBeforeAnythingIsSent) {
 
 TEST_F(RemoteTest, ClearErrorsForBadRemotes) {
   auto c = MakeNumbered("c", 5);
-  // Nothing listens on a port that was just free.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
   RemoteOptions closed = remote_;
-  closed.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  closed.url = "http://127.0.0.1:" + std::to_string(FreePort());
   Result<PushSummary> down = PushCollection(*c, closed, {});
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().code(), StatusCode::kIOError);
@@ -566,17 +570,6 @@ TEST_F(RemoteTest, CliPushAndPull) {
   EXPECT_NE(down.err.find("cannot connect"), std::string::npos) << down.err;
 }
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // One client outlives failures: a refused connection, then a server that
 // appears, stops (breaking the kept-alive connection) and comes back.
