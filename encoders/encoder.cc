@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <utf8proc.h>
+
 #include "encoders/hashing_encoder.h"
 #include "encoders/transformer_encoder.h"
 
@@ -17,6 +19,29 @@ Result<TextEncoder::Tokenization> TextEncoder::Tokenize(std::string_view, size_t
 
 Result<std::vector<TokenSpan>> TextEncoder::TokenSpans(std::string_view) const {
   return Status::NotSupported("encoder " + spec() + " cannot report token spans");
+}
+
+bool IsBlankText(std::string_view text) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return false;
+    switch (utf8proc_category(cp)) {
+      case UTF8PROC_CATEGORY_ZS:
+      case UTF8PROC_CATEGORY_ZL:
+      case UTF8PROC_CATEGORY_ZP:
+      case UTF8PROC_CATEGORY_CC:
+      case UTF8PROC_CATEGORY_CF:
+        break;
+      default:
+        return false;
+    }
+    p += n;
+    left -= n;
+  }
+  return true;
 }
 
 size_t TextEncoder::max_tokens() const { return 0; }

@@ -50,9 +50,13 @@ class TextEncoder {
 
   // Encodes texts[i] into out[i*dim() .. (i+1)*dim()) (row-major n x dim).
   // REQUIRES: out.size() == texts.size() * dim().
-  // Returns InvalidArgument naming the index of a text that is empty or has
-  // nothing to encode (only whitespace / control characters) or is not valid
-  // UTF-8; `out` is unspecified on error.
+  // Returns InvalidArgument naming the index of a text that is not valid
+  // UTF-8; `out` is unspecified on error. A text with nothing to encode
+  // (empty, only whitespace / control characters) is embedded as the model's
+  // reference does it where there is one (TransformerEncoder: [CLS] [SEP],
+  // as sentence-transformers and Hugging Face do); the HashingEncoder, which
+  // would have no feature to hash, refuses it with InvalidArgument naming it.
+  // The database refuses such texts as documents and queries (IsBlankText).
   virtual Status Encode(std::span<const std::string_view> texts, std::span<float> out) const = 0;
 
   struct Tokenization {
@@ -86,6 +90,11 @@ class TextEncoder {
   // [SEP] for BERT: 2). The default returns 0.
   virtual size_t special_tokens() const;
 };
+
+// True when `text` holds no character but whitespace (Unicode Zs/Zl/Zp),
+// controls (Cc) and format characters (Cf, e.g. zero-width spaces): nothing a
+// tokenizer keeps. False for invalid UTF-8 (the encoder names that error).
+bool IsBlankText(std::string_view text);
 
 // Creates an encoder by name. Known names: "hash" (HashingEncoder) and
 // "model:DIR" (TransformerEncoder over the Hugging Face model folder DIR).

@@ -22,7 +22,32 @@ static_assert(std::endian::native == std::endian::little,
 // Larger headers are refused, as the reference implementation does (100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-size_t DtypeBytes(TensorDtype dtype) { return dtype == TensorDtype::kF32 ? 4 : 2; }
+// Every dtype of the safetensors format (its Rust crate's `Dtype`) with its
+// size in bits; the readable ones map to their TensorDtype.
+struct DtypeEntry {
+  std::string_view name;
+  int bits;
+  TensorDtype dtype;
+};
+constexpr DtypeEntry kDtypes[] = {
+    {"F32", 32, TensorDtype::kF32},     {"F16", 16, TensorDtype::kF16},
+    {"BF16", 16, TensorDtype::kBF16},   {"F64", 64, TensorDtype::kOther},
+    {"I64", 64, TensorDtype::kOther},   {"U64", 64, TensorDtype::kOther},
+    {"I32", 32, TensorDtype::kOther},   {"U32", 32, TensorDtype::kOther},
+    {"I16", 16, TensorDtype::kOther},   {"U16", 16, TensorDtype::kOther},
+    {"I8", 8, TensorDtype::kOther},     {"U8", 8, TensorDtype::kOther},
+    {"BOOL", 8, TensorDtype::kOther},   {"F8_E4M3", 8, TensorDtype::kOther},
+    {"F8_E5M2", 8, TensorDtype::kOther}, {"F8_E8M0", 8, TensorDtype::kOther},
+    {"F6_E2M3", 6, TensorDtype::kOther}, {"F6_E3M2", 6, TensorDtype::kOther},
+    {"F4", 4, TensorDtype::kOther},
+};
+
+const DtypeEntry* FindDtype(std::string_view name) {
+  for (const DtypeEntry& e : kDtypes) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
@@ -122,10 +147,10 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
     const nlohmann::json& dtype = t["dtype"];
     if (!dtype.is_string()) return bad_tensor("dtype is not a string");
     const std::string d = dtype.get<std::string>();
-    if (d == "F32") info.dtype = TensorDtype::kF32;
-    else if (d == "F16") info.dtype = TensorDtype::kF16;
-    else if (d == "BF16") info.dtype = TensorDtype::kBF16;
-    else return bad_tensor("dtype " + d + " is not supported (F32, F16 or BF16)");
+    const DtypeEntry* entry = FindDtype(d);
+    if (entry == nullptr) return bad_tensor("dtype " + d + " is not a safetensors dtype");
+    info.dtype = entry->dtype;
+    info.dtype_name = d;
     const nlohmann::json& shape = t["shape"];
     if (!shape.is_array()) return bad_tensor("shape is not an array");
     int64_t elements = 1;
@@ -148,7 +173,15 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
       return bad_tensor("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                         ") fall outside the " + std::to_string(data_size) + "-byte data section");
     }
-    const uint64_t want = static_cast<uint64_t>(elements) * DtypeBytes(info.dtype);
+    // Sub-byte dtypes pack their elements, padded to whole bytes. A shape
+    // needing more than the data section is refused before the product
+    // elements x bits could overflow.
+    const uint64_t bits = static_cast<uint64_t>(entry->bits);
+    if (static_cast<uint64_t>(elements) > static_cast<uint64_t>(data_size) * 8 / bits) {
+      return bad_tensor("shape x " + d + " needs more bytes than the " +
+                        std::to_string(data_size) + "-byte data section holds");
+    }
+    const uint64_t want = (static_cast<uint64_t>(elements) * bits + 7) / 8;
     if (end - begin != want) {
       return bad_tensor("holds " + std::to_string(end - begin) + " bytes but " + d +
                         " x shape needs " + std::to_string(want));
@@ -188,6 +221,11 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
                                    shape_text(info->shape) + ", expected " +
                                    shape_text(expected_shape));
   }
+  if (info->dtype == TensorDtype::kOther) {
+    return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has dtype " +
+                                   info->dtype_name +
+                                   "; the model reads it as weights, which must be F32, F16 or BF16");
+  }
   const unsigned char* src = map_ + data_start_ + info->begin;
   const size_t n = static_cast<size_t>(info->num_elements());
   std::vector<float> out(n);
@@ -203,6 +241,8 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
         out[i] = info->dtype == TensorDtype::kF16 ? HalfToFloat(v) : BFloat16ToFloat(v);
       }
       break;
+    case TensorDtype::kOther:
+      break;  // refused above
   }
   return out;
 }

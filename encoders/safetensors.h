@@ -7,10 +7,14 @@
 // strings), then the tensor bytes, little-endian, row-major.
 //
 // The file is memory-mapped; tensors are converted to float32 on request
-// (F32, F16 and BF16 are supported). Every inconsistency (header length past
-// the end, malformed JSON, offsets outside the data or not matching
-// dtype x shape, overlapping tensors) is refused at Open with InvalidArgument
-// naming the file and, where there is one, the tensor.
+// (F32, F16 and BF16 can be read). Tensors of every other safetensors dtype
+// (integers, BOOL, F64, 8-bit floats, ...) are accepted at Open and checked
+// like the others, so a checkpoint that carries e.g. an I64 `position_ids`
+// buffer the model never reads opens; reading such a tensor as float32 is
+// refused, naming it. Every inconsistency (header length past the end,
+// malformed JSON, offsets outside the data or not matching dtype x shape,
+// overlapping tensors) is refused at Open with InvalidArgument naming the
+// file and, where there is one, the tensor.
 //
 // Thread-safety: immutable after Open; all methods are const and safe to call
 // concurrently.
@@ -30,11 +34,13 @@
 
 namespace flashembed::encoders {
 
-enum class TensorDtype { kF32, kF16, kBF16 };
+// kOther: any dtype that cannot be read as float32 (see TensorInfo::dtype_name).
+enum class TensorDtype { kF32, kF16, kBF16, kOther };
 
 struct TensorInfo {
   std::string name;
   TensorDtype dtype = TensorDtype::kF32;
+  std::string dtype_name;      // as in the file: "F32", "I64", "BOOL", ...
   std::vector<int64_t> shape;  // empty for a scalar
   size_t begin = 0;            // byte offsets into the data section
   size_t end = 0;
@@ -45,8 +51,8 @@ struct TensorInfo {
 class SafeTensorsFile {
  public:
   // Maps and validates `path`. NotFound if it does not exist; IOError if it
-  // cannot be read; InvalidArgument for a malformed or inconsistent file, or
-  // a tensor of a dtype other than F32/F16/BF16 (naming it).
+  // cannot be read; InvalidArgument for a malformed or inconsistent file
+  // (naming the tensor), including a dtype safetensors does not define.
   static Result<std::unique_ptr<SafeTensorsFile>> Open(const std::string& path);
 
   ~SafeTensorsFile();
@@ -63,7 +69,8 @@ class SafeTensorsFile {
 
   // The tensor's values as float32. NotFound if there is no such tensor;
   // InvalidArgument, naming file, tensor and both shapes, if `expected_shape`
-  // is non-empty and differs from the stored shape.
+  // is non-empty and differs from the stored shape; InvalidArgument naming
+  // the dtype if it is not F32, F16 or BF16.
   Result<std::vector<float>> ReadFloat32(std::string_view name,
                                          std::span<const int64_t> expected_shape = {}) const;
 

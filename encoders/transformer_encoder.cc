@@ -200,13 +200,12 @@ Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
   std::vector<Status> failed(texts.size());
 #pragma omp parallel for schedule(dynamic, 16) if (n >= 64)
   for (int i = 0; i < n; ++i) {
+    // A text the normaliser empties (empty, whitespace, controls, zero-width
+    // characters) is [CLS] [SEP] and embedded as such, as sentence-
+    // transformers and Hugging Face do.
     auto enc = tokenizer_->Encode(texts[i], max_tokens_);
     if (!enc.ok()) {
       failed[i] = enc.status();
-    } else if (enc->ids.size() <= 2 && max_tokens_ > 2) {
-      // Only [CLS] [SEP]: the text was empty, whitespace, controls or
-      // zero-width characters the normaliser removed.
-      failed[i] = Status::InvalidArgument("nothing to encode (only whitespace or control characters)");
     } else {
       ids[i] = std::move(enc->ids);
     }

@@ -199,8 +199,9 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
     FE_RETURN_IF_ERROR(CheckVector(query.vector, record_.dim, metric_));
     return query.vector;
   }
-  if (query.text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return Status::InvalidArgument("query is empty: give text or a vector");
+  if (encoders::IsBlankText(query.text)) {
+    return Status::InvalidArgument(
+        "query is empty (or only whitespace / control characters): give text or a vector");
   }
   if (!encoder_) {
     return Status::InvalidArgument("collection \"" + record_.name +
@@ -604,8 +605,11 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
     } else if (!encoder_) {
       return Status::InvalidArgument(where() + ": collection \"" + record_.name +
                                      "\" has no encoder, so every document needs a vector");
-    } else if (d.text.find_first_not_of(" \t\r\n") == std::string::npos) {
-      return Status::InvalidArgument(where() + ": text is empty and no vector is given");
+    } else if (encoders::IsBlankText(d.text)) {
+      // Encoders embed such a text ([CLS] [SEP]), but as a stored document
+      // it is almost always a mistake in the input.
+      return Status::InvalidArgument(
+          where() + ": text is empty (or only whitespace / control characters) and no vector is given");
     } else {
       to_encode.push_back(i);
     }

@@ -23,32 +23,52 @@ Result<std::unique_ptr<TextModel>> OpenModel(const ModelArgs& args) {
   return TextModel::Open(args.model.empty() ? args.encoder : "model:" + args.model);
 }
 
-// Reads every {"text": ...} line first, so a bad line prints nothing.
-Result<std::vector<std::string>> ReadTexts(const std::string& path) {
+struct InputTexts {
   std::vector<std::string> texts;
+  std::vector<std::string> wheres;  // "FILE:LINE" of each text
+};
+
+// Reads every {"text": ...} line first, so a bad line prints nothing.
+Result<InputTexts> ReadTexts(const std::string& path) {
+  InputTexts in;
   FE_RETURN_IF_ERROR(ForEachJsonLine(
       path, [&](const nlohmann::ordered_json& record, const std::string& where, size_t) -> Status {
         if (!record.is_object() || !record.contains("text") || !record["text"].is_string()) {
           return Status::InvalidArgument(where + ": expected {\"text\": \"...\"}");
         }
-        texts.push_back(record["text"].get<std::string>());
+        in.texts.push_back(record["text"].get<std::string>());
+        in.wheres.push_back(where);
         return Status::OK();
       }));
-  return texts;
+  return in;
+}
+
+// The error of the first text of `batch` the model refuses on its own,
+// named by its input line (the model's own message names the text's place
+// in the batch, "text N: ...", which means nothing to the user).
+Status NameRefusedText(const TextModel& model, const std::vector<std::string>& batch,
+                       const std::string* wheres, const Status& batch_error) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto one = model.Embed({batch[i]});
+    if (one.ok()) continue;
+    std::string message = one.status().message();
+    if (message.rfind("text 0: ", 0) == 0) message.erase(0, 8);
+    return Status(one.status().code(), wheres[i] + ": " + message);
+  }
+  return batch_error;
 }
 
 int RunTokenize(const ModelArgs& args) {
   if (args.model.empty()) return ReportUsageError("tokenize needs --model DIR");
   auto model = OpenModel(args);
   if (!model.ok()) return ReportError(model.status());
-  auto texts = ReadTexts(args.input);
-  if (!texts.ok()) return ReportError(texts.status());
-  for (size_t i = 0; i < texts->size(); ++i) {
-    auto tokens = (*model)->Tokenize((*texts)[i], args.max_tokens);
+  auto input = ReadTexts(args.input);
+  if (!input.ok()) return ReportError(input.status());
+  for (size_t i = 0; i < input->texts.size(); ++i) {
+    auto tokens = (*model)->Tokenize(input->texts[i], args.max_tokens);
     if (!tokens.ok()) {
-      return ReportError(Status(tokens.status().code(), "text on input line " +
-                                                            std::to_string(i + 1) + ": " +
-                                                            tokens.status().message()));
+      return ReportError(
+          Status(tokens.status().code(), input->wheres[i] + ": " + tokens.status().message()));
     }
     nlohmann::ordered_json out;
     out["ids"] = tokens->ids;
@@ -64,15 +84,19 @@ int RunEmbed(const ModelArgs& args) {
   }
   auto model = OpenModel(args);
   if (!model.ok()) return ReportError(model.status());
-  auto texts = ReadTexts(args.input);
-  if (!texts.ok()) return ReportError(texts.status());
+  auto input = ReadTexts(args.input);
+  if (!input.ok()) return ReportError(input.status());
+  const std::vector<std::string>& texts = input->texts;
   constexpr size_t kBatch = 64;
   const size_t dim = static_cast<size_t>((*model)->dim());
-  for (size_t first = 0; first < texts->size(); first += kBatch) {
-    std::vector<std::string> batch(texts->begin() + first,
-                                   texts->begin() + std::min(texts->size(), first + kBatch));
+  for (size_t first = 0; first < texts.size(); first += kBatch) {
+    std::vector<std::string> batch(texts.begin() + first,
+                                   texts.begin() + std::min(texts.size(), first + kBatch));
     auto vectors = (*model)->Embed(batch);
-    if (!vectors.ok()) return ReportError(vectors.status());
+    if (!vectors.ok()) {
+      return ReportError(
+          NameRefusedText(**model, batch, input->wheres.data() + first, vectors.status()));
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       nlohmann::ordered_json out;
       out["vector"] = VectorToJson(std::span<const float>(*vectors).subspan(i * dim, dim));

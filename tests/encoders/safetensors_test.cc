@@ -65,6 +65,51 @@ TEST(SafeTensors, ReadsF32F16AndBF16Tensors) {
   EXPECT_TRUE(file->ReadFloat32("bert.pooler.dense.weight").status().IsNotFound());
 }
 
+// Checkpoints carry tensors the model never reads in other dtypes (an I64
+// `embeddings.position_ids` buffer, BOOL masks, U8 tables): every safetensors
+// dtype opens and is size-checked; reading one as float32 is refused, naming
+// the tensor and its dtype.
+TEST(SafeTensors, OpensEveryDtypeAndReadsOnlyFloatsAsFloat32) {
+  TempDir dir;
+  std::string data = Bytes<float>({1.0f, 2.0f}) +                 // w F32 [0, 8)
+                     Bytes<int64_t>({0, 1, 2, 3}) +               // position_ids I64 [8, 40)
+                     Bytes<int32_t>({7, -7}) +                    // I32 [40, 48)
+                     Bytes<uint16_t>({1, 2, 3}) +                 // U16 [48, 54)
+                     Bytes<uint8_t>({1, 0, 1}) +                  // BOOL [54, 57)
+                     Bytes<int8_t>({-1}) +                        // I8 [57, 58)
+                     Bytes<uint8_t>({0x38, 0x40}) +               // F8_E4M3 [58, 60)
+                     Bytes<uint8_t>({0x12, 0x34}) +               // F4 x 3, packed [60, 62)
+                     Bytes<double>({0.5});                        // F64 [62, 70)
+  std::string header =
+      R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("embeddings.position_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[8,40]},)"
+      R"("i32":{"dtype":"I32","shape":[2],"data_offsets":[40,48]},)"
+      R"("u16":{"dtype":"U16","shape":[3],"data_offsets":[48,54]},)"
+      R"("mask":{"dtype":"BOOL","shape":[3],"data_offsets":[54,57]},)"
+      R"("i8":{"dtype":"I8","shape":[1,1],"data_offsets":[57,58]},)"
+      R"("f8":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[58,60]},)"
+      R"("f4":{"dtype":"F4","shape":[3],"data_offsets":[60,62]},)"
+      R"("f64":{"dtype":"F64","shape":[],"data_offsets":[62,70]}})";
+  ASSERT_OK_AND_ASSIGN(auto file, SafeTensorsFile::Open(Write(dir, "m.safetensors", header, data)));
+  EXPECT_EQ(file->tensors().size(), 9u);
+  ASSERT_OK_AND_ASSIGN(auto w, file->ReadFloat32("w"));
+  EXPECT_EQ(w, (std::vector<float>{1.0f, 2.0f}));
+  const TensorInfo* ids = file->Find("embeddings.position_ids");
+  ASSERT_NE(ids, nullptr);
+  EXPECT_EQ(ids->dtype, TensorDtype::kOther);
+  EXPECT_EQ(ids->dtype_name, "I64");
+  EXPECT_EQ(ids->shape, (std::vector<int64_t>{1, 4}));
+  for (const char* name : {"embeddings.position_ids", "i32", "u16", "mask", "i8", "f8", "f4", "f64"}) {
+    auto read = file->ReadFloat32(name);
+    ASSERT_FALSE(read.ok()) << name;
+    EXPECT_TRUE(read.status().IsInvalidArgument()) << read.status();
+    EXPECT_NE(read.status().message().find(std::string("tensor \"") + name + "\" has dtype " +
+                                           file->Find(name)->dtype_name),
+              std::string::npos)
+        << read.status();
+  }
+}
+
 // Every one of the 65536 half-precision values converts exactly as the
 // compiler's own _Float16 does.
 TEST(SafeTensors, HalfConversionIsExactForEveryValue) {
@@ -93,8 +138,16 @@ TEST(SafeTensors, RefusesBrokenFilesNamingTheProblem) {
       {"not json", "{nope", four, "not a JSON object"},
       {"array", "[1,2]", four, "not a JSON object"},
       {"no offsets", R"({"w":{"dtype":"F32","shape":[4]}})", four, "tensor \"w\": needs dtype"},
-      {"int dtype", R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", four,
-       "dtype I64 is not supported"},
+      {"unknown dtype", R"({"w":{"dtype":"Q4_K","shape":[2],"data_offsets":[0,16]}})", four,
+       "dtype Q4_K is not a safetensors dtype"},
+      {"int wrong size", R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,16]}})", four,
+       "holds 16 bytes but I64 x shape needs 8"},
+      {"int too large", R"({"w":{"dtype":"I64","shape":[3],"data_offsets":[0,16]}})", four,
+       "shape x I64 needs more bytes than the 16-byte data section holds"},
+      {"packed wrong size", R"({"w":{"dtype":"F4","shape":[5],"data_offsets":[0,16]}})", four,
+       "holds 16 bytes but F4 x shape needs 3"},
+      {"shape past data", R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,16]}})",
+       four, "needs more bytes than the 16-byte data section holds"},
       {"past end", R"({"w":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}})", four,
        "fall outside the 16-byte data section"},
       {"wrong size", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", four,

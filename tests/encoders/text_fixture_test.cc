@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <iterator>
+#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -119,6 +122,105 @@ void ExpectRefused(const std::string& folder, const std::string& needle1,
   EXPECT_NE(encoder.status().message().find(needle2), std::string::npos) << encoder.status();
 }
 
+// Rewrites `folder`/model.safetensors with `extra` tensors appended: each is
+// (name, dtype, shape, raw little-endian bytes). Returns the word-embedding
+// tensor's name prefix ("" or "bert.").
+std::string AddTensors(const std::string& folder,
+                       const std::vector<std::tuple<std::string, std::string, std::vector<int64_t>,
+                                                    std::string>>& extra) {
+  const std::string path = folder + "/model.safetensors";
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
+  std::string data = bytes.substr(8 + header_len);
+  for (const auto& [name, dtype, shape, raw] : extra) {
+    header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + raw.size()}}};
+    data += raw;
+  }
+  std::string text = header.dump();
+  uint64_t n = text.size();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out << text << data;
+  return header.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+}
+
+template <typename T>
+std::string RawBytes(const std::vector<T>& values) {
+  std::string out(values.size() * sizeof(T), '\0');
+  std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+// Published checkpoints carry buffers the model never reads, in integer or
+// other dtypes: transformers releases that kept `position_ids` (and
+// `token_type_ids`) persistent saved them as I64 [1, max_position_embeddings].
+// Such folders load, and their vectors equal the reference's exactly as
+// before; a tensor the model does read must still be a float.
+TEST_P(TextFixture, IgnoresUnusedTensorsOfAnyDtype) {
+  TempDir dir;
+  const std::string folder = dir.Sub("checkpoint");
+  fs::copy(TextFixtureDir(GetParam()), folder, fs::copy_options::recursive);
+  const int64_t max_pos =
+      ReadJsonFile(folder + "/config.json")["max_position_embeddings"].get<int64_t>();
+  std::vector<int64_t> positions(max_pos);
+  for (int64_t i = 0; i < max_pos; ++i) positions[i] = i;
+  const std::string prefix = AddTensors(folder, {});
+  AddTensors(folder, {
+      {prefix + "embeddings.position_ids", "I64", {1, max_pos}, RawBytes(positions)},
+      {prefix + "embeddings.token_type_ids", "I64", {1, max_pos},
+       RawBytes(std::vector<int64_t>(max_pos, 0))},
+      {"extra.mask", "BOOL", {3}, RawBytes(std::vector<uint8_t>{1, 0, 1})},
+      {"extra.i32", "I32", {2}, RawBytes(std::vector<int32_t>{5, 6})},
+      {"extra.u8", "U8", {1}, RawBytes(std::vector<uint8_t>{9})},
+      {"extra.f64", "F64", {1}, RawBytes(std::vector<double>{0.25})},
+  });
+  const std::vector<TextReference> refs = ReadTextReference(folder);
+  ASSERT_OK_AND_ASSIGN(auto encoder, NewTextEncoder("model:" + folder, 0));
+  ASSERT_OK_AND_ASSIGN(auto original, NewTextEncoder("model:" + TextFixtureDir(GetParam()), 0));
+  std::vector<std::string_view> texts;
+  for (const TextReference& ref : refs) texts.push_back(ref.text);
+  const size_t dim = static_cast<size_t>(encoder->dim());
+  std::vector<float> got(texts.size() * dim), want(texts.size() * dim);
+  ASSERT_OK(encoder->Encode(texts, got));
+  ASSERT_OK(original->Encode(texts, want));
+  EXPECT_EQ(got, want);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    ExpectEmbeddingMatches(std::span<const float>(got).subspan(i * dim, dim), refs[i].embedding,
+                           GetParam() + " text " + std::to_string(i));
+  }
+
+  // The model reads the LayerNorm weight: as an integer it is refused, named.
+  const std::string used = dir.Sub("used_int");
+  fs::copy(TextFixtureDir(GetParam()), used, fs::copy_options::recursive);
+  std::string bytes;
+  {
+    std::ifstream in(used + "/model.safetensors", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
+  const std::string ln = prefix + "embeddings.LayerNorm.weight";
+  ASSERT_TRUE(header.contains(ln)) << ln;
+  // An integer dtype of the same width, so only the dtype is wrong.
+  const std::string int_dtype = header[ln]["dtype"] == "F32" ? "I32" : "I16";
+  header[ln]["dtype"] = int_dtype;
+  std::string text = header.dump();
+  uint64_t n = text.size();
+  {
+    std::ofstream out(used + "/model.safetensors", std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << text << bytes.substr(8 + header_len);
+  }
+  ExpectRefused(used, "\"" + ln + "\" has dtype " + int_dtype, "must be F32, F16 or BF16");
+}
+
 // Cut-off weights are refused with an error naming model.safetensors.
 TEST(TextFixtureErrors, RefusesTruncatedWeights) {
   TempDir dir;
@@ -197,16 +299,32 @@ TEST(TextFixtureErrors, RefusesSentenceTransformersLowercasing) {
 }
 
 // Texts the normaliser empties (spaces, controls, zero-width characters)
-// have nothing to encode and are refused, naming the text.
-TEST(TextFixtureErrors, RefusesTextsWithNothingToEncode) {
+// are [CLS] [SEP] and embedded as such, as sentence-transformers does (their
+// vectors against PyTorch are in reference.jsonl, checked above); one such
+// text in a batch does not fail the others.
+TEST(TextFixtureBlank, EmbedsTextsWithNothingToEncodeAsClsSep) {
   ASSERT_OK_AND_ASSIGN(auto encoder, NewTextEncoder("model:" + TextFixtureDir("uncased_mean_f16"), 0));
-  std::vector<float> out(2 * encoder->dim());
-  for (std::string_view blank : {"\u200b", "\u3000 \t", "\x01\x02"}) {
+  const size_t dim = static_cast<size_t>(encoder->dim());
+  std::vector<float> empty(dim);
+  std::string_view nothing[] = {""};
+  ASSERT_OK(encoder->Encode(nothing, empty));
+  std::vector<float> fine(dim);
+  std::string_view fine_text[] = {"fine"};
+  ASSERT_OK(encoder->Encode(fine_text, fine));
+  for (std::string_view blank : {"\u200b", "\u3000 \t", "\x01\x02", " "}) {
+    ASSERT_OK_AND_ASSIGN(auto tokens, encoder->Tokenize(blank, 0));
+    EXPECT_EQ(tokens.tokens, (std::vector<std::string>{"[CLS]", "[SEP]"}));
     std::string_view texts[] = {"fine", blank};
-    Status s = encoder->Encode(texts, out);
-    EXPECT_TRUE(s.IsInvalidArgument()) << s;
-    EXPECT_NE(s.message().find("text 1: nothing to encode"), std::string::npos) << s;
+    std::vector<float> out(2 * dim);
+    ASSERT_OK(encoder->Encode(texts, out));
+    EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + dim), fine);
+    EXPECT_EQ(std::vector<float>(out.begin() + dim, out.end()), empty);
   }
+  EXPECT_TRUE(IsBlankText(""));
+  EXPECT_TRUE(IsBlankText(" \t\r\n\u3000\u00a0\u2028\u200b\ufeff\x01\x7f"));
+  EXPECT_FALSE(IsBlankText("\u3000x"));
+  EXPECT_FALSE(IsBlankText("\ue000"));      // private use: the tokenizer keeps it ([UNK])
+  EXPECT_FALSE(IsBlankText("\xff \xfe"));  // invalid UTF-8: the encoder names it
 }
 
 }  // namespace

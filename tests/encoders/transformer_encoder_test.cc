@@ -82,17 +82,26 @@ TEST(TransformerEncoder, SpecRoundTripsAndDetectsAChangedFolder) {
   EXPECT_TRUE(TextEncoderFromSpec("bert/v1;id=0;dim=3").status().IsInvalidArgument());
 }
 
-TEST(TransformerEncoder, TruncatesLongTextsAndRefusesEmptyOnes) {
+TEST(TransformerEncoder, TruncatesLongTextsAndEmbedsBlankOnes) {
   ASSERT_OK_AND_ASSIGN(auto encoder, TransformerEncoder::Open(FixtureDir("mean_norm_f32")));
   std::string long_text;
   for (int i = 0; i < 500; ++i) long_text += "w" + std::to_string(i % 100) + " ";
-  std::string_view texts[] = {long_text, "   "};
-  std::vector<float> out(encoder->dim());
+  // A blank text is embedded as [CLS] [SEP], as sentence-transformers does:
+  // "   ", "" and U+3000 all give that one vector, and it is a real one.
+  std::string_view texts[] = {long_text, "   ", "", "\u3000"};
+  const size_t dim = encoder->dim();
+  std::vector<float> out(dim);
   ASSERT_OK(encoder->Encode(std::span(texts, 1), out));
-  std::vector<float> two(2 * encoder->dim());
-  Status s = encoder->Encode(texts, two);
-  EXPECT_TRUE(s.IsInvalidArgument());
-  EXPECT_NE(s.message().find("text 1"), std::string::npos) << s;
+  std::vector<float> all(4 * dim);
+  ASSERT_OK(encoder->Encode(texts, all));
+  for (size_t i = 0; i < dim; ++i) EXPECT_NEAR(all[i], out[i], 1e-5f) << i;
+  double norm = 0;
+  for (size_t i = 0; i < dim; ++i) {
+    EXPECT_EQ(all[dim + i], all[2 * dim + i]) << i;
+    EXPECT_EQ(all[dim + i], all[3 * dim + i]) << i;
+    norm += double(all[dim + i]) * all[dim + i];
+  }
+  EXPECT_NEAR(norm, 1.0, 1e-4);  // mean_norm normalizes: a real vector, not zeros
   EXPECT_TRUE(TransformerEncoder::Open(FixtureDir("no-such-model")).status().IsNotFound());
 }
 

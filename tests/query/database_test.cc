@@ -342,6 +342,26 @@ TEST(TextModel, EmbedsAndTokenizesWithoutADatabase) {
   ASSERT_OK_AND_ASSIGN(auto direct, model->Embed({"w3 w4 w5"}));
   EXPECT_EQ(stored.vector, direct);
 
+  // A text with nothing to encode is [CLS] [SEP] for a model, as in
+  // sentence-transformers, and fails nothing else in its batch; the database
+  // still refuses it as a document or a query, naming it.
+  ASSERT_OK_AND_ASSIGN(auto empty, model->Embed({""}));
+  ASSERT_OK_AND_ASSIGN(auto batch, model->Embed({"w3 w4 w5", " ", "\u3000\u200b"}));
+  EXPECT_EQ(std::vector<float>(batch.begin(), batch.begin() + 32), direct);
+  EXPECT_EQ(std::vector<float>(batch.begin() + 32, batch.begin() + 64), empty);
+  EXPECT_EQ(std::vector<float>(batch.begin() + 64, batch.end()), empty);
+  for (const char* blank : {"", " ", "\u3000", "\u200b\t"}) {
+    std::vector<Document> bad = {{.id = 2, .text = "w1"}, {.id = 3, .text = blank}};
+    Status s = c->Add({}, bad);
+    EXPECT_TRUE(s.IsInvalidArgument()) << s;
+    EXPECT_NE(s.message().find("document 1 (id 3): text is empty"), std::string::npos) << s;
+    auto q = c->Search({}, Query::Text(blank));
+    EXPECT_TRUE(q.status().IsInvalidArgument()) << q.status();
+    EXPECT_NE(q.status().message().find("query is empty"), std::string::npos) << q.status();
+  }
+  ASSERT_OK_AND_ASSIGN(uint64_t count, c->Count());
+  EXPECT_EQ(count, 1u);
+
   EXPECT_TRUE(TextModel::Open("").status().IsInvalidArgument());
   EXPECT_TRUE(TextModel::Open("model:/no/such/model").status().IsNotFound());
   EXPECT_TRUE(TextModel::Open("word2vec").status().IsInvalidArgument());

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <set>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -446,6 +447,35 @@ TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
   EXPECT_NEAR(norm, 1.0, 1e-5) << "the fixture model normalises";
   r = RunOk({"embed", "--encoder", "hash"}, "{\"text\": \"hello\"}\n");
   EXPECT_EQ(OneJson(r)["vector"].size(), 384u);
+
+  // A text with nothing to encode is [CLS] [SEP] for a model (Hugging Face's
+  // answer, reference.jsonl of the text fixture) and fails no other line.
+  const std::string text_model = std::string(FLASHEMBED_SOURCE_DIR) +
+                                 "/tests/encoders/testdata/bert_text/uncased_mean_f16";
+  std::map<std::string, std::vector<double>> reference;
+  {
+    std::ifstream in(text_model + "/reference.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line);
+      reference[j["text"].get<std::string>()] = j["embedding"].get<std::vector<double>>();
+    }
+  }
+  ASSERT_TRUE(reference.count("") && reference.count(" ") && reference.count("x"));
+  r = RunOk({"embed", "--model", text_model},
+            "{\"text\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \" \"}\n{\"text\": \"\\u3000\\t\\n\"}\n");
+  lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string texts[] = {"x", "", " ", "\u3000\t\n"};
+  for (size_t i = 0; i < 4; ++i) {
+    const std::vector<double> got = json::parse(lines[i])["vector"].get<std::vector<double>>();
+    const std::vector<double>& want = reference.at(texts[i]);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t d = 0; d < got.size(); ++d) EXPECT_NEAR(got[d], want[d], 1e-5) << i << " " << d;
+  }
+  // The hashing encoder has no feature to hash in such a text: refused,
+  // naming the input line.
+  RunFails({"embed", "--encoder", "hash"}, 1, "<stdin>:2: nothing to encode",
+           "{\"text\": \"a\"}\n{\"text\": \" \"}\n");
 
   RunFails({"tokenize"}, 2, "--model");
   RunFails({"embed", "--encoder", "hash"}, 1, "<stdin>:2", "{\"text\": \"a\"}\n{\"txt\": 1}\n");
