@@ -48,6 +48,10 @@ const char* FormatName(Format format);
 // kJsonl; anything else (no extension included) kText.
 Format FormatOfPath(const std::filesystem::path& path);
 
+// The largest input one document may come from (ReadOptions::max_file_bytes
+// by default); `flashembed add` holds each input line to the same limit.
+inline constexpr size_t kMaxInputBytes = size_t{1} << 30;
+
 struct ReadOptions {
   // kAuto: by extension (FormatOfPath), except that input it calls text
   // which starts with "%PDF-" is read as PDF.
@@ -59,7 +63,7 @@ struct ReadOptions {
   // for HTML in place of the page's declared charset. Unused for PDF.
   std::string encoding;
   // Larger inputs are refused (ResourceExhausted). Default 1 GiB.
-  size_t max_file_bytes = size_t{1} << 30;
+  size_t max_file_bytes = kMaxInputBytes;
 };
 
 // Receives each document read. A non-OK status stops reading; the reader

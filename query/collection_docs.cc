@@ -22,6 +22,7 @@
 
 #include "base/hash.h"
 #include "query/collection_impl.h"
+#include "query/validate.h"
 
 namespace flashembed::query {
 namespace {
@@ -194,19 +195,15 @@ Result<CollectionImpl::PreparedSource> CollectionImpl::PrepareSource(
     return Status::InvalidArgument(Where(doc) + ": source and title may have at most " +
                                    std::to_string(kMaxSourceFieldBytes) + " bytes");
   }
-  nlohmann::json meta = nlohmann::json::object();
-  if (!doc.metadata.empty()) {
-    meta = nlohmann::json::parse(doc.metadata, nullptr, /*allow_exceptions=*/false);
-    if (meta.is_discarded()) return Status::InvalidArgument(Where(doc) + ": metadata is not valid JSON");
-    if (!meta.is_object()) {
-      return Status::InvalidArgument(Where(doc) + ": metadata must be a JSON object, got " +
-                                     meta.type_name());
-    }
-    for (const char* reserved : {"doc", "chunk"}) {
-      if (meta.contains(reserved)) {
-        return Status::InvalidArgument(Where(doc) + ": metadata key \"" + reserved +
-                                       "\" is reserved for the chunks' document and position");
-      }
+  Result<nlohmann::json> parsed = ParseMetadata(doc.metadata);
+  if (!parsed.ok()) {
+    return Status(parsed.status().code(), Where(doc) + ": " + parsed.status().message());
+  }
+  nlohmann::json meta = std::move(parsed).value();
+  for (const char* reserved : {"doc", "chunk"}) {
+    if (meta.contains(reserved)) {
+      return Status::InvalidArgument(Where(doc) + ": metadata key \"" + reserved +
+                                     "\" is reserved for the chunks' document and position");
     }
   }
   const uint32_t cid = record_.cid;

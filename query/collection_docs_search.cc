@@ -13,6 +13,7 @@
 
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
+#include "query/validate.h"
 
 namespace flashembed::query {
 
@@ -40,11 +41,11 @@ float Similarity(index::Metric metric, std::span<const float> a, std::span<const
   }
   switch (metric) {
     case index::Metric::kCosine:
-      return na > 0 && nb > 0 ? static_cast<float>(dot / std::sqrt(na * nb)) : 0.0f;
+      return na > 0 && nb > 0 ? FiniteScore(dot / std::sqrt(na * nb)) : 0.0f;
     case index::Metric::kInnerProduct:
-      return static_cast<float>(dot);
+      return FiniteScore(dot);
     case index::Metric::kL2:
-      return static_cast<float>(-l2);
+      return FiniteScore(-l2);
   }
   return 0.0f;
 }

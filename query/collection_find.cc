@@ -16,6 +16,7 @@
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
 #include "query/text_index.h"
+#include "query/validate.h"
 
 namespace flashembed::query {
 namespace {
@@ -57,7 +58,7 @@ Result<std::vector<index::Neighbor>> CollectionImpl::SelectRangeAndGroups(
     std::vector<index::Neighbor> chosen;
     if (!grouped) {
       for (const index::Neighbor& n : nn) {
-        const float score = index::ScoreFromDistance(metric_, n.distance);
+        const float score = ScoreOf(metric_, n.distance);
         if (options.min_score && score < *options.min_score) {
           below_min = true;
           break;
@@ -73,7 +74,7 @@ Result<std::vector<index::Neighbor>> CollectionImpl::SelectRangeAndGroups(
       std::unordered_map<std::string, std::vector<index::Neighbor>> groups;
       size_t full = 0;
       for (const index::Neighbor& n : nn) {
-        const float score = index::ScoreFromDistance(metric_, n.distance);
+        const float score = ScoreOf(metric_, n.distance);
         if (options.min_score && score < *options.min_score) {
           below_min = true;
           break;
@@ -110,7 +111,7 @@ std::vector<CollectionImpl::Ranked> CollectionImpl::RankedFrom(
   std::vector<Ranked> out;
   out.reserve(nn.size());
   for (const index::Neighbor& n : nn) {
-    out.push_back({.slot = n.slot, .score = index::ScoreFromDistance(metric_, n.distance)});
+    out.push_back({.slot = n.slot, .score = ScoreOf(metric_, n.distance)});
   }
   return out;
 }
@@ -139,7 +140,7 @@ Result<std::vector<CollectionImpl::Ranked>> CollectionImpl::RankWithText(
   };
   const double w = options.text_weight;
   for (size_t i = 0; i < nn.size(); ++i) {
-    const float s = index::ScoreFromDistance(metric_, nn[i].distance);
+    const float s = ScoreOf(metric_, nn[i].distance);
     Ranked& r = fused[nn[i].slot];
     r.slot = nn[i].slot;
     r.vector_score = s;

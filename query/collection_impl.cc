@@ -19,6 +19,7 @@
 #include "query/filter_rows.h"
 #include "query/field_store.h"
 #include "query/text_index.h"
+#include "query/validate.h"
 
 namespace flashembed::query {
 namespace {
@@ -40,34 +41,6 @@ constexpr size_t kPassRateSample = 512;
 std::string OneTextMessage(const Status& s) {
   const std::string& m = s.message();
   return m.rfind("text 0: ", 0) == 0 ? m.substr(8) : m;
-}
-
-// Re-serialises a metadata object compactly; InvalidArgument if it is not one.
-Result<std::string> NormalizeMetadata(const std::string& text) {
-  if (text.empty()) return std::string("{}");
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("metadata is not valid JSON");
-  if (!j.is_object()) {
-    return Status::InvalidArgument(std::string("metadata must be a JSON object, got ") +
-                                   j.type_name());
-  }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric) {
-  if (v.size() != dim) {
-    return Status::InvalidArgument("dim mismatch: collection has " + std::to_string(dim) +
-                                   ", vector has " + std::to_string(v.size()));
-  }
-  bool nonzero = false;
-  for (float x : v) {
-    if (!std::isfinite(x)) return Status::InvalidArgument("vector has a NaN or infinite value");
-    nonzero = nonzero || x != 0;
-  }
-  if (metric == index::Metric::kCosine && !nonzero) {
-    return Status::InvalidArgument("zero vector has no cosine direction");
-  }
-  return Status::OK();
 }
 
 std::string Quote(const Id& id) { return QuoteId(id); }
@@ -196,7 +169,8 @@ Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const
     if (!query.text.empty()) {
       return Status::InvalidArgument("query has both text and a vector; give one");
     }
-    FE_RETURN_IF_ERROR(CheckVector(query.vector, record_.dim, metric_));
+    Status s = CheckVector(query.vector, record_.dim, metric_);
+    if (!s.ok()) return Status(s.code(), "query " + s.message());
     return query.vector;
   }
   if (encoders::IsBlankText(query.text)) {
@@ -537,7 +511,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
       Hit hit;
       FE_ASSIGN_OR_RETURN(hit.id, IdFromPart(rec.id_key));
-      hit.score = index::ScoreFromDistance(metric_, nn[i].distance);
+      hit.score = ScoreOf(metric_, nn[i].distance);
       if (options.with_text) hit.text = std::move(rec.text);
       if (options.with_metadata) hit.metadata = std::move(rec.metadata);
       if (options.with_vector) {

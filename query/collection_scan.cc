@@ -12,6 +12,7 @@
 
 #include "base/hash.h"
 #include "query/collection_impl.h"
+#include "query/validate.h"
 
 namespace flashembed::query {
 namespace {
@@ -156,10 +157,15 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
       return Status::InvalidArgument(where + ": its pooled vector needs " + std::to_string(dim) +
                                      " values, got " + std::to_string(info.vector.size()));
     }
+    // Pooled vectors are scored against queries like any other vector.
+    if (Status s = ValidateVector(info.vector, SchemaOf(record_).metric); !s.ok()) {
+      return Status::InvalidArgument(where + ": its pooled " + s.message());
+    }
     if (info.chunks.empty()) return Status::InvalidArgument(where + ": has no chunks");
-    nlohmann::json meta = nlohmann::json::parse(info.metadata.empty() ? "{}" : info.metadata,
-                                                nullptr, /*allow_exceptions=*/false);
-    if (!meta.is_object() || meta.contains("doc") || meta.contains("chunk")) {
+    Result<nlohmann::json> parsed = ParseMetadata(info.metadata);
+    if (!parsed.ok()) return Status::InvalidArgument(where + ": " + parsed.status().message());
+    const nlohmann::json meta = std::move(parsed).value();
+    if (meta.contains("doc") || meta.contains("chunk")) {
       return Status::InvalidArgument(where + ": metadata must be a JSON object without the "
                                              "reserved keys \"doc\" and \"chunk\"");
     }
@@ -185,7 +191,12 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
         return Status::InvalidArgument(where + ": chunk \"" + chunk_id + "\" is missing");
       }
       const Document& chunk = chunks[it->second];
-      nlohmann::json cm = nlohmann::json::parse(chunk.metadata, nullptr, false);
+      Result<nlohmann::json> chunk_meta = ParseMetadata(chunk.metadata);
+      if (!chunk_meta.ok()) {
+        return Status::InvalidArgument("chunk \"" + chunk_id + "\": " +
+                                       chunk_meta.status().message());
+      }
+      nlohmann::json& cm = *chunk_meta;
       const bool matches =
           cm.is_object() && cm.contains("doc") && cm["doc"].is_object() &&
           cm["doc"].value("id", nlohmann::json()) == info.id && cm.contains("chunk") &&

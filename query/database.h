@@ -169,13 +169,46 @@ struct CollectionInfo {
   int64_t created_unix_ms = 0;
 };
 
+// ---- Limits on input, the same at every entry point ------------------------
+//
+// The library checks them on every write and search; the CLI, both HTTP APIs
+// and import check them too, before writing anything, with the same
+// messages.
+//
+// Metadata (Document::metadata, SourceDocument::metadata) nests at most
+// kMaxMetadataDepth levels of objects and arrays, the metadata object itself
+// being level 1 ({"a": {"b": [1]}} has 3). Deeper metadata is InvalidArgument
+// "metadata nests deeper than 64 levels", found before parsing and without
+// recursion, so no input is too deep to be refused safely. (The HTTP server
+// refuses request bodies nested deeper than 256 levels before this applies.)
+inline constexpr int kMaxMetadataDepth = 64;
+// A vector's squared length (the sum of its squared values) is at most this,
+// so that no inner product and no squared L2 distance between two vectors
+// exceeds the largest float (3.4e38): every score is a finite number.
+// Larger vectors, stored or queried, are InvalidArgument for every metric.
+inline constexpr double kMaxVectorSquaredLength = 1e37;
+
+// OK if `metadata` is acceptable as a document's metadata: "" or a JSON
+// object within kMaxMetadataDepth. InvalidArgument saying what is wrong
+// otherwise ("metadata nests deeper than 64 levels", "metadata is not valid
+// JSON", "metadata must be a JSON object, got array").
+Status ValidateMetadata(std::string_view metadata);
+// OK if `vector` may be stored in or searched with in a collection of this
+// metric (its dim aside): finite values, a squared length within
+// kMaxVectorSquaredLength, and for cosine a direction (not zero, and not so
+// short, below about 3e-39, that scaling it to length 1 overflows).
+// InvalidArgument saying what is wrong otherwise.
+Status ValidateVector(std::span<const float> vector, Metric metric);
+
 // One record. `text` is embedded by the collection's encoder when `vector` is
 // empty; a non-empty `vector` is stored as given (and `text` kept as payload).
 struct Document {
   Id id;
   std::string text;
-  // A JSON object as text ("{}" when empty). Stored compactly re-serialised.
+  // A JSON object as text ("{}" when empty), nested at most
+  // kMaxMetadataDepth levels. Stored compactly re-serialised.
   std::string metadata = "{}";
+  // See ValidateVector.
   std::vector<float> vector;
 };
 
@@ -350,8 +383,8 @@ struct SourceDocument {
   std::string text;
   std::string source;  // where it came from (a path, a URL); at most 4096 bytes
   std::string title;   // at most 4096 bytes
-  // JSON object copied into every chunk's metadata; may not use the
-  // reserved keys "doc" and "chunk".
+  // JSON object copied into every chunk's metadata (see ValidateMetadata);
+  // may not use the reserved keys "doc" and "chunk".
   std::string metadata = "{}";
 };
 
@@ -542,9 +575,10 @@ class Collection {
   virtual Result<uint64_t> Count() const = 0;
 
   // Inserts documents atomically: all of them or, on any error, none.
-  // Errors: InvalidArgument (empty id, empty text without a vector, a vector
-  // of the wrong dim or with NaN, metadata that is not a JSON object, text on
-  // a vector-only collection without a vector, an id twice in the batch),
+  // Errors: InvalidArgument naming the document (empty id, empty text
+  // without a vector, a vector of the wrong dim or that ValidateVector
+  // refuses, metadata that ValidateMetadata refuses, text on a vector-only
+  // collection without a vector, an id twice in the batch),
   // AlreadyExists (an id already stored; use Upsert to replace).
   virtual Status Add(const WriteOptions& options, std::span<const Document> docs) = 0;
 
@@ -581,8 +615,9 @@ class Collection {
   // first. Fewer than k only when fewer documents exist or match. The first
   // filtered search of a collection loads every document's metadata into
   // memory (kept current by writes). InvalidArgument for a text query on a
-  // vector-only collection, an empty query, a vector of the wrong dim, or a
-  // bad filter.
+  // vector-only collection, an empty query, a vector of the wrong dim or
+  // that ValidateVector refuses, or a bad filter. Every Hit::score is a
+  // finite number.
   virtual Result<std::vector<Hit>> Search(const SearchOptions& options,
                                           const Query& query) const = 0;
 
@@ -635,8 +670,8 @@ class Collection {
   // Restores long documents as ScanRecords / ScanDocuments gave them (an
   // import of an export), in one atomic batch: `chunks` are written like
   // Upsert (vectors required), `documents` become the document records
-  // (content_hash, chunks, vector (dim values) and the chunking sizes as
-  // given; updated_unix_ms 0 = now). Every chunk "<id>#<n>" of each document
+  // (content_hash, chunks, vector (dim values; see ValidateVector) and the
+  // chunking sizes as given; updated_unix_ms 0 = now). Every chunk "<id>#<n>" of each document
   // must be in `chunks`, with the metadata "doc"/"chunk" positions matching
   // the document's, and every record in `chunks` must be such a chunk;
   // InvalidArgument naming the first mismatch otherwise, and nothing is

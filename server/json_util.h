@@ -47,14 +47,18 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Parses `body` as JSON; nullopt (and `error` set to the parser's message)
 // when malformed. Nesting deeper than 256 levels is refused so a hostile body
-// cannot exhaust the stack.
+// cannot exhaust the stack, and a number beyond double's range (1e999) is
+// refused like any other malformed input; both errors name where they are
+// ("number 1e999 is out of range at documents[0].vector[0]").
 std::optional<Json> ParseJsonBody(std::string_view body, std::string* error);
 
 // Compact JSON text; invalid UTF-8 in strings is replaced, never thrown on.
 std::string Dump(const Json& value);
 
 // The shortest decimal text that reads back as the same float, as a JSON
-// number (0.1f -> 0.1, not 0.10000000149011612).
+// number (0.1f -> 0.1, not 0.10000000149011612). Always a number: a
+// non-finite value (which the library never returns as a score) is clamped
+// to the float range, NaN to the lowest float.
 Json FloatToJson(float value);
 
 // A JSON number that is an integer within int64 (also 3.0); nullopt otherwise.

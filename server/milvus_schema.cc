@@ -399,6 +399,30 @@ MilvusIndex ParseIndexParam(const Json& entry, const MilvusSchema& schema) {
   return index;
 }
 
+namespace {
+
+// The indexParams of a collections/create body, each checked by
+// ParseIndexParam (and so by ApplyIndex); the vector field's entry becomes
+// the schema's index and metric. Scalar indexes are accepted and not
+// needed: filters have their own.
+void ParseIndexParams(const Json& body, MilvusSchema* schema) {
+  const Json* index_params = FindKey(body, "indexParams");
+  if (index_params == nullptr || index_params->is_null()) return;
+  if (!index_params->is_array()) {
+    throw ApiError(1801, "can only accept json format request, error: indexParams must be an "
+                         "array");
+  }
+  for (const Json& entry : *index_params) {
+    MilvusIndex index = ParseIndexParam(entry, *schema);
+    if (schema->Find(index.field_name)->is_vector()) {
+      schema->metric_type = index.metric_type;
+      schema->index = std::move(index);
+    }
+  }
+}
+
+}  // namespace
+
 MilvusSchema ParseCreateRequest(const Json& body) {
   MilvusSchema schema;
   const std::string name = ReqString(body, "collectionName", "CollectionReq", "CollectionName");
@@ -583,22 +607,10 @@ MilvusSchema ParseCreateRequest(const Json& body) {
       }
     }
     schema.metric_type = "COSINE";
-    if (const Json* index_params = FindKey(body, "indexParams");
-        index_params != nullptr && !index_params->is_null()) {
-      if (!index_params->is_array()) {
-        throw ApiError(1801, "can only accept json format request, error: indexParams must be an "
-                             "array");
-      }
-      for (const Json& entry : *index_params) {
-        MilvusIndex index = ParseIndexParam(entry, schema);
-        // Scalar indexes are accepted and not needed: filters have their own.
-        if (schema.Find(index.field_name)->is_vector()) {
-          schema.metric_type = index.metric_type;
-          schema.index = std::move(index);
-        }
-      }
-    }
   }
+  // Both setups: the same checks, so a quick setup's bad index is refused
+  // (1100 naming the parameter) instead of ignored for the default one.
+  ParseIndexParams(body, &schema);
   return schema;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -137,6 +138,11 @@ std::string QuoteId(const Id& id) {
 }
 
 json FloatToJson(float value) {
+  // Never null (nlohmann writes inf and NaN so): the library keeps scores
+  // finite, and this clamps whatever else to the float range.
+  constexpr float kMax = std::numeric_limits<float>::max();
+  if (std::isnan(value)) value = -kMax;
+  if (std::isinf(value)) value = value > 0 ? kMax : -kMax;
   char buffer[64];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
   double shortest = value;

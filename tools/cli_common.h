@@ -24,6 +24,8 @@ namespace flashembed::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeError = 1;  // the database or an input file refused
 inline constexpr int kExitUsageError = 2;    // bad verb, flag or argument
+// `ingest`: some inputs failed (each reported on stderr), the others are stored.
+inline constexpr int kExitPartialFailure = 3;
 
 // Options every verb accepts (bound to both the top-level app and each verb).
 struct GlobalOptions {
@@ -62,7 +64,8 @@ nlohmann::ordered_json IdToJson(const Id& id);
 std::string QuoteId(const Id& id);
 
 // The shortest decimal that reads back as the same float (0.1f -> 0.1, not
-// 0.10000000149011612).
+// 0.10000000149011612). Always a number: non-finite values are clamped to
+// the float range (NaN to the lowest float).
 nlohmann::ordered_json FloatToJson(float value);
 nlohmann::ordered_json VectorToJson(std::span<const float> vector);
 // Stored metadata text parsed back into an object (a string if unparsable).

@@ -34,7 +34,6 @@ struct IngestArgs {
   std::string model;
   bool quiet = false;
   std::string progress = "auto";
-  size_t max_errors_shown = 20;
 };
 
 std::string HumanRate(double per_second) {
@@ -232,10 +231,31 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
     painter.join();
     std::cerr << "\r\x1b[K" << std::flush;
   }
-  if (!summary.ok()) return ReportError(summary.status());
-  if (!fatal.ok()) return ReportError(fatal);
+  // A collection this ingest created and left empty is dropped when the
+  // ingest failed, as when it is refused before reading anything.
+  auto drop_if_empty = [&] {
+    if (!created) return;
+    run.reset();
+    const Result<uint64_t> count = coll->Count();
+    if (!count.ok() || *count != 0) return;
+    coll.reset();
+    (*db)->DropCollection(global.collection).IgnoreError();
+  };
+  if (!summary.ok() || !fatal.ok()) {
+    drop_if_empty();
+    return ReportError(!summary.ok() ? summary.status() : fatal);
+  }
   const IngestSummary& sum = *summary;
   const IngestProgress& t = sum.totals;
+  // Every input that failed: one error line each on stderr (the summary
+  // lists them too), whatever the output format and --quiet say.
+  for (const DocumentError& e : sum.errors) {
+    // Reader errors already start with the file's name.
+    const std::string& message = e.status.message();
+    ReportError(message.rfind(e.source, 0) == 0 ? message : e.source + ": " + message,
+                kExitRuntimeError);
+  }
+  if (t.failed > 0) drop_if_empty();
   if (global.json || !human) {
     if (!args.quiet || global.json) {
       json errors = json::array();
@@ -265,19 +285,12 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
               << t.chunks << " chunks written, " << t.chunks_encoded << " embedded ("
               << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0)
               << " tokens/s)\n";
-    for (size_t i = 0; i < sum.errors.size() && i < args.max_errors_shown; ++i) {
-      // Reader errors already start with the file's name.
-      const std::string& source = sum.errors[i].source;
-      const std::string& message = sum.errors[i].status.message();
-      std::cout << "  failed: "
-                << (message.rfind(source, 0) == 0 ? message : source + ": " + message) << "\n";
-    }
-    if (sum.errors.size() > args.max_errors_shown) {
-      std::cout << "  ... and " << sum.errors.size() - args.max_errors_shown << " more\n";
-    }
   }
-  // Some inputs failed but the rest went in: exit 0 unless nothing did.
-  return t.failed > 0 && t.failed == t.documents ? kExitRuntimeError : 0;
+  // Any failed input makes the exit code non-zero: 1 when every input
+  // failed (nothing is stored), 3 when others are stored (added, replaced
+  // or unchanged), so a script can tell a partial ingest from a clean one.
+  if (t.failed == 0) return kExitOk;
+  return t.failed == t.documents ? kExitRuntimeError : kExitPartialFailure;
 }
 
 }  // namespace
@@ -291,6 +304,12 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
       "sentence ends, every chunk embedded and stored with its offsets. Ingesting again skips "
       "unchanged documents and replaces changed ones, so an interrupted ingest resumes by "
       "running it again.");
+  cmd->footer(
+      "Every input that fails (unreadable, empty, binary, not UTF-8 without --encoding, a PDF "
+      "without text, a bad JSONL record) is skipped and reported on stderr as one line "
+      "'flashembed: error: FILE: REASON'; the summary goes to stdout. Exit codes: 0 every input "
+      "stored; 3 some inputs failed, the others are stored; 1 every input failed, or the ingest "
+      "itself failed (a collection it created is then not left behind empty); 2 usage error.");
   AddGlobalOptions(*cmd, global);
   cmd->add_option("PATH", args->paths, "files, folders, or - for standard input")
       ->required();

@@ -46,13 +46,10 @@ Status Validate(const std::vector<InputRecord>& records, const CollectionSchema&
         return fail("dim mismatch: collection \"" + name + "\" has " + std::to_string(schema.dim) +
                     ", vector has " + std::to_string(record.vector.size()));
       }
-      if (!std::all_of(record.vector.begin(), record.vector.end(),
-                       [](float v) { return std::isfinite(v); })) {
-        return fail("vector has a NaN or infinite value");
-      }
-      if (schema.metric == Metric::kCosine &&
-          std::all_of(record.vector.begin(), record.vector.end(), [](float v) { return v == 0; })) {
-        return fail("zero vector has no cosine direction");
+      // The library's own rule (finite, scores that fit a float, a cosine
+      // direction), checked here so a bad line writes no earlier batch.
+      if (Status status = ValidateVector(record.vector, schema.metric); !status.ok()) {
+        return fail(status.message());
       }
     }
     if (!record.id.has_value()) continue;

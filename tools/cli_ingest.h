@@ -32,8 +32,9 @@ struct IngestResult {
 //     the call fails instead and tells to `flashembed create --encoder none
 //     --dim N`, because the default schema takes texts.
 //  2. Every record is checked before anything is written: text or vector
-//     given, text records on a vector-only collection, vector dim, finite
-//     values, an id given twice, and (without `upsert`) an id already stored.
+//     given, text records on a vector-only collection, vector dim, the
+//     values ValidateVector (query/database.h) refuses, an id given twice,
+//     and (without `upsert`) an id already stored.
 //     Messages start with the record's `where` ("file.jsonl:7: ...").
 //  3. Automatic ids: records without an id get consecutive integer ids, the
 //     first run of free integers at or after count + 1 (count = documents in

@@ -6,7 +6,10 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
+#include <vector>
 
+#include "base/json_depth.h"
 #include "tools/cli_common.h"
 
 namespace flashembed::cli {
@@ -15,7 +18,10 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // Reads `path` ("-" = stdin) line by line, without line endings; calls
-// `visit(line, where, number)` for every line that is not blank.
+// `visit(line, where, number)` for every line that is not blank. Lines are
+// read in blocks and never held beyond kMaxLineBytes, so input without line
+// ends (a huge file, /dev/zero) ends in an error, not in exhausting memory;
+// a NUL byte is refused at once, as ingest refuses binary files.
 Status ForEachLine(
     const std::string& path,
     const std::function<Status(std::string_view, const std::string&, size_t)>& visit) {
@@ -23,12 +29,46 @@ Status ForEachLine(
   std::istream* in = &std::cin;
   const std::string name = path == "-" ? std::string("<stdin>") : path;
   if (path != "-") {
-    file.open(path);
+    file.open(path, std::ios::binary);
     if (!file) return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
     in = &file;
   }
+  std::vector<char> block(size_t{1} << 16);
+  size_t pos = 0;
+  size_t end = 0;
   std::string line;
-  for (size_t number = 1; std::getline(*in, line); ++number) {
+  for (size_t number = 1;; ++number) {
+    line.clear();
+    bool complete = false;  // ended by '\n' (else by the end of the input)
+    while (!complete) {
+      if (pos == end) {
+        in->read(block.data(), static_cast<std::streamsize>(block.size()));
+        end = static_cast<size_t>(in->gcount());
+        pos = 0;
+        if (end == 0) break;
+      }
+      const char* from = block.data() + pos;
+      const char* newline = static_cast<const char*>(std::memchr(from, '\n', end - pos));
+      const size_t take = newline != nullptr ? static_cast<size_t>(newline - from) : end - pos;
+      const auto where = [&] { return name + ":" + std::to_string(number); };
+      if (const void* nul = std::memchr(from, '\0', take); nul != nullptr) {
+        const size_t column =
+            line.size() + static_cast<size_t>(static_cast<const char*>(nul) - from) + 1;
+        return Status::InvalidArgument(where() + ": binary input (NUL byte at column " +
+                                       std::to_string(column) + ")");
+      }
+      if (line.size() + take > kMaxLineBytes) {
+        return Status::ResourceExhausted(where() + ": line too long (more than " +
+                                         std::to_string(kMaxLineBytes) + " bytes, the limit)");
+      }
+      line.append(from, take);
+      pos += take;
+      if (newline != nullptr) {
+        ++pos;
+        complete = true;
+      }
+    }
+    if (!complete && line.empty()) break;  // the end of the input
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t\f\v") == std::string::npos) continue;
     FE_RETURN_IF_ERROR(visit(line, name + ":" + std::to_string(number), number));
@@ -50,6 +90,42 @@ std::string CleanParseError(const std::string& what) {
   return message;
 }
 
+// One line as JSON. nlohmann parses iteratively but copies and dumps
+// recursively, so a value nested tens of thousands of levels deep would
+// crash whoever copies it: the parse drops (without building) anything
+// nested deeper than the library's metadata limit, kMaxMetadataDepth, and
+// the line is refused naming the top-level key it is under. A record's
+// "metadata" thus gets the library's own message.
+Result<json> ParseJsonLine(std::string_view line, const std::string& where) {
+  std::string key;                      // the top-level key being parsed
+  std::optional<std::string> too_deep;  // the key it was under, once found
+  const json::parser_callback_t limit = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1) {
+      key = parsed.get<std::string>();
+    } else if ((event == json::parse_event_t::object_start ||
+                event == json::parse_event_t::array_start) &&
+               depth > kMaxMetadataDepth) {
+      if (!too_deep) too_deep = key;
+      return false;
+    }
+    return true;
+  };
+  json record;
+  try {
+    record = json::parse(line, limit);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(where + ": malformed JSON " + CleanParseError(e.what()));
+  }
+  if (too_deep) {
+    const std::string what = too_deep->empty()          ? "JSON"
+                             : *too_deep == "metadata" ? "metadata"
+                                                       : "\"" + *too_deep + "\"";
+    return Status::InvalidArgument(where + ": " + what + " nests deeper than " +
+                                   std::to_string(kMaxMetadataDepth) + " levels");
+  }
+  return record;
+}
+
 std::string TypeName(const json& value) {
   if (value.is_number()) return "a number";
   return value.type_name();
@@ -60,12 +136,7 @@ std::string TypeName(const json& value) {
 Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit) {
   return ForEachLine(
       path, [&](std::string_view line, const std::string& where, size_t number) -> Status {
-        json record;
-        try {
-          record = json::parse(line);
-        } catch (const json::exception& e) {
-          return Status::InvalidArgument(where + ": malformed JSON " + CleanParseError(e.what()));
-        }
+        FE_ASSIGN_OR_RETURN(json record, ParseJsonLine(line, where));
         return visit(record, where, number);
       });
 }
@@ -200,6 +271,12 @@ Result<std::vector<float>> ParseVector(std::string_view text) {
 }
 
 Result<std::string> ParseMetadataObject(std::string_view text) {
+  // The depth first: the parse below would build (and the dump recurse
+  // through) however deep the text nests.
+  if (JsonDepth(text, kMaxMetadataDepth) > static_cast<size_t>(kMaxMetadataDepth)) {
+    return Status::InvalidArgument("metadata nests deeper than " +
+                                   std::to_string(kMaxMetadataDepth) + " levels");
+  }
   const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return Status::InvalidArgument(

@@ -4,8 +4,13 @@
 //
 // Every reader parses its whole input before returning, so a caller can refuse
 // a file with one bad line before writing anything. Errors are InvalidArgument
-// (or IOError for an unreadable file) whose message starts with "<file>:<line>:".
-// Blank lines are skipped but still counted. "-" reads standard input.
+// (or IOError for an unreadable file, ResourceExhausted for a line longer than
+// kMaxLineBytes) whose message starts with "<file>:<line>:". Blank lines are
+// skipped but still counted. "-" reads standard input. A NUL byte is refused
+// (binary input). JSON lines may nest at most kMaxMetadataDepth levels
+// (query/database.h) below the top level: deeper values are refused before
+// they are built, naming the top-level key ("metadata nests deeper than 64
+// levels").
 #ifndef FLASHEMBED_TOOLS_CLI_INPUT_H_
 #define FLASHEMBED_TOOLS_CLI_INPUT_H_
 
@@ -19,9 +24,15 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "ingest/readers.h"
 #include "query/database.h"
 
 namespace flashembed::cli {
+
+// The longest input line, as the largest input ingest reads one document
+// from (ingest::kMaxInputBytes, 1 GiB); a longer line is refused once this
+// much of it was read.
+inline constexpr size_t kMaxLineBytes = ingest::kMaxInputBytes;
 
 // One document to write, before automatic ids are assigned.
 struct InputRecord {

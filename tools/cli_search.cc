@@ -169,6 +169,11 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
                                      "\" has " + std::to_string(info.schema.dim) +
                                      ", query vector has " + std::to_string(query.vector.size()));
     }
+    if (!query.vector.empty()) {
+      if (Status status = ValidateVector(query.vector, info.schema.metric); !status.ok()) {
+        return Status::InvalidArgument(prefix + "query " + status.message());
+      }
+    }
   }
   return Status::OK();
 }

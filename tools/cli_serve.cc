@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,10 +25,17 @@ struct ServeArgs {
   bool no_access_log = false;
 };
 
+// Whether a token is empty or only whitespace. Such a token counts as none:
+// it protects nothing (`--token "$UNSET"` passes " " or ""), and HTTP drops
+// the whitespace around a header value, so no client could even present it.
+bool IsBlank(std::string_view token) {
+  return token.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
 int RunServe(ServeArgs& args, const GlobalOptions& global) {
-  if (args.options.token.empty()) {
+  if (IsBlank(args.options.token)) {
     const char* env = std::getenv("FLASHEMBED_TOKEN");
-    if (env != nullptr) args.options.token = env;
+    args.options.token = env != nullptr && !IsBlank(env) ? env : "";
   }
   args.options.access_log = !args.no_access_log;
   if (Status status = args.options.Validate(); !status.ok()) {
@@ -86,7 +94,7 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--port", o.port, "TCP port; 0 picks a free one (printed)")->capture_default_str();
   cmd->add_option("--token", o.token,
                   "require 'Authorization: Bearer TOKEN' on every request (default "
-                  "$FLASHEMBED_TOKEN)");
+                  "$FLASHEMBED_TOKEN); an empty or whitespace-only token counts as none");
   cmd->add_option("--threads", o.threads, "request handler threads, 1..256; 0 = hardware threads")
       ->capture_default_str();
   cmd->add_option("--max-body-bytes", o.max_body_bytes,

@@ -5,7 +5,8 @@
 //   flashembed search -c notes quick fox -k 5
 //
 // Exit codes: 0 success, 1 runtime error (database or input file), 2 usage
-// error. Every error is one line on stderr: "flashembed: error: <what>".
+// error, 3 `ingest` with some inputs failed and others stored. Every error
+// is one line on stderr: "flashembed: error: <what>".
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -80,7 +81,8 @@ int Run(int argc, char** argv) {
   app.footer(
       "Global options (--db, --json, -c) work before or after the verb.\n"
       "Run 'flashembed VERB --help' for a verb's options. Exit codes: 0 success, 1 runtime "
-      "error, 2 usage error; errors are one line on stderr.");
+      "error, 2 usage error, 3 ingest stored some inputs and others failed; errors are one "
+      "line each on stderr.");
 
   try {
     app.parse(argc, argv);

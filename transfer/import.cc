@@ -513,6 +513,13 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
     }
   }
 
+  // The metric the vectors will be scored by (ValidateVector's rule).
+  Metric metric = plan.create.has_value() ? plan.create->metric : Metric::kCosine;
+  if (target != nullptr) {
+    FE_ASSIGN_OR_RETURN(const CollectionInfo info, target->Describe());
+    metric = info.schema.metric;
+  }
+
   // Pass 1: check everything.
   const auto t0 = std::chrono::steady_clock::now();
   DocumentIndex documents;
@@ -532,6 +539,14 @@ Result<ImportSummary> ImportCollection(Database& db, const std::string& name,
               prefix.has_value() && target->GetDocument(*prefix, false).ok()) {
             return Status::InvalidArgument(source.Where() + ": id " + Quote(rec.doc.id) +
                                            " belongs to the stored document \"" + *prefix + "\"");
+          }
+        }
+        // What the library would refuse on write, found before anything
+        // is written.
+        if (!rec.doc.vector.empty()) {
+          if (Status s = ValidateVector(rec.doc.vector, metric); !s.ok()) {
+            return Status::InvalidArgument(source.Where() + ": field \"" + schema.vector.name +
+                                           "\": " + s.message());
           }
         }
         FE_RETURN_IF_ERROR(stored.Add(rec.doc.id, source));

@@ -41,6 +41,7 @@ class RowParser {
       SkipSpace();
       if (!Eat(':')) return Malformed("expected ':' after a key");
       SkipSpace();
+      key_ = key;
       FE_RETURN_IF_ERROR(Value(key, v));
       SkipSpace();
       if (Eat(',')) continue;
@@ -210,6 +211,10 @@ class RowParser {
     const size_t from = pos_;
     std::string_view raw;
     FE_RETURN_IF_ERROR(RawValue(&raw));
+    if (Status deep = CheckValueDepth(raw, key_, key_ == "$meta"); !deep.ok()) {
+      pos_ = from;
+      return deep;
+    }
     *out = Json::parse(raw, nullptr, /*allow_exceptions=*/false);
     if (out->is_discarded()) {
       pos_ = from;
@@ -255,6 +260,7 @@ class RowParser {
     }
     if (key == "$meta") {
       if (value.is_string()) {
+        FE_RETURN_IF_ERROR(CheckValueDepth(value.get_ref<const std::string&>(), key, true));
         value = Json::parse(value.get<std::string>(), nullptr, false);
         if (!value.is_object()) {
           return Status::InvalidArgument(
@@ -379,6 +385,7 @@ class RowParser {
     return Status::OK();
   }
 
+  std::string key_;  // the row key whose value is being read
   std::string_view row_;
   const RowSchema& schema_;
   bool milvus_output_;

@@ -205,6 +205,7 @@ class NumpyGroupSource : public RowSource {
       }
       case Role::kMeta: {
         FE_ASSIGN_OR_RETURN(std::string s, StringAt(h, p));
+        FE_RETURN_IF_ERROR(CheckValueDepth(s, "$meta", /*is_meta=*/true));
         Json meta = Json::parse(s, nullptr, false);
         if (!meta.is_object()) {
           return Status::InvalidArgument(field +

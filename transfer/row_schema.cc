@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "base/json_depth.h"
+
 namespace flashembed::transfer {
 namespace {
 
@@ -538,6 +540,10 @@ Status CheckScalar(const Field& field, const Json& value, Json* stored) {
   } else if (type == "JSON") {
     if (value.is_string()) {
       const std::string& text = value.get_ref<const std::string&>();
+      if (JsonDepth(text, kMaxMetadataDepth - 1) > static_cast<size_t>(kMaxMetadataDepth - 1)) {
+        return Status::InvalidArgument("field \"" + field.name + "\": metadata nests deeper than " +
+                                       std::to_string(kMaxMetadataDepth) + " levels");
+      }
       Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded())
         return Expected(field, "an object or a string of JSON text", value);

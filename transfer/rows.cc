@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "base/json_depth.h"
+
 namespace flashembed::transfer {
 namespace {
 
@@ -50,6 +52,13 @@ void RowValues::Clear() {
   fields = Json::object();
   dynamic = Json::object();
   meta.reset();
+}
+
+Status CheckValueDepth(std::string_view text, const std::string& field, bool is_meta) {
+  const size_t allowed = static_cast<size_t>(kMaxMetadataDepth) - (is_meta ? 0 : 1);
+  if (JsonDepth(text, allowed) <= allowed) return Status::OK();
+  return Status::InvalidArgument("field \"" + field + "\": metadata nests deeper than " +
+                                 std::to_string(kMaxMetadataDepth) + " levels");
 }
 
 Status AssembleRecord(const RowSchema& schema, RowValues&& values, ImportRecord* out) {

@@ -38,6 +38,15 @@ struct ImportRecord {
   Json metadata = Json::object();
 };
 
+// InvalidArgument "field \"<field>\": metadata nests deeper than 64 levels"
+// unless the JSON text of `field`'s value keeps the record's metadata within
+// kMaxMetadataDepth (query/database.h): a field's value sits one level
+// inside the metadata object, $meta's keys (`is_meta`) are the metadata's
+// own. Checked before the text is parsed: nlohmann copies and dumps
+// recursively, so a value nested tens of thousands of levels deep would
+// overflow the stack.
+Status CheckValueDepth(std::string_view text, const std::string& field, bool is_meta);
+
 // Completes a row: required fields present (nullable ones become null,
 // default values fill in), $meta merged with the flat dynamic keys (a key in
 // both is InvalidArgument, as in Milvus), the metadata built for the

@@ -110,6 +110,42 @@ TEST(ServeCli, NonLoopbackHostWithoutTokenIsAUsageError) {
   EXPECT_EQ(WaitExit(ok), 0);
 }
 
+// A blank token (empty or whitespace only, from --token or the
+// environment) is no token: a non-loopback host is refused as without one.
+TEST(ServeCli, BlankTokenCountsAsNoToken) {
+  flashembed::testing::TempDir dir;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--token", " "}, ""},  {{"--token", ""}, ""}, {{"--token", " \t "}, ""},
+      {{}, " "},               {{"--token", " "}, "  "},
+  };
+  for (const auto& [flags, env] : cases) {
+    std::vector<std::string> args = {"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0",
+                                     "--port", "0", "--no-access-log"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::vector<std::pair<std::string, std::string>> environment;
+    if (!env.empty()) environment.emplace_back("FLASHEMBED_TOKEN", env);
+    const pid_t pid = Spawn(args, dir.path(), environment);
+    // Without the fix the server starts; do not wait for it forever.
+    int code = -1;
+    for (int i = 0; i < 100; ++i) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (code == -1) {
+      kill(pid, SIGKILL);
+      WaitExit(pid);
+    }
+    EXPECT_EQ(code, 2) << "flags " << ::testing::PrintToString(flags) << " env \"" << env << "\"";
+    const std::string err = ReadFile(dir.Sub("stderr"));
+    EXPECT_NE(err.find("without a token"), std::string::npos) << err;
+    EXPECT_EQ(ReadFile(dir.Sub("stdout")), "");
+  }
+}
+
 // Options out of range are usage errors (exit 2) naming the option, before
 // anything is opened or bound.
 TEST(ServeCli, OptionsOutOfRangeAreUsageErrors) {

@@ -553,6 +553,94 @@ TEST_F(CliTest, BadJsonlLineNamesLineAndAddsNothing) {
   RunFails({"stats", "-c", "newone"}, 1, "does not exist");
 }
 
+// Issue 14: a line whose metadata nests 70,000 levels crashed `add`
+// (SIGSEGV in the JSON serializer). Every JSON line reader refuses values
+// nested deeper than the library's kMaxMetadataDepth (64) before building
+// them, with the library's message for metadata.
+TEST_F(CliTest, DeepJsonLinesAreRefusedNotCrashed) {
+  auto nested = [](size_t levels) {
+    std::string out;
+    for (size_t i = 1; i < levels; ++i) out += "{\"a\":";
+    return out + "{}" + std::string(levels - 1, '}');
+  };
+  const std::string good = R"({"id": 1, "text": "fine"})" "\n";
+  RunOk({"add", "-c", "ok", "--jsonl", "-"},
+        R"({"id": 1, "text": "x", "metadata": )" + nested(64) + "}\n");
+  for (size_t levels : {size_t{65}, size_t{70000}}) {
+    const std::string path = WriteFile(
+        "deep.jsonl", good + R"({"id": 2, "text": "x", "metadata": )" + nested(levels) + "}\n");
+    const RunResult r =
+        RunFails({"add", "-c", "deep", "--jsonl", path}, 1,
+                 "deep.jsonl:2: metadata nests deeper than 64 levels");
+    EXPECT_EQ(r.out, "");
+  }
+  RunFails({"stats", "-c", "deep"}, 1, "does not exist");
+  // Other keys, other readers, the --metadata flag.
+  RunFails({"add", "-c", "deep", "--jsonl", "-"}, 1, "<stdin>:1: \"vector\" nests deeper than 64",
+           R"({"vector": )" + std::string(70000, '[') + std::string(70000, ']') + "}\n");
+  RunFails({"search", "-c", "ok", "--queries", "-"}, 1, "<stdin>:1: \"id\" nests deeper than 64",
+           R"({"text": "x", "id": )" + std::string(70000, '[') + std::string(70000, ']') + "}\n");
+  RunFails({"embed", "--encoder", "hash"}, 1, "<stdin>:1: JSON nests deeper than 64",
+           std::string(70000, '[') + std::string(70000, ']') + "\n");
+  // (An argument is at most 128 KiB.)
+  RunFails({"add", "-c", "deep", "--metadata", "{\"a\":" + std::string(100000, '['), "text"}, 2,
+           "metadata nests deeper than 64 levels");
+}
+
+// Issue 14: `add --jsonl /dev/zero` read forever into memory. Lines are
+// read in blocks and refused beyond 1 GiB (ingest's limit for one input),
+// and a NUL byte is refused at once as binary input.
+TEST_F(CliTest, LinesHaveASizeLimitAndNoNulBytes) {
+  // Lines below the limit are fine, with or without a final line end.
+  RunOk({"add", "-c", "small", "--file", "-"}, "first line\n" + std::string(100000, 'y'));
+  EXPECT_EQ(Count("small"), 2u);
+
+  // (timeout: without the checks these reads do not end.)
+  RunResult r = flashembed::testing::RunProgram(
+      dir_, {"/bin/sh", "-c", "timeout 20 " + std::string(kCli) + " add --jsonl /dev/zero"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "flashembed: error: /dev/zero:1: binary input (NUL byte at column 1)\n");
+  RunFails({"add", "--file", "-"}, 1, "<stdin>:2: binary input (NUL byte at column 3)",
+           std::string("one line\nab\0c\n", 13));
+  // A line of 1 GiB + 1 byte without a line end, through a pipe: refused
+  // once the limit is passed, naming the line.
+  const std::string command = "head -c 1073741825 /dev/zero | tr '\\0' x | timeout 60 " +
+                              std::string(kCli) + " add -c big --file -";
+  r = flashembed::testing::RunProgram(dir_, {"/bin/sh", "-c", command});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "flashembed: error: <stdin>:1: line too long (more than 1073741824 bytes, "
+                   "the limit)\n");
+  RunFails({"stats", "-c", "big"}, 1, "does not exist");
+}
+
+// Issue 14: finite vectors whose scores overflow a float were stored and
+// then scored null. `add` refuses them before writing any batch, and
+// `search` before printing any result.
+TEST_F(CliTest, VectorsWhoseScoresWouldOverflowAreRefused) {
+  RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "4", "--metric", "l2"});
+  const std::string jsonl = WriteFile("v.jsonl", R"({"id": 1, "vector": [1, 0, 0, 0]})"
+                                                 "\n"
+                                                 R"({"id": 2, "vector": [1e30, 1e30, 1e30, 1e30]})"
+                                                 "\n");
+  RunFails({"add", "-c", "v", "--jsonl", jsonl}, 1, "v.jsonl:2: vector is too long");
+  EXPECT_EQ(Count("v"), 0u);
+  RunOk({"add", "-c", "v", "--jsonl", "-"}, R"({"id": 1, "vector": [1e18, 1e18, 1e18, 1e18]})"
+                                            "\n");
+  RunFails({"search", "-c", "v", "--vector", "[1e30, 1e30, 1e30, 1e30]"}, 1,
+           "query vector is too long");
+  const RunResult r = RunFails({"search", "-c", "v", "--queries", "-"}, 1,
+                               "<stdin>:2: query vector is too long",
+                               R"({"vector": [1, 1, 1, 1]})"
+                               "\n"
+                               R"({"vector": [1e30, 1e30, 1e30, 1e30]})"
+                               "\n");
+  EXPECT_EQ(r.out, "");
+  const json hits =
+      OneJson(RunOk({"search", "-c", "v", "--json", "--vector", "[-1e18, -1e18, -1e18, -1e18]"}));
+  ASSERT_EQ(hits["hits"].size(), 1u) << hits;
+  EXPECT_TRUE(hits["hits"][0]["score"].is_number()) << hits;
+}
+
 TEST_F(CliTest, WrongVectorDimFails) {
   RunOk({"create", "-c", "v", "--encoder", "none", "--dim", "3"});
   const std::string jsonl = WriteFile("v.jsonl", R"({"id": 1, "vector": [1, 0, 0]})"

@@ -123,6 +123,29 @@ class IngestCliTest : public ::testing::Test {
     return OneJson(RunOk(args, input));
   }
 
+  // `ingest ARGS` where some inputs fail: exit `exit_code` (3: the others
+  // are stored; 1: none is), the JSON summary on stdout, and on stderr one
+  // line "flashembed: error: SOURCE: ..." per failed input, in the
+  // summary's order. Returns the summary.
+  json IngestWithFailures(std::vector<std::string> args, int exit_code = 3,
+                          const std::string& input = "") {
+    args.insert(args.begin(), "ingest");
+    const RunResult r = Run(args, input);
+    EXPECT_EQ(r.exit_code, exit_code) << "stderr: " << r.err << "\nstdout: " << r.out;
+    const json summary = OneJson(r);
+    const std::vector<std::string> lines = Lines(r.err);
+    EXPECT_GT(summary.value("failed", 0), 0) << summary;
+    EXPECT_EQ(lines.size(), summary.value("failed", size_t{0})) << r.err;
+    for (size_t i = 0; i < lines.size() && i < summary["errors"].size(); ++i) {
+      const json& e = summary["errors"][i];
+      EXPECT_EQ(lines[i].rfind("flashembed: error: " + e["source"].get<std::string>() + ": ", 0),
+                0u)
+          << lines[i];
+      EXPECT_NE(lines[i].find(e["error"].get<std::string>()), std::string::npos) << lines[i];
+    }
+    return summary;
+  }
+
   // get --document --json for one id.
   json GetDocument(const std::string& id, const std::string& collection = "default") {
     return OneJson(RunOk({"get", "-c", collection, "--json", "--document", id}));
@@ -213,7 +236,7 @@ class IngestCliTest : public ::testing::Test {
 
 TEST_F(IngestCliTest, FolderOfMixedFormats) {
   WriteMixedFolder();
-  const json s = Ingest({"docs"});
+  const json s = IngestWithFailures({"docs"});
   EXPECT_EQ(s["collection"], "default");
   EXPECT_EQ(s["added"], 6) << s;  // txt, md, html, pdf, 2 JSONL records
   EXPECT_EQ(s["replaced"], 0);
@@ -276,26 +299,78 @@ TEST_F(IngestCliTest, SummaryFormats) {
   if (pty < 0) GTEST_SKIP() << "no pseudo-terminal for the human summary";
   close(pty);
   WriteFile("docs/empty.md", " \n");
+  // The failure is an error line (stderr, first), then the summary.
   r = Run({"ingest", "--progress", "never", "docs"}, "", /*terminal=*/true);
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out.rfind("ingested 2 documents into \"default\"", 0), 0u) << r.out;
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(r.out.rfind("flashembed: error: docs/empty.md: empty file", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("ingested 2 documents into \"default\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 added, 0 replaced, 1 unchanged, 1 failed"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  failed: docs/empty.md: empty file"), std::string::npos) << r.out;
   // --json wins over the terminal.
   r = Run({"ingest", "--json", "--progress", "never", "docs"}, "", /*terminal=*/true);
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(json::parse(r.out)["unchanged"], 1);
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(json::parse(Lines(r.out).back())["unchanged"], 1);
+  // --quiet silences the summary, not the errors.
+  r = Run({"ingest", "--quiet", "docs"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "flashembed: error: docs/empty.md: empty file\n");
+}
+
+// Issue 14: a failed input used to be reported only inside the JSON summary
+// (exit 1 with an empty stderr), a folder where most files failed exited 0,
+// and a failed ingest into a new collection left it behind, empty.
+TEST_F(IngestCliTest, FailedInputsAreErrorsAndLeaveNoEmptyCollection) {
+  // Six PDFs, four of them broken: fake, truncated, empty, binary junk.
+  std::filesystem::create_directories(tmp_.Sub("docs"));
+  for (const char* name : {"docs/good1.pdf", "docs/good2.pdf"}) {
+    ASSERT_TRUE(flashembed::testing::WritePdf(
+        tmp_.Sub(name), {{"Lava flows downhill.", "Ash falls."}}, "Volcano"));
+  }
+  const std::string pdf = ReadAll(tmp_.Sub("docs/good1.pdf"));
+  WriteFile("docs/fake.pdf", "%PDF-1.4 this is not really a PDF");
+  WriteFile("docs/truncated.pdf", pdf.substr(0, pdf.size() / 2));
+  WriteFile("docs/empty.pdf", "");
+  WriteFile("docs/junk.pdf", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  json s = IngestWithFailures({"-c", "pdfs", "docs"});
+  EXPECT_EQ(s["added"], 2) << s;
+  EXPECT_EQ(s["failed"], 4) << s;
+  EXPECT_EQ(ErrorSources(s), (std::set<std::string>{"docs/fake.pdf", "docs/truncated.pdf",
+                                                    "docs/empty.pdf", "docs/junk.pdf"}));
+
+  // Only failing inputs, into new collections: exit 1, every failure on
+  // stderr, and no collection left behind.
+  WriteFile("bad/binary.txt", std::string("a\0b", 3));
+  WriteFile("bad/empty.txt", "");
+  WriteFile("bad/latin.txt", "caf\xE9\n");
+  s = IngestWithFailures({"-c", "fresh", "bad"}, 1);
+  EXPECT_EQ(s["failed"], 3) << s;
+  s = IngestWithFailures({"-c", "fresh_pdf", "docs/fake.pdf", "docs/truncated.pdf"}, 1);
+  EXPECT_EQ(s["failed"], 2) << s;
+  IngestWithFailures({"-c", "fresh_stdin", "-"}, 1, "");
+  std::set<std::string> names;
+  const json stats = OneJson(RunOk({"stats", "--json"}));
+  for (const json& c : stats["collections"]) names.insert(c["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"pdfs"})) << "a failed ingest left a collection behind";
+
+  // An existing collection stays, whatever fails.
+  s = IngestWithFailures({"-c", "pdfs", "bad"}, 1);
+  EXPECT_EQ(CollectionStats("pdfs")["documents"], 2);
+  // With -q the errors still go to stderr.
+  const RunResult quiet = Run({"ingest", "-q", "-c", "pdfs", "bad/empty.txt"});
+  EXPECT_EQ(quiet.exit_code, 1);
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "flashembed: error: bad/empty.txt: empty file\n");
 }
 
 // --- incremental re-ingest --------------------------------------------------------
 
 TEST_F(IngestCliTest, ReingestSkipsUnchangedAndReplacesEdited) {
   WriteMixedFolder();
-  const json first = Ingest({"docs"});
+  const json first = IngestWithFailures({"docs"});
   ASSERT_EQ(first["added"], 6) << first;
 
   // Same inputs: nothing embedded, nothing written; the bad inputs still fail.
-  json s = Ingest({"docs"});
+  json s = IngestWithFailures({"docs"});
   EXPECT_EQ(s["added"], 0) << s;
   EXPECT_EQ(s["replaced"], 0);
   EXPECT_EQ(s["unchanged"], 6);
@@ -307,7 +382,7 @@ TEST_F(IngestCliTest, ReingestSkipsUnchangedAndReplacesEdited) {
   const std::string before = GetDocument("plain.txt")["content_hash"];
   WriteFile("docs/plain.txt",
             "Tide pools hold anemones and small crabs. The water cools at high tide.\n");
-  s = Ingest({"docs"});
+  s = IngestWithFailures({"docs"});
   EXPECT_EQ(s["added"], 0) << s;
   EXPECT_EQ(s["replaced"], 1);
   EXPECT_EQ(s["unchanged"], 5);
@@ -328,7 +403,7 @@ TEST_F(IngestCliTest, ReingestSkipsUnchangedAndReplacesEdited) {
   const RunResult human = RunOk({"delete", "--document", "nope"});
   EXPECT_EQ(human.out, "deleted 0 of 1 document (with their chunks) from \"default\"\n");
 
-  s = Ingest({"docs"});
+  s = IngestWithFailures({"docs"});
   EXPECT_EQ(s["added"], 1) << s;
   EXPECT_EQ(s["unchanged"], 5);
   EXPECT_EQ(CollectionStats("default")["count"], count);
@@ -630,10 +705,9 @@ TEST_F(IngestCliTest, StdinIsOneDocument) {
   EXPECT_EQ(both["added"], 1) << both;
   EXPECT_EQ(both["unchanged"], 1);
 
-  // Every input failed: exit 1, the summary still printed.
-  const RunResult empty = Run({"ingest", "-"}, "");
-  EXPECT_EQ(empty.exit_code, 1) << empty.err;
-  const json failed = OneJson(empty);
+  // Every input failed: exit 1, the summary still printed, the error on
+  // stderr.
+  const json failed = IngestWithFailures({"-"}, 1, "");
   EXPECT_EQ(failed["failed"], 1);
   EXPECT_EQ(ErrorSources(failed), (std::set<std::string>{"stdin"}));
 }
@@ -645,7 +719,7 @@ TEST_F(IngestCliTest, Latin1NeedsEncoding) {
   WriteFile("docs/latin.txt", "Cr\xE8me br\xFBl\xE9\x65 au caf\xE9. Dessert for two.\n");
   WriteFile("docs/ascii.txt", "Plain ASCII reads in any encoding.\n");
 
-  const json s = Ingest({"docs"});
+  const json s = IngestWithFailures({"docs"});
   EXPECT_EQ(s["added"], 1) << s;
   EXPECT_EQ(s["failed"], 1);
   ASSERT_EQ(s["errors"].size(), 1u);
@@ -665,10 +739,8 @@ TEST_F(IngestCliTest, Latin1NeedsEncoding) {
   ExpectChunksAreBytesOf("latin.txt", utf8);
   EXPECT_EQ(GetDocument("latin.txt")["metadata"]["bytes"], utf8.size() - 4);  // the file's size
 
-  // Every input failed: exit 1, the summary says why.
-  const RunResult r = Run({"ingest", "-c", "x", "--encoding", "no-such-charset", "docs"});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  const json bad = OneJson(r);
+  // Every input failed: exit 1, the summary and stderr say why.
+  const json bad = IngestWithFailures({"-c", "x", "--encoding", "no-such-charset", "docs"}, 1);
   EXPECT_EQ(bad["failed"], 2);
   EXPECT_NE(bad["errors"][0]["error"].get<std::string>().find("unknown encoding"),
             std::string::npos)

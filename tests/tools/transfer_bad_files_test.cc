@@ -98,6 +98,34 @@ TEST_F(BadFilesTest, JsonNaNAndOverflow) {
                 {"g/1.json: row 2", "element 1 (1e39)"});
 }
 
+// Issue 14: a row value nested 70,000 levels deep crashed import (stack
+// overflow copying it); metadata is held to the library's
+// kMaxMetadataDepth, and vectors whose scores would overflow a float are
+// refused in the check pass, before anything is written.
+TEST_F(BadFilesTest, JsonTooDeepAndOverlongVectors) {
+  const std::string limit = "metadata nests deeper than " + std::to_string(kMaxMetadataDepth);
+  for (size_t levels : {size_t{64}, size_t{70000}}) {
+    const std::string deep = std::string(levels, '[') + std::string(levels, ']');
+    ExpectRefused(JsonCase("deep" + std::to_string(levels),
+                           Row(1) + ",\n" + Row(2, "[0, 0, 0, 1]", ", \"deep\": " + deep)),
+                  {"g/1.json: row 2", "field \"deep\": " + limit});
+  }
+  std::string meta;
+  for (int i = 0; i < 65; ++i) meta += "{\\\"a\\\":";
+  meta += "1" + std::string(65, '}');
+  ExpectRefused(JsonCase("meta", Row(1, "[0.5, 0.5, 0.5, 0.5]", ", \"$meta\": \"" + meta + "\"")),
+                {"row 1", "field \"$meta\": " + limit});
+  ExpectRefused(JsonCase("huge", Row(1) + ",\n" + Row(2, "[1e30, 1e30, 1e30, 1e30]")),
+                {"g/1.json: row 2", "field \"vector\": vector is too long"});
+  // One level less (63 inside a field, 64 in the metadata) imports.
+  const std::string ok_dir =
+      JsonCase("ok", Row(1, "[0.5, 0.5, 0.5, 0.5]",
+                         ", \"deep\": " + std::string(63, '[') + std::string(63, ']')));
+  RunResult r =
+      RunProgram(tmp_.path(), kCli, {"import", "-c", "ok", ok_dir, "--db", tmp_.Sub("db")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(BadFilesTest, JsonMalformed) {
   ExpectRefused(JsonCase("comma", Row(1) + "\n" + Row(2)),
                 {"g/1.json: byte ", "expected ',' or ']' after row 1"});
