@@ -14,6 +14,8 @@
 // the processes it starts, reach the mount through /proc/<child>/root/...,
 // which resolves paths in the child's namespace; nothing is mounted in
 // ours. The child exits, and the tmpfs goes, when the SmallFs is destroyed.
+// Needs only the standard library and POSIX (the tool tests, which have no
+// include path into the source tree, include it too).
 #ifndef FLASHEMBED_TESTS_TESTING_SMALL_FS_H_
 #define FLASHEMBED_TESTS_TESTING_SMALL_FS_H_
 
@@ -26,15 +28,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
-
-#include "tests/testing/test_util.h"
 
 namespace flashembed::testing {
 
@@ -47,8 +49,13 @@ class SmallFs {
   ~SmallFs() {
     if (child_ > 0) {
       ::close(command_);
+      ::close(reply_);
       int status = 0;
       ::waitpid(child_, &status, 0);
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
     }
   }
   SmallFs(const SmallFs&) = delete;
@@ -159,11 +166,16 @@ class SmallFs {
   }
 
   void Start(size_t bytes) {
-    std::error_code ec;
-    const std::string mount_point = dir_.Sub("fs");
-    std::filesystem::create_directory(mount_point, ec);
-    if (ec) {
-      error_ = "cannot create " + mount_point + ": " + ec.message();
+    const char* base = ::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/flashembed-fs-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      error_ = "cannot create a folder like " + pattern + ": " + std::strerror(errno);
+      return;
+    }
+    dir_ = pattern;
+    const std::string mount_point = dir_ + "/fs";
+    if (::mkdir(mount_point.c_str(), 0755) != 0) {
+      error_ = "cannot create " + mount_point + ": " + std::strerror(errno);
       return;
     }
     const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
@@ -211,7 +223,7 @@ class SmallFs {
     }
   }
 
-  TempDir dir_;
+  std::string dir_;   // holds the mount point (empty in our namespace)
   std::string path_;
   std::string error_;
   pid_t child_ = -1;
