@@ -178,7 +178,7 @@ namespace {
 
 // The error that stopped RocksDB's writes, as its listener reported it, and
 // when to try resuming next. Shared by the Store and the listener, which
-// RocksDB calls from its own threads (without holding its mutex).
+// RocksDB calls from the thread whose write or flush failed.
 struct WriteErrors {
   std::atomic<bool> failed{false};  // error is not OK; read without mu
   std::mutex mu;

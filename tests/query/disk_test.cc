@@ -23,7 +23,8 @@ constexpr size_t kFsBytes = 8 << 20;
 
 std::vector<Document> SmallDocs() {
   return {
-      {.id = 1, .text = "The Moon orbits the Earth every 27 days", .metadata = R"({"topic":"astro"})"},
+      {.id = 1, .text = "The Moon orbits the Earth every 27 days",
+       .metadata = R"({"topic":"astro"})"},
       {.id = 2, .text = "Sourdough bread rises with wild yeast", .metadata = R"({"topic":"food"})"},
       {.id = 3, .text = "Python lists grow dynamically when you append"},
       {.id = 4, .text = "Black holes bend light around them", .metadata = R"({"topic":"astro"})"},
@@ -77,7 +78,8 @@ TEST(DatabaseFullDisk, FailedAddChangesNothingAndWritesResumeOnceSpaceIsFreed) {
   EXPECT_EQ(notes->Count().value(), 4u);
   EXPECT_TRUE(notes->Get(100).status().IsNotFound());
   EXPECT_EQ(TopHit(*notes, "lunar orbit moon"), "1");
-  const std::vector<Document> replaced = {{.id = 1, .text = "replaced " + std::string(300000, 'r')}};
+  const std::vector<Document> replaced = {
+      {.id = 1, .text = "replaced " + std::string(300000, 'r')}};
   Status upsert = notes->Upsert({}, replaced);
   EXPECT_TRUE(Contains(upsert, "no space left on device")) << upsert;
   EXPECT_EQ(notes->Get(1).value().text, SmallDocs()[0].text);
@@ -188,7 +190,8 @@ TEST(DatabaseReadOnly, LoadsTheIndexInMemoryAndRefusesEveryWrite) {
   ExpectReadOnly(db->StorageHealth(), "StorageHealth");
   ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("notes"));
   EXPECT_EQ(c->Count().value(), 5u);
-  auto hits = c->Search({.k = 1, .mode = SearchMode::kApproximate}, Query::Text("black holes light"));
+  auto hits =
+      c->Search({.k = 1, .mode = SearchMode::kApproximate}, Query::Text("black holes light"));
   ASSERT_TRUE(hits.ok()) << hits.status();
   ASSERT_EQ(hits->size(), 1u);
   EXPECT_EQ(hits->front().id, Id(4));
