@@ -426,6 +426,7 @@ Result<std::vector<PutDocumentResult>> CollectionImpl::PutDocuments(
     const WriteOptions& options, const ChunkingOptions& chunking,
     std::span<const SourceDocument> docs) {
   FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(CheckWritable());
   FE_ASSIGN_OR_RETURN(auto chunker, MakeChunker(chunking));
   {
     std::unordered_set<std::string_view> seen;
@@ -468,6 +469,7 @@ Result<DocumentInfo> CollectionImpl::GetDocument(std::string_view id, bool with_
 Result<size_t> CollectionImpl::DeleteDocuments(const WriteOptions& options,
                                                std::span<const std::string> ids) {
   if (ids.empty()) return size_t{0};
+  FE_RETURN_IF_ERROR(CheckWritable());
   const uint32_t cid = record_.cid;
   std::vector<std::string> keys;
   {

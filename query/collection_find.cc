@@ -342,6 +342,7 @@ Result<uint64_t> CollectionImpl::CountWhere(std::string_view filter,
 
 Result<size_t> CollectionImpl::DeleteWhere(const WriteOptions& options, std::string_view filter,
                                            std::string_view filter_params) {
+  FE_RETURN_IF_ERROR(CheckWritable());
   FE_ASSIGN_OR_RETURN(PreparedFilter prepared, PreparedFilter::Make(filter, filter_params));
   if (!prepared.filter) {
     return Status::InvalidArgument(

@@ -107,6 +107,10 @@ Status CollectionImpl::CheckOpen() const {
   return Status::Internal("bad collection state");
 }
 
+Status CollectionImpl::CheckWritable() const {
+  return store_->read_only() ? store_->Health() : Status::OK();
+}
+
 // ---- reads ------------------------------------------------------------------
 
 Result<CollectionInfo> CollectionImpl::Describe() const {
@@ -537,6 +541,7 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Docum
 Status CollectionImpl::Write(const WriteOptions& options, std::span<const Document> docs,
                              bool upsert) {
   if (docs.empty()) return Status::OK();
+  FE_RETURN_IF_ERROR(CheckWritable());
   FE_ASSIGN_OR_RETURN(StagedWrite staged, Stage(docs));
   std::lock_guard<std::mutex> lock(write_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
@@ -768,6 +773,7 @@ Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t log
 
 Result<size_t> CollectionImpl::Delete(const WriteOptions& options, std::span<const Id> ids) {
   if (ids.empty()) return size_t{0};
+  FE_RETURN_IF_ERROR(CheckWritable());
   const uint32_t cid = record_.cid;
   std::vector<std::string> id_keys;
   id_keys.reserve(ids.size());

@@ -215,6 +215,7 @@ Status CollectionImpl::RebuildIndex() {
 }
 
 Status CollectionImpl::Snapshot() {
+  FE_RETURN_IF_ERROR(CheckWritable());
   std::lock_guard<std::mutex> lock(write_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
   return SnapshotLocked();
@@ -224,6 +225,9 @@ Status CollectionImpl::Snapshot() {
 Status CollectionImpl::SnapshotLocked() {
   if (!index_broken_.ok()) return index_broken_;
   if (has_snapshot_ && ops_since_snapshot_ == 0) return Status::OK();
+  // Not serialised for nothing while the storage refuses writes (a full
+  // disk): the stored snapshot and the log stay valid.
+  FE_RETURN_IF_ERROR(store_->Health());
   const uint32_t cid = record_.cid;
   Result<std::string> bytes = [&] {
     std::shared_lock<RwMutex> lock(index_mu_);
@@ -255,8 +259,9 @@ Status CollectionImpl::SnapshotLocked() {
 Status CollectionImpl::Close() {
   std::lock_guard<std::mutex> lock(write_mu_);
   if (state_flag_ != State::kOpen) return Status::OK();
-  // A broken index is not saved; the stored snapshot and log stay valid.
-  Status s = index_broken_.ok() ? SnapshotLocked() : Status::OK();
+  // A broken index is not saved, nor one loaded read-only; the stored
+  // snapshot and log stay valid.
+  Status s = index_broken_.ok() && !store_->read_only() ? SnapshotLocked() : Status::OK();
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kClosed;
   index_.reset();

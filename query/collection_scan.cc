@@ -122,6 +122,7 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
                                         std::span<const Document> chunks,
                                         std::span<const DocumentInfo> documents) {
   if (chunks.empty() && documents.empty()) return Status::OK();
+  FE_RETURN_IF_ERROR(CheckWritable());
   const uint32_t cid = record_.cid;
   const size_t dim = record_.dim;
   // Which record is which chunk.

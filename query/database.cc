@@ -335,7 +335,7 @@ std::string Difference(const storage::CollectionRecord& stored,
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(const Options& options, std::unique_ptr<storage::Store> store)
-      : options_(options), store_(std::move(store)) {}
+      : options_(options), read_only_(store->read_only()), store_(std::move(store)) {}
   ~DatabaseImpl() override { Close().IgnoreError(); }
 
   Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
@@ -344,6 +344,7 @@ class DatabaseImpl final : public Database {
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, RecordFor(name, schema));
     std::lock_guard<std::mutex> lock(mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
+    FE_RETURN_IF_ERROR(CheckWritable());
     auto existing = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
     if (existing.ok()) return Status::AlreadyExists("collection \"" + name + "\" already exists");
     if (!existing.status().IsNotFound()) return existing.status();
@@ -409,6 +410,7 @@ class DatabaseImpl final : public Database {
     FE_RETURN_IF_ERROR(ValidateName(name));
     std::lock_guard<std::mutex> lock(mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
+    FE_RETURN_IF_ERROR(CheckWritable());
     auto existing = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
     if (existing.status().IsNotFound()) {
       return Status::NotFound("collection \"" + name + "\" does not exist");
@@ -445,12 +447,25 @@ class DatabaseImpl final : public Database {
     return first;
   }
 
+  Status StorageHealth() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    return store_->Health();
+  }
+
+  bool read_only() const override { return read_only_; }
+
   const std::string& path() const override { return path_; }
   void set_path(std::string p) { path_ = std::move(p); }
 
  private:
   Status CheckOpen() const {
     return store_ ? Status::OK() : Status::Cancelled("database is closed");
+  }
+
+  // NotSupported on a read-only database, before any work is done.
+  Status CheckWritable() const {
+    return read_only_ ? store_->Health() : Status::OK();
   }
 
   Status ScanCatalog(std::vector<storage::CollectionRecord>* out) const {
@@ -486,6 +501,7 @@ class DatabaseImpl final : public Database {
 
   // REQUIRES: mu_ held and no collection named record.name.
   Result<std::shared_ptr<Collection>> CreateLocked(storage::CollectionRecord record) {
+    FE_RETURN_IF_ERROR(CheckWritable());
     uint32_t cid = 1;
     auto next = store_->Get(storage::Cf::kCatalog, storage::kNextCollectionIdKey);
     if (next.ok()) {
@@ -520,6 +536,7 @@ class DatabaseImpl final : public Database {
   }
 
   const Options options_;
+  const bool read_only_;
   std::string path_;
   std::mutex mu_;                          // guards the catalog, open_ and store_ lifetime
   std::unique_ptr<storage::Store> store_;  // null once closed
@@ -534,6 +551,8 @@ Result<std::unique_ptr<Database>> Database::Open(const Options& options, const s
   storage::StoreOptions so;
   so.create_if_missing = options.create_if_missing;
   so.block_cache_bytes = options.block_cache_bytes;
+  so.read_only = options.read_only;
+  so.read_only_if_unwritable = options.read_only_if_unwritable;
   FE_ASSIGN_OR_RETURN(auto store, storage::Store::Open(so, path));
   auto db = std::make_unique<query::DatabaseImpl>(options, std::move(store));
   db->set_path(path);

@@ -729,7 +729,23 @@ class TextModel {
 
 struct Options {
   // Create the folder and an empty database when missing. Not persisted.
+  // Ignored by read-only opens, which never create anything.
   bool create_if_missing = true;
+  // Open for reading only, writing nothing to the folder: no lock file, no
+  // log, no index snapshot (indexes are loaded from the stored snapshot and
+  // the writes logged since, in memory only). Works on a read-only or full
+  // filesystem. Reads see every acknowledged write; every call that writes
+  // (collections, documents, Snapshot()) fails with NotSupported
+  // ("database ... is open read-only: ...") and changes nothing. Another
+  // process may hold the folder for writing meanwhile; what it writes
+  // after the open is not seen. Not persisted.
+  bool read_only = false;
+  // Without read_only: if the folder cannot be opened for writing because
+  // its filesystem is read-only or full, open it as with read_only instead
+  // of failing (Database::read_only() and StorageHealth() say so). For
+  // tools that only read. A folder held by another process is still
+  // refused (IOError). Not persisted.
+  bool read_only_if_unwritable = false;
   // RocksDB block cache in bytes. Not persisted.
   size_t block_cache_bytes = 128u << 20;
   // Write an index snapshot once this many index operations (an add or a
@@ -748,14 +764,24 @@ struct Options {
 };
 
 // A flashembed folder: a RocksDB database holding any number of collections.
-// Only one process may open a folder at a time (IOError naming the lock).
+// Only one process may open a folder at a time (IOError naming the lock);
+// read-only opens (Options::read_only) are not counted.
+//
+// Full and read-only disks: a write that finds no space fails with IOError
+// ("no space left on device: ...") and changes nothing; later writes fail
+// the same way until space is freed, then succeed again (StorageHealth()).
+// Closing, and opening again, work on a full disk; a folder that cannot be
+// opened for writing there (or on a read-only filesystem) can be opened
+// read-only.
 class Database {
  public:
   // Opens (or creates) the database in folder `path`. Collections load
-  // lazily, on first use. Errors: NotFound (missing and !create_if_missing),
-  // InvalidArgument (not a flashembed folder; a foreign RocksDB folder is
-  // left unchanged), NotSupported (unknown format version), Corruption,
-  // IOError (unreadable, or held by another process).
+  // lazily, on first use. Errors: NotFound (missing and !create_if_missing,
+  // or missing and read-only), InvalidArgument (not a flashembed folder; a
+  // foreign RocksDB folder is left unchanged), NotSupported (unknown format
+  // version), Corruption, IOError (unreadable, held by another process, or
+  // not writable: "no space left on device: ..." or "... is on a read-only
+  // filesystem ..."; see Options::read_only_if_unwritable).
   static Result<std::unique_ptr<Database>> Open(const Options& options, const std::string& path);
 
   // Snapshots every collection's index and closes the folder.
@@ -785,8 +811,24 @@ class Database {
   // Deletes the collection and all its data. NotFound if missing.
   virtual Status DropCollection(const std::string& name) = 0;
 
+  // Whether writes can succeed now: OK; NotSupported on a read-only
+  // database (naming why it was opened read-only); or IOError naming the
+  // storage error that stopped writes. After a write fails for lack of space
+  // ("no space left on device: ..."), RocksDB refuses every write until it
+  // is resumed: each write, and each call of this, tries that (at most once
+  // a second), so writes work again as soon as space is freed, without
+  // reopening. Reads work in every state.
+  virtual Status StorageHealth() = 0;
+
+  // Opened read-only (Options::read_only, or read_only_if_unwritable found
+  // the folder unwritable).
+  virtual bool read_only() const = 0;
+
   // Snapshots every collection and closes. Further calls return Cancelled.
-  // Idempotent; also done by the destructor.
+  // Idempotent; also done by the destructor. On a read-only database, or
+  // while the storage refuses writes (StorageHealth()), snapshots are not
+  // written (the next open replays the writes since the last one) and the
+  // storage error is returned; nothing acknowledged is lost either way.
   virtual Status Close() = 0;
 
   virtual const std::string& path() const = 0;

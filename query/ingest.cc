@@ -353,6 +353,7 @@ namespace flashembed::query {
 Result<std::unique_ptr<DocumentIngest>> CollectionImpl::StartIngest(const IngestOptions& options) {
   FE_RETURN_IF_ERROR(options.Validate());
   FE_RETURN_IF_ERROR(CheckOpen());
+  FE_RETURN_IF_ERROR(CheckWritable());
   FE_ASSIGN_OR_RETURN(auto chunker, MakeChunker(options.chunking));
   return std::unique_ptr<DocumentIngest>(
       new IngestImpl(shared_from_this(), options,

@@ -121,7 +121,8 @@ class ServerImpl final : public Server {
   // REQUIRES: options.allowed_model_dirs canonical (Server::Start).
   ServerImpl(const ServerOptions& options, Database* db)
       : options_(options),
-        router_(db, RouterOptions{options.token, options.access_log, options.allowed_model_dirs}),
+        router_(db, RouterOptions{IsBlankToken(options.token) ? std::string() : options.token,
+                                  options.access_log, options.allowed_model_dirs}),
         workers_(options.threads) {}
   ~ServerImpl() override {
     Stop();
@@ -565,8 +566,12 @@ bool IsLoopbackHost(const std::string& host) {
   return !ec && address.is_loopback();
 }
 
+bool IsBlankToken(std::string_view token) {
+  return token.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
 Status ServerOptions::Validate() const {
-  if (!token.empty() || IsLoopbackHost(host)) {
+  if (!IsBlankToken(token) || IsLoopbackHost(host)) {
     // fine
   } else {
     return Status::InvalidArgument("refusing to listen on non-loopback host \"" + host +

@@ -76,7 +76,16 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
   if (request.path == "/health" && request.method == "GET") {
     HttpResponse response;
     response.route = "/health";
-    response.body = R"({"status":"ok"})";
+    // Reads are served whatever the storage's state, so the answer stays 200;
+    // "degraded" says writes fail (say, the disk is full) until the cause is
+    // gone. Asking also retries resuming the storage (Database::StorageHealth).
+    const Status storage = db_->StorageHealth();
+    if (storage.ok()) {
+      response.body = R"({"status":"ok"})";
+    } else {
+      response.body =
+          Dump(Json{{"status", "degraded"}, {"storage", "read-only: " + storage.message()}});
+    }
     return response;
   }
   if (request.path == "/metrics" && request.method == "GET") {

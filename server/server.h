@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -35,8 +36,9 @@ struct ServerOptions {
   // number of hardware threads (at most 256). One more thread does all
   // network I/O.
   size_t threads = 0;
-  // When non-empty, every request must carry `Authorization: Bearer <token>`
-  // (compared in constant time); others get HTTP 401 and change nothing.
+  // When set, every request must carry `Authorization: Bearer <token>`
+  // (compared in constant time); others get HTTP 401 and change nothing. An
+  // empty or whitespace-only token counts as none (IsBlankToken).
   std::string token;
   // Largest request body accepted, in bytes (1 KiB..1 GiB); larger ones get
   // HTTP 413.
@@ -104,6 +106,11 @@ class Server {
 
 // True for 127.x.x.x, ::1 and "localhost".
 bool IsLoopbackHost(const std::string& host);
+
+// Whether a token is empty or only whitespace. Such a token counts as none: it
+// protects nothing (`--token "$UNSET"` passes " " or ""), and HTTP drops the
+// whitespace around a header value, so no client could even present it.
+bool IsBlankToken(std::string_view token);
 
 }  // namespace flashembed::server
 

@@ -1,11 +1,26 @@
 #include "storage/store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -20,6 +35,9 @@ constexpr std::string_view kFormatKey = "flashembed_format_version";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
   if (s.ok()) return Status::OK();
+  if (s.IsNoSpace()) {
+    return Status::IOError("no space left on device: " + context + " (" + s.ToString() + ")");
+  }
   std::string msg = context + ": " + s.ToString();
   if (s.IsNotFound()) return Status::NotFound(msg);
   if (s.IsCorruption()) return Status::Corruption(msg);
@@ -36,6 +54,91 @@ std::string EncodeU32(uint32_t v) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   return out;
 }
+
+// True when `path` (or the folder that would hold it) is on a filesystem
+// mounted read-only.
+bool OnReadOnlyFilesystem(const std::string& path) {
+  std::filesystem::path p(path);
+  std::error_code ec;
+  while (!p.empty() && !std::filesystem::exists(p, ec)) p = p.parent_path();
+  struct statvfs st {};
+  return !p.empty() && statvfs(p.c_str(), &st) == 0 && (st.f_flag & ST_RDONLY) != 0;
+}
+
+// RocksDB's info log, written with plain write(2) calls whose failures are
+// ignored. RocksDB's own file logger cannot be used: it writes through a
+// WritableFileWriter, which in Debian's librocksdb 7.8 (built with
+// assertions) aborts the process (`sync_without_flush_called_`) on the next
+// line after one write failed. Once the disk is full, the next log line - at
+// close, or the options dump of the next open - ended the process. Here a
+// line that cannot be written is dropped. The file is LOG in the folder;
+// past kMaxBytes it becomes LOG.old and a new LOG starts. With fd -1 (a
+// read-only open) nothing is written.
+class FolderLogger final : public rocksdb::Logger {
+ public:
+  static constexpr off_t kMaxBytes = 8 << 20;
+
+  // Appends to `folder`/LOG; discards everything if it cannot be opened.
+  static std::shared_ptr<FolderLogger> Open(const std::string& folder) {
+    auto logger = std::make_shared<FolderLogger>(folder);
+    std::lock_guard<std::mutex> lock(logger->mu_);
+    logger->OpenFileLocked();
+    return logger;
+  }
+  // Writes nothing.
+  static std::shared_ptr<FolderLogger> Discarding() { return std::make_shared<FolderLogger>(""); }
+
+  explicit FolderLogger(std::string folder)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), folder_(std::move(folder)) {}
+  ~FolderLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (folder_.empty()) return;
+    char line[4096];
+    struct timeval now {};
+    gettimeofday(&now, nullptr);
+    struct tm t {};
+    localtime_r(&now.tv_sec, &t);
+    int n = std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld %ld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+                          t.tm_sec, static_cast<long>(now.tv_usec),
+                          static_cast<long>(syscall(SYS_gettid)));
+    if (n < 0) return;
+    va_list copy;
+    va_copy(copy, ap);
+    const int m = std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n) - 1, format, copy);
+    va_end(copy);
+    if (m < 0) return;
+    size_t len = std::min(sizeof(line) - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
+    if (line[len - 1] != '\n') line[len++] = '\n';
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0) return;
+    const ssize_t written = ::write(fd_, line, len);
+    if (written > 0) bytes_ += written;
+    if (bytes_ > kMaxBytes) OpenFileLocked();
+  }
+
+ private:
+  // (Re)opens LOG, first moving a large one to LOG.old. REQUIRES: mu_ held.
+  void OpenFileLocked() {
+    if (fd_ >= 0) ::close(fd_);
+    const std::string log = folder_ + "/LOG";
+    struct stat st {};
+    if (::stat(log.c_str(), &st) == 0 && st.st_size > kMaxBytes) {
+      (void)std::rename(log.c_str(), (log + ".old").c_str());  // else keep appending
+    }
+    fd_ = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    bytes_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? st.st_size : 0;
+  }
+
+  const std::string folder_;  // "" = discard
+  std::mutex mu_;
+  int fd_ = -1;
+  off_t bytes_ = 0;
+};
 
 }  // namespace
 
@@ -71,9 +174,67 @@ void WriteBatch::DeleteRange(Cf cf, std::string_view begin, std::string_view end
 }
 size_t WriteBatch::count() const { return rep_->ops.size(); }
 
+namespace {
+
+// The error that stopped RocksDB's writes, as its listener reported it, and
+// when to try resuming next. Shared by the Store and the listener, which
+// RocksDB calls from the thread whose write or flush failed.
+struct WriteErrors {
+  std::atomic<bool> failed{false};  // error is not OK; read without mu
+  std::mutex mu;
+  Status error;                     // guarded by mu
+  uint64_t generation = 0;          // guarded by mu; counts errors
+  std::chrono::steady_clock::time_point next_resume{};  // guarded by mu
+};
+
+class ErrorListener final : public rocksdb::EventListener {
+ public:
+  explicit ErrorListener(std::shared_ptr<WriteErrors> errors) : errors_(std::move(errors)) {}
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* bg_error) override {
+    if (bg_error == nullptr || bg_error->ok()) return;
+    Status error = FromRocks(*bg_error, "writes are stopped");
+    std::lock_guard<std::mutex> lock(errors_->mu);
+    errors_->error = std::move(error);
+    ++errors_->generation;
+    errors_->failed = true;
+  }
+
+  // RocksDB's own recovery from a full disk (its SstFileManager) waits until
+  // the largest write_buffer_size (64 MiB by default) is free, checking every
+  // 5 s, and meanwhile refuses DB::Resume() as Busy: on a small disk writes
+  // never came back without a restart. Store::Health resumes instead, as
+  // soon as the space needed is there.
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace() && auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+  // RocksDB recovered by itself (a retryable error).
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (!info.new_bg_error.ok()) return;
+    std::lock_guard<std::mutex> lock(errors_->mu);
+    errors_->error = Status::OK();
+    errors_->failed = false;
+  }
+
+ private:
+  const std::shared_ptr<WriteErrors> errors_;
+};
+
+// Resuming after a write error retries the flush that failed; on a disk that
+// is still full that costs a failed SST write, so at most once this often.
+constexpr auto kResumeInterval = std::chrono::milliseconds(1000);
+
+}  // namespace
+
 struct Store::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // every family opened, ours first
+  std::shared_ptr<WriteErrors> errors = std::make_shared<WriteErrors>();
+  // Not empty: opened read-only, and why (in NotSupported messages).
+  std::string read_only_reason;
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[static_cast<int>(c)]; }
   ~Rep() {
     if (db) {
@@ -86,6 +247,8 @@ struct Store::Rep {
 Store::Store(std::string path, std::unique_ptr<Rep> rep)
     : path_(std::move(path)), rep_(std::move(rep)) {}
 Store::~Store() = default;
+
+bool Store::read_only() const { return !rep_->read_only_reason.empty(); }
 
 namespace {
 
@@ -125,7 +288,95 @@ Status CheckExistingFolder(const rocksdb::Options& db_options, const std::string
 
 }  // namespace
 
+namespace {
+
+// The options both kinds of open share.
+struct OpenPlan {
+  rocksdb::Options db_options;
+  std::vector<std::string> names;  // families present (empty for a new folder)
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+};
+
+OpenPlan PlanOpen(const StoreOptions& options, std::shared_ptr<rocksdb::Logger> logger) {
+  OpenPlan plan;
+  rocksdb::Options& db_options = plan.db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.max_total_wal_size = 256u << 20;
+  db_options.info_log = std::move(logger);  // never RocksDB's own: see FolderLogger
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kLZ4Compression;
+  rocksdb::ColumnFamilyOptions raw_options = cf_options;  // float vectors and index bytes
+  raw_options.compression = rocksdb::kNoCompression;
+  for (int i = 0; i < kNumCfs; ++i) {
+    Cf c = static_cast<Cf>(i);
+    bool raw = c == Cf::kVectors || c == Cf::kSnapshots;
+    plan.descriptors.emplace_back(kCfNames[i], raw ? raw_options : cf_options);
+  }
+  return plan;
+}
+
+// RocksDB must open every family present; unknown ones (a newer writer)
+// are opened too and left alone.
+Status AddFamiliesPresent(const std::string& path, OpenPlan* plan) {
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(plan->db_options, path, &plan->names);
+  if (!s.ok()) return FromRocks(s, "listing column families of " + path);
+  FE_RETURN_IF_ERROR(CheckExistingFolder(plan->db_options, path, plan->names));
+  for (const auto& n : plan->names) {
+    bool ours = false;
+    for (const char* k : kCfNames) ours = ours || n == k;
+    if (!ours) plan->descriptors.emplace_back(n, plan->descriptors[0].options);
+  }
+  return Status::OK();
+}
+
+// OK, or NotSupported: the format version is not ours.
+Status CheckFormatVersion(const std::string& path, const std::string& version) {
+  if (version.size() != 4) return Status::Corruption("format version record is malformed");
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(version[i])) << (8 * i);
+  }
+  if (v != kFormatVersion) {
+    return Status::NotSupported("database " + path + " has format version " + std::to_string(v) +
+                                "; this build reads version " + std::to_string(kFormatVersion));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const std::string& path) {
+  if (options.read_only) return OpenReadOnly(options, path, "it was opened read-only");
+  bool no_space = false;
+  Result<std::unique_ptr<Store>> store = OpenWritable(options, path, &no_space);
+  if (store.ok() || store.status().code() != StatusCode::kIOError) return store;
+  const bool read_only_fs = OnReadOnlyFilesystem(path);
+  if (!no_space && !read_only_fs) return store;
+  if (options.read_only_if_unwritable) {
+    Result<std::unique_ptr<Store>> reader = OpenReadOnly(
+        options, path,
+        read_only_fs ? "its filesystem is read-only" : "it could not be opened for writing: " +
+                                                           store.status().message());
+    // A missing folder says more than why it could not be created.
+    if (reader.ok() || reader.status().IsNotFound()) return reader;
+  }
+  if (read_only_fs) {
+    return Status::IOError("database " + path +
+                           " is on a read-only filesystem and cannot be opened for writing (" +
+                           store.status().message() + ")");
+  }
+  return store;
+}
+
+Result<std::unique_ptr<Store>> Store::OpenWritable(const StoreOptions& options,
+                                                   const std::string& path, bool* no_space) {
   namespace fs = std::filesystem;
   auto io_error = [&](const std::error_code& ec) {
     return Status::IOError("cannot inspect " + path + ": " + ec.message());
@@ -149,49 +400,24 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
       return Status::NotFound("no flashembed database at " + path);
     }
     fs::create_directories(path, ec);
-    if (ec) return Status::IOError("cannot create folder " + path + ": " + ec.message());
+    if (ec) {
+      *no_space = ec == std::errc::no_space_on_device;
+      return Status::IOError("cannot create folder " + path + ": " + ec.message());
+    }
   }
 
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 3;
-  db_options.max_total_wal_size = 256u << 20;
-
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  rocksdb::ColumnFamilyOptions cf_options;
-  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf_options.compression = rocksdb::kLZ4Compression;
-  rocksdb::ColumnFamilyOptions raw_options = cf_options;  // float vectors and index bytes
-  raw_options.compression = rocksdb::kNoCompression;
-
-  // RocksDB must open every family present; unknown ones (a newer writer)
-  // are opened too and left alone.
-  std::vector<std::string> names;
-  if (has_current) {
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
-    if (!s.ok()) return FromRocks(s, "listing column families of " + path);
-    FE_RETURN_IF_ERROR(CheckExistingFolder(db_options, path, names));
-  }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (int i = 0; i < kNumCfs; ++i) {
-    Cf c = static_cast<Cf>(i);
-    bool raw = c == Cf::kVectors || c == Cf::kSnapshots;
-    descriptors.emplace_back(kCfNames[i], raw ? raw_options : cf_options);
-  }
-  for (const auto& n : names) {
-    bool ours = false;
-    for (const char* k : kCfNames) ours = ours || n == k;
-    if (!ours) descriptors.emplace_back(n, cf_options);
-  }
-
+  OpenPlan plan = PlanOpen(options, FolderLogger::Open(path));
   auto rep = std::make_unique<Rep>();
+  plan.db_options.listeners.push_back(std::make_shared<ErrorListener>(rep->errors));
+  if (has_current) FE_RETURN_IF_ERROR(AddFamiliesPresent(path, &plan));
+
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &rep->handles, &raw_db);
-  if (!s.ok()) return FromRocks(s, "opening database " + path);
+  rocksdb::Status s =
+      rocksdb::DB::Open(plan.db_options, path, plan.descriptors, &rep->handles, &raw_db);
+  if (!s.ok()) {
+    *no_space = s.IsNoSpace();
+    return FromRocks(s, "opening database " + path);
+  }
   rep->db.reset(raw_db);
 
   std::string version;
@@ -201,24 +427,63 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = rep->db->Put(wo, rep->cf(Cf::kMeta), ToSlice(kFormatKey), EncodeU32(kFormatVersion));
-    if (!s.ok()) return FromRocks(s, "writing format version");
+    if (!s.ok()) {
+      *no_space = s.IsNoSpace();
+      return FromRocks(s, "writing format version");
+    }
   } else if (!s.ok()) {
     return FromRocks(s, "reading format version");
   } else {
-    if (version.size() != 4) return Status::Corruption("format version record is malformed");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      v |= static_cast<uint32_t>(static_cast<unsigned char>(version[i])) << (8 * i);
+    FE_RETURN_IF_ERROR(CheckFormatVersion(path, version));
+  }
+  return std::unique_ptr<Store>(new Store(path, std::move(rep)));
+}
+
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const StoreOptions& options,
+                                                   const std::string& path,
+                                                   const std::string& reason) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool has_current = fs::exists(fs::path(path) / "CURRENT", ec);
+  if (ec) return Status::IOError("cannot inspect " + path + ": " + ec.message());
+  if (!has_current) {
+    if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
+      return Status::InvalidArgument("database path " + path + " exists and is not a folder");
     }
-    if (v != kFormatVersion) {
-      return Status::NotSupported("database " + path + " has format version " + std::to_string(v) +
-                                  "; this build reads version " + std::to_string(kFormatVersion));
+    if (fs::exists(path, ec) && !fs::is_empty(path, ec)) {
+      return Status::InvalidArgument("folder " + path +
+                                     " is not empty and holds no flashembed database");
     }
+    return Status::NotFound("no flashembed database at " + path);
+  }
+  // No info log: a read-only open writes nothing (RocksDB's would rotate
+  // LOG to LOG.old, which fails on a read-only filesystem).
+  OpenPlan plan = PlanOpen(options, FolderLogger::Discarding());
+  FE_RETURN_IF_ERROR(AddFamiliesPresent(path, &plan));
+  auto rep = std::make_unique<Rep>();
+  rep->read_only_reason = "database " + path + " is open read-only: " + reason;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(plan.db_options, path, plan.descriptors,
+                                                   &rep->handles, &raw_db,
+                                                   /*error_if_wal_file_exists=*/false);
+  if (!s.ok()) return FromRocks(s, "opening database " + path + " read-only");
+  rep->db.reset(raw_db);
+  std::string version;
+  s = rep->db->Get(rocksdb::ReadOptions(), rep->cf(Cf::kMeta), ToSlice(kFormatKey), &version);
+  // No marker: a folder whose creation was cut short, which holds nothing.
+  if (s.ok()) {
+    FE_RETURN_IF_ERROR(CheckFormatVersion(path, version));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading format version");
   }
   return std::unique_ptr<Store>(new Store(path, std::move(rep)));
 }
 
 Status Store::Write(const WriteBatch& batch, bool sync) {
+  if (read_only()) return Status::NotSupported(rep_->read_only_reason + "; writes are refused");
+  // After a write error RocksDB refuses writes until resumed; resume now if
+  // the time has come (else RocksDB returns the error still in force).
+  if (rep_->errors->failed) Health().IgnoreError();
   rocksdb::WriteBatch wb(batch.rep_->bytes + 64 * batch.rep_->ops.size());
   for (const auto& op : batch.rep_->ops) {
     rocksdb::Status s;
@@ -322,9 +587,43 @@ Result<std::string> Store::LastKey(Cf cf, std::string_view begin, std::string_vi
   return std::string(ToView(it->key()));
 }
 
-Status Store::SyncWal() { return FromRocks(rep_->db->SyncWAL(), "syncing the write-ahead log"); }
+Status Store::SyncWal() {
+  if (read_only()) return Status::NotSupported(rep_->read_only_reason + "; writes are refused");
+  if (rep_->errors->failed) Health().IgnoreError();
+  // Not DB::SyncWAL(): after a failed WAL append, librocksdb 7.8 (built with
+  // assertions) aborts in SyncWAL on the failed file. An empty batch written
+  // with sync fsyncs the same log through the write path, which returns the
+  // error that stopped writes instead.
+  rocksdb::WriteBatch empty;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(rep_->db->Write(wo, &empty), "syncing the write-ahead log");
+}
+
+Status Store::Health() {
+  if (read_only()) return Status::NotSupported(rep_->read_only_reason);
+  WriteErrors& e = *rep_->errors;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (e.error.ok()) return Status::OK();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < e.next_resume) return e.error;
+  e.next_resume = now + kResumeInterval;
+  const uint64_t generation = e.generation;
+  // Resume() calls the listener (which takes mu) when it fails again.
+  lock.unlock();
+  rocksdb::Status s = rep_->db->Resume();
+  lock.lock();
+  // An error reported meanwhile (by another write) stands.
+  if (s.ok() && e.generation == generation) {
+    e.error = Status::OK();
+    e.failed = false;
+  }
+  return e.error;
+}
 
 Status Store::Flush() {
+  if (read_only()) return Status::OK();
+  FE_RETURN_IF_ERROR(Health());
   rocksdb::FlushOptions fo;
   fo.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> ours(rep_->handles.begin(),

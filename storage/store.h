@@ -84,9 +84,19 @@ class ReadView {
 
 struct StoreOptions {
   // Create the folder and an empty database when missing. Not persisted.
+  // Ignored when opening read-only.
   bool create_if_missing = true;
   // LRU block cache shared by all column families, in bytes. Not persisted.
   size_t block_cache_bytes = 128u << 20;
+  // Open without writing anything to the folder (no lock file, no info log,
+  // no recovery flush): reads see every acknowledged write, writes are
+  // refused with NotSupported. Works on a read-only or full filesystem, and
+  // beside a process that holds the folder for writing.
+  bool read_only = false;
+  // Without read_only: when the folder cannot be opened for writing because
+  // its filesystem is read-only or out of space, open it read-only instead
+  // of failing (read_only() then says so).
+  bool read_only_if_unwritable = false;
 };
 
 class Store {
@@ -97,7 +107,9 @@ class Store {
   //    foreign RocksDB database is refused without being changed);
   //  - NotSupported: the folder's format version is not kFormatVersion;
   //  - IOError: the folder cannot be read, or RocksDB could not open it
-  //    (message from RocksDB, e.g. a lock held by another process).
+  //    (message from RocksDB, e.g. a lock held by another process; "no space
+  //    left on device: ..." or "... is on a read-only filesystem ..." when
+  //    it cannot be written).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& path);
 
   ~Store();
@@ -106,7 +118,11 @@ class Store {
 
   // Applies `batch` atomically. With `sync`, the WAL is fsync'ed before
   // returning, so the batch survives a crash of the machine; without it, it
-  // survives a crash of the process.
+  // survives a crash of the process. A failed write changes nothing.
+  // Errors: NotSupported on a read-only store; IOError "no space left on
+  // device: ..." when the disk is full, and after that (RocksDB stops
+  // writing after a failed write) until Health() finds the database can
+  // resume.
   Status Write(const WriteBatch& batch, bool sync);
 
   // A view of the database as of now, for consistent reads.
@@ -130,17 +146,36 @@ class Store {
   Result<std::string> LastKey(Cf cf, std::string_view begin, std::string_view end) const;
 
   // fsyncs the write-ahead log: every Write so far, synced or not, then
-  // survives a crash of the machine.
+  // survives a crash of the machine. Errors as Write.
   Status SyncWal();
 
-  // Flushes memtables to SST files (used before a clean close).
+  // Flushes memtables to SST files (used before a clean close). Does
+  // nothing on a read-only store; returns the storage error, without
+  // flushing, while Health() is not OK.
   Status Flush();
+
+  // Whether writes can succeed. OK; NotSupported (with the reason) on a
+  // read-only store; or the error that stopped writes: once a write failed
+  // (say, the disk was full), RocksDB refuses every write until it is
+  // resumed. While that is so, this call (and every Write) tries to resume,
+  // at most once a second, so writes work again as soon as space is freed.
+  // Reads work in every state.
+  Status Health();
+
+  bool read_only() const;
 
   const std::string& path() const { return path_; }
 
  private:
   struct Rep;
   Store(std::string path, std::unique_ptr<Rep> rep);
+  // Open's two ways. OpenWritable sets *no_space when it failed for lack of
+  // space; `reason` says why the folder is opened read-only.
+  static Result<std::unique_ptr<Store>> OpenWritable(const StoreOptions& options,
+                                                     const std::string& path, bool* no_space);
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const StoreOptions& options,
+                                                     const std::string& path,
+                                                     const std::string& reason);
   std::string path_;
   std::unique_ptr<Rep> rep_;
 };

@@ -91,6 +91,22 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool cre
   return Database::Open(options, path);
 }
 
+Result<std::unique_ptr<Database>> OpenDatabaseForReading(const std::string& path) {
+  Options options;
+  options.create_if_missing = false;
+  // Not read_only always: a writable open keeps the folder's lock (a reader
+  // never sees a writer's folder half way) and saves index snapshots.
+  options.read_only_if_unwritable = true;
+  FE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(options, path));
+  if (db->read_only()) {
+    std::string note = db->StorageHealth().message();
+    std::replace(note.begin(), note.end(), '\n', ' ');
+    std::cout.flush();
+    std::cerr << "flashembed: note: " << note << "\n";
+  }
+  return db;
+}
+
 Result<Id> ParseIdArgument(std::string_view text, bool as_string) {
   if (text.empty()) return Status::InvalidArgument("an id must not be empty");
   if (as_string) return Id(text);

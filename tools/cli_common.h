@@ -47,6 +47,12 @@ int ReportUsageError(std::string_view message);
 // Opens the database folder `path`. Without `create_if_missing` a missing
 // folder is NotFound ("no flashembed database at <path>").
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool create_if_missing);
+// Opens the existing database folder `path` for a verb that only reads.
+// When the folder cannot be opened for writing because its filesystem is
+// read-only or full, it is opened read-only instead (Options::
+// read_only_if_unwritable), with a note on stderr, so reading still works.
+// A folder held by another process is refused as by OpenDatabase.
+Result<std::unique_ptr<Database>> OpenDatabaseForReading(const std::string& path);
 
 // A command-line id: an optional '-' and decimal digits make an integer id,
 // anything else a string id; `as_string` forces a string id. InvalidArgument

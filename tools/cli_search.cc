@@ -216,7 +216,7 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
     queries.push_back(std::move(*query));
   }
 
-  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  Result<std::unique_ptr<Database>> db = OpenDatabaseForReading(global.db);
   if (!db.ok()) return ReportError(db.status());
   Result<std::shared_ptr<Collection>> collection = (*db)->GetCollection(global.collection);
   if (!collection.ok()) return ReportError(collection.status());

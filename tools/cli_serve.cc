@@ -25,17 +25,10 @@ struct ServeArgs {
   bool no_access_log = false;
 };
 
-// Whether a token is empty or only whitespace. Such a token counts as none:
-// it protects nothing (`--token "$UNSET"` passes " " or ""), and HTTP drops
-// the whitespace around a header value, so no client could even present it.
-bool IsBlank(std::string_view token) {
-  return token.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
-}
-
 int RunServe(ServeArgs& args, const GlobalOptions& global) {
-  if (IsBlank(args.options.token)) {
+  if (server::IsBlankToken(args.options.token)) {
     const char* env = std::getenv("FLASHEMBED_TOKEN");
-    args.options.token = env != nullptr && !IsBlank(env) ? env : "";
+    args.options.token = env != nullptr && !server::IsBlankToken(env) ? env : "";
   }
   args.options.access_log = !args.no_access_log;
   if (Status status = args.options.Validate(); !status.ok()) {

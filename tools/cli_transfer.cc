@@ -159,7 +159,7 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
   options.milvus_name = args.milvus_name;
   if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
 
-  auto db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  auto db = OpenDatabaseForReading(global.db);
   if (!db.ok()) return ReportError(db.status());
   auto collection = (*db)->GetCollection(global.collection);
   if (!collection.ok()) return ReportError(collection.status());
@@ -362,7 +362,7 @@ int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
   options.upsert = args.upsert;
   if (Status s = options.Validate(); !s.ok()) return ReportUsageError(s.message());
 
-  auto db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  auto db = OpenDatabaseForReading(global.db);
   if (!db.ok()) return ReportError(db.status());
   auto collection = (*db)->GetCollection(global.collection);
   if (!collection.ok()) return ReportError(collection.status());

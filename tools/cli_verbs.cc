@@ -22,10 +22,16 @@ constexpr const char* kIdRule =
     "An ID made of an optional '-' and digits is an integer id, anything else a string id; "
     "--string-id makes every ID a string id (7 and \"7\" are different ids).";
 
-// Opens the database (which must exist) into `db` and returns the collection.
+// Opens the database (which must exist) into `db` and returns the
+// collection; `for_reading`: by OpenDatabaseForReading.
 Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
-                                                   std::unique_ptr<Database>& db) {
-  FE_ASSIGN_OR_RETURN(db, OpenDatabase(global.db, /*create_if_missing=*/false));
+                                                   std::unique_ptr<Database>& db,
+                                                   bool for_reading) {
+  if (for_reading) {
+    FE_ASSIGN_OR_RETURN(db, OpenDatabaseForReading(global.db));
+  } else {
+    FE_ASSIGN_OR_RETURN(db, OpenDatabase(global.db, /*create_if_missing=*/false));
+  }
   return db->GetCollection(global.collection);
 }
 
@@ -247,7 +253,8 @@ struct GetArgs {
 // get --document: long documents' records (source, title, hash, chunks).
 int RunGetDocuments(const GetArgs& args, const GlobalOptions& global) {
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  Result<std::shared_ptr<Collection>> collection =
+      OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
   std::vector<DocumentInfo> infos;
   for (const std::string& id : args.ids) {
@@ -308,7 +315,8 @@ void PrintDocuments(const std::vector<Document>& docs, bool with_vector, const G
 // get --filter: the matching documents in write order, paged.
 int RunGetWhere(const GetArgs& args, const GlobalOptions& global) {
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  Result<std::shared_ptr<Collection>> collection =
+      OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
   if (args.count) {
     Result<uint64_t> count = (*collection)->CountWhere(args.filter, args.filter_params);
@@ -350,7 +358,8 @@ int RunGet(const GetArgs& args, const GlobalOptions& global) {
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  Result<std::shared_ptr<Collection>> collection =
+      OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
 
   // Fetch everything first: a missing id fails the call before any output.
@@ -394,7 +403,8 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
     }
     if (args.ids.empty()) return ReportUsageError("give one or more document ids");
     std::unique_ptr<Database> db;
-    Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+    Result<std::shared_ptr<Collection>> collection =
+      OpenCollection(global, db, /*for_reading=*/false);
     if (!collection.ok()) return ReportError(collection.status());
     Result<size_t> deleted = (*collection)->DeleteDocuments({}, args.ids);
     if (!deleted.ok()) return ReportError(deleted.status());
@@ -415,7 +425,8 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db);
+  Result<std::shared_ptr<Collection>> collection =
+      OpenCollection(global, db, /*for_reading=*/false);
   if (!collection.ok()) return ReportError(collection.status());
   if (!args.filter.empty()) {
     Result<size_t> deleted = (*collection)->DeleteWhere({}, args.filter, args.filter_params);
@@ -458,7 +469,7 @@ void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
 }
 
 int RunStats(const GlobalOptions& global) {
-  Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
+  Result<std::unique_ptr<Database>> db = OpenDatabaseForReading(global.db);
   if (!db.ok()) return ReportError(db.status());
   std::vector<CollectionInfo> infos;
   if (global.collection_given) {

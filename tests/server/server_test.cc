@@ -257,6 +257,13 @@ TEST_F(NativeApiTest, TooManyConnectionsGet503) {
   EXPECT_TRUE(served);
 }
 
+TEST_F(NativeApiTest, BlankTokenOnLoopbackMeansNoAuthentication) {
+  options.token = "  ";
+  Start();
+  Reply r = Post(kApi, {{"name", "vec"}, {"dim", 4}, {"encoder", "none"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 TEST_F(NativeApiTest, BearerTokenIsRequiredWhenConfigured) {
   options.token = "s3cret-token";
   Start();
@@ -293,6 +300,13 @@ TEST(ServerOptionsTest, NonLoopbackHostNeedsToken) {
   EXPECT_NE(status.message().find("without a token"), std::string::npos) << status;
   options.token = "t";
   EXPECT_TRUE(options.Validate().ok());
+  // A blank token is no token, for library callers as for the CLI.
+  for (const char* blank : {" ", "\t \n", ""}) {
+    options.token = blank;
+    EXPECT_TRUE(options.Validate().IsInvalidArgument()) << "[" << blank << "]";
+    EXPECT_TRUE(IsBlankToken(blank));
+  }
+  EXPECT_FALSE(IsBlankToken(" t "));
   options.token = "";
   options.host = "::1";
   EXPECT_TRUE(options.Validate().ok());
