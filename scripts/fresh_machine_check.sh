@@ -66,6 +66,17 @@ deb ${mirror%/debian}/debian-security bookworm-security main
 EOF
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 cp /etc/hostname "$root/etc/hostname" 2>/dev/null || true
+# A network that intercepts TLS (a proxy with its own CA, which this
+# machine trusts through /usr/local/share/ca-certificates) needs the same
+# trust on every machine behind it: npm (the Milvus SDK test) would fail
+# otherwise. Those local CAs are carried over; nothing else is.
+extra_ca=""
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  cat /usr/local/share/ca-certificates/*.crt >"$root/etc/local-ca-bundle.crt"
+  extra_ca=/etc/local-ca-bundle.crt
+fi
 
 # The working tree as a clone would have it: tracked and new files, no build
 # folders, caches, databases or node_modules.
@@ -87,8 +98,8 @@ run_inside() {  # name, command
     mount -t tmpfs -o size=8g tmpfs "$root/tmp"
     exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      bash -c "cd /root/flashembed && $cmd"
-  ' _ "$root" "$cmd" >"$logs/$name.log" 2>&1
+      ${3:+NODE_EXTRA_CA_CERTS=$3} bash -c "cd /root/flashembed && $cmd"
+  ' _ "$root" "$cmd" "$extra_ca" >"$logs/$name.log" 2>&1
   rc=$?
   set -e
   local took=$(($(seconds) - start))

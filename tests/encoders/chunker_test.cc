@@ -23,8 +23,8 @@
 namespace flashembed::encoders {
 namespace {
 
-// Shared real vocabularies (see ../shared/testdata/vocab/SOURCES.md).
-const std::string kVocabDir = FLASHEMBED_SOURCE_DIR "/../shared/testdata/vocab";
+// Real BERT vocabularies (where each file came from: testdata/vocab/SOURCES.md).
+const std::string kVocabDir = FLASHEMBED_SOURCE_DIR "/tests/encoders/testdata/vocab";
 const std::string kTestdataDir = FLASHEMBED_SOURCE_DIR "/tests/encoders/testdata";
 
 // A TextEncoder over a real BERT tokenizer without model weights: the

@@ -26,8 +26,8 @@ namespace {
 
 using Tokenizer = WordPieceTokenizer;
 
-// Shared real vocabularies (see ../shared/testdata/vocab/SOURCES.md).
-const std::string kVocabDir = FLASHEMBED_SOURCE_DIR "/../shared/testdata/vocab";
+// Real BERT vocabularies (where each file came from: testdata/vocab/SOURCES.md).
+const std::string kVocabDir = FLASHEMBED_SOURCE_DIR "/tests/encoders/testdata/vocab";
 // Reference outputs of HF tokenizers 0.23.2 (tools/fixtures/gen_tokenizer_refs.mjs).
 const std::string kTestdataDir = FLASHEMBED_SOURCE_DIR "/tests/encoders/testdata";
 

@@ -6,7 +6,7 @@
 //   chunker_bench [--vocab DIR] [--text FILE] [--mb 4] [--repeat 3]
 //
 // DIR is a BERT tokenizer folder (vocab.txt, optional tokenizer.json);
-// default ../shared/testdata/vocab/bert-base-uncased next to the source
+// default tests/encoders/testdata/vocab/bert-base-uncased in the source
 // tree. Without --text, the documents are generated (seeded): paragraphs of
 // English sentences with some CJK, URLs and long words, cut into documents
 // of about 20 KB. One thread. Prints one JSON line.
@@ -164,7 +164,7 @@ std::string Result(const char* encoder, const fe::Chunker& chunker, size_t bytes
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string vocab_dir = FLASHEMBED_SOURCE_DIR "/../shared/testdata/vocab/bert-base-uncased";
+  std::string vocab_dir = FLASHEMBED_SOURCE_DIR "/tests/encoders/testdata/vocab/bert-base-uncased";
   std::string text_path;
   double mb = 4;
   int repeat = 3;

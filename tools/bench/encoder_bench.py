@@ -258,8 +258,8 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(7)
 
-    vocab = open(os.path.join(ROOT, "..", "shared", "testdata", "vocab", "bert-base-uncased",
-                              "vocab.txt"), encoding="utf-8").read().splitlines()
+    vocab = open(os.path.join(ROOT, "tests", "encoders", "testdata", "vocab",
+                              "bert-base-uncased", "vocab.txt"), encoding="utf-8").read().splitlines()
     m = dict(name="minilm_shaped", hidden=384, layers=6, heads=12, inter=1536, vocab=len(vocab),
              max_pos=512, act="gelu", pooling="mean", normalize=True, dtype="F32", prefix="",
              max_seq=256)

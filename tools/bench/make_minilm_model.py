@@ -2,7 +2,7 @@
 """Writes a random model shaped like all-MiniLM-L6-v2 into a folder.
 
 Hidden 384, 6 layers, 12 heads, intermediate 1536, the real bert-base-uncased
-vocabulary (../shared/testdata), mean pooling + Normalize, F32 safetensors, in
+vocabulary (tests/encoders/testdata/vocab), mean pooling + Normalize, F32 safetensors, in
 the Hugging Face layout flashembed loads (`--model DIR`). For benchmarks that
 need a model of realistic cost (tools/bench/ingest_bench); the weights are
 random, so the vectors mean nothing. Needs Debian's python3-torch:
@@ -25,8 +25,8 @@ def main():
         sys.exit("usage: make_minilm_model.py OUT_DIR")
     folder = os.path.abspath(sys.argv[1])
     torch.manual_seed(7)
-    vocab = open(os.path.join(ROOT, "..", "shared", "testdata", "vocab", "bert-base-uncased",
-                              "vocab.txt"), encoding="utf-8").read().splitlines()
+    vocab = open(os.path.join(ROOT, "tests", "encoders", "testdata", "vocab",
+                              "bert-base-uncased", "vocab.txt"), encoding="utf-8").read().splitlines()
     m = dict(name="minilm_shaped", hidden=384, layers=6, heads=12, inter=1536, vocab=len(vocab),
              max_pos=512, act="gelu", pooling="mean", normalize=True, dtype="F32", prefix="",
              max_seq=256)
