@@ -108,6 +108,8 @@ Status CollectionImpl::CheckOpen() const {
 }
 
 Status CollectionImpl::CheckWritable() const {
+  // Open first: once the database is closed, store_ is gone.
+  FE_RETURN_IF_ERROR(CheckOpen());
   return store_->read_only() ? store_->Health() : Status::OK();
 }
 

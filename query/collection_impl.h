@@ -153,8 +153,8 @@ class CollectionImpl final : public Collection,
                  std::unique_ptr<encoders::TextEncoder> encoder);
 
   Status CheckOpen() const;
-  // NotSupported on a read-only database. Checked first by the calls that
-  // write, before they embed or read anything.
+  // CheckOpen(), then NotSupported on a read-only database. Checked first by
+  // the calls that write, before they embed or read anything.
   Status CheckWritable() const;
   // Loads every live document's id and metadata for filter evaluation, once,
   // and indexes of the given metadata paths; writes keep them current

@@ -199,6 +199,10 @@ Status ValidateMetadata(std::string_view metadata);
 // short, below about 3e-39, that scaling it to length 1 overflows).
 // InvalidArgument saying what is wrong otherwise.
 Status ValidateVector(std::span<const float> vector, Metric metric);
+// True if `text` has nothing to embed: empty, or only whitespace (Unicode
+// Zs / Zl / Zp), control and format characters (U+200B, U+FEFF, ...). Such a
+// text is refused as a document or a query without a vector.
+bool IsBlankText(std::string_view text);
 
 // One record. `text` is embedded by the collection's encoder when `vector` is
 // empty; a non-empty `vector` is stored as given (and `text` kept as payload).
@@ -825,10 +829,11 @@ class Database {
   virtual bool read_only() const = 0;
 
   // Snapshots every collection and closes. Further calls return Cancelled.
-  // Idempotent; also done by the destructor. On a read-only database, or
-  // while the storage refuses writes (StorageHealth()), snapshots are not
-  // written (the next open replays the writes since the last one) and the
-  // storage error is returned; nothing acknowledged is lost either way.
+  // Idempotent; also done by the destructor. On a read-only database no
+  // snapshot is written and OK is returned; while a writable database's
+  // storage refuses writes (StorageHealth()), snapshots are not written (the
+  // next open replays the writes since the last one) and the storage error is
+  // returned; nothing acknowledged is lost either way.
   virtual Status Close() = 0;
 
   virtual const std::string& path() const = 0;

@@ -5,8 +5,11 @@
 #include <limits>
 
 #include "base/json_depth.h"
+#include "encoders/encoder.h"
 
 namespace flashembed {
+
+bool IsBlankText(std::string_view text) { return encoders::IsBlankText(text); }
 
 Status ValidateMetadata(std::string_view metadata) {
   return query::ParseMetadata(metadata).status();

@@ -83,8 +83,12 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
     if (storage.ok()) {
       response.body = R"({"status":"ok"})";
     } else {
-      response.body =
-          Dump(Json{{"status", "degraded"}, {"storage", "read-only: " + storage.message()}});
+      // Writes are refused while the storage is read-only (a read-only
+      // folder, or a write error such as a full disk); a closing database
+      // is just that.
+      const bool closing = storage.code() == StatusCode::kCancelled;
+      response.body = Dump(Json{{"status", "degraded"},
+                                {"storage", (closing ? "" : "read-only: ") + storage.message()}});
     }
     return response;
   }

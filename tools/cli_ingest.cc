@@ -40,7 +40,9 @@ Status Validate(const std::vector<InputRecord>& records, const CollectionSchema&
       if (schema.encoder.empty()) {
         return fail("collection \"" + name + "\" is vector-only (encoder none): give a \"vector\"");
       }
-      if (record.text.empty()) return fail("text is empty");
+      if (IsBlankText(record.text)) {
+        return fail("text is empty (or only whitespace / control characters)");
+      }
     } else {
       if (collection != nullptr && record.vector.size() != static_cast<size_t>(schema.dim)) {
         return fail("dim mismatch: collection \"" + name + "\" has " + std::to_string(schema.dim) +

@@ -160,6 +160,10 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
     if (Status status = own.Validate(); !status.ok()) {
       return Status::InvalidArgument(prefix + status.message());
     }
+    if (query.vector.empty() && IsBlankText(query.text)) {
+      return Status::InvalidArgument(prefix +
+                                     "query is empty (or only whitespace / control characters)");
+    }
     if (query.vector.empty() && info.schema.encoder.empty()) {
       return Status::InvalidArgument(prefix + "collection \"" + info.name +
                                      "\" is vector-only (encoder none): search it with a vector");

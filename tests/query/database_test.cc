@@ -261,6 +261,15 @@ TEST(Database, HandlesOutliveTheDatabase) {
   }
   EXPECT_EQ(c->Count().status().code(), StatusCode::kCancelled);
   EXPECT_EQ(c->Search({}, Query::Text("moon")).status().code(), StatusCode::kCancelled);
+  // Writes too (they check the storage's health, which is gone with it).
+  EXPECT_EQ(c->Add({}, SampleDocs()).code(), StatusCode::kCancelled);
+  EXPECT_EQ(c->Upsert({}, SampleDocs()).code(), StatusCode::kCancelled);
+  const Id one[] = {Id(1)};
+  EXPECT_EQ(c->Delete({}, one).status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(c->DeleteWhere({}, "id > 0", "").status().code(), StatusCode::kCancelled);
+  const std::string doc_ids[] = {"d1"};
+  EXPECT_EQ(c->DeleteDocuments({}, doc_ids).status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(c->Snapshot().code(), StatusCode::kCancelled);
   // The folder is released: it opens again while the stale handle lives.
   auto db = OpenDb(dir.Sub("db"));
   ASSERT_OK_AND_ASSIGN(auto again, db->GetCollection("c"));

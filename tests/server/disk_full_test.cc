@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "tests/server/http_test_client.h"
@@ -100,22 +102,30 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Starts the binary with `args`, stdout/stderr to files in `dir`.
+// Starts the binary with `args`, stdout/stderr to files in `dir`. Everything
+// the child needs is built before fork: this process has threads, and after
+// fork only async-signal-safe calls are safe (no malloc, no setenv).
 pid_t Spawn(const std::vector<std::string>& args, const std::string& dir) {
   std::vector<std::string> storage = {kCli};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;  // this environment minus the CLI's own variables
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view var(*e);
+    if (var.starts_with("FLASHEMBED_TOKEN=") || var.starts_with("FLASHEMBED_DB=")) continue;
+    envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
+  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
   const pid_t pid = fork();
   if (pid == 0) {
-    const int out = open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    unsetenv("FLASHEMBED_TOKEN");
-    unsetenv("FLASHEMBED_DB");
-    execv(kCli, argv.data());
+    execve(kCli, argv.data(), envp.data());
     _exit(127);
   }
   return pid;

@@ -537,6 +537,8 @@ TEST_F(CliTest, BadJsonlLineNamesLineAndAddsNothing) {
       {R"({"id": true, "text": "x"})", "id must be an integer or a non-empty string"},
       {R"({"id": "c", "text": "x", "metadata": [1]})", "\"metadata\" must be a JSON object"},
       {R"({"id": "c", "text": ""})", "\"text\" is empty"},
+      {R"({"id": "c", "text": "\u3000\u200b "})",
+       "text is empty (or only whitespace / control characters)"},
       {R"([1, 2])", "expected a JSON object"},
       {R"({"id": "a", "text": "again"})", "id \"a\" is given twice (first at "},
   };
