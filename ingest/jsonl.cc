@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/json_depth.h"
 #include "ingest/extract.h"
 
 namespace flashembed::ingest::internal {
@@ -12,31 +13,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr int kMaxJsonDepth = 256;
-
-// nlohmann's parser and serializer recurse per nesting level: refuse deep
-// nesting before parsing so "[[[[..." cannot overflow the stack.
-bool TooDeep(std::string_view line) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
+// nlohmann copies and serialises recursively, one frame per nesting level:
+// deeper records are refused before parsing (JsonDepth).
+constexpr size_t kMaxJsonDepth = 256;
 
 // Parse errors name the column: "syntax error while parsing value -
 // invalid literal; last read: 'x'".
@@ -164,7 +143,7 @@ Status ReadJsonl(std::string_view bytes, const std::string& where, const ReadOpt
       std::snprintf(byte, sizeof(byte), "0x%02X", static_cast<unsigned char>(line[bad]));
       problem = std::string("not UTF-8 (byte ") + byte + " at column " + std::to_string(bad + 1) +
                 "); pass --encoding if the file is in another encoding";
-    } else if (TooDeep(line)) {
+    } else if (JsonDepth(line, kMaxJsonDepth) > kMaxJsonDepth) {
       problem = "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     } else {
       const Json record = Json::parse(line, nullptr, /*allow_exceptions=*/false);

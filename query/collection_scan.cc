@@ -199,7 +199,7 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
       }
       nlohmann::json& cm = *chunk_meta;
       const bool matches =
-          cm.is_object() && cm.contains("doc") && cm["doc"].is_object() &&
+          cm.contains("doc") && cm["doc"].is_object() &&
           cm["doc"].value("id", nlohmann::json()) == info.id && cm.contains("chunk") &&
           cm["chunk"].is_object() && cm["chunk"].value("n", nlohmann::json()) == c &&
           cm["chunk"].value("begin", nlohmann::json()) == ci.begin &&

@@ -19,14 +19,6 @@ namespace {
 
 using testing::TempDir;
 
-// A metadata object nested `levels` deep: {"a":{"a":...{}...}}.
-std::string Nested(size_t levels) {
-  std::string out;
-  for (size_t i = 1; i < levels; ++i) out += "{\"a\":";
-  out += "{}";
-  out += std::string(levels - 1, '}');
-  return out;
-}
 
 bool Contains(const Status& s, const std::string& text) {
   return s.message().find(text) != std::string::npos;
@@ -51,7 +43,7 @@ class InputLimitsTest : public ::testing::Test {
 
 TEST_F(InputLimitsTest, MetadataDepthIsLimitedEverywhere) {
   auto c = db_->CreateCollection("t", {}).value();
-  const std::string deepest = Nested(kMaxMetadataDepth);
+  const std::string deepest = testing::NestedJsonObject(kMaxMetadataDepth);
   EXPECT_OK(ValidateMetadata(deepest));
   std::vector<Document> ok = {{.id = 1, .text = "fine", .metadata = deepest}};
   ASSERT_OK(c->Add({}, ok));
@@ -64,7 +56,7 @@ TEST_F(InputLimitsTest, MetadataDepthIsLimitedEverywhere) {
   // metadata was re-serialised): refused the same way, naming the document.
   for (size_t levels : {size_t{kMaxMetadataDepth} + 1, size_t{70000}}) {
     SCOPED_TRACE(levels);
-    const std::string deep = Nested(levels);
+    const std::string deep = testing::NestedJsonObject(levels);
     Status v = ValidateMetadata(deep);
     EXPECT_EQ(v.code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(v.message(), expected);

@@ -13,14 +13,6 @@ namespace {
 
 constexpr const char* kApi = "/api/v1/collections";
 
-// A metadata object nested `levels` deep: {"a":{"a":...{}...}}.
-std::string Nested(size_t levels) {
-  std::string out;
-  for (size_t i = 1; i < levels; ++i) out += "{\"a\":";
-  out += "{}";
-  out += std::string(levels - 1, '}');
-  return out;
-}
 
 class BadInputTest : public ServerTest {
  protected:
@@ -109,10 +101,10 @@ TEST_F(BadInputTest, VectorsWhoseScoresWouldOverflowAreRefused) {
 TEST_F(BadInputTest, MetadataDepthIsTheLibrarysLimit) {
   const std::string limit = std::to_string(kMaxMetadataDepth);
   std::string body = R"({"documents":[{"id":1,"vector":[1,0,0,0],"metadata":)" +
-                     Nested(kMaxMetadataDepth) + "}]}";
+                     flashembed::testing::NestedJsonObject(kMaxMetadataDepth) + "}]}";
   ASSERT_EQ(Native("documents", body).status, 200);
   body = R"({"documents":[{"id":2,"vector":[1,0,0,0],"metadata":)" +
-         Nested(kMaxMetadataDepth + 1) + "}]}";
+         flashembed::testing::NestedJsonObject(kMaxMetadataDepth + 1) + "}]}";
   Reply r = Native("documents", body);
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(Message(r).find("document 0 (id 2): metadata nests deeper than " + limit + " levels"),
@@ -121,7 +113,7 @@ TEST_F(BadInputTest, MetadataDepthIsTheLibrarysLimit) {
   // Milvus: a JSON-typed dynamic key one level short of the limit in the
   // metadata object it lands in is refused the same way.
   json row = {{"id", 3}, {"vector", {1, 0, 0, 0}}};
-  row["deep"] = json::parse(Nested(kMaxMetadataDepth));
+  row["deep"] = json::parse(flashembed::testing::NestedJsonObject(kMaxMetadataDepth));
   json m = Milvus("entities/insert", {{"collectionName", "v"}, {"data", {row}}});
   EXPECT_NE(m["code"], 0) << m;
   EXPECT_NE(m["message"].get<std::string>().find("metadata nests deeper than " + limit),

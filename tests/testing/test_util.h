@@ -31,6 +31,15 @@
 
 namespace flashembed::testing {
 
+// A JSON object nested `levels` deep (levels >= 1): {"a":{"a":...{}...}}.
+inline std::string NestedJsonObject(size_t levels) {
+  std::string out;
+  for (size_t i = 1; i < levels; ++i) out += "{\"a\":";
+  out += "{}";
+  out += std::string(levels - 1, '}');
+  return out;
+}
+
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents on scope exit.
 class TempDir {
  public:
