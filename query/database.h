@@ -284,7 +284,7 @@ struct SearchOptions {
   bool with_text = true;     // fill Hit::text
   bool with_metadata = true; // fill Hit::metadata
   bool with_vector = false;  // fill Hit::vector
-  // A Milvus filter expression (milvus-compat.md §2) over the document's
+  // A Milvus filter expression (docs/FILTERS.md) over the document's
   // metadata keys (`lang == "en"`, `meta["a"]["b"] > 2`, `$meta["k"]`) and
   // `id`; empty: every document. Whenever at least k documents match, k come
   // back. A malformed expression is InvalidArgument naming the column.
@@ -358,7 +358,7 @@ struct Hit {
   std::optional<float> text_score;
 };
 
-// ---- Long documents (issue 4) -----------------------------------------------
+// ---- Long documents ---------------------------------------------------------
 //
 // A collection with an encoder also takes long documents: PutDocuments cuts
 // each text into overlapping windows of model tokens that end at sentence

@@ -1,4 +1,4 @@
-// MilvusApi: the Milvus REST v2 subset (milvus-compat.md §1) under
+// MilvusApi: the Milvus REST v2 subset (docs/API.md) under
 // /v2/vectordb/: collections/{create,list,describe,has,drop,get_stats,load,
 // release,refresh_load,get_load_state}, entities/{insert,upsert,delete,get,
 // query,search}, indexes/{create,list,describe,drop}.

@@ -1,6 +1,6 @@
 // flashembed serve: an HTTP/1.1 server over one open Database, speaking a
 // native JSON API (/api/v1/..., docs/API.md) and the Milvus REST v2 subset
-// (/v2/vectordb/..., milvus-compat.md §1).
+// (/v2/vectordb/..., same document).
 //
 //   auto server = flashembed::server::Server::Start(options, db.get()).value();
 //   std::cout << server->port();     // the bound port (options.port 0 = any free port)

@@ -1,4 +1,4 @@
-// JSON row files (milvus-compat.md §3.3): a streaming reader that finds one
+// JSON row files (transfer/FORMAT.md): a streaming reader that finds one
 // row object at a time in blocks of the file, and a row parser that reads
 // the pk, the vector and the text straight from the text (vectors are most
 // of the bytes: every number is converted once, to float32 with correct
@@ -281,7 +281,7 @@ class RowParser {
   }
 
   // Milvus 2.5's REST output of an Array field: {"Data":{"LongData":{"data":
-  // [1,2]}}}, the "data" key left out when empty (milvus-compat.md §1.1).
+  // [1,2]}}}, the "data" key left out when empty.
   static void UnwrapProtoArray(Json* value) {
     if (!value->is_object() || value->size() != 1 || !value->contains("Data")) return;
     const Json& data = (*value)["Data"];

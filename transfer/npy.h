@@ -1,5 +1,5 @@
 // NumPy .npy files (format versions 1.0, 2.0 and 3.0) as Milvus bulk import
-// reads them (milvus-compat.md §3.4): one C-ordered array per field, N rows.
+// reads them (transfer/FORMAT.md): one C-ordered array per field, N rows.
 // https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 //
 // Thread-safety: stateless functions.

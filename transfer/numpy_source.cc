@@ -1,4 +1,4 @@
-// NumPy groups (milvus-compat.md §3.4): one .npy per field, read in blocks
+// NumPy groups (transfer/FORMAT.md): one .npy per field, read in blocks
 // of rows from every file at once, each element checked as Milvus does.
 #include <cmath>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Copying a collection to and from a running Milvus over its REST API v2
-// (milvus-compat.md §1): `flashembed push` and `flashembed pull`.
+// (docs/API.md): `flashembed push` and `flashembed pull`.
 //
 //   transfer::RemoteOptions remote{.url = "http://milvus:19530", .token = "root:Milvus"};
 //   auto pushed = transfer::PushCollection(*collection, remote, {.milvus_name = "docs"});

@@ -1,7 +1,7 @@
 // Export of a collection as Milvus bulk-import files, and import of such
 // files (ours, or pymilvus BulkWriter's) into a collection. The folder
 // layout and the files are described in transfer/FORMAT.md; the Milvus side
-// in milvus-compat.md §3.
+// (what Milvus's bulk import accepts) there too.
 //
 //   transfer::ExportOptions options{.format = FileFormat::kMilvusJson, .out_dir = "out"};
 //   auto summary = transfer::ExportCollection(*collection, options);

@@ -1,4 +1,4 @@
-// The Milvus REST v2 subset (milvus-compat.md §1) over real connections:
+// The Milvus REST v2 subset (docs/API.md) over real connections:
 // quick and custom setup, the entity routes, index and load lifecycle,
 // error codes, Int64-as-string, distances, and a randomised body test.
 #include <cstdio>

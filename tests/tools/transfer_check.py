@@ -5,8 +5,8 @@
 
 collection.json must be a custom-setup collections/create body; import.json
 must list every data file; NumPy files must load with numpy (no pickles) to
-the dtype and shape of their field (milvus-compat.md section 3.4); JSON row
-files must follow the strict typing of section 3.3. Prints one line "ok:
+the dtype and shape of their field (transfer/FORMAT.md, Rows); JSON row
+files must follow Milvus's strict typing of JSON rows. Prints one line "ok:
 <rows> rows in <groups> groups" and exits 0, or prints what is wrong and
 exits 1. Needs Debian's python3-numpy (hence /usr/bin/python3).
 """
