@@ -2,7 +2,9 @@
 # One command from a fresh Debian 12 machine to a passing test suite: installs
 # the dependencies, checks the layer graph, builds with warnings as errors, and runs every GoogleTest
 # suite through CTest, the slow ones included (`ctest -LE slow` in build/ leaves
-# them out; `ctest -L index` runs one suite).
+# them out; `ctest -L index` runs one suite). CTest runs check_layers.sh too
+# (label layers); it runs here first as well because it takes a second and a
+# forbidden include is then reported before, not after, the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
