@@ -96,6 +96,19 @@ std::string CollectionKey(std::string_view name) {
   return k;
 }
 
+std::string EncodeNextCollectionId(uint32_t cid) {
+  std::string out(4, '\0');
+  std::memcpy(out.data(), &cid, 4);  // little-endian (asserted above)
+  return out;
+}
+
+Result<uint32_t> DecodeNextCollectionId(std::string_view bytes) {
+  if (bytes.size() != 4) return Status::Corruption("malformed next collection id");
+  uint32_t cid = 0;
+  std::memcpy(&cid, bytes.data(), 4);
+  return cid;
+}
+
 std::string CollectionStateKey(uint32_t cid) {
   std::string k = "s/";
   PutBE32(&k, cid);
@@ -155,6 +168,8 @@ std::string IdKey(uint32_t cid, std::string_view id_part) {
   k.append(id_part);
   return k;
 }
+
+std::string_view IdPartFromKey(std::string_view key) { return key.substr(4); }
 
 Result<ParsedId> DecodeIdPart(std::string_view id_part) {
   ParsedId id;

@@ -23,6 +23,8 @@ std::string CollectionKey(std::string_view name);
 inline constexpr std::string_view kCollectionKeyPrefix = "c/";
 // catalog: "n" -> next collection id (fixed32 LE)
 inline constexpr std::string_view kNextCollectionIdKey = "n";
+std::string EncodeNextCollectionId(uint32_t cid);
+Result<uint32_t> DecodeNextCollectionId(std::string_view bytes);
 // catalog: "s/" + cid -> CollectionState
 std::string CollectionStateKey(uint32_t cid);
 
@@ -45,6 +47,8 @@ Result<uint64_t> DecodeSlot(std::string_view bytes);
 std::string IntIdPart(int64_t id);
 std::string StringIdPart(std::string_view id);
 std::string IdKey(uint32_t cid, std::string_view id_part);
+// The id part of a key made by IdKey; REQUIRES: key.size() > 4.
+std::string_view IdPartFromKey(std::string_view key);
 struct ParsedId {
   bool is_int = false;
   int64_t int_value = 0;

@@ -200,7 +200,8 @@ TEST(Records, DamagedPostingsAndStatsAreCorruption) {
     EXPECT_EQ(s.message(), "full-text posting of term \"river\" is malformed");
   }
   EXPECT_TRUE(DecodePosting("river", key, value + "x").status().IsCorruption());
-  EXPECT_TRUE(DecodePosting("river", key.substr(0, key.size() - 1), value).status().IsCorruption());
+  EXPECT_TRUE(
+      DecodePosting("river", key.substr(0, key.size() - 1), value).status().IsCorruption());
   EXPECT_TRUE(DecodePosting("river", key + "x", value).status().IsCorruption());
   // A varint that never ends.
   EXPECT_TRUE(DecodePosting("river", key, std::string(11, '\x80')).status().IsCorruption());
@@ -245,7 +246,8 @@ TEST(Records, FieldValuesSortAsTheyCompare) {
   // Ranks, then fields, then collections, each in their own range.
   EXPECT_LT(FieldNumberPrefix(3, 0, inf), FieldRankPrefix(3, 0, FieldRank::kString));
   EXPECT_LT(FieldStringPrefix(3, 0, "\xff\xff"s), FieldRankPrefix(3, 0, FieldRank::kBool));
-  EXPECT_LT(FieldKey(FieldBoolPrefix(3, 0, true), ~uint64_t{0}), FieldRankPrefix(3, 1, FieldRank::kNumber));
+  EXPECT_LT(FieldKey(FieldBoolPrefix(3, 0, true), ~uint64_t{0}),
+            FieldRankPrefix(3, 1, FieldRank::kNumber));
   EXPECT_LT(FieldKey(FieldBoolPrefix(3, 255, true), ~uint64_t{0}), CollectionEnd(3));
   const std::string value = FieldStringPrefix(3, 0, "en");
   for (uint64_t slot : {uint64_t{0}, uint64_t{1} << 40, ~uint64_t{0}}) {
@@ -257,6 +259,22 @@ TEST(Records, FieldValuesSortAsTheyCompare) {
   }
   EXPECT_TRUE(SlotFromFieldKey(FieldBoolPrefix(3, 0, true)).status().IsCorruption());
   EXPECT_TRUE(SlotFromFieldKey("").status().IsCorruption());
+}
+
+TEST(Records, NextCollectionIdAndIdPartOfAKey) {
+  EXPECT_EQ(EncodeNextCollectionId(0x01020304), "\x04\x03\x02\x01");  // u32 LE
+  ASSERT_OK_AND_ASSIGN(uint32_t cid, DecodeNextCollectionId(EncodeNextCollectionId(4000000000u)));
+  EXPECT_EQ(cid, 4000000000u);
+  for (std::string_view bad : {"", "abc", "abcde"}) {
+    Status s = DecodeNextCollectionId(bad).status();
+    EXPECT_TRUE(s.IsCorruption()) << bad;
+    EXPECT_EQ(s.message(), "malformed next collection id");
+  }
+  EXPECT_EQ(IdPartFromKey(IdKey(9, StringIdPart("doc"))), "sdoc");
+  EXPECT_EQ(IdPartFromKey(IdKey(9, IntIdPart(-3))), IntIdPart(-3));
+  EXPECT_LT(PrefixEnd(kCollectionKeyPrefix), CollectionStateKey(0));
+  EXPECT_GE(CollectionKey("\xff"), std::string(kCollectionKeyPrefix));
+  EXPECT_LT(CollectionKey("\xff\xff"), PrefixEnd(kCollectionKeyPrefix));
 }
 
 TEST(Records, PrefixEndSkipsTrailingFfBytes) {
