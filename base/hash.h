@@ -7,7 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+
+#include "base/status.h"
 
 namespace flashembed {
 
@@ -39,6 +42,22 @@ inline uint64_t Hash64(const void* data, size_t n, uint64_t seed = 0) {
 
 inline uint64_t Hash64(std::string_view s, uint64_t seed = 0) {
   return Hash64(s.data(), s.size(), seed);
+}
+
+// The check of a checksummed payload (index snapshots, the parts of a
+// stored snapshot): OK when `payload` has `size` bytes and Hash64 `hash`, as
+// its header says. Corruption otherwise, the message starting with `what`
+// ("HNSW snapshot truncated: payload has 10 bytes, header says 12", "HNSW
+// snapshot checksum mismatch").
+inline Status CheckHash64(std::string_view what, std::string_view payload, uint64_t size,
+                          uint64_t hash) {
+  if (payload.size() != size) {
+    return Status::Corruption(std::string(what) + " truncated: payload has " +
+                              std::to_string(payload.size()) + " bytes, header says " +
+                              std::to_string(size));
+  }
+  if (Hash64(payload) != hash) return Status::Corruption(std::string(what) + " checksum mismatch");
+  return Status::OK();
 }
 
 }  // namespace flashembed

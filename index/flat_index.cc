@@ -1,12 +1,11 @@
 #include "index/flat_index.h"
 
-#include <cstring>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
-#include "base/hash.h"
 #include "index/row_store.h"
+#include "index/snapshot_header.h"
 
 namespace flashembed::index {
 namespace {
@@ -30,6 +29,8 @@ struct Header {
   uint64_t payload_hash;
 };
 static_assert(sizeof(Header) == 48);
+constexpr internal::SnapshotFormat kSnapshotFormat{"flat", "a flat index snapshot", kMagic,
+                                                   kFormatVersion};
 
 class FlatIndex final : public VectorIndex {
  public:
@@ -90,14 +91,10 @@ class FlatIndex final : public VectorIndex {
     internal::WriteSlots(removed_, &writer);
     internal::WriteRowStore(rows_, &writer);
     Header h{};
-    std::memcpy(h.magic, kMagic, sizeof(kMagic));
-    h.version = kFormatVersion;
     h.dim = static_cast<uint32_t>(options_.dim);
     h.metric = static_cast<uint32_t>(options_.metric);
     h.live_count = size();
-    h.payload_size = out.size() - sizeof(Header);
-    h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
-    std::memcpy(out.data(), &h, sizeof(h));
+    internal::SealSnapshot(kSnapshotFormat, h, &out);
     return out;
   }
 
@@ -139,28 +136,7 @@ Result<std::unique_ptr<VectorIndex>> LoadFlatIndex(const FlatOptions& options,
                                                    std::string_view bytes) {
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
-  if (bytes.size() < sizeof(Header)) {
-    return Status::Corruption("flat snapshot truncated: " + std::to_string(bytes.size()) +
-                              " bytes, header needs " + std::to_string(sizeof(Header)));
-  }
-  std::memcpy(&h, bytes.data(), sizeof(h));
-  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
-    return Status::Corruption("not a flat index snapshot (bad magic)");
-  }
-  if (h.version != kFormatVersion) {
-    return Status::NotSupported("flat snapshot format version " + std::to_string(h.version) +
-                                " is not supported (this build reads " +
-                                std::to_string(kFormatVersion) + ")");
-  }
-  std::string_view payload = bytes.substr(sizeof(Header));
-  if (payload.size() != h.payload_size) {
-    return Status::Corruption("flat snapshot truncated: payload has " +
-                              std::to_string(payload.size()) + " bytes, header says " +
-                              std::to_string(h.payload_size));
-  }
-  if (Hash64(payload.data(), payload.size()) != h.payload_hash) {
-    return Status::Corruption("flat snapshot checksum mismatch");
-  }
+  FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
   if (h.dim != static_cast<uint32_t>(options.dim)) {
     return Status::InvalidArgument("flat snapshot dim " + std::to_string(h.dim) +
                                    " differs from expected " + std::to_string(options.dim));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <new>
@@ -29,7 +28,7 @@
 #undef AVXCapable
 #undef AVX512Capable
 
-#include "base/hash.h"
+#include "index/snapshot_header.h"
 
 namespace flashembed::index {
 namespace {
@@ -50,6 +49,8 @@ struct Header {
   uint64_t payload_hash;
 };
 static_assert(sizeof(Header) == 56);
+constexpr internal::SnapshotFormat kSnapshotFormat{"HNSW", "an HNSW snapshot", kMagic,
+                                                   kFormatVersion};
 
 // An anonymous in-memory file: hnswlib 0.6.2 saves and loads only by path, and
 // /proc/self/fd/N gives one without touching the disk.
@@ -271,16 +272,12 @@ class HnswIndex final : public VectorIndex {
                              " bytes through " + file.path());
     }
     Header h{};
-    std::memcpy(h.magic, kMagic, sizeof(kMagic));
-    h.version = kFormatVersion;
     h.dim = static_cast<uint32_t>(options_.dim);
     h.metric = static_cast<uint32_t>(options_.metric);
     h.m = static_cast<uint32_t>(options_.m);
     h.ef_construction = static_cast<uint32_t>(options_.ef_construction);
     h.live_count = size();
-    h.payload_size = out.size() - sizeof(Header);
-    h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
-    std::memcpy(out.data(), &h, sizeof(h));
+    internal::SealSnapshot(kSnapshotFormat, h, &out);
     return out;
   }
 
@@ -485,28 +482,7 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const HnswOptions& options,
                                                    std::string_view bytes) {
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
-  if (bytes.size() < sizeof(Header)) {
-    return Status::Corruption("HNSW snapshot truncated: " + std::to_string(bytes.size()) +
-                              " bytes, header needs " + std::to_string(sizeof(Header)));
-  }
-  std::memcpy(&h, bytes.data(), sizeof(h));
-  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
-    return Status::Corruption("not an HNSW snapshot (bad magic)");
-  }
-  if (h.version != kFormatVersion) {
-    return Status::NotSupported("HNSW snapshot format version " + std::to_string(h.version) +
-                                " is not supported (this build reads " +
-                                std::to_string(kFormatVersion) + ")");
-  }
-  std::string_view payload = bytes.substr(sizeof(Header));
-  if (payload.size() != h.payload_size) {
-    return Status::Corruption("HNSW snapshot truncated: payload has " +
-                              std::to_string(payload.size()) + " bytes, header says " +
-                              std::to_string(h.payload_size));
-  }
-  if (Hash64(payload.data(), payload.size()) != h.payload_hash) {
-    return Status::Corruption("HNSW snapshot checksum mismatch");
-  }
+  FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
   if (h.dim != static_cast<uint32_t>(options.dim)) {
     return Status::InvalidArgument("HNSW snapshot dim " + std::to_string(h.dim) +
                                    " differs from expected " + std::to_string(options.dim));

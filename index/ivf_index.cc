@@ -20,8 +20,8 @@
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
 
-#include "base/hash.h"
 #include "index/row_store.h"
+#include "index/snapshot_header.h"
 
 namespace flashembed::index {
 namespace {
@@ -51,6 +51,8 @@ struct Header {
   uint64_t payload_hash;
 };
 static_assert(sizeof(Header) == 64);
+constexpr internal::SnapshotFormat kSnapshotFormat{"IVF", "an IVF snapshot", kMagic,
+                                                   kFormatVersion};
 constexpr uint64_t kTrainedFlag = 1;
 
 // FAISS's index_io through our buffers, without the copies that its
@@ -260,8 +262,6 @@ class IvfIndex final : public VectorIndex {
       std::memcpy(out.data() + size_at, &faiss_size, sizeof(faiss_size));
     }
     Header h{};
-    std::memcpy(h.magic, kMagic, sizeof(kMagic));
-    h.version = kFormatVersion;
     h.dim = static_cast<uint32_t>(options_.dim);
     h.metric = static_cast<uint32_t>(options_.metric);
     h.kind = static_cast<uint32_t>(options_.kind);
@@ -272,9 +272,7 @@ class IvfIndex final : public VectorIndex {
       h.pq_nbits = static_cast<uint32_t>(options_.pq_nbits);
     }
     h.live_count = size();
-    h.payload_size = out.size() - sizeof(Header);
-    h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
-    std::memcpy(out.data(), &h, sizeof(h));
+    internal::SealSnapshot(kSnapshotFormat, h, &out);
     return out;
   }
 
@@ -682,28 +680,7 @@ Result<std::unique_ptr<VectorIndex>> LoadIvfIndex(const IvfOptions& options,
                                                   std::string_view bytes) {
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
-  if (bytes.size() < sizeof(Header)) {
-    return Status::Corruption("IVF snapshot truncated: " + std::to_string(bytes.size()) +
-                              " bytes, header needs " + std::to_string(sizeof(Header)));
-  }
-  std::memcpy(&h, bytes.data(), sizeof(h));
-  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
-    return Status::Corruption("not an IVF snapshot (bad magic)");
-  }
-  if (h.version != kFormatVersion) {
-    return Status::NotSupported("IVF snapshot format version " + std::to_string(h.version) +
-                                " is not supported (this build reads " +
-                                std::to_string(kFormatVersion) + ")");
-  }
-  std::string_view payload = bytes.substr(sizeof(Header));
-  if (payload.size() != h.payload_size) {
-    return Status::Corruption("IVF snapshot truncated: payload has " +
-                              std::to_string(payload.size()) + " bytes, header says " +
-                              std::to_string(h.payload_size));
-  }
-  if (Hash64(payload.data(), payload.size()) != h.payload_hash) {
-    return Status::Corruption("IVF snapshot checksum mismatch");
-  }
+  FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
   auto mismatch = [](const char* field, const std::string& stored, const std::string& wanted) {
     return Status::InvalidArgument(std::string("IVF snapshot ") + field + " " + stored +
                                    " differs from expected " + wanted);

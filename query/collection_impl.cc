@@ -831,7 +831,7 @@ Result<size_t> CollectionImpl::RemoveLocked(
   {
     std::vector<std::string> parts;
     parts.reserve(doomed.size());
-    for (const auto& entry : doomed) parts.emplace_back(entry.first.substr(4));
+    for (const auto& entry : doomed) parts.emplace_back(storage::IdPartFromKey(entry.first));
     FE_RETURN_IF_ERROR(RefuseChunkIds(parts));
   }
   const uint32_t cid = record_.cid;

@@ -26,7 +26,7 @@ struct FilterRows;  // query/filter_rows.h
 class TextIndex;    // query/text_index.h
 class FieldStore;   // query/field_store.h
 struct PreparedFilter;  // query/filter_rows.h
-struct TextStats;   // query/text_index.h
+using TextStats = storage::TextStats;  // as query/text_index.h names it
 
 // Id <-> the id part of its ids-family key (storage/records.h).
 std::string IdPart(const Id& id);

@@ -7,7 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/hash.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
@@ -15,11 +14,10 @@
 #include "query/field_store.h"
 #include "query/filter_rows.h"
 #include "query/text_index.h"
+#include "storage/snapshot.h"
 
 namespace flashembed::query {
 namespace {
-
-constexpr size_t kSnapshotPartBytes = 4u << 20;
 
 index::HnswOptions HnswOptionsOf(const storage::CollectionRecord& r) {
   index::HnswOptions o;
@@ -138,16 +136,7 @@ Status CollectionImpl::LoadIndex() {
   // A snapshot that cannot be read is not fatal: the vectors are the truth.
   auto loaded = [&]() -> Result<std::unique_ptr<index::VectorIndex>> {
     FE_ASSIGN_OR_RETURN(storage::SnapshotHeader h, storage::DecodeSnapshotHeader(*header_bytes));
-    std::string bytes;
-    bytes.reserve(h.total_bytes);
-    for (uint32_t p = 0; p < h.parts; ++p) {
-      FE_ASSIGN_OR_RETURN(std::string part,
-                          store_->Get(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, p)));
-      bytes += part;
-    }
-    if (bytes.size() != h.total_bytes || Hash64(bytes) != h.hash) {
-      return Status::Corruption("index snapshot parts do not match their header");
-    }
+    FE_ASSIGN_OR_RETURN(std::string bytes, storage::ReadSnapshot(*store_, cid, h));
     FE_ASSIGN_OR_RETURN(auto idx, LoadIndexFor(record_, bytes));
     // Replay every index operation logged after the snapshot, in order.
     Status replay;
@@ -235,18 +224,7 @@ Status CollectionImpl::SnapshotLocked() {
   }();
   if (!bytes.ok()) return bytes.status();
   storage::WriteBatch batch;
-  batch.DeleteRange(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0),
-                    storage::CollectionEnd(cid));
-  storage::SnapshotHeader h;
-  h.next_seq = state_.next_seq;
-  h.total_bytes = bytes->size();
-  h.hash = Hash64(*bytes);
-  for (size_t off = 0; off < bytes->size(); off += kSnapshotPartBytes) {
-    batch.Put(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, h.parts++),
-              std::string_view(*bytes).substr(off, kSnapshotPartBytes));
-  }
-  batch.Put(storage::Cf::kSnapshots, storage::SnapshotHeaderKey(cid),
-            storage::EncodeSnapshotHeader(h));
+  storage::AppendSnapshot(cid, state_.next_seq, *bytes, &batch);
   // The snapshot covers every logged operation, so the log can go.
   batch.DeleteRange(storage::Cf::kOplog, storage::CollectionPrefix(cid),
                     storage::OplogKey(cid, state_.next_seq));

@@ -469,11 +469,9 @@ class DatabaseImpl final : public Database {
   }
 
   Status ScanCatalog(std::vector<storage::CollectionRecord>* out) const {
-    std::string begin(storage::kCollectionKeyPrefix);
-    std::string end = begin;
-    end.back() += 1;
+    const std::string end = storage::PrefixEnd(storage::kCollectionKeyPrefix);
     Status decode;
-    FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kCatalog, begin, end,
+    FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kCatalog, storage::kCollectionKeyPrefix, end,
                                     [&](std::string_view, std::string_view value) {
                                       auto r = storage::DecodeCollection(value);
                                       if (!r.ok()) decode = r.status();
@@ -505,11 +503,7 @@ class DatabaseImpl final : public Database {
     uint32_t cid = 1;
     auto next = store_->Get(storage::Cf::kCatalog, storage::kNextCollectionIdKey);
     if (next.ok()) {
-      if (next->size() != 4) return Status::Corruption("malformed next collection id");
-      cid = static_cast<uint32_t>(static_cast<unsigned char>((*next)[0])) |
-            static_cast<uint32_t>(static_cast<unsigned char>((*next)[1])) << 8 |
-            static_cast<uint32_t>(static_cast<unsigned char>((*next)[2])) << 16 |
-            static_cast<uint32_t>(static_cast<unsigned char>((*next)[3])) << 24;
+      FE_ASSIGN_OR_RETURN(cid, storage::DecodeNextCollectionId(*next));
     } else if (!next.status().IsNotFound()) {
       return next.status();
     }
@@ -518,9 +512,6 @@ class DatabaseImpl final : public Database {
     record.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    uint32_t following = cid + 1;
-    std::string next_bytes(4, '\0');
-    for (int i = 0; i < 4; ++i) next_bytes[i] = static_cast<char>((following >> (8 * i)) & 0xff);
     // Everything that can fail comes before the catalog write.
     FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
                                                      /*is_new=*/true));
@@ -529,7 +520,8 @@ class DatabaseImpl final : public Database {
               storage::EncodeCollection(record));
     batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(cid),
               storage::EncodeState(storage::CollectionState{}));
-    batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey, next_bytes);
+    batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey,
+              storage::EncodeNextCollectionId(cid + 1));
     FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
     open_.emplace(record.name, c);
     return std::shared_ptr<Collection>(std::move(c));

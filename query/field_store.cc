@@ -1,48 +1,26 @@
 #include "query/field_store.h"
 
-#include <bit>
-#include <cstring>
-
 #include "query/filter_rows.h"
 #include "storage/records.h"
 
 namespace flashembed::query {
 namespace {
 
-enum Rank : char { kNumber = 0, kString = 1, kBool = 2 };
-
-void PutBigEndian(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-// Order-preserving bytes of a double (see storage/FORMAT.md).
-void PutNumber(std::string* out, double d) {
-  if (d == 0) d = 0;  // -0.0 and 0.0 are one value
-  uint64_t bits = std::bit_cast<uint64_t>(d);
-  bits = (bits >> 63) != 0 ? ~bits : bits ^ (uint64_t{1} << 63);
-  PutBigEndian(out, bits);
-}
-
-void PutString(std::string* out, std::string_view s) {
-  for (char c : s) {
-    out->push_back(c);
-    if (c == '\0') out->push_back('\1');
+// The key prefix of value `v` of declared field `field` (storage/records.h).
+std::string ValuePrefix(uint32_t cid, size_t field, const FilterScalar& v) {
+  const auto f = static_cast<uint8_t>(field);
+  if (const auto* b = std::get_if<bool>(&v)) return storage::FieldBoolPrefix(cid, f, *b);
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return storage::FieldNumberPrefix(cid, f, static_cast<double>(*i));
   }
-  out->push_back('\0');
-  out->push_back('\0');
+  if (const auto* d = std::get_if<double>(&v)) return storage::FieldNumberPrefix(cid, f, *d);
+  return storage::FieldStringPrefix(cid, f, std::get<std::string>(v));
 }
 
-// The first string greater than every string that starts with `s`.
-std::string Successor(std::string s) {
-  while (!s.empty()) {
-    auto& last = reinterpret_cast<unsigned char&>(s.back());
-    if (last != 0xff) {
-      ++last;
-      return s;
-    }
-    s.pop_back();
-  }
-  return s;
+storage::FieldRank RankOf(const FilterScalar& v) {
+  if (std::holds_alternative<bool>(v)) return storage::FieldRank::kBool;
+  if (std::holds_alternative<std::string>(v)) return storage::FieldRank::kString;
+  return storage::FieldRank::kNumber;
 }
 
 }  // namespace
@@ -56,22 +34,18 @@ std::optional<size_t> FieldStore::FieldOf(const std::vector<std::string>& path) 
 
 std::optional<std::string> FieldStore::Key(size_t field, const nlohmann::json& v,
                                            uint64_t slot) const {
-  std::string key = storage::CollectionPrefix(cid_);
-  key.push_back(static_cast<char>(field));
+  const auto f = static_cast<uint8_t>(field);
+  std::string prefix;
   if (v.is_number()) {
-    key.push_back(kNumber);
-    PutNumber(&key, v.get<double>());
+    prefix = storage::FieldNumberPrefix(cid_, f, v.get<double>());
   } else if (v.is_string()) {
-    key.push_back(kString);
-    PutString(&key, v.get_ref<const std::string&>());
+    prefix = storage::FieldStringPrefix(cid_, f, v.get_ref<const std::string&>());
   } else if (v.is_boolean()) {
-    key.push_back(kBool);
-    key.push_back(v.get<bool>() ? '\1' : '\0');
+    prefix = storage::FieldBoolPrefix(cid_, f, v.get<bool>());
   } else {
     return std::nullopt;  // null, arrays and objects never satisfy a scalar conjunct
   }
-  PutBigEndian(&key, slot);
-  return key;
+  return storage::FieldKey(prefix, slot);
 }
 
 std::vector<std::string> FieldStore::Keys(uint64_t slot, const nlohmann::json& metadata) const {
@@ -101,51 +75,29 @@ void FieldStore::AppendDropAll(uint32_t cid, storage::WriteBatch* batch) {
 
 Result<bool> FieldStore::Candidates(size_t field, const FilterConjunct& c, size_t limit,
                                     std::vector<uint64_t>* out) const {
-  std::string field_prefix = storage::CollectionPrefix(cid_);
-  field_prefix.push_back(static_cast<char>(field));
-  // The key prefix of one value (everything before the slot).
-  auto value_prefix = [&](const FilterScalar& v) {
-    std::string p = field_prefix;
-    if (const auto* b = std::get_if<bool>(&v)) {
-      p.push_back(kBool);
-      p.push_back(*b ? '\1' : '\0');
-    } else if (const auto* i = std::get_if<int64_t>(&v)) {
-      p.push_back(kNumber);
-      PutNumber(&p, static_cast<double>(*i));
-    } else if (const auto* d = std::get_if<double>(&v)) {
-      p.push_back(kNumber);
-      PutNumber(&p, *d);
-    } else {
-      p.push_back(kString);
-      PutString(&p, std::get<std::string>(v));
-    }
-    return p;
-  };
+  auto value_prefix = [&](const FilterScalar& v) { return ValuePrefix(cid_, field, v); };
   bool within = true;
   Status bad;
   auto take = [&](const std::string& begin, const std::string& end) -> Status {
     return store_->Scan(storage::Cf::kFields, begin, end,
                         [&](std::string_view key, std::string_view) {
-                          if (key.size() < 8) {
-                            bad = Status::Corruption("field index key is too short");
+                          auto slot = storage::SlotFromFieldKey(key);
+                          if (!slot.ok()) {
+                            bad = slot.status();
                             return false;
                           }
                           if (out->size() >= limit) {
                             within = false;
                             return false;
                           }
-                          uint64_t slot = 0;
-                          for (char ch : key.substr(key.size() - 8)) {
-                            slot = (slot << 8) | static_cast<unsigned char>(ch);
-                          }
-                          out->push_back(slot);
+                          out->push_back(*slot);
                           return true;
                         });
   };
   if (c.kind != FilterConjunct::Kind::kRange) {
     for (const FilterScalar& v : c.values) {
       const std::string p = value_prefix(v);
-      FE_RETURN_IF_ERROR(take(p, Successor(p)));
+      FE_RETURN_IF_ERROR(take(p, storage::PrefixEnd(p)));
       FE_RETURN_IF_ERROR(bad);
       if (!within) return false;
     }
@@ -154,9 +106,10 @@ Result<bool> FieldStore::Candidates(size_t field, const FilterConjunct& c, size_
   // A range orders numbers with numbers and strings with strings only;
   // bounds are taken inclusively (a superset).
   const FilterScalar& any = c.lower ? *c.lower : *c.upper;
-  std::string rank_prefix = value_prefix(any).substr(0, field_prefix.size() + 1);
+  const std::string rank_prefix =
+      storage::FieldRankPrefix(cid_, static_cast<uint8_t>(field), RankOf(any));
   const std::string begin = c.lower ? value_prefix(*c.lower) : rank_prefix;
-  const std::string end = c.upper ? Successor(value_prefix(*c.upper)) : Successor(rank_prefix);
+  const std::string end = storage::PrefixEnd(c.upper ? value_prefix(*c.upper) : rank_prefix);
   FE_RETURN_IF_ERROR(take(begin, end));
   FE_RETURN_IF_ERROR(bad);
   return within;

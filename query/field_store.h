@@ -1,5 +1,6 @@
 // Indexes of a collection's declared metadata fields, stored in RocksDB
-// (family `fields`, layout in storage/FORMAT.md), internal to query/.
+// (family `fields`, keys built by storage/records.h, bytes in
+// storage/FORMAT.md), internal to query/.
 //
 // They answer the same lookups as the in-memory FieldIndex of
 // filter_rows.h (a superset of the slots whose value satisfies a simple

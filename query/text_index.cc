@@ -63,40 +63,6 @@ std::string ValidUtf8(std::string_view text) {
   return out;
 }
 
-std::string PutSlot(uint64_t slot) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = static_cast<char>(slot & 0xff);
-    slot >>= 8;
-  }
-  return out;
-}
-
-uint64_t GetSlot(std::string_view bytes) {
-  uint64_t v = 0;
-  for (unsigned char c : bytes) v = (v << 8) | c;
-  return v;
-}
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
-
 // Term -> occurrences in one text.
 std::map<std::string, uint32_t> TermCounts(std::string_view text, size_t* length) {
   std::map<std::string, uint32_t> counts;
@@ -160,35 +126,16 @@ std::vector<std::string> AnalyzeText(std::string_view text) {
   return terms;
 }
 
-// ---- postings ----------------------------------------------------------------
-//
-// Keys (family `postings`): cid + 'T' + term + '\0' + slot (u64 BE) ->
-// varint term frequency, varint document length; cid + 'S' -> varint
-// documents, varint terms.
-
-std::string TextIndex::TermPrefix(std::string_view term) const {
-  std::string key = storage::CollectionPrefix(cid_);
-  key.push_back('T');
-  key.append(term);
-  key.push_back('\0');
-  return key;
-}
-
-std::string TextIndex::StatsKey() const { return storage::CollectionPrefix(cid_) + "S"; }
+// ---- postings (keys and values: storage/records.h) ----------------------------
 
 Status TextIndex::Load() {
-  auto bytes = store_->Get(storage::Cf::kPostings, StatsKey());
+  auto bytes = store_->Get(storage::Cf::kPostings, storage::TextStatsKey(cid_));
   if (bytes.status().IsNotFound()) {
     stats_ = TextStats();
     return Status::OK();
   }
   if (!bytes.ok()) return bytes.status();
-  std::string_view in = *bytes;
-  TextStats s;
-  if (!GetVarint(&in, &s.documents) || !GetVarint(&in, &s.terms) || !in.empty()) {
-    return Status::Corruption("full-text statistics record is malformed");
-  }
-  stats_ = s;
+  FE_ASSIGN_OR_RETURN(stats_, storage::DecodeTextStats(*bytes));
   return Status::OK();
 }
 
@@ -196,10 +143,8 @@ size_t TextIndex::AppendAdd(uint64_t slot, std::string_view text, storage::Write
                             TextStats* stats) const {
   size_t length = 0;
   for (const auto& [term, tf] : TermCounts(text, &length)) {
-    std::string value;
-    PutVarint(&value, tf);
-    PutVarint(&value, length);
-    batch->Put(storage::Cf::kPostings, TermPrefix(term) + PutSlot(slot), value);
+    batch->Put(storage::Cf::kPostings, storage::PostingKey(cid_, term, slot),
+               storage::EncodePosting(tf, length));
   }
   ++stats->documents;
   stats->terms += length;
@@ -210,17 +155,14 @@ void TextIndex::AppendRemove(uint64_t slot, std::string_view text, storage::Writ
                              TextStats* stats) const {
   size_t length = 0;
   for (const auto& [term, tf] : TermCounts(text, &length)) {
-    batch->Delete(storage::Cf::kPostings, TermPrefix(term) + PutSlot(slot));
+    batch->Delete(storage::Cf::kPostings, storage::PostingKey(cid_, term, slot));
   }
   if (stats->documents > 0) --stats->documents;
   stats->terms -= std::min<uint64_t>(stats->terms, length);
 }
 
 void TextIndex::AppendStats(const TextStats& stats, storage::WriteBatch* batch) const {
-  std::string value;
-  PutVarint(&value, stats.documents);
-  PutVarint(&value, stats.terms);
-  batch->Put(storage::Cf::kPostings, StatsKey(), value);
+  batch->Put(storage::Cf::kPostings, storage::TextStatsKey(cid_), storage::EncodeTextStats(stats));
 }
 
 void TextIndex::AppendDropAll(uint32_t cid, storage::WriteBatch* batch) {
@@ -239,12 +181,9 @@ Result<std::vector<TextHit>> TextIndex::Search(std::string_view query, size_t k,
   const storage::ReadView view = store_->NewReadView();
   TextStats stats;
   {
-    auto bytes = store_->Get(storage::Cf::kPostings, StatsKey(), &view);
+    auto bytes = store_->Get(storage::Cf::kPostings, storage::TextStatsKey(cid_), &view);
     if (bytes.ok()) {
-      std::string_view in = *bytes;
-      if (!GetVarint(&in, &stats.documents) || !GetVarint(&in, &stats.terms)) {
-        return Status::Corruption("full-text statistics record is malformed");
-      }
+      FE_ASSIGN_OR_RETURN(stats, storage::DecodeTextStats(*bytes));
     } else if (!bytes.status().IsNotFound()) {
       return bytes.status();
     }
@@ -254,24 +193,21 @@ Result<std::vector<TextHit>> TextIndex::Search(std::string_view query, size_t k,
   const double avg_length = std::max(1.0, static_cast<double>(stats.terms) / n);
   std::unordered_map<uint64_t, float> scores;
   for (const auto& [term, query_tf] : query_terms) {
-    const std::string prefix = TermPrefix(term);
-    std::string end = prefix;
-    end.back() = '\1';  // the first key after every key with `prefix`
     std::vector<std::pair<uint64_t, float>> postings;  // slot, BM25 tf part
     Status bad;
     FE_RETURN_IF_ERROR(store_->Scan(
-        storage::Cf::kPostings, prefix, end,
+        storage::Cf::kPostings, storage::PostingsBegin(cid_, term),
+        storage::PostingsEnd(cid_, term),
         [&](std::string_view key, std::string_view value) {
-          uint64_t tf = 0, length = 0;
-          if (key.size() != prefix.size() + 8 || !GetVarint(&value, &tf) ||
-              !GetVarint(&value, &length)) {
-            bad = Status::Corruption("full-text posting of term \"" + term + "\" is malformed");
+          auto posting = storage::DecodePosting(term, key, value);
+          if (!posting.ok()) {
+            bad = posting.status();
             return false;
           }
-          const uint64_t slot = GetSlot(key.substr(prefix.size()));
-          const double t = static_cast<double>(tf);
-          const double norm = kK1 * (1 - kB + kB * static_cast<double>(length) / avg_length);
-          postings.emplace_back(slot, static_cast<float>(t * (kK1 + 1) / (t + norm)));
+          const double t = static_cast<double>(posting->tf);
+          const double norm =
+              kK1 * (1 - kB + kB * static_cast<double>(posting->length) / avg_length);
+          postings.emplace_back(posting->slot, static_cast<float>(t * (kK1 + 1) / (t + norm)));
           return true;
         },
         &view));

@@ -1,6 +1,7 @@
 // Full-text search for hybrid ranking, internal to query/: one analysis for
-// documents and queries, BM25 postings in RocksDB (storage/FORMAT.md,
-// family `postings`), and top-k BM25 retrieval.
+// documents and queries, BM25 postings in RocksDB (family `postings`, keys
+// and codecs in storage/records.h, bytes in storage/FORMAT.md), and top-k
+// BM25 retrieval.
 //
 // Analysis (AnalyzeText): NFKC + case folding (utf8proc), then terms are
 // maximal runs of letters, digits and combining marks; runs of CJK
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/records.h"
 #include "storage/store.h"
 
 namespace flashembed::query {
@@ -35,10 +37,7 @@ inline constexpr size_t kMaxTermBytes = 128;
 std::vector<std::string> AnalyzeText(std::string_view text);
 
 // Live documents and their summed length in terms, stored with the postings.
-struct TextStats {
-  uint64_t documents = 0;
-  uint64_t terms = 0;
-};
+using TextStats = storage::TextStats;
 
 struct TextHit {
   uint64_t slot = 0;
@@ -78,9 +77,6 @@ class TextIndex {
                                       const std::function<bool(uint64_t)>& admit) const;
 
  private:
-  std::string TermPrefix(std::string_view term) const;
-  std::string StatsKey() const;
-
   storage::Store* const store_;
   const uint32_t cid_;
   TextStats stats_;

@@ -96,6 +96,19 @@ std::string CollectionKey(std::string_view name) {
   return k;
 }
 
+std::string EncodeNextCollectionId(uint32_t cid) {
+  std::string out(4, '\0');
+  std::memcpy(out.data(), &cid, 4);  // little-endian (asserted above)
+  return out;
+}
+
+Result<uint32_t> DecodeNextCollectionId(std::string_view bytes) {
+  if (bytes.size() != 4) return Status::Corruption("malformed next collection id");
+  uint32_t cid = 0;
+  std::memcpy(&cid, bytes.data(), 4);
+  return cid;
+}
+
 std::string CollectionStateKey(uint32_t cid) {
   std::string k = "s/";
   PutBE32(&k, cid);
@@ -155,6 +168,8 @@ std::string IdKey(uint32_t cid, std::string_view id_part) {
   k.append(id_part);
   return k;
 }
+
+std::string_view IdPartFromKey(std::string_view key) { return key.substr(4); }
 
 Result<ParsedId> DecodeIdPart(std::string_view id_part) {
   ParsedId id;
@@ -302,6 +317,142 @@ std::string SourceKey(uint32_t cid, std::string_view doc_id) {
 }
 
 std::string_view SourceIdFromKey(std::string_view key) { return key.substr(4); }
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(end.back());
+    if (last != 0xff) {
+      ++last;
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
+// ---- postings ----------------------------------------------------------------
+
+std::string PostingsBegin(uint32_t cid, std::string_view term) {
+  std::string k = CollectionPrefix(cid);
+  k.reserve(4 + 1 + term.size() + 1 + 8);
+  k.push_back('T');
+  k.append(term);
+  k.push_back('\0');
+  return k;
+}
+
+// The 0x00 ending PostingsBegin becomes 0x01.
+std::string PostingsEnd(uint32_t cid, std::string_view term) {
+  return PrefixEnd(PostingsBegin(cid, term));
+}
+
+std::string PostingKey(uint32_t cid, std::string_view term, uint64_t slot) {
+  std::string k = PostingsBegin(cid, term);
+  PutBE64(&k, slot);
+  return k;
+}
+
+std::string TextStatsKey(uint32_t cid) {
+  std::string k = CollectionPrefix(cid);
+  k.push_back('S');
+  return k;
+}
+
+std::string EncodePosting(uint64_t tf, uint64_t length) {
+  std::string out;
+  PutVarint(&out, tf);
+  PutVarint(&out, length);
+  return out;
+}
+
+Result<Posting> DecodePosting(std::string_view term, std::string_view key,
+                              std::string_view value) {
+  Reader in(value);
+  Posting p;
+  p.tf = in.Varint();
+  p.length = in.Varint();
+  if (key.size() != 4 + 1 + term.size() + 1 + 8 || !in.ok() || !in.done()) {
+    return Status::Corruption("full-text posting of term \"" + std::string(term) +
+                              "\" is malformed");
+  }
+  p.slot = GetBE64(key.substr(key.size() - 8));
+  return p;
+}
+
+std::string EncodeTextStats(const TextStats& s) {
+  std::string out;
+  PutVarint(&out, s.documents);
+  PutVarint(&out, s.terms);
+  return out;
+}
+
+Result<TextStats> DecodeTextStats(std::string_view bytes) {
+  Reader in(bytes);
+  TextStats s;
+  s.documents = in.Varint();
+  s.terms = in.Varint();
+  if (!in.ok() || !in.done()) {
+    return Status::Corruption("full-text statistics record is malformed");
+  }
+  return s;
+}
+
+// ---- fields --------------------------------------------------------------------
+
+std::string FieldRankPrefix(uint32_t cid, uint8_t field, FieldRank rank) {
+  std::string k = CollectionPrefix(cid);
+  k.push_back(static_cast<char>(field));
+  k.push_back(static_cast<char>(rank));
+  return k;
+}
+
+// A double as 8 bytes that sort as the numbers do: the sign bit flipped for
+// positive numbers, every bit flipped for negative ones, big-endian.
+std::string FieldNumberPrefix(uint32_t cid, uint8_t field, double value) {
+  if (value == 0) value = 0;  // -0.0 and 0.0 are one value
+  uint64_t bits = std::bit_cast<uint64_t>(value);
+  bits = (bits >> 63) != 0 ? ~bits : bits ^ (uint64_t{1} << 63);
+  std::string k = FieldRankPrefix(cid, field, FieldRank::kNumber);
+  PutBE64(&k, bits);
+  return k;
+}
+
+// 0x00 is written 0x00 0x01 and the string ends with 0x00 0x00, so a string
+// sorts before every longer string it starts.
+std::string FieldStringPrefix(uint32_t cid, uint8_t field, std::string_view value) {
+  std::string k = FieldRankPrefix(cid, field, FieldRank::kString);
+  k.reserve(k.size() + value.size() + 2 + 8);
+  for (char c : value) {
+    k.push_back(c);
+    if (c == '\0') k.push_back('\1');
+  }
+  k.push_back('\0');
+  k.push_back('\0');
+  return k;
+}
+
+std::string FieldBoolPrefix(uint32_t cid, uint8_t field, bool value) {
+  std::string k = FieldRankPrefix(cid, field, FieldRank::kBool);
+  k.push_back(value ? '\1' : '\0');
+  return k;
+}
+
+std::string FieldKey(std::string_view value_prefix, uint64_t slot) {
+  std::string k(value_prefix);
+  PutBE64(&k, slot);
+  return k;
+}
+
+Result<uint64_t> SlotFromFieldKey(std::string_view key) {
+  // cid, field, rank, the shortest value (a boolean's byte), slot.
+  constexpr size_t kShortest = 4 + 1 + 1 + 1 + 8;
+  if (key.size() < kShortest) {
+    return Status::Corruption("field index key is too short: " + std::to_string(key.size()) +
+                              " bytes");
+  }
+  return GetBE64(key.substr(key.size() - 8));
+}
 
 std::string EncodeSource(const SourceRecord& r) {
   std::string out;

@@ -23,6 +23,8 @@ std::string CollectionKey(std::string_view name);
 inline constexpr std::string_view kCollectionKeyPrefix = "c/";
 // catalog: "n" -> next collection id (fixed32 LE)
 inline constexpr std::string_view kNextCollectionIdKey = "n";
+std::string EncodeNextCollectionId(uint32_t cid);
+Result<uint32_t> DecodeNextCollectionId(std::string_view bytes);
 // catalog: "s/" + cid -> CollectionState
 std::string CollectionStateKey(uint32_t cid);
 
@@ -45,6 +47,8 @@ Result<uint64_t> DecodeSlot(std::string_view bytes);
 std::string IntIdPart(int64_t id);
 std::string StringIdPart(std::string_view id);
 std::string IdKey(uint32_t cid, std::string_view id_part);
+// The id part of a key made by IdKey; REQUIRES: key.size() > 4.
+std::string_view IdPartFromKey(std::string_view key);
 struct ParsedId {
   bool is_int = false;
   int64_t int_value = 0;
@@ -63,6 +67,34 @@ std::string SnapshotPartKey(uint32_t cid, uint32_t part);
 std::string SourceKey(uint32_t cid, std::string_view doc_id);
 // The document id of a key made by SourceKey; REQUIRES: key.size() > 4.
 std::string_view SourceIdFromKey(std::string_view key);
+
+// The first key after every key that starts with `prefix` (empty when
+// `prefix` is all 0xff bytes, which Store::Scan reads as "to the end").
+std::string PrefixEnd(std::string_view prefix);
+
+// postings (BM25): cid + 'T' + term + 0x00 + slot -> varint tf, varint
+// document length; cid + 'S' -> TextStats. Terms hold no 0x00 byte.
+std::string PostingKey(uint32_t cid, std::string_view term, uint64_t slot);
+// Every posting of `term` lies in [PostingsBegin, PostingsEnd).
+std::string PostingsBegin(uint32_t cid, std::string_view term);
+std::string PostingsEnd(uint32_t cid, std::string_view term);
+std::string TextStatsKey(uint32_t cid);
+
+// fields (declared metadata fields): cid + u8 field + u8 rank + value + slot
+// -> empty. Values of one rank sort in key order: numbers numerically,
+// strings bytewise, false before true.
+enum class FieldRank : uint8_t { kNumber = 0, kString = 1, kBool = 2 };
+// The key prefix of every value of `rank` of field `field`.
+std::string FieldRankPrefix(uint32_t cid, uint8_t field, FieldRank rank);
+// The key prefix of one value of field `field` (every key but the slot).
+// -0.0 is 0.0; integers beyond 2^53 round as doubles do.
+std::string FieldNumberPrefix(uint32_t cid, uint8_t field, double value);
+std::string FieldStringPrefix(uint32_t cid, uint8_t field, std::string_view value);
+std::string FieldBoolPrefix(uint32_t cid, uint8_t field, bool value);
+// The key of `slot` under a value prefix made above.
+std::string FieldKey(std::string_view value_prefix, uint64_t slot);
+// The slot of a fields key; Corruption when the key is too short to be one.
+Result<uint64_t> SlotFromFieldKey(std::string_view key);
 
 // ---- records ---------------------------------------------------------------
 
@@ -154,6 +186,29 @@ struct SnapshotHeader {
 };
 std::string EncodeSnapshotHeader(const SnapshotHeader& h);
 Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes);
+
+// One document's entry in the posting list of a term.
+struct Posting {
+  uint64_t slot = 0;    // from the key
+  uint64_t tf = 0;      // occurrences of the term in the document
+  uint64_t length = 0;  // the document's length in terms
+};
+// The value of a posting.
+std::string EncodePosting(uint64_t tf, uint64_t length);
+// A posting found in [PostingsBegin(cid, term), PostingsEnd(cid, term)):
+// Corruption when its key is not PostingKey(cid, term, slot)'s length or
+// its value is not two varints.
+Result<Posting> DecodePosting(std::string_view term, std::string_view key,
+                              std::string_view value);
+
+// Live documents of a collection's full-text index and their summed length
+// in terms (stored with the postings, key TextStatsKey).
+struct TextStats {
+  uint64_t documents = 0;
+  uint64_t terms = 0;
+};
+std::string EncodeTextStats(const TextStats& s);
+Result<TextStats> DecodeTextStats(std::string_view bytes);
 
 // Vectors are stored as little-endian float32, dim * 4 bytes.
 std::string EncodeVector(std::span<const float> v);

@@ -79,5 +79,18 @@ TEST(Hash64, IsDeterministicAndSpreads) {
   EXPECT_EQ(Hash64("flashembed"), 0x7cb80371e3e2feccULL);
 }
 
+TEST(CheckHash64, NamesWhatDisagreesWithTheHeader) {
+  const std::string payload = "index bytes";
+  EXPECT_OK(CheckHash64("flat snapshot", payload, payload.size(), Hash64(payload)));
+  Status s = CheckHash64("flat snapshot", payload.substr(1), payload.size(), Hash64(payload));
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_EQ(s.message(), "flat snapshot truncated: payload has 10 bytes, header says 11");
+  EXPECT_TRUE(CheckHash64("x", payload + "!", payload.size(), Hash64(payload)).IsCorruption());
+  s = CheckHash64("flat snapshot", "index bytez", payload.size(), Hash64(payload));
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_EQ(s.message(), "flat snapshot checksum mismatch");
+  EXPECT_OK(CheckHash64("empty", "", 0, Hash64("")));
+}
+
 }  // namespace
 }  // namespace flashembed

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "tests/testing/test_util.h"
 
 namespace flashembed::storage {
@@ -154,6 +158,131 @@ TEST(Records, StateOplogSnapshotAndVectorRoundTrip) {
   ASSERT_OK_AND_ASSIGN(std::vector<float> back, DecodeVector(EncodeVector(v), 3));
   EXPECT_EQ(back, v);
   EXPECT_FALSE(DecodeVector(EncodeVector(v), 4).ok());
+}
+
+// The bytes below are those query/ wrote before the layouts moved here
+// (storage/FORMAT.md); they must not change.
+TEST(Records, PostingKeysAndValuesKeepTheirBytes) {
+  using std::string_literals::operator""s;
+  EXPECT_EQ(PostingKey(1, "ab", 2), "\0\0\0\1Tab\0\0\0\0\0\0\0\0\2"s);
+  EXPECT_EQ(PostingsBegin(1, "ab"), "\0\0\0\1Tab\0"s);
+  EXPECT_EQ(PostingsEnd(1, "ab"), "\0\0\0\1Tab\1"s);
+  EXPECT_EQ(TextStatsKey(1), "\0\0\0\1S"s);
+  EXPECT_EQ(EncodePosting(300, 5), "\xac\x02\x05");
+  EXPECT_EQ(EncodeTextStats({1, 128}), "\x01\x80\x01");
+}
+
+TEST(Records, PostingsRoundTripAndStayInTheirRanges) {
+  for (uint64_t slot : {uint64_t{0}, uint64_t{255}, ~uint64_t{0}}) {
+    const std::string key = PostingKey(7, "river", slot);
+    EXPECT_GE(key, PostingsBegin(7, "river"));
+    EXPECT_LT(key, PostingsEnd(7, "river"));
+    EXPECT_LT(key, CollectionEnd(7));
+    ASSERT_OK_AND_ASSIGN(Posting p, DecodePosting("river", key, EncodePosting(3, 1u << 20)));
+    EXPECT_EQ(p.slot, slot);
+    EXPECT_EQ(p.tf, 3u);
+    EXPECT_EQ(p.length, 1u << 20);
+  }
+  // A term that extends another lies outside the shorter term's range.
+  EXPECT_GE(PostingKey(7, "rivers", 0), PostingsEnd(7, "river"));
+  EXPECT_LT(TextStatsKey(7), CollectionEnd(7));
+  ASSERT_OK_AND_ASSIGN(TextStats s, DecodeTextStats(EncodeTextStats({12, 3456})));
+  EXPECT_EQ(s.documents, 12u);
+  EXPECT_EQ(s.terms, 3456u);
+}
+
+TEST(Records, DamagedPostingsAndStatsAreCorruption) {
+  const std::string key = PostingKey(7, "river", 9);
+  const std::string value = EncodePosting(300, 5);
+  for (size_t cut = 0; cut < value.size(); ++cut) {
+    Status s = DecodePosting("river", key, value.substr(0, cut)).status();
+    EXPECT_TRUE(s.IsCorruption()) << cut;
+    EXPECT_EQ(s.message(), "full-text posting of term \"river\" is malformed");
+  }
+  EXPECT_TRUE(DecodePosting("river", key, value + "x").status().IsCorruption());
+  EXPECT_TRUE(
+      DecodePosting("river", key.substr(0, key.size() - 1), value).status().IsCorruption());
+  EXPECT_TRUE(DecodePosting("river", key + "x", value).status().IsCorruption());
+  // A varint that never ends.
+  EXPECT_TRUE(DecodePosting("river", key, std::string(11, '\x80')).status().IsCorruption());
+  const std::string stats = EncodeTextStats({300, 70000});
+  for (size_t cut = 0; cut < stats.size(); ++cut) {
+    Status s = DecodeTextStats(stats.substr(0, cut)).status();
+    EXPECT_TRUE(s.IsCorruption()) << cut;
+    EXPECT_EQ(s.message(), "full-text statistics record is malformed");
+  }
+  EXPECT_TRUE(DecodeTextStats(stats + "x").status().IsCorruption());
+}
+
+TEST(Records, FieldKeysKeepTheirBytes) {
+  using std::string_literals::operator""s;
+  EXPECT_EQ(FieldRankPrefix(1, 2, FieldRank::kString), "\0\0\0\1\2\1"s);
+  EXPECT_EQ(FieldNumberPrefix(1, 2, 1.0), "\0\0\0\1\2\0\xbf\xf0\0\0\0\0\0\0"s);
+  EXPECT_EQ(FieldNumberPrefix(1, 2, -1.0), "\0\0\0\1\2\0\x40\x0f\xff\xff\xff\xff\xff\xff"s);
+  EXPECT_EQ(FieldNumberPrefix(1, 2, -0.0), FieldNumberPrefix(1, 2, 0.0));
+  EXPECT_EQ(FieldStringPrefix(1, 2, "a\0b"s), "\0\0\0\1\2\1a\0\1b\0\0"s);
+  EXPECT_EQ(FieldBoolPrefix(1, 2, true), "\0\0\0\1\2\2\1"s);
+  EXPECT_EQ(FieldKey(FieldBoolPrefix(1, 2, false), 258), "\0\0\0\1\2\2\0\0\0\0\0\0\0\1\2"s);
+}
+
+TEST(Records, FieldValuesSortAsTheyCompare) {
+  using std::string_literals::operator""s;
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> numbers = {-inf, -1e300, -2.5, -1, -1e-300, 0, 1e-300, 1, 2.5, 1e300,
+                                       inf};
+  for (size_t i = 0; i + 1 < numbers.size(); ++i) {
+    EXPECT_LT(FieldNumberPrefix(3, 0, numbers[i]), FieldNumberPrefix(3, 0, numbers[i + 1]))
+        << numbers[i];
+  }
+  const std::vector<std::string> strings = {""s, "\0"s, "\0\0"s, "\1"s, "a"s, "a\0"s, "a\0b"s,
+                                            "a\1"s, "ab"s, "b"s, "\xff"s, "\xff\xff"s};
+  for (size_t i = 0; i + 1 < strings.size(); ++i) {
+    EXPECT_LT(FieldStringPrefix(3, 0, strings[i]), FieldStringPrefix(3, 0, strings[i + 1])) << i;
+    // No longer string falls in the range of one value's keys.
+    const std::string p = FieldStringPrefix(3, 0, strings[i]);
+    EXPECT_GE(FieldStringPrefix(3, 0, strings[i + 1]), PrefixEnd(p)) << i;
+  }
+  EXPECT_LT(FieldBoolPrefix(3, 0, false), FieldBoolPrefix(3, 0, true));
+  // Ranks, then fields, then collections, each in their own range.
+  EXPECT_LT(FieldNumberPrefix(3, 0, inf), FieldRankPrefix(3, 0, FieldRank::kString));
+  EXPECT_LT(FieldStringPrefix(3, 0, "\xff\xff"s), FieldRankPrefix(3, 0, FieldRank::kBool));
+  EXPECT_LT(FieldKey(FieldBoolPrefix(3, 0, true), ~uint64_t{0}),
+            FieldRankPrefix(3, 1, FieldRank::kNumber));
+  EXPECT_LT(FieldKey(FieldBoolPrefix(3, 255, true), ~uint64_t{0}), CollectionEnd(3));
+  const std::string value = FieldStringPrefix(3, 0, "en");
+  for (uint64_t slot : {uint64_t{0}, uint64_t{1} << 40, ~uint64_t{0}}) {
+    const std::string key = FieldKey(value, slot);
+    EXPECT_GE(key, value);
+    EXPECT_LT(key, PrefixEnd(value));
+    ASSERT_OK_AND_ASSIGN(uint64_t back, SlotFromFieldKey(key));
+    EXPECT_EQ(back, slot);
+  }
+  EXPECT_TRUE(SlotFromFieldKey(FieldBoolPrefix(3, 0, true)).status().IsCorruption());
+  EXPECT_TRUE(SlotFromFieldKey("").status().IsCorruption());
+}
+
+TEST(Records, NextCollectionIdAndIdPartOfAKey) {
+  EXPECT_EQ(EncodeNextCollectionId(0x01020304), "\x04\x03\x02\x01");  // u32 LE
+  ASSERT_OK_AND_ASSIGN(uint32_t cid, DecodeNextCollectionId(EncodeNextCollectionId(4000000000u)));
+  EXPECT_EQ(cid, 4000000000u);
+  for (std::string_view bad : {"", "abc", "abcde"}) {
+    Status s = DecodeNextCollectionId(bad).status();
+    EXPECT_TRUE(s.IsCorruption()) << bad;
+    EXPECT_EQ(s.message(), "malformed next collection id");
+  }
+  EXPECT_EQ(IdPartFromKey(IdKey(9, StringIdPart("doc"))), "sdoc");
+  EXPECT_EQ(IdPartFromKey(IdKey(9, IntIdPart(-3))), IntIdPart(-3));
+  EXPECT_LT(PrefixEnd(kCollectionKeyPrefix), CollectionStateKey(0));
+  EXPECT_GE(CollectionKey("\xff"), std::string(kCollectionKeyPrefix));
+  EXPECT_LT(CollectionKey("\xff\xff"), PrefixEnd(kCollectionKeyPrefix));
+}
+
+TEST(Records, PrefixEndSkipsTrailingFfBytes) {
+  using std::string_literals::operator""s;
+  EXPECT_EQ(PrefixEnd("ab"), "ac");
+  EXPECT_EQ(PrefixEnd("a\xff\xff"s), "b");
+  EXPECT_EQ(PrefixEnd("\xff"s), "");
+  EXPECT_EQ(PrefixEnd(""), "");
 }
 
 }  // namespace

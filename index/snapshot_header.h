@@ -1,0 +1,69 @@
+// The header that starts every index snapshot (index/FORMAT.md), internal to
+// index/. Each kind has its own Header struct, little-endian, that begins
+// with 8 magic bytes and a u32 format version and ends with the live vector
+// count, the payload size and the payload's Hash64; the kind's own fields
+// (dim, metric, ...) lie between and are checked by the kind's loader.
+#ifndef FLASHEMBED_INDEX_SNAPSHOT_HEADER_H_
+#define FLASHEMBED_INDEX_SNAPSHOT_HEADER_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "base/hash.h"
+#include "base/status.h"
+
+namespace flashembed::index::internal {
+
+// What tells one kind's snapshots apart, and names it in messages.
+struct SnapshotFormat {
+  const char* name;     // starts messages: "HNSW" gives "HNSW snapshot truncated: ..."
+  const char* article;  // for a bad magic: "an HNSW snapshot"
+  const char* magic;    // 8 bytes
+  uint32_t version;     // the kind's kFormatVersion
+};
+
+// Fills the header fields every kind shares (magic, version, payload size
+// and hash) into `h`, whose own fields the caller has set, and writes it
+// over the first sizeof(Header) bytes of `out`, the payload following them.
+// REQUIRES: out->size() >= sizeof(Header).
+template <class Header>
+void SealSnapshot(const SnapshotFormat& format, Header h, std::string* out) {
+  std::memcpy(h.magic, format.magic, sizeof(h.magic));
+  h.version = format.version;
+  h.payload_size = out->size() - sizeof(Header);
+  h.payload_hash = Hash64(out->data() + sizeof(Header), h.payload_size);
+  std::memcpy(out->data(), &h, sizeof(h));
+}
+
+// Reads the header of snapshot `bytes` into `h` and returns the payload
+// after it, once the shared fields check out. Corruption for a buffer
+// shorter than the header, a bad magic, or a payload whose size or Hash64
+// differs from the header's (CheckHash64); NotSupported for another format
+// version.
+template <class Header>
+Result<std::string_view> OpenSnapshot(const SnapshotFormat& format, std::string_view bytes,
+                                      Header* h) {
+  const std::string name(format.name);
+  if (bytes.size() < sizeof(Header)) {
+    return Status::Corruption(name + " snapshot truncated: " + std::to_string(bytes.size()) +
+                              " bytes, header needs " + std::to_string(sizeof(Header)));
+  }
+  std::memcpy(h, bytes.data(), sizeof(Header));
+  if (std::memcmp(h->magic, format.magic, sizeof(h->magic)) != 0) {
+    return Status::Corruption(std::string("not ") + format.article + " (bad magic)");
+  }
+  if (h->version != format.version) {
+    return Status::NotSupported(name + " snapshot format version " + std::to_string(h->version) +
+                                " is not supported (this build reads " +
+                                std::to_string(format.version) + ")");
+  }
+  const std::string_view payload = bytes.substr(sizeof(Header));
+  FE_RETURN_IF_ERROR(CheckHash64(name + " snapshot", payload, h->payload_size, h->payload_hash));
+  return payload;
+}
+
+}  // namespace flashembed::index::internal
+
+#endif  // FLASHEMBED_INDEX_SNAPSHOT_HEADER_H_

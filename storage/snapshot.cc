@@ -1,0 +1,41 @@
+#include "storage/snapshot.h"
+
+#include "base/hash.h"
+#include "storage/store.h"
+
+namespace flashembed::storage {
+
+void AppendSnapshot(uint32_t cid, uint64_t next_seq, std::string_view bytes, WriteBatch* batch) {
+  // From the first part to the end of the collection's range: every part,
+  // not the header ('h' sorts before 'p'), which the Put below replaces.
+  batch->DeleteRange(Cf::kSnapshots, SnapshotPartKey(cid, 0), CollectionEnd(cid));
+  SnapshotHeader h;
+  h.next_seq = next_seq;
+  h.total_bytes = bytes.size();
+  h.hash = Hash64(bytes);
+  for (size_t off = 0; off < bytes.size(); off += kSnapshotPartBytes) {
+    batch->Put(Cf::kSnapshots, SnapshotPartKey(cid, h.parts++),
+               bytes.substr(off, kSnapshotPartBytes));
+  }
+  batch->Put(Cf::kSnapshots, SnapshotHeaderKey(cid), EncodeSnapshotHeader(h));
+}
+
+Result<std::string> ReadSnapshot(const Store& store, uint32_t cid, const SnapshotHeader& header) {
+  // Checked before anything is reserved, so a damaged header cannot ask for
+  // more memory than its parts could hold.
+  if (header.total_bytes > uint64_t{header.parts} * kSnapshotPartBytes) {
+    return Status::Corruption("index snapshot header counts " + std::to_string(header.total_bytes) +
+                              " bytes in " + std::to_string(header.parts) + " parts of at most " +
+                              std::to_string(kSnapshotPartBytes));
+  }
+  std::string bytes;
+  bytes.reserve(header.total_bytes);
+  for (uint32_t p = 0; p < header.parts; ++p) {
+    FE_ASSIGN_OR_RETURN(std::string part, store.Get(Cf::kSnapshots, SnapshotPartKey(cid, p)));
+    bytes += part;
+  }
+  FE_RETURN_IF_ERROR(CheckHash64("index snapshot", bytes, header.total_bytes, header.hash));
+  return bytes;
+}
+
+}  // namespace flashembed::storage
