@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace flashembed::encoders {
 namespace {
 
@@ -22,50 +24,13 @@ enum Level : uint8_t {
   kParagraph,
 };
 
-// Decodes the UTF-8 sequence at text[*pos] into *cp and advances *pos.
-// Returns false, leaving *pos, for a malformed, overlong, surrogate or
-// out-of-range sequence (RFC 3629).
-bool DecodeUtf8(std::string_view text, size_t* pos, char32_t* cp) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  const size_t i = *pos;
-  const unsigned char b0 = s[i];
-  if (b0 < 0x80) {
-    *cp = b0;
-    *pos = i + 1;
-    return true;
-  }
-  size_t len = 0;
-  char32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, min = 0x80, *cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, min = 0x800, *cp = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, min = 0x10000, *cp = b0 & 0x07;
-  } else {
-    return false;
-  }
-  if (n - i < len) return false;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) return false;
-    *cp = (*cp << 6) | (s[i + k] & 0x3F);
-  }
-  if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return false;
-  *pos = i + len;
-  return true;
-}
-
 // The code point that ends just before `end` and where it starts. `text` is
 // valid UTF-8 and `end` lies between sequences.
 char32_t CodePointBefore(std::string_view text, size_t end, size_t* start) {
   size_t i = end - 1;
   while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) --i;
-  size_t pos = i;
-  char32_t cp = 0;
-  DecodeUtf8(text, &pos, &cp);
   *start = i;
-  return cp;
+  return DecodeUtf8(text, i).cp;
 }
 
 bool IsWhitespace(char32_t cp) {
@@ -241,10 +206,9 @@ Status CheckSpans(std::string_view text, std::span<const TokenSpan> spans) {
 // Narrows [*begin, *end) to exclude surrounding whitespace.
 void TrimWhitespace(std::string_view text, size_t* begin, size_t* end) {
   while (*begin < *end) {
-    size_t pos = *begin;
-    char32_t cp = 0;
-    if (!DecodeUtf8(text, &pos, &cp) || !IsWhitespace(cp)) break;
-    *begin = pos;
+    const Utf8Char c = DecodeUtf8(text, *begin);
+    if (!c.ok() || !IsWhitespace(c.cp)) break;
+    *begin += c.length;
   }
   while (*begin < *end) {
     size_t start = 0;

@@ -8,6 +8,7 @@
 
 #include <utf8proc.h>
 
+#include "base/utf8.h"
 #include "encoders/hashing_encoder.h"
 #include "encoders/transformer_encoder.h"
 
@@ -22,13 +23,10 @@ Result<std::vector<TokenSpan>> TextEncoder::TokenSpans(std::string_view) const {
 }
 
 bool IsBlankText(std::string_view text) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) return false;
-    switch (utf8proc_category(cp)) {
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Char c = DecodeUtf8(text, pos);
+    if (!c.ok()) return false;
+    switch (utf8proc_category(static_cast<utf8proc_int32_t>(c.cp))) {
       case UTF8PROC_CATEGORY_ZS:
       case UTF8PROC_CATEGORY_ZL:
       case UTF8PROC_CATEGORY_ZP:
@@ -38,8 +36,7 @@ bool IsBlankText(std::string_view text) {
       default:
         return false;
     }
-    p += n;
-    left -= n;
+    pos += c.length;
   }
   return true;
 }

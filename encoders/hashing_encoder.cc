@@ -11,6 +11,8 @@
 
 #include <utf8proc.h>
 
+#include "base/utf8.h"
+
 namespace flashembed::encoders {
 namespace {
 
@@ -477,24 +479,13 @@ size_t NextSafeCut(std::string_view text, size_t from) {
   return text.size();
 }
 
-// Byte offset of the first invalid UTF-8 sequence in `text`.
-size_t FirstInvalidUtf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  while (i < text.size()) {
-    utf8proc_int32_t cp;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + i, static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
-    if (len <= 0) return i;
-    i += static_cast<size_t>(len);
-  }
-  return text.size();
-}
-
 Status Utf8procError(utf8proc_ssize_t code, std::string_view text) {
   if (code == UTF8PROC_ERROR_INVALIDUTF8) {
+    // utf8proc refuses exactly what FindInvalidUtf8 does (both follow
+    // Unicode Table 3-7), so `bad` is found; text.size() only for safety.
+    const size_t bad = FindInvalidUtf8(text);
     return Status::InvalidArgument("invalid UTF-8 at byte " +
-                                   std::to_string(FirstInvalidUtf8(text)));
+                                   std::to_string(bad == std::string_view::npos ? text.size() : bad));
   }
   if (code == UTF8PROC_ERROR_NOMEM) return Status::ResourceExhausted(utf8proc_errmsg(code));
   if (code == UTF8PROC_ERROR_OVERFLOW) {
@@ -772,18 +763,12 @@ Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text)
   size_t piece_code_points = 0;  // letters/digits in the open word piece
   bool join_next = false;        // the open token ends with a ZWJ
   bool lone_regional = false;    // the open token is one regional indicator
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
   for (size_t pos = 0; pos < text.size();) {
-    int32_t cp = 0;
     const size_t start = pos;
-    if (bytes[pos] < 0x80) {
-      cp = bytes[pos++];
-    } else {
-      const utf8proc_ssize_t len =
-          utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(text.size() - pos), &cp);
-      if (len <= 0) return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos));
-      pos += static_cast<size_t>(len);
-    }
+    const Utf8Char decoded = DecodeUtf8(text, pos);
+    if (!decoded.ok()) return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos));
+    const auto cp = static_cast<int32_t>(decoded.cp);
+    pos += decoded.length;
     const auto extend = [&] { spans.back().end = pos; };
     const auto begin_token = [&](Open kind, bool continues_word) {
       spans.push_back({start, pos, continues_word});

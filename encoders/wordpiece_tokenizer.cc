@@ -22,54 +22,14 @@ namespace flashembed::encoders {
 
 namespace {
 
-// ---------------------------------------------------------------------------
-// UTF-8
-// ---------------------------------------------------------------------------
-
-// Decodes one code point at text[*pos], advancing *pos. Returns false for
-// invalid UTF-8 (bad lead or continuation byte, overlong form, surrogate,
-// value above U+10FFFF, truncated sequence), leaving *pos unchanged.
-bool DecodeUtf8(std::string_view text, size_t* pos, char32_t* cp) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const size_t i = *pos;
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) {
-    *cp = b0;
-    *pos = i + 1;
-    return true;
-  }
-  size_t len;
-  char32_t value;
-  char32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, value = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, value = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, value = b0 & 0x07, min = 0x10000;
-  } else {
-    return false;
-  }
-  if (i + len > text.size()) return false;
-  for (size_t k = 1; k < len; ++k) {
-    const unsigned char b = byte(i + k);
-    if ((b & 0xC0) != 0x80) return false;
-    value = (value << 6) | (b & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return false;
-  *cp = value;
-  *pos = i + len;
-  return true;
-}
-
-
 bool IsWhitespace(char32_t cp);
 
 // Returns the first byte after the whitespace chars that start at text[pos].
 size_t SkipWhitespaceForward(std::string_view text, size_t pos) {
-  for (size_t next = pos; pos < text.size(); pos = next) {
-    char32_t cp = 0;
-    if (!DecodeUtf8(text, &next, &cp) || !IsWhitespace(cp)) break;
+  while (pos < text.size()) {
+    const Utf8Char c = DecodeUtf8(text, pos);
+    if (!c.ok() || !IsWhitespace(c.cp)) break;
+    pos += c.length;
   }
   return pos;
 }
@@ -80,9 +40,8 @@ size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos) {
   while (pos > floor) {
     size_t start = pos - 1;
     while (start > floor && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
-    size_t next = start;
-    char32_t cp = 0;
-    if (!DecodeUtf8(text, &next, &cp) || next != pos || !IsWhitespace(cp)) break;
+    const Utf8Char c = DecodeUtf8(text, start);
+    if (!c.ok() || start + c.length != pos || !IsWhitespace(c.cp)) break;
     pos = start;
   }
   return pos;
@@ -367,10 +326,9 @@ class WordPieceTokenizerEncoder {
     std::vector<NormChar> chars;
     chars.reserve(end - begin);
     for (size_t pos = begin; pos < end;) {
-      const size_t start = pos;
-      char32_t cp = 0;
-      DecodeUtf8(text, &pos, &cp);  // validated by Encode
-      chars.push_back({cp, start, pos});
+      const Utf8Char c = DecodeUtf8(text, pos);  // validated by Encode
+      chars.push_back({c.cp, pos, pos + c.length});
+      pos += c.length;
     }
     // normalizers/bert.rs BertNormalizer::normalize, step by step.
     if (s.clean_text) {
@@ -481,12 +439,9 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
     // truncation); we refuse rather than exceed the caller's limit.
     return Status::InvalidArgument("max_tokens must be 0 (no limit) or at least 2, got 1");
   }
-  for (size_t pos = 0; pos < text.size();) {
-    char32_t cp = 0;
-    if (!DecodeUtf8(text, &pos, &cp)) {
-      return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos) + " of a " +
-                                     std::to_string(text.size()) + "-byte text");
-    }
+  if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
+    return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad) + " of a " +
+                                   std::to_string(text.size()) + "-byte text");
   }
   // tokenizer/added_vocabulary.rs: non-normalized added tokens are found on
   // the raw text, leftmost-longest; the text between them is tokenized.
@@ -504,8 +459,7 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
       }
     }
     if (match == nullptr) {
-      char32_t cp = 0;
-      DecodeUtf8(text, &pos, &cp);
+      pos += DecodeUtf8(text, pos).length;
       continue;
     }
     // lstrip / rstrip: the match swallows adjacent whitespace.
@@ -618,12 +572,13 @@ class WordPieceTokenizerLoader {
       pos = eol + 1;
       size_t kept = 0;  // byte end of the last non-whitespace char
       for (size_t i = 0; i < line.size();) {
-        char32_t cp = 0;
-        if (!DecodeUtf8(line, &i, &cp)) {
+        const Utf8Char c = DecodeUtf8(line, i);
+        if (!c.ok()) {
           return Status::InvalidArgument(path + ": invalid UTF-8 on line " +
                                          std::to_string(line_no + 1));
         }
-        if (!IsWhitespace(cp)) kept = i;
+        i += c.length;
+        if (!IsWhitespace(c.cp)) kept = i;
       }
       line = line.substr(0, kept);
       const auto id = static_cast<int32_t>(line_no);

@@ -13,12 +13,8 @@ namespace flashembed::ingest::internal {
 
 inline constexpr size_t kMaxTitleBytes = 200;
 
-// Offset of the first byte that does not start or continue a well-formed
-// UTF-8 sequence (overlong forms, surrogates and code points above U+10FFFF
-// are ill-formed), or std::string_view::npos when `s` is valid UTF-8.
-size_t FindInvalidUtf8(std::string_view s);
-
-// Replaces ill-formed UTF-8 bytes with U+FFFD.
+// Replaces each byte that does not start a well-formed UTF-8 sequence
+// (base/utf8.h's FindInvalidUtf8) with U+FFFD.
 std::string RepairUtf8(std::string_view s);
 
 // True when `s` holds only ASCII whitespace.

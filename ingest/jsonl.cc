@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/json_depth.h"
+#include "base/utf8.h"
 #include "ingest/extract.h"
 
 namespace flashembed::ingest::internal {

@@ -1,4 +1,4 @@
-// Bytes to UTF-8: byte-order marks, strict UTF-8 validation, iconv for
+// Bytes to UTF-8: byte-order marks, strict UTF-8 validation (base/utf8.h), iconv for
 // everything else, and the small text helpers the readers share.
 #include <errno.h>
 #include <iconv.h>
@@ -9,46 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
 #include "ingest/extract.h"
 #include "ingest/readers.h"
 
 namespace flashembed::ingest {
 namespace internal {
-
-size_t FindInvalidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80;  // bounds of the second byte (Unicode Table 3-7)
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + 1 >= n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k) {
-      if (i + k >= n || (p[i + k] & 0xC0) != 0x80) return i;
-    }
-    i += len;
-  }
-  return std::string_view::npos;
-}
 
 std::string RepairUtf8(std::string_view s) {
   std::string out;
@@ -196,7 +162,7 @@ Result<std::string> Iconv(std::string_view bytes, size_t skip, const std::string
   }
   // iconv's own output is UTF-8, but check rather than trust every
   // converter (a few pass through lone surrogates).
-  const size_t bad = internal::FindInvalidUtf8(out);
+  const size_t bad = FindInvalidUtf8(out);
   if (bad != std::string::npos) {
     return Status::InvalidArgument(where + ": not valid " + from +
                                    " (converting gave ill-formed UTF-8 at offset " +
@@ -227,7 +193,7 @@ Result<std::string> DecodeText(std::string_view bytes, const std::string& encodi
   const size_t nul = bytes.find('\0');
   if (nul != std::string_view::npos) return internal::BinaryFileError(bytes, nul, where);
   const std::string_view text = bytes.substr(skip);
-  const size_t bad = internal::FindInvalidUtf8(text);
+  const size_t bad = FindInvalidUtf8(text);
   if (bad != std::string_view::npos) {
     return Status::InvalidArgument(
         where + ": not UTF-8 (byte " + HexByte(static_cast<unsigned char>(text[bad])) +

@@ -12,6 +12,8 @@
 #include <iostream>
 #include <limits>
 
+#include "base/utf8.h"
+
 namespace flashembed::cli {
 namespace {
 
@@ -21,41 +23,12 @@ constexpr size_t kDefaultWidth = 100;
 constexpr size_t kMinWidth = 40;
 
 // Decodes one UTF-8 code point at `text[*pos]` and advances `*pos`. Returns
-// -1 (and advances one byte) for an invalid sequence.
+// -1 (and advances one byte) for a byte that does not start a well-formed
+// sequence (base/utf8.h: overlong forms and surrogates too), shown as '?'.
 int32_t NextCodePoint(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(*pos);
-  size_t len = 0;
-  int32_t cp = 0;
-  if (lead < 0x80) {
-    ++*pos;
-    return lead;
-  } else if ((lead & 0xE0) == 0xC0) {
-    len = 2;
-    cp = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3;
-    cp = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4;
-    cp = lead & 0x07;
-  } else {
-    ++*pos;
-    return -1;
-  }
-  if (*pos + len > text.size()) {
-    ++*pos;
-    return -1;
-  }
-  for (size_t i = 1; i < len; ++i) {
-    if ((byte(*pos + i) & 0xC0) != 0x80) {
-      ++*pos;
-      return -1;
-    }
-    cp = (cp << 6) | (byte(*pos + i) & 0x3F);
-  }
-  *pos += len;
-  return cp;
+  const Utf8Char c = DecodeUtf8(text, *pos);
+  *pos += c.ok() ? c.length : 1;
+  return c.ok() ? static_cast<int32_t>(c.cp) : -1;
 }
 
 // Terminal columns of one code point: 2 for East Asian wide and emoji ranges

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "base/utf8.h"
 #include "transfer/npy.h"
 #include "transfer/rows.h"
 

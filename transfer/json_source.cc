@@ -12,7 +12,6 @@
 #include <cstring>
 
 #include "base/utf8.h"
-#include "transfer/npy.h"
 #include "transfer/rows.h"
 
 namespace flashembed::transfer {

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/utf8.h"
+
 namespace flashembed::transfer {
 namespace {
 
@@ -276,60 +278,15 @@ std::string NpyHeaderBytes(std::string_view descr, std::span<const uint64_t> sha
   return out + dict;
 }
 
-std::optional<size_t> Utf8Length(std::string_view text) {
-  size_t count = 0;
-  size_t i = 0;
-  const size_t n = text.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-    } else {
-      size_t len = 0;
-      uint32_t cp = 0;
-      uint32_t min = 0;
-      if ((c & 0xE0) == 0xC0) {
-        len = 2, cp = c & 0x1F, min = 0x80;
-      } else if ((c & 0xF0) == 0xE0) {
-        len = 3, cp = c & 0x0F, min = 0x800;
-      } else if ((c & 0xF8) == 0xF0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-      } else {
-        return std::nullopt;
-      }
-      if (i + len > n) return std::nullopt;
-      for (size_t k = 1; k < len; ++k) {
-        const auto cc = static_cast<unsigned char>(text[i + k]);
-        if ((cc & 0xC0) != 0x80) return std::nullopt;
-        cp = (cp << 6) | (cc & 0x3F);
-      }
-      if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-      i += len;
-    }
-    ++count;
-  }
-  return count;
-}
-
 void AppendUtf32(std::string_view text, size_t width, std::string* out) {
   const size_t start = out->size();
   out->resize(start + 4 * width, '\0');
   char* p = out->data() + start;
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    uint32_t cp = c;
-    size_t len = 1;
-    if (c >= 0xF0) {
-      cp = c & 0x07, len = 4;
-    } else if (c >= 0xE0) {
-      cp = c & 0x0F, len = 3;
-    } else if (c >= 0xC0) {
-      cp = c & 0x1F, len = 2;
-    }
-    for (size_t k = 1; k < len; ++k)
-      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-    i += len;
+  for (size_t i = 0; i < text.size();) {
+    const Utf8Char c = DecodeUtf8(text, i);
+    // Valid by the contract; a stray byte would become one unit of its own.
+    const uint32_t cp = c.ok() ? c.cp : static_cast<unsigned char>(text[i]);
+    i += c.ok() ? c.length : 1;
     p[0] = static_cast<char>(cp & 0xff);
     p[1] = static_cast<char>((cp >> 8) & 0xff);
     p[2] = static_cast<char>((cp >> 16) & 0xff);
@@ -353,21 +310,7 @@ Result<std::string> Utf32ToUtf8(std::string_view element) {
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
       return Status::InvalidArgument("string holds an invalid code point " + std::to_string(cp));
     }
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    AppendUtf8(static_cast<char32_t>(cp), &out);
   }
   return out;
 }

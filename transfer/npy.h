@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,12 +48,9 @@ Result<NpyHeader> ReadNpyHeader(const std::string& path);
 // a multiple of 64 bytes.
 std::string NpyHeaderBytes(std::string_view descr, std::span<const uint64_t> shape);
 
-// Code points of valid UTF-8 `text`, or nullopt if it is not valid UTF-8
-// (overlong forms, surrogates and values above U+10FFFF are invalid).
-std::optional<size_t> Utf8Length(std::string_view text);
-
-// Appends `text` (valid UTF-8 of at most `width` code points) as `width`
-// little-endian UTF-32 units, NUL-padded: one "<U{width}" element.
+// Appends `text` (valid UTF-8 of at most `width` code points, as counted by
+// base/utf8.h's Utf8Length) as `width` little-endian UTF-32 units,
+// NUL-padded: one "<U{width}" element.
 void AppendUtf32(std::string_view text, size_t width, std::string* out);
 
 // One "<U{L}" element (4 * L bytes, little-endian) as UTF-8 without the

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "base/utf8.h"
 #include "transfer/npy.h"
 #include "transfer/rows.h"
 

@@ -3,25 +3,24 @@
 // space is freed both recover without a restart. `flashembed serve` stopped
 // by SIGTERM on the full disk exits with one clear error (it aborted in
 // RocksDB), and the folder opens again on the still-full disk.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <sstream>
-#include <string_view>
 #include <thread>
 
 #include "tests/server/http_test_client.h"
+#include "tests/testing/process_util.h"
 #include "tests/testing/small_fs.h"
 
 namespace flashembed::server::testing {
 namespace {
 
+using flashembed::testing::ReadFile;
 using flashembed::testing::SmallFs;
+using flashembed::testing::WaitExit;
+using flashembed::testing::WaitForFirstLine;
 
 constexpr size_t kFsBytes = 8 << 20;
 constexpr const char* kDocs = "/api/v1/collections/notes/documents";
@@ -95,47 +94,11 @@ TEST_F(ServerDiskFull, HealthSaysDegradedAndWritesResumeOnceSpaceIsFreed) {
 
 constexpr const char* kCli = FLASHEMBED_CLI_PATH;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Starts the binary with `args`, stdout/stderr to files in `dir`. Everything
-// the child needs is built before fork: this process has threads, and after
-// fork only async-signal-safe calls are safe (no malloc, no setenv).
+// Starts the binary with `args`, stdout/stderr to files in `dir`.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& dir) {
-  std::vector<std::string> storage = {kCli};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;  // this environment minus the CLI's own variables
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view var(*e);
-    if (var.starts_with("FLASHEMBED_TOKEN=") || var.starts_with("FLASHEMBED_DB=")) continue;
-    envp.push_back(*e);
-  }
-  envp.push_back(nullptr);
-  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    execve(kCli, argv.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// The exit code, or 128 + the signal that ended the process.
-int WaitExit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::vector<std::string> argv = {kCli};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return flashembed::testing::StartProgram(std::move(argv), dir);
 }
 
 struct Ran {
@@ -153,12 +116,7 @@ TEST(ServeCliDiskFull, SigtermOnAFullDiskExitsWithAClearErrorAndTheFolderReopens
   flashembed::testing::TempDir dir;
   const std::string db = fs.Sub("db");
   const pid_t pid = Spawn({"serve", "--db", db, "--port", "0", "--no-access-log"}, dir.path());
-  json listening;
-  for (int i = 0; i < 300 && listening.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string out = ReadFile(dir.Sub("stdout"));
-    if (out.find('\n') != std::string::npos) listening = json::parse(out.substr(0, out.find('\n')));
-  }
+  json listening = json::parse(WaitForFirstLine(dir.Sub("stdout")), nullptr, false);
   ASSERT_TRUE(listening.contains("port")) << ReadFile(dir.Sub("stderr"));
   const uint16_t port = listening["port"];
   {

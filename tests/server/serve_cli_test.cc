@@ -1,66 +1,36 @@
 // `flashembed serve` as a process: prints its port, serves, refuses a
 // non-loopback host without a token, and on SIGTERM finishes and closes the
 // database (exit 0, data readable afterwards).
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/server/http_test_client.h"
+#include "tests/testing/process_util.h"
 
 namespace flashembed::server::testing {
 namespace {
 
 constexpr const char* kCli = FLASHEMBED_CLI_PATH;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using flashembed::testing::ReadFile;
+using flashembed::testing::WaitExit;
+using flashembed::testing::WaitForFirstLine;
 
 // Starts the binary with `args`, stdout/stderr to files in `dir`.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& dir,
-            const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  std::vector<std::string> storage = {kCli};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    unsetenv("FLASHEMBED_TOKEN");
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    execv(kCli, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            const flashembed::testing::EnvVars& env = {}) {
+  std::vector<std::string> argv = {kCli};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return flashembed::testing::StartProgram(std::move(argv), dir, env);
 }
 
 TEST(ServeCli, ServesUntilSigtermThenClosesTheDatabase) {
   flashembed::testing::TempDir dir;
   const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--port", "0", "--token", "tok"}, dir.path());
-  json listening;
-  for (int i = 0; i < 300 && listening.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string out = ReadFile(dir.Sub("stdout"));
-    if (out.find('\n') != std::string::npos) listening = json::parse(out.substr(0, out.find('\n')));
-  }
+  json listening = json::parse(WaitForFirstLine(dir.Sub("stdout")), nullptr, false);
   ASSERT_TRUE(listening.contains("port")) << ReadFile(dir.Sub("stderr"));
   const uint16_t port = listening["port"];
   EXPECT_EQ(listening["listening"], "http://127.0.0.1:" + std::to_string(port));
@@ -100,11 +70,7 @@ TEST(ServeCli, NonLoopbackHostWithoutTokenIsAUsageError) {
   const pid_t ok = Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0",
                           "--no-access-log"},
                          dir.path(), {{"FLASHEMBED_TOKEN", "t"}});
-  std::string out;
-  for (int i = 0; i < 300 && out.find('\n') == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    out = ReadFile(dir.Sub("stdout"));
-  }
+  const std::string out = WaitForFirstLine(dir.Sub("stdout"));
   EXPECT_NE(out.find("\"host\":\"0.0.0.0\""), std::string::npos) << out;
   kill(ok, SIGINT);
   EXPECT_EQ(WaitExit(ok), 0);
@@ -177,12 +143,7 @@ TEST(ServeCli, AllowModelIsRepeatable) {
   const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--port", "0", "--no-access-log",
                            "--allow-model", dir.Sub("a"), "--allow-model", dir.Sub("b")},
                           dir.path());
-  json listening;
-  for (int i = 0; i < 300 && listening.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string out = ReadFile(dir.Sub("stdout"));
-    if (out.find('\n') != std::string::npos) listening = json::parse(out.substr(0, out.find('\n')));
-  }
+  json listening = json::parse(WaitForFirstLine(dir.Sub("stdout")), nullptr, false);
   ASSERT_TRUE(listening.contains("port")) << ReadFile(dir.Sub("stderr"));
   const uint16_t port = listening["port"];
   auto create = [&](const std::string& encoder) {

@@ -1,15 +1,15 @@
-// Shared helpers for flashembed tests: status assertions and temporary folders.
+// Shared helpers for flashembed tests: status assertions, temporary folders
+// (temp_dir.h) and nested JSON.
 #ifndef FLASHEMBED_TESTS_TESTING_TEST_UTIL_H_
 #define FLASHEMBED_TESTS_TESTING_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <ostream>
 #include <string>
 
 #include "base/status.h"
+#include "tests/testing/temp_dir.h"
 
 #define ASSERT_OK(expr)                                  \
   do {                                                   \
@@ -39,29 +39,6 @@ inline std::string NestedJsonObject(size_t levels) {
   out += std::string(levels - 1, '}');
   return out;
 }
-
-// A fresh folder under $TMPDIR (or /tmp), removed with its contents on scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/flashembed-test-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 }  // namespace flashembed::testing
 

@@ -18,7 +18,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cli_runner.h"
+// Relative: cli_tests has no include path into the source tree (it only
+// runs the binary), and these need nothing else.
+#include "../testing/process_util.h"
+#include "../testing/temp_dir.h"
 
 namespace {
 
@@ -50,16 +53,6 @@ json OneJson(const RunResult& r) {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/flashembed-cli-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   // Runs the tool in dir_ with `args`, `input` on stdin, $FLASHEMBED_DB unset
   // unless given in `env`.
   RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
@@ -120,7 +113,8 @@ class CliTest : public ::testing::Test {
     RunOk({"add", "--jsonl", jsonl});
   }
 
-  std::string dir_;
+  flashembed::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path();
 };
 
 // --- the happy path -----------------------------------------------------------

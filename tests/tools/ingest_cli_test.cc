@@ -23,9 +23,10 @@
 #include <nlohmann/json.hpp>
 
 // Relative: cli_tests has no include path into the source tree (it only
-// runs the binary), and make_pdf.h needs nothing else.
+// runs the binary), and these need nothing else.
 #include "../testing/make_pdf.h"
-#include "cli_runner.h"
+#include "../testing/process_util.h"
+#include "../testing/temp_dir.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ using flashembed::testing::Lines;
 using flashembed::testing::OpenPty;
 using flashembed::testing::ReadAll;
 using flashembed::testing::RunResult;
+using flashembed::testing::TempDir;
 
 // stdout as exactly one JSON line; anything else fails the test.
 json OneJson(const RunResult& r) {
@@ -57,30 +59,6 @@ std::set<std::string> ErrorSources(const json& summary) {
   for (const json& e : summary["errors"]) out.insert(e["source"].get<std::string>());
   return out;
 }
-
-// A fresh folder under $TMPDIR (or /tmp), removed with its contents. (As
-// tests/testing/test_util.h's TempDir, which needs base/ on the include path.)
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/flashembed-ingest-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 class IngestCliTest : public ::testing::Test {
  protected:

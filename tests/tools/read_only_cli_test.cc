@@ -15,8 +15,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../testing/process_util.h"
 #include "../testing/small_fs.h"
-#include "cli_runner.h"
+#include "../testing/temp_dir.h"
 
 namespace {
 
@@ -44,9 +45,6 @@ class CliDisk : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs_.ok()) GTEST_SKIP() << fs_.error();
-    char pattern[] = "/tmp/flashembed-cli-disk-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
     db_ = fs_.Sub("db");
     std::ofstream(dir_ + "/docs.jsonl")
         << R"({"id": 1, "text": "The Moon orbits the Earth", "metadata": {"topic": "astro"}})"
@@ -59,11 +57,6 @@ class CliDisk : public ::testing::Test {
     const RunResult added = Run({"add", "--db", db_, "--jsonl", dir_ + "/docs.jsonl"});
     ASSERT_EQ(added.exit_code, 0) << added.err;
   }
-  void TearDown() override {
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-
   RunResult Run(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {kCli};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -111,7 +104,8 @@ class CliDisk : public ::testing::Test {
   }
 
   SmallFs fs_{kFsBytes};
-  std::string dir_;
+  flashembed::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path();
   std::string db_;
 };
 

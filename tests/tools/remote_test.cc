@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "server/server.h"
+#include "tests/testing/process_util.h"
 #include "tests/testing/test_util.h"
-#include "tests/tools/cli_runner.h"
 #include "transfer/http_client.h"
 #include "transfer/milvus_client.h"
 #include "transfer/remote.h"

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "tests/tools/transfer_test_util.h"
 #include "transfer/npy.h"
 #include "transfer/row_schema.h"

@@ -19,12 +19,10 @@
 #include <vector>
 
 #include "query/database.h"
-#include "tests/tools/cli_runner.h"
+#include "tests/testing/process_util.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::testing {
-
-inline std::string ReadFile(const std::string& path) { return ReadAll(path); }
 
 inline void WriteFile(const std::string& path, std::string_view content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -27,33 +27,16 @@
 #include "encoders/hashing_encoder.h"
 #include "encoders/transformer_encoder.h"
 #include "encoders/wordpiece_tokenizer.h"
+#include "tools/bench/bench_util.h"
 
 namespace fe = flashembed::encoders;
+namespace bench = flashembed::bench;
 
 namespace {
 
-#ifndef FLASHEMBED_COMMIT
-#define FLASHEMBED_COMMIT "unknown"
-#endif
-#ifndef FLASHEMBED_BUILD_TYPE
-#define FLASHEMBED_BUILD_TYPE "unknown"
-#endif
 #ifndef FLASHEMBED_SOURCE_DIR
 #define FLASHEMBED_SOURCE_DIR "."
 #endif
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string CpuName() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
 
 // The tokenizer half of a TransformerEncoder (no weights needed), through the
 // same WordPieceTokenSpans.
@@ -131,9 +114,9 @@ Timing Best(int repeat, const std::vector<std::string>& docs, Fn&& fn) {
   Timing best;
   for (int r = 0; r < repeat; ++r) {
     Timing t;
-    const double start = Now();
+    const auto start = bench::Clock::now();
     for (const std::string& doc : docs) fn(doc, &t);
-    t.seconds = Now() - start;
+    t.seconds = bench::SecondsSince(start);
     if (t.seconds < best.seconds) best = t;
   }
   return best;
@@ -237,7 +220,7 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"chunker\",\"bytes\":%zu,\"documents\":%zu,\"results\":[%s,%s],"
       "\"commit\":\"%s\",\"build_type\":\"%s\",\"cpu\":\"%s\",\"threads\":1}\n",
-      bytes, docs.size(), results[0].c_str(), results[1].c_str(), FLASHEMBED_COMMIT,
-      FLASHEMBED_BUILD_TYPE, CpuName().c_str());
+      bytes, docs.size(), results[0].c_str(), results[1].c_str(), bench::Commit(),
+      bench::BuildType(), bench::CpuName().c_str());
   return 0;
 }

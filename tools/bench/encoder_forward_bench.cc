@@ -23,14 +23,12 @@
 #include "encoders/bert_model.h"
 #include "encoders/model_folder.h"
 #include "encoders/linear.h"
+#include "tools/bench/bench_util.h"
 
 namespace fe = flashembed::encoders;
+namespace bench = flashembed::bench;
 
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // FLOPs of one forward pass over sequences of the given lengths: the linear
 // layers (2 * params * tokens) plus attention (QK^T and PV: 4 * len^2 * h).
@@ -55,9 +53,9 @@ double GemmPeak() {
   if (!linear.ok()) return 0;
   double best = 0;
   for (int r = 0; r < 10; ++r) {
-    const double t = Now();
+    const auto t = bench::Clock::now();
     if (!linear.value()->Apply(x.data(), rows, y.data()).ok()) return 0;
-    best = std::max(best, 2.0 * rows * n * k / (Now() - t) / 1e9);
+    best = std::max(best, 2.0 * rows * n * k / bench::SecondsSince(t) / 1e9);
   }
   return best;
 }
@@ -127,9 +125,9 @@ int main(int argc, char** argv) {
   run_all();  // warm-up: first-touch of buffers, library initialisation
   std::vector<double> passes;
   for (int r = 0; r < repeat; ++r) {
-    const double t = Now();
+    const auto t = bench::Clock::now();
     run_all();
-    passes.push_back(Now() - t);
+    passes.push_back(bench::SecondsSince(t));
   }
   std::sort(passes.begin(), passes.end());
   const double best = passes.front();
@@ -155,6 +153,6 @@ int main(int argc, char** argv) {
     j["gemm_peak_gflops"] = peak;
     j["fraction_of_gemm_peak"] = gflops / peak;
   }
-  std::cout << j.dump() << std::endl;
+  bench::PrintJsonLine(j.dump());
   return 0;
 }

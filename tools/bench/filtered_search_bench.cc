@@ -24,10 +24,12 @@
 #include <nlohmann/json.hpp>
 
 #include "query/database.h"
+#include "tools/bench/bench_util.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using flashembed::bench::Clock;
+using flashembed::bench::SecondsSince;
 
 struct Args {
   size_t n = 100000;
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
       batch.clear();
     }
   }
-  const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
+  const double load_s = SecondsSince(load_start);
 
   auto oracle = [&](const float* q, uint32_t below) {
     std::vector<std::pair<float, int64_t>> all;
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
       if (!hits.ok()) Die(hits.status().ToString());
       results[qi] = std::move(*hits);
     }
-    r.qps = args.queries / std::chrono::duration<double>(Clock::now() - start).count();
+    r.qps = args.queries / SecondsSince(start);
     r.strategy = stats.strategy;
     r.matches = stats.filter_matches;
     size_t found = 0, wanted = 0;
@@ -187,7 +189,7 @@ int main(int argc, char** argv) {
                      {"qps_vs_unfiltered", r.qps / unfiltered.qps}});
   }
   out["filtered"] = rates;
-  std::printf("%s\n", out.dump().c_str());
+  flashembed::bench::PrintJsonLine(out.dump());
   db->reset();
   std::filesystem::remove_all(path);
   return 0;

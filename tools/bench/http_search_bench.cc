@@ -34,17 +34,12 @@
 
 #include "query/database.h"
 #include "server/server.h"
-
-#ifndef FLASHEMBED_COMMIT
-#define FLASHEMBED_COMMIT "unknown"
-#endif
-#ifndef FLASHEMBED_BUILD_TYPE
-#define FLASHEMBED_BUILD_TYPE "unknown"
-#endif
+#include "tools/bench/bench_util.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using flashembed::bench::Clock;
+using flashembed::bench::SecondsSince;
 using nlohmann::json;
 
 struct Args {
@@ -144,14 +139,14 @@ Measured Run(size_t queries, size_t concurrency, F one) {
       for (size_t q = t; q < queries; q += concurrency) {
         const auto start = Clock::now();
         one(t, q);
-        latencies[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        latencies[t].push_back(1000 * SecondsSince(start));
       }
     });
   }
   const auto start = Clock::now();
   go.store(true);
   for (auto& thread : threads) thread.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = SecondsSince(start);
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
@@ -165,14 +160,6 @@ Measured Run(size_t queries, size_t concurrency, F one) {
 json ToJson(const Measured& m) {
   auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
   return {{"qps", round3(m.qps)}, {"p50_ms", round3(m.p50_ms)}, {"p99_ms", round3(m.p99_ms)}};
-}
-
-std::string CpuName() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 double LoadAverage() {
@@ -297,9 +284,7 @@ int main(int argc, char** argv) {
   line["server_threads"] = args.threads == 0 ? std::thread::hardware_concurrency() : args.threads;
   line["load_before"] = load_before;
   line["load_after"] = LoadAverage();
-  line["commit"] = FLASHEMBED_COMMIT;
-  line["build_type"] = FLASHEMBED_BUILD_TYPE;
-  line["cpu"] = CpuName();
-  std::printf("%s\n", line.dump().c_str());
+  bench::AddRunInfo(line);
+  bench::PrintJsonLine(line.dump());
   return 0;
 }

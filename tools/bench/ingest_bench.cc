@@ -28,19 +28,17 @@
 
 #include "ingest/readers.h"
 #include "query/database.h"
+#include "tools/bench/bench_util.h"
 
 namespace fe = flashembed;
 namespace fs = std::filesystem;
+namespace bench = flashembed::bench;
 
 namespace {
 
 [[noreturn]] void Fail(const std::string& what) {
   std::cerr << "ingest_bench: " << what << "\n";
   std::exit(1);
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 std::vector<std::string> EnglishTexts() {
@@ -88,7 +86,7 @@ IngestRun Ingest(const std::string& encoder, const fs::path& docs, const fs::pat
   if (!db.ok()) Fail(db.status().ToString());
   auto coll = (*db)->CreateCollection("kb", {.encoder = encoder});
   if (!coll.ok()) Fail(coll.status().ToString());
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = bench::Clock::now();
   auto files = fe::ingest::ListFiles({docs.string()}, {});
   if (!files.ok()) Fail(files.status().ToString());
   auto run = (*coll)->StartIngest({});
@@ -102,7 +100,7 @@ IngestRun Ingest(const std::string& encoder, const fs::path& docs, const fs::pat
   auto summary = (*run)->Finish();
   if (!summary.ok()) Fail(summary.status().ToString());
   IngestRun out;
-  out.seconds = Seconds(t0);
+  out.seconds = bench::SecondsSince(t0);
   out.summary = *summary;
   if (summary->totals.failed != 0) Fail(summary->errors[0].status.ToString());
   // The chunk texts, in document order, for the encoder-only side.
@@ -119,14 +117,14 @@ IngestRun Ingest(const std::string& encoder, const fs::path& docs, const fs::pat
 }
 
 double EncodeOnly(const fe::TextModel& model, const std::vector<std::string>& texts, size_t batch) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = bench::Clock::now();
   for (size_t i = 0; i < texts.size(); i += batch) {
     std::vector<std::string> part(texts.begin() + i,
                                   texts.begin() + std::min(texts.size(), i + batch));
     auto v = model.Embed(part);
     if (!v.ok()) Fail(v.status().ToString());
   }
-  return Seconds(t0);
+  return bench::SecondsSince(t0);
 }
 
 }  // namespace
@@ -182,8 +180,8 @@ int main(int argc, char** argv) {
   const double tokens = static_cast<double>(last.summary.totals.tokens_encoded);
   nlohmann::ordered_json out = {
       {"bench", "ingest"},
-      {"commit", FLASHEMBED_COMMIT},
-      {"build", FLASHEMBED_BUILD_TYPE},
+      {"commit", bench::Commit()},
+      {"build", bench::BuildType()},
       {"encoder", model_dir == "hash" ? "hash" : "model folder"},
       {"documents", docs},
       {"words_per_document", words},
@@ -198,5 +196,5 @@ int main(int argc, char** argv) {
       {"encoder_busy_in_ingest", last.summary.encode_seconds / last.seconds},
       {"ratio", best_encode / best_ingest},
   };
-  std::cout << out.dump() << "\n";
+  bench::PrintJsonLine(out.dump());
 }

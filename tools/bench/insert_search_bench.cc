@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
 #include <string>
@@ -28,13 +27,12 @@
 #include <vector>
 
 #include "query/database.h"
+#include "tools/bench/bench_util.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+using flashembed::bench::Clock;
+using flashembed::bench::SecondsSince;
 
 struct Args {
   size_t n = 20000;
@@ -104,22 +102,6 @@ std::vector<std::vector<uint64_t>> GroundTruth(const std::vector<float>& data,
   return truth;
 }
 
-std::string CpuName() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-#ifndef FLASHEMBED_COMMIT
-#define FLASHEMBED_COMMIT "unknown"
-#endif
-#ifndef FLASHEMBED_BUILD_TYPE
-#define FLASHEMBED_BUILD_TYPE "unknown"
-#endif
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,7 +133,7 @@ int main(int argc, char** argv) {
     raw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, a.n, a.m, a.ef_construction, 100);
     auto t0 = Clock::now();
     for (size_t i = 0; i < a.n; ++i) raw->addPoint(data.data() + i * dim, i);
-    raw_insert_s = std::min(raw_insert_s, Seconds(t0, Clock::now()));
+    raw_insert_s = std::min(raw_insert_s, SecondsSince(t0));
 
     std::filesystem::remove_all(path);
     auto db = Database::Open({.snapshot_every_ops = 0}, path);
@@ -174,11 +156,11 @@ int main(int argc, char** argv) {
       Status s = (*c)->Add({.sync = true}, docs);
       if (!s.ok()) Usage(s.ToString().c_str());
     }
-    db_insert_s = std::min(db_insert_s, Seconds(t0, Clock::now()));
+    db_insert_s = std::min(db_insert_s, SecondsSince(t0));
     auto tc = Clock::now();
     Status closed = (*db)->Close();
     if (!closed.ok()) Usage(closed.ToString().c_str());
-    db_close_s = Seconds(tc, Clock::now());
+    db_close_s = SecondsSince(tc);
   }
 
   auto raw_search = [&](size_t ef, std::vector<std::vector<uint64_t>>* out) {
@@ -192,7 +174,7 @@ int main(int argc, char** argv) {
         r.pop();
       }
     }
-    return Seconds(start, Clock::now());
+    return SecondsSince(start);
   };
   size_t ef = 0;
   double raw_recall = 0;
@@ -210,7 +192,7 @@ int main(int argc, char** argv) {
   if (!db.ok()) Usage(db.status().ToString().c_str());
   auto c = (*db)->GetCollection("bench");
   if (!c.ok()) Usage(c.status().ToString().c_str());
-  double db_open_s = Seconds(t_open, Clock::now());
+  double db_open_s = SecondsSince(t_open);
   SearchOptions so{.k = k, .ef_search = ef, .mode = SearchMode::kApproximate,
                    .with_text = false, .with_metadata = false};
   std::vector<std::vector<uint64_t>> db_got(a.queries);
@@ -231,7 +213,7 @@ int main(int argc, char** argv) {
       db_got[q].clear();
       for (const auto& h : *hits) db_got[q].push_back(static_cast<uint64_t>(h.id.as_int()));
     }
-    db_search_s = std::min(db_search_s, Seconds(start, Clock::now()));
+    db_search_s = std::min(db_search_s, SecondsSince(start));
   }
   double db_recall = recall(db_got);
   db->reset();
@@ -249,7 +231,7 @@ int main(int argc, char** argv) {
       "\"commit\":\"%s\",\"build_type\":\"%s\",\"cpu\":\"%s\",\"threads\":1}\n",
       a.n, dim, a.queries, k, a.m, a.ef_construction, ef, a.batch, raw_insert_rate,
       db_insert_rate, db_insert_rate / raw_insert_rate, db_close_s, db_open_s, raw_qps, db_qps,
-      db_qps / raw_qps, raw_recall, db_recall, FLASHEMBED_COMMIT, FLASHEMBED_BUILD_TYPE,
-      CpuName().c_str());
+      db_qps / raw_qps, raw_recall, db_recall, bench::Commit(), bench::BuildType(),
+      bench::CpuName().c_str());
   return 0;
 }

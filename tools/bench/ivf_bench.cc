@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <set>
@@ -35,16 +34,14 @@
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
+#include "tools/bench/bench_util.h"
 
 namespace {
 
 using namespace flashembed::index;
-using Clock = std::chrono::steady_clock;
+using flashembed::bench::Clock;
+using flashembed::bench::SecondsSince;
 using idx_t = faiss::Index::idx_t;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
 
 struct Args {
   size_t n = 100000;
@@ -146,7 +143,7 @@ double TimeSearches(size_t nq, Fn&& search, Answers* got) {
   got->assign(nq, {});
   auto start = Clock::now();
   for (size_t q = 0; q < nq; ++q) search(q, &(*got)[q]);
-  return Seconds(start, Clock::now());
+  return SecondsSince(start);
 }
 
 std::unique_ptr<faiss::IndexIVF> RawIvf(IvfKind kind, int dim, int nlist, const IvfOptions& o) {
@@ -176,22 +173,6 @@ std::unique_ptr<faiss::IndexIVF> RawIvf(IvfKind kind, int dim, int nlist, const 
   ivf->cp.spherical = true;
   return ivf;
 }
-
-std::string CpuName() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-#ifndef FLASHEMBED_COMMIT
-#define FLASHEMBED_COMMIT "unknown"
-#endif
-#ifndef FLASHEMBED_BUILD_TYPE
-#define FLASHEMBED_BUILD_TYPE "unknown"
-#endif
 
 }  // namespace
 
@@ -230,7 +211,7 @@ int main(int argc, char** argv) {
       flashembed::Status s = (*ours)->Add(i, std::span<const float>(data).subspan(i * dim, dim));
       if (!s.ok()) Die(s.ToString());
     }
-    const double our_build_s = Seconds(t0, Clock::now());
+    const double our_build_s = SecondsSince(t0);
 
     t0 = Clock::now();
     auto raw = RawIvf(kind, dim, a.nlist, o);
@@ -238,7 +219,7 @@ int main(int argc, char** argv) {
     std::vector<idx_t> ids(a.n);
     for (size_t i = 0; i < a.n; ++i) ids[i] = static_cast<idx_t>(i);
     raw->add_with_ids(static_cast<idx_t>(a.n), data.data(), ids.data());
-    const double raw_build_s = Seconds(t0, Clock::now());
+    const double raw_build_s = SecondsSince(t0);
 
     faiss::SearchParametersIVF params;
     params.nprobe = static_cast<size_t>(a.nprobe);
@@ -281,7 +262,7 @@ int main(int argc, char** argv) {
       flashembed::Status s = (*hnsw)->Add(i, std::span<const float>(data).subspan(i * dim, dim));
       if (!s.ok()) Die(s.ToString());
     }
-    const double build_s = Seconds(t0, Clock::now());
+    const double build_s = SecondsSince(t0);
     Answers got;
     size_t ef = 0;
     double seconds = 0, recall = 0;
@@ -317,10 +298,8 @@ int main(int argc, char** argv) {
     Answers head(truth.begin(), truth.begin() + nq);
     out["flat"] = {{"qps", nq / seconds}, {"recall", Recall(head, got)}};
   }
-  out["commit"] = FLASHEMBED_COMMIT;
-  out["build_type"] = FLASHEMBED_BUILD_TYPE;
-  out["cpu"] = CpuName();
+  flashembed::bench::AddRunInfo(out);
   out["search_threads"] = 1;  // training (both sides) uses every core
-  std::printf("%s\n", out.dump().c_str());
+  flashembed::bench::PrintJsonLine(out.dump());
   return 0;
 }

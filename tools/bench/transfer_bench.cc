@@ -18,12 +18,9 @@
 // peak resident memory after each step: the collections' in-memory indexes
 // dominate it; export and import themselves stream (a batch of rows at a
 // time), so they barely move it.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -34,16 +31,11 @@
 #include "server/server.h"
 #include "transfer/remote.h"
 #include "transfer/transfer.h"
-
-#ifndef FLASHEMBED_COMMIT
-#define FLASHEMBED_COMMIT "unknown"
-#endif
-#ifndef FLASHEMBED_BUILD_TYPE
-#define FLASHEMBED_BUILD_TYPE "unknown"
-#endif
+#include "tools/bench/bench_util.h"
 
 namespace fe = flashembed;
 namespace fs = std::filesystem;
+namespace bench = flashembed::bench;
 
 namespace {
 
@@ -56,25 +48,6 @@ template <typename T>
 T Check(fe::Result<T> r, const char* what) {
   if (!r.ok()) Fail(std::string(what) + ": " + r.status().ToString());
   return std::move(r).value();
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-double MaxRssMb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
-std::string CpuName() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 double Round(double x) { return static_cast<double>(static_cast<int64_t>(x * 100 + 0.5)) / 100; }
@@ -118,7 +91,7 @@ int main(int argc, char** argv) {
   auto db = Check(fe::Database::Open({}, dir + "/db"), "open");
   fe::CollectionSchema schema{.dim = dim, .index = *kind, .encoder = ""};
   auto source = Check(db->CreateCollection("source", schema), "create");
-  const auto t_fill = std::chrono::steady_clock::now();
+  const auto t_fill = bench::Clock::now();
   std::mt19937 gen(1);
   std::normal_distribution<float> normal;
   for (size_t start = 0; start < rows; start += 1000) {
@@ -134,39 +107,39 @@ int main(int argc, char** argv) {
     const fe::Status s = source->Add({.sync = false}, batch);
     if (!s.ok()) Fail("add: " + s.ToString());
   }
-  const double fill_seconds = Seconds(t_fill);
+  const double fill_seconds = bench::SecondsSince(t_fill);
 
   nlohmann::ordered_json out = {{"bench", "transfer"},
                                 {"rows", rows},
                                 {"dim", dim},
                                 {"index", index},
                                 {"fill_seconds", Round(fill_seconds)},
-                                {"max_rss_mb_after_fill", Round(MaxRssMb())}};
+                                {"max_rss_mb_after_fill", Round(bench::MaxRssMb())}};
   for (const fe::transfer::FileFormat format :
        {fe::transfer::FileFormat::kMilvusJson, fe::transfer::FileFormat::kMilvusNumpy}) {
     const std::string name = fe::transfer::FileFormatName(format);
     const std::string out_dir = dir + "/export-" + name;
     fs::remove_all(out_dir);
-    const auto t_export = std::chrono::steady_clock::now();
+    const auto t_export = bench::Clock::now();
     const fe::transfer::ExportSummary exported = Check(
         fe::transfer::ExportCollection(*source, {.format = format, .out_dir = out_dir}), "export");
-    const double export_seconds = Seconds(t_export);
-    const double rss_after_export = MaxRssMb();
+    const double export_seconds = bench::SecondsSince(t_export);
+    const double rss_after_export = bench::MaxRssMb();
     if (exported.records != rows)
       Fail("export wrote " + std::to_string(exported.records) + " rows");
 
-    const auto t_import = std::chrono::steady_clock::now();
+    const auto t_import = bench::Clock::now();
     const fe::transfer::ImportSummary imported = Check(
         fe::transfer::ImportCollection(*db, "copy-" + name, {.format = format, .dir = out_dir}),
         "import");
-    const double import_seconds = Seconds(t_import);
+    const double import_seconds = bench::SecondsSince(t_import);
     if (imported.rows != rows) Fail("import wrote " + std::to_string(imported.rows) + " rows");
     nlohmann::ordered_json import_json = Rates(rows, imported.bytes, import_seconds);
     import_json["validate_seconds"] = Round(imported.validate_seconds);
     import_json["write_seconds"] = Round(imported.write_seconds);
     nlohmann::ordered_json export_json = Rates(rows, exported.bytes, export_seconds);
     export_json["max_rss_mb"] = Round(rss_after_export);
-    import_json["max_rss_mb"] = Round(MaxRssMb());
+    import_json["max_rss_mb"] = Round(bench::MaxRssMb());
     out[name == "milvus-json" ? "json" : "numpy"] = {
         {"files", exported.groups.size()}, {"export", export_json}, {"import", import_json}};
     fs::remove_all(out_dir);
@@ -185,15 +158,15 @@ int main(int argc, char** argv) {
     auto server = Check(fe::server::Server::Start(options, remote_db.get()), "serve");
     fe::transfer::RemoteOptions remote;
     remote.url = "http://127.0.0.1:" + std::to_string(server->port());
-    const auto t_push = std::chrono::steady_clock::now();
+    const auto t_push = bench::Clock::now();
     const fe::transfer::PushSummary pushed =
         Check(fe::transfer::PushCollection(*source, remote, {}), "push");
-    const double push_seconds = Seconds(t_push);
+    const double push_seconds = bench::SecondsSince(t_push);
     if (pushed.remote_rows != rows) Fail("push left " + std::to_string(pushed.remote_rows));
-    const auto t_pull = std::chrono::steady_clock::now();
+    const auto t_pull = bench::Clock::now();
     const fe::transfer::PullSummary pulled = Check(
         fe::transfer::PullCollection(*db, "pulled", remote, {.milvus_name = "source"}), "pull");
-    const double pull_seconds = Seconds(t_pull);
+    const double pull_seconds = bench::SecondsSince(t_pull);
     if (pulled.received != rows) Fail("pull got " + std::to_string(pulled.received));
     nlohmann::ordered_json push_json = Rates(rows, pushed.bytes, push_seconds);
     push_json["requests"] = pushed.requests;
@@ -208,12 +181,10 @@ int main(int argc, char** argv) {
     server->Stop();
     server->Wait();
   }
-  out["max_rss_mb"] = Round(MaxRssMb());
-  out["commit"] = FLASHEMBED_COMMIT;
-  out["build_type"] = FLASHEMBED_BUILD_TYPE;
-  out["cpu"] = CpuName();
+  out["max_rss_mb"] = Round(bench::MaxRssMb());
+  bench::AddRunInfo(out);
   out["threads"] = 1;
-  std::cout << out.dump() << "\n";
+  bench::PrintJsonLine(out.dump());
   db.reset();
   fs::remove_all(dir);
   return 0;

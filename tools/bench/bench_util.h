@@ -1,0 +1,48 @@
+// What the benchmarks in tools/bench/ share: steady-clock timing, the facts
+// about the build and the machine that go into the one JSON line each
+// prints (docs/BENCHMARKS.md records them), and peak memory.
+#ifndef FLASHEMBED_TOOLS_BENCH_BENCH_UTIL_H_
+#define FLASHEMBED_TOOLS_BENCH_BENCH_UTIL_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace flashembed::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds elapsed since `start` (a Clock::now() taken earlier).
+inline double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The short git commit of the source tree when CMake configured it ("" when
+// git could not tell).
+const char* Commit();
+
+// CMAKE_BUILD_TYPE of this build ("Release" for recorded numbers).
+const char* BuildType();
+
+// The "model name" line of /proc/cpuinfo, or "unknown".
+std::string CpuName();
+
+// The peak resident memory of this process so far, in MiB (getrusage).
+double MaxRssMb();
+
+// Sets "commit", "build_type" and "cpu" in `out`, a JSON object
+// (nlohmann::json or ordered_json; a template so this header needs none).
+template <typename Json>
+void AddRunInfo(Json& out) {
+  out["commit"] = Commit();
+  out["build_type"] = BuildType();
+  out["cpu"] = CpuName();
+}
+
+// Writes `line` (one JSON object, no newline) and a newline to stdout, and
+// flushes it.
+void PrintJsonLine(std::string_view line);
+
+}  // namespace flashembed::bench
+
+#endif  // FLASHEMBED_TOOLS_BENCH_BENCH_UTIL_H_
