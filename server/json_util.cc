@@ -13,28 +13,6 @@
 
 namespace flashembed::server {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-const Json* FindKey(const Json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  auto exact = object.find(std::string(key));
-  if (exact != object.end()) return &*exact;
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (EqualsIgnoreCase(it.key(), key)) return &it.value();
-  }
-  return nullptr;
-}
-
 namespace {
 
 // Request bodies nest at most this deep (query/database.h's
@@ -159,23 +137,6 @@ Json FloatToJson(float value) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
   if (ec != std::errc()) return static_cast<double>(value);
   return std::strtod(std::string(buf, end).c_str(), nullptr);
-}
-
-std::optional<int64_t> JsonToInt64(const Json& value) {
-  if (value.is_number_integer()) {
-    if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      return std::nullopt;
-    }
-    return value.get<int64_t>();
-  }
-  if (value.is_number_float()) {
-    const double d = value.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && d >= -9.2233720368547758e18 &&
-        d < 9.2233720368547758e18) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return std::nullopt;
 }
 
 }  // namespace flashembed::server

@@ -1,6 +1,6 @@
-// JSON helpers shared by the route handlers: key lookup with Go's
-// encoding/json rules (exact match first, then case-insensitive), typed
-// field readers, and ApiError.
+// JSON helpers shared by the route handlers: ApiError, body parsing, and
+// Milvus's request rules (milvus/request_json.h: key lookup exact first,
+// then case-insensitive; typed field readers) in throwing form.
 //
 // Why an exception here when flashembed reports errors as Status: a handler
 // decodes dozens of optional, nested, typed fields, and nlohmann::json throws
@@ -16,8 +16,12 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "milvus/error.h"
+#include "milvus/request_json.h"
 
 namespace flashembed::server {
 
@@ -37,13 +41,37 @@ class ApiError : public std::runtime_error {
   std::string message_;
 };
 
-// The value of `key` in object `object`: an exact match, else the first key
-// equal ignoring ASCII case (as Go's encoding/json binds struct fields);
-// nullptr when absent or when `object` is not an object.
-const Json* FindKey(const Json& object, std::string_view key);
+// Key lookup as Go's encoding/json binds struct fields, ASCII
+// case-insensitive equality, integers (milvus/request_json.h).
+using milvus::EqualsIgnoreCase;
+using milvus::FindKey;
+using milvus::JsonToInt64;
 
-// ASCII case-insensitive equality.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// The value of a milvus/ call, or its Error thrown as an ApiError with the
+// same code and message.
+template <typename T>
+T OrThrow(milvus::Expected<T> result) {
+  if (!result.ok()) throw ApiError(result.error().code, result.error().message);
+  return std::move(result).value();
+}
+
+// Typed optional fields of a Milvus request (milvus/request_json.h). A
+// present value of the wrong JSON type throws ApiError 1801.
+inline std::string OptString(const Json& body, std::string_view key, std::string fallback = "") {
+  return OrThrow(milvus::OptString(body, key, std::move(fallback)));
+}
+inline bool OptBool(const Json& body, std::string_view key, bool fallback) {
+  return OrThrow(milvus::OptBool(body, key, fallback));
+}
+inline int64_t OptInt(const Json& body, std::string_view key, int64_t fallback) {
+  return OrThrow(milvus::OptInt(body, key, fallback));
+}
+// A required string: missing or "" throws 1802 naming `go_struct`.`go_field`
+// as Milvus's validator does.
+inline std::string ReqString(const Json& body, std::string_view key, std::string_view go_struct,
+                             std::string_view go_field) {
+  return OrThrow(milvus::ReqString(body, key, go_struct, go_field));
+}
 
 // Parses `body` as JSON; nullopt (and `error` set to the parser's message)
 // when malformed. Nesting deeper than 256 levels is refused so a hostile body
@@ -60,9 +88,6 @@ std::string Dump(const Json& value);
 // non-finite value (which the library never returns as a score) is clamped
 // to the float range, NaN to the lowest float.
 Json FloatToJson(float value);
-
-// A JSON number that is an integer within int64 (also 3.0); nullopt otherwise.
-std::optional<int64_t> JsonToInt64(const Json& value);
 
 }  // namespace flashembed::server
 

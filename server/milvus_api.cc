@@ -6,6 +6,9 @@
 #include <array>
 #include <utility>
 
+#include "milvus/create_body.h"
+#include "milvus/properties.h"
+
 namespace flashembed::server {
 namespace {
 
@@ -39,7 +42,7 @@ bool IsUnimplementedMilvusRoute(std::string_view route) {
   return false;
 }
 
-Json IndexParamsList(const MilvusIndex& index) {
+Json IndexParamsList(const milvus::Index& index) {
   Json list = Json::array();
   list.push_back({{"key", "index_type"}, {"value", index.index_type}});
   list.push_back({{"key", "metric_type"}, {"value", index.metric_type}});
@@ -51,7 +54,7 @@ Json IndexParamsList(const MilvusIndex& index) {
   return list;
 }
 
-bool SameIndex(const MilvusIndex& a, const MilvusIndex& b) {
+bool SameIndex(const milvus::Index& a, const milvus::Index& b) {
   return a.field_name == b.field_name && a.index_name == b.index_name &&
          a.index_type == b.index_type && a.metric_type == b.metric_type && a.params == b.params;
 }
@@ -200,7 +203,7 @@ MilvusApi::Target MilvusApi::Open(const Context& ctx) {
     throw ApiError(65535, info.status().ToString());
   }
   target.info = std::move(*info);
-  Result<MilvusSchema> schema = MilvusSchema::FromCollection(target.info);
+  Result<milvus::Schema> schema = milvus::SchemaOfCollection(target.info);
   if (!schema.ok()) throw ApiError(65535, schema.status().message());
   target.schema = std::move(*schema);
   LoadState state = StateOf(target.name, target.info, target.schema);
@@ -211,7 +214,7 @@ MilvusApi::Target MilvusApi::Open(const Context& ctx) {
 }
 
 MilvusApi::LoadState MilvusApi::StateOf(const std::string& name, const CollectionInfo& info,
-                                        const MilvusSchema& schema) {
+                                        const milvus::Schema& schema) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = states_.find(name);
   if (it != states_.end() && it->second.created_unix_ms == info.created_unix_ms) return it->second;
@@ -223,7 +226,7 @@ MilvusApi::LoadState MilvusApi::StateOf(const std::string& name, const Collectio
   if (schema.index.has_value() && !schema.synthesized) {
     state.index = schema.index;
   } else {
-    state.index = IndexFromCollection(info, schema.vector().name);
+    state.index = milvus::IndexFromCollection(info.schema, schema.vector().name);
     state.derived = true;
   }
   states_[name] = state;
@@ -249,7 +252,7 @@ void MilvusApi::RequireLoaded(const Target& target) const {
 // --- collections --------------------------------------------------------------
 
 Json MilvusApi::CreateCollection(const Context& ctx) {
-  MilvusSchema schema = ParseCreateRequest(ctx.body);
+  milvus::Schema schema = OrThrow(milvus::ParseCreateRequest(ctx.body));
   const std::string name = OptString(ctx.body, "collectionName");
   Result<CollectionSchema> fe_schema = schema.ToCollectionSchema();
   if (!fe_schema.ok()) throw ApiError(1100, fe_schema.status().message());
@@ -292,7 +295,7 @@ Json MilvusApi::DescribeCollection(const Context& ctx) {
   Target t = Open(ctx);
   Json fields = Json::array();
   int64_t id = 100;
-  for (const MilvusField& f : t.schema.fields) {
+  for (const milvus::Field& f : t.schema.fields) {
     Json field{{"name", f.name},           {"id", id++},
                {"type", f.type},           {"primaryKey", f.is_primary},
                {"partitionKey", f.partition_key}, {"clusteringKey", f.clustering_key},
@@ -391,9 +394,8 @@ Json MilvusApi::GetLoadState(const Context& ctx) {
 
 // --- indexes ------------------------------------------------------------------
 
-void MilvusApi::InstallIndex(Target& t, const MilvusIndex& index) {
-  CollectionSchema wanted = t.info.schema;
-  ApplyIndex(index, &wanted);
+void MilvusApi::InstallIndex(Target& t, const milvus::Index& index) {
+  const CollectionSchema wanted = OrThrow(milvus::ApplyIndex(index, t.info.schema));
   const CollectionSchema& have = t.info.schema;
   const bool same = SameFlashembedIndex(wanted, have);
   // The index kind, metric and parameters are fixed when a flashembed
@@ -413,7 +415,7 @@ void MilvusApi::InstallIndex(Target& t, const MilvusIndex& index) {
                               ", asked " + index.index_type + "/" + index.metric_type +
                               "); create the index before inserting, or in collections/create");
   }
-  MilvusSchema schema = t.schema;
+  milvus::Schema schema = t.schema;
   schema.index = index;
   schema.metric_type = index.metric_type;
   Result<CollectionSchema> fe_schema = schema.ToCollectionSchema();
@@ -448,10 +450,10 @@ Json MilvusApi::CreateIndex(const Context& ctx) {
   // with one bad entry fails with nothing installed. An index derived from
   // the stored collection (see the header) may be replaced by a declared
   // one; InstallIndex refuses a different one on a collection with data.
-  const std::optional<MilvusIndex> declared = t.index_derived ? std::nullopt : t.index;
-  std::optional<MilvusIndex> wanted;
+  const std::optional<milvus::Index> declared = t.index_derived ? std::nullopt : t.index;
+  std::optional<milvus::Index> wanted;
   for (const Json& entry : *params) {
-    MilvusIndex index = ParseIndexParam(entry, t.schema);
+    milvus::Index index = OrThrow(milvus::ParseIndexParam(entry, t.schema));
     if (!t.schema.Find(index.field_name)->is_vector()) continue;  // scalar: filters need none
     if ((wanted.has_value() && !SameIndex(*wanted, index)) ||
         (declared.has_value() && !SameIndex(*declared, index))) {

@@ -32,12 +32,12 @@
 #include <optional>
 #include <string>
 
+#include "milvus/schema.h"
 #include "query/database.h"
 #include "server/collection_locks.h"
 #include "server/http_message.h"
 #include "server/json_util.h"
 #include "server/metrics.h"
-#include "server/milvus_schema.h"
 #include "server/model_policy.h"
 
 namespace flashembed::server {
@@ -69,7 +69,7 @@ class MilvusApi {
   // An open collection with its Milvus view and load state.
   struct LoadState {
     bool loaded = false;
-    std::optional<MilvusIndex> index;
+    std::optional<milvus::Index> index;
     // `index` was derived from the stored collection, not declared by a
     // client: indexes/create may replace it by an equivalent declaration.
     bool derived = false;
@@ -79,9 +79,9 @@ class MilvusApi {
     std::string name;
     std::shared_ptr<Collection> collection;
     CollectionInfo info;
-    MilvusSchema schema;
+    milvus::Schema schema;
     bool loaded = false;
-    std::optional<MilvusIndex> index;
+    std::optional<milvus::Index> index;
     bool index_derived = false;  // LoadState::derived
   };
   using Handler = Json (MilvusApi::*)(const Context&);
@@ -91,7 +91,7 @@ class MilvusApi {
   // Opens the body's collectionName: 1802 when missing, 100 when unknown.
   Target Open(const Context& ctx);
   LoadState StateOf(const std::string& name, const CollectionInfo& info,
-                    const MilvusSchema& schema);
+                    const milvus::Schema& schema);
   void SetState(const std::string& name, const LoadState& state);
   // 1401 (HTTP 403) when a client may not use `encoder` (ModelPolicy).
   void CheckEncoderAllowed(const std::string& encoder) const;
@@ -113,7 +113,7 @@ class MilvusApi {
   Json DropIndex(const Context& ctx);
   // Puts `index` on the target: a no-op when the stored index already
   // matches, a re-creation of an empty collection otherwise.
-  void InstallIndex(Target& target, const MilvusIndex& index);
+  void InstallIndex(Target& target, const milvus::Index& index);
 
   // milvus_entities.cc: entities.
   Json Insert(const Context& ctx);

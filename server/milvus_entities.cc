@@ -1,6 +1,6 @@
 // MilvusApi: entities/{insert,upsert,delete,get,query,search}, and the
 // conversions between Milvus rows and flashembed documents (see
-// milvus_schema.h for the mapping).
+// milvus/schema.h for the mapping).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -62,7 +62,7 @@ bool IdLess(const Id& a, const Id& b) {
 
 // A primary-key value from a row or an `id` list: Int64 pks take integers
 // or decimal strings, VarChar pks strings. nullopt for anything else.
-std::optional<Id> PkFromJson(const Json& value, const MilvusField& pk) {
+std::optional<Id> PkFromJson(const Json& value, const milvus::Field& pk) {
   if (pk.type == "VarChar") {
     if (!value.is_string() || value.get_ref<const std::string&>().empty()) return std::nullopt;
     return Id(value.get<std::string>());
@@ -80,7 +80,7 @@ std::optional<Id> PkFromJson(const Json& value, const MilvusField& pk) {
 
 // One scalar field value of row `row_number`, checked and converted to what
 // the metadata stores.
-Json ScalarIn(const MilvusField& field, const Json* value, size_t row_number) {
+Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) {
   if (value == nullptr || value->is_null()) {
     if (!field.default_value.is_null()) return field.default_value;
     if (field.nullable) return nullptr;
@@ -101,7 +101,7 @@ Json ScalarIn(const MilvusField& field, const Json* value, size_t row_number) {
   if (type == "Int8" || type == "Int16" || type == "Int32" || type == "Int64") {
     std::optional<int64_t> n = JsonToInt64(*value);
     if (!n.has_value() && value->is_string()) {
-      std::optional<Id> parsed = PkFromJson(*value, MilvusField{.type = "Int64"});
+      std::optional<Id> parsed = PkFromJson(*value, milvus::Field{.type = "Int64"});
       if (parsed.has_value()) n = parsed->as_int();
     }
     if (!n.has_value()) return bad();
@@ -141,7 +141,7 @@ Json ScalarIn(const MilvusField& field, const Json* value, size_t row_number) {
     if (!value->is_array()) return bad();
     for (const Json& element : *value) {
       Json copy = element;
-      MilvusField element_field = field;
+      milvus::Field element_field = field;
       element_field.type = field.element_type;
       element_field.nullable = false;
       element_field.default_value = nullptr;
@@ -154,7 +154,7 @@ Json ScalarIn(const MilvusField& field, const Json* value, size_t row_number) {
 
 // A Milvus row as a flashembed document. `id` is the pk to store (generated
 // for autoID collections). Counts rows that need embedding in `texts`.
-Document RowToDocument(const Json& row, const MilvusSchema& schema, size_t row_number,
+Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row_number,
                        const Id& id, size_t* texts) {
   if (!row.is_object()) {
     InsertError("row " + std::to_string(row_number) + " is not a JSON object: " + Dump(row));
@@ -162,10 +162,10 @@ Document RowToDocument(const Json& row, const MilvusSchema& schema, size_t row_n
   Document doc;
   doc.id = id;
   Json meta = Json::object();
-  const MilvusField& pk = schema.pk();
+  const milvus::Field& pk = schema.pk();
   meta[pk.name] = id.is_int() ? Json(id.as_int()) : Json(id.as_string());
-  const MilvusField& vec = schema.vector();
-  for (const MilvusField& field : schema.fields) {
+  const milvus::Field& vec = schema.vector();
+  for (const milvus::Field& field : schema.fields) {
     if (field.is_primary || field.is_vector()) continue;
     auto it = row.find(field.name);
     meta[field.name] = ScalarIn(field, it == row.end() ? nullptr : &*it, row_number);
@@ -224,7 +224,7 @@ struct OutputSpec {
   bool count = false;  // "count(*)"
 };
 
-OutputSpec ParseOutputFields(const Json& body, const MilvusSchema& schema, bool default_all) {
+OutputSpec ParseOutputFields(const Json& body, const milvus::Schema& schema, bool default_all) {
   OutputSpec spec;
   const Json* fields = FindKey(body, "outputFields");
   if (fields == nullptr || fields->is_null() || (fields->is_array() && fields->empty())) {
@@ -251,7 +251,7 @@ OutputSpec ParseOutputFields(const Json& body, const MilvusSchema& schema, bool 
       spec.all_dynamic = true;
     } else if (name == "count(*)") {
       spec.count = true;
-    } else if (const MilvusField* field = schema.Find(name)) {
+    } else if (const milvus::Field* field = schema.Find(name)) {
       if (field->is_vector()) spec.vector = true;
       spec.names.insert(name);
     } else if (schema.enable_dynamic) {
@@ -264,7 +264,7 @@ OutputSpec ParseOutputFields(const Json& body, const MilvusSchema& schema, bool 
   return spec;
 }
 
-Json ScalarOut(const MilvusField& field, const Json& value, bool int64_as_string) {
+Json ScalarOut(const milvus::Field& field, const Json& value, bool int64_as_string) {
   if (value.is_null()) return nullptr;
   if (field.type == "Int64" && int64_as_string && value.is_number_integer()) {
     return std::to_string(value.get<int64_t>());
@@ -276,13 +276,13 @@ Json ScalarOut(const MilvusField& field, const Json& value, bool int64_as_string
 
 // A stored document (or hit) as a Milvus row.
 Json DocumentToRow(const Id& id, const std::string& metadata, const std::vector<float>& vector,
-                   const MilvusSchema& schema, const OutputSpec& spec, bool int64_as_string) {
+                   const milvus::Schema& schema, const OutputSpec& spec, bool int64_as_string) {
   Json row = Json::object();
-  const MilvusField& pk = schema.pk();
+  const milvus::Field& pk = schema.pk();
   row[pk.name] = IdToJson(id, int64_as_string);
   Json meta = metadata.empty() ? Json::object() : Json::parse(metadata, nullptr, false);
   if (!meta.is_object()) meta = Json::object();
-  for (const MilvusField& field : schema.fields) {
+  for (const milvus::Field& field : schema.fields) {
     if (field.is_primary) continue;
     if (!spec.all && spec.names.count(field.name) == 0) continue;
     if (field.is_vector()) {
@@ -357,7 +357,7 @@ Json MilvusApi::Write(const Context& ctx, bool upsert) {
                              std::string(data->type_name()) + " into Go struct field .data");
   }
   const Json rows = data->is_array() ? *data : Json::array({*data});
-  const MilvusField& pk = t.schema.pk();
+  const milvus::Field& pk = t.schema.pk();
   std::vector<Document> docs;
   std::vector<Id> old_ids;  // upsert on autoID: the rows' pks, replaced by new ones
   docs.reserve(rows.size());
@@ -520,7 +520,7 @@ Json MilvusApi::Search(const Context& ctx) {
                              std::string(data->type_name()) +
                              " into Go struct field SearchReqV2.data of type []interface {}");
   }
-  const MilvusField& vec = t.schema.vector();
+  const milvus::Field& vec = t.schema.vector();
   const std::string anns = OptString(ctx.body, "annsField");
   if (!anns.empty() && anns != vec.name) {
     throw ApiError(1100, "invalid parameter, annsField " + anns + " is not a vector field; the "
@@ -577,7 +577,7 @@ Json MilvusApi::Search(const Context& ctx) {
   options.filter_params = ExprParams(ctx.body);
   options.group_by = OptString(ctx.body, "groupingField");
   if (!options.group_by.empty()) {
-    const MilvusField* field = t.schema.Find(options.group_by);
+    const milvus::Field* field = t.schema.Find(options.group_by);
     if (field == nullptr && !t.schema.enable_dynamic) {
       throw ApiError(1700, "groupBy field not found in schema: field not found[field=" +
                                options.group_by + "]");
