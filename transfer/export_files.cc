@@ -408,9 +408,9 @@ Status SurveyRecords(const Collection& collection, const CollectionInfo& info,
   if (group.rows > 0) plan->groups.push_back(group);
   plan->records = seen;
   if (s.pk.type.empty()) s.pk.type = "Int64";  // an empty collection
-  if (!declared_pk && s.pk.type == "VarChar") s.pk.max_length = RoundMaxLength(max_id);
+  if (!declared_pk && s.pk.type == "VarChar") s.pk.set_max_length(RoundMaxLength(max_id));
   if (!had_text && !any_text) s.text.reset();
-  if (!s.milvus_layout && s.text.has_value()) s.text->max_length = RoundMaxLength(max_text);
+  if (!s.milvus_layout && s.text.has_value()) s.text->set_max_length(RoundMaxLength(max_text));
   if (any_dynamic) s.dynamic = true;
   return Status::OK();
 }
@@ -479,7 +479,8 @@ Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& 
     if (!Utf8Length(row->text).has_value()) {
       return Status::InvalidArgument("the text is not valid UTF-8");
     }
-    const size_t max = schema.text->max_length == 0 ? kMaxVarCharLength : schema.text->max_length;
+    const size_t max =
+        schema.text->max_length() == 0 ? kMaxVarCharLength : schema.text->max_length();
     if (row->text.size() > max) {
       return Status::InvalidArgument("the text has " + std::to_string(row->text.size()) +
                                      " bytes, more than the " + std::to_string(max) +

@@ -304,7 +304,7 @@ class RowParser {
                                        s.substr(0, 40) + "\"");
       }
       if (s.empty()) return Status::InvalidArgument("field \"" + pk.name + "\": empty string id");
-      const size_t max = pk.max_length == 0 ? kMaxVarCharLength : pk.max_length;
+      const size_t max = pk.max_length() == 0 ? kMaxVarCharLength : pk.max_length();
       if (s.size() > max) {
         return Status::InvalidArgument("field \"" + pk.name + "\": string of " +
                                        std::to_string(s.size()) + " bytes exceeds max_length " +

@@ -170,7 +170,8 @@ class NumpyGroupSource : public RowSource {
         }
         FE_ASSIGN_OR_RETURN(std::string s, StringAt(h, p));
         if (s.empty()) return Status::InvalidArgument(field + "empty string id");
-        const size_t max = c.field->max_length == 0 ? kMaxVarCharLength : c.field->max_length;
+        const size_t max =
+            c.field->max_length() == 0 ? kMaxVarCharLength : c.field->max_length();
         if (s.size() > max) {
           return Status::InvalidArgument(field + "string of " + std::to_string(s.size()) +
                                          " bytes exceeds max_length " + std::to_string(max));

@@ -8,58 +8,11 @@
 #include <limits>
 
 #include "base/json_depth.h"
+#include "milvus/create_body.h"
+#include "milvus/properties.h"
 
 namespace flashembed::transfer {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Milvus binds request keys case-insensitively.
-const Json* FindKey(const Json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  auto exact = object.find(std::string(key));
-  if (exact != object.end()) return &*exact;
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (EqualsIgnoreCase(it.key(), key)) return &*it;
-  }
-  return nullptr;
-}
-
-std::string StringAt(const Json& object, std::string_view key, std::string fallback = "") {
-  const Json* v = FindKey(object, key);
-  return v != nullptr && v->is_string() ? v->get<std::string>() : fallback;
-}
-
-bool BoolAt(const Json& object, std::string_view key, bool fallback) {
-  const Json* v = FindKey(object, key);
-  if (v == nullptr) return fallback;
-  if (v->is_boolean()) return v->get<bool>();
-  if (v->is_string()) return v->get<std::string>() == "true";
-  return fallback;
-}
-
-// An integer parameter given as a number or a decimal string.
-std::optional<int64_t> IntAt(const Json& object, std::string_view key) {
-  const Json* v = FindKey(object, key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_string()) {
-    const std::string& s = v->get_ref<const std::string&>();
-    char* end = nullptr;
-    const long long n = std::strtoll(s.c_str(), &end, 10);
-    if (!s.empty() && end == s.c_str() + s.size()) return n;
-  }
-  return std::nullopt;
-}
 
 std::optional<int64_t> IntegerValue(const Json& value) {
   if (value.is_number_unsigned()) {
@@ -78,114 +31,32 @@ Status Expected(const Field& field, const std::string& what, const Json& value) 
                                  what + "), got " + JsonTypeName(value) + " " + shown);
 }
 
-// A field of a stored Milvus schema (properties.milvus, server/milvus_schema.cc).
-Field StoredField(const Json& f) {
-  Field field;
-  field.name = f.value("name", "");
-  field.type = f.value("type", "");
-  field.element_type = f.value("elementType", "");
-  const Json params = f.value("params", Json::object());
-  if (auto n = IntAt(params, "max_length")) field.max_length = static_cast<size_t>(*n);
-  if (auto n = IntAt(params, "max_capacity")) field.max_capacity = static_cast<size_t>(*n);
-  field.nullable = f.value("nullable", false);
-  field.default_value = f.value("defaultValue", Json());
-  field.partition_key = f.value("partitionKey", false);
-  field.clustering_key = f.value("clusteringKey", false);
-  field.description = f.value("description", "");
-  return field;
+// The row view of a Milvus schema: its pk, vector and text field, the other
+// fields as scalars in declaration order.
+RowSchema RowsOf(const milvus::Schema& schema) {
+  RowSchema rows;
+  rows.dim = schema.dim();
+  rows.dynamic = schema.enable_dynamic;
+  for (const Field& f : schema.fields) {
+    if (f.is_primary) {
+      rows.pk = f;
+    } else if (f.is_vector()) {
+      rows.vector = f;
+    } else if (!schema.text_field.empty() && f.name == schema.text_field && !rows.text) {
+      rows.text = f;
+    } else {
+      rows.scalars.push_back(f);
+    }
+  }
+  return rows;
 }
 
-// A field of a collections/create body (custom setup).
-Field BodyField(const Json& f) {
-  Field field;
-  field.name = StringAt(f, "fieldName");
-  field.type = StringAt(f, "dataType");
-  field.element_type = StringAt(f, "elementDataType");
-  if (const Json* params = FindKey(f, "elementTypeParams"); params != nullptr) {
-    if (auto n = IntAt(*params, "max_length")) field.max_length = static_cast<size_t>(*n);
-    if (auto n = IntAt(*params, "max_capacity")) field.max_capacity = static_cast<size_t>(*n);
-  }
-  field.nullable = BoolAt(f, "nullable", false);
-  if (const Json* d = FindKey(f, "defaultValue"); d != nullptr) field.default_value = *d;
-  field.partition_key = BoolAt(f, "isPartitionKey", false);
-  field.clustering_key = BoolAt(f, "isClusteringKey", false);
-  field.description = StringAt(f, "description");
-  return field;
-}
-
-OrderedJson FieldToBody(const Field& f, bool primary, int dim) {
-  OrderedJson out = {{"fieldName", f.name}, {"dataType", f.type}};
-  if (primary) out["isPrimary"] = true;
-  if (!f.element_type.empty()) out["elementDataType"] = f.element_type;
-  OrderedJson params = OrderedJson::object();
-  if (f.type == "FloatVector") params["dim"] = dim;
-  if (f.type == "VarChar" || (f.type == "Array" && f.element_type == "VarChar")) {
-    params["max_length"] = f.max_length == 0 ? kMaxVarCharLength : f.max_length;
-  }
-  if (f.type == "Array" && f.max_capacity > 0) params["max_capacity"] = f.max_capacity;
-  if (!params.empty()) out["elementTypeParams"] = params;
-  if (f.nullable) out["nullable"] = true;
-  if (!f.default_value.is_null()) out["defaultValue"] = f.default_value;
-  if (f.partition_key) out["isPartitionKey"] = true;
-  if (f.clustering_key) out["isClusteringKey"] = true;
-  if (!f.description.empty()) out["description"] = f.description;
-  return out;
-}
-
-const char* MetricTypeName(Metric metric) {
-  switch (metric) {
-    case Metric::kCosine:
-      return "COSINE";
-    case Metric::kInnerProduct:
-      return "IP";
-    case Metric::kL2:
-      return "L2";
-  }
-  return "COSINE";
-}
-
-// IVF-PQ's automatic sub-quantizer count (IvfParams::pq_m = 0): dim / 4
-// rounded down to a divisor of dim, at least 1.
-int AutoPqM(int dim) {
-  for (int m = std::max(1, dim / 4); m > 1; --m) {
-    if (dim % m == 0) return m;
-  }
-  return 1;
-}
-
-OrderedJson IndexParams(const CollectionInfo& info, const std::string& vector_name) {
-  const CollectionSchema& s = info.schema;
-  OrderedJson params = OrderedJson::object();
-  switch (s.index) {
-    case IndexKind::kHnsw:
-      params = {
-          {"index_type", "HNSW"}, {"M", s.hnsw.m}, {"efConstruction", s.hnsw.ef_construction}};
-      break;
-    case IndexKind::kFlat:
-      params = {{"index_type", "FLAT"}};
-      break;
-    case IndexKind::kIvfFlat:
-    case IndexKind::kIvfSq8:
-    case IndexKind::kIvfPq:
-      if (s.ivf.nlist == 0) {
-        // nlist chosen at training time: let Milvus choose too.
-        params = {{"index_type", "AUTOINDEX"}};
-        break;
-      }
-      params = {{"index_type", s.index == IndexKind::kIvfFlat  ? "IVF_FLAT"
-                               : s.index == IndexKind::kIvfSq8 ? "IVF_SQ8"
-                                                               : "IVF_PQ"},
-                {"nlist", s.ivf.nlist}};
-      if (s.index == IndexKind::kIvfPq) {
-        params["m"] = s.ivf.pq_m > 0 ? s.ivf.pq_m : AutoPqM(s.dim);
-        params["nbits"] = s.ivf.pq_nbits;
-      }
-      break;
-  }
-  return OrderedJson::array({{{"fieldName", vector_name},
-                              {"indexName", vector_name},
-                              {"metricType", MetricTypeName(s.metric)},
-                              {"params", params}}});
+// The schema a collections/create body declares, errors naming the file.
+Result<milvus::Schema> DeclaredSchema(const Json& body, std::string_view text_name) {
+  if (!body.is_object()) return Status::InvalidArgument("collection.json is not a JSON object");
+  Result<milvus::Schema> declared = milvus::ReadCreateBody(body, text_name);
+  if (!declared.ok()) return declared.status().WithContext("collection.json");
+  return declared;
 }
 
 bool IsIntType(std::string_view type) {
@@ -243,213 +114,60 @@ std::string MilvusName(std::string_view name) {
   return out;
 }
 
-namespace {
-
-Result<RowSchema> SchemaOfCollectionOrThrow(const CollectionInfo& info, std::string_view pk_name,
-                                            std::string_view vector_name,
-                                            std::string_view text_name, bool with_text) {
-  RowSchema schema;
-  schema.dim = info.schema.dim;
+Result<RowSchema> SchemaOfCollection(const CollectionInfo& info, std::string_view pk_name,
+                                     std::string_view vector_name, std::string_view text_name,
+                                     bool with_text) {
   const bool has_encoder = !info.schema.encoder.empty();
-  if (!info.schema.properties.empty()) {
-    const Json props = Json::parse(info.schema.properties, nullptr, false);
-    if (props.is_object() && props.contains("milvus") && props["milvus"].is_object()) {
-      const Json& m = props["milvus"];
-      const std::string text_field = m.value("textField", "");
-      schema.dynamic = m.value("enableDynamicField", false);
-      schema.milvus_layout = true;
-      bool have_pk = false;
-      bool have_vector = false;
-      for (const Json& f : m.value("fields", Json::array())) {
-        if (!f.is_object()) continue;
-        Field field = StoredField(f);
-        if (f.value("isPrimary", false)) {
-          schema.pk = std::move(field);
-          have_pk = true;
-        } else if (field.type == "FloatVector") {
-          schema.vector = std::move(field);
-          have_vector = true;
-        } else if (!text_field.empty() && field.name == text_field) {
-          schema.text = std::move(field);
-        } else {
-          schema.scalars.push_back(std::move(field));
-        }
-      }
-      if (!have_pk || !have_vector) {
-        return Status::InvalidArgument("collection \"" + info.name +
-                                       "\": its stored Milvus schema has no primary key or no "
-                                       "FloatVector field");
-      }
-      schema.vector_optional = has_encoder && schema.text.has_value();
-      return schema;
-    }
+  Result<std::optional<milvus::Schema>> stored = milvus::DecodeProperties(info.schema.properties);
+  if (!stored.ok()) return stored.status().WithContext("collection \"" + info.name + "\"");
+  if (stored->has_value()) {
+    RowSchema schema = RowsOf(**stored);
+    schema.dim = info.schema.dim;
+    schema.milvus_layout = true;
+    schema.vector_optional = has_encoder && schema.text.has_value();
+    return schema;
   }
-  schema.pk.name = pk_name;
-  schema.vector.name = vector_name;
-  schema.vector.type = "FloatVector";
-  if (has_encoder || with_text) {
+  RowSchema schema = RowsOf(milvus::NativeSchema(
+      info, {std::string(pk_name), std::string(vector_name), std::string(text_name)}));
+  schema.pk.type = "";  // a native collection holds integer and string ids alike
+  if (!schema.text.has_value() && with_text) {
     schema.text = Field{.name = std::string(text_name), .type = "VarChar"};
   }
   schema.text_optional = true;
-  schema.dynamic = true;
   schema.vector_optional = has_encoder;
   return schema;
 }
 
-}  // namespace
-
-Result<RowSchema> SchemaOfCollection(const CollectionInfo& info, std::string_view pk_name,
-                                     std::string_view vector_name, std::string_view text_name,
-                                     bool with_text) {
-  try {
-    return SchemaOfCollectionOrThrow(info, pk_name, vector_name, text_name, with_text);
-  } catch (const Json::exception& e) {
-    return Status::InvalidArgument("collection \"" + info.name +
-                                   "\": malformed Milvus schema in its properties: " + e.what());
-  }
-}
-
 Result<RowSchema> SchemaOfCreateBody(const Json& body, std::string_view text_name) {
-  if (!body.is_object()) return Status::InvalidArgument("collection.json is not a JSON object");
-  RowSchema schema;
-  const Json* schema_json = FindKey(body, "schema");
-  const Json* fields = schema_json != nullptr ? FindKey(*schema_json, "fields") : nullptr;
-  if (fields == nullptr || !fields->is_array() || fields->empty()) {
-    // Quick setup: pk + vector, dynamic fields on by default.
-    const std::optional<int64_t> dim = IntAt(body, "dimension");
-    if (!dim.has_value() || *dim <= 0) {
-      return Status::InvalidArgument("collection.json: no schema.fields and no dimension");
-    }
-    schema.dim = static_cast<int>(*dim);
-    schema.pk.name = StringAt(body, "primaryFieldName", "id");
-    std::string id_type = StringAt(body, "idType", "Int64");
-    schema.pk.type = EqualsIgnoreCase(id_type, "varchar") ? "VarChar" : "Int64";
-    const Json* params = FindKey(body, "params");
-    if (params != nullptr) {
-      if (auto n = IntAt(*params, "max_length")) schema.pk.max_length = static_cast<size_t>(*n);
-      schema.dynamic = BoolAt(*params, "enableDynamicField", true);
-    }
-    schema.vector.name = StringAt(body, "vectorFieldName", "vector");
-    schema.vector.type = "FloatVector";
-    return schema;
-  }
-  schema.dynamic = BoolAt(*schema_json, "enableDynamicField", false);
-  int primaries = 0;
-  int vectors = 0;
-  for (const Json& f : *fields) {
-    if (!f.is_object()) return Status::InvalidArgument("collection.json: a field is not an object");
-    Field field = BodyField(f);
-    if (field.name.empty() || field.type.empty()) {
-      return Status::InvalidArgument("collection.json: every field needs fieldName and dataType");
-    }
-    if (BoolAt(f, "isPrimary", false)) {
-      if (field.type != "Int64" && field.type != "VarChar") {
-        return Status::InvalidArgument("collection.json: primary key \"" + field.name +
-                                       "\" must be Int64 or VarChar, got " + field.type);
-      }
-      schema.pk = std::move(field);
-      ++primaries;
-    } else if (field.type == "FloatVector") {
-      const Json* params = FindKey(f, "elementTypeParams");
-      const std::optional<int64_t> dim = params != nullptr ? IntAt(*params, "dim") : std::nullopt;
-      if (!dim.has_value() || *dim <= 0 || *dim > 65536) {
-        return Status::InvalidArgument("collection.json: vector field \"" + field.name +
-                                       "\" needs elementTypeParams.dim in [1, 65536]");
-      }
-      schema.dim = static_cast<int>(*dim);
-      schema.vector = std::move(field);
-      ++vectors;
-    } else if (field.type.find("Vector") != std::string::npos) {
-      return Status::NotSupported("collection.json: field \"" + field.name + "\" is a " +
-                                  field.type + "; flashembed imports one FloatVector field");
-    } else if (field.type == "VarChar" && field.name == text_name && !schema.text.has_value()) {
-      schema.text = std::move(field);
-    } else {
-      schema.scalars.push_back(std::move(field));
-    }
-  }
-  if (primaries != 1 || vectors != 1) {
-    return Status::InvalidArgument(
-        "collection.json: needs exactly one primary key and one "
-        "FloatVector field, has " +
-        std::to_string(primaries) + " and " + std::to_string(vectors));
-  }
-  return schema;
+  FE_ASSIGN_OR_RETURN(milvus::Schema declared, DeclaredSchema(body, text_name));
+  return RowsOf(declared);
 }
 
 Result<CollectionSchema> CollectionSchemaOfCreateBody(const Json& body) {
-  FE_ASSIGN_OR_RETURN(RowSchema rows, SchemaOfCreateBody(body, ""));
-  CollectionSchema out;
-  out.dim = rows.dim;
-  out.encoder = "";
-  std::string metric = StringAt(body, "metricType", "COSINE");
-  std::string type = "AUTOINDEX";
-  Json params = Json::object();
-  if (const Json* indexes = FindKey(body, "indexParams");
-      indexes != nullptr && indexes->is_array()) {
-    for (const Json& index : *indexes) {
-      if (StringAt(index, "fieldName") != rows.vector.name) continue;
-      if (const Json* p = FindKey(index, "params"); p != nullptr && p->is_object()) params = *p;
-      metric = StringAt(index, "metricType", StringAt(params, "metric_type", "COSINE"));
-      type = StringAt(index, "indexType", StringAt(params, "index_type", "AUTOINDEX"));
-    }
-  }
-  if (EqualsIgnoreCase(metric, "cosine")) {
-    out.metric = Metric::kCosine;
-  } else if (EqualsIgnoreCase(metric, "ip")) {
-    out.metric = Metric::kInnerProduct;
-  } else if (EqualsIgnoreCase(metric, "l2")) {
-    out.metric = Metric::kL2;
-  } else {
-    return Status::InvalidArgument("collection.json: metric type \"" + metric +
-                                   "\" is not supported (COSINE, IP, L2)");
-  }
-  // Any index type we do not have (DISKANN, SCANN, GPU_*...) becomes our
-  // default HNSW: the data and the metric are what matter for search.
-  out.index = IndexKind::kHnsw;
-  if (type == "FLAT") {
-    out.index = IndexKind::kFlat;
-  } else if (type == "IVF_FLAT" || type == "IVF_SQ8" || type == "IVF_PQ") {
-    out.index = type == "IVF_FLAT"  ? IndexKind::kIvfFlat
-                : type == "IVF_SQ8" ? IndexKind::kIvfSq8
-                                    : IndexKind::kIvfPq;
-    if (auto n = IntAt(params, "nlist")) out.ivf.nlist = static_cast<int>(*n);
-    if (auto n = IntAt(params, "nprobe")) out.ivf.nprobe = static_cast<int>(*n);
-    if (auto n = IntAt(params, "m")) out.ivf.pq_m = static_cast<int>(*n);
-    if (auto n = IntAt(params, "nbits")) out.ivf.pq_nbits = static_cast<int>(*n);
-  } else if (type == "HNSW") {
-    if (auto n = IntAt(params, "M")) out.hnsw.m = static_cast<int>(*n);
-    if (auto n = IntAt(params, "efConstruction")) out.hnsw.ef_construction = static_cast<int>(*n);
-    if (auto n = IntAt(params, "ef")) out.hnsw.ef_search = static_cast<int>(*n);
-  }
-  if (Status s = out.Validate(); !s.ok()) {
-    return Status::InvalidArgument("collection.json: " + s.message());
-  }
-  return out;
+  FE_ASSIGN_OR_RETURN(milvus::Schema declared, DeclaredSchema(body, ""));
+  Result<CollectionSchema> schema = milvus::CollectionSchemaForImport(declared);
+  if (!schema.ok()) return schema.status().WithContext("collection.json");
+  return schema;
 }
 
-OrderedJson CreateBody(const std::string& milvus_name, const RowSchema& schema,
+OrderedJson CreateBody(const std::string& milvus_name, const RowSchema& rows,
                        const CollectionInfo& info) {
-  OrderedJson fields = OrderedJson::array();
-  fields.push_back(FieldToBody(schema.pk, true, 0));
-  fields.push_back(FieldToBody(schema.vector, false, schema.dim));
-  if (schema.text.has_value()) fields.push_back(FieldToBody(*schema.text, false, 0));
-  for (const Field& f : schema.scalars) fields.push_back(FieldToBody(f, false, 0));
-  OrderedJson body = {
-      {"collectionName", milvus_name},
-      {"schema", {{"autoID", false}, {"enableDynamicField", schema.dynamic}, {"fields", fields}}},
-      {"indexParams", IndexParams(info, schema.vector.name)}};
-  std::string consistency = "Bounded";
-  std::string description;
-  const Json props =
-      Json::parse(info.schema.properties.empty() ? "{}" : info.schema.properties, nullptr, false);
-  if (props.is_object() && props.contains("milvus") && props["milvus"].is_object()) {
-    consistency = StringAt(props["milvus"], "consistencyLevel", consistency);
-    description = StringAt(props["milvus"], "description");
+  milvus::Schema schema;
+  // A Milvus-API collection keeps its description and consistency level.
+  Result<std::optional<milvus::Schema>> stored = milvus::DecodeProperties(info.schema.properties);
+  if (stored.ok() && stored->has_value()) {
+    schema.description = (*stored)->description;
+    schema.consistency_level = (*stored)->consistency_level;
   }
-  body["params"] = {{"consistencyLevel", consistency}};
-  if (!description.empty()) body["description"] = description;
-  return body;
+  schema.enable_dynamic = rows.dynamic;
+  schema.fields.push_back(rows.pk);
+  schema.fields.push_back(rows.vector);
+  schema.fields.back().params["dim"] = std::to_string(rows.dim);
+  if (rows.text.has_value()) schema.fields.push_back(*rows.text);
+  for (const Field& f : rows.scalars) schema.fields.push_back(f);
+  for (Field& f : schema.fields) f.is_primary = false;
+  schema.fields.front().is_primary = true;
+  return milvus::CreateBody(milvus_name, schema, info.schema);
 }
 
 OrderedJson CollectionSchemaToJson(const CollectionSchema& s) {
@@ -530,7 +248,7 @@ Status CheckScalar(const Field& field, const Json& value, Json* stored) {
     }
   } else if (type == "VarChar") {
     if (!value.is_string()) return Expected(field, "a string", value);
-    const size_t max = field.max_length == 0 ? kMaxVarCharLength : field.max_length;
+    const size_t max = field.max_length() == 0 ? kMaxVarCharLength : field.max_length();
     const size_t length = value.get_ref<const std::string&>().size();
     if (length > max) {
       return Status::InvalidArgument("field \"" + field.name + "\": string of " +
@@ -556,12 +274,15 @@ Status CheckScalar(const Field& field, const Json& value, Json* stored) {
       return Expected(field, "at most 64 KiB of JSON", value);
   } else if (type == "Array") {
     if (!value.is_array()) return Expected(field, "an array", value);
-    if (field.max_capacity > 0 && value.size() > field.max_capacity) {
+    if (field.max_capacity() > 0 && value.size() > field.max_capacity()) {
       return Status::InvalidArgument(
           "field \"" + field.name + "\": array of " + std::to_string(value.size()) +
-          " elements exceeds max_capacity " + std::to_string(field.max_capacity));
+          " elements exceeds max_capacity " + std::to_string(field.max_capacity()));
     }
-    Field element{.name = field.name, .type = field.element_type, .max_length = field.max_length};
+    Field element{.name = field.name, .type = field.element_type};
+    if (const size_t max_length = field.max_length(); max_length > 0) {
+      element.set_max_length(max_length);
+    }
     Json ignored;
     for (const Json& e : value) FE_RETURN_IF_ERROR(CheckScalar(element, e, &ignored));
   } else {

@@ -7,12 +7,15 @@
 //   other scalar fields                top-level keys of Document::metadata
 //   $meta (dynamic fields)             the other keys of Document::metadata
 //
-// A collection made through the Milvus REST API (flashembed serve) keeps its
-// Milvus schema in CollectionSchema::properties ({"milvus": {...}}, see
-// server/milvus_schema.h); its rows use that schema's names and types, and
-// its records keep the pk and every scalar field in the metadata too (the
-// "Milvus layout"). Any other collection is pk "id", "vector", "text" and
-// everything else dynamic (the "native layout").
+// The schema itself is the Milvus model of milvus/schema.h (a Field here is
+// a milvus::Field); a RowSchema is its row view, with what import and export
+// need on top. A collection made through the Milvus REST API (flashembed
+// serve) keeps its Milvus schema in CollectionSchema::properties
+// ({"milvus": {...}}, milvus/properties.h); its rows use that schema's names
+// and types, and its records keep the pk and every scalar field in the
+// metadata too (the "Milvus layout"). Any other collection is pk "id",
+// "vector", "text" and everything else dynamic (the "native layout",
+// milvus::NativeSchema).
 //
 // Thread-safety: plain values and stateless functions.
 #ifndef FLASHEMBED_TRANSFER_ROW_SCHEMA_H_
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "milvus/schema.h"
 #include "query/database.h"
 
 namespace flashembed::transfer {
@@ -35,25 +39,13 @@ using Json = nlohmann::json;
 // Files people read (collection.json, ...) keep their keys in a natural order.
 using OrderedJson = nlohmann::ordered_json;
 
-inline constexpr size_t kMaxVarCharLength = 65535;  // Milvus's max_length ceiling
-inline constexpr size_t kMaxJsonBytes = 65536;      // Milvus's JSON field limit
+using milvus::kMaxVarCharLength;               // Milvus's max_length ceiling
+inline constexpr size_t kMaxJsonBytes = 65536;  // Milvus's JSON field limit
 
-// One Milvus field.
-struct Field {
-  std::string name;
-  // Milvus dataType: Bool, Int8, Int16, Int32, Int64, Float, Double,
-  // VarChar, JSON, Array, FloatVector. "" for the pk of a native collection
-  // without a declared type (integer or string ids both accepted).
-  std::string type;
-  std::string element_type;  // Array only
-  size_t max_length = 0;     // VarChar (and VarChar arrays), UTF-8 bytes; 0 = 65535
-  size_t max_capacity = 0;   // Array; 0 = unchecked
-  bool nullable = false;
-  Json default_value;  // null = none
-  bool partition_key = false;
-  bool clustering_key = false;
-  std::string description;
-};
+// One Milvus field. The pk of a native collection has type "" (integer and
+// string ids both accepted); a VarChar's max_length() (UTF-8 bytes) 0 means
+// 65535, an Array's max_capacity() 0 means unchecked.
+using Field = milvus::Field;
 
 struct RowSchema {
   Field pk;
@@ -76,27 +68,31 @@ struct RowSchema {
 };
 
 // The row view of a stored collection: the Milvus schema in its properties
-// if any, else the native layout with these names for pk, vector and text
-// (pk type "" = either; the text field only when the collection has an
-// encoder or `with_text`).
+// if any (milvus::DecodeProperties; its errors name the collection), else
+// the native layout with these names for pk, vector and text (pk type "" =
+// either; the text field only when the collection has an encoder or
+// `with_text`).
 Result<RowSchema> SchemaOfCollection(const CollectionInfo& info, std::string_view pk_name,
                                      std::string_view vector_name, std::string_view text_name,
                                      bool with_text);
 
 // The row view declared by a collections/create body (custom or quick
-// setup): field names and types; a VarChar field named `text_name` becomes
-// the text; everything else a scalar. InvalidArgument for a body without one
-// primary key and one FloatVector field.
+// setup; milvus::ReadCreateBody): field names and types; a VarChar field
+// named `text_name` becomes the text; everything else a scalar.
+// InvalidArgument ("collection.json: ...") for a body without one primary
+// key and one FloatVector field.
 Result<RowSchema> SchemaOfCreateBody(const Json& body, std::string_view text_name);
 
 // dim, metric and index (HNSW M/efConstruction/ef, FLAT, IVF_* nlist/m/nbits,
 // AUTOINDEX = HNSW defaults) of a collections/create body, for a
-// vector-only collection. InvalidArgument naming a bad value.
+// vector-only collection (milvus::CollectionSchemaForImport).
+// InvalidArgument ("collection.json: ...") naming a bad value.
 Result<CollectionSchema> CollectionSchemaOfCreateBody(const Json& body);
 
-// The collections/create body (custom setup, ids kept: autoID false, the
-// vector a plain FloatVector, no functions) for `schema`, with indexParams
-// from the collection's index kind and metric (milvus-compat.md §3.8).
+// The collections/create body (milvus::CreateBody: custom setup, ids kept,
+// the vector a plain FloatVector, no functions) for `schema`, with
+// indexParams from the collection's index kind and metric, and the
+// description and consistency level of its stored Milvus schema if any.
 OrderedJson CreateBody(const std::string& milvus_name, const RowSchema& schema,
                        const CollectionInfo& info);
 
