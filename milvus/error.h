@@ -2,15 +2,14 @@
 //
 // A Milvus REST v2 client keys on the envelope code ({"code": 1100,
 // "message": ...}), so a refusal carries that code beside the message, and
-// the server answers with both unchanged. Expected<T> is Result<T>
-// (base/status.h) with such an Error in place of a Status: a T, or the Error
-// saying why there is none. Readers of stored data and files report Status.
+// the server answers with both unchanged. Expected<T> is a Result<T>
+// (base/status.h) whose error is such an Error. Readers of stored data and
+// files report plain Status.
 //
 // Thread-safety: plain values.
 #ifndef FLASHEMBED_MILVUS_ERROR_H_
 #define FLASHEMBED_MILVUS_ERROR_H_
 
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,47 +28,22 @@ struct Error {
   std::string message;
 };
 
-// A T, or the Error explaining why there is none.
+// A Result<T> whose error also carries the envelope code: a T, or the Error
+// explaining why there is none. status() is the error as InvalidArgument
+// with the same message (the code dropped), for callers that report Status
+// (FE_ASSIGN_OR_RETURN works on it).
 template <typename T>
-class [[nodiscard]] Expected {
+class [[nodiscard]] Expected : public Result<T> {
  public:
-  Expected(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
-  Expected(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
+  Expected(T value) : Result<T>(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(Error error)                               // NOLINT: implicit by design
+      : Result<T>(Status::InvalidArgument(std::move(error.message))), code_(error.code) {}
 
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
   // REQUIRES: !ok().
-  const Error& error() const { return error_; }
-  // OK, or the error as InvalidArgument with its message (the code dropped),
-  // for callers that report Status (FE_ASSIGN_OR_RETURN works on Expected).
-  Status status() const { return ok() ? Status::OK() : Status::InvalidArgument(error_.message); }
-
-  // REQUIRES: ok().
-  T& value() & {
-    CheckOk();
-    return *value_;
-  }
-  const T& value() const& {
-    CheckOk();
-    return *value_;
-  }
-  T&& value() && {
-    CheckOk();
-    return std::move(*value_);
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
+  Error error() const { return Error{code_, this->status().message()}; }
 
  private:
-  void CheckOk() const {
-    FE_CHECK(ok()) << "Expected::value() on error " << error_.code << ": " << error_.message;
-  }
-
-  std::optional<T> value_;
-  Error error_;
+  int code_ = 0;
 };
 
 }  // namespace flashembed::milvus

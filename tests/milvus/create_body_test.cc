@@ -60,24 +60,6 @@ TEST(ParseCreateRequest, QuickSetup) {
   EXPECT_EQ(fe.encoder, "hash");
 }
 
-// The example of milvus/FORMAT.md: what the server stores for a quick setup.
-TEST(ParseCreateRequest, QuickSetupStoresTheDocumentedRecord) {
-  ASSERT_OK_AND_ASSIGN(Schema s, ParseCreateRequest(Body(R"({"collectionName": "x",
-                                                              "dimension": 4})")));
-  ASSERT_OK_AND_ASSIGN(CollectionSchema fe, s.ToCollectionSchema());
-  EXPECT_EQ(fe.properties,
-            R"({"milvus":{"autoId":false,"consistencyLevel":"Bounded","description":"",)"
-            R"("enableDynamicField":true,"encoder":"hash","fields":[{"clusteringKey":false,)"
-            R"("defaultValue":null,"description":"","elementType":"","functionOutput":false,)"
-            R"("isPrimary":true,"name":"id","nullable":false,"params":{},"partitionKey":false,)"
-            R"("type":"Int64"},{"clusteringKey":false,"defaultValue":null,"description":"",)"
-            R"("elementType":"","functionOutput":false,"isPrimary":false,"name":"vector",)"
-            R"("nullable":false,"params":{"dim":"4"},"partitionKey":false,)"
-            R"("type":"FloatVector"}],"functions":[],"index":{"fieldName":"vector",)"
-            R"("indexName":"vector","indexType":"AUTOINDEX","metricType":"COSINE","params":{}},)"
-            R"("metricType":"COSINE","shardsNum":1,"textField":"","version":1}})");
-}
-
 TEST(ParseCreateRequest, CustomSetup) {
   ASSERT_OK_AND_ASSIGN(Schema s, ParseCreateRequest(Body(kCustom)));
   EXPECT_EQ(s.description, "d");

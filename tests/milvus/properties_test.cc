@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "milvus/create_body.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::milvus {
@@ -40,23 +41,25 @@ void ExpectSame(const Schema& a, const Schema& b) {
   EXPECT_EQ(a.synthesized, b.synthesized);
 }
 
-// The stored text, byte for byte: collections/create is idempotent by
-// comparing it with what an earlier build stored, so it must not drift.
+// The stored text, byte for byte, of a quick setup (dimension 4) as the
+// server stores it: the example of milvus/FORMAT.md. collections/create is
+// idempotent by comparing it with what an earlier build stored, so it must
+// not drift.
 TEST(MilvusProperties, EncodingIsStable) {
-  Schema s;
-  s.fields = {Field{.name = "id", .type = "Int64", .is_primary = true},
-              Field{.name = "v", .type = "FloatVector", .params = {{"dim", "2"}}}};
-  s.index = Index{"v", "v", "AUTOINDEX", "COSINE", Json::object()};
-  EXPECT_EQ(EncodeProperties(s),
+  ASSERT_OK_AND_ASSIGN(Schema s,
+                       ParseCreateRequest(Json{{"collectionName", "x"}, {"dimension", 4}}));
+  ASSERT_OK_AND_ASSIGN(CollectionSchema fe, s.ToCollectionSchema());
+  EXPECT_EQ(fe.properties, EncodeProperties(s));
+  EXPECT_EQ(fe.properties,
             R"({"milvus":{"autoId":false,"consistencyLevel":"Bounded","description":"",)"
-            R"("enableDynamicField":false,"encoder":"hash","fields":[{"clusteringKey":false,)"
+            R"("enableDynamicField":true,"encoder":"hash","fields":[{"clusteringKey":false,)"
             R"("defaultValue":null,"description":"","elementType":"","functionOutput":false,)"
             R"("isPrimary":true,"name":"id","nullable":false,"params":{},"partitionKey":false,)"
             R"("type":"Int64"},{"clusteringKey":false,"defaultValue":null,"description":"",)"
-            R"("elementType":"","functionOutput":false,"isPrimary":false,"name":"v",)"
-            R"("nullable":false,"params":{"dim":"2"},"partitionKey":false,)"
-            R"("type":"FloatVector"}],"functions":[],"index":{"fieldName":"v",)"
-            R"("indexName":"v","indexType":"AUTOINDEX","metricType":"COSINE","params":{}},)"
+            R"("elementType":"","functionOutput":false,"isPrimary":false,"name":"vector",)"
+            R"("nullable":false,"params":{"dim":"4"},"partitionKey":false,)"
+            R"("type":"FloatVector"}],"functions":[],"index":{"fieldName":"vector",)"
+            R"("indexName":"vector","indexType":"AUTOINDEX","metricType":"COSINE","params":{}},)"
             R"("metricType":"COSINE","shardsNum":1,"textField":"","version":1}})");
 }
 
