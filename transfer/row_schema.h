@@ -105,7 +105,7 @@ OrderedJson CollectionSchemaToJson(const CollectionSchema& schema);
 Result<CollectionSchema> CollectionSchemaFromJson(const Json& value);
 
 // Checks a JSON value for `field` with the strict typing of Milvus bulk
-// import (milvus-compat.md §3.3): Int* are JSON integers in range (never
+// import (transfer/FORMAT.md): Int* are JSON integers in range (never
 // strings), Float/Double numbers, Bool booleans, VarChar strings within
 // max_length, JSON an object or a string of JSON text (parsed), Array an
 // array of the element type within max_capacity, null only when nullable.
