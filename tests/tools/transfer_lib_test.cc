@@ -1,6 +1,6 @@
 // Library-level tests of transfer/: .npy headers and strings, float32 text
 // round trips, and export/import of a collection made through the Milvus
-// API (its schema in properties.milvus, as server/milvus_schema.cc stores it).
+// API (its schema in properties.milvus, as milvus/properties.cc stores it).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -112,7 +112,7 @@ TEST(Rows, JsonStringEscapes) {
   EXPECT_EQ(json::parse(out), "a\"b\\c\n\x01é");
 }
 
-// The stored shape of server/milvus_schema.cc (MilvusSchema::ToJson).
+// The stored shape of milvus/properties.cc (milvus::EncodeSchema).
 json MilvusProperties() {
   auto field = [](std::string name, std::string type, json params, bool primary = false,
                   bool nullable = false, std::string element = "") {
