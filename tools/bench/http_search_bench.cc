@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   Result<std::unique_ptr<Database>> db = Database::Open({}, dir + "/db");
   if (!db.ok()) Die(db.status().ToString());
   // A vector-only collection made through the library; the Milvus route
-  // sees it as pk "id" + "vector" (server/milvus_schema.h) and searches the
+  // sees it as pk "id" + "vector" (milvus/schema.h) and searches the
   // same index with the same k.
   CollectionSchema schema;
   schema.dim = args.dim;
