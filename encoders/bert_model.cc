@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "encoders/linear.h"
 #include "encoders/safetensors.h"
 
@@ -116,7 +118,7 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
   // Encoder layers (BertLayer: BertAttention, BertIntermediate, BertOutput).
   w->layers.resize(c.num_hidden_layers);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    const std::string p = fmt::format("encoder.layer.{}.", i);
     Weights::Layer& l = w->layers[i];
     std::vector<float> qkv_w, qkv_b, part_w, part_b, lin_w, lin_b;
     for (const char* m : {"query", "key", "value"}) {
@@ -147,9 +149,8 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
   const BertConfig& c = folder_.config;
   const int h = c.hidden_size, heads = c.num_attention_heads, d = h / heads;
   if (out.size() != batch.size() * static_cast<size_t>(h)) {
-    return Status::InvalidArgument("output holds " + std::to_string(out.size()) + " floats, " +
-                                   std::to_string(batch.size()) + " sequences need " +
-                                   std::to_string(batch.size() * h));
+    return Status::InvalidArgument(fmt::format("output holds {} floats, {} sequences need {}",
+                                               out.size(), batch.size(), batch.size() * h));
   }
   // Pack all tokens: sequence s occupies rows [start[s], start[s+1]).
   std::vector<int> start(batch.size() + 1, 0);
@@ -157,15 +158,13 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
   for (size_t s = 0; s < batch.size(); ++s) {
     const auto& ids = batch[s];
     if (ids.empty() || ids.size() > static_cast<size_t>(max_tokens())) {
-      return Status::InvalidArgument("sequence " + std::to_string(s) + " has " +
-                                     std::to_string(ids.size()) + " tokens; 1.." +
-                                     std::to_string(max_tokens()) + " are accepted");
+      return Status::InvalidArgument(fmt::format("sequence {} has {} tokens; 1..{} are accepted", s,
+                                                 ids.size(), max_tokens()));
     }
     for (int32_t id : ids) {
       if (id < 0 || id >= c.vocab_size) {
-        return Status::InvalidArgument("sequence " + std::to_string(s) + " has token id " +
-                                       std::to_string(id) + " outside the vocabulary of " +
-                                       std::to_string(c.vocab_size));
+        return Status::InvalidArgument(fmt::format(
+            "sequence {} has token id {} outside the vocabulary of {}", s, id, c.vocab_size));
       }
     }
     start[s + 1] = start[s] + static_cast<int>(ids.size());

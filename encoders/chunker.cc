@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 
 namespace flashembed::encoders {
@@ -194,10 +196,9 @@ Status CheckSpans(std::string_view text, std::span<const TokenSpan> spans) {
     if (t.begin >= t.end || t.end > text.size() ||
         (prev != nullptr && (t.begin < prev->begin || t.end < prev->end ||
                              (t.begin < prev->end && !t.continues_word)))) {
-      return Status::Internal("encoder token span " + std::to_string(i) + " [" +
-                              std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                              ") is empty, out of order or past the " +
-                              std::to_string(text.size()) + "-byte text");
+      return Status::Internal(fmt::format(
+          "encoder token span {} [{}, {}) is empty, out of order or past the {}-byte text", i,
+          t.begin, t.end, text.size()));
     }
   }
   return Status::OK();
@@ -223,9 +224,9 @@ Result<Chunker> Chunker::Create(const TextEncoder& encoder, const ChunkOptions& 
   const size_t max_tokens = encoder.max_tokens();
   const size_t specials = encoder.special_tokens();
   if (max_tokens > 0 && max_tokens <= specials) {
-    return Status::InvalidArgument("encoder " + encoder.spec() + " reads " +
-                                   std::to_string(max_tokens) + " tokens, no more than its " +
-                                   std::to_string(specials) + " special tokens");
+    return Status::InvalidArgument(
+        fmt::format("encoder {} reads {} tokens, no more than its {} special tokens",
+                    encoder.spec(), max_tokens, specials));
   }
   const size_t room = max_tokens > 0 ? max_tokens - specials : 0;
   size_t chunk_tokens = options.chunk_tokens;
@@ -236,15 +237,15 @@ Result<Chunker> Chunker::Create(const TextEncoder& encoder, const ChunkOptions& 
     }
   } else if (room > 0 && chunk_tokens > room) {
     return Status::InvalidArgument(
-        "chunk_tokens " + std::to_string(chunk_tokens) + " exceeds the " + std::to_string(room) +
-        " text tokens encoder " + encoder.spec() + " reads (max_tokens " +
-        std::to_string(max_tokens) + " minus " + std::to_string(specials) + " special tokens)");
+        fmt::format("chunk_tokens {} exceeds the {} text tokens encoder {} reads (max_tokens {} "
+                    "minus {} special tokens)",
+                    chunk_tokens, room, encoder.spec(), max_tokens, specials));
   }
   const size_t overlap_tokens = options.overlap_tokens.value_or(chunk_tokens * 15 / 100);
   if (overlap_tokens > chunk_tokens / 2) {
-    return Status::InvalidArgument("overlap_tokens " + std::to_string(overlap_tokens) +
-                                   " exceeds half of chunk_tokens " + std::to_string(chunk_tokens) +
-                                   " (at most " + std::to_string(chunk_tokens / 2) + ")");
+    return Status::InvalidArgument(
+        fmt::format("overlap_tokens {} exceeds half of chunk_tokens {} (at most {})",
+                    overlap_tokens, chunk_tokens, chunk_tokens / 2));
   }
   // A probe for NotSupported now rather than at the first Split.
   const auto probe = encoder.TokenSpans("");
@@ -278,10 +279,10 @@ Result<std::vector<Chunk>> Chunker::Split(std::string_view text) const {
       // into jamo pieces): any earlier cut will do.
       while (levels[end] == kNoCut && end > start + 1) --end;
       if (levels[end] == kNoCut) {
-        return Status::InvalidArgument("chunk_tokens " + std::to_string(c) +
-                                       " is too small: more tokens than that come from the "
-                                       "characters at byte " +
-                                       std::to_string(spans[start].begin));
+        return Status::InvalidArgument(
+            fmt::format("chunk_tokens {} is too small: more tokens than that come from the "
+                        "characters at byte {}",
+                        c, spans[start].begin));
       }
     }
     size_t begin_byte = spans[start].begin;
@@ -295,18 +296,16 @@ Result<std::vector<Chunk>> Chunker::Split(std::string_view text) const {
       token_count = again.size();
       if (token_count <= c) break;
       if (end - start == 1) {
-        return Status::InvalidArgument("chunk_tokens " + std::to_string(c) +
-                                       " is too small: the piece of one word at bytes [" +
-                                       std::to_string(begin_byte) + ", " +
-                                       std::to_string(end_byte) + ") alone tokenizes into " +
-                                       std::to_string(token_count) + " tokens");
+        return Status::InvalidArgument(
+            fmt::format("chunk_tokens {} is too small: the piece of one word at bytes [{}, {}) "
+                        "alone tokenizes into {} tokens",
+                        c, begin_byte, end_byte, token_count));
       }
       end -= std::min(token_count - c, end - start - 1);
       while (end > start + 1 && levels[end] == kNoCut) --end;
       if (levels[end] == kNoCut) {
-        return Status::InvalidArgument("chunk_tokens " + std::to_string(c) +
-                                       " is too small for the word at byte " +
-                                       std::to_string(spans[start].begin));
+        return Status::InvalidArgument(fmt::format(
+            "chunk_tokens {} is too small for the word at byte {}", c, spans[start].begin));
       }
       token_count = end - start;  // exact if both new edges are whole-word cuts
       begin_byte = spans[start].begin;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <utf8proc.h>
 
 #include "base/utf8.h"
@@ -55,9 +56,8 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
   if (name.substr(0, 6) == "model:") {
     FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::Open(std::string(name.substr(6))));
     if (dim > 0 && dim != encoder->dim()) {
-      return Status::InvalidArgument("dim " + std::to_string(dim) + " differs from the model's " +
-                                     std::to_string(encoder->dim()) + " (" + std::string(name) +
-                                     ")");
+      return Status::InvalidArgument(
+          fmt::format("dim {} differs from the model's {} ({})", dim, encoder->dim(), name));
     }
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }

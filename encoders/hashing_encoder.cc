@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <utf8proc.h>
 
 #include "base/utf8.h"
@@ -484,8 +485,8 @@ Status Utf8procError(utf8proc_ssize_t code, std::string_view text) {
     // utf8proc refuses exactly what FindInvalidUtf8 does (both follow
     // Unicode Table 3-7), so `bad` is found; text.size() only for safety.
     const size_t bad = FindInvalidUtf8(text);
-    return Status::InvalidArgument("invalid UTF-8 at byte " +
-                                   std::to_string(bad == std::string_view::npos ? text.size() : bad));
+    return Status::InvalidArgument(
+        fmt::format("invalid UTF-8 at byte {}", bad == std::string_view::npos ? text.size() : bad));
   }
   if (code == UTF8PROC_ERROR_NOMEM) return Status::ResourceExhausted(utf8proc_errmsg(code));
   if (code == UTF8PROC_ERROR_OVERFLOW) {
@@ -633,8 +634,7 @@ bool ParseRange(std::string_view s, int* lo, int* hi) {
 }
 
 std::string RangeError(const char* name, int lo, int hi, int value) {
-  return std::string(name) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-         "], got " + std::to_string(value);
+  return fmt::format("{} must be in [{}, {}], got {}", name, lo, hi, value);
 }
 
 }  // namespace
@@ -667,11 +667,9 @@ Result<std::unique_ptr<HashingEncoder>> HashingEncoder::Create(const Options& op
 }
 
 std::string HashingEncoder::spec() const {
-  return std::string(kSpecPrefix) + ";dim=" + std::to_string(options_.dim) +
-         ";char=" + std::to_string(options_.char_ngram_min) + "-" +
-         std::to_string(options_.char_ngram_max) + ";word=1-" +
-         std::to_string(options_.word_ngram_max) + ";cjk=1-" +
-         std::to_string(options_.cjk_ngram_max);
+  return fmt::format("{};dim={};char={}-{};word=1-{};cjk=1-{}", kSpecPrefix, options_.dim,
+                     options_.char_ngram_min, options_.char_ngram_max, options_.word_ngram_max,
+                     options_.cjk_ngram_max);
 }
 
 Result<HashingEncoder::Options> HashingEncoder::ParseSpec(std::string_view spec) {
@@ -766,7 +764,7 @@ Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text)
   for (size_t pos = 0; pos < text.size();) {
     const size_t start = pos;
     const Utf8Char decoded = DecodeUtf8(text, pos);
-    if (!decoded.ok()) return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(pos));
+    if (!decoded.ok()) return Status::InvalidArgument(fmt::format("invalid UTF-8 at byte {}", pos));
     const auto cp = static_cast<int32_t>(decoded.cp);
     pos += decoded.length;
     const auto extend = [&] { spans.back().end = pos; };
@@ -822,16 +820,15 @@ Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text)
 Status HashingEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
   const size_t dim = static_cast<size_t>(options_.dim);
   if (out.size() != texts.size() * dim) {
-    return Status::InvalidArgument("output size mismatch: expected " +
-                                   std::to_string(texts.size()) + " x " + std::to_string(dim) +
-                                   " = " + std::to_string(texts.size() * dim) + " floats, got " +
-                                   std::to_string(out.size()));
+    return Status::InvalidArgument(
+        fmt::format("output size mismatch: expected {} x {} = {} floats, got {}", texts.size(), dim,
+                    texts.size() * dim, out.size()));
   }
   thread_local Scratch scratch;
   Status status;
   for (size_t i = 0; i < texts.size() && status.ok(); ++i) {
     status = EncodeText(options_, texts[i], &scratch, out.subspan(i * dim, dim));
-    if (!status.ok()) status = status.WithContext("text " + std::to_string(i));
+    if (!status.ok()) status = status.WithContext(fmt::format("text {}", i));
   }
   scratch.Trim();
   return status;

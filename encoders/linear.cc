@@ -1,5 +1,6 @@
 #include "encoders/linear.h"
 
+#include <fmt/format.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <omp.h>
@@ -108,9 +109,8 @@ Linear::~Linear() = default;
 Result<std::unique_ptr<Linear>> Linear::Create(std::span<const float> w, std::span<const float> b,
                                                int n, int k, LinearAct act) {
   if (n <= 0 || k <= 0 || w.size() != static_cast<size_t>(n) * k || b.size() != static_cast<size_t>(n)) {
-    return Status::InvalidArgument("linear layer " + std::to_string(n) + "x" + std::to_string(k) +
-                                   " given " + std::to_string(w.size()) + " weights and " +
-                                   std::to_string(b.size()) + " biases");
+    return Status::InvalidArgument(
+        fmt::format("linear layer {}x{} given {} weights and {} biases", n, k, w.size(), b.size()));
   }
   try {
     auto impl = std::make_unique<Impl>();
@@ -136,8 +136,7 @@ Result<std::unique_ptr<Linear>> Linear::Create(std::span<const float> w, std::sp
     impl->kernel = Describe(256, n, k, impl->weights_desc, impl->attr).impl_info_str();
     return std::unique_ptr<Linear>(new Linear(n, k, std::move(impl)));
   } catch (const dnnl::error& e) {
-    return Status::Internal(std::string("oneDNN refused a ") + std::to_string(n) + "x" +
-                            std::to_string(k) + " linear layer: " + e.what());
+    return Status::Internal(fmt::format("oneDNN refused a {}x{} linear layer: {}", n, k, e.what()));
   }
 }
 
@@ -163,8 +162,7 @@ Status Linear::Apply(const float* x, int rows, float* y) const {
     stream.wait();
     return Status::OK();
   } catch (const dnnl::error& e) {
-    return Status::Internal(std::string("oneDNN matmul of ") + std::to_string(rows) + " rows: " +
-                            e.what());
+    return Status::Internal(fmt::format("oneDNN matmul of {} rows: {}", rows, e.what()));
   }
 }
 
@@ -198,15 +196,13 @@ Status SelfAttention(const float* qkv, int len, int hidden, int heads, float sca
     stream.wait();
     return Status::OK();
   } catch (const dnnl::error& e) {
-    return Status::Internal("oneDNN attention over " + std::to_string(len) + " tokens: " +
-                            e.what());
+    return Status::Internal(fmt::format("oneDNN attention over {} tokens: {}", len, e.what()));
   }
 }
 
 std::string Linear::LibraryInfo() {
   const dnnl_version_t* v = dnnl_version();
-  std::string info = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                     std::to_string(v->patch);
+  std::string info = fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
   try {
     const memory::desc any({384, 384}, kF32, Tag::any);
     info += " (" + std::string(Describe(256, 384, 384, any, Attr(LinearAct::kNone)).impl_info_str()) +

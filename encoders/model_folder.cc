@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace flashembed::encoders {
@@ -47,9 +48,8 @@ Status ReadInt(const json& j, const fs::path& file, const char* key, bool requir
   }
   const json& v = j[key];
   if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max) {
-    return Status::InvalidArgument(file.string() + ": \"" + key + "\" must be an integer in " +
-                                   std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                                   v.dump());
+    return Status::InvalidArgument(fmt::format("{}: \"{}\" must be an integer in {}..{}, got {}",
+                                               file.string(), key, min, max, v.dump()));
   }
   *out = v.get<int>();
   return Status::OK();
@@ -77,9 +77,8 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
                              &c.max_position_embeddings));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "type_vocab_size", false, 1, 1024, &c.type_vocab_size));
   if (c.hidden_size % c.num_attention_heads != 0) {
-    return bad("hidden_size " + std::to_string(c.hidden_size) +
-               " is not a multiple of num_attention_heads " +
-               std::to_string(c.num_attention_heads));
+    return bad(fmt::format("hidden_size {} is not a multiple of num_attention_heads {}",
+                           c.hidden_size, c.num_attention_heads));
   }
   if (j.contains("layer_norm_eps")) {
     const json& eps = j["layer_norm_eps"];

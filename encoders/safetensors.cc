@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace flashembed::encoders {
@@ -105,7 +106,7 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
   const size_t size = static_cast<size_t>(st.st_size);
   if (size < 8) {
     close(fd);
-    return bad("file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+    return bad(fmt::format("file is {} bytes, too short for a safetensors header", size));
   }
   void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
@@ -116,8 +117,7 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
   uint64_t header_len = 0;
   std::memcpy(&header_len, file->map_, 8);
   if (header_len > kMaxHeaderBytes || header_len > size - 8) {
-    return bad("header length " + std::to_string(header_len) + " exceeds the file (" +
-               std::to_string(size) + " bytes)");
+    return bad(fmt::format("header length {} exceeds the file ({} bytes)", header_len, size));
   }
   file->data_start_ = 8 + header_len;
   const size_t data_size = size - file->data_start_;
@@ -170,21 +170,21 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
     }
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      return bad_tensor("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                        ") fall outside the " + std::to_string(data_size) + "-byte data section");
+      return bad_tensor(fmt::format("data_offsets [{}, {}) fall outside the {}-byte data section",
+                                    begin, end, data_size));
     }
     // Sub-byte dtypes pack their elements, padded to whole bytes. A shape
     // needing more than the data section is refused before the product
     // elements x bits could overflow.
     const uint64_t bits = static_cast<uint64_t>(entry->bits);
     if (static_cast<uint64_t>(elements) > static_cast<uint64_t>(data_size) * 8 / bits) {
-      return bad_tensor("shape x " + d + " needs more bytes than the " +
-                        std::to_string(data_size) + "-byte data section holds");
+      return bad_tensor(fmt::format(
+          "shape x {} needs more bytes than the {}-byte data section holds", d, data_size));
     }
     const uint64_t want = (static_cast<uint64_t>(elements) * bits + 7) / 8;
     if (end - begin != want) {
-      return bad_tensor("holds " + std::to_string(end - begin) + " bytes but " + d +
-                        " x shape needs " + std::to_string(want));
+      return bad_tensor(
+          fmt::format("holds {} bytes but {} x shape needs {}", end - begin, d, want));
     }
     info.begin = begin;
     info.end = end;
@@ -210,9 +210,7 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
     return Status::NotFound(path_ + ": no tensor \"" + std::string(name) + "\"");
   }
   auto shape_text = [](std::span<const int64_t> shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
+    return fmt::format("[{}]", fmt::join(shape, ", "));
   };
   if (!expected_shape.empty() &&
       !std::equal(expected_shape.begin(), expected_shape.end(), info->shape.begin(),

@@ -1,7 +1,5 @@
 #include "encoders/transformer_encoder.h"
 
-#include <cinttypes>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
@@ -50,20 +49,16 @@ Result<uint64_t> Fingerprint(const ModelFolder& folder) {
   if (folder.tokenizer_json_path.empty() &&
       (!folder.do_lower_case || !folder.tokenize_chinese_chars ||
        folder.strip_accents.value_or(folder.do_lower_case) != folder.do_lower_case)) {
-    const std::string settings = "lower=" + std::to_string(folder.do_lower_case) +
-                                 ";accents=" +
-                                 std::to_string(folder.strip_accents.value_or(folder.do_lower_case)) +
-                                 ";chinese=" + std::to_string(folder.tokenize_chinese_chars);
+    // Booleans as 1 / 0 ({:d}), as std::to_string wrote them: the text is hashed.
+    const std::string settings = fmt::format(
+        "lower={:d};accents={:d};chinese={:d}", folder.do_lower_case,
+        folder.strip_accents.value_or(folder.do_lower_case), folder.tokenize_chinese_chars);
     h = Hash64(settings, h);
   }
   return h;
 }
 
-std::string Hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-  return buf;
-}
+std::string Hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
 // WordPiece's continuing_subword_prefix: tokenizer.json's model setting, else
 // "##" (BertWordPieceTokenizer's default, which vocab.txt folders use). The
@@ -136,10 +131,9 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::Open(const std::
                                                                    folder.tokenizer_json_path,
                                                                    vocab_settings));
   if (e->tokenizer_->vocab_size() > static_cast<size_t>(folder.config.vocab_size)) {
-    return Status::InvalidArgument(abs + ": the tokenizer has " +
-                                   std::to_string(e->tokenizer_->vocab_size()) +
-                                   " tokens but config.json declares vocab_size " +
-                                   std::to_string(folder.config.vocab_size));
+    return Status::InvalidArgument(
+        fmt::format("{}: the tokenizer has {} tokens but config.json declares vocab_size {}", abs,
+                    e->tokenizer_->vocab_size(), folder.config.vocab_size));
   }
   FE_ASSIGN_OR_RETURN(e->subword_prefix_, SubwordPrefix(folder));
   FE_ASSIGN_OR_RETURN(e->model_, BertModel::Load(folder));
@@ -175,8 +169,7 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::FromSpec(std::st
 int TransformerEncoder::dim() const { return model_->dim(); }
 
 std::string TransformerEncoder::spec() const {
-  return std::string(kSpecPrefix) + "id=" + Hex(fingerprint_) + ";dim=" + std::to_string(dim()) +
-         ";dir=" + dir_;
+  return fmt::format("{}id={};dim={};dir={}", kSpecPrefix, Hex(fingerprint_), dim(), dir_);
 }
 
 Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view text,
@@ -189,9 +182,8 @@ Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
                                   std::span<float> out) const {
   const size_t d = static_cast<size_t>(dim());
   if (out.size() != texts.size() * d) {
-    return Status::InvalidArgument("output holds " + std::to_string(out.size()) + " floats, " +
-                                   std::to_string(texts.size()) + " texts need " +
-                                   std::to_string(texts.size() * d));
+    return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
+                                               out.size(), texts.size(), texts.size() * d));
   }
   // Tokenize every text first (in parallel; the tokenizer is thread-safe),
   // so a bad text is reported before any compute.
@@ -212,7 +204,7 @@ Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
   }
   for (int i = 0; i < n; ++i) {
     if (!failed[i].ok()) {
-      return Status(failed[i].code(), "text " + std::to_string(i) + ": " + failed[i].message());
+      return Status(failed[i].code(), fmt::format("text {}: {}", i, failed[i].message()));
     }
   }
   // Forward passes of at most kForwardTokens tokens (one sequence at least):

@@ -4,6 +4,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "index/row_store.h"
 #include "index/snapshot_header.h"
 
@@ -45,7 +47,7 @@ class FlatIndex final : public VectorIndex {
     FE_ASSIGN_OR_RETURN(std::vector<float> v,
                         PrepareVector(options_.metric, options_.dim, vector, "vector"));
     if (rows_.Contains(slot) || removed_.count(slot) != 0) {
-      return Status::AlreadyExists("slot " + std::to_string(slot) + " already in the index");
+      return Status::AlreadyExists(fmt::format("slot {} already in the index", slot));
     }
     rows_.Add(slot, v.data());
     return Status::OK();
@@ -53,7 +55,7 @@ class FlatIndex final : public VectorIndex {
 
   Status Remove(uint64_t slot) override {
     if (!rows_.Remove(slot)) {
-      return Status::NotFound("slot " + std::to_string(slot) + " is not in the index");
+      return Status::NotFound(fmt::format("slot {} is not in the index", slot));
     }
     removed_.insert(slot);
     return Status::OK();
@@ -103,8 +105,8 @@ class FlatIndex final : public VectorIndex {
     FE_RETURN_IF_ERROR(internal::ReadSlots(&reader, &removed_, "flat snapshot"));
     FE_RETURN_IF_ERROR(internal::ReadRowStore(&reader, &rows_, "flat snapshot"));
     if (reader.remaining() != 0) {
-      return Status::Corruption("flat snapshot has " + std::to_string(reader.remaining()) +
-                                " bytes after its rows");
+      return Status::Corruption(
+          fmt::format("flat snapshot has {} bytes after its rows", reader.remaining()));
     }
     return Status::OK();
   }
@@ -119,10 +121,10 @@ class FlatIndex final : public VectorIndex {
 
 Status FlatOptions::Validate() const {
   if (dim < 1 || dim > 65536) {
-    return Status::InvalidArgument("dim must be in 1..65536, got " + std::to_string(dim));
+    return Status::InvalidArgument(fmt::format("dim must be in 1..65536, got {}", dim));
   }
   if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
-    return Status::InvalidArgument("unknown metric " + std::to_string(static_cast<int>(metric)));
+    return Status::InvalidArgument(fmt::format("unknown metric {}", static_cast<int>(metric)));
   }
   return Status::OK();
 }
@@ -138,8 +140,8 @@ Result<std::unique_ptr<VectorIndex>> LoadFlatIndex(const FlatOptions& options,
   Header h;
   FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
   if (h.dim != static_cast<uint32_t>(options.dim)) {
-    return Status::InvalidArgument("flat snapshot dim " + std::to_string(h.dim) +
-                                   " differs from expected " + std::to_string(options.dim));
+    return Status::InvalidArgument(
+        fmt::format("flat snapshot dim {} differs from expected {}", h.dim, options.dim));
   }
   if (h.metric != static_cast<uint32_t>(options.metric)) {
     return Status::InvalidArgument(std::string("flat snapshot metric ") +
@@ -149,8 +151,8 @@ Result<std::unique_ptr<VectorIndex>> LoadFlatIndex(const FlatOptions& options,
   auto index = std::make_unique<FlatIndex>(options);
   FE_RETURN_IF_ERROR(index->Load(payload));
   if (index->size() != h.live_count) {
-    return Status::Corruption("flat snapshot holds " + std::to_string(index->size()) +
-                              " vectors, header says " + std::to_string(h.live_count));
+    return Status::Corruption(
+        fmt::format("flat snapshot holds {} vectors, header says {}", index->size(), h.live_count));
   }
   return std::unique_ptr<VectorIndex>(std::move(index));
 }

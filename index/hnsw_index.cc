@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 // hnswlib's headers define non-inline functions (cpuid, xgetbv, AVXCapable,
 // AVX512Capable) and global function pointers in namespace hnswlib. Renaming
 // them keeps this library linkable next to any other translation unit that
@@ -63,7 +65,7 @@ class MemFile {
   MemFile(const MemFile&) = delete;
   MemFile& operator=(const MemFile&) = delete;
   bool ok() const { return fd_ >= 0; }
-  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  std::string path() const { return fmt::format("/proc/self/fd/{}", fd_); }
 
   Status WriteAll(std::string_view data) {
     size_t done = 0;
@@ -136,8 +138,8 @@ class HnswIndex final : public VectorIndex {
     }
     hnsw_->num_deleted_ = deleted;
     if (hnsw_->M_ != static_cast<size_t>(options_.m)) {
-      return Status::Corruption("HNSW payload m " + std::to_string(hnsw_->M_) +
-                                " disagrees with its header");
+      return Status::Corruption(
+          fmt::format("HNSW payload m {} disagrees with its header", hnsw_->M_));
     }
     // As hnswlib's building constructor does (the loading one leaves these as
     // saved, with the level generator unseeded).
@@ -159,7 +161,7 @@ class HnswIndex final : public VectorIndex {
   Status Add(uint64_t slot, std::span<const float> vector) override {
     FE_ASSIGN_OR_RETURN(std::vector<float> v, Prepare(vector));
     if (hnsw_->label_lookup_.count(slot) != 0) {
-      return Status::AlreadyExists("slot " + std::to_string(slot) + " already in the index");
+      return Status::AlreadyExists(fmt::format("slot {} already in the index", slot));
     }
     try {
       if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
@@ -177,7 +179,7 @@ class HnswIndex final : public VectorIndex {
 
   Status Remove(uint64_t slot) override {
     if (!Contains(slot)) {
-      return Status::NotFound("slot " + std::to_string(slot) + " is not in the index");
+      return Status::NotFound(fmt::format("slot {} is not in the index", slot));
     }
     hnsw_->markDelete(slot);
     return Status::OK();
@@ -268,8 +270,8 @@ class HnswIndex final : public VectorIndex {
     // fixed fields means nothing was written.
     constexpr size_t kHnswlibFixedFields = 9 * sizeof(size_t) + 2 * sizeof(int) + sizeof(double);
     if (out.size() - sizeof(Header) < kHnswlibFixedFields) {
-      return Status::IOError("saving HNSW index wrote " + std::to_string(out.size() - sizeof(Header)) +
-                             " bytes through " + file.path());
+      return Status::IOError(fmt::format("saving HNSW index wrote {} bytes through {}",
+                                         out.size() - sizeof(Header), file.path()));
     }
     Header h{};
     h.dim = static_cast<uint32_t>(options_.dim);
@@ -391,8 +393,8 @@ class HnswIndex final : public VectorIndex {
   // Validates a vector and returns the copy hnswlib gets (normalised for cosine).
   Result<std::vector<float>> Prepare(std::span<const float> vector) const {
     if (vector.size() != static_cast<size_t>(options_.dim)) {
-      return Status::InvalidArgument("dim mismatch: index has " + std::to_string(options_.dim) +
-                                     ", vector has " + std::to_string(vector.size()));
+      return Status::InvalidArgument(
+          fmt::format("dim mismatch: index has {}, vector has {}", options_.dim, vector.size()));
     }
     std::vector<float> v(vector.begin(), vector.end());
     double norm = 0;
@@ -442,15 +444,17 @@ class HnswIndex final : public VectorIndex {
 
 Status HnswOptions::Validate() const {
   if (dim < 1 || dim > 65536) {
-    return Status::InvalidArgument("dim must be in 1..65536, got " + std::to_string(dim));
+    return Status::InvalidArgument(fmt::format("dim must be in 1..65536, got {}", dim));
   }
-  if (m < 2 || m > 100) return Status::InvalidArgument("m must be in 2..100, got " + std::to_string(m));
+  if (m < 2 || m > 100) {
+    return Status::InvalidArgument(fmt::format("m must be in 2..100, got {}", m));
+  }
   if (ef_construction < 1) {
-    return Status::InvalidArgument("ef_construction must be >= 1, got " +
-                                   std::to_string(ef_construction));
+    return Status::InvalidArgument(
+        fmt::format("ef_construction must be >= 1, got {}", ef_construction));
   }
   if (ef_search < 1) {
-    return Status::InvalidArgument("ef_search must be >= 1, got " + std::to_string(ef_search));
+    return Status::InvalidArgument(fmt::format("ef_search must be >= 1, got {}", ef_search));
   }
   if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
     return Status::InvalidArgument("unknown metric");
@@ -484,8 +488,8 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const HnswOptions& options,
   Header h;
   FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
   if (h.dim != static_cast<uint32_t>(options.dim)) {
-    return Status::InvalidArgument("HNSW snapshot dim " + std::to_string(h.dim) +
-                                   " differs from expected " + std::to_string(options.dim));
+    return Status::InvalidArgument(
+        fmt::format("HNSW snapshot dim {} differs from expected {}", h.dim, options.dim));
   }
   if (h.metric != static_cast<uint32_t>(options.metric)) {
     return Status::InvalidArgument(std::string("HNSW snapshot metric ") +
@@ -493,14 +497,14 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const HnswOptions& options,
                                    " differs from expected " + MetricName(options.metric));
   }
   if (h.m != static_cast<uint32_t>(options.m)) {
-    return Status::InvalidArgument("HNSW snapshot m " + std::to_string(h.m) +
-                                   " differs from expected " + std::to_string(options.m));
+    return Status::InvalidArgument(
+        fmt::format("HNSW snapshot m {} differs from expected {}", h.m, options.m));
   }
   auto index = std::make_unique<HnswIndex>(options);
   FE_RETURN_IF_ERROR(index->Load(payload));
   if (index->size() != h.live_count) {
-    return Status::Corruption("HNSW snapshot holds " + std::to_string(index->size()) +
-                              " live vectors, header says " + std::to_string(h.live_count));
+    return Status::Corruption(fmt::format("HNSW snapshot holds {} live vectors, header says {}",
+                                          index->size(), h.live_count));
   }
   return std::unique_ptr<VectorIndex>(std::move(index));
 }

@@ -19,6 +19,7 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
+#include <fmt/format.h>
 
 #include "index/row_store.h"
 #include "index/snapshot_header.h"
@@ -125,11 +126,11 @@ class IvfIndex final : public VectorIndex {
     FE_ASSIGN_OR_RETURN(std::vector<float> v,
                         PrepareVector(options_.metric, options_.dim, vector, "vector"));
     if (slot > static_cast<uint64_t>(INT64_MAX)) {
-      return Status::InvalidArgument("slot " + std::to_string(slot) +
-                                     " is above 2^63 - 1, the largest FAISS id");
+      return Status::InvalidArgument(
+          fmt::format("slot {} is above 2^63 - 1, the largest FAISS id", slot));
     }
     if (Contains(slot) || removed_.count(slot) != 0) {
-      return Status::AlreadyExists("slot " + std::to_string(slot) + " already in the index");
+      return Status::AlreadyExists(fmt::format("slot {} already in the index", slot));
     }
     if (trained()) return AddToList(slot, v.data());
     rows_.Add(slot, v.data());
@@ -296,19 +297,19 @@ class IvfIndex final : public VectorIndex {
       }
       FE_RETURN_IF_ERROR(LoadFaiss(faiss_bytes, nlist));
     } else if (nlist != 0) {
-      return Status::Corruption("IVF snapshot header has nlist " + std::to_string(nlist) +
-                                " but no trained index");
+      return Status::Corruption(
+          fmt::format("IVF snapshot header has nlist {} but no trained index", nlist));
     }
     if (reader.remaining() != 0) {
-      return Status::Corruption("IVF snapshot has " + std::to_string(reader.remaining()) +
-                                " unexpected bytes at its end");
+      return Status::Corruption(
+          fmt::format("IVF snapshot has {} unexpected bytes at its end", reader.remaining()));
     }
     return Status::OK();
   }
 
  private:
   static Status NotFound(uint64_t slot) {
-    return Status::NotFound("slot " + std::to_string(slot) + " is not in the index");
+    return Status::NotFound(fmt::format("slot {} is not in the index", slot));
   }
 
   // Whether rows_ holds every live vector: always before training, and for
@@ -485,22 +486,20 @@ class IvfIndex final : public VectorIndex {
         if (id < 0 || removed_.count(slot) != 0 ||
             !where_.emplace(slot, ListPos{static_cast<uint32_t>(list), static_cast<uint32_t>(i)})
                  .second) {
-          return Status::Corruption("IVF lists hold a bad or repeated slot " + std::to_string(id));
+          return Status::Corruption(fmt::format("IVF lists hold a bad or repeated slot {}", id));
         }
         if (options_.kind != IvfKind::kFlat && !rows_.Contains(slot)) {
-          return Status::Corruption("IVF list slot " + std::to_string(slot) +
-                                    " has no original vector");
+          return Status::Corruption(fmt::format("IVF list slot {} has no original vector", slot));
         }
       }
     }
     if (where_.size() != static_cast<size_t>(ivf_->ntotal)) {
-      return Status::Corruption("IVF lists hold " + std::to_string(where_.size()) +
-                                " vectors, the index says " + std::to_string(ivf_->ntotal));
+      return Status::Corruption(
+          fmt::format("IVF lists hold {} vectors, the index says {}", where_.size(), ivf_->ntotal));
     }
     if (options_.kind != IvfKind::kFlat && rows_.size() != where_.size()) {
-      return Status::Corruption("IVF snapshot has " + std::to_string(rows_.size()) +
-                                " original vectors for " + std::to_string(where_.size()) +
-                                " list entries");
+      return Status::Corruption(fmt::format(
+          "IVF snapshot has {} original vectors for {} list entries", rows_.size(), where_.size()));
     }
     return Status::OK();
   }
@@ -533,8 +532,8 @@ class IvfIndex final : public VectorIndex {
         ivf->metric_type != FaissMetric(options_.metric) || ivf->nlist != nlist ||
         dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists) == nullptr) {
       return Status::Corruption(
-          std::string("IVF snapshot: FAISS index is not a trained ") + IvfKindName(options_.kind) +
-          " of dim " + std::to_string(options_.dim) + " and nlist " + std::to_string(nlist));
+          fmt::format("IVF snapshot: FAISS index is not a trained {} of dim {} and nlist {}",
+                      IvfKindName(options_.kind), options_.dim, nlist));
     }
     index.release();
     ivf_.reset(ivf);
@@ -626,47 +625,47 @@ int IvfOptions::ResolvedPqM() const {
 
 Status IvfOptions::Validate() const {
   if (dim < 1 || dim > 65536) {
-    return Status::InvalidArgument("dim must be in 1..65536, got " + std::to_string(dim));
+    return Status::InvalidArgument(fmt::format("dim must be in 1..65536, got {}", dim));
   }
   if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
-    return Status::InvalidArgument("unknown metric " + std::to_string(static_cast<int>(metric)));
+    return Status::InvalidArgument(fmt::format("unknown metric {}", static_cast<int>(metric)));
   }
   if (kind != IvfKind::kFlat && kind != IvfKind::kSq8 && kind != IvfKind::kPq) {
-    return Status::InvalidArgument("unknown IVF kind " + std::to_string(static_cast<int>(kind)));
+    return Status::InvalidArgument(fmt::format("unknown IVF kind {}", static_cast<int>(kind)));
   }
   if (nlist < 0 || nlist > 65536) {
-    return Status::InvalidArgument("nlist must be 0 (auto) or 1..65536, got " +
-                                   std::to_string(nlist));
+    return Status::InvalidArgument(
+        fmt::format("nlist must be 0 (auto) or 1..65536, got {}", nlist));
   }
   if (nprobe < 1 || nprobe > 65536) {
-    return Status::InvalidArgument("nprobe must be in 1..65536, got " + std::to_string(nprobe));
+    return Status::InvalidArgument(fmt::format("nprobe must be in 1..65536, got {}", nprobe));
   }
   if (train_at < 0) {
-    return Status::InvalidArgument("train_at must be 0 (auto) or positive, got " +
-                                   std::to_string(train_at));
+    return Status::InvalidArgument(
+        fmt::format("train_at must be 0 (auto) or positive, got {}", train_at));
   }
   if (kind == IvfKind::kPq) {
     if (pq_nbits < 4 || pq_nbits > 8) {
-      return Status::InvalidArgument("pq_nbits must be in 4..8, got " + std::to_string(pq_nbits));
+      return Status::InvalidArgument(fmt::format("pq_nbits must be in 4..8, got {}", pq_nbits));
     }
     if (pq_m < 0 || pq_m > dim || (pq_m != 0 && dim % pq_m != 0)) {
-      return Status::InvalidArgument("pq_m must be 0 (auto) or divide dim " + std::to_string(dim) +
-                                     ", got " + std::to_string(pq_m));
+      return Status::InvalidArgument(
+          fmt::format("pq_m must be 0 (auto) or divide dim {}, got {}", dim, pq_m));
     }
   }
   const int at = ResolvedTrainAt();
   if (nlist != 0 && at < nlist) {
-    return Status::InvalidArgument("train_at " + std::to_string(at) + " is below nlist " +
-                                   std::to_string(nlist) + " (k-means needs a vector per list)");
+    return Status::InvalidArgument(
+        fmt::format("train_at {} is below nlist {} (k-means needs a vector per list)", at, nlist));
   }
   if (nlist == 0 && at < 16) {
-    return Status::InvalidArgument("train_at " + std::to_string(at) +
-                                   " is below 16, the smallest automatic nlist");
+    return Status::InvalidArgument(
+        fmt::format("train_at {} is below 16, the smallest automatic nlist", at));
   }
   if (kind == IvfKind::kPq && at < (1 << pq_nbits)) {
-    return Status::InvalidArgument("train_at " + std::to_string(at) +
-                                   " is below 2^pq_nbits = " + std::to_string(1 << pq_nbits) +
-                                   " (PQ training needs a vector per code)");
+    return Status::InvalidArgument(
+        fmt::format("train_at {} is below 2^pq_nbits = {} (PQ training needs a vector per code)",
+                    at, 1 << pq_nbits));
   }
   return Status::OK();
 }
@@ -716,8 +715,8 @@ Result<std::unique_ptr<VectorIndex>> LoadIvfIndex(const IvfOptions& options,
   auto index = std::make_unique<IvfIndex>(loaded);
   FE_RETURN_IF_ERROR(index->Load(payload, h.nlist));
   if (index->size() != h.live_count) {
-    return Status::Corruption("IVF snapshot holds " + std::to_string(index->size()) +
-                              " live vectors, header says " + std::to_string(h.live_count));
+    return Status::Corruption(fmt::format("IVF snapshot holds {} live vectors, header says {}",
+                                          index->size(), h.live_count));
   }
   return std::unique_ptr<VectorIndex>(std::move(index));
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 namespace flashembed::index::internal {
 
 void TopK::Offer(float distance, uint64_t slot) {
@@ -54,8 +56,8 @@ void ScanRows(Metric metric, const float* query, const float* rows, const uint64
 Result<std::vector<float>> PrepareVector(Metric metric, int dim, std::span<const float> vector,
                                          const char* what) {
   if (vector.size() != static_cast<size_t>(dim)) {
-    return Status::InvalidArgument(std::string("dim mismatch: index has ") + std::to_string(dim) +
-                                   ", " + what + " has " + std::to_string(vector.size()));
+    return Status::InvalidArgument(
+        fmt::format("dim mismatch: index has {}, {} has {}", dim, what, vector.size()));
   }
   std::vector<float> v(vector.begin(), vector.end());
   double norm = 0;
@@ -162,8 +164,7 @@ Status ReadRowStore(ByteReader* in, RowStore* store, const char* what) {
     uint64_t slot;
     std::memcpy(&slot, slots.data() + i * sizeof(uint64_t), sizeof(slot));
     if (store->Contains(slot)) {
-      return Status::Corruption(std::string(what) + ": slot " + std::to_string(slot) +
-                                " stored twice");
+      return Status::Corruption(fmt::format("{}: slot {} stored twice", what, slot));
     }
     std::memcpy(row.data(), data.data() + i * row.size() * sizeof(float),
                 row.size() * sizeof(float));

@@ -3,6 +3,7 @@
 // ReadOptions::encoding) and handed to libxml2 as UTF-8 with its own
 // charset detection off, so one set of rules and error messages covers
 // every format.
+#include <fmt/format.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -247,8 +248,8 @@ Result<ExtractedText> HtmlToText(std::string_view bytes, const std::string& enco
                                  const std::string& where) {
   FE_ASSIGN_OR_RETURN(const std::string utf8, DecodeHtml(bytes, encoding, where));
   if (utf8.size() > static_cast<size_t>(INT_MAX)) {
-    return Status::ResourceExhausted(where + ": too big for the HTML parser (" +
-                                     std::to_string(utf8.size()) + " bytes)");
+    return Status::ResourceExhausted(
+        fmt::format("{}: too big for the HTML parser ({} bytes)", where, utf8.size()));
   }
   std::call_once(libxml_once, [] { xmlInitParser(); });
   // HUGE lifts libxml2's 10 MB cap on one text node (a long <pre>); the

@@ -1,6 +1,6 @@
 // JSON Lines → one SourceDocument per record; a bad record is reported and
 // skipped.
-#include <cstdio>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -136,16 +136,16 @@ Status ReadJsonl(std::string_view bytes, const std::string& where, const ReadOpt
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (IsBlank(line)) continue;
 
-    const std::string at = where + ":" + std::to_string(line_number);
+    const std::string at = fmt::format("{}:{}", where, line_number);
     SourceDocument doc;
     std::string problem;
     if (const size_t bad = FindInvalidUtf8(line); bad != std::string_view::npos) {
-      char byte[8];
-      std::snprintf(byte, sizeof(byte), "0x%02X", static_cast<unsigned char>(line[bad]));
-      problem = std::string("not UTF-8 (byte ") + byte + " at column " + std::to_string(bad + 1) +
-                "); pass --encoding if the file is in another encoding";
+      problem = fmt::format(
+          "not UTF-8 (byte 0x{:02X} at column {}); pass --encoding if the file is in another "
+          "encoding",
+          static_cast<unsigned char>(line[bad]), bad + 1);
     } else if (JsonDepth(line, kMaxJsonDepth) > kMaxJsonDepth) {
-      problem = "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+      problem = fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth);
     } else {
       const Json record = Json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (record.is_discarded()) {

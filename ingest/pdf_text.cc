@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "ingest/extract.h"
 
 namespace flashembed::ingest::internal {
@@ -93,8 +95,8 @@ Result<ExtractedText> Extract(std::string_view bytes, const std::string& where) 
 
 Result<ExtractedText> PdfToText(std::string_view bytes, const std::string& where) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
-    return Status::ResourceExhausted(where + ": too big for the PDF reader (" +
-                                     std::to_string(bytes.size()) + " bytes)");
+    return Status::ResourceExhausted(
+        fmt::format("{}: too big for the PDF reader ({} bytes)", where, bytes.size()));
   }
   std::call_once(poppler_once,
                  [] { poppler::set_debug_error_function(IgnorePopplerMessage, nullptr); });

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <istream>
 #include <memory>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,8 +27,8 @@ constexpr size_t kReadChunk = size_t{1} << 16;
 
 // `size` as text: a stream's size is only known to exceed the limit.
 Status TooBig(const std::string& where, const std::string& size, size_t limit) {
-  return Status::ResourceExhausted(where + ": too big (" + size + " bytes; the limit is " +
-                                   std::to_string(limit) + ")");
+  return Status::ResourceExhausted(
+      fmt::format("{}: too big ({} bytes; the limit is {})", where, size, limit));
 }
 
 Result<std::string> ReadWholeFile(const fs::path& path, const std::string& where,
@@ -58,7 +59,7 @@ Result<std::string> ReadWholeFile(const fs::path& path, const std::string& where
   while (true) {
     const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
     if (bytes.size() + n > max_bytes)
-      return TooBig(where, "more than " + std::to_string(max_bytes), max_bytes);
+      return TooBig(where, fmt::format("more than {}", max_bytes), max_bytes);
     bytes.append(buffer, n);
     if (n < sizeof(buffer)) break;
   }
@@ -235,7 +236,7 @@ Status ReadStream(std::istream& in, const std::string& name, const ReadOptions& 
     in.read(buffer, sizeof(buffer));
     const auto n = static_cast<size_t>(in.gcount());
     if (bytes.size() + n > options.max_file_bytes) {
-      return TooBig(name, "more than " + std::to_string(options.max_file_bytes),
+      return TooBig(name, fmt::format("more than {}", options.max_file_bytes),
                     options.max_file_bytes);
     }
     bytes.append(buffer, n);

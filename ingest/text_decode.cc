@@ -4,10 +4,11 @@
 #include <iconv.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "base/utf8.h"
 #include "ingest/extract.h"
@@ -96,19 +97,15 @@ Status BinaryFileError(std::string_view bytes, size_t offset, const std::string&
                                 : "; if it is UTF-16 text without a byte-order mark, pass "
                                   "--encoding UTF-16BE";
   }
-  return Status::InvalidArgument(where + ": binary file (NUL byte at offset " +
-                                 std::to_string(offset) + ")" + hint);
+  return Status::InvalidArgument(
+      fmt::format("{}: binary file (NUL byte at offset {}){}", where, offset, hint));
 }
 
 }  // namespace internal
 
 namespace {
 
-std::string HexByte(unsigned char c) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "0x%02X", c);
-  return buf;
-}
+std::string HexByte(unsigned char c) { return fmt::format("0x{:02X}", c); }
 
 // Converts with iconv from `from` to UTF-8. `skip` leading bytes (a
 // byte-order mark) are not converted; offsets in messages count them.
@@ -137,14 +134,14 @@ Result<std::string> Iconv(std::string_view bytes, size_t skip, const std::string
     if (errno == E2BIG) {
       out.resize(out.size() * 2);
     } else if (errno == EILSEQ) {
-      status = Status::InvalidArgument(where + ": not valid " + from + " (byte " +
-                                       HexByte(static_cast<unsigned char>(*in)) + " at offset " +
-                                       std::to_string(offset) + ")");
+      status = Status::InvalidArgument(fmt::format("{}: not valid {} (byte {} at offset {})", where,
+                                                   from, HexByte(static_cast<unsigned char>(*in)),
+                                                   offset));
       break;
     } else if (errno == EINVAL) {
-      status = Status::InvalidArgument(where + ": not valid " + from +
-                                       " (incomplete character at offset " +
-                                       std::to_string(offset) + ", the end of the input)");
+      status = Status::InvalidArgument(
+          fmt::format("{}: not valid {} (incomplete character at offset {}, the end of the input)",
+                      where, from, offset));
       break;
     } else {
       status = Status::Internal(where + ": converting from " + from + ": " + std::strerror(errno));
@@ -157,16 +154,17 @@ Result<std::string> Iconv(std::string_view bytes, size_t skip, const std::string
   if (out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3);  // a BOM iconv passed on
   const size_t nul = out.find('\0');
   if (nul != std::string::npos) {
-    return Status::InvalidArgument(where + ": binary file (NUL character at offset " +
-                                   std::to_string(nul) + " of the text decoded from " + from + ")");
+    return Status::InvalidArgument(
+        fmt::format("{}: binary file (NUL character at offset {} of the text decoded from {})",
+                    where, nul, from));
   }
   // iconv's own output is UTF-8, but check rather than trust every
   // converter (a few pass through lone surrogates).
   const size_t bad = FindInvalidUtf8(out);
   if (bad != std::string::npos) {
-    return Status::InvalidArgument(where + ": not valid " + from +
-                                   " (converting gave ill-formed UTF-8 at offset " +
-                                   std::to_string(bad) + " of the text)");
+    return Status::InvalidArgument(
+        fmt::format("{}: not valid {} (converting gave ill-formed UTF-8 at offset {} of the text)",
+                    where, from, bad));
   }
   return out;
 }
@@ -196,8 +194,8 @@ Result<std::string> DecodeText(std::string_view bytes, const std::string& encodi
   const size_t bad = FindInvalidUtf8(text);
   if (bad != std::string_view::npos) {
     return Status::InvalidArgument(
-        where + ": not UTF-8 (byte " + HexByte(static_cast<unsigned char>(text[bad])) +
-        " at offset " + std::to_string(bad + skip) + "); pass --encoding, e.g. --encoding latin1");
+        fmt::format("{}: not UTF-8 (byte {} at offset {}); pass --encoding, e.g. --encoding latin1",
+                    where, HexByte(static_cast<unsigned char>(text[bad])), bad + skip));
   }
   return std::string(text);
 }

@@ -18,6 +18,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
@@ -152,10 +153,10 @@ std::string CollectionImpl::VersionHash(const storage::SourceRecord& r) const {
                                 std::string_view(r.title), std::string_view(r.metadata),
                                 std::string_view(record_.encoder_spec),
                                 std::string_view(record_.document_prefix)}) {
-    shape += std::to_string(part.size()) + ":";
+    shape += fmt::format("{}:", part.size());
     shape += part;
   }
-  shape += std::to_string(r.chunk_tokens) + "/" + std::to_string(r.overlap_tokens);
+  shape += fmt::format("{}/{}", r.chunk_tokens, r.overlap_tokens);
   return Hash128(shape, 1);
 }
 
@@ -185,15 +186,15 @@ Result<CollectionImpl::PreparedSource> CollectionImpl::PrepareSource(
     SourceDocument doc, const encoders::Chunker& chunker) const {
   FE_RETURN_IF_ERROR(CheckOpen());
   if (doc.id.empty() || doc.id.size() > kMaxSourceIdBytes) {
-    return Status::InvalidArgument("document id must be 1.." + std::to_string(kMaxSourceIdBytes) +
-                                   " bytes, got " + std::to_string(doc.id.size()));
+    return Status::InvalidArgument(
+        fmt::format("document id must be 1..{} bytes, got {}", kMaxSourceIdBytes, doc.id.size()));
   }
   if (doc.id.find('\0') != std::string::npos) {
     return Status::InvalidArgument(Where(doc) + ": document id contains a NUL byte");
   }
   if (doc.source.size() > kMaxSourceFieldBytes || doc.title.size() > kMaxSourceFieldBytes) {
-    return Status::InvalidArgument(Where(doc) + ": source and title may have at most " +
-                                   std::to_string(kMaxSourceFieldBytes) + " bytes");
+    return Status::InvalidArgument(fmt::format("{}: source and title may have at most {} bytes",
+                                               Where(doc), kMaxSourceFieldBytes));
   }
   Result<nlohmann::json> parsed = ParseMetadata(doc.metadata);
   if (!parsed.ok()) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "query/collection_impl.h"
@@ -103,8 +104,8 @@ Status CollectionImpl::EnsureSourceTable() const {
         }
         std::string id(storage::SourceIdFromKey(key));
         if (r->vector.size() != record_.dim) {
-          decode = Status::Corruption("document \"" + id + "\": pooled vector has " +
-                                      std::to_string(r->vector.size()) + " values");
+          decode = Status::Corruption(
+              fmt::format("document \"{}\": pooled vector has {} values", id, r->vector.size()));
           return false;
         }
         table->position.emplace(id, table->ids.size());
@@ -166,12 +167,12 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     const DocumentSearchOptions& options, const Query& query) const {
   FE_RETURN_IF_ERROR(options.search.Validate());
   if (options.passages < 1 || options.passages > kMaxPassages) {
-    return Status::InvalidArgument("passages must be 1.." + std::to_string(kMaxPassages) +
-                                   ", got " + std::to_string(options.passages));
+    return Status::InvalidArgument(
+        fmt::format("passages must be 1..{}, got {}", kMaxPassages, options.passages));
   }
   if (options.neighbors > kMaxNeighbors) {
-    return Status::InvalidArgument("neighbors must be 0.." + std::to_string(kMaxNeighbors) +
-                                   ", got " + std::to_string(options.neighbors));
+    return Status::InvalidArgument(
+        fmt::format("neighbors must be 0..{}, got {}", kMaxNeighbors, options.neighbors));
   }
   if (options.search.ranking != Ranking::kVector) {
     return Status::InvalidArgument("document search ranks by vector similarity only");

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "encoders/encoder.h"
@@ -77,53 +78,53 @@ std::optional<IndexKind> ParseIndexKind(std::string_view name) {
 
 Status CollectionSchema::Validate() const {
   if (encoder.empty() && (dim < 1 || dim > 65536)) {
-    return Status::InvalidArgument("a collection without an encoder needs dim in 1..65536, got " +
-                                   std::to_string(dim));
+    return Status::InvalidArgument(
+        fmt::format("a collection without an encoder needs dim in 1..65536, got {}", dim));
   }
   if (dim < 0 || dim > 65536) {
-    return Status::InvalidArgument("dim must be in 0..65536, got " + std::to_string(dim));
+    return Status::InvalidArgument(fmt::format("dim must be in 0..65536, got {}", dim));
   }
   if (hnsw.m < 2 || hnsw.m > 100) {
-    return Status::InvalidArgument("hnsw m must be in 2..100, got " + std::to_string(hnsw.m));
+    return Status::InvalidArgument(fmt::format("hnsw m must be in 2..100, got {}", hnsw.m));
   }
   if (hnsw.ef_construction < 1 || hnsw.ef_construction > 10000) {
-    return Status::InvalidArgument("hnsw ef_construction must be in 1..10000, got " +
-                                   std::to_string(hnsw.ef_construction));
+    return Status::InvalidArgument(
+        fmt::format("hnsw ef_construction must be in 1..10000, got {}", hnsw.ef_construction));
   }
   if (hnsw.ef_search < 1 || hnsw.ef_search > 10000) {
-    return Status::InvalidArgument("hnsw ef_search must be in 1..10000, got " +
-                                   std::to_string(hnsw.ef_search));
+    return Status::InvalidArgument(
+        fmt::format("hnsw ef_search must be in 1..10000, got {}", hnsw.ef_search));
   }
   if (metric != Metric::kCosine && metric != Metric::kInnerProduct && metric != Metric::kL2) {
     return Status::InvalidArgument("unknown metric");
   }
   if (std::string_view(IndexKindName(index)) == "unknown") {
-    return Status::InvalidArgument("unknown index kind " + std::to_string(static_cast<int>(index)));
+    return Status::InvalidArgument(fmt::format("unknown index kind {}", static_cast<int>(index)));
   }
   if (ivf.nlist < 0 || ivf.nlist > 65536) {
-    return Status::InvalidArgument("ivf nlist must be in 0..65536 (0 = chosen at training), got " +
-                                   std::to_string(ivf.nlist));
+    return Status::InvalidArgument(
+        fmt::format("ivf nlist must be in 0..65536 (0 = chosen at training), got {}", ivf.nlist));
   }
   if (ivf.nprobe < 1 || ivf.nprobe > 65536) {
-    return Status::InvalidArgument("ivf nprobe must be in 1..65536, got " +
-                                   std::to_string(ivf.nprobe));
+    return Status::InvalidArgument(
+        fmt::format("ivf nprobe must be in 1..65536, got {}", ivf.nprobe));
   }
   if (ivf.train_at < 0 || (ivf.train_at > 0 && ivf.nlist > ivf.train_at)) {
-    return Status::InvalidArgument("ivf train_at must be 0 (automatic) or at least nlist (" +
-                                   std::to_string(ivf.nlist) + "), got " +
-                                   std::to_string(ivf.train_at));
+    return Status::InvalidArgument(
+        fmt::format("ivf train_at must be 0 (automatic) or at least nlist ({}), got {}", ivf.nlist,
+                    ivf.train_at));
   }
   if (ivf.pq_m < 0 || (ivf.pq_m > 0 && dim > 0 && dim % ivf.pq_m != 0)) {
-    return Status::InvalidArgument("ivf pq_m must divide dim " + std::to_string(dim) + ", got " +
-                                   std::to_string(ivf.pq_m));
+    return Status::InvalidArgument(
+        fmt::format("ivf pq_m must divide dim {}, got {}", dim, ivf.pq_m));
   }
   if (ivf.pq_nbits < 4 || ivf.pq_nbits > 8) {
-    return Status::InvalidArgument("ivf pq_nbits must be in 4..8, got " +
-                                   std::to_string(ivf.pq_nbits));
+    return Status::InvalidArgument(
+        fmt::format("ivf pq_nbits must be in 4..8, got {}", ivf.pq_nbits));
   }
   if (indexed_fields.size() > 32) {
-    return Status::InvalidArgument("at most 32 indexed_fields, got " +
-                                   std::to_string(indexed_fields.size()));
+    return Status::InvalidArgument(
+        fmt::format("at most 32 indexed_fields, got {}", indexed_fields.size()));
   }
   std::vector<std::vector<std::string>> paths;
   for (const std::string& field : indexed_fields) {
@@ -134,8 +135,8 @@ Status CollectionSchema::Validate() const {
     paths.push_back(std::move(path));
   }
   if (properties.size() > 65536) {
-    return Status::InvalidArgument("properties are limited to 65536 bytes, got " +
-                                   std::to_string(properties.size()));
+    return Status::InvalidArgument(
+        fmt::format("properties are limited to 65536 bytes, got {}", properties.size()));
   }
   if (!properties.empty()) {
     const nlohmann::json j = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
@@ -154,31 +155,32 @@ Status CollectionSchema::Validate() const {
 
 Status SearchOptions::Validate() const {
   if (k < 1 || k > 16384) {
-    return Status::InvalidArgument("k must be in 1..16384, got " + std::to_string(k));
+    return Status::InvalidArgument(fmt::format("k must be in 1..16384, got {}", k));
   }
   if (ef_search > 100000) {
-    return Status::InvalidArgument("ef_search must be at most 100000, got " +
-                                   std::to_string(ef_search));
+    return Status::InvalidArgument(
+        fmt::format("ef_search must be at most 100000, got {}", ef_search));
   }
   if (nprobe > 65536) {
-    return Status::InvalidArgument("nprobe must be at most 65536, got " + std::to_string(nprobe));
+    return Status::InvalidArgument(fmt::format("nprobe must be at most 65536, got {}", nprobe));
   }
   if ((min_score && std::isnan(*min_score)) || (max_score && std::isnan(*max_score))) {
     return Status::InvalidArgument("min_score and max_score must be numbers, not NaN");
   }
   if (min_score && max_score && *min_score > *max_score) {
-    return Status::InvalidArgument("min_score " + std::to_string(*min_score) +
-                                   " is above max_score " + std::to_string(*max_score));
+    return Status::InvalidArgument(
+        fmt::format("min_score {:f} is above max_score {:f}", *min_score, *max_score));
   }
   if (group_size < 1 || group_size > 1024) {
-    return Status::InvalidArgument("group_size must be in 1..1024, got " +
-                                   std::to_string(group_size));
+    return Status::InvalidArgument(
+        fmt::format("group_size must be in 1..1024, got {}", group_size));
   }
   if (rrf_k < 1 || rrf_k > 16384) {
-    return Status::InvalidArgument("rrf_k must be in 1..16384, got " + std::to_string(rrf_k));
+    return Status::InvalidArgument(fmt::format("rrf_k must be in 1..16384, got {}", rrf_k));
   }
   if (!(text_weight >= 0 && text_weight <= 1)) {
-    return Status::InvalidArgument("text_weight must be in 0..1, got " + std::to_string(text_weight));
+    return Status::InvalidArgument(
+        fmt::format("text_weight must be in 0..1, got {:f}", text_weight));
   }
   if (ranking == Ranking::kVector && !keywords.empty()) {
     return Status::InvalidArgument("keywords are for full-text ranking: set ranking to text or hybrid");
@@ -188,8 +190,8 @@ Status SearchOptions::Validate() const {
         "group_by, min_score and max_score work with vector ranking only");
   }
   if (!group_by.empty() && k * group_size > 16384 * 16) {
-    return Status::InvalidArgument("k * group_size must be at most 262144, got " +
-                                   std::to_string(k * group_size));
+    return Status::InvalidArgument(
+        fmt::format("k * group_size must be at most 262144, got {}", k * group_size));
   }
   return Status::OK();
 }
@@ -213,8 +215,8 @@ namespace {
 
 Status ValidateName(const std::string& name) {
   if (name.empty() || name.size() > 255) {
-    return Status::InvalidArgument("collection name must be 1..255 characters, got " +
-                                   std::to_string(name.size()));
+    return Status::InvalidArgument(
+        fmt::format("collection name must be 1..255 characters, got {}", name.size()));
   }
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -248,8 +250,8 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
     r.train_at = static_cast<uint32_t>(schema.ivf.train_at);
     if (schema.index == IndexKind::kIvfPq) {
       if (schema.ivf.pq_m > 0 && r.dim % static_cast<uint32_t>(schema.ivf.pq_m) != 0) {
-        return Status::InvalidArgument("ivf pq_m must divide dim " + std::to_string(r.dim) +
-                                       ", got " + std::to_string(schema.ivf.pq_m));
+        return Status::InvalidArgument(
+            fmt::format("ivf pq_m must divide dim {}, got {}", r.dim, schema.ivf.pq_m));
       }
       r.pq_m = static_cast<uint32_t>(schema.ivf.pq_m);
       r.pq_nbits = static_cast<uint32_t>(schema.ivf.pq_nbits);
@@ -291,9 +293,8 @@ std::string Difference(const storage::CollectionRecord& stored,
       stored.train_at != wanted.train_at || stored.pq_m != wanted.pq_m ||
       stored.pq_nbits != wanted.pq_nbits) {
     auto ivf = [](const storage::CollectionRecord& r) {
-      return "nlist " + std::to_string(r.nlist) + " nprobe " + std::to_string(r.nprobe) +
-             " train_at " + std::to_string(r.train_at) + " pq_m " + std::to_string(r.pq_m) +
-             " pq_nbits " + std::to_string(r.pq_nbits);
+      return fmt::format("nlist {} nprobe {} train_at {} pq_m {} pq_nbits {}", r.nlist, r.nprobe,
+                         r.train_at, r.pq_m, r.pq_nbits);
     };
     return diff("ivf", ivf(stored), ivf(wanted));
   }

@@ -21,6 +21,8 @@
 #include <thread>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "query/collection_impl.h"
 
 namespace flashembed::query {
@@ -332,16 +334,15 @@ namespace flashembed {
 
 Status IngestOptions::Validate() const {
   if (queue_documents < 1 || queue_documents > 65536) {
-    return Status::InvalidArgument("queue_documents must be 1..65536, got " +
-                                   std::to_string(queue_documents));
+    return Status::InvalidArgument(
+        fmt::format("queue_documents must be 1..65536, got {}", queue_documents));
   }
   if (encode_batch < 1 || encode_batch > 4096) {
-    return Status::InvalidArgument("encode_batch must be 1..4096, got " +
-                                   std::to_string(encode_batch));
+    return Status::InvalidArgument(
+        fmt::format("encode_batch must be 1..4096, got {}", encode_batch));
   }
   if (write_batch < 1 || write_batch > 4096) {
-    return Status::InvalidArgument("write_batch must be 1..4096, got " +
-                                   std::to_string(write_batch));
+    return Status::InvalidArgument(fmt::format("write_batch must be 1..4096, got {}", write_batch));
   }
   return Status::OK();
 }

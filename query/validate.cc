@@ -1,8 +1,9 @@
 #include "query/validate.h"
 
 #include <cmath>
-#include <cstdio>
 #include <limits>
+
+#include <fmt/format.h>
 
 #include "base/json_depth.h"
 #include "encoders/encoder.h"
@@ -28,11 +29,10 @@ Status ValidateVector(std::span<const float> vector, Metric metric) {
   // squared length, |a.b| <= 1e37 and |a-b|^2 <= 4e37, well below the
   // largest float (3.4e38) even after rounding, so no score can overflow.
   if (squared > kMaxVectorSquaredLength) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%.3g (at most %.0e)", squared, kMaxVectorSquaredLength);
     return Status::InvalidArgument(
-        std::string("vector is too long: its squared length is ") + buf +
-        ", so its scores would overflow a 32-bit float; scale it down");
+        fmt::format("vector is too long: its squared length is {:.3g} (at most {:.0e}), so its "
+                    "scores would overflow a 32-bit float; scale it down",
+                    squared, kMaxVectorSquaredLength));
   }
   if (metric == Metric::kCosine) {
     if (squared == 0) return Status::InvalidArgument("zero vector has no cosine direction");
@@ -40,11 +40,9 @@ Status ValidateVector(std::span<const float> vector, Metric metric) {
     // for a length below 1 / FLT_MAX that factor is infinite and the
     // direction becomes NaN.
     if (1.0 / std::sqrt(squared) > std::numeric_limits<float>::max()) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.3g", std::sqrt(squared));
-      return Status::InvalidArgument(std::string("vector is too short to have a cosine direction "
-                                                 "(length ") +
-                                     buf + "); scale it up");
+      return Status::InvalidArgument(
+          fmt::format("vector is too short to have a cosine direction (length {:.3g}); scale it up",
+                      std::sqrt(squared)));
     }
   }
   return Status::OK();
@@ -57,8 +55,8 @@ Result<nlohmann::json> ParseMetadata(std::string_view text) {
   // Before parsing: nlohmann copies and dumps recursively, so a value nested
   // tens of thousands of levels deep would overflow the stack.
   if (JsonDepth(text, kMaxMetadataDepth) > static_cast<size_t>(kMaxMetadataDepth)) {
-    return Status::InvalidArgument("metadata nests deeper than " +
-                                   std::to_string(kMaxMetadataDepth) + " levels");
+    return Status::InvalidArgument(
+        fmt::format("metadata nests deeper than {} levels", kMaxMetadataDepth));
   }
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument("metadata is not valid JSON");
@@ -76,8 +74,8 @@ Result<std::string> NormalizeMetadata(std::string_view text) {
 
 Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric) {
   if (v.size() != dim) {
-    return Status::InvalidArgument("dim mismatch: collection has " + std::to_string(dim) +
-                                   ", vector has " + std::to_string(v.size()));
+    return Status::InvalidArgument(
+        fmt::format("dim mismatch: collection has {}, vector has {}", dim, v.size()));
   }
   return ValidateVector(v, static_cast<Metric>(metric));
 }

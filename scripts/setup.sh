@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
   # libraries (see DESIGN.md: dependencies come from Debian packages only)
-  librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev
+  librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libfmt-dev
   # oneDNN; its CMake package (dnnl-config.cmake) requires OpenCL, which
   # libdnnl-dev only recommends, so --no-install-recommends leaves it out
   libdnnl-dev ocl-icd-opencl-dev

@@ -28,6 +28,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -198,7 +199,7 @@ Session::Session(tcp::socket&& socket, ServerImpl* server, bool reject)
       read_timer_(stream_.get_executor()) {
   beast::error_code ec;
   const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-  if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+  if (!ec) remote_ = fmt::format("{}:{}", peer.address().to_string(), peer.port());
 }
 
 Session::~Session() {
@@ -278,16 +279,16 @@ void Session::OnReadTimeout(beast::error_code ec, uint64_t generation) {
 
 void Session::OnHeader(beast::error_code ec) {
   if (read_timed_out_) {
-    return FailRequest(408, "request not received within " +
-                                std::to_string(server_->options().read_timeout_ms) + " ms");
+    return FailRequest(
+        408, fmt::format("request not received within {} ms", server_->options().read_timeout_ms));
   }
   if (ec == http::error::header_limit) {
-    return FailRequest(431, "request header larger than " +
-                                std::to_string(server_->options().max_header_bytes) + " bytes");
+    return FailRequest(431, fmt::format("request header larger than {} bytes",
+                                        server_->options().max_header_bytes));
   }
   if (ec == http::error::body_limit) {
-    return FailRequest(413, "request body larger than " +
-                                std::to_string(server_->options().max_body_bytes) + " bytes");
+    return FailRequest(
+        413, fmt::format("request body larger than {} bytes", server_->options().max_body_bytes));
   }
   if (ec) {
     // A malformed request line or header gets 400; a closed or timed-out
@@ -323,12 +324,12 @@ void Session::OnHeader(beast::error_code ec) {
 
 void Session::OnBody(beast::error_code ec) {
   if (read_timed_out_) {
-    return FailRequest(408, "request body not received within " +
-                                std::to_string(server_->options().read_timeout_ms) + " ms");
+    return FailRequest(408, fmt::format("request body not received within {} ms",
+                                        server_->options().read_timeout_ms));
   }
   if (ec == http::error::body_limit) {
-    return FailRequest(413, "request body larger than " +
-                                std::to_string(server_->options().max_body_bytes) + " bytes");
+    return FailRequest(
+        413, fmt::format("request body larger than {} bytes", server_->options().max_body_bytes));
   }
   if (ec) {
     if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
@@ -464,7 +465,7 @@ Status ServerImpl::Listen() {
   if (ec) return Status::InvalidArgument("--host \"" + options_.host + "\" is not an IP address");
   const tcp::endpoint endpoint(address, options_.port);
   acceptor_.emplace(ioc_);
-  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  const std::string where = fmt::format("{}:{}", options_.host, options_.port);
   if (acceptor_->open(endpoint.protocol(), ec); ec) {
     return Status::IOError("cannot open a socket for " + where + ": " + ec.message());
   }
@@ -579,8 +580,7 @@ Status ServerOptions::Validate() const {
                                    "change the database; pass --token or set FLASHEMBED_TOKEN");
   }
   auto out_of_range = [](std::string_view what, auto value, std::string_view range) {
-    return Status::InvalidArgument(std::string(what) + " must be in " + std::string(range) +
-                                   ", got " + std::to_string(value));
+    return Status::InvalidArgument(fmt::format("{} must be in {}, got {}", what, range, value));
   };
   if (threads > 256) return out_of_range("threads", threads, "1..256 (0 = hardware threads)");
   if (max_body_bytes < 1024 || max_body_bytes > (size_t{1} << 30)) {

@@ -1,8 +1,9 @@
 #include "server/metrics.h"
 
-#include <cstdio>
-#include <sstream>
+#include <iterator>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace flashembed::server {
 namespace {
@@ -23,11 +24,7 @@ std::string EscapeLabel(const std::string& value) {
   return out;
 }
 
-std::string FormatDouble(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.9g", v);
-  return buf;
-}
+std::string FormatDouble(double v) { return fmt::format("{:.9g}", v); }
 
 }  // namespace
 
@@ -43,68 +40,77 @@ void Metrics::RecordRequest(const std::string& route, int http_status, double se
 }
 
 std::string Metrics::Render(Database* db) {
-  std::ostringstream out;
+  std::string text;
+  auto out = std::back_inserter(text);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    out << "# HELP flashembed_http_requests_total HTTP requests answered, by route and status.\n"
-           "# TYPE flashembed_http_requests_total counter\n";
+    text +=
+        "# HELP flashembed_http_requests_total HTTP requests answered, by route and status.\n"
+        "# TYPE flashembed_http_requests_total counter\n";
     for (const auto& [key, n] : requests_) {
-      out << "flashembed_http_requests_total{route=\"" << EscapeLabel(key.first)
-          << "\",status=\"" << key.second << "\"} " << n << "\n";
+      fmt::format_to(out, "flashembed_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                     EscapeLabel(key.first), key.second, n);
     }
-    out << "# HELP flashembed_http_request_duration_seconds Time from a complete request to its "
-           "response being written, by route.\n"
-           "# TYPE flashembed_http_request_duration_seconds histogram\n";
+    text +=
+        "# HELP flashembed_http_request_duration_seconds Time from a complete request to its "
+        "response being written, by route.\n"
+        "# TYPE flashembed_http_request_duration_seconds histogram\n";
     for (const auto& [route, h] : latency_) {
       const std::string label = EscapeLabel(route);
       uint64_t cumulative = 0;
       for (size_t i = 0; i < kBuckets.size(); ++i) {
         cumulative += h.counts[i];
-        out << "flashembed_http_request_duration_seconds_bucket{route=\"" << label << "\",le=\""
-            << FormatDouble(kBuckets[i]) << "\"} " << cumulative << "\n";
+        fmt::format_to(out,
+                       "flashembed_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} "
+                       "{}\n",
+                       label, FormatDouble(kBuckets[i]), cumulative);
       }
-      out << "flashembed_http_request_duration_seconds_bucket{route=\"" << label
-          << "\",le=\"+Inf\"} " << h.count << "\n";
-      out << "flashembed_http_request_duration_seconds_sum{route=\"" << label << "\"} "
-          << FormatDouble(h.sum) << "\n";
-      out << "flashembed_http_request_duration_seconds_count{route=\"" << label << "\"} "
-          << h.count << "\n";
+      fmt::format_to(out,
+                     "flashembed_http_request_duration_seconds_bucket{{route=\"{0}\",le=\"+Inf\"}} "
+                     "{1}\n"
+                     "flashembed_http_request_duration_seconds_sum{{route=\"{0}\"}} {2}\n"
+                     "flashembed_http_request_duration_seconds_count{{route=\"{0}\"}} {1}\n",
+                     label, h.count, FormatDouble(h.sum));
     }
   }
-  out << "# HELP flashembed_texts_embedded_total Texts embedded by the built-in encoders for "
-         "writes and searches.\n"
-         "# TYPE flashembed_texts_embedded_total counter\n"
-         "flashembed_texts_embedded_total "
-      << texts_embedded_.load(std::memory_order_relaxed) << "\n";
-  out << "# HELP flashembed_http_connections_open Open HTTP connections.\n"
-         "# TYPE flashembed_http_connections_open gauge\n"
-         "flashembed_http_connections_open "
-      << open_connections_.load(std::memory_order_relaxed) << "\n";
+  fmt::format_to(out,
+                 "# HELP flashembed_texts_embedded_total Texts embedded by the built-in encoders "
+                 "for writes and searches.\n"
+                 "# TYPE flashembed_texts_embedded_total counter\n"
+                 "flashembed_texts_embedded_total {}\n"
+                 "# HELP flashembed_http_connections_open Open HTTP connections.\n"
+                 "# TYPE flashembed_http_connections_open gauge\n"
+                 "flashembed_http_connections_open {}\n",
+                 texts_embedded_.load(std::memory_order_relaxed),
+                 open_connections_.load(std::memory_order_relaxed));
 
   // Every document holds exactly one vector, so the two gauges agree; both
   // are exported because dashboards for vector stores expect both names.
   Result<std::vector<CollectionInfo>> infos = db->ListCollections();
   if (infos.ok()) {
-    out << "# HELP flashembed_documents Live documents, by collection.\n"
-           "# TYPE flashembed_documents gauge\n";
+    text +=
+        "# HELP flashembed_documents Live documents, by collection.\n"
+        "# TYPE flashembed_documents gauge\n";
     for (const CollectionInfo& info : *infos) {
-      out << "flashembed_documents{collection=\"" << EscapeLabel(info.name) << "\"} "
-          << info.count << "\n";
+      fmt::format_to(out, "flashembed_documents{{collection=\"{}\"}} {}\n", EscapeLabel(info.name),
+                     info.count);
     }
-    out << "# HELP flashembed_vectors Stored vectors, by collection.\n"
-           "# TYPE flashembed_vectors gauge\n";
+    text +=
+        "# HELP flashembed_vectors Stored vectors, by collection.\n"
+        "# TYPE flashembed_vectors gauge\n";
     for (const CollectionInfo& info : *infos) {
-      out << "flashembed_vectors{collection=\"" << EscapeLabel(info.name) << "\"} "
-          << info.count << "\n";
+      fmt::format_to(out, "flashembed_vectors{{collection=\"{}\"}} {}\n", EscapeLabel(info.name),
+                     info.count);
     }
-    out << "# HELP flashembed_vector_dim Vector dimension, by collection.\n"
-           "# TYPE flashembed_vector_dim gauge\n";
+    text +=
+        "# HELP flashembed_vector_dim Vector dimension, by collection.\n"
+        "# TYPE flashembed_vector_dim gauge\n";
     for (const CollectionInfo& info : *infos) {
-      out << "flashembed_vector_dim{collection=\"" << EscapeLabel(info.name) << "\"} "
-          << info.schema.dim << "\n";
+      fmt::format_to(out, "flashembed_vector_dim{{collection=\"{}\"}} {}\n", EscapeLabel(info.name),
+                     info.schema.dim);
     }
   }
-  return out.str();
+  return text;
 }
 
 }  // namespace flashembed::server

@@ -5,6 +5,8 @@
 #include <optional>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace flashembed::server {
 
 namespace native_detail {
@@ -56,8 +58,8 @@ int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t
   if (v == nullptr) return fallback;
   std::optional<int64_t> n = JsonToInt64(*v);
   if (!n.has_value() || *n < min || *n > max) {
-    BadRequest("\"" + std::string(key) + "\" must be an integer in [" + std::to_string(min) + ", " +
-               std::to_string(max) + "], got " + Dump(*v));
+    BadRequest(
+        fmt::format("\"{}\" must be an integer in [{}, {}], got {}", key, min, max, Dump(*v)));
   }
   return *n;
 }
@@ -354,7 +356,7 @@ Json NativeApi::CreateCollection(const Json& body) {
     for (size_t i = 0; i < fields->size(); ++i) {
       const Json& f = (*fields)[i];
       if (!f.is_string()) {
-        BadRequest("indexed_fields[" + std::to_string(i) + "] must be a string, got " + Dump(f));
+        BadRequest(fmt::format("indexed_fields[{}] must be a string, got {}", i, Dump(f)));
       }
       schema.indexed_fields.push_back(f.get<std::string>());
     }
@@ -401,7 +403,7 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
   size_t texts = 0;
   for (size_t i = 0; i < docs_json->size(); ++i) {
     const Json& d = (*docs_json)[i];
-    const std::string where = "documents[" + std::to_string(i) + "]";
+    const std::string where = fmt::format("documents[{}]", i);
     if (!d.is_object()) BadRequest(where + " must be an object");
     CheckKeys(d, {"id", "text", "metadata", "vector"}, where);
     Document doc;
@@ -550,7 +552,7 @@ Json NativeApi::GetDocuments(const std::string& name, const Json& body) {
   if (ids_json == nullptr || ids_json->empty()) BadRequest("\"ids\" must be a non-empty array");
   std::vector<Id> ids;
   for (size_t i = 0; i < ids_json->size(); ++i) {
-    ids.push_back(IdFromJson((*ids_json)[i], "ids[" + std::to_string(i) + "]"));
+    ids.push_back(IdFromJson((*ids_json)[i], fmt::format("ids[{}]", i)));
   }
   const bool with_vector = GetBool(body, "with_vector", false);
   Result<std::vector<Document>> docs = Open(name)->GetMany(ids, with_vector);
@@ -595,7 +597,7 @@ Json NativeApi::DeleteDocuments(const std::string& name, const Json& body) {
   if (ids_json != nullptr) {
     std::vector<Id> ids;
     for (size_t i = 0; i < ids_json->size(); ++i) {
-      ids.push_back(IdFromJson((*ids_json)[i], "ids[" + std::to_string(i) + "]"));
+      ids.push_back(IdFromJson((*ids_json)[i], fmt::format("ids[{}]", i)));
     }
     Result<size_t> deleted = collection->Delete(WriteOptions{}, ids);
     if (!deleted.ok()) Fail(deleted.status());

@@ -4,6 +4,8 @@
 // stay under collections/{name}/documents.
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "server/native_api.h"
 
 namespace flashembed::server {
@@ -34,7 +36,7 @@ std::optional<std::string> DocumentString(const Json& doc, const char* key,
 }
 
 SourceDocument DocumentFromJson(const Json& d, size_t i) {
-  std::string where = "documents[" + std::to_string(i) + "]";
+  std::string where = fmt::format("documents[{}]", i);
   if (!d.is_object()) BadRequest(where + " must be an object, got " + d.type_name());
   CheckKeys(d, {"id", "text", "source", "title", "metadata"}, where);
   SourceDocument doc;
@@ -173,8 +175,7 @@ Json NativeApi::DeleteLongDocuments(const std::string& name, const Json& body) {
   for (size_t i = 0; i < ids_json->size(); ++i) {
     const Json& id = (*ids_json)[i];
     if (!id.is_string() || id.get_ref<const std::string&>().empty()) {
-      BadRequest("ids[" + std::to_string(i) + "]: a document id is a non-empty string, got " +
-                 Dump(id));
+      BadRequest(fmt::format("ids[{}]: a document id is a non-empty string, got {}", i, Dump(id)));
     }
     ids.push_back(id.get<std::string>());
   }

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "server/json_util.h"
 
 namespace flashembed::server {
@@ -128,10 +130,9 @@ void Router::Record(const HttpRequest& request, const HttpResponse& response, si
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char ts[64];
-  std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
+  const std::string ts =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   Json line{{"ts", ts},
             {"remote", request.remote},
             {"method", request.method},

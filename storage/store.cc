@@ -16,6 +16,7 @@
 #include <mutex>
 #include <system_error>
 
+#include <fmt/format.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -344,8 +345,8 @@ Status CheckFormatVersion(const std::string& path, const std::string& version) {
     v |= static_cast<uint32_t>(static_cast<unsigned char>(version[i])) << (8 * i);
   }
   if (v != kFormatVersion) {
-    return Status::NotSupported("database " + path + " has format version " + std::to_string(v) +
-                                "; this build reads version " + std::to_string(kFormatVersion));
+    return Status::NotSupported(fmt::format(
+        "database {} has format version {}; this build reads version {}", path, v, kFormatVersion));
   }
   return Status::OK();
 }

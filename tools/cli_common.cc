@@ -7,10 +7,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
+
+#include <fmt/format.h>
 
 #include "base/utf8.h"
 
@@ -102,7 +103,7 @@ Result<Id> IdFromJson(const json& value) {
   if (value.is_number_unsigned()) {
     const uint64_t v = value.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return Status::InvalidArgument("id " + std::to_string(v) + " is outside the 64-bit range");
+      return Status::InvalidArgument(fmt::format("id {} is outside the 64-bit range", v));
     }
     return Id(static_cast<int64_t>(v));
   }
@@ -291,10 +292,6 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_
   return out;
 }
 
-std::string FormatScore(float score) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.4f", static_cast<double>(score));
-  return buffer;
-}
+std::string FormatScore(float score) { return fmt::format("{:.4f}", score); }
 
 }  // namespace flashembed::cli

@@ -1,11 +1,11 @@
 // The demo verb: ingest the bundled sample corpus and run its queries.
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli_ingest.h"
@@ -48,11 +48,7 @@ Result<std::vector<DemoQuery>> ReadDemoQueries(const std::string& path) {
   return queries;
 }
 
-std::string FormatMs(double ms) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.1f ms", ms);
-  return buffer;
-}
+std::string FormatMs(double ms) { return fmt::format("{:.1f} ms", ms); }
 
 // 1-based rank of `id` among `hits`; 0 if absent.
 size_t RankOf(const std::vector<Hit>& hits, const Id& id) {
@@ -68,15 +64,15 @@ void PrintDemoQuery(size_t index, size_t total, const DemoQuery& query,
   std::cout << "\n[" << index + 1 << "/" << total << "] " << query.text << "\n";
   std::vector<std::vector<std::string>> rows;
   for (size_t r = 0; r < hits.size(); ++r) {
-    rows.push_back({"  " + std::to_string(r + 1) + ".", FormatScore(hits[r].score),
-                    hits[r].id.ToString(), hits[r].text});
+    rows.push_back({fmt::format("  {}.", r + 1), FormatScore(hits[r].score), hits[r].id.ToString(),
+                    hits[r].text});
   }
   std::cout << FormatTable(rows, TerminalWidth());
   const size_t rank = RankOf(hits, query.expect);
   std::cout << "  expected " << query.expect.ToString() << ": "
             << (rank == 1   ? std::string("ranked first")
-                : rank == 0 ? "NOT in the top " + std::to_string(kDemoK)
-                            : "NOT first (rank " + std::to_string(rank) + ")")
+                : rank == 0 ? fmt::format("NOT in the top {}", kDemoK)
+                            : fmt::format("NOT first (rank {})", rank))
             << "\n";
 }
 
@@ -126,7 +122,7 @@ int RunDemo(const GlobalOptions& global, const std::string& corpus_dir) {
     Result<std::vector<Hit>> hits = (*collection)->Search(options, Query::Text(query.text));
     if (!hits.ok()) {
       return ReportError(
-          queries_path + ": query " + std::to_string(i + 1) + ": " + hits.status().message(),
+          fmt::format("{}: query {}: {}", queries_path, i + 1, hits.status().message()),
           kExitRuntimeError);
     }
     const bool first = RankOf(*hits, query.expect) == 1;

@@ -6,11 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "ingest/readers.h"
@@ -37,27 +37,16 @@ struct IngestArgs {
 };
 
 std::string HumanRate(double per_second) {
-  char buf[32];
-  if (per_second >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%.1fM", per_second / 1e6);
-  } else if (per_second >= 1e3) {
-    std::snprintf(buf, sizeof buf, "%.1fk", per_second / 1e3);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f", per_second);
-  }
-  return buf;
+  if (per_second >= 1e6) return fmt::format("{:.1f}M", per_second / 1e6);
+  if (per_second >= 1e3) return fmt::format("{:.1f}k", per_second / 1e3);
+  return fmt::format("{:.0f}", per_second);
 }
 
 std::string Duration(double seconds) {
   if (!(seconds >= 0) || seconds > 359999) return "--:--";
   const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
-  }
-  return buf;
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+  return fmt::format("{:02}:{:02}", s / 60, s % 60);
 }
 
 // One progress line: bar, files, chunks, tokens/s, ETA (from bytes read).
@@ -67,18 +56,15 @@ std::string ProgressLine(const IngestProgress& p, size_t files_total, uint64_t b
                                       : (files_total > 0 ? double(p.documents) / files_total : 0);
   const double rate = elapsed > 0 ? p.tokens_encoded / elapsed : 0;
   const double eta = frac > 0.001 ? elapsed * (1 - frac) / frac : -1;
-  std::string tail = " " + std::to_string(p.documents) + "/" + std::to_string(files_total) +
-                     " docs  " + std::to_string(p.chunks) + " chunks  " + HumanRate(rate) +
-                     " tok/s  ETA " + Duration(eta);
-  if (p.failed > 0) tail += "  " + std::to_string(p.failed) + " failed";
+  std::string tail = fmt::format(" {}/{} docs  {} chunks  {} tok/s  ETA {}", p.documents,
+                                 files_total, p.chunks, HumanRate(rate), Duration(eta));
+  if (p.failed > 0) tail += fmt::format("  {} failed", p.failed);
   const size_t bar = width > tail.size() + 12 ? std::min<size_t>(30, width - tail.size() - 10) : 0;
   std::string line;
   if (bar > 0) {
     const size_t filled = static_cast<size_t>(frac * bar);
-    line = "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "] ";
-    char pct[8];
-    std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
-    line += pct;
+    line = fmt::format("[{}{}] {:3d}%", std::string(filled, '#'), std::string(bar - filled, '.'),
+                       static_cast<int>(frac * 100));
   }
   line += tail;
   if (line.size() > width && width > 0) line.resize(width);

@@ -8,6 +8,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "tools/cli_common.h"
 
 namespace flashembed::cli {
@@ -15,7 +17,7 @@ namespace {
 
 // A map key that keeps integer id 7 and string id "7" apart.
 std::string IdKey(const Id& id) {
-  return id.is_int() ? "i" + std::to_string(id.as_int()) : "s" + id.as_string();
+  return id.is_int() ? fmt::format("i{}", id.as_int()) : "s" + id.as_string();
 }
 
 // Whether `id` is stored in `collection` (false when there is no collection).
@@ -45,8 +47,8 @@ Status Validate(const std::vector<InputRecord>& records, const CollectionSchema&
       }
     } else {
       if (collection != nullptr && record.vector.size() != static_cast<size_t>(schema.dim)) {
-        return fail("dim mismatch: collection \"" + name + "\" has " + std::to_string(schema.dim) +
-                    ", vector has " + std::to_string(record.vector.size()));
+        return fail(fmt::format("dim mismatch: collection \"{}\" has {}, vector has {}", name,
+                                schema.dim, record.vector.size()));
       }
       // The library's own rule (finite, scores that fit a float, a cosine
       // direction), checked here so a bad line writes no earlier batch.
@@ -132,10 +134,10 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
     const auto with_vector = std::find_if(records.begin(), records.end(),
                                           [](const InputRecord& r) { return !r.vector.empty(); });
     if (with_vector != records.end()) {
-      return Status::InvalidArgument(
-          with_vector->where + ": the record has a vector but collection \"" + name +
-          "\" does not exist; create a vector-only collection first: flashembed create -c " + name +
-          " --encoder none --dim " + std::to_string(with_vector->vector.size()));
+      return Status::InvalidArgument(fmt::format(
+          "{}: the record has a vector but collection \"{}\" does not exist; create a vector-only "
+          "collection first: flashembed create -c {} --encoder none --dim {}",
+          with_vector->where, name, name, with_vector->vector.size()));
     }
   } else {
     return existing.status();
@@ -166,8 +168,9 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
     const Status status = upsert ? collection->Upsert({}, docs) : collection->Add({}, docs);
     if (!status.ok()) {
       if (begin == 0) return status;
-      return Status(status.code(), status.message() + " (the first " + std::to_string(begin) +
-                                       " documents were written; the rest were not)");
+      return Status(status.code(),
+                    fmt::format("{} (the first {} documents were written; the rest were not)",
+                                status.message(), begin));
     }
     result.added = end;
   }

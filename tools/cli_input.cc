@@ -9,6 +9,8 @@
 #include <optional>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/json_depth.h"
 #include "tools/cli_common.h"
 
@@ -50,16 +52,16 @@ Status ForEachLine(
       const char* from = block.data() + pos;
       const char* newline = static_cast<const char*>(std::memchr(from, '\n', end - pos));
       const size_t take = newline != nullptr ? static_cast<size_t>(newline - from) : end - pos;
-      const auto where = [&] { return name + ":" + std::to_string(number); };
+      const auto where = [&] { return fmt::format("{}:{}", name, number); };
       if (const void* nul = std::memchr(from, '\0', take); nul != nullptr) {
         const size_t column =
             line.size() + static_cast<size_t>(static_cast<const char*>(nul) - from) + 1;
-        return Status::InvalidArgument(where() + ": binary input (NUL byte at column " +
-                                       std::to_string(column) + ")");
+        return Status::InvalidArgument(
+            fmt::format("{}: binary input (NUL byte at column {})", where(), column));
       }
       if (line.size() + take > kMaxLineBytes) {
-        return Status::ResourceExhausted(where() + ": line too long (more than " +
-                                         std::to_string(kMaxLineBytes) + " bytes, the limit)");
+        return Status::ResourceExhausted(fmt::format(
+            "{}: line too long (more than {} bytes, the limit)", where(), kMaxLineBytes));
       }
       line.append(from, take);
       pos += take;
@@ -71,7 +73,7 @@ Status ForEachLine(
     if (!complete && line.empty()) break;  // the end of the input
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t\f\v") == std::string::npos) continue;
-    FE_RETURN_IF_ERROR(visit(line, name + ":" + std::to_string(number), number));
+    FE_RETURN_IF_ERROR(visit(line, fmt::format("{}:{}", name, number), number));
   }
   if (in->bad()) return Status::IOError("error reading " + name + ": " + std::strerror(errno));
   return Status::OK();
@@ -120,8 +122,8 @@ Result<json> ParseJsonLine(std::string_view line, const std::string& where) {
     const std::string what = too_deep->empty()          ? "JSON"
                              : *too_deep == "metadata" ? "metadata"
                                                        : "\"" + *too_deep + "\"";
-    return Status::InvalidArgument(where + ": " + what + " nests deeper than " +
-                                   std::to_string(kMaxMetadataDepth) + " levels");
+    return Status::InvalidArgument(
+        fmt::format("{}: {} nests deeper than {} levels", where, what, kMaxMetadataDepth));
   }
   return record;
 }
@@ -149,13 +151,13 @@ Result<std::vector<float>> VectorFromJson(const json& value) {
   vector.reserve(value.size());
   for (const json& element : value) {
     if (!element.is_number()) {
-      return Status::InvalidArgument("vector element " + std::to_string(vector.size()) +
-                                     " must be a number, got " + TypeName(element));
+      return Status::InvalidArgument(fmt::format("vector element {} must be a number, got {}",
+                                                 vector.size(), TypeName(element)));
     }
     const double v = element.get<double>();
     if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
-      return Status::InvalidArgument("vector element " + std::to_string(vector.size()) +
-                                     " is not a finite 32-bit float");
+      return Status::InvalidArgument(
+          fmt::format("vector element {} is not a finite 32-bit float", vector.size()));
     }
     vector.push_back(static_cast<float>(v));
   }
@@ -274,8 +276,8 @@ Result<std::string> ParseMetadataObject(std::string_view text) {
   // The depth first: the parse below would build (and the dump recurse
   // through) however deep the text nests.
   if (JsonDepth(text, kMaxMetadataDepth) > static_cast<size_t>(kMaxMetadataDepth)) {
-    return Status::InvalidArgument("metadata nests deeper than " +
-                                   std::to_string(kMaxMetadataDepth) + " levels");
+    return Status::InvalidArgument(
+        fmt::format("metadata nests deeper than {} levels", kMaxMetadataDepth));
   }
   const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {

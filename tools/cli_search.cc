@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli_input.h"
@@ -79,7 +80,7 @@ void PrintDocumentHits(const std::vector<DocumentHit>& hits) {
   const size_t width = TerminalWidth();
   for (size_t i = 0; i < hits.size(); ++i) {
     const DocumentHit& h = hits[i];
-    std::string head = std::to_string(i + 1) + ". " + FormatScore(h.score) + "  " + h.id;
+    std::string head = fmt::format("{}. {}  {}", i + 1, FormatScore(h.score), h.id);
     if (!h.title.empty() && h.title != h.id) head += "  \"" + h.title + "\"";
     if (!h.source.empty() && h.source != h.id) head += "  (" + h.source + ")";
     std::cout << FitToWidth(head, width) << "\n";
@@ -98,9 +99,8 @@ void PrintDocumentHits(const std::vector<DocumentHit>& hits) {
       };
       std::string context;
       for (const Passage& n : p.before) context += one_line(n.text) + " ";
-      std::cout << FitToWidth("   [chunk " + std::to_string(p.ordinal) + ", bytes " +
-                                  std::to_string(p.begin) + "-" + std::to_string(p.end) + ", " +
-                                  FormatScore(p.score) + "] " + one_line(p.text),
+      std::cout << FitToWidth(fmt::format("   [chunk {}, bytes {}-{}, {}] {}", p.ordinal, p.begin,
+                                          p.end, FormatScore(p.score), one_line(p.text)),
                               width)
                 << "\n";
       if (!p.before.empty() || !p.after.empty()) {
@@ -169,9 +169,9 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
                                      "\" is vector-only (encoder none): search it with a vector");
     }
     if (!query.vector.empty() && query.vector.size() != static_cast<size_t>(info.schema.dim)) {
-      return Status::InvalidArgument(prefix + "dim mismatch: collection \"" + info.name +
-                                     "\" has " + std::to_string(info.schema.dim) +
-                                     ", query vector has " + std::to_string(query.vector.size()));
+      return Status::InvalidArgument(
+          fmt::format("{}dim mismatch: collection \"{}\" has {}, query vector has {}", prefix,
+                      info.name, info.schema.dim, query.vector.size()));
     }
     if (!query.vector.empty()) {
       if (Status status = ValidateVector(query.vector, info.schema.metric); !status.ok()) {

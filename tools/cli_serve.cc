@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "server/server.h"
@@ -52,7 +53,7 @@ int RunServe(ServeArgs& args, const GlobalOptions& global) {
       args.options.host.find(':') != std::string::npos ? "[" + args.options.host + "]"
                                                        : args.options.host;
   nlohmann::ordered_json line;
-  line["listening"] = "http://" + host_in_url + ":" + std::to_string(port);
+  line["listening"] = fmt::format("http://{}:{}", host_in_url, port);
   line["host"] = args.options.host;
   line["port"] = port;
   line["db"] = global.db;

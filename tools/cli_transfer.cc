@@ -7,11 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <iostream>
 #include <memory>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "tools/cli_verbs.h"
 #include "transfer/remote.h"
@@ -24,22 +24,14 @@ namespace {
 using json = nlohmann::ordered_json;
 
 std::string Megabytes(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
+  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
 }
 
 std::string Rate(double n, double seconds, const char* unit) {
-  char buf[48];
   const double r = seconds > 0 ? n / seconds : 0;
-  if (r >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%.1fM %s", r / 1e6, unit);
-  } else if (r >= 1e3) {
-    std::snprintf(buf, sizeof buf, "%.1fk %s", r / 1e3, unit);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f %s", r, unit);
-  }
-  return buf;
+  if (r >= 1e6) return fmt::format("{:.1f}M {}", r / 1e6, unit);
+  if (r >= 1e3) return fmt::format("{:.1f}k {}", r / 1e3, unit);
+  return fmt::format("{:.0f} {}", r, unit);
 }
 
 double Rounded(double x) {
@@ -78,12 +70,11 @@ class ProgressLine {
       const double frac =
           std::min(1.0, static_cast<double>(p.rows) / static_cast<double>(p.rows_total));
       const size_t filled = static_cast<size_t>(frac * 24);
-      char pct[8];
-      std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
-      line += " [" + std::string(filled, '#') + std::string(24 - filled, '.') + "] " + pct + " " +
-              std::to_string(p.rows) + "/" + std::to_string(p.rows_total) + " rows";
+      line += fmt::format(" [{}{}] {:3d}% {}/{} rows", std::string(filled, '#'),
+                          std::string(24 - filled, '.'), static_cast<int>(frac * 100), p.rows,
+                          p.rows_total);
     } else {
-      line += " " + std::to_string(p.rows) + " rows";
+      line += fmt::format(" {} rows", p.rows);
     }
     if (elapsed >= 0.1) line += "  " + Rate(static_cast<double>(p.rows), elapsed, "rows/s");
     if (p.bytes > 0) line += "  " + Megabytes(p.bytes);
@@ -183,18 +174,16 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
               {"seconds", Rounded(s.seconds)},
               {"rows_per_second", Rounded(s.seconds > 0 ? s.records / s.seconds : 0.0)},
               {"mb_per_second", Rounded(s.seconds > 0 ? s.bytes / 1e6 / s.seconds : 0.0)}};
-  std::ostringstream human;
   size_t file_count = 0;
   for (const auto& group : s.groups) file_count += group.size();
-  human << "exported " << s.records << " records"
-        << (s.documents > 0 ? " and " + std::to_string(s.documents) + " documents" : "")
-        << " of \"" << global.collection << "\" to " << args.out << ": " << file_count
-        << " files, " << Megabytes(s.bytes) << " ("
-        << Rate(static_cast<double>(s.records), s.seconds, "rows/s") << ")\n"
-        << "to load it into Milvus: POST collection.json to /v2/vectordb/collections/create, "
-           "upload the data folder to the bucket, POST import.json to "
-           "/v2/vectordb/jobs/import/create\n";
-  PrintSummary(global, args.quiet, out, human.str());
+  const std::string human = fmt::format(
+      "exported {} records{} of \"{}\" to {}: {} files, {} ({})\n"
+      "to load it into Milvus: POST collection.json to /v2/vectordb/collections/create, upload "
+      "the data folder to the bucket, POST import.json to /v2/vectordb/jobs/import/create\n",
+      s.records, s.documents > 0 ? fmt::format(" and {} documents", s.documents) : "",
+      global.collection, args.out, file_count, Megabytes(s.bytes),
+      Rate(static_cast<double>(s.records), s.seconds, "rows/s"));
+  PrintSummary(global, args.quiet, out, human);
   return kExitOk;
 }
 
@@ -258,13 +247,12 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
               {"seconds", Rounded(seconds)},
               {"rows_per_second", Rounded(seconds > 0 ? s.rows / seconds : 0.0)},
               {"mb_per_second", Rounded(seconds > 0 ? s.bytes / 1e6 / seconds : 0.0)}};
-  std::ostringstream human;
-  human << "imported " << s.rows << " records"
-        << (s.documents > 0 ? " (" + std::to_string(s.documents) + " documents)" : "")
-        << " into " << (s.created ? "new " : "") << "collection \"" << global.collection
-        << "\" from " << s.files << " files, " << Megabytes(s.bytes) << " ("
-        << Rate(static_cast<double>(s.rows), seconds, "rows/s") << ")\n";
-  PrintSummary(global, args.quiet, out, human.str());
+  const std::string human =
+      fmt::format("imported {} records{} into {}collection \"{}\" from {} files, {} ({})\n", s.rows,
+                  s.documents > 0 ? fmt::format(" ({} documents)", s.documents) : "",
+                  s.created ? "new " : "", global.collection, s.files, Megabytes(s.bytes),
+                  Rate(static_cast<double>(s.rows), seconds, "rows/s"));
+  PrintSummary(global, args.quiet, out, human);
   return kExitOk;
 }
 
@@ -387,14 +375,13 @@ int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
               {"bytes", s.bytes},
               {"seconds", Rounded(s.seconds)},
               {"rows_per_second", Rounded(s.seconds > 0 ? s.sent / s.seconds : 0.0)}};
-  std::ostringstream human;
-  human << "pushed " << s.sent << " of " << s.records << " records of \""
-        << global.collection << "\" to " << (s.created ? "new " : "")
-        << "Milvus collection " << s.milvus_name << " at " << args.url
-        << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
-        << "; it holds " << s.remote_rows << " rows (" << Megabytes(s.bytes) << ", "
-        << Rate(static_cast<double>(s.sent), s.seconds, "rows/s") << ")\n";
-  PrintSummary(global, args.quiet, out, human.str());
+  const std::string human = fmt::format(
+      "pushed {} of {} records of \"{}\" to {}Milvus collection {} at {}{}; it holds {} rows ({}, "
+      "{})\n",
+      s.sent, s.records, global.collection, s.created ? "new " : "", s.milvus_name, args.url,
+      s.skipped > 0 ? fmt::format(" ({} already there)", s.skipped) : "", s.remote_rows,
+      Megabytes(s.bytes), Rate(static_cast<double>(s.sent), s.seconds, "rows/s"));
+  PrintSummary(global, args.quiet, out, human);
   return kExitOk;
 }
 
@@ -437,14 +424,12 @@ int RunPull(const GlobalOptions& global, const RemoteArgs& args) {
               {"seconds", Rounded(s.seconds)},
               {"rows_per_second", Rounded(s.seconds > 0 ? s.received / s.seconds : 0.0)}};
   if (!s.warning.empty()) out["warning"] = s.warning;
-  std::ostringstream human;
-  human << "pulled " << s.received << " rows of Milvus collection " << args.milvus_name
-        << " at " << args.url << " into " << (s.created ? "new " : "") << "collection \""
-        << local << "\""
-        << (s.skipped > 0 ? " (" + std::to_string(s.skipped) + " already there)" : "")
-        << " (" << Megabytes(s.bytes) << ", "
-        << Rate(static_cast<double>(s.received), s.seconds, "rows/s") << ")\n";
-  PrintSummary(global, args.quiet, out, human.str());
+  const std::string human = fmt::format(
+      "pulled {} rows of Milvus collection {} at {} into {}collection \"{}\"{} ({}, {})\n",
+      s.received, args.milvus_name, args.url, s.created ? "new " : "", local,
+      s.skipped > 0 ? fmt::format(" ({} already there)", s.skipped) : "", Megabytes(s.bytes),
+      Rate(static_cast<double>(s.received), s.seconds, "rows/s"));
+  PrintSummary(global, args.quiet, out, human);
   return kExitOk;
 }
 

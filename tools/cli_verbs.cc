@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli_ingest.h"
@@ -45,7 +46,7 @@ Result<std::vector<Id>> ParseIdArguments(const std::vector<std::string>& texts, 
 }
 
 std::string Plural(size_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
 std::string IndexedFields(const CollectionSchema& s) {
@@ -54,31 +55,31 @@ std::string IndexedFields(const CollectionSchema& s) {
   return out;
 }
 
+// "auto" for 0, else the number.
+std::string AutoOr(int n) { return n == 0 ? std::string("auto") : std::to_string(n); }
+
 std::string DescribeSchema(const CollectionInfo& info) {
   const CollectionSchema& s = info.schema;
   std::string index;
   switch (s.index) {
     case IndexKind::kHnsw:
-      index = "hnsw m=" + std::to_string(s.hnsw.m) +
-              " ef_construction=" + std::to_string(s.hnsw.ef_construction) +
-              " ef_search=" + std::to_string(s.hnsw.ef_search);
+      index = fmt::format("hnsw m={} ef_construction={} ef_search={}", s.hnsw.m,
+                          s.hnsw.ef_construction, s.hnsw.ef_search);
       break;
     case IndexKind::kFlat:
       index = "flat (exact)";
       break;
     default:
-      index = std::string(IndexKindName(s.index)) + " nlist=" +
-              (s.ivf.nlist == 0 ? std::string("auto") : std::to_string(s.ivf.nlist)) +
-              " nprobe=" + std::to_string(s.ivf.nprobe);
+      index = fmt::format("{} nlist={} nprobe={}", IndexKindName(s.index), AutoOr(s.ivf.nlist),
+                          s.ivf.nprobe);
       if (s.index == IndexKind::kIvfPq) {
-        index += " pq_m=" + (s.ivf.pq_m == 0 ? std::string("auto") : std::to_string(s.ivf.pq_m)) +
-                 " pq_nbits=" + std::to_string(s.ivf.pq_nbits);
+        index += fmt::format(" pq_m={} pq_nbits={}", AutoOr(s.ivf.pq_m), s.ivf.pq_nbits);
       }
       break;
   }
-  return "dim " + std::to_string(s.dim) + ", metric " + MetricName(s.metric) + ", encoder " +
-         (info.encoder_spec.empty() ? std::string("none") : info.encoder_spec) + ", " + index +
-         (s.text_index ? ", full-text index" : "") + IndexedFields(s);
+  const std::string encoder = info.encoder_spec.empty() ? "none" : info.encoder_spec;
+  return fmt::format("dim {}, metric {}, encoder {}, {}{}{}", s.dim, MetricName(s.metric), encoder,
+                     index, s.text_index ? ", full-text index" : "", IndexedFields(s));
 }
 
 // --- create -------------------------------------------------------------------
@@ -157,7 +158,7 @@ Result<std::vector<InputRecord>> RecordsFromArguments(const AddArgs& args,
   if (!ids.ok()) return Status::InvalidArgument("--id: " + ids.status().message());
   std::vector<InputRecord> records;
   for (size_t i = 0; i < args.texts.size(); ++i) {
-    const std::string where = "TEXT argument " + std::to_string(i + 1);
+    const std::string where = fmt::format("TEXT argument {}", i + 1);
     if (args.texts[i].empty()) return Status::InvalidArgument(where + " is empty");
     records.push_back(InputRecord{
         .id = ids->empty() ? std::nullopt : std::optional<Id>((*ids)[i]),

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "transfer/export_files.h"
 #include "transfer/npy.h"
 #include "transfer/rows.h"
@@ -23,12 +25,8 @@ std::string NewUuid() {
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   const uint64_t a = gen();
   const uint64_t b = gen();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
 }
 
 // Removes what the export wrote (out_dir was empty or missing before).
@@ -124,8 +122,8 @@ const char* FileFormatName(FileFormat format) {
 Status ExportOptions::Validate() const {
   if (out_dir.empty()) return Status::InvalidArgument("no output folder given");
   if (max_file_bytes < (uint64_t{1} << 20) || max_file_bytes > (uint64_t{16} << 30)) {
-    return Status::InvalidArgument("max file size must be 1 MiB .. 16 GiB, got " +
-                                   std::to_string(max_file_bytes) + " bytes");
+    return Status::InvalidArgument(
+        fmt::format("max file size must be 1 MiB .. 16 GiB, got {} bytes", max_file_bytes));
   }
   if (batch == 0 || batch > 65536) return Status::InvalidArgument("batch must be 1..65536");
   return Status::OK();

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 #include "transfer/npy.h"
 #include "transfer/rows.h"
@@ -90,7 +92,7 @@ uint64_t RowBytes(const ExportPlan& plan, const std::vector<size_t>& w) {
 
 std::string ScalarDescr(const Field& f, size_t width) {
   const std::string& t = f.type;
-  if (t == "VarChar" || t == "JSON") return "<U" + std::to_string(std::max<size_t>(1, width));
+  if (t == "VarChar" || t == "JSON") return fmt::format("<U{}", std::max<size_t>(1, width));
   if (t == "Bool") return "|b1";
   if (t == "Int8") return "|i1";
   if (t == "Int16") return "<i2";
@@ -153,7 +155,7 @@ class JsonWriter {
  private:
   Status OpenFile() {
     ++n_;
-    const std::string name = std::to_string(n_) + ".json";
+    const std::string name = fmt::format("{}.json", n_);
     file_ = std::make_unique<OutFile>();
     FE_RETURN_IF_ERROR(file_->Open(dir_ / name));
     summary_->groups.push_back({rel_ + "/" + name});
@@ -263,26 +265,27 @@ class NumpyWriter {
     }
     const GroupPlan& g = plan_.groups[group_++];
     const RowSchema& s = plan_.schema;
-    const std::string rel = rel_ + "/" + std::to_string(group_);
+    const std::string rel = fmt::format("{}/{}", rel_, group_);
     std::error_code ec;
     fs::create_directories(dir_ / std::to_string(group_), ec);
     if (ec) return Status::IOError("cannot create " + (dir_ / std::to_string(group_)).string());
     std::vector<std::pair<std::string, std::string>> specs;  // name, descr
     const uint64_t n = g.rows;
-    specs.emplace_back(s.pk.name, s.pk.type == "Int64" ? "<i8"
-                                                       : "<U" + std::to_string(std::max<size_t>(
-                                                                    1, g.widths[kIdWidth])));
+    specs.emplace_back(s.pk.name,
+                       s.pk.type == "Int64"
+                           ? "<i8"
+                           : fmt::format("<U{}", std::max<size_t>(1, g.widths[kIdWidth])));
     specs.emplace_back(s.vector.name, "<f4");
     if (s.text.has_value()) {
       specs.emplace_back(s.text->name,
-                         "<U" + std::to_string(std::max<size_t>(1, g.widths[kTextWidth])));
+                         fmt::format("<U{}", std::max<size_t>(1, g.widths[kTextWidth])));
     }
     for (size_t i = 0; i < s.scalars.size(); ++i) {
       specs.emplace_back(s.scalars[i].name,
                          ScalarDescr(s.scalars[i], g.widths[kFirstScalarWidth + i]));
     }
     if (s.dynamic)
-      specs.emplace_back("$meta", "<U" + std::to_string(std::max<size_t>(1, g.widths.back())));
+      specs.emplace_back("$meta", fmt::format("<U{}", std::max<size_t>(1, g.widths.back())));
     columns_ = std::vector<Column>(specs.size());
     std::vector<std::string> files;
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -433,9 +436,8 @@ Status WriteRecords(const Collection& collection, const ExportOptions& options,
       }
       FE_RETURN_IF_ERROR(PrepareRow(plan.schema, plan.ids_as_strings, doc, &row));
       if (doc.vector.size() != static_cast<size_t>(plan.schema.dim)) {
-        return Status::Internal(Context(doc.id) + "vector of " + std::to_string(doc.vector.size()) +
-                                " values in a collection of dim " +
-                                std::to_string(plan.schema.dim));
+        return Status::Internal(fmt::format("{}vector of {} values in a collection of dim {}",
+                                            Context(doc.id), doc.vector.size(), plan.schema.dim));
       }
       for (float x : doc.vector) {
         if (!std::isfinite(x)) {
@@ -482,9 +484,9 @@ Status PrepareRow(const RowSchema& schema, bool ids_as_strings, const Document& 
     const size_t max =
         schema.text->max_length() == 0 ? kMaxVarCharLength : schema.text->max_length();
     if (row->text.size() > max) {
-      return Status::InvalidArgument("the text has " + std::to_string(row->text.size()) +
-                                     " bytes, more than the " + std::to_string(max) +
-                                     " bytes of VarChar field \"" + schema.text->name + "\"");
+      return Status::InvalidArgument(
+          fmt::format("the text has {} bytes, more than the {} bytes of VarChar field \"{}\"",
+                      row->text.size(), max, schema.text->name));
     }
   }
   row->scalars.resize(schema.scalars.size());

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -73,9 +74,9 @@ class BeastClient : public HttpClient {
 
   Status Failed(const char* what, const beast::error_code& ec) {
     Close();
-    std::string why = ec == beast::error::timeout ? "no answer within " +
-                                                        std::to_string(timeout_.count()) + " ms"
-                                                  : ec.message();
+    std::string why = ec == beast::error::timeout
+                          ? fmt::format("no answer within {} ms", timeout_.count())
+                          : ec.message();
     return Status::IOError(std::string(what) + " " + endpoint_ + " failed: " + why);
   }
 

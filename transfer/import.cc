@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 #include "base/hash.h"
 #include "transfer/export_files.h"
 #include "transfer/import_layout.h"
@@ -45,7 +47,7 @@ std::optional<std::pair<std::string, uint64_t>> ChunkOf(const ImportRecord& rec)
     return std::nullopt;
   }
   std::pair<std::string, uint64_t> out{id->get<std::string>(), n->get<uint64_t>()};
-  if (rec.doc.id.as_string() != out.first + "#" + std::to_string(out.second)) return std::nullopt;
+  if (rec.doc.id.as_string() != fmt::format("{}#{}", out.first, out.second)) return std::nullopt;
   return out;
 }
 
@@ -77,15 +79,14 @@ class DocumentIndex {
       ++line_no;
       if (line.empty()) continue;
       auto error = [&](const std::string& what) {
-        return Status::InvalidArgument("flashembed-documents.jsonl: line " +
-                                       std::to_string(line_no) + ": " + what);
+        return Status::InvalidArgument(
+            fmt::format("flashembed-documents.jsonl: line {}: {}", line_no, what));
       };
       Result<DocumentInfo> doc = DocumentFromLine(line);
       if (!doc.ok()) return error(doc.status().message());
       if (dim > 0 && doc->vector.size() != static_cast<size_t>(dim)) {
-        return error("document \"" + doc->id + "\": pooled vector of " +
-                     std::to_string(doc->vector.size()) + " values, expected " +
-                     std::to_string(dim));
+        return error(fmt::format("document \"{}\": pooled vector of {} values, expected {}",
+                                 doc->id, doc->vector.size(), dim));
       }
       if (doc->chunks.empty()) return error("document \"" + doc->id + "\" has no chunks");
       for (size_t i = 0; i < doc->chunks.size(); ++i) {
@@ -171,9 +172,9 @@ class ChunkTracker {
     if (open_id_ != doc_id) {
       if (!open_id_.empty()) {
         return Status::InvalidArgument(
-            where + ": a chunk of document \"" + doc_id + "\" after " + std::to_string(count_) +
-            " of the " + std::to_string(open_.chunks.size()) + " chunks of \"" + open_id_ +
-            "\": a document's chunks must follow one another");
+            fmt::format("{}: a chunk of document \"{}\" after {} of the {} chunks of \"{}\": a "
+                        "document's chunks must follow one another",
+                        where, doc_id, count_, open_.chunks.size(), open_id_));
       }
       if (index_->done(doc_id)) {
         return Status::InvalidArgument(where + ": another chunk of document \"" + doc_id +
@@ -187,11 +188,10 @@ class ChunkTracker {
       v.opens = true;
     }
     if (n >= open_.chunks.size() || seen_[n]) {
-      return Status::InvalidArgument(
-          where + ": chunk " + std::to_string(n) + " of document \"" + doc_id + "\" " +
-          (n >= open_.chunks.size()
-               ? "is beyond its " + std::to_string(open_.chunks.size()) + " chunks"
-               : "appears twice"));
+      return Status::InvalidArgument(fmt::format(
+          "{}: chunk {} of document \"{}\" {}", where, n, doc_id,
+          n >= open_.chunks.size() ? fmt::format("is beyond its {} chunks", open_.chunks.size())
+                                   : "appears twice"));
     }
     const Json& c = rec.metadata["chunk"];
     const ChunkInfo& want = open_.chunks[n];
@@ -217,8 +217,8 @@ class ChunkTracker {
   Status Finish() {
     if (!open_id_.empty()) {
       return Status::InvalidArgument(
-          "document \"" + open_id_ + "\": only " + std::to_string(count_) + " of its " +
-          std::to_string(open_.chunks.size()) + " chunks are in the data files");
+          fmt::format("document \"{}\": only {} of its {} chunks are in the data files", open_id_,
+                      count_, open_.chunks.size()));
     }
     const std::string missing = index_->FirstUnfinished();
     if (!missing.empty()) {
@@ -284,9 +284,9 @@ Result<ImportPlan> ResolveSchema(const ImportLayout& layout, const ImportOptions
     const int version =
         v != layout.flashembed_json->end() && v->is_number_integer() ? v->get<int>() : 0;
     if (version < 1 || version > kExportFormatVersion) {
-      return Status::NotSupported("flashembed-collection.json has format version " +
-                                  std::to_string(version) + "; this build reads version " +
-                                  std::to_string(kExportFormatVersion));
+      return Status::NotSupported(fmt::format(
+          "flashembed-collection.json has format version {}; this build reads version {}", version,
+          kExportFormatVersion));
     }
     const auto f = layout.flashembed_json->find("fields");
     if (f != layout.flashembed_json->end() && f->is_object()) {
@@ -344,8 +344,8 @@ Result<ImportPlan> ResolveSchema(const ImportLayout& layout, const ImportOptions
   }
   const int dim = info.schema.dim;
   if (dim > 0 && plan.rows.dim > 0 && plan.rows.dim != dim) {
-    return Status::InvalidArgument("dimension mismatch: collection has dim " + std::to_string(dim) +
-                                   ", the files declare " + std::to_string(plan.rows.dim));
+    return Status::InvalidArgument(fmt::format(
+        "dimension mismatch: collection has dim {}, the files declare {}", dim, plan.rows.dim));
   }
   if (dim > 0) plan.rows.dim = dim;
   return plan;
@@ -436,8 +436,8 @@ std::string UndoWrites(Database& db, const std::string& name, Collection* target
   }
   if (summary.rows == 0) return "nothing was written";
   if (options.upsert) {
-    return "the " + std::to_string(summary.rows) +
-           " rows upserted before it stay (an upsert replaces stored rows)";
+    return fmt::format("the {} rows upserted before it stay (an upsert replaces stored rows)",
+                       summary.rows);
   }
   RowWalker walker(layout, schema);
   std::vector<Id> ids;
@@ -463,10 +463,9 @@ std::string UndoWrites(Database& db, const std::string& name, Collection* target
     return ids.size() + docs.size() >= kCheckBatch ? flush() : Status::OK();
   });
   if (walked.ok() || walked.code() == StatusCode::kCancelled) walked = flush();
-  return walked.ok() ? "the " + std::to_string(summary.rows) +
-                           " rows written before it were deleted again"
-                     : "deleting the " + std::to_string(summary.rows) +
-                           " rows written before it failed too: " + walked.ToString();
+  return walked.ok() ? fmt::format("the {} rows written before it were deleted again", summary.rows)
+                     : fmt::format("deleting the {} rows written before it failed too: {}",
+                                   summary.rows, walked.ToString());
 }
 
 double Since(std::chrono::steady_clock::time_point t) {

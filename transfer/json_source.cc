@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 #include "transfer/rows.h"
 
@@ -306,9 +308,8 @@ class RowParser {
       if (s.empty()) return Status::InvalidArgument("field \"" + pk.name + "\": empty string id");
       const size_t max = pk.max_length() == 0 ? kMaxVarCharLength : pk.max_length();
       if (s.size() > max) {
-        return Status::InvalidArgument("field \"" + pk.name + "\": string of " +
-                                       std::to_string(s.size()) + " bytes exceeds max_length " +
-                                       std::to_string(max));
+        return Status::InvalidArgument(fmt::format(
+            "field \"{}\": string of {} bytes exceeds max_length {}", pk.name, s.size(), max));
       }
       v->pk = Id(std::move(s));
       return Status::OK();
@@ -359,11 +360,10 @@ class RowParser {
         if (!x.has_value()) {
           pos_ = from;
           const std::string shown(token.substr(0, 24));
-          return Status::InvalidArgument(
-              "field \"" + name + "\": element " + std::to_string(v->vector.size()) + " (" +
-              (shown.empty() ? std::string(1, Peek()) : shown) +
-              ") is not a float32 number (NaN, Infinity, strings and values beyond float32 "
-              "are refused)");
+          return Status::InvalidArgument(fmt::format(
+              "field \"{}\": element {} ({}) is not a float32 number (NaN, Infinity, strings and "
+              "values beyond float32 are refused)",
+              name, v->vector.size(), shown.empty() ? std::string(1, Peek()) : shown));
         }
         v->vector.push_back(*x);
         SkipSpace();
@@ -373,9 +373,8 @@ class RowParser {
       }
     }
     if (schema_.dim > 0 && v->vector.size() != static_cast<size_t>(schema_.dim)) {
-      return Status::InvalidArgument("field \"" + name + "\": expected " +
-                                     std::to_string(schema_.dim) + " numbers, got " +
-                                     std::to_string(v->vector.size()));
+      return Status::InvalidArgument(fmt::format("field \"{}\": expected {} numbers, got {}", name,
+                                                 schema_.dim, v->vector.size()));
     }
     if (v->vector.empty()) {
       return Status::InvalidArgument("field \"" + name + "\": empty vector");
@@ -411,7 +410,7 @@ class JsonRowSource : public RowSource {
         FE_RETURN_IF_ERROR(Finish());
         return false;
       }
-      if (c != ',') return Error("expected ',' or ']' after row " + std::to_string(rows_));
+      if (c != ',') return Error(fmt::format("expected ',' or ']' after row {}", rows_));
       ++pos_;
       FE_ASSIGN_OR_RETURN(c, PeekNonSpace());
     } else if (c == ']') {
@@ -422,8 +421,8 @@ class JsonRowSource : public RowSource {
     ++rows_;
     row_offset_ = base_ + pos_;
     if (c != '{') {
-      return Error("row " + std::to_string(rows_) + ": each row must be a JSON object " +
-                   (c < 0 ? std::string("(the file ends early)") : "with field names as keys"));
+      return Error(fmt::format("row {}: each row must be a JSON object {}", rows_,
+                               c < 0 ? "(the file ends early)" : "with field names as keys"));
     }
     FE_ASSIGN_OR_RETURN(size_t length, RowExtent());
     const std::string_view row(buf_.data() + pos_, length);
@@ -431,20 +430,19 @@ class JsonRowSource : public RowSource {
     Status s = parser.Parse(values);
     if (!s.ok()) {
       const uint64_t at = row_offset_ + parser.offset();
-      return Status::InvalidArgument(display_ + ": row " + std::to_string(rows_) + " (byte " +
-                                     std::to_string(at) + "): " + s.message());
+      return Status::InvalidArgument(
+          fmt::format("{}: row {} (byte {}): {}", display_, rows_, at, s.message()));
     }
     pos_ += length;
     return true;
   }
 
-  std::string Where() const override { return display_ + ": row " + std::to_string(rows_); }
+  std::string Where() const override { return fmt::format("{}: row {}", display_, rows_); }
   uint64_t bytes() const override { return base_ + end_; }
 
  private:
   Status Error(const std::string& what) {
-    return Status::InvalidArgument(display_ + ": byte " + std::to_string(base_ + pos_) + ": " +
-                                   what);
+    return Status::InvalidArgument(fmt::format("{}: byte {}: {}", display_, base_ + pos_, what));
   }
 
   // Reads more of the file after end_, first moving the unread part to the
@@ -509,9 +507,9 @@ class JsonRowSource : public RowSource {
       const size_t offset = i - pos_;
       FE_ASSIGN_OR_RETURN(bool more, Fill());
       if (!more) {
-        return Status::InvalidArgument(display_ + ": row " + std::to_string(rows_) + " (byte " +
-                                       std::to_string(row_offset_) +
-                                       "): malformed JSON: the file ends inside the row");
+        return Status::InvalidArgument(
+            fmt::format("{}: row {} (byte {}): malformed JSON: the file ends inside the row",
+                        display_, rows_, row_offset_));
       }
       i = pos_ + offset;
     }
@@ -595,7 +593,7 @@ Status ParseJsonRow(std::string_view row, const RowSchema& schema, bool milvus_o
   RowParser parser(row, schema, milvus_output);
   Status s = parser.Parse(values);
   if (!s.ok()) {
-    return Status::InvalidArgument("byte " + std::to_string(parser.offset()) + ": " + s.message());
+    return Status::InvalidArgument(fmt::format("byte {}: {}", parser.offset(), s.message()));
   }
   return Status::OK();
 }

@@ -2,8 +2,9 @@
 
 #include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <thread>
+
+#include <fmt/format.h>
 
 namespace flashembed::transfer {
 namespace {
@@ -66,7 +67,7 @@ class Scanner {
       }
     }
     if (in_string || depth != 0 || pos_ == from) {
-      return Status::InvalidArgument("malformed JSON at byte " + std::to_string(from));
+      return Status::InvalidArgument(fmt::format("malformed JSON at byte {}", from));
     }
     return text_.substr(from, pos_ - from);
   }
@@ -138,9 +139,7 @@ std::string FilterStringLiteral(std::string_view value) {
       out += '\\';
       out += c;
     } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
+      out += fmt::format("\\u{:04x}", u);
     } else {
       out += c;
     }
@@ -152,11 +151,11 @@ std::string FilterStringLiteral(std::string_view value) {
 Status RemoteOptions::Validate() const {
   if (url.empty()) return Status::InvalidArgument("no Milvus URL given");
   if (timeout_ms < 1 || timeout_ms > 86400000) {
-    return Status::InvalidArgument("the timeout must be 1 .. 86400000 ms, got " +
-                                   std::to_string(timeout_ms));
+    return Status::InvalidArgument(
+        fmt::format("the timeout must be 1 .. 86400000 ms, got {}", timeout_ms));
   }
   if (retries < 0 || retries > 100) {
-    return Status::InvalidArgument("retries must be 0 .. 100, got " + std::to_string(retries));
+    return Status::InvalidArgument(fmt::format("retries must be 0 .. 100, got {}", retries));
   }
   for (const char c : token) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
@@ -229,17 +228,17 @@ Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string
     }
     const std::string where = "Milvus at " + url_ + ": " + std::string(r);
     if (reply->status == 401 || reply->status == 403) {
-      return Status::InvalidArgument(where + ": HTTP " + std::to_string(reply->status) +
-                                     " (the token was refused): " + Clip(reply->body));
+      return Status::InvalidArgument(fmt::format("{}: HTTP {} (the token was refused): {}", where,
+                                                 reply->status, Clip(reply->body)));
     }
     if (Transient(reply->status)) {
-      last = Status::IOError(where + ": HTTP " + std::to_string(reply->status) + ": " +
-                             Clip(reply->body));
+      last =
+          Status::IOError(fmt::format("{}: HTTP {}: {}", where, reply->status, Clip(reply->body)));
       continue;
     }
     if (reply->status != 200) {
-      return Status::IOError(where + ": HTTP " + std::to_string(reply->status) +
-                             " (is this a Milvus REST v2 endpoint?): " + Clip(reply->body));
+      return Status::IOError(fmt::format("{}: HTTP {} (is this a Milvus REST v2 endpoint?): {}",
+                                         where, reply->status, Clip(reply->body)));
     }
     Result<std::vector<std::pair<std::string, std::string_view>>> members =
         RawObjectMembers(reply->body);
@@ -269,7 +268,7 @@ Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string
       continue;
     }
     if (*code != 0) {
-      const std::string text = where + ": Milvus code " + std::to_string(*code) + ": " + message;
+      const std::string text = fmt::format("{}: Milvus code {}: {}", where, *code, message);
       if (*code == 100) return Status::NotFound(text);
       if (*code == 1800) return Status::InvalidArgument(text + " (check the token)");
       return Status::Internal(text);
@@ -280,9 +279,8 @@ Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string
     out.body = std::move(reply->body);
     return out;
   }
-  return Status::IOError(last.message() + (retries_ > 0 ? " (after " + std::to_string(retries_) +
-                                                              " retries)"
-                                                        : ""));
+  return Status::IOError(last.message() +
+                         (retries_ > 0 ? fmt::format(" (after {} retries)", retries_) : ""));
 }
 
 Result<Json> MilvusClient::CallJson(std::string_view route, const OrderedJson& body) {

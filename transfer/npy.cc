@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 
 namespace flashembed::transfer {
@@ -138,13 +140,8 @@ uint64_t NpyHeader::row_elements() const {
 }
 
 std::string NpyHeader::ShapeString() const {
-  std::string out = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  return out + ")";
+  // A 1-tuple keeps Python's trailing comma: "(3,)".
+  return fmt::format("({}{})", fmt::join(shape, ", "), shape.size() == 1 ? "," : "");
 }
 
 Result<NpyHeader> ParseNpyHeader(std::string_view bytes) {
@@ -165,7 +162,7 @@ Result<NpyHeader> ParseNpyHeader(std::string_view bytes) {
     header_len = byte(8) | (byte(9) << 8) | (byte(10) << 16) | (byte(11) << 24);
     prefix = 12;
   } else {
-    return BadHeader("unsupported format version " + std::to_string(major));
+    return BadHeader(fmt::format("unsupported format version {}", major));
   }
   if (bytes.size() < prefix + header_len) return BadHeader("truncated header");
   NpyHeader h;
@@ -245,27 +242,22 @@ Result<NpyHeader> ReadNpyHeader(const std::string& path) {
   }
   expected = h.data_offset + expected * row_bytes;
   if (size < expected) {
-    return Status::Corruption("truncated: the header announces " + h.ShapeString() + " of '" +
-                              h.descr + "' (" + std::to_string(expected - h.data_offset) +
-                              " bytes of data), the file holds " +
-                              std::to_string(size >= h.data_offset ? size - h.data_offset : 0));
+    return Status::Corruption(fmt::format(
+        "truncated: the header announces {} of '{}' ({} bytes of data), the file holds {}",
+        h.ShapeString(), h.descr, expected - h.data_offset,
+        size >= h.data_offset ? size - h.data_offset : 0));
   }
   if (size > expected) {
-    return Status::Corruption("the file holds " + std::to_string(size - expected) +
-                              " bytes after the " + h.ShapeString() +
-                              " array the header announces");
+    return Status::Corruption(
+        fmt::format("the file holds {} bytes after the {} array the header announces",
+                    size - expected, h.ShapeString()));
   }
   return h;
 }
 
 std::string NpyHeaderBytes(std::string_view descr, std::span<const uint64_t> shape) {
-  std::string dict = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) dict += ", ";
-    dict += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) dict += ",";
-  dict += "), }";
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}{}), }}",
+                                 descr, fmt::join(shape, ", "), shape.size() == 1 ? "," : "");
   // magic(6) + version(2) + length(2) + dict + padding + '\n' = multiple of 64.
   const size_t unpadded = 10 + dict.size() + 1;
   dict.append((64 - unpadded % 64) % 64, ' ');
@@ -308,7 +300,7 @@ Result<std::string> Utf32ToUtf8(std::string_view element) {
   for (size_t k = 0; k < units; ++k) {
     const uint32_t cp = unit(k);
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return Status::InvalidArgument("string holds an invalid code point " + std::to_string(cp));
+      return Status::InvalidArgument(fmt::format("string holds an invalid code point {}", cp));
     }
     AppendUtf8(static_cast<char32_t>(cp), &out);
   }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 #include "transfer/npy.h"
 #include "transfer/rows.h"
@@ -61,8 +63,8 @@ Status CheckColumn(const Column& c, const RowSchema& schema) {
     const bool shape_ok =
         h.shape.size() == 2 && (schema.dim == 0 || h.shape[1] == static_cast<uint64_t>(schema.dim));
     if (!dtype_ok || !shape_ok) {
-      return bad("dtype '<f4' (or '<f8') and shape (N, " +
-                 (schema.dim > 0 ? std::to_string(schema.dim) : std::string("dim")) + ")");
+      return bad(fmt::format("dtype '<f4' (or '<f8') and shape (N, {})",
+                             schema.dim > 0 ? std::to_string(schema.dim) : "dim"));
     }
     if (h.shape[1] == 0) return bad("a vector dimension above 0");
     return Status::OK();
@@ -120,14 +122,13 @@ class NumpyGroupSource : public RowSource {
     for (Column& c : columns_) {
       Status s = Decode(c, c.block.data() + k * c.header.row_bytes(), v);
       if (!s.ok()) {
-        return Status::InvalidArgument(c.display + ": row " + std::to_string(row_) + ": " +
-                                       s.message());
+        return Status::InvalidArgument(fmt::format("{}: row {}: {}", c.display, row_, s.message()));
       }
     }
     return true;
   }
 
-  std::string Where() const override { return display_ + ": row " + std::to_string(row_); }
+  std::string Where() const override { return fmt::format("{}: row {}", display_, row_); }
   uint64_t bytes() const override { return bytes_; }
 
  private:
@@ -173,8 +174,8 @@ class NumpyGroupSource : public RowSource {
         const size_t max =
             c.field->max_length() == 0 ? kMaxVarCharLength : c.field->max_length();
         if (s.size() > max) {
-          return Status::InvalidArgument(field + "string of " + std::to_string(s.size()) +
-                                         " bytes exceeds max_length " + std::to_string(max));
+          return Status::InvalidArgument(
+              fmt::format("{}string of {} bytes exceeds max_length {}", field, s.size(), max));
         }
         v->pk = Id(std::move(s));
         return Status::OK();
@@ -187,11 +188,11 @@ class NumpyGroupSource : public RowSource {
                                             : Load<double>(p + 8 * i);
           const float f = static_cast<float>(x);
           if (!std::isfinite(f)) {
-            return Status::InvalidArgument(field + "element " + std::to_string(i) + " is " +
-                                           (std::isnan(x)   ? "NaN"
-                                            : std::isinf(x) ? "infinite"
-                                                            : "beyond float32") +
-                                           "; vectors must hold finite float32 values");
+            return Status::InvalidArgument(
+                fmt::format("{}element {} is {}; vectors must hold finite float32 values", field, i,
+                            (std::isnan(x)   ? "NaN"
+                             : std::isinf(x) ? "infinite"
+                                             : "beyond float32")));
           }
           v->vector[i] = f;
         }
@@ -315,9 +316,9 @@ Result<std::unique_ptr<RowSource>> OpenNumpyGroup(const std::vector<std::string>
   const uint64_t rows = columns.front().header.rows();
   for (const Column& c : columns) {
     if (c.header.rows() != rows) {
-      return Status::InvalidArgument(display + ": row counts differ: " + columns.front().display +
-                                     " has " + std::to_string(rows) + " rows, " + c.display +
-                                     " has " + std::to_string(c.header.rows()));
+      return Status::InvalidArgument(fmt::format("{}: row counts differ: {} has {} rows, {} has {}",
+                                                 display, columns.front().display, rows, c.display,
+                                                 c.header.rows()));
     }
   }
   return std::unique_ptr<RowSource>(new NumpyGroupSource(display, std::move(columns), rows));

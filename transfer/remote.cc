@@ -23,6 +23,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 #include "transfer/export_files.h"
 #include "transfer/import_layout.h"
 #include "transfer/milvus_client.h"
@@ -161,8 +163,8 @@ std::string Incompatibility(const RowSchema& ours, const RowSchema& theirs, bool
   }
   if (auto_id) return "its primary key is autoID, so the rows' ids could not be kept";
   if (theirs.vector.name != ours.vector.name || theirs.dim != ours.dim) {
-    return "its vector field is " + theirs.vector.name + " of dim " + std::to_string(theirs.dim) +
-           ", the rows' is " + ours.vector.name + " of dim " + std::to_string(ours.dim);
+    return fmt::format("its vector field is {} of dim {}, the rows' is {} of dim {}",
+                       theirs.vector.name, theirs.dim, ours.vector.name, ours.dim);
   }
   if (ours.text.has_value()) {
     const Field* t = theirs.text.has_value() && theirs.text->name == ours.text->name
@@ -236,8 +238,8 @@ Status EnsureLoaded(MilvusClient& client, const std::string& name, int timeout_m
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status::IOError("Milvus collection " + name + " did not load within " +
-                             std::to_string(timeout_ms) + " ms (state " + s + ")");
+      return Status::IOError(fmt::format(
+          "Milvus collection {} did not load within {} ms (state {})", name, timeout_ms, s));
     }
     if (client.cancelled()) {
       return Status::Cancelled("stopped while waiting for Milvus collection " + name + " to load");
@@ -321,9 +323,9 @@ class Pusher {
     FE_RETURN_IF_ERROR(EnsureLoaded(client_, name_, remote_.timeout_ms, /*may_load=*/true));
     FE_ASSIGN_OR_RETURN(summary_.remote_rows, RemoteCount(client_, name_));
     if (summary_.created && summary_.remote_rows != plan_.records) {
-      return Status::Internal("Milvus collection " + name_ + " counts " +
-                              std::to_string(summary_.remote_rows) + " rows after the push of " +
-                              std::to_string(plan_.records) + " records");
+      return Status::Internal(
+          fmt::format("Milvus collection {} counts {} rows after the push of {} records", name_,
+                      summary_.remote_rows, plan_.records));
     }
     summary_.requests = client_.requests();
     summary_.seconds = Since(t0);
@@ -400,9 +402,8 @@ class Pusher {
         FE_RETURN_IF_ERROR(Context(doc.id, PrepareRow(plan_.schema, plan_.ids_as_strings, doc,
                                                       &row)));
         if (doc.vector.size() != static_cast<size_t>(plan_.schema.dim)) {
-          return Status::Internal("record " + Quote(doc.id) + ": vector of " +
-                                  std::to_string(doc.vector.size()) + " values, dim " +
-                                  std::to_string(plan_.schema.dim));
+          return Status::Internal(fmt::format("record {}: vector of {} values, dim {}",
+                                              Quote(doc.id), doc.vector.size(), plan_.schema.dim));
         }
         for (const float x : doc.vector) {
           if (!std::isfinite(x)) {
@@ -441,9 +442,8 @@ class Pusher {
   Status Flush() {
     if (rows_.empty()) return Status::OK();
     if (Cancelled(options_.cancel)) {
-      return Status::Cancelled("push stopped after " +
-                               std::to_string(summary_.sent + summary_.skipped) +
-                               " rows; push again to go on");
+      return Status::Cancelled(fmt::format("push stopped after {} rows; push again to go on",
+                                           summary_.sent + summary_.skipped));
     }
     std::vector<bool> keep(rows_.size(), true);
     size_t held = 0;
@@ -485,10 +485,9 @@ class Pusher {
       const Json* n = Member(data, "insertCount");
       if (n == nullptr) n = Member(data, "upsertCount");
       if (n == nullptr || !n->is_number_unsigned() || n->get<uint64_t>() != sending) {
-        return Status::IOError("Milvus at " + client_.url() + ": a write (" + route +
-                               ", or its retry as an upsert) of " +
-                               std::to_string(sending) + " rows answered " +
-                               std::string(reply.data().substr(0, 200)));
+        return Status::IOError(fmt::format(
+            "Milvus at {}: a write ({}, or its retry as an upsert) of {} rows answered {}",
+            client_.url(), route, sending, reply.data().substr(0, 200)));
       }
       summary_.bytes += body.size();
     }
@@ -572,9 +571,8 @@ class Puller {
     std::optional<Id> last;
     while (true) {
       if (Cancelled(options_.cancel)) {
-        return Status::Cancelled("pull stopped after " +
-                                 std::to_string(summary_.received + summary_.skipped) +
-                                 " rows; pull again to go on");
+        return Status::Cancelled(fmt::format("pull stopped after {} rows; pull again to go on",
+                                             summary_.received + summary_.skipped));
       }
       size_t got = 0;
       FE_RETURN_IF_ERROR(check_local ? MissingPage(last, &got) : FullPage(last, &got));
@@ -587,12 +585,11 @@ class Puller {
     if (summary_.received + summary_.skipped != summary_.remote_rows) {
       // Milvus does not keep primary keys unique: count(*) counts every
       // copy, a query returns one.
-      summary_.warning =
-          "Milvus collection " + remote_name + " counted " +
-          std::to_string(summary_.remote_rows) + " rows at the start and its pages held " +
-          std::to_string(summary_.received + summary_.skipped) +
-          " distinct ids: it holds repeated primary keys (one copy of each was pulled), or it "
-          "changed during the pull (pull again to fetch rows added meanwhile)";
+      summary_.warning = fmt::format(
+          "Milvus collection {} counted {} rows at the start and its pages held {} distinct ids: "
+          "it holds repeated primary keys (one copy of each was pulled), or it changed during the "
+          "pull (pull again to fetch rows added meanwhile)",
+          remote_name, summary_.remote_rows, summary_.received + summary_.skipped);
     }
     summary_.requests = client_.requests();
     summary_.seconds = Since(t0);
@@ -672,9 +669,8 @@ class Puller {
     FE_ASSIGN_OR_RETURN(std::vector<Document> docs,
                         Rows(rows.data(), "entities/get of the rows missing locally"));
     if (docs.size() != want) {
-      return Status::IOError("Milvus at " + client_.url() + ": entities/get of " +
-                             std::to_string(want) + " ids returned " +
-                             std::to_string(docs.size()) + " rows");
+      return Status::IOError(fmt::format("Milvus at {}: entities/get of {} ids returned {} rows",
+                                         client_.url(), want, docs.size()));
     }
     return Write(docs);
   }
@@ -697,9 +693,9 @@ class Puller {
       Status s = ParseJsonRow(rows[i], schema_, /*milvus_output=*/true, &values);
       if (s.ok()) s = AssembleRecord(schema_, std::move(values), &rec);
       if (!s.ok()) {
-        return Status::InvalidArgument("Milvus collection " + options_.milvus_name + ": " +
-                                       what + ", row " + std::to_string(i + 1) + " of " +
-                                       std::to_string(rows.size()) + ": " + s.message());
+        return Status::InvalidArgument(fmt::format("Milvus collection {}: {}, row {} of {}: {}",
+                                                   options_.milvus_name, what, i + 1, rows.size(),
+                                                   s.message()));
       }
       rec.doc.metadata = rec.metadata.dump(-1, ' ', false, Json::error_handler_t::replace);
       docs.push_back(std::move(rec.doc));

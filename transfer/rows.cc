@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "base/json_depth.h"
 
 namespace flashembed::transfer {
@@ -57,8 +59,8 @@ void RowValues::Clear() {
 Status CheckValueDepth(std::string_view text, const std::string& field, bool is_meta) {
   const size_t allowed = static_cast<size_t>(kMaxMetadataDepth) - (is_meta ? 0 : 1);
   if (JsonDepth(text, allowed) <= allowed) return Status::OK();
-  return Status::InvalidArgument("field \"" + field + "\": metadata nests deeper than " +
-                                 std::to_string(kMaxMetadataDepth) + " levels");
+  return Status::InvalidArgument(
+      fmt::format("field \"{}\": metadata nests deeper than {} levels", field, kMaxMetadataDepth));
 }
 
 Status AssembleRecord(const RowSchema& schema, RowValues&& values, ImportRecord* out) {
