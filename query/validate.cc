@@ -80,13 +80,6 @@ Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric)
   return ValidateVector(v, static_cast<Metric>(metric));
 }
 
-float FiniteScore(double score) {
-  constexpr double kMax = std::numeric_limits<float>::max();
-  if (std::isnan(score) || score < -kMax) return -std::numeric_limits<float>::max();
-  if (score > kMax) return std::numeric_limits<float>::max();
-  return static_cast<float>(score);
-}
-
 float ScoreOf(index::Metric metric, float distance) {
   return FiniteScore(index::ScoreFromDistance(metric, distance));
 }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/number.h"
 #include "index/vector_index.h"
 #include "query/database.h"
 
@@ -34,8 +35,9 @@ Status CheckVector(std::span<const float> v, uint32_t dim, index::Metric metric)
 // `score` as a finite float. ValidateVector keeps every score finite, but
 // vectors stored before it refused overlong ones can still overflow: such
 // a score becomes the largest float (+inf) or the lowest (-inf, NaN), so it
-// ranks where it belongs and is never written out as JSON null.
-float FiniteScore(double score);
+// ranks where it belongs and is never written out as JSON null
+// (base/number.h's FiniteFloat).
+inline float FiniteScore(double score) { return FiniteFloat(score); }
 
 // index::ScoreFromDistance, made finite by FiniteScore: the score of every
 // hit, by the collection's metric.

@@ -2,14 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <limits>
 #include <vector>
 
 #include "base/json_depth.h"
+#include "base/number.h"
 
 namespace flashembed::server {
 
@@ -126,17 +122,6 @@ std::string Dump(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-Json FloatToJson(float value) {
-  // Never null: the library keeps scores finite (and vectors are), so this
-  // only guards the output, clamping to the float range (NaN as lowest).
-  if (std::isnan(value)) value = -std::numeric_limits<float>::max();
-  if (std::isinf(value)) {
-    value = value > 0 ? std::numeric_limits<float>::max() : -std::numeric_limits<float>::max();
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  if (ec != std::errc()) return static_cast<double>(value);
-  return std::strtod(std::string(buf, end).c_str(), nullptr);
-}
+Json FloatToJson(float value) { return JsonFloat(value); }
 
 }  // namespace flashembed::server

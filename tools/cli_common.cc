@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "base/number.h"
 #include "base/utf8.h"
 
 namespace flashembed::cli {
@@ -127,18 +127,7 @@ std::string QuoteId(const Id& id) {
   return id.is_int() ? std::to_string(id.as_int()) : "\"" + id.as_string() + "\"";
 }
 
-json FloatToJson(float value) {
-  // Never null (nlohmann writes inf and NaN so): the library keeps scores
-  // finite, and this clamps whatever else to the float range.
-  constexpr float kMax = std::numeric_limits<float>::max();
-  if (std::isnan(value)) value = -kMax;
-  if (std::isinf(value)) value = value > 0 ? kMax : -kMax;
-  char buffer[64];
-  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  double shortest = value;
-  if (ec == std::errc()) std::from_chars(buffer, end, shortest);
-  return shortest;
-}
+json FloatToJson(float value) { return JsonFloat(value); }
 
 json VectorToJson(std::span<const float> vector) {
   json out = json::array();
