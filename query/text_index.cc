@@ -9,6 +9,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "base/utf8.h"
 #include "storage/records.h"
 
 namespace flashembed::query {
@@ -49,15 +50,13 @@ std::string ValidUtf8(std::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    utf8proc_int32_t c;
-    const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(&text[i]),
-                                                static_cast<utf8proc_ssize_t>(text.size() - i), &c);
-    if (n <= 0) {
+    const Utf8Char u = DecodeUtf8(text, i);
+    if (!u.ok()) {
       out.push_back(' ');
       ++i;
     } else {
-      out.append(text.substr(i, static_cast<size_t>(n)));
-      i += static_cast<size_t>(n);
+      out.append(text.substr(i, u.length));
+      i += u.length;
     }
   }
   return out;
@@ -103,13 +102,11 @@ std::vector<std::string> AnalyzeText(std::string_view text) {
   };
   size_t i = 0;
   while (i < norm.size()) {
-    utf8proc_int32_t c;
-    const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(&norm[i]),
-                                                static_cast<utf8proc_ssize_t>(norm.size() - i), &c);
-    const size_t step = n > 0 ? static_cast<size_t>(n) : 1;
+    const Utf8Char u = DecodeUtf8(norm, i);
+    const size_t step = u.ok() ? u.length : 1;
     const std::string_view ch = norm.substr(i, step);
     i += step;
-    const CharClass cls = n > 0 ? Classify(c) : CharClass::kSeparator;
+    const CharClass cls = u.ok() ? Classify(static_cast<utf8proc_int32_t>(u.cp)) : CharClass::kSeparator;
     if (cls == CharClass::kCjk) {
       flush_word();
       cjk.push_back(ch);
