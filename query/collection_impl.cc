@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter.h"
+#include "filter/filter.h"
 #include "query/filter_rows.h"
 #include "query/field_store.h"
 #include "query/text_index.h"

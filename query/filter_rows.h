@@ -25,7 +25,7 @@
 
 #include "base/status.h"
 #include "query/database.h"
-#include "query/filter.h"
+#include "filter/filter.h"
 
 namespace flashembed::query {
 

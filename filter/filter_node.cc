@@ -1,4 +1,4 @@
-#include "query/filter_node.h"
+#include "filter/filter_node.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,12 +1,12 @@
-// The evaluation tree behind query::Filter (filter.h), for filter.cc only.
+// The evaluation tree behind query::Filter (filter.h), for filter/*.cc only.
 //
 // Parse builds one immutable tree of Nodes; every Node evaluates to a
 // three-valued Tri for one document and prints itself in the canonical form
 // of Filter::DebugString. Constants are nlohmann::json values that are never
 // null or objects (bool, int64, uint64, finite double, string, array of
 // those). Values read from a document are Val views (no copies).
-#ifndef FLASHEMBED_QUERY_FILTER_NODE_H_
-#define FLASHEMBED_QUERY_FILTER_NODE_H_
+#ifndef FLASHEMBED_FILTER_FILTER_NODE_H_
+#define FLASHEMBED_FILTER_FILTER_NODE_H_
 
 #include <compare>
 #include <cstdint>
@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter.h"
+#include "filter/filter.h"
 
 namespace flashembed::query::filter_internal {
 
@@ -330,4 +330,4 @@ struct StringFnNode final : Node {
 
 }  // namespace flashembed::query::filter_internal
 
-#endif  // FLASHEMBED_QUERY_FILTER_NODE_H_
+#endif  // FLASHEMBED_FILTER_FILTER_NODE_H_
