@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "filter/filter_node.h"
+#include "filter/filter_value.h"
 
 namespace flashembed::query::filter_internal {
 
