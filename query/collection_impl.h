@@ -17,6 +17,7 @@
 #include "encoders/encoder.h"
 #include "index/vector_index.h"
 #include "query/database.h"
+#include "query/ranking.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -178,13 +179,6 @@ class CollectionImpl final : public Collection,
   Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
       const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
       const NeighborSource& neighbors) const;
-  // A result before its document is read: slot and scores.
-  struct Ranked {
-    uint64_t slot = 0;
-    float score = 0;
-    std::optional<float> vector_score;
-    std::optional<float> text_score;
-  };
   // `nn` as results scored by the collection's metric.
   std::vector<Ranked> RankedFrom(const std::vector<index::Neighbor>& nn) const;
   // Full-text and hybrid ranking (collection_find.cc): BM25 matches among
