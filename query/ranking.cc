@@ -36,24 +36,23 @@ double WeightedTextTerm(float text_weight, float bm25) {
 
 std::vector<Ranked> Fuse(std::span<const Ranked> vector_side, std::span<const Ranked> text_side,
                          const FusionParams& params) {
-  const bool rrf = params.fusion == Fusion::kRrf;
   std::unordered_map<uint64_t, Ranked> fused;
-  for (size_t i = 0; i < vector_side.size(); ++i) {
-    const float s = vector_side[i].score;
-    Ranked& r = fused[vector_side[i].slot];
-    r.slot = vector_side[i].slot;
-    r.vector_score = s;
-    r.score += static_cast<float>(rrf ? RrfTerm(params.rrf_k, i + 1)
-                                      : WeightedVectorTerm(params.metric, params.text_weight, s));
-  }
-  for (size_t i = 0; i < text_side.size(); ++i) {
-    const float s = text_side[i].score;
-    Ranked& r = fused[text_side[i].slot];
-    r.slot = text_side[i].slot;
-    r.text_score = s;
-    r.score += static_cast<float>(rrf ? RrfTerm(params.rrf_k, i + 1)
-                                      : WeightedTextTerm(params.text_weight, s));
-  }
+  // Adds what one list contributes; the vector list first, so a document's
+  // float sum is vector term + text term.
+  auto add = [&](std::span<const Ranked> list, bool is_vector) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      const float s = list[i].score;
+      Ranked& r = fused[list[i].slot];
+      r.slot = list[i].slot;
+      (is_vector ? r.vector_score : r.text_score) = s;
+      r.score += static_cast<float>(
+          params.fusion == Fusion::kRrf ? RrfTerm(params.rrf_k, i + 1)
+          : is_vector                   ? WeightedVectorTerm(params.metric, params.text_weight, s)
+                                        : WeightedTextTerm(params.text_weight, s));
+    }
+  };
+  add(vector_side, /*is_vector=*/true);
+  add(text_side, /*is_vector=*/false);
   std::vector<Ranked> out;
   out.reserve(fused.size());
   for (auto& [slot, r] : fused) out.push_back(r);
