@@ -1,5 +1,5 @@
 // Filter expressions: the Milvus 2.5 boolean expression language
-// (milvus-compat.md §2) over flashembed documents.
+// (docs/FILTERS.md) over flashembed documents.
 //
 // Data model. A collection has no schema: every document has an id (int64 or
 // string) and a metadata JSON object. In an expression

@@ -1,4 +1,4 @@
-// The tokens of the filter language (milvus-compat.md §2.1) and the error
+// The tokens of the filter language (docs/FILTERS.md §2) and the error
 // helpers shared by its lexer and parser; for filter/*.cc only.
 #ifndef FLASHEMBED_FILTER_FILTER_LEXER_H_
 #define FLASHEMBED_FILTER_FILTER_LEXER_H_
