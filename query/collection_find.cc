@@ -15,6 +15,7 @@
 
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
+#include "query/ranking.h"
 #include "query/text_index.h"
 #include "query/validate.h"
 
@@ -106,8 +107,7 @@ Result<std::vector<index::Neighbor>> CollectionImpl::SelectRangeAndGroups(
 
 // ---- full-text and hybrid ranking ------------------------------------------
 
-std::vector<CollectionImpl::Ranked> CollectionImpl::RankedFrom(
-    const std::vector<index::Neighbor>& nn) const {
+std::vector<Ranked> CollectionImpl::RankedFrom(const std::vector<index::Neighbor>& nn) const {
   std::vector<Ranked> out;
   out.reserve(nn.size());
   for (const index::Neighbor& n : nn) {
@@ -116,55 +116,23 @@ std::vector<CollectionImpl::Ranked> CollectionImpl::RankedFrom(
   return out;
 }
 
-Result<std::vector<CollectionImpl::Ranked>> CollectionImpl::RankWithText(
+Result<std::vector<Ranked>> CollectionImpl::RankWithText(
     const SearchOptions& options, const std::string& keywords,
     const std::function<bool(uint64_t)>& admit, const NeighborSource& vector_side) const {
   const bool hybrid = static_cast<bool>(vector_side);
-  const size_t depth = hybrid ? std::max<size_t>(2 * options.k, 100) : options.k;
+  const size_t depth = hybrid ? HybridDepth(options.k) : options.k;
   FE_ASSIGN_OR_RETURN(std::vector<TextHit> text, text_index_->Search(keywords, depth, admit));
-  std::vector<Ranked> out;
-  if (!hybrid) {
-    for (const TextHit& t : text) out.push_back({t.slot, t.score, std::nullopt, t.score});
-    return out;
-  }
+  std::vector<Ranked> text_side;
+  text_side.reserve(text.size());
+  for (const TextHit& t : text) text_side.push_back({t.slot, t.score, std::nullopt, t.score});
+  if (!hybrid) return text_side;
   FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn, vector_side(depth, false));
-  std::unordered_map<uint64_t, Ranked> fused;
-  constexpr double kInvPi = 0.31830988618379067;
-  auto normalized_vector = [&](float s) -> double {
-    switch (metric_) {
-      case index::Metric::kCosine: return (1.0 + s) / 2;
-      case index::Metric::kInnerProduct: return 0.5 + std::atan(s) * kInvPi;
-      case index::Metric::kL2: return 1.0 - 2 * kInvPi * std::atan(-s);  // s = -distance
-    }
-    return 0;
-  };
-  const double w = options.text_weight;
-  for (size_t i = 0; i < nn.size(); ++i) {
-    const float s = ScoreOf(metric_, nn[i].distance);
-    Ranked& r = fused[nn[i].slot];
-    r.slot = nn[i].slot;
-    r.vector_score = s;
-    r.score += static_cast<float>(options.fusion == Fusion::kRrf
-                                      ? 1.0 / (options.rrf_k + static_cast<double>(i + 1))
-                                      : (1 - w) * normalized_vector(s));
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
-    Ranked& r = fused[text[i].slot];
-    r.slot = text[i].slot;
-    r.text_score = text[i].score;
-    r.score += static_cast<float>(options.fusion == Fusion::kRrf
-                                      ? 1.0 / (options.rrf_k + static_cast<double>(i + 1))
-                                      : w * 2 * kInvPi * std::atan(text[i].score));
-  }
-  out.reserve(fused.size());
-  for (auto& [slot, r] : fused) out.push_back(r);
-  auto better = [](const Ranked& a, const Ranked& b) {
-    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-  };
-  const size_t keep = std::min(options.k, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
-  out.resize(keep);
-  return out;
+  return Fuse(RankedFrom(nn), text_side,
+              {.fusion = options.fusion,
+               .rrf_k = options.rrf_k,
+               .text_weight = options.text_weight,
+               .metric = metric_,
+               .k = options.k});
 }
 
 Result<std::vector<Hit>> CollectionImpl::HitsFor(const SearchOptions& options,

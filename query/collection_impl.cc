@@ -15,9 +15,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter.h"
-#include "query/filter_rows.h"
+#include "filter/filter.h"
 #include "query/field_store.h"
+#include "query/filter_rows.h"
+#include "query/planner.h"
 #include "query/text_index.h"
 #include "query/validate.h"
 
@@ -25,16 +26,6 @@ namespace flashembed::query {
 namespace {
 
 constexpr size_t kMaxIdBytes = 65535;
-// Conjunct candidates are used while at most 1 in this many documents; a
-// filter estimated (on a sample) to pass more is walked lazily.
-constexpr size_t kGraphMinPassRateInverse = 20;
-// An unfiltered HNSW search computes about this many distances per unit of
-// ef. A walk admitting a fraction p of the documents computes about 1/p
-// times as many, an exact scan of m matches m: with n documents the scan is
-// cheaper while m * m < kWalkDistancesPerEf * ef * n.
-constexpr double kWalkDistancesPerEf = 24;
-// Documents tested to estimate a filter's pass rate when no index narrows it.
-constexpr size_t kPassRateSample = 512;
 
 // Encoders name a text's position in the batch they were given ("text 0:
 // ..."); when they were given one text, that position means nothing.
@@ -297,22 +288,40 @@ Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFrom
   return std::shared_ptr<const std::vector<uint64_t>>(std::move(matches));
 }
 
+// One search's state, shared by Search's steps.
+struct CollectionImpl::SearchRun {
+  const SearchOptions& options;
+  const PreparedFilter& prepared;
+  std::span<const float> q;
+  SearchPlanner planner;
+  size_t effort;           // IndexEffort(options)
+  const FilterRows* rows;  // null until the filter or grouping loaded them
+  // Every slot the filter matches, once known.
+  std::shared_ptr<const FilterRows::MatchSet> set;
+  SearchStats stats;
+
+  // Whether `slot` passes the filter: by the match set once known, else by
+  // testing its row.
+  bool Admits(uint64_t slot) const {
+    if (set) return slot < set->bitmap.size() && set->bitmap[slot];
+    auto it = rows->rows.find(slot);
+    return it != rows->rows.end() && FilterRows::Matches(*prepared.filter, it->second);
+  }
+};
+
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
                                                 const Query& query) const {
+  // 1. Outside locks: options, filter, group_by path, keywords, query vector.
   FE_RETURN_IF_ERROR(options.Validate());
   FE_ASSIGN_OR_RETURN(PreparedFilter prepared,
                       PreparedFilter::Make(options.filter, options.filter_params));
-  const std::optional<Filter>& filter = prepared.filter;
-  const std::vector<FilterConjunct>& conjuncts = prepared.conjuncts;
   std::vector<std::string> group_path;
   const bool grouped = !options.group_by.empty();
   if (grouped) {
     FE_ASSIGN_OR_RETURN(group_path, ParseKeyPath(options.group_by, "group_by"));
   }
-  const bool ranged = options.min_score.has_value() || options.max_score.has_value();
-  const bool text_ranked = options.ranking != Ranking::kVector;
   const std::string& keywords = options.keywords.empty() ? query.text : options.keywords;
-  if (text_ranked) {
+  if (options.ranking != Ranking::kVector) {
     if (!text_index_) {
       return Status::InvalidArgument("collection \"" + record_.name +
                                      "\" has no text index: full-text and hybrid ranking need "
@@ -326,174 +335,151 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   if (options.ranking != Ranking::kText) {
     FE_ASSIGN_OR_RETURN(q, QueryVector(query));
   }
-  const uint32_t cid = record_.cid;
+
+  // 2. index_mu_ shared, with what the filter and grouping need.
   std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
+  FE_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint64_t>> stored_matches,
+                      LockForSearch(prepared, options.k, grouped, &lock));
+  FE_RETURN_IF_ERROR(index_broken_);
+
+  // 3. The plan (planner.h): the filter's match set, or a lazy walk.
+  SearchRun run{
+      .options = options,
+      .prepared = prepared,
+      .q = q,
+      .planner = SearchPlanner({.filtered = prepared.filter.has_value(),
+                                .mode = options.mode,
+                                .k = options.k,
+                                .ef_search = options.ef_search != 0 ? options.ef_search
+                                                                    : size_t{record_.ef_search},
+                                .live = index_->size(),
+                                .exact_search_below = options_.exact_search_below}),
+      .effort = IndexEffort(options),
+      .rows = rows_.get(),
+  };
+  run.stats.filter_matches = index_->size();
+  PlanMatches(&run, std::move(stored_matches));
+  const NeighborSource neighbors = [&](size_t k, bool exact) { return Neighbors(&run, k, exact); };
+
+  // 4. The stages after the plan: full-text or hybrid ranking, range search
+  // and grouping, or the plain k nearest.
+  if (options.ranking != Ranking::kVector) {
+    std::function<bool(uint64_t)> admit;
+    if (prepared.filter) admit = [&run](uint64_t slot) { return run.Admits(slot); };
+    FE_ASSIGN_OR_RETURN(std::vector<Ranked> ranked,
+                        RankWithText(options, keywords, admit,
+                                     options.ranking == Ranking::kHybrid ? neighbors
+                                                                         : NeighborSource()));
+    run.stats.strategy =
+        options.ranking == Ranking::kText ? "text" : "hybrid+" + run.stats.strategy;
+    if (options.stats != nullptr) *options.stats = run.stats;
+    return HitsFor(options, ranked, {});
+  }
+  if (grouped || options.min_score.has_value() || options.max_score.has_value()) {
+    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> chosen,
+                        SelectRangeAndGroups(options, group_path, index_->size(), neighbors));
+    if (options.stats != nullptr) *options.stats = run.stats;
+    return HitsFor(options, RankedFrom(chosen), group_path);
+  }
+  return NearestHits(options, neighbors, run.stats);
+}
+
+Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::LockForSearch(
+    const PreparedFilter& prepared, size_t k, bool grouped,
+    std::shared_lock<RwMutex>* lock) const {
   // A selective conjunct on a declared field narrows through the stored
   // field index, without loading the documents' metadata; other filters,
   // and grouping, need the in-memory rows.
-  FE_RETURN_IF_ERROR(LockWithRows(grouped, {}, &lock));
+  FE_RETURN_IF_ERROR(LockWithRows(grouped, {}, lock));
   std::shared_ptr<const std::vector<uint64_t>> stored_matches;
-  if (filter && field_store_ && !FilterRowsReady(prepared.paths)) {
-    const size_t limit =
-        std::max<size_t>(options.k, live_count_.load() / kGraphMinPassRateInverse);
+  if (prepared.filter && field_store_ && !FilterRowsReady(prepared.paths)) {
+    const size_t limit = SearchPlanner::CandidateLimit(k, live_count_.load());
     FE_ASSIGN_OR_RETURN(stored_matches, MatchesFromFieldStore(prepared, limit));
   }
-  if (filter && !stored_matches && !FilterRowsReady(prepared.paths)) {
-    lock.unlock();
-    FE_RETURN_IF_ERROR(LockWithRows(true, prepared.paths, &lock));
+  if (prepared.filter && !stored_matches && !FilterRowsReady(prepared.paths)) {
+    lock->unlock();
+    FE_RETURN_IF_ERROR(LockWithRows(true, prepared.paths, lock));
   }
-  FE_RETURN_IF_ERROR(index_broken_);
-  SearchStats stats;
-  stats.filter_matches = index_->size();
-  const size_t live = index_->size();
-  const bool exact_everything = options.mode == SearchMode::kExact ||
-                                (options.mode == SearchMode::kAuto &&
-                                 live <= options_.exact_search_below);
-  const size_t effort = IndexEffort(options);
-  auto passes = [&](const FilterRows::Row& row) { return FilterRows::Matches(*filter, row); };
-  // The plan. `set` holds every matching slot once known: from a selective
-  // conjunct's candidates, the cache, or a scan. A broad filter seen for the
-  // first time (`walk_lazily`) is instead tested on the nodes the graph walk
-  // visits, so it costs the walk, not the collection. With the set known, an
-  // exact scan of the matches (complete; cheaper while few) or a graph walk
-  // admitting only them, falling back to the scan if it comes back short.
-  // Match sets are cached per filter text until the next write.
-  std::shared_ptr<const FilterRows::MatchSet> set;
-  bool walk_lazily = false;
-  auto scan_all = [&] {
-    if (!set) set = rows_->AllMatches(prepared);
-  };
-  if (stored_matches) {
+  return stored_matches;
+}
+
+void CollectionImpl::PlanMatches(SearchRun* run,
+                                 std::shared_ptr<const std::vector<uint64_t>> stored) const {
+  SearchStats& stats = run->stats;
+  if (stored) {
     stats.narrowed = true;
     stats.stored_index = true;
     auto fresh = std::make_shared<FilterRows::MatchSet>();
-    for (uint64_t slot : *stored_matches) fresh->Add(slot);
-    set = fresh;
-    stats.filter_matches = set->slots.size();
-  } else if (filter) {
-    bool seen_before = false;
-    set = rows_->Recall(prepared.cache_key, &seen_before);
-    if (set) stats.cached = true;
-    // The narrowest conjunct with few enough candidates (a selective filter
-    // then costs its candidates, not the collection).
-    const size_t limit = std::max<size_t>(options.k, live / kGraphMinPassRateInverse);
-    std::optional<std::vector<uint64_t>> best;
-    for (const FilterConjunct& c : conjuncts) {
-      if (set) break;
-      std::vector<uint64_t> candidates;
-      const size_t cap = best ? best->size() : limit;
-      if (rows_->fields.at(c.field.keys).Candidates(c, cap, &candidates)) best = std::move(candidates);
-    }
-    if (best) {
-      stats.narrowed = true;
-      // An `in` list may name one value twice (1 and 1.0): slots once.
-      std::sort(best->begin(), best->end());
-      best->erase(std::unique(best->begin(), best->end()), best->end());
-      auto fresh = std::make_shared<FilterRows::MatchSet>();
-      for (uint64_t slot : *best) {
-        auto it = rows_->rows.find(slot);
-        if (it != rows_->rows.end() && passes(it->second)) fresh->Add(slot);
-      }
-      set = fresh;
-      // Testing the candidates costs about what scanning the matches does:
-      // the next search with this filter starts from the set.
-      rows_->Remember(prepared.cache_key, set);
-    } else if (!set && !seen_before && !exact_everything &&
-               live > std::max(options.k, options_.exact_search_below) &&
-               rows_->rows.size() > kPassRateSample) {
-      // Estimate the pass rate on a sample spread evenly over the slots (a
-      // bucket holds the slots equal modulo the bucket count), so old and
-      // new documents are both represented.
-      const size_t buckets = rows_->rows.bucket_count();
-      const size_t stride = std::max<size_t>(1, buckets / kPassRateSample);
-      size_t seen = 0, passed = 0;
-      for (size_t b = 0; b < buckets && seen < kPassRateSample; b += stride) {
-        for (auto it = rows_->rows.begin(b); it != rows_->rows.end(b); ++it, ++seen) {
-          passed += passes(it->second);
-        }
-      }
-      if (seen > 0 && passed * kGraphMinPassRateInverse > seen) {
-        walk_lazily = true;
-        stats.filter_matches = passed * live / seen;  // an estimate
-        rows_->Remember(prepared.cache_key, nullptr);  // a second use scans and caches
-      }
-    }
-    if (!walk_lazily) {
-      scan_all();
-      stats.filter_matches = set->slots.size();
+    for (uint64_t slot : *stored) fresh->Add(slot);
+    run->set = std::move(fresh);
+    stats.filter_matches = run->set->slots.size();
+    return;
+  }
+  const PreparedFilter& prepared = run->prepared;
+  if (!prepared.filter) return;
+  // Match sets are cached per filter text until the next write. Else the
+  // narrowest conjunct with few enough candidates (a selective filter then
+  // costs its candidates, not the collection); testing them costs about
+  // what scanning the matches does, so the next search with this filter
+  // starts from the set.
+  bool seen_before = false;
+  run->set = rows_->Recall(prepared.cache_key, &seen_before);
+  if (run->set) {
+    stats.cached = true;
+  } else if (auto best = rows_->Candidates(
+                 prepared, SearchPlanner::CandidateLimit(run->options.k, index_->size()))) {
+    stats.narrowed = true;
+    run->set = rows_->MatchesAmong(*prepared.filter, *best);
+    rows_->Remember(prepared.cache_key, run->set);
+  } else if (run->planner.ShouldSample(seen_before, rows_->rows.size())) {
+    const auto [seen, passed] = rows_->SamplePasses(*prepared.filter, kPassRateSample);
+    if (run->planner.TakeSample(seen, passed)) {
+      stats.filter_matches = run->planner.EstimatedMatches(seen, passed);  // an estimate
+      rows_->Remember(prepared.cache_key, nullptr);  // a second use scans and caches
     }
   }
-  // The k nearest (matching) neighbours; `exact` forces a complete scan.
-  auto neighbors = [&](size_t k, bool exact) -> Result<std::vector<index::Neighbor>> {
-    exact = exact || exact_everything;
-    if (!filter) {
-      stats.strategy = exact ? "exact" : "graph";
-      return exact ? index_->ExactSearch(q, k) : index_->Search(q, k, effort);
-    }
-    if (walk_lazily && !set && !exact) {
-      const index::SlotPredicate admit = [&](uint64_t slot) {
-        auto it = rows_->rows.find(slot);
-        return it != rows_->rows.end() && passes(it->second);
-      };
-      FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, effort, admit));
-      stats.strategy = "filtered-graph";
-      if (nn.size() >= k) return nn;
-    }
-    // The walk came back short, or was not tried: the full match set.
-    if (!set) {
-      scan_all();
-      stats.filter_matches = set->slots.size();
-    }
-    const std::vector<uint64_t>& matches = set->slots;
-    if (matches.empty()) {
-      stats.strategy = "none";
-      return std::vector<index::Neighbor>();
-    }
-    const double ef = static_cast<double>(
-        std::max(k, options.ef_search != 0 ? options.ef_search : size_t{record_.ef_search}));
-    const double m = static_cast<double>(matches.size());
-    if (exact || matches.size() <= std::max(k, options_.exact_search_below) ||
-        m * m <= kWalkDistancesPerEf * ef * static_cast<double>(live) || walk_lazily) {
-      stats.strategy = "exact-matches";
-      return index_->ExactSearchAmong(q, k, matches);
-    }
-    const std::vector<bool>& admitted = set->bitmap;
-    const index::SlotPredicate admit = [&admitted](uint64_t slot) {
-      return slot < admitted.size() && admitted[slot];
-    };
-    FE_ASSIGN_OR_RETURN(auto nn, index_->Search(q, k, effort, admit));
-    if (nn.size() >= std::min(k, matches.size())) {
-      stats.strategy = "filtered-graph";
-      return nn;
-    }
-    stats.strategy = "exact-matches";  // the walk came back short
-    return index_->ExactSearchAmong(q, k, matches);
-  };
-  if (text_ranked) {
-    std::function<bool(uint64_t)> admit;
-    if (filter) {
-      admit = [&](uint64_t slot) {
-        if (set) return slot < set->bitmap.size() && set->bitmap[slot];
-        auto it = rows_->rows.find(slot);
-        return it != rows_->rows.end() && passes(it->second);
-      };
-    }
-    FE_ASSIGN_OR_RETURN(std::vector<Ranked> ranked,
-                        RankWithText(options, keywords, admit,
-                                     options.ranking == Ranking::kHybrid ? NeighborSource(neighbors)
-                                                                         : NeighborSource()));
-    stats.strategy = options.ranking == Ranking::kText ? "text" : "hybrid+" + stats.strategy;
-    if (options.stats != nullptr) *options.stats = stats;
-    return HitsFor(options, ranked, {});
+  if (!run->planner.walk_lazily()) EnsureMatchSet(run);
+}
+
+void CollectionImpl::EnsureMatchSet(SearchRun* run) const {
+  if (!run->set) run->set = rows_->AllMatches(run->prepared);
+  run->stats.filter_matches = run->set->slots.size();
+}
+
+Result<std::vector<index::Neighbor>> CollectionImpl::Neighbors(SearchRun* run, size_t k,
+                                                               bool exact) const {
+  const SearchPlanner& planner = run->planner;
+  if (planner.NeedsMatchSet(exact)) EnsureMatchSet(run);
+  const std::optional<size_t> matches =
+      run->set ? std::optional<size_t>(run->set->slots.size()) : std::nullopt;
+  Strategy strategy = planner.Choose(k, exact, matches);
+  run->stats.strategy = StrategyName(strategy);
+  switch (strategy) {
+    case Strategy::kExact: return index_->ExactSearch(run->q, k);
+    case Strategy::kGraph: return index_->Search(run->q, k, run->effort);
+    case Strategy::kExactMatches: return index_->ExactSearchAmong(run->q, k, run->set->slots);
+    case Strategy::kNone: return std::vector<index::Neighbor>();
+    case Strategy::kFilteredGraph: break;
   }
-  if (ranged || grouped) {
-    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> chosen,
-                        SelectRangeAndGroups(options, group_path, live, neighbors));
-    if (options.stats != nullptr) *options.stats = stats;
-    return HitsFor(options, RankedFrom(chosen), group_path);
-  }
+  // Admitting the matches (by the set when known, else by testing the rows
+  // the walk visits).
+  const index::SlotPredicate admit = [run](uint64_t slot) { return run->Admits(slot); };
+  FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn,
+                      index_->Search(run->q, k, run->effort, admit));
+  if (!SearchPlanner::WalkCameBackShort(k, nn.size(), matches)) return nn;
+  EnsureMatchSet(run);
+  strategy = SearchPlanner::AfterShortWalk(run->set->slots.size());
+  run->stats.strategy = StrategyName(strategy);
+  if (strategy == Strategy::kNone) return std::vector<index::Neighbor>();
+  return index_->ExactSearchAmong(run->q, k, run->set->slots);
+}
+
+Result<std::vector<Hit>> CollectionImpl::NearestHits(const SearchOptions& options,
+                                                     const NeighborSource& neighbors,
+                                                     const SearchStats& stats) const {
   // A concurrent delete removes the stored document before it leaves the
   // index; a hit whose document is gone is skipped and the search widened.
+  const uint32_t cid = record_.cid;
   size_t k = options.k;
   for (int attempt = 0;; ++attempt) {
     FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> nn, neighbors(k, false));

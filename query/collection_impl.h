@@ -17,6 +17,7 @@
 #include "encoders/encoder.h"
 #include "index/vector_index.h"
 #include "query/database.h"
+#include "query/ranking.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -169,6 +170,23 @@ class CollectionImpl final : public Collection,
                       std::shared_lock<RwMutex>* lock) const;
   // The per-query effort knob the index takes: HNSW's ef, IVF's nprobe.
   size_t IndexEffort(const SearchOptions& options) const;
+  // Search's steps (collection_impl.cc). One search's filter, plan, match
+  // set and statistics:
+  struct SearchRun;
+  // Takes `lock` (on index_mu_) with the rows that grouping and the filter
+  // need; a filter narrowed through the stored index of a declared field
+  // needs none, and its matches are returned (else null).
+  Result<std::shared_ptr<const std::vector<uint64_t>>> LockForSearch(
+      const PreparedFilter& prepared, size_t k, bool grouped,
+      std::shared_lock<RwMutex>* lock) const;
+  // The match set of run's filter, or the decision to walk it lazily
+  // (planner.h). REQUIRES: LockForSearch's lock.
+  void PlanMatches(SearchRun* run, std::shared_ptr<const std::vector<uint64_t>> stored) const;
+  // Computes run's match set unless known. REQUIRES: as PlanMatches.
+  void EnsureMatchSet(SearchRun* run) const;
+  // The k nearest (matching) neighbours by run's plan; `exact` forces a
+  // complete scan. REQUIRES: as PlanMatches.
+  Result<std::vector<index::Neighbor>> Neighbors(SearchRun* run, size_t k, bool exact) const;
   // Range search and grouping (collection_find.cc): widens `neighbors` (k,
   // exact) until options.k hits or groups are settled, and returns the
   // chosen neighbours in result order. REQUIRES: index_mu_ held; rows_
@@ -178,13 +196,6 @@ class CollectionImpl final : public Collection,
   Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
       const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
       const NeighborSource& neighbors) const;
-  // A result before its document is read: slot and scores.
-  struct Ranked {
-    uint64_t slot = 0;
-    float score = 0;
-    std::optional<float> vector_score;
-    std::optional<float> text_score;
-  };
   // `nn` as results scored by the collection's metric.
   std::vector<Ranked> RankedFrom(const std::vector<index::Neighbor>& nn) const;
   // Full-text and hybrid ranking (collection_find.cc): BM25 matches among
@@ -194,6 +205,13 @@ class CollectionImpl final : public Collection,
                                            const std::string& keywords,
                                            const std::function<bool(uint64_t)>& admit,
                                            const NeighborSource& vector_side) const;
+  // The options.k nearest hits from `neighbors`; a hit whose document was
+  // deleted meanwhile is skipped and the search widened (at most 3 more
+  // times). Copies `stats` to options.stats after each search.
+  // REQUIRES: index_mu_ held.
+  Result<std::vector<Hit>> NearestHits(const SearchOptions& options,
+                                       const NeighborSource& neighbors,
+                                       const SearchStats& stats) const;
   // The hits of `chosen`, with the fields options asks for; documents
   // deleted meanwhile are skipped. REQUIRES: index_mu_ held.
   Result<std::vector<Hit>> HitsFor(const SearchOptions& options, const std::vector<Ranked>& chosen,

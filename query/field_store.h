@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
-#include "query/filter.h"
+#include "filter/filter.h"
 #include "storage/store.h"
 
 namespace flashembed::query {

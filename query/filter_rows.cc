@@ -124,30 +124,58 @@ bool FilterRows::Matches(const Filter& filter, const Row& row) {
 std::shared_ptr<const FilterRows::MatchSet> FilterRows::AllMatches(const PreparedFilter& f) const {
   bool seen = false;
   if (auto set = Recall(f.cache_key, &seen)) return set;
-  std::optional<std::vector<uint64_t>> best;
-  for (const FilterConjunct& c : f.conjuncts) {
-    std::vector<uint64_t> candidates;
-    // Candidates beyond half the rows save little over testing every row.
-    const size_t cap = best ? best->size() : rows.size() / 2;
-    if (fields.at(c.field.keys).Candidates(c, cap, &candidates)) best = std::move(candidates);
-  }
-  std::vector<uint64_t> slots;
-  if (best) {
-    for (uint64_t slot : *best) {
-      auto it = rows.find(slot);
-      if (it != rows.end() && Matches(*f.filter, it->second)) slots.push_back(slot);
-    }
+  // Candidates beyond half the rows save little over testing every row.
+  std::shared_ptr<MatchSet> set;
+  if (std::optional<std::vector<uint64_t>> best = Candidates(f, rows.size() / 2)) {
+    set = MatchesAmong(*f.filter, *best);
   } else {
+    std::vector<uint64_t> slots;
     for (const auto& [slot, row] : rows) {
       if (Matches(*f.filter, row)) slots.push_back(slot);
     }
+    std::sort(slots.begin(), slots.end());
+    set = std::make_shared<MatchSet>();
+    for (uint64_t slot : slots) set->Add(slot);
   }
-  std::sort(slots.begin(), slots.end());
-  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-  auto set = std::make_shared<MatchSet>();
-  for (uint64_t slot : slots) set->Add(slot);
   Remember(f.cache_key, set);
   return set;
+}
+
+std::optional<std::vector<uint64_t>> FilterRows::Candidates(const PreparedFilter& f,
+                                                            size_t limit) const {
+  std::optional<std::vector<uint64_t>> best;
+  for (const FilterConjunct& c : f.conjuncts) {
+    std::vector<uint64_t> candidates;
+    const size_t cap = best ? best->size() : limit;
+    if (fields.at(c.field.keys).Candidates(c, cap, &candidates)) best = std::move(candidates);
+  }
+  if (best) {
+    std::sort(best->begin(), best->end());
+    best->erase(std::unique(best->begin(), best->end()), best->end());
+  }
+  return best;
+}
+
+std::shared_ptr<FilterRows::MatchSet> FilterRows::MatchesAmong(
+    const Filter& filter, const std::vector<uint64_t>& slots) const {
+  auto set = std::make_shared<MatchSet>();
+  for (uint64_t slot : slots) {
+    auto it = rows.find(slot);
+    if (it != rows.end() && Matches(filter, it->second)) set->Add(slot);
+  }
+  return set;
+}
+
+std::pair<size_t, size_t> FilterRows::SamplePasses(const Filter& filter, size_t sample) const {
+  const size_t buckets = rows.bucket_count();
+  const size_t stride = std::max<size_t>(1, buckets / sample);
+  size_t seen = 0, passed = 0;
+  for (size_t b = 0; b < buckets && seen < sample; b += stride) {
+    for (auto it = rows.begin(b); it != rows.end(b); ++it, ++seen) {
+      passed += Matches(filter, it->second);
+    }
+  }
+  return {seen, passed};
 }
 
 }  // namespace flashembed::query

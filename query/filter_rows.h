@@ -25,7 +25,7 @@
 
 #include "base/status.h"
 #include "query/database.h"
-#include "query/filter.h"
+#include "filter/filter.h"
 
 namespace flashembed::query {
 
@@ -210,6 +210,20 @@ struct FilterRows {
   // result is remembered in the cache. REQUIRES: f.filter set, the indexes
   // of f.paths built (Field), shared access at least.
   std::shared_ptr<const MatchSet> AllMatches(const PreparedFilter& f) const;
+
+  // The candidates of the narrowest conjunct of `f` that has at most `limit`
+  // (from the index of its path), ascending and once each (an `in` list may
+  // name one value twice: 1 and 1.0); nullopt when no conjunct is that
+  // narrow. They may not all match. REQUIRES: as AllMatches.
+  std::optional<std::vector<uint64_t>> Candidates(const PreparedFilter& f, size_t limit) const;
+  // The rows among `slots` (ascending, once each) that `filter` matches.
+  std::shared_ptr<MatchSet> MatchesAmong(const Filter& filter,
+                                         const std::vector<uint64_t>& slots) const;
+  // Tests `filter` on about `sample` rows spread evenly over the slots (a
+  // hash bucket holds the slots equal modulo the bucket count, so old and
+  // new documents are both represented). Returns {rows tested, rows that
+  // passed}.
+  std::pair<size_t, size_t> SamplePasses(const Filter& filter, size_t sample) const;
 
   // The index of `path`, built on first use. REQUIRES: exclusive access.
   const FieldIndex& Field(const std::vector<std::string>& path) {

@@ -6,7 +6,7 @@
 // sub-expression becomes an Operand (a constant, a path, `path op constant`,
 // array_length(path), or a boolean predicate Node), and each operator checks
 // the kinds of its operands as soon as both are known.
-#include "query/filter.h"
+#include "filter/filter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter_lexer.h"
-#include "query/filter_node.h"
-#include "query/filter_operand.h"
+#include "filter/filter_lexer.h"
+#include "filter/filter_node.h"
+#include "filter/filter_operand.h"
 
 namespace flashembed::query {
 namespace {

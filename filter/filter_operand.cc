@@ -1,9 +1,9 @@
 // Operands of the filter parser and their phrases in messages (filter_operand.h).
-#include "query/filter_operand.h"
+#include "filter/filter_operand.h"
 
 #include <utility>
 
-#include "query/filter_lexer.h"
+#include "filter/filter_lexer.h"
 
 namespace flashembed::query::filter_internal {
 

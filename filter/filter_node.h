@@ -1,29 +1,22 @@
-// The evaluation tree behind query::Filter (filter.h), for filter.cc only.
+// The evaluation tree behind query::Filter (filter.h), for filter/*.cc only.
 //
 // Parse builds one immutable tree of Nodes; every Node evaluates to a
 // three-valued Tri for one document and prints itself in the canonical form
-// of Filter::DebugString. Constants are nlohmann::json values that are never
-// null or objects (bool, int64, uint64, finite double, string, array of
-// those). Values read from a document are Val views (no copies).
-#ifndef FLASHEMBED_QUERY_FILTER_NODE_H_
-#define FLASHEMBED_QUERY_FILTER_NODE_H_
+// of Filter::DebugString. The values nodes compare are in filter_value.h,
+// `like` patterns in filter_like.h.
+#ifndef FLASHEMBED_FILTER_FILTER_NODE_H_
+#define FLASHEMBED_FILTER_FILTER_NODE_H_
 
-#include <compare>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_set>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "query/filter.h"
+#include "filter/filter.h"
+#include "filter/filter_like.h"
+#include "filter/filter_value.h"
 
 namespace flashembed::query::filter_internal {
-
-using json = nlohmann::json;
 
 // SQL truth values.
 enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
@@ -32,115 +25,6 @@ inline Tri ToTri(bool b) { return b ? Tri::kTrue : Tri::kFalse; }
 inline Tri TriNot(Tri t) {
   return t == Tri::kUnknown ? t : (t == Tri::kTrue ? Tri::kFalse : Tri::kTrue);
 }
-
-// One step of a JSON path: an object key or an array index.
-struct PathStep {
-  bool is_index = false;
-  std::string key;     // !is_index
-  uint64_t index = 0;  // is_index
-};
-
-// What an identifier or path names: the primary key, or a place in the
-// metadata ($meta itself when `steps` is empty).
-struct Path {
-  bool is_id = false;
-  std::vector<PathStep> steps;
-
-  // Canonical text: id, x, x["a"][0], $meta["not an ident"], $meta.
-  std::string ToString() const;
-};
-
-// A value read from a document (or a constant), viewed in place.
-struct Val {
-  enum class Kind : uint8_t {
-    kMissing,
-    kNull,
-    kBool,
-    kInt,
-    kUint,
-    kDouble,
-    kString,
-    kArray,
-    kObject
-  };
-  Kind kind = Kind::kMissing;
-  bool b = false;
-  int64_t i = 0;   // kInt
-  uint64_t u = 0;  // kUint: only values above INT64_MAX
-  double d = 0;    // kDouble
-  std::string_view s;
-  const json* j = nullptr;  // kArray, kObject
-
-  bool is_absent() const { return kind == Kind::kMissing || kind == Kind::kNull; }
-  bool is_number() const {
-    return kind == Kind::kInt || kind == Kind::kUint || kind == Kind::kDouble;
-  }
-};
-
-Val ValOf(const json* j);
-// The value `path` names in `row`; kMissing when any step is missing.
-Val Resolve(const Path& path, const FilterRow& row);
-
-// Numeric comparison, exact across int64/uint64/double. REQUIRES: numbers.
-std::partial_ordering CompareNumbers(const Val& a, const Val& b);
-// Value equality across types (different types are unequal). Both present.
-bool ValEqual(const Val& a, const Val& b);
-// Order of two numbers or two strings; nullopt for any other pair (or NaN).
-std::optional<std::partial_ordering> ValOrder(const Val& a, const Val& b);
-
-// Appends the canonical text of a constant: 1, 2.5, "s", true, [1, "a"].
-void PrintConst(const json& value, std::string* out);
-// Appends `s` as a double-quoted string literal our lexer reads back.
-void PrintString(std::string_view s, std::string* out);
-// Length in bytes of the valid UTF-8 sequence at s[i], or 0 if invalid.
-size_t Utf8SequenceLength(std::string_view s, size_t i);
-
-enum class CmpOp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
-const char* CmpOpText(CmpOp op);
-// The operator with swapped operands: a < b  <=>  b > a.
-CmpOp FlipCmp(CmpOp op);
-// Applies `op` to an ordering (unordered gives false, except for kNe).
-bool ApplyCmp(CmpOp op, std::partial_ordering order);
-
-enum class ArithOp : uint8_t { kAdd, kSub, kMul, kDiv, kMod };
-const char* ArithOpText(ArithOp op);
-
-// Membership test against a list of constants with the filter's equality:
-// hashed for scalars, linear for nested arrays.
-class ValueSet {
- public:
-  // `list` outlives the set (its strings are viewed); not an array: empty.
-  explicit ValueSet(const json& list);
-  bool Contains(const Val& v) const;
-
- private:
-  std::unordered_set<int64_t> ints_;    // every integral number in int64 range
-  std::unordered_set<uint64_t> uints_;  // integral numbers in [2^63, 2^64)
-  std::unordered_set<double> doubles_;  // every other number
-  std::unordered_set<std::string_view> strings_;
-  bool has_true_ = false;
-  bool has_false_ = false;
-  std::vector<const json*> others_;  // arrays
-};
-
-// A compiled `like` pattern.
-class LikePattern {
- public:
-  // Errors: a pattern ending in a lone '\' (returned as the message).
-  static std::optional<std::string> Compile(std::string_view pattern, LikePattern* out);
-  bool Matches(std::string_view s) const;
-
- private:
-  enum class ItemKind : uint8_t { kLiteral, kOne, kAny };
-  struct Item {
-    ItemKind kind;
-    std::string literal;  // kLiteral: a run of bytes
-  };
-  enum class Shape : uint8_t { kExact, kPrefix, kSuffix, kInfix, kGeneral };
-  std::vector<Item> items_;
-  Shape shape_ = Shape::kGeneral;
-  std::string fixed_;  // the literal of kExact/kPrefix/kSuffix/kInfix
-};
 
 enum class NodeKind : uint8_t {
   kConst,
@@ -330,4 +214,4 @@ struct StringFnNode final : Node {
 
 }  // namespace flashembed::query::filter_internal
 
-#endif  // FLASHEMBED_QUERY_FILTER_NODE_H_
+#endif  // FLASHEMBED_FILTER_FILTER_NODE_H_

@@ -1,13 +1,13 @@
-// The parser's view of a sub-expression of a filter (query/filter.cc): an
-// Operand and the phrases its error messages use. Internal to query/.
-#ifndef FLASHEMBED_QUERY_FILTER_OPERAND_H_
-#define FLASHEMBED_QUERY_FILTER_OPERAND_H_
+// The parser's view of a sub-expression of a filter (filter/filter.cc): an
+// Operand and the phrases its error messages use. Internal to filter/.
+#ifndef FLASHEMBED_FILTER_FILTER_OPERAND_H_
+#define FLASHEMBED_FILTER_FILTER_OPERAND_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "query/filter_node.h"
+#include "filter/filter_node.h"
 
 namespace flashembed::query::filter_internal {
 
@@ -43,4 +43,4 @@ std::string BooleanHint(const Operand& op);
 
 }  // namespace flashembed::query::filter_internal
 
-#endif  // FLASHEMBED_QUERY_FILTER_OPERAND_H_
+#endif  // FLASHEMBED_FILTER_FILTER_OPERAND_H_

@@ -1,7 +1,7 @@
-// The tokens of the filter language (milvus-compat.md §2.1) and the error
-// helpers shared by its lexer and parser; for query/filter*.cc only.
-#ifndef FLASHEMBED_QUERY_FILTER_LEXER_H_
-#define FLASHEMBED_QUERY_FILTER_LEXER_H_
+// The tokens of the filter language (docs/FILTERS.md §2) and the error
+// helpers shared by its lexer and parser; for filter/*.cc only.
+#ifndef FLASHEMBED_FILTER_FILTER_LEXER_H_
+#define FLASHEMBED_FILTER_FILTER_LEXER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "query/filter_node.h"
+#include "filter/filter_value.h"
 
 namespace flashembed::query::filter_internal {
 
@@ -71,4 +71,4 @@ bool IsMiscasedKeyword(std::string_view w);
 
 }  // namespace flashembed::query::filter_internal
 
-#endif  // FLASHEMBED_QUERY_FILTER_LEXER_H_
+#endif  // FLASHEMBED_FILTER_FILTER_LEXER_H_

@@ -1,4 +1,4 @@
-#include "query/filter.h"
+#include "filter/filter.h"
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@ namespace {
 using json = nlohmann::json;
 
 std::string TestData(const std::string& name) {
-  return std::string(FLASHEMBED_SOURCE_DIR) + "/tests/query/testdata/" + name;
+  return std::string(FLASHEMBED_SOURCE_DIR) + "/tests/filter/testdata/" + name;
 }
 
 struct Doc {

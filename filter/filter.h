@@ -1,5 +1,5 @@
 // Filter expressions: the Milvus 2.5 boolean expression language
-// (milvus-compat.md §2) over flashembed documents.
+// (docs/FILTERS.md) over flashembed documents.
 //
 // Data model. A collection has no schema: every document has an id (int64 or
 // string) and a metadata JSON object. In an expression
@@ -65,8 +65,8 @@
 //
 // Thread-safety: a Filter is immutable after Parse; copies share the parsed
 // tree (copying is cheap) and all const methods may run on many threads.
-#ifndef FLASHEMBED_QUERY_FILTER_H_
-#define FLASHEMBED_QUERY_FILTER_H_
+#ifndef FLASHEMBED_FILTER_FILTER_H_
+#define FLASHEMBED_FILTER_FILTER_H_
 
 #include <cstdint>
 #include <memory>
@@ -172,4 +172,4 @@ class Filter {
 
 }  // namespace flashembed::query
 
-#endif  // FLASHEMBED_QUERY_FILTER_H_
+#endif  // FLASHEMBED_FILTER_FILTER_H_

@@ -1,4 +1,6 @@
-#include "query/filter_node.h"
+// Values of the filter language (filter_value.h): reading them from a
+// document, comparing and combining them, printing constants.
+#include "filter/filter_value.h"
 
 #include <charconv>
 #include <cmath>
@@ -131,13 +133,6 @@ double ToDouble(const Val& v) {
   }
 }
 
-Val IntVal(int64_t i) {
-  Val v;
-  v.kind = Val::Kind::kInt;
-  v.i = i;
-  return v;
-}
-
 Val DoubleVal(double d) {
   Val v;
   v.kind = Val::Kind::kDouble;
@@ -145,7 +140,81 @@ Val DoubleVal(double d) {
   return v;
 }
 
-// a <arith> b for numbers a and b; kMissing when the result is undefined.
+// Classifies a number for ValueSet: integral values in int64 range as int,
+// integral values in [2^63, 2^64) as uint, everything else as double, so that
+// 2 and 2.0 land in the same set.
+enum class NumClass { kInt, kUint, kDouble };
+NumClass Classify(const Val& v, int64_t* i, uint64_t* u, double* d) {
+  if (v.kind == Val::Kind::kInt) {
+    *i = v.i;
+    return NumClass::kInt;
+  }
+  if (v.kind == Val::Kind::kUint) {
+    *u = v.u;
+    return NumClass::kUint;
+  }
+  const double x = v.d;
+  if (std::trunc(x) == x) {
+    if (x >= -kTwo63 && x < kTwo63) {
+      *i = static_cast<int64_t>(x);
+      return NumClass::kInt;
+    }
+    if (x >= kTwo63 && x < kTwo64) {
+      *u = static_cast<uint64_t>(x);
+      return NumClass::kUint;
+    }
+  }
+  *d = x;
+  return NumClass::kDouble;
+}
+
+void AppendHexByte(unsigned char c, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->append("\\x");
+  out->push_back(kHex[c >> 4]);
+  out->push_back(kHex[c & 15]);
+}
+
+void PrintDouble(double d, std::string* out) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+  std::string_view text(buf, ec == std::errc() ? end - buf : 0);
+  out->append(text);
+  if (text.find_first_of(".eEni") == std::string_view::npos) out->append(".0");
+}
+
+}  // namespace
+
+std::string Path::ToString() const {
+  if (is_id) return "id";
+  std::string out;
+  size_t first = 0;
+  if (!steps.empty() && !steps[0].is_index && IsPlainIdentifier(steps[0].key) &&
+      !IsReservedWord(steps[0].key)) {
+    out = steps[0].key;
+    first = 1;
+  } else {
+    out = "$meta";
+  }
+  for (size_t i = first; i < steps.size(); ++i) {
+    out.push_back('[');
+    if (steps[i].is_index) {
+      out.append(std::to_string(steps[i].index));
+    } else {
+      PrintString(steps[i].key, &out);
+    }
+    out.push_back(']');
+  }
+  return out;
+}
+
+Val IntVal(int64_t i) {
+  Val v;
+  v.kind = Val::Kind::kInt;
+  v.i = i;
+  return v;
+}
+
 Val Arith(const Val& a, ArithOp op, const Val& b) {
   if (a.kind == Val::Kind::kInt && b.kind == Val::Kind::kInt) {
     const int64_t x = a.i;
@@ -190,88 +259,6 @@ Val Arith(const Val& a, ArithOp op, const Val& b) {
   }
   if (std::isnan(r)) return Val{};
   return DoubleVal(r);
-}
-
-// Shared by CompareNode and CompareColumnsNode: both values present.
-Tri CompareValues(const Val& v, CmpOp op, const Val& c) {
-  if (op == CmpOp::kEq) return ToTri(ValEqual(v, c));
-  if (op == CmpOp::kNe) return ToTri(!ValEqual(v, c));
-  const auto order = ValOrder(v, c);
-  if (!order) return Tri::kUnknown;
-  return ToTri(ApplyCmp(op, *order));
-}
-
-// Classifies a number for ValueSet: integral values in int64 range as int,
-// integral values in [2^63, 2^64) as uint, everything else as double, so that
-// 2 and 2.0 land in the same set.
-enum class NumClass { kInt, kUint, kDouble };
-NumClass Classify(const Val& v, int64_t* i, uint64_t* u, double* d) {
-  if (v.kind == Val::Kind::kInt) {
-    *i = v.i;
-    return NumClass::kInt;
-  }
-  if (v.kind == Val::Kind::kUint) {
-    *u = v.u;
-    return NumClass::kUint;
-  }
-  const double x = v.d;
-  if (std::trunc(x) == x) {
-    if (x >= -kTwo63 && x < kTwo63) {
-      *i = static_cast<int64_t>(x);
-      return NumClass::kInt;
-    }
-    if (x >= kTwo63 && x < kTwo64) {
-      *u = static_cast<uint64_t>(x);
-      return NumClass::kUint;
-    }
-  }
-  *d = x;
-  return NumClass::kDouble;
-}
-
-size_t CharLength(std::string_view s, size_t i) {
-  const size_t n = Utf8SequenceLength(s, i);
-  return n == 0 ? 1 : n;
-}
-
-void AppendHexByte(unsigned char c, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->append("\\x");
-  out->push_back(kHex[c >> 4]);
-  out->push_back(kHex[c & 15]);
-}
-
-void PrintDouble(double d, std::string* out) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
-  std::string_view text(buf, ec == std::errc() ? end - buf : 0);
-  out->append(text);
-  if (text.find_first_of(".eEni") == std::string_view::npos) out->append(".0");
-}
-
-}  // namespace
-
-std::string Path::ToString() const {
-  if (is_id) return "id";
-  std::string out;
-  size_t first = 0;
-  if (!steps.empty() && !steps[0].is_index && IsPlainIdentifier(steps[0].key) &&
-      !IsReservedWord(steps[0].key)) {
-    out = steps[0].key;
-    first = 1;
-  } else {
-    out = "$meta";
-  }
-  for (size_t i = first; i < steps.size(); ++i) {
-    out.push_back('[');
-    if (steps[i].is_index) {
-      out.append(std::to_string(steps[i].index));
-    } else {
-      PrintString(steps[i].key, &out);
-    }
-    out.push_back(']');
-  }
-  return out;
 }
 
 Val ValOf(const json* j) {
@@ -560,317 +547,6 @@ bool ValueSet::Contains(const Val& v) const {
       }
       return false;
     default: return false;
-  }
-}
-
-// ------------------------------------------------------------- LikePattern
-
-std::optional<std::string> LikePattern::Compile(std::string_view pattern, LikePattern* out) {
-  out->items_.clear();
-  std::string literal;
-  auto flush = [&] {
-    if (!literal.empty()) out->items_.push_back({ItemKind::kLiteral, std::move(literal)});
-    literal.clear();
-  };
-  for (size_t i = 0; i < pattern.size();) {
-    const char c = pattern[i];
-    if (c == '\\') {
-      if (i + 1 >= pattern.size()) {
-        return std::string(
-            "a like pattern cannot end with a lone '\\' (write '\\\\\\\\' for a "
-            "literal backslash)");
-      }
-      const size_t n = CharLength(pattern, i + 1);
-      literal.append(pattern.substr(i + 1, n));
-      i += 1 + n;
-    } else if (c == '%') {
-      flush();
-      if (out->items_.empty() || out->items_.back().kind != ItemKind::kAny) {
-        out->items_.push_back({ItemKind::kAny, {}});
-      }
-      ++i;
-    } else if (c == '_') {
-      flush();
-      out->items_.push_back({ItemKind::kOne, {}});
-      ++i;
-    } else {
-      literal.push_back(c);
-      ++i;
-    }
-  }
-  flush();
-
-  // The shapes Milvus optimises: exact, prefix%, %suffix, %infix%.
-  const auto& items = out->items_;
-  auto is = [&](size_t k, ItemKind kind) { return items[k].kind == kind; };
-  out->shape_ = Shape::kGeneral;
-  out->fixed_.clear();
-  if (items.empty()) {
-    out->shape_ = Shape::kExact;
-  } else if (items.size() == 1 && is(0, ItemKind::kLiteral)) {
-    out->shape_ = Shape::kExact;
-    out->fixed_ = items[0].literal;
-  } else if (items.size() == 1 && is(0, ItemKind::kAny)) {
-    out->shape_ = Shape::kPrefix;
-  } else if (items.size() == 2 && is(0, ItemKind::kLiteral) && is(1, ItemKind::kAny)) {
-    out->shape_ = Shape::kPrefix;
-    out->fixed_ = items[0].literal;
-  } else if (items.size() == 2 && is(0, ItemKind::kAny) && is(1, ItemKind::kLiteral)) {
-    out->shape_ = Shape::kSuffix;
-    out->fixed_ = items[1].literal;
-  } else if (items.size() == 3 && is(0, ItemKind::kAny) && is(1, ItemKind::kLiteral) &&
-             is(2, ItemKind::kAny)) {
-    out->shape_ = Shape::kInfix;
-    out->fixed_ = items[1].literal;
-  }
-  return std::nullopt;
-}
-
-bool LikePattern::Matches(std::string_view s) const {
-  switch (shape_) {
-    case Shape::kExact: return s == fixed_;
-    case Shape::kPrefix: return s.starts_with(fixed_);
-    case Shape::kSuffix: return s.ends_with(fixed_);
-    case Shape::kInfix: return s.find(fixed_) != std::string_view::npos;
-    case Shape::kGeneral: break;
-  }
-  // Wildcard matching with backtracking to the last '%': O(|s| * |pattern|).
-  constexpr size_t kNone = std::numeric_limits<size_t>::max();
-  size_t si = 0;
-  size_t pi = 0;
-  size_t star_pi = kNone;
-  size_t star_si = 0;
-  while (si < s.size()) {
-    if (pi < items_.size()) {
-      const Item& item = items_[pi];
-      if (item.kind == ItemKind::kAny) {
-        star_pi = pi++;
-        star_si = si;
-        continue;
-      }
-      if (item.kind == ItemKind::kOne) {
-        si += CharLength(s, si);
-        ++pi;
-        continue;
-      }
-      if (s.substr(si).starts_with(item.literal)) {
-        si += item.literal.size();
-        ++pi;
-        continue;
-      }
-    }
-    if (star_pi == kNone) return false;
-    pi = star_pi + 1;
-    star_si += CharLength(s, star_si);
-    si = star_si;
-  }
-  while (pi < items_.size() && items_[pi].kind == ItemKind::kAny) ++pi;
-  return pi == items_.size();
-}
-
-// -------------------------------------------------------------- Evaluation
-
-Tri LogicNode::Eval(const FilterRow& row) const {
-  const bool is_and = kind() == NodeKind::kAnd;
-  Tri result = is_and ? Tri::kTrue : Tri::kFalse;
-  for (const NodePtr& child : children) {
-    const Tri t = child->Eval(row);
-    if (t == Tri::kUnknown) {
-      result = Tri::kUnknown;
-    } else if ((t == Tri::kTrue) != is_and) {
-      return t;  // false decides an AND, true decides an OR
-    }
-  }
-  return result;
-}
-
-Tri CompareNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  return CompareValues(v, op, ValOf(&value));
-}
-
-Tri CompareColumnsNode::Eval(const FilterRow& row) const {
-  const Val a = Resolve(left, row);
-  const Val b = Resolve(right, row);
-  if (a.is_absent() || b.is_absent()) return Tri::kUnknown;
-  return CompareValues(a, op, b);
-}
-
-Tri ArithCompareNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (!v.is_number()) return Tri::kUnknown;
-  const Val result = Arith(v, arith, ValOf(&operand));
-  if (result.is_absent()) return Tri::kUnknown;
-  return CompareValues(result, op, ValOf(&value));
-}
-
-Tri LengthCompareNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.kind != Val::Kind::kArray) return Tri::kUnknown;
-  return ToTri(
-      ApplyCmp(op, CompareNumbers(IntVal(static_cast<int64_t>(v.j->size())), ValOf(&value))));
-}
-
-Tri RangeNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  const auto lo = ValOrder(v, ValOf(&lower));
-  const auto hi = ValOrder(v, ValOf(&upper));
-  if (!lo || !hi) return Tri::kUnknown;
-  const bool above = lower_inclusive ? *lo >= 0 : *lo > 0;
-  const bool below = upper_inclusive ? *hi <= 0 : *hi < 0;
-  return ToTri(above && below);
-}
-
-Tri InNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  return ToTri(set.Contains(v) != negated);
-}
-
-Tri LikeNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  return ToTri(v.kind == Val::Kind::kString && matcher.Matches(v.s));
-}
-
-Tri NullCheckNode::Eval(const FilterRow& row) const {
-  const bool absent = Resolve(path, row).is_absent();
-  return ToTri(check == Check::kIsNull ? absent : !absent);
-}
-
-Tri ContainsNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  if (v.kind != Val::Kind::kArray) return Tri::kFalse;
-  switch (mode) {
-    case Mode::kOne: {
-      const Val wanted = ValOf(&value);
-      for (const json& e : *v.j) {
-        if (ValEqual(ValOf(&e), wanted)) return Tri::kTrue;
-      }
-      return Tri::kFalse;
-    }
-    case Mode::kAny:
-      for (const json& e : *v.j) {
-        if (set.Contains(ValOf(&e))) return Tri::kTrue;
-      }
-      return Tri::kFalse;
-    case Mode::kAll:
-      for (const json& wanted : value) {
-        const Val w = ValOf(&wanted);
-        bool found = false;
-        for (const json& e : *v.j) {
-          if (ValEqual(ValOf(&e), w)) {
-            found = true;
-            break;
-          }
-        }
-        if (!found) return Tri::kFalse;
-      }
-      return Tri::kTrue;
-  }
-  return Tri::kFalse;
-}
-
-Tri StringFnNode::Eval(const FilterRow& row) const {
-  const Val v = Resolve(path, row);
-  if (v.is_absent()) return Tri::kUnknown;
-  if (v.kind != Val::Kind::kString) return Tri::kFalse;
-  return ToTri(fn == Fn::kEmpty ? v.s.empty() : v.s.starts_with(prefix));
-}
-
-// ---------------------------------------------------------------- Printing
-
-void ConstNode::Print(std::string* out) const { out->append(value ? "true" : "false"); }
-
-void LogicNode::Print(std::string* out) const {
-  const char* sep = kind() == NodeKind::kAnd ? " and " : " or ";
-  out->push_back('(');
-  for (size_t i = 0; i < children.size(); ++i) {
-    if (i > 0) out->append(sep);
-    children[i]->Print(out);
-  }
-  out->push_back(')');
-}
-
-void NotNode::Print(std::string* out) const {
-  out->append("(not ");
-  child->Print(out);
-  out->push_back(')');
-}
-
-void CompareNode::Print(std::string* out) const {
-  out->append("(").append(path.ToString()).append(" ").append(CmpOpText(op)).append(" ");
-  PrintConst(value, out);
-  out->push_back(')');
-}
-
-void CompareColumnsNode::Print(std::string* out) const {
-  out->append("(").append(left.ToString()).append(" ").append(CmpOpText(op)).append(" ");
-  out->append(right.ToString()).append(")");
-}
-
-void ArithCompareNode::Print(std::string* out) const {
-  out->append("((").append(path.ToString()).append(" ").append(ArithOpText(arith)).append(" ");
-  PrintConst(operand, out);
-  out->append(") ").append(CmpOpText(op)).append(" ");
-  PrintConst(value, out);
-  out->push_back(')');
-}
-
-void LengthCompareNode::Print(std::string* out) const {
-  out->append("(array_length(").append(path.ToString()).append(") ");
-  out->append(CmpOpText(op)).append(" ");
-  PrintConst(value, out);
-  out->push_back(')');
-}
-
-void RangeNode::Print(std::string* out) const {
-  out->push_back('(');
-  PrintConst(lower, out);
-  out->append(lower_inclusive ? " <= " : " < ").append(path.ToString());
-  out->append(upper_inclusive ? " <= " : " < ");
-  PrintConst(upper, out);
-  out->push_back(')');
-}
-
-void InNode::Print(std::string* out) const {
-  out->append("(").append(path.ToString()).append(negated ? " not in " : " in ");
-  PrintConst(list, out);
-  out->push_back(')');
-}
-
-void LikeNode::Print(std::string* out) const {
-  out->append("(").append(path.ToString()).append(" like ");
-  PrintString(pattern, out);
-  out->push_back(')');
-}
-
-void NullCheckNode::Print(std::string* out) const {
-  switch (check) {
-    case Check::kIsNull: out->append("(").append(path.ToString()).append(" is null)"); break;
-    case Check::kIsNotNull: out->append("(").append(path.ToString()).append(" is not null)"); break;
-    case Check::kExists: out->append("(exists ").append(path.ToString()).append(")"); break;
-  }
-}
-
-void ContainsNode::Print(std::string* out) const {
-  static constexpr const char* kNames[] = {"array_contains(", "array_contains_all(",
-                                           "array_contains_any("};
-  out->append(kNames[static_cast<int>(mode)]).append(path.ToString()).append(", ");
-  PrintConst(value, out);
-  out->push_back(')');
-}
-
-void StringFnNode::Print(std::string* out) const {
-  if (fn == Fn::kEmpty) {
-    out->append("empty(").append(path.ToString()).append(")");
-  } else {
-    out->append("starts_with(").append(path.ToString()).append(", ");
-    PrintString(prefix, out);
-    out->push_back(')');
   }
 }
 

@@ -1,6 +1,6 @@
-// The lexer of the filter language (milvus-compat.md §2.1): a hand-written
+// The lexer of the filter language (docs/FILTERS.md §2): a hand-written
 // scanner over the UTF-8 source that tokenizes the whole expression up front.
-#include "query/filter_lexer.h"
+#include "filter/filter_lexer.h"
 
 #include <algorithm>
 #include <charconv>

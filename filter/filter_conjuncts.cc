@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter.h"
-#include "query/filter_node.h"
+#include "filter/filter.h"
+#include "filter/filter_node.h"
 
 namespace flashembed::query {
 namespace {

@@ -1,4 +1,4 @@
-// libFuzzer target for the filter expression parser (query/filter.h).
+// libFuzzer target for the filter expression parser (filter/filter.h).
 //
 // Build (clang only; a separate build folder, only this target is needed):
 //   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DFLASHEMBED_FUZZ=ON \
@@ -6,11 +6,11 @@
 //   ninja -C build-fuzz filter_fuzz
 // Run for a minute, seeded with the grammar cases as a corpus and dictionary:
 //   mkdir -p /tmp/filter-corpus
-//   grep -h '^expr: ' tests/query/testdata/filter_cases.txt | sed 's/^expr: //' |
+//   grep -h '^expr: ' tests/filter/testdata/filter_cases.txt | sed 's/^expr: //' |
 //       split -l 1 - /tmp/filter-corpus/case-
-//   ./build-fuzz/tests/query/filter_fuzz -max_total_time=60 -max_len=512 /tmp/filter-corpus
+//   ./build-fuzz/tests/filter/filter_fuzz -max_total_time=60 -max_len=512 /tmp/filter-corpus
 // A crash, sanitizer report or abort() below leaves a crash-* file to replay:
-//   ./build-fuzz/tests/query/filter_fuzz crash-<hash>
+//   ./build-fuzz/tests/filter/filter_fuzz crash-<hash>
 //
 // Per input: Parse must return OK or InvalidArgument with a "filter: column"
 // message that is valid UTF-8; an accepted filter must evaluate on a few
@@ -27,7 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "query/filter.h"
+#include "filter/filter.h"
 
 namespace {
 
