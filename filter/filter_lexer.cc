@@ -121,7 +121,7 @@ class Lexer {
       }
     }
     if (c == '=') return Error(i, "'=' is not an operator: compare with '=='");
-    const size_t n = filter_internal::Utf8SequenceLength(src_, i);
+    const size_t n = DecodeUtf8(src_, i).length;
     if (n > 1) {
       return Error(i, "unexpected character '" + Sanitize(src_.substr(i, n)) +
                           "': identifiers are ASCII letters, digits and '_'; write $meta[\"" +
@@ -507,7 +507,7 @@ std::string Sanitize(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    const size_t n = Utf8SequenceLength(text, i);
+    const size_t n = DecodeUtf8(text, i).length;
     if (c >= 0x20 && c != 0x7f && n != 0) {
       out.append(text.substr(i, n));
       i += n;
@@ -526,7 +526,7 @@ std::string_view Clip(std::string_view src, size_t pos, size_t max_bytes) {
   if (pos >= src.size()) return {};
   size_t end = pos;
   while (end < src.size() && end - pos < max_bytes) {
-    const size_t n = Utf8SequenceLength(src, end);
+    const size_t n = DecodeUtf8(src, end).length;
     end += n == 0 ? 1 : n;
   }
   return src.substr(pos, end - pos);

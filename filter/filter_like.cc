@@ -5,13 +5,14 @@
 
 #include <limits>
 
+#include "base/utf8.h"
 #include "filter/filter_value.h"
 
 namespace flashembed::query::filter_internal {
 namespace {
 
 size_t CharLength(std::string_view s, size_t i) {
-  const size_t n = Utf8SequenceLength(s, i);
+  const size_t n = DecodeUtf8(s, i).length;
   return n == 0 ? 1 : n;
 }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "base/utf8.h"
+
 namespace flashembed::query::filter_internal {
 namespace {
 
@@ -362,37 +364,6 @@ std::optional<std::partial_ordering> ValOrder(const Val& a, const Val& b) {
   return std::nullopt;
 }
 
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto c0 = static_cast<unsigned char>(s[i]);
-  if (c0 < 0x80) return 1;
-  size_t n = 0;
-  uint32_t cp = 0;
-  if (c0 >= 0xc2 && c0 <= 0xdf) {
-    n = 2;
-    cp = c0 & 0x1f;
-  } else if (c0 >= 0xe0 && c0 <= 0xef) {
-    n = 3;
-    cp = c0 & 0x0f;
-  } else if (c0 >= 0xf0 && c0 <= 0xf4) {
-    n = 4;
-    cp = c0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  // Overlong forms, surrogates and code points past U+10FFFF are invalid.
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n;
-}
-
 void PrintString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (size_t i = 0; i < s.size();) {
@@ -416,7 +387,7 @@ void PrintString(std::string_view s, std::string* out) {
     } else if (c < 0x80) {
       out->push_back(static_cast<char>(c));
       ++i;
-    } else if (const size_t n = Utf8SequenceLength(s, i); n != 0) {
+    } else if (const size_t n = DecodeUtf8(s, i).length; n != 0) {
       out->append(s.substr(i, n));
       i += n;
     } else {

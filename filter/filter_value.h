@@ -86,8 +86,6 @@ Val IntVal(int64_t i);
 void PrintConst(const json& value, std::string* out);
 // Appends `s` as a double-quoted string literal our lexer reads back.
 void PrintString(std::string_view s, std::string* out);
-// Length in bytes of the valid UTF-8 sequence at s[i], or 0 if invalid.
-size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 enum class CmpOp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
 const char* CmpOpText(CmpOp op);
