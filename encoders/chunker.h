@@ -1,6 +1,6 @@
 // Chunker: cuts a long text into overlapping windows of model tokens that
 // end at sentence ends where possible, for encoders that see at most a few
-// hundred tokens (issue 4).
+// hundred tokens.
 //
 // Every chunk is a byte range [begin, end) of the ORIGINAL text and `text` is
 // exactly text.substr(begin, end - begin): no normalisation, no joining. A
@@ -77,8 +77,7 @@ namespace flashembed::encoders {
 struct ChunkOptions {
   // Default chunk_tokens is the cap for encoders whose max_tokens() is at most
   // kShortContextTokens (BERT-family models, and encoders that report no
-  // limit); issue 4: "default: the model's maximum, capped at 256 for
-  // short-context models".
+  // limit): the model's maximum, capped at 256 for short-context models.
   static constexpr size_t kShortContextTokens = 512;
   static constexpr size_t kShortContextCap = 256;
 

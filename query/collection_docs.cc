@@ -1,4 +1,4 @@
-// Long documents (issue 4): PutDocuments, GetDocument, DeleteDocuments,
+// Long documents: PutDocuments, GetDocument, DeleteDocuments,
 // CountDocuments, and the chunk / encode / commit steps an ingest runs as
 // pipeline stages (query/ingest.cc). Document search is in
 // collection_docs_search.cc.

@@ -1,4 +1,4 @@
-// Document search (issue 4): documents ranked by their best chunk (a grouped
+// Document search: documents ranked by their best chunk (a grouped
 // chunk search) or by their pooled vector (an exact scan over the documents
 // of the `sources` family, kept in memory once used), with passages and
 // their neighbouring chunks.

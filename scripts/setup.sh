@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
-  # libraries (see DESIGN.md: dependencies come from Debian packages only)
+  # libraries (see docs/DESIGN.md: dependencies come from Debian packages only)
   librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libfmt-dev
   # oneDNN; its CMake package (dnnl-config.cmake) requires OpenCL, which
   # libdnnl-dev only recommends, so --no-install-recommends leaves it out

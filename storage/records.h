@@ -145,7 +145,7 @@ struct DocumentRecord {
 std::string EncodeDocument(const DocumentRecord& r);
 Result<DocumentRecord> DecodeDocument(std::string_view bytes);
 
-// A long document (issue 4). Its chunks are ordinary documents with ids
+// A long document. Its chunks are ordinary documents with ids
 // "<id>#<ordinal>"; this record lists them and keeps what the document has
 // beyond them.
 struct SourceChunk {

@@ -7,7 +7,7 @@
 //                         [--ef 64]
 //
 // Prints one JSON line: per pass rate {pass_rate, strategy, qps, recall,
-// qps_vs_unfiltered}. Targets (issue 5): recall >= 0.95 at every pass rate;
+// qps_vs_unfiltered}. Targets: recall >= 0.95 at every pass rate;
 // QPS at 1 % >= 0.5x unfiltered.
 #include <stdlib.h>
 

@@ -2,7 +2,7 @@
 // → chunk → embed → write, Collection::StartIngest, as `flashembed ingest`
 // runs it) against the encoder alone embedding the very same chunk texts in
 // batches, in the same process. Prints one JSON line;
-// "ratio" = ingest chunks/s ÷ encoder-only chunks/s (issue 4 target: >= 0.9);
+// "ratio" = ingest chunks/s ÷ encoder-only chunks/s (target: >= 0.9);
 // the encoder alone runs batches of 32 and of 64 chunks and keeps the faster.
 //
 //   ingest_bench --model DIR [--docs 24] [--words 1500] [--repeat 2]

@@ -1,4 +1,4 @@
-// transfer_bench: export and import throughput (issue 7) of a vector-only
+// transfer_bench: export and import throughput of a vector-only
 // collection with a small metadata object per row, in both Milvus
 // bulk-import formats, through transfer/ as `flashembed export` / `import`
 // run it; then push / pull over REST v2 to and from flashembed's own Milvus
