@@ -13,6 +13,7 @@
 #include <limits>
 #include <utility>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "filter/filter_lexer.h"
@@ -152,8 +153,8 @@ class Parser {
     return ErrorAt(src_, pos, what);
   }
   [[gnu::noinline]] Status TooDeep(size_t pos) const {
-    return Error(pos, "expression nested too deeply (more than " +
-                          std::to_string(Filter::kMaxNesting) + " levels)");
+    return Error(pos, fmt::format("expression nested too deeply (more than {} levels)",
+                                  Filter::kMaxNesting));
   }
 
   std::string TokenText(const Token& t) const {
@@ -326,7 +327,7 @@ class Parser {
         FE_ASSIGN_OR_RETURN(Operand inner, ParseExpr(0));
         if (Peek().kind != Tok::kRParen) {
           return Unexpected(
-              Peek(), "')' to close the '(' at column " + std::to_string(ColumnOf(src_, t.pos)));
+              Peek(), fmt::format("')' to close the '(' at column {}", ColumnOf(src_, t.pos)));
         }
         Next();
         inner.pos = t.pos;
@@ -480,8 +481,8 @@ class Parser {
 
   Status CheckArgCount(const Token& name, const std::vector<Operand>& args, size_t n) const {
     if (args.size() == n) return Status::OK();
-    return Error(name.pos, TokenText(name) + " takes " + std::to_string(n) + " argument" +
-                               (n == 1 ? "" : "s") + ", found " + std::to_string(args.size()));
+    return Error(name.pos, fmt::format("{} takes {} argument{}, found {}", TokenText(name), n,
+                                       n == 1 ? "" : "s", args.size()));
   }
 
   Status CheckPathArg(const Token& name, const Operand& arg) const {

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 
 namespace flashembed::query::filter_internal {
@@ -533,7 +535,7 @@ std::string_view Clip(std::string_view src, size_t pos, size_t max_bytes) {
 }
 
 Status ErrorAt(std::string_view src, size_t pos, std::string_view what) {
-  std::string msg = "filter: column " + std::to_string(ColumnOf(src, pos)) + ": ";
+  std::string msg = fmt::format("filter: column {}: ", ColumnOf(src, pos));
   msg.append(what);
   if (pos < src.size()) {
     msg.append(", near '").append(Sanitize(Clip(src, pos, kSnippetBytes))).append("'");

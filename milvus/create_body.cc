@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "milvus/refusal.h"
 #include "milvus/request_json.h"
 
@@ -152,7 +154,7 @@ void ParseQuickSetup(const Json& body, const Json& p, Schema* schema) {
            "dimension][actual=collectionName]");
   }
   if (dim > kMaxDim) {
-    RefuseParameter("dimension must be in [1, 65536], got " + std::to_string(dim));
+    RefuseParameter(fmt::format("dimension must be in [1, 65536], got {}", dim));
   }
   schema->metric_type = OptStringOrRefuse(body, "metricType", "COSINE");
   internal::MetricOrRefuse(schema->metric_type);
@@ -288,12 +290,12 @@ void ParseCustomSetup(const Json& schema_json, const Json& fields, Schema* schem
     vectors += f.is_vector();
   }
   if (primaries != 1) {
-    RefuseParameter("schema must have exactly one primary key field, got " +
-                    std::to_string(primaries));
+    RefuseParameter(
+        fmt::format("schema must have exactly one primary key field, got {}", primaries));
   }
   if (vectors != 1) {
-    RefuseParameter("flashembed collections have exactly one FloatVector field, got " +
-                    std::to_string(vectors));
+    RefuseParameter(
+        fmt::format("flashembed collections have exactly one FloatVector field, got {}", vectors));
   }
   schema->auto_id = auto_id;
   if (auto_id && schema->pk().type != "Int64") {
@@ -435,8 +437,9 @@ Result<Schema> ReadCustomSetup(const Json& schema_json, const Json& fields,
     schema.fields.push_back(std::move(field));
   }
   if (primaries != 1 || vectors != 1) {
-    return Status::InvalidArgument("needs exactly one primary key and one FloatVector field, has " +
-                                   std::to_string(primaries) + " and " + std::to_string(vectors));
+    return Status::InvalidArgument(
+        fmt::format("needs exactly one primary key and one FloatVector field, has {} and {}",
+                    primaries, vectors));
   }
   return schema;
 }

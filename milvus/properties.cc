@@ -1,5 +1,6 @@
 #include "milvus/properties.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -71,9 +72,9 @@ Result<Schema> DecodeSchema(const Json& value) {
                                        internal::Dump(*v) + " is not an integer");
       }
       if (v->get<int64_t>() != kSchemaFormatVersion) {
-        return Status::NotSupported("stored Milvus schema has format version " +
-                                    internal::Dump(*v) + "; this build reads version " +
-                                    std::to_string(kSchemaFormatVersion));
+        return Status::NotSupported(
+            fmt::format("stored Milvus schema has format version {}; this build reads version {}",
+                        internal::Dump(*v), kSchemaFormatVersion));
       }
     }
     Schema schema;

@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "milvus/properties.h"
 #include "milvus/refusal.h"
 #include "milvus/request_json.h"
@@ -36,9 +38,10 @@ std::optional<int> ParamIntIn(const Json& params, std::string_view key, int min,
   std::optional<int64_t> n = internal::ParamIntOrRefuse(params, key);
   if (!n.has_value()) return std::nullopt;
   if (*n < min || *n > max) {
-    Refuse(kInvalidParameter, "invalid parameter[" + std::string(key) + "=" + std::to_string(*n) +
-                                  "]: out of range, flashembed supports " + std::string(key) +
-                                  " in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    Refuse(kInvalidParameter,
+           fmt::format(
+               "invalid parameter[{0}={1}]: out of range, flashembed supports {0} in [{2}, {3}]",
+               key, *n, min, max));
   }
   return static_cast<int>(*n);
 }

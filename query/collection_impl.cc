@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "filter/filter.h"
@@ -278,8 +279,9 @@ Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFrom
     FE_ASSIGN_OR_RETURN(Id id, IdFromPart(rec.id_key));
     nlohmann::json meta = nlohmann::json::parse(rec.metadata, nullptr, false);
     if (meta.is_discarded()) {
-      return Status::Corruption("collection \"" + record_.name + "\": stored metadata of slot " +
-                                std::to_string((*best)[i]) + " is not valid JSON");
+      return Status::Corruption(
+          fmt::format("collection \"{}\": stored metadata of slot {} is not valid JSON",
+                      record_.name, (*best)[i]));
     }
     if (FilterRows::Matches(*prepared.filter, FilterRows::Row{std::move(id), std::move(meta)})) {
       matches->push_back((*best)[i]);
@@ -553,10 +555,10 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
   std::unordered_set<std::string_view> seen;
   for (size_t i = 0; i < docs.size(); ++i) {
     const Document& d = docs[i];
-    auto where = [&] { return "document " + std::to_string(i) + " (id " + Quote(d.id) + ")"; };
+    auto where = [&] { return fmt::format("document {} (id {})", i, Quote(d.id)); };
     if (d.id.is_string() && (d.id.as_string().empty() || d.id.as_string().size() > kMaxIdBytes)) {
-      return Status::InvalidArgument("document " + std::to_string(i) +
-                                     ": string id must be 1..65535 bytes");
+      return Status::InvalidArgument(
+          fmt::format("document {}: string id must be 1..65535 bytes", i));
     }
     id_parts[i] = IdPart(d.id);
     if (!seen.insert(id_parts[i]).second) {
@@ -603,8 +605,8 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
                                       std::span<float>(encoded).subspan(0, dim));
         if (!one.ok()) {
           const size_t i = to_encode[j];
-          return Status(one.code(), "document " + std::to_string(i) + " (id " + Quote(docs[i].id) +
-                                        "): " + OneTextMessage(one));
+          return Status(one.code(), fmt::format("document {} (id {}): {}", i, Quote(docs[i].id),
+                                                OneTextMessage(one)));
         }
       }
       return s;
@@ -639,9 +641,9 @@ Status CollectionImpl::CommitLocked(const WriteOptions& options, std::span<const
   for (size_t i = 0; i < docs.size(); ++i) {
     if (existing[i]) {
       if (!upsert) {
-        return Status::AlreadyExists("document " + std::to_string(i) + ": id " +
-                                     Quote(docs[i].id) + " already exists in collection \"" +
-                                     record_.name + "\"");
+        return Status::AlreadyExists(
+            fmt::format("document {}: id {} already exists in collection \"{}\"", i,
+                        Quote(docs[i].id), record_.name));
       }
       FE_ASSIGN_OR_RETURN(uint64_t old, storage::DecodeSlot(*existing[i]));
       old_slots[i] = old;
@@ -793,8 +795,8 @@ Status CollectionImpl::AppendSecondaryRemovals(const std::vector<uint64_t>& slot
   FE_ASSIGN_OR_RETURN(auto docs, store_->MultiGet(storage::Cf::kDocuments, keys));
   for (size_t i = 0; i < slots.size(); ++i) {
     if (!docs[i]) {
-      return Status::Corruption("collection \"" + record_.name + "\": slot " +
-                                std::to_string(slots[i]) + " has an id but no document record");
+      return Status::Corruption(fmt::format(
+          "collection \"{}\": slot {} has an id but no document record", record_.name, slots[i]));
     }
     FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(*docs[i]));
     if (text_index_) text_index_->AppendRemove(slots[i], rec.text, batch, stats);
@@ -802,8 +804,9 @@ Status CollectionImpl::AppendSecondaryRemovals(const std::vector<uint64_t>& slot
       const nlohmann::json meta =
           nlohmann::json::parse(rec.metadata, nullptr, /*allow_exceptions=*/false);
       if (meta.is_discarded()) {
-        return Status::Corruption("collection \"" + record_.name + "\": stored metadata of slot " +
-                                  std::to_string(slots[i]) + " is not valid JSON");
+        return Status::Corruption(
+            fmt::format("collection \"{}\": stored metadata of slot {} is not valid JSON",
+                        record_.name, slots[i]));
       }
       field_store_->AppendRemove(slots[i], meta, batch);
     }

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
@@ -87,14 +89,15 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     }
     encoder = std::move(made).value();
     if (encoder->dim() != static_cast<int>(record.dim)) {
-      return Status::Corruption("collection \"" + record.name + "\" has dim " +
-                                std::to_string(record.dim) + " but its encoder produces " +
-                                std::to_string(encoder->dim()));
+      return Status::Corruption(
+          fmt::format("collection \"{}\" has dim {} but its encoder produces {}", record.name,
+                      record.dim, encoder->dim()));
     }
   }
   if (record.index_kind > static_cast<uint8_t>(IndexKind::kIvfPq)) {
-    return Status::NotSupported("collection \"" + record.name + "\" uses index kind " +
-                                std::to_string(record.index_kind) + " unknown to this build");
+    return Status::NotSupported(
+        fmt::format("collection \"{}\" uses index kind {} unknown to this build", record.name,
+                    record.index_kind));
   }
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
   std::lock_guard<std::mutex> lock(c->write_mu_);
@@ -192,9 +195,9 @@ Status CollectionImpl::RebuildIndex() {
                                   }));
   FE_RETURN_IF_ERROR(add);
   if (idx->size() != state_.live_count) {
-    return Status::Corruption("collection \"" + record_.name + "\" stores " +
-                              std::to_string(idx->size()) + " vectors but counts " +
-                              std::to_string(state_.live_count) + " documents");
+    return Status::Corruption(
+        fmt::format("collection \"{}\" stores {} vectors but counts {} documents", record_.name,
+                    idx->size(), state_.live_count));
   }
   std::unique_lock<RwMutex> lock(index_mu_);
   index_ = std::move(idx);

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
@@ -136,8 +137,8 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
       return Status::InvalidArgument("chunk " + QuoteId(chunks[i].id) + " appears twice");
     }
     if (chunks[i].vector.size() != dim) {
-      return Status::InvalidArgument("chunk " + QuoteId(chunks[i].id) + " needs its vector of " +
-                                     std::to_string(dim) + " values");
+      return Status::InvalidArgument(
+          fmt::format("chunk {} needs its vector of {} values", QuoteId(chunks[i].id), dim));
     }
   }
   std::vector<storage::SourceRecord> records(documents.size());
@@ -155,8 +156,8 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
     auto hash = FromHex(info.content_hash);
     if (!hash) return Status::InvalidArgument(where + ": content_hash must be 32 hex digits");
     if (info.vector.size() != dim) {
-      return Status::InvalidArgument(where + ": its pooled vector needs " + std::to_string(dim) +
-                                     " values, got " + std::to_string(info.vector.size()));
+      return Status::InvalidArgument(fmt::format("{}: its pooled vector needs {} values, got {}",
+                                                 where, dim, info.vector.size()));
     }
     // Pooled vectors are scored against queries like any other vector.
     if (Status s = ValidateVector(info.vector, SchemaOf(record_).metric); !s.ok()) {
@@ -205,9 +206,9 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
           cm["chunk"].value("begin", nlohmann::json()) == ci.begin &&
           cm["chunk"].value("end", nlohmann::json()) == ci.end;
       if (!matches || ci.end < ci.begin || ci.end > info.bytes) {
-        return Status::InvalidArgument("chunk \"" + chunk_id +
-                                       "\": its metadata \"doc\" / \"chunk\" do not match " +
-                                       where + "'s chunk " + std::to_string(c));
+        return Status::InvalidArgument(
+            fmt::format("chunk \"{}\": its metadata \"doc\" / \"chunk\" do not match {}'s chunk {}",
+                        chunk_id, where, c));
       }
       r.chunks.push_back({ci.begin, ci.end, ci.tokens, Hash64(chunk.text)});
       ++claimed;
@@ -263,9 +264,8 @@ namespace flashembed {
 
 Status ScanOptions::Validate() const {
   if (batch < 1 || batch > query::kMaxScanBatch) {
-    return Status::InvalidArgument("ScanOptions::batch must be 1.." +
-                                   std::to_string(query::kMaxScanBatch) + ", got " +
-                                   std::to_string(batch));
+    return Status::InvalidArgument(
+        fmt::format("ScanOptions::batch must be 1..{}, got {}", query::kMaxScanBatch, batch));
   }
   return Status::OK();
 }

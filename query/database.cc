@@ -271,15 +271,15 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
 // Names the first difference between two records, or returns "".
 std::string Difference(const storage::CollectionRecord& stored,
                        const storage::CollectionRecord& wanted) {
-  auto diff = [](const char* what, const std::string& a, const std::string& b) {
-    return std::string(what) + ": stored " + a + ", requested " + b;
+  auto diff = [](std::string_view what, const auto& a, const auto& b) {
+    return fmt::format("{}: stored {}, requested {}", what, a, b);
   };
   if (stored.encoder_spec != wanted.encoder_spec) {
     return diff("encoder", stored.encoder_spec.empty() ? "none" : stored.encoder_spec,
                 wanted.encoder_spec.empty() ? "none" : wanted.encoder_spec);
   }
   if (stored.dim != wanted.dim) {
-    return diff("dim", std::to_string(stored.dim), std::to_string(wanted.dim));
+    return diff("dim", stored.dim, wanted.dim);
   }
   if (stored.metric != wanted.metric) {
     return diff("metric", index::MetricName(static_cast<index::Metric>(stored.metric)),
@@ -314,10 +314,9 @@ std::string Difference(const storage::CollectionRecord& stored,
     return diff("properties", stored.properties.empty() ? "none" : stored.properties,
                 wanted.properties.empty() ? "none" : wanted.properties);
   }
-  if (stored.m != wanted.m) return diff("hnsw m", std::to_string(stored.m), std::to_string(wanted.m));
+  if (stored.m != wanted.m) return diff("hnsw m", stored.m, wanted.m);
   if (stored.ef_construction != wanted.ef_construction) {
-    return diff("hnsw ef_construction", std::to_string(stored.ef_construction),
-                std::to_string(wanted.ef_construction));
+    return diff("hnsw ef_construction", stored.ef_construction, wanted.ef_construction);
   }
   if (stored.query_prefix != wanted.query_prefix) {
     return diff("query_prefix", "\"" + stored.query_prefix + "\"", "\"" + wanted.query_prefix + "\"");
@@ -327,8 +326,7 @@ std::string Difference(const storage::CollectionRecord& stored,
                 "\"" + wanted.document_prefix + "\"");
   }
   if (stored.ef_search != wanted.ef_search) {
-    return diff("hnsw ef_search", std::to_string(stored.ef_search),
-                std::to_string(wanted.ef_search));
+    return diff("hnsw ef_search", stored.ef_search, wanted.ef_search);
   }
   return "";
 }

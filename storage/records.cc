@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace flashembed::storage {
 namespace {
 
@@ -233,8 +235,8 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
   Reader in(bytes);
   const uint8_t version = in.Byte();
   if (!in.ok() || version < 1 || version > kCollectionVersion) {
-    return Status::NotSupported("collection record has version " + std::to_string(version) +
-                                "; this build reads 1.." + std::to_string(kCollectionVersion));
+    return Status::NotSupported(fmt::format(
+        "collection record has version {}; this build reads 1..{}", version, kCollectionVersion));
   }
   CollectionRecord r;
   r.cid = static_cast<uint32_t>(in.Varint());
@@ -448,8 +450,7 @@ Result<uint64_t> SlotFromFieldKey(std::string_view key) {
   // cid, field, rank, the shortest value (a boolean's byte), slot.
   constexpr size_t kShortest = 4 + 1 + 1 + 1 + 8;
   if (key.size() < kShortest) {
-    return Status::Corruption("field index key is too short: " + std::to_string(key.size()) +
-                              " bytes");
+    return Status::Corruption(fmt::format("field index key is too short: {} bytes", key.size()));
   }
   return GetBE64(key.substr(key.size() - 8));
 }
@@ -555,8 +556,8 @@ std::string EncodeVector(std::span<const float> v) {
 
 Result<std::vector<float>> DecodeVector(std::string_view bytes, uint32_t dim) {
   if (bytes.size() != size_t{dim} * sizeof(float)) {
-    return Status::Corruption("vector record has " + std::to_string(bytes.size()) +
-                              " bytes, expected " + std::to_string(size_t{dim} * sizeof(float)));
+    return Status::Corruption(fmt::format("vector record has {} bytes, expected {}", bytes.size(),
+                                          size_t{dim} * sizeof(float)));
   }
   std::vector<float> v(dim);
   std::memcpy(v.data(), bytes.data(), bytes.size());

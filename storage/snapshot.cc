@@ -1,5 +1,7 @@
 #include "storage/snapshot.h"
 
+#include <fmt/format.h>
+
 #include "base/hash.h"
 #include "storage/store.h"
 
@@ -24,9 +26,9 @@ Result<std::string> ReadSnapshot(const Store& store, uint32_t cid, const Snapsho
   // Checked before anything is reserved, so a damaged header cannot ask for
   // more memory than its parts could hold.
   if (header.total_bytes > uint64_t{header.parts} * kSnapshotPartBytes) {
-    return Status::Corruption("index snapshot header counts " + std::to_string(header.total_bytes) +
-                              " bytes in " + std::to_string(header.parts) + " parts of at most " +
-                              std::to_string(kSnapshotPartBytes));
+    return Status::Corruption(
+        fmt::format("index snapshot header counts {} bytes in {} parts of at most {}",
+                    header.total_bytes, header.parts, kSnapshotPartBytes));
   }
   std::string bytes;
   bytes.reserve(header.total_bytes);
