@@ -38,8 +38,7 @@ const char* StatusCodeName(StatusCode code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
@@ -93,7 +92,7 @@ std::ostream& operator<<(std::ostream& os, const Status& status);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) status_ = Status::Internal("Result constructed from OK status");
   }
@@ -105,9 +104,18 @@ class [[nodiscard]] Result {
   const Status& error() const { return status_; }
 
   // REQUIRES: ok().
-  T& value() & { CheckOk(); return *value_; }
-  const T& value() const& { CheckOk(); return *value_; }
-  T&& value() && { CheckOk(); return std::move(*value_); }
+  T& value() & {
+    CheckOk();
+    return *value_;
+  }
+  const T& value() const& {
+    CheckOk();
+    return *value_;
+  }
+  T&& value() && {
+    CheckOk();
+    return std::move(*value_);
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -148,8 +156,7 @@ class CheckFailure {
 template <typename T>
 void Result<T>::CheckOk() const {
   if (!value_.has_value()) {
-    internal::CheckFailed(__FILE__, __LINE__,
-                          "Result::value() on error: " + status_.ToString());
+    internal::CheckFailed(__FILE__, __LINE__, "Result::value() on error: " + status_.ToString());
   }
 }
 
@@ -159,10 +166,10 @@ void Result<T>::CheckOk() const {
 #define FE_CONCAT_(a, b) FE_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function if it is not OK.
-#define FE_RETURN_IF_ERROR(expr)                         \
-  do {                                                   \
-    ::flashembed::Status fe_status_ = (expr);            \
-    if (!fe_status_.ok()) return fe_status_;             \
+#define FE_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    ::flashembed::Status fe_status_ = (expr); \
+    if (!fe_status_.ok()) return fe_status_;  \
   } while (0)
 
 // Evaluates `rexpr` (a Result<T>); on error returns its Status, else moves the

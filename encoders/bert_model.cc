@@ -51,8 +51,7 @@ LinearAct ToLinearAct(Activation act) {
       return LinearAct::kGelu;
     case Activation::kGeluTanh:  // "gelu_new": the tanh approximation
       return LinearAct::kGeluTanh;
-    case Activation::kRelu:
-      return LinearAct::kRelu;
+    case Activation::kRelu: return LinearAct::kRelu;
   }
   return LinearAct::kGelu;
 }
@@ -80,11 +79,10 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
   FE_ASSIGN_OR_RETURN(auto file, SafeTensorsFile::Open(folder.weights_path));
   // Checkpoints saved from BertModel have no prefix; from BertFor*/AutoModel
   // heads they carry "bert.".
-  const std::string prefix =
-      file->Find("embeddings.word_embeddings.weight") == nullptr &&
-              file->Find("bert.embeddings.word_embeddings.weight") != nullptr
-          ? "bert."
-          : "";
+  const std::string prefix = file->Find("embeddings.word_embeddings.weight") == nullptr &&
+                                     file->Find("bert.embeddings.word_embeddings.weight") != nullptr
+                                 ? "bert."
+                                 : "";
   const BertConfig& c = folder.config;
   const int64_t h = c.hidden_size, inter = c.intermediate_size;
   auto read = [&](const std::string& name, std::vector<int64_t> shape,
@@ -223,10 +221,9 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
       // decides how many a small product deserves).
       std::vector<float> scores(static_cast<size_t>(heads) * longest * longest);
       for (int s = 0; s < sequences; ++s) {
-        FE_RETURN_IF_ERROR(SelfAttention(qkv.data() + static_cast<size_t>(start[s]) * 3 * h,
-                                         start[s + 1] - start[s], h, heads, scale,
-                                         ctx.data() + static_cast<size_t>(start[s]) * h,
-                                         scores.data()));
+        FE_RETURN_IF_ERROR(SelfAttention(
+            qkv.data() + static_cast<size_t>(start[s]) * 3 * h, start[s + 1] - start[s], h, heads,
+            scale, ctx.data() + static_cast<size_t>(start[s]) * h, scores.data()));
       }
     }
     // BertSelfOutput: dense, residual, LayerNorm.
@@ -248,8 +245,7 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
     const int len = start[s + 1] - start[s];
     std::copy(first, first + h, dst);
     switch (folder_.pooling) {
-      case Pooling::kCls:
-        break;
+      case Pooling::kCls: break;
       case Pooling::kMean: {
         std::vector<double> sum(dst, dst + h);
         for (int t = 1; t < len; ++t) {

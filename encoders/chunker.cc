@@ -50,10 +50,8 @@ bool IsWhitespace(char32_t cp) {
     case 0x2029:
     case 0x202F:
     case 0x205F:
-    case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
+    case 0x3000: return true;
+    default: return cp >= 0x2000 && cp <= 0x200A;
   }
 }
 
@@ -80,8 +78,7 @@ bool IsClosing(char32_t cp) {
     case 0xFF5D:
     case 0xFF63:  // ） ］ ｝ ｣
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -96,10 +93,8 @@ bool IsCjkTerminator(char32_t cp) {
     case 0xFF1F:
     case 0xFF1B:
     case 0xFF0E:
-    case 0xFF61:
-      return true;
-    default:
-      return false;
+    case 0xFF61: return true;
+    default: return false;
   }
 }
 

@@ -32,10 +32,8 @@ bool IsBlankText(std::string_view text) {
       case UTF8PROC_CATEGORY_ZL:
       case UTF8PROC_CATEGORY_ZP:
       case UTF8PROC_CATEGORY_CC:
-      case UTF8PROC_CATEGORY_CF:
-        break;
-      default:
-        return false;
+      case UTF8PROC_CATEGORY_CF: break;
+      default: return false;
     }
     pos += c.length;
   }

@@ -151,21 +151,18 @@ CharClass ClassifyFromTables(int32_t cp) {
                                                             : CharClass::kWord;
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-      return CharClass::kMark;
+    case UTF8PROC_CATEGORY_ME: return CharClass::kMark;
     case UTF8PROC_CATEGORY_PC:
     case UTF8PROC_CATEGORY_PD:
     case UTF8PROC_CATEGORY_PS:
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO:
-      return CharClass::kPunct;
+    case UTF8PROC_CATEGORY_PO: return CharClass::kPunct;
     case UTF8PROC_CATEGORY_SM:
     case UTF8PROC_CATEGORY_SC:
     case UTF8PROC_CATEGORY_SK:
-    case UTF8PROC_CATEGORY_SO:
-      return CharClass::kSymbol;
+    case UTF8PROC_CATEGORY_SO: return CharClass::kSymbol;
     default:  // Z* separators, C* control / format / private use / unassigned
       return CharClass::kSeparator;
   }
@@ -806,12 +803,8 @@ Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text)
         break;
       case CharClass::kUnsegmented:
       case CharClass::kSymbol:
-      case CharClass::kPunct:
-        begin_token(Open::kOther, false);
-        break;
-      case CharClass::kSeparator:
-        open = Open::kNone;
-        break;
+      case CharClass::kPunct: begin_token(Open::kOther, false); break;
+      case CharClass::kSeparator: open = Open::kNone; break;
     }
   }
   return spans;

@@ -25,8 +25,7 @@ const dnnl::engine& CpuEngine() {
 dnnl::primitive_attr Attr(LinearAct act) {
   dnnl::post_ops ops;
   switch (act) {
-    case LinearAct::kNone:
-      break;
+    case LinearAct::kNone: break;
     case LinearAct::kGelu:
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
       break;
@@ -108,7 +107,8 @@ Linear::~Linear() = default;
 
 Result<std::unique_ptr<Linear>> Linear::Create(std::span<const float> w, std::span<const float> b,
                                                int n, int k, LinearAct act) {
-  if (n <= 0 || k <= 0 || w.size() != static_cast<size_t>(n) * k || b.size() != static_cast<size_t>(n)) {
+  if (n <= 0 || k <= 0 || w.size() != static_cast<size_t>(n) * k ||
+      b.size() != static_cast<size_t>(n)) {
     return Status::InvalidArgument(
         fmt::format("linear layer {}x{} given {} weights and {} biases", n, k, w.size(), b.size()));
   }
@@ -205,8 +205,8 @@ std::string Linear::LibraryInfo() {
   std::string info = fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
   try {
     const memory::desc any({384, 384}, kF32, Tag::any);
-    info += " (" + std::string(Describe(256, 384, 384, any, Attr(LinearAct::kNone)).impl_info_str()) +
-            ")";
+    info += " (" +
+            std::string(Describe(256, 384, 384, any, Attr(LinearAct::kNone)).impl_info_str()) + ")";
   } catch (const dnnl::error&) {
   }
   return info;

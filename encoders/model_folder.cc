@@ -73,8 +73,8 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
   FE_RETURN_IF_ERROR(
       ReadInt(j, path, "num_attention_heads", true, 1, 1024, &c.num_attention_heads));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "intermediate_size", true, 1, 1 << 20, &c.intermediate_size));
-  FE_RETURN_IF_ERROR(ReadInt(j, path, "max_position_embeddings", true, 1, 1 << 20,
-                             &c.max_position_embeddings));
+  FE_RETURN_IF_ERROR(
+      ReadInt(j, path, "max_position_embeddings", true, 1, 1 << 20, &c.max_position_embeddings));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "type_vocab_size", false, 1, 1024, &c.type_vocab_size));
   if (c.hidden_size % c.num_attention_heads != 0) {
     return bad(fmt::format("hidden_size {} is not a multiple of num_attention_heads {}",
@@ -90,10 +90,14 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
   if (j.contains("hidden_act")) {
     const json& act = j["hidden_act"];
     const std::string name = act.is_string() ? act.get<std::string>() : act.dump();
-    if (name == "gelu") c.hidden_act = Activation::kGelu;
-    else if (name == "gelu_new" || name == "gelu_pytorch_tanh") c.hidden_act = Activation::kGeluTanh;
-    else if (name == "relu") c.hidden_act = Activation::kRelu;
-    else return bad("hidden_act " + name + " is not supported (gelu, gelu_new, relu)");
+    if (name == "gelu")
+      c.hidden_act = Activation::kGelu;
+    else if (name == "gelu_new" || name == "gelu_pytorch_tanh")
+      c.hidden_act = Activation::kGeluTanh;
+    else if (name == "relu")
+      c.hidden_act = Activation::kRelu;
+    else
+      return bad("hidden_act " + name + " is not supported (gelu, gelu_new, relu)");
   }
   if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute") {
     return bad("position_embedding_type " + j["position_embedding_type"].dump() +
@@ -127,8 +131,7 @@ Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
   const int modes = flag("pooling_mode_mean_tokens") + flag("pooling_mode_cls_token") +
                     flag("pooling_mode_max_tokens");
   for (const char* unsupported : {"pooling_mode_mean_sqrt_len_tokens",
-                                  "pooling_mode_weightedmean_tokens",
-                                  "pooling_mode_lasttoken"}) {
+                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
     if (flag(unsupported)) {
       return Status::InvalidArgument(pooling_path.string() + ": " + unsupported +
                                      " is not supported (mean, cls or max)");
@@ -163,8 +166,8 @@ Status ReadTokenizerConfig(const fs::path& dir, ModelFolder* m) {
   auto flag = [&](const char* key, bool* out) -> Status {
     if (!j.contains(key) || j[key].is_null()) return Status::OK();
     if (!j[key].is_boolean()) {
-      return Status::InvalidArgument(path.string() + ": \"" + key + "\" must be true or false, got " +
-                                     j[key].dump());
+      return Status::InvalidArgument(path.string() + ": \"" + key +
+                                     "\" must be true or false, got " + j[key].dump());
     }
     *out = j[key].get<bool>();
     return Status::OK();

@@ -41,9 +41,9 @@ struct BertConfig {
 struct ModelFolder {
   std::string dir;
   BertConfig config;
-  std::string vocab_path;           // "" if absent
-  std::string tokenizer_json_path;  // "" if absent
-  std::string weights_path;         // model.safetensors
+  std::string vocab_path;            // "" if absent
+  std::string tokenizer_json_path;   // "" if absent
+  std::string weights_path;          // model.safetensors
   Pooling pooling = Pooling::kMean;  // sentence-transformers' default
   bool normalize = false;            // a sentence_transformers.models.Normalize module
   int max_seq_length = 0;            // tokens incl. specials; <= max_position_embeddings

@@ -31,13 +31,13 @@ struct DtypeEntry {
   TensorDtype dtype;
 };
 constexpr DtypeEntry kDtypes[] = {
-    {"F32", 32, TensorDtype::kF32},     {"F16", 16, TensorDtype::kF16},
-    {"BF16", 16, TensorDtype::kBF16},   {"F64", 64, TensorDtype::kOther},
-    {"I64", 64, TensorDtype::kOther},   {"U64", 64, TensorDtype::kOther},
-    {"I32", 32, TensorDtype::kOther},   {"U32", 32, TensorDtype::kOther},
-    {"I16", 16, TensorDtype::kOther},   {"U16", 16, TensorDtype::kOther},
-    {"I8", 8, TensorDtype::kOther},     {"U8", 8, TensorDtype::kOther},
-    {"BOOL", 8, TensorDtype::kOther},   {"F8_E4M3", 8, TensorDtype::kOther},
+    {"F32", 32, TensorDtype::kF32},      {"F16", 16, TensorDtype::kF16},
+    {"BF16", 16, TensorDtype::kBF16},    {"F64", 64, TensorDtype::kOther},
+    {"I64", 64, TensorDtype::kOther},    {"U64", 64, TensorDtype::kOther},
+    {"I32", 32, TensorDtype::kOther},    {"U32", 32, TensorDtype::kOther},
+    {"I16", 16, TensorDtype::kOther},    {"U16", 16, TensorDtype::kOther},
+    {"I8", 8, TensorDtype::kOther},      {"U8", 8, TensorDtype::kOther},
+    {"BOOL", 8, TensorDtype::kOther},    {"F8_E4M3", 8, TensorDtype::kOther},
     {"F8_E5M2", 8, TensorDtype::kOther}, {"F8_E8M0", 8, TensorDtype::kOther},
     {"F6_E2M3", 6, TensorDtype::kOther}, {"F6_E3M2", 6, TensorDtype::kOther},
     {"F4", 4, TensorDtype::kOther},
@@ -132,12 +132,15 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
     if (name == "__metadata__") {
       if (!t.is_object()) return bad("__metadata__ is not an object");
       for (auto m = t.begin(); m != t.end(); ++m) {
-        if (!m.value().is_string()) return bad("__metadata__ value \"" + m.key() + "\" is not a string");
+        if (!m.value().is_string())
+          return bad("__metadata__ value \"" + m.key() + "\" is not a string");
         file->metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    auto bad_tensor = [&](const std::string& what) { return bad("tensor \"" + name + "\": " + what); };
+    auto bad_tensor = [&](const std::string& what) {
+      return bad("tensor \"" + name + "\": " + what);
+    };
     if (!t.is_object() || !t.contains("dtype") || !t.contains("shape") ||
         !t.contains("data_offsets")) {
       return bad_tensor("needs dtype, shape and data_offsets");
@@ -155,9 +158,11 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
     if (!shape.is_array()) return bad_tensor("shape is not an array");
     int64_t elements = 1;
     for (const auto& dim : shape) {
-      if (!dim.is_number_unsigned()) return bad_tensor("shape holds a non-integer or negative size");
+      if (!dim.is_number_unsigned())
+        return bad_tensor("shape holds a non-integer or negative size");
       const uint64_t v = dim.get<uint64_t>();
-      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / std::max<int64_t>(elements, 1))) {
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() /
+                                    std::max<int64_t>(elements, 1))) {
         return bad_tensor("shape is too large");
       }
       info.shape.push_back(static_cast<int64_t>(v));
@@ -193,7 +198,8 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second) return bad("two tensors overlap in the data section");
+    if (ranges[i].first < ranges[i - 1].second)
+      return bad("two tensors overlap in the data section");
   }
   return file;
 }
@@ -212,25 +218,22 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
   auto shape_text = [](std::span<const int64_t> shape) {
     return fmt::format("[{}]", fmt::join(shape, ", "));
   };
-  if (!expected_shape.empty() &&
-      !std::equal(expected_shape.begin(), expected_shape.end(), info->shape.begin(),
-                  info->shape.end())) {
+  if (!expected_shape.empty() && !std::equal(expected_shape.begin(), expected_shape.end(),
+                                             info->shape.begin(), info->shape.end())) {
     return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has shape " +
                                    shape_text(info->shape) + ", expected " +
                                    shape_text(expected_shape));
   }
   if (info->dtype == TensorDtype::kOther) {
-    return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has dtype " +
-                                   info->dtype_name +
-                                   "; the model reads it as weights, which must be F32, F16 or BF16");
+    return Status::InvalidArgument(
+        path_ + ": tensor \"" + info->name + "\" has dtype " + info->dtype_name +
+        "; the model reads it as weights, which must be F32, F16 or BF16");
   }
   const unsigned char* src = map_ + data_start_ + info->begin;
   const size_t n = static_cast<size_t>(info->num_elements());
   std::vector<float> out(n);
   switch (info->dtype) {
-    case TensorDtype::kF32:
-      std::memcpy(out.data(), src, n * sizeof(float));
-      break;
+    case TensorDtype::kF32: std::memcpy(out.data(), src, n * sizeof(float)); break;
     case TensorDtype::kF16:
     case TensorDtype::kBF16:
       for (size_t i = 0; i < n; ++i) {
@@ -239,8 +242,7 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
         out[i] = info->dtype == TensorDtype::kF16 ? HalfToFloat(v) : BFloat16ToFloat(v);
       }
       break;
-    case TensorDtype::kOther:
-      break;  // refused above
+    case TensorDtype::kOther: break;  // refused above
   }
   return out;
 }

@@ -27,11 +27,10 @@ constexpr size_t kForwardTokens = 4096;
 // Hash64 chained over the files that define the model's output.
 Result<uint64_t> Fingerprint(const ModelFolder& folder) {
   uint64_t h = 0;
-  for (const std::string& path : {folder.dir + "/config.json", folder.vocab_path,
-                                  folder.tokenizer_json_path, folder.weights_path,
-                                  folder.dir + "/1_Pooling/config.json",
-                                  folder.dir + "/modules.json",
-                                  folder.dir + "/sentence_bert_config.json"}) {
+  for (const std::string& path :
+       {folder.dir + "/config.json", folder.vocab_path, folder.tokenizer_json_path,
+        folder.weights_path, folder.dir + "/1_Pooling/config.json", folder.dir + "/modules.json",
+        folder.dir + "/sentence_bert_config.json"}) {
     std::error_code ec;
     if (path.empty() || !std::filesystem::is_regular_file(path, ec)) {
       h = Mix64(h ^ 0xab5e47ab5e47ab5eULL);  // marks an absent file
@@ -101,8 +100,8 @@ Result<std::vector<TokenSpan>> WordPieceTokenSpans(const WordPieceTokenizer& tok
     // from one character (a Hangul syllable, NFD-split into jamo) share its
     // bytes.
     const bool continues_word =
-        !spans.empty() && (begin < spans.back().end ||
-                           std::string_view(enc.tokens[i]).starts_with(subword_prefix));
+        !spans.empty() &&
+        (begin < spans.back().end || std::string_view(enc.tokens[i]).starts_with(subword_prefix));
     spans.push_back({begin, end, continues_word});
   }
   return spans;
@@ -127,9 +126,9 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::Open(const std::
   vocab_settings.lowercase = folder.do_lower_case;
   vocab_settings.strip_accents = folder.strip_accents;
   vocab_settings.handle_chinese_chars = folder.tokenize_chinese_chars;
-  FE_ASSIGN_OR_RETURN(e->tokenizer_, WordPieceTokenizer::FromFiles(folder.vocab_path,
-                                                                   folder.tokenizer_json_path,
-                                                                   vocab_settings));
+  FE_ASSIGN_OR_RETURN(
+      e->tokenizer_,
+      WordPieceTokenizer::FromFiles(folder.vocab_path, folder.tokenizer_json_path, vocab_settings));
   if (e->tokenizer_->vocab_size() > static_cast<size_t>(folder.config.vocab_size)) {
     return Status::InvalidArgument(
         fmt::format("{}: the tokenizer has {} tokens but config.json declares vocab_size {}", abs,
@@ -159,9 +158,9 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::FromSpec(std::st
   FE_ASSIGN_OR_RETURN(auto e, Open(dir));
   const std::string want = std::string(spec), got = e->spec();
   if (got != want) {
-    return Status::InvalidArgument("model folder " + dir + " changed since the encoder spec was made (id " +
-                                   std::string(id) + " then, " + Hex(e->fingerprint_) +
-                                   " now); vectors of two different models must not mix");
+    return Status::InvalidArgument(
+        "model folder " + dir + " changed since the encoder spec was made (id " + std::string(id) +
+        " then, " + Hex(e->fingerprint_) + " now); vectors of two different models must not mix");
   }
   return e;
 }
@@ -173,7 +172,7 @@ std::string TransformerEncoder::spec() const {
 }
 
 Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view text,
-                                                              size_t max_tokens) const {
+                                                               size_t max_tokens) const {
   FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens));
   return Tokenization{std::move(enc.ids), std::move(enc.tokens)};
 }

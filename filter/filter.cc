@@ -24,22 +24,17 @@ namespace flashembed::query {
 namespace {
 
 using filter_internal::ArithCompareNode;
-using filter_internal::BooleanHint;
-using filter_internal::Describe;
-using filter_internal::MakeColumn;
-using filter_internal::MakeConst;
-using filter_internal::MakePred;
-using filter_internal::Operand;
-using filter_internal::TypeName;
 using filter_internal::ArithOp;
+using filter_internal::BooleanHint;
 using filter_internal::Clip;
 using filter_internal::CmpOp;
 using filter_internal::ColumnOf;
 using filter_internal::CompareColumnsNode;
 using filter_internal::CompareNode;
-using filter_internal::ConstText;
 using filter_internal::ConstNode;
+using filter_internal::ConstText;
 using filter_internal::ContainsNode;
+using filter_internal::Describe;
 using filter_internal::ErrorAt;
 using filter_internal::InNode;
 using filter_internal::IsMiscasedKeyword;
@@ -49,11 +44,15 @@ using filter_internal::LengthCompareNode;
 using filter_internal::LikeNode;
 using filter_internal::LikePattern;
 using filter_internal::LogicNode;
+using filter_internal::MakeColumn;
+using filter_internal::MakeConst;
+using filter_internal::MakePred;
 using filter_internal::Node;
 using filter_internal::NodeKind;
 using filter_internal::NodePtr;
 using filter_internal::NotNode;
 using filter_internal::NullCheckNode;
+using filter_internal::Operand;
 using filter_internal::Path;
 using filter_internal::PathStep;
 using filter_internal::RangeNode;
@@ -64,6 +63,7 @@ using filter_internal::Token;
 using filter_internal::ToLower;
 using filter_internal::ToUpper;
 using filter_internal::Tri;
+using filter_internal::TypeName;
 using filter_internal::Val;
 
 // ------------------------------------------------------------------ Parser

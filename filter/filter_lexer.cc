@@ -356,7 +356,6 @@ class Lexer {
     return Error(at, "unknown escape sequence '\\" + Sanitize(Clip(src_, at + 1, 1)) + "'");
   }
 
-
   // Integers: decimal, octal 0.., hex 0x.., binary 0b..; floats: decimal
   // with '.' and/or an exponent, or hex with a 'p' exponent.
   Status Number(size_t start, Token* t) {

@@ -84,7 +84,8 @@ class MemFile {
     char* dst = out->data() + out->size() - size;
     size_t done = 0;
     while (done < static_cast<size_t>(size)) {
-      ssize_t n = pread(fd_, dst + done, static_cast<size_t>(size) - done, static_cast<off_t>(done));
+      ssize_t n =
+          pread(fd_, dst + done, static_cast<size_t>(size) - done, static_cast<off_t>(done));
       if (n <= 0) return Status::IOError("reading in-memory index file failed");
       done += static_cast<size_t>(n);
     }
@@ -123,8 +124,8 @@ class HnswIndex final : public VectorIndex {
     if (!file.ok()) return Status::IOError("memfd_create failed while loading HNSW index");
     FE_RETURN_IF_ERROR(file.WriteAll(payload));
     try {
-      hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), file.path(), false,
-                                                                 0);
+      hnsw_ =
+          std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), file.path(), false, 0);
     } catch (const std::bad_alloc&) {
       return Status::ResourceExhausted("out of memory loading HNSW index");
     } catch (const std::exception& e) {
@@ -194,7 +195,8 @@ class HnswIndex final : public VectorIndex {
                                        const SlotPredicate& admit) const override {
     FE_ASSIGN_OR_RETURN(std::vector<float> q, Prepare(query));
     if (k == 0 || hnsw_->cur_element_count == 0) return std::vector<Neighbor>();
-    const size_t ef = std::max(k, ef_search == 0 ? static_cast<size_t>(options_.ef_search) : ef_search);
+    const size_t ef =
+        std::max(k, ef_search == 0 ? static_cast<size_t>(options_.ef_search) : ef_search);
     const hnswlib::tableint entry = Descend(q.data());
     auto& g = *hnsw_;
     TopQueue top;
@@ -207,8 +209,7 @@ class HnswIndex final : public VectorIndex {
     return Drain(&top, k);
   }
 
-  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query,
-                                            size_t k) const override {
+  Result<std::vector<Neighbor>> ExactSearch(std::span<const float> query, size_t k) const override {
     return ExactSearch(query, k, SlotPredicate());
   }
 
@@ -285,10 +286,9 @@ class HnswIndex final : public VectorIndex {
 
  private:
   // Farthest on top (hnswlib's own result queue type).
-  using TopQueue =
-      std::priority_queue<std::pair<float, hnswlib::tableint>,
-                          std::vector<std::pair<float, hnswlib::tableint>>,
-                          hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+  using TopQueue = std::priority_queue<std::pair<float, hnswlib::tableint>,
+                                       std::vector<std::pair<float, hnswlib::tableint>>,
+                                       hnswlib::HierarchicalNSW<float>::CompareByFirst>;
 
   static void Offer(TopQueue* top, size_t k, float distance, hnswlib::tableint id) {
     if (top->size() < k) {
@@ -357,7 +357,8 @@ class HnswIndex final : public VectorIndex {
       return !g.isMarkedDeleted(id) && admit(g.getExternalLabel(id));
     };
     TopQueue results;  // admitted, worst on top
-    std::priority_queue<std::pair<float, hnswlib::tableint>> candidates;  // -distance: nearest on top
+    std::priority_queue<std::pair<float, hnswlib::tableint>>
+        candidates;  // -distance: nearest on top
     float bound = std::numeric_limits<float>::max();
     const float d0 = g.fstdistfunc_(q, g.getDataByInternalId(entry), g.dist_func_param_);
     candidates.emplace(-d0, entry);

@@ -398,9 +398,7 @@ class IvfIndex final : public VectorIndex {
       std::vector<float> residual(v, v + options_.dim);
       const float* centroid = Centroids() + static_cast<size_t>(list) * options_.dim;
       switch (options_.kind) {
-        case IvfKind::kFlat:
-          std::memcpy(code.data(), v, options_.dim * sizeof(float));
-          break;
+        case IvfKind::kFlat: std::memcpy(code.data(), v, options_.dim * sizeof(float)); break;
         case IvfKind::kSq8: {
           const auto& sq = static_cast<const faiss::IndexIVFScalarQuantizer&>(*ivf_);
           if (sq.by_residual) {
@@ -518,15 +516,11 @@ class IvfIndex final : public VectorIndex {
     auto* ivf = dynamic_cast<faiss::IndexIVF*>(index.get());
     bool kind_ok = false;
     switch (options_.kind) {
-      case IvfKind::kFlat:
-        kind_ok = dynamic_cast<faiss::IndexIVFFlat*>(ivf) != nullptr;
-        break;
+      case IvfKind::kFlat: kind_ok = dynamic_cast<faiss::IndexIVFFlat*>(ivf) != nullptr; break;
       case IvfKind::kSq8:
         kind_ok = dynamic_cast<faiss::IndexIVFScalarQuantizer*>(ivf) != nullptr;
         break;
-      case IvfKind::kPq:
-        kind_ok = dynamic_cast<faiss::IndexIVFPQ*>(ivf) != nullptr;
-        break;
+      case IvfKind::kPq: kind_ok = dynamic_cast<faiss::IndexIVFPQ*>(ivf) != nullptr; break;
     }
     if (!kind_ok || !ivf->is_trained || ivf->d != options_.dim ||
         ivf->metric_type != FaissMetric(options_.metric) || ivf->nlist != nlist ||
@@ -601,12 +595,9 @@ class IvfIndex final : public VectorIndex {
 
 const char* IvfKindName(IvfKind kind) {
   switch (kind) {
-    case IvfKind::kFlat:
-      return "ivf_flat";
-    case IvfKind::kSq8:
-      return "ivf_sq8";
-    case IvfKind::kPq:
-      return "ivf_pq";
+    case IvfKind::kFlat: return "ivf_flat";
+    case IvfKind::kSq8: return "ivf_sq8";
+    case IvfKind::kPq: return "ivf_pq";
   }
   return "unknown";
 }

@@ -2,11 +2,11 @@
 
 #include <errno.h>
 
+#include <fmt/format.h>
 #include <cstdio>
 #include <cstring>
 #include <istream>
 #include <memory>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -195,18 +195,12 @@ std::optional<Format> ParseFormat(std::string_view name) {
 
 const char* FormatName(Format format) {
   switch (format) {
-    case Format::kAuto:
-      return "auto";
-    case Format::kText:
-      return "text";
-    case Format::kMarkdown:
-      return "markdown";
-    case Format::kHtml:
-      return "html";
-    case Format::kPdf:
-      return "pdf";
-    case Format::kJsonl:
-      return "jsonl";
+    case Format::kAuto: return "auto";
+    case Format::kText: return "text";
+    case Format::kMarkdown: return "markdown";
+    case Format::kHtml: return "html";
+    case Format::kPdf: return "pdf";
+    case Format::kJsonl: return "jsonl";
   }
   return "unknown";
 }

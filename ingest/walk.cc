@@ -120,23 +120,15 @@ bool Match(const std::vector<Token>& tokens, std::string_view text) {
     for (size_t j = n; j-- > 0;) {
       const auto c = static_cast<unsigned char>(text[j]);
       switch (token.kind) {
-        case Token::kChar:
-          cur[j] = text[j] == token.c && next[j + 1];
-          break;
+        case Token::kChar: cur[j] = text[j] == token.c && next[j + 1]; break;
         case Token::kAnyChar: {
           const size_t len = std::min(CharLength(c), n - j);
           cur[j] = c != '/' && next[j + len];
           break;
         }
-        case Token::kClass:
-          cur[j] = c != '/' && InClass(token, c) && next[j + 1];
-          break;
-        case Token::kStar:
-          cur[j] = next[j] || (c != '/' && cur[j + 1]);
-          break;
-        case Token::kGlobstar:
-          cur[j] = next[j] || cur[j + 1];
-          break;
+        case Token::kClass: cur[j] = c != '/' && InClass(token, c) && next[j + 1]; break;
+        case Token::kStar: cur[j] = next[j] || (c != '/' && cur[j + 1]); break;
+        case Token::kGlobstar: cur[j] = next[j] || cur[j + 1]; break;
         case Token::kGlobstarSlash:
           slash_ahead = slash_ahead || (c == '/' && next[j + 1]);
           cur[j] = next[j] || slash_ahead;

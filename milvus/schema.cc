@@ -160,12 +160,9 @@ Schema NativeSchema(const CollectionInfo& info, const NativeNames& names) {
 
 const char* MetricTypeName(Metric metric) {
   switch (metric) {
-    case Metric::kCosine:
-      return "COSINE";
-    case Metric::kInnerProduct:
-      return "IP";
-    case Metric::kL2:
-      return "L2";
+    case Metric::kCosine: return "COSINE";
+    case Metric::kInnerProduct: return "IP";
+    case Metric::kL2: return "L2";
   }
   return "COSINE";
 }
@@ -188,9 +185,7 @@ Index IndexFromCollection(const CollectionSchema& s, const std::string& field_na
       index.params = {
           {"M", s.hnsw.m}, {"efConstruction", s.hnsw.ef_construction}, {"ef", s.hnsw.ef_search}};
       break;
-    case IndexKind::kFlat:
-      index.index_type = "FLAT";
-      break;
+    case IndexKind::kFlat: index.index_type = "FLAT"; break;
     case IndexKind::kIvfFlat:
     case IndexKind::kIvfSq8:
     case IndexKind::kIvfPq:

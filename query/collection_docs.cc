@@ -149,10 +149,10 @@ Result<std::shared_ptr<const encoders::Chunker>> CollectionImpl::MakeChunker(
 std::string CollectionImpl::VersionHash(const storage::SourceRecord& r) const {
   // Everything that shapes the stored chunks, length-prefixed.
   std::string shape;
-  for (std::string_view part : {std::string_view(r.content_hash), std::string_view(r.source),
-                                std::string_view(r.title), std::string_view(r.metadata),
-                                std::string_view(record_.encoder_spec),
-                                std::string_view(record_.document_prefix)}) {
+  for (std::string_view part :
+       {std::string_view(r.content_hash), std::string_view(r.source), std::string_view(r.title),
+        std::string_view(r.metadata), std::string_view(record_.encoder_spec),
+        std::string_view(record_.document_prefix)}) {
     shape += fmt::format("{}:", part.size());
     shape += part;
   }
@@ -174,8 +174,8 @@ DocumentInfo CollectionImpl::InfoFromRecord(std::string id, storage::SourceRecor
   info.updated_unix_ms = r.updated_unix_ms;
   info.chunks.reserve(r.chunks.size());
   for (size_t c = 0; c < r.chunks.size(); ++c) {
-    info.chunks.push_back({static_cast<uint32_t>(c), r.chunks[c].begin, r.chunks[c].end,
-                           r.chunks[c].tokens});
+    info.chunks.push_back(
+        {static_cast<uint32_t>(c), r.chunks[c].begin, r.chunks[c].end, r.chunks[c].tokens});
     info.tokens += r.chunks[c].tokens;
   }
   if (with_vector) info.vector = std::move(r.vector);
@@ -371,7 +371,8 @@ Status CollectionImpl::CommitSources(const WriteOptions& options, const encoders
     if (current[i]) {
       FE_ASSIGN_OR_RETURN(now, storage::DecodeSource(*current[i]));
     }
-    const bool same = now.has_value() == p->had_old && (!now || now->version_hash == p->old_version);
+    const bool same =
+        now.has_value() == p->had_old && (!now || now->version_hash == p->old_version);
     if (same) continue;
     // Changed by another writer since it was prepared: prepare it again, here
     // (rare; encoding under the write lock holds other writers meanwhile).
@@ -393,8 +394,8 @@ Status CollectionImpl::CommitSources(const WriteOptions& options, const encoders
     meta["doc"] = {{"id", p->doc.id}, {"source", p->record.source}, {"title", p->record.title}};
     for (size_t c = 0; c < p->chunks.size(); ++c) {
       encoders::Chunk& chunk = p->chunks[c];
-      meta["chunk"] = {{"n", c}, {"begin", chunk.begin}, {"end", chunk.end},
-                       {"tokens", chunk.token_count}};
+      meta["chunk"] = {
+          {"n", c}, {"begin", chunk.begin}, {"end", chunk.end}, {"tokens", chunk.token_count}};
       Document d;
       d.id = ChunkIdString(p->doc.id, c);
       d.text = std::move(chunk.text);

@@ -20,9 +20,9 @@ namespace flashembed::query {
 
 struct CollectionImpl::SourceTable {
   std::vector<std::string> ids;
-  std::vector<float> vectors;              // ids.size() x dim
-  std::vector<nlohmann::json> metadata;    // the document's metadata + "doc"
-  std::vector<uint32_t> chunks;            // chunk count
+  std::vector<float> vectors;            // ids.size() x dim
+  std::vector<nlohmann::json> metadata;  // the document's metadata + "doc"
+  std::vector<uint32_t> chunks;          // chunk count
   std::unordered_map<std::string, size_t> position;
 };
 
@@ -43,10 +43,8 @@ float Similarity(index::Metric metric, std::span<const float> a, std::span<const
   switch (metric) {
     case index::Metric::kCosine:
       return na > 0 && nb > 0 ? FiniteScore(dot / std::sqrt(na * nb)) : 0.0f;
-    case index::Metric::kInnerProduct:
-      return FiniteScore(dot);
-    case index::Metric::kL2:
-      return FiniteScore(-l2);
+    case index::Metric::kInnerProduct: return FiniteScore(dot);
+    case index::Metric::kL2: return FiniteScore(-l2);
   }
   return 0.0f;
 }
@@ -215,7 +213,8 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     }
   } else {
     if (options.search.min_score || options.search.max_score) {
-      return Status::InvalidArgument("min_score / max_score do not apply to pooled document search");
+      return Status::InvalidArgument(
+          "min_score / max_score do not apply to pooled document search");
     }
     FE_ASSIGN_OR_RETURN(std::vector<float> q, QueryVector(query));
     FE_ASSIGN_OR_RETURN(PreparedFilter filter,
@@ -238,11 +237,10 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
             Similarity(metric_, q, std::span<const float>(t.vectors).subspan(i * dim, dim)), i);
       }
       const size_t take = std::min(k, scored.size());
-      std::partial_sort(scored.begin(), scored.begin() + take, scored.end(),
-                        [&](const auto& a, const auto& b) {
-                          return a.first != b.first ? a.first > b.first
-                                                    : t.ids[a.second] < t.ids[b.second];
-                        });
+      std::partial_sort(
+          scored.begin(), scored.begin() + take, scored.end(), [&](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first > b.first : t.ids[a.second] < t.ids[b.second];
+          });
       scored.resize(take);
       for (const auto& [score, i] : scored) found.push_back({t.ids[i], score, {}, t.chunks[i]});
     }
@@ -302,8 +300,8 @@ Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     FE_ASSIGN_OR_RETURN(std::vector<Document> docs, GetMany(neighbor_ids, /*with_vector=*/false));
     std::unordered_map<std::string, Passage> by_id;
     for (Document& d : docs) {
-      std::optional<Passage> p = PassageOf(
-          d.metadata, options.search.with_text ? std::move(d.text) : std::string(), 0.0f);
+      std::optional<Passage> p =
+          PassageOf(d.metadata, options.search.with_text ? std::move(d.text) : std::string(), 0.0f);
       if (p) by_id.emplace(d.id.ToString(), std::move(*p));
     }
     for (DocumentHit& hit : out) {

@@ -116,9 +116,10 @@ std::vector<Ranked> CollectionImpl::RankedFrom(const std::vector<index::Neighbor
   return out;
 }
 
-Result<std::vector<Ranked>> CollectionImpl::RankWithText(
-    const SearchOptions& options, const std::string& keywords,
-    const std::function<bool(uint64_t)>& admit, const NeighborSource& vector_side) const {
+Result<std::vector<Ranked>> CollectionImpl::RankWithText(const SearchOptions& options,
+                                                         const std::string& keywords,
+                                                         const std::function<bool(uint64_t)>& admit,
+                                                         const NeighborSource& vector_side) const {
   const bool hybrid = static_cast<bool>(vector_side);
   const size_t depth = hybrid ? HybridDepth(options.k) : options.k;
   FE_ASSIGN_OR_RETURN(std::vector<TextHit> text, text_index_->Search(keywords, depth, admit));
@@ -233,15 +234,16 @@ Result<std::vector<Document>> CollectionImpl::Find(const FindOptions& options) c
   const size_t limit = options.limit == 0 ? SIZE_MAX : options.limit;
   std::vector<Document> out;
   // One document and (if asked) vector record into `out`.
-  auto append = [&](std::string_view doc_bytes, const std::optional<std::string>& vec_bytes)
-      -> Status {
+  auto append = [&](std::string_view doc_bytes,
+                    const std::optional<std::string>& vec_bytes) -> Status {
     FE_ASSIGN_OR_RETURN(storage::DocumentRecord rec, storage::DecodeDocument(doc_bytes));
     Document doc;
     FE_ASSIGN_OR_RETURN(doc.id, IdFromPart(rec.id_key));
     if (options.with_text) doc.text = std::move(rec.text);
     doc.metadata = options.with_metadata ? std::move(rec.metadata) : std::string();
     if (options.with_vector) {
-      if (!vec_bytes) return Status::Corruption("a document of \"" + record_.name + "\" has no vector");
+      if (!vec_bytes)
+        return Status::Corruption("a document of \"" + record_.name + "\" has no vector");
       FE_ASSIGN_OR_RETURN(doc.vector, storage::DecodeVector(*vec_bytes, record_.dim));
     }
     out.push_back(std::move(doc));

@@ -94,7 +94,8 @@ Status CollectionImpl::CheckOpen() const {
   switch (state_flag_.load()) {
     case State::kOpen: return Status::OK();
     case State::kClosed: return Status::Cancelled("database is closed");
-    case State::kDropped: return Status::NotFound("collection \"" + record_.name + "\" was dropped");
+    case State::kDropped:
+      return Status::NotFound("collection \"" + record_.name + "\" was dropped");
   }
   return Status::Internal("bad collection state");
 }
@@ -146,8 +147,8 @@ Result<Document> CollectionImpl::Get(const Id& id) const {
   auto doc_bytes = store_->Get(storage::Cf::kDocuments, storage::SlotKey(cid, slot), &view);
   auto vec_bytes = store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, slot), &view);
   if (doc_bytes.status().IsNotFound() || vec_bytes.status().IsNotFound()) {
-    return Status::Corruption("document with id " + Quote(id) + " in collection \"" +
-                              record_.name + "\" has an id record but no " +
+    return Status::Corruption("document with id " + Quote(id) + " in collection \"" + record_.name +
+                              "\" has an id record but no " +
                               (doc_bytes.ok() ? "vector" : "document record"));
   }
   if (!doc_bytes.ok()) return doc_bytes.status();
@@ -217,20 +218,19 @@ Status CollectionImpl::EnsureFilterRows(const std::vector<std::vector<std::strin
     rows = std::make_unique<FilterRows>();
     rows->rows.reserve(state_.live_count);
     Status bad;
-    FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kDocuments, storage::CollectionPrefix(record_.cid),
-                                    storage::CollectionEnd(record_.cid),
-                                    [&](std::string_view key, std::string_view value) {
-                                      auto rec = storage::DecodeDocument(value);
-                                      if (!rec.ok()) {
-                                        bad = rec.status();
-                                        return false;
-                                      }
-                                      auto id = IdFromPart(rec->id_key);
-                                      bad = id.ok() ? rows->Put(storage::SlotFromKey(key),
-                                                                std::move(id).value(), rec->metadata)
-                                                    : id.status();
-                                      return bad.ok();
-                                    }));
+    FE_RETURN_IF_ERROR(store_->Scan(
+        storage::Cf::kDocuments, storage::CollectionPrefix(record_.cid),
+        storage::CollectionEnd(record_.cid), [&](std::string_view key, std::string_view value) {
+          auto rec = storage::DecodeDocument(value);
+          if (!rec.ok()) {
+            bad = rec.status();
+            return false;
+          }
+          auto id = IdFromPart(rec->id_key);
+          bad = id.ok() ? rows->Put(storage::SlotFromKey(key), std::move(id).value(), rec->metadata)
+                        : id.status();
+          return bad.ok();
+        }));
     FE_RETURN_IF_ERROR(bad);
   }
   std::unique_lock<RwMutex> exclusive(index_mu_);
@@ -260,8 +260,8 @@ Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::MatchesFrom
     const std::optional<size_t> field = field_store_->FieldOf(c.field.keys);
     if (!field) continue;
     std::vector<uint64_t> candidates;
-    FE_ASSIGN_OR_RETURN(bool within,
-                        field_store_->Candidates(*field, c, best ? best->size() : limit, &candidates));
+    FE_ASSIGN_OR_RETURN(
+        bool within, field_store_->Candidates(*field, c, best ? best->size() : limit, &candidates));
     if (within) best = std::move(candidates);
   }
   if (!best) return std::shared_ptr<const std::vector<uint64_t>>();
@@ -349,13 +349,13 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
       .options = options,
       .prepared = prepared,
       .q = q,
-      .planner = SearchPlanner({.filtered = prepared.filter.has_value(),
-                                .mode = options.mode,
-                                .k = options.k,
-                                .ef_search = options.ef_search != 0 ? options.ef_search
-                                                                    : size_t{record_.ef_search},
-                                .live = index_->size(),
-                                .exact_search_below = options_.exact_search_below}),
+      .planner = SearchPlanner(
+          {.filtered = prepared.filter.has_value(),
+           .mode = options.mode,
+           .k = options.k,
+           .ef_search = options.ef_search != 0 ? options.ef_search : size_t{record_.ef_search},
+           .live = index_->size(),
+           .exact_search_below = options_.exact_search_below}),
       .effort = IndexEffort(options),
       .rows = rows_.get(),
   };
@@ -368,10 +368,10 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   if (options.ranking != Ranking::kVector) {
     std::function<bool(uint64_t)> admit;
     if (prepared.filter) admit = [&run](uint64_t slot) { return run.Admits(slot); };
-    FE_ASSIGN_OR_RETURN(std::vector<Ranked> ranked,
-                        RankWithText(options, keywords, admit,
-                                     options.ranking == Ranking::kHybrid ? neighbors
-                                                                         : NeighborSource()));
+    FE_ASSIGN_OR_RETURN(
+        std::vector<Ranked> ranked,
+        RankWithText(options, keywords, admit,
+                     options.ranking == Ranking::kHybrid ? neighbors : NeighborSource()));
     run.stats.strategy =
         options.ranking == Ranking::kText ? "text" : "hybrid+" + run.stats.strategy;
     if (options.stats != nullptr) *options.stats = run.stats;
@@ -387,8 +387,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
 }
 
 Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::LockForSearch(
-    const PreparedFilter& prepared, size_t k, bool grouped,
-    std::shared_lock<RwMutex>* lock) const {
+    const PreparedFilter& prepared, size_t k, bool grouped, std::shared_lock<RwMutex>* lock) const {
   // A selective conjunct on a declared field narrows through the stored
   // field index, without loading the documents' metadata; other filters,
   // and grouping, need the in-memory rows.
@@ -578,7 +577,8 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
       // Encoders embed such a text ([CLS] [SEP]), but as a stored document
       // it is almost always a mistake in the input.
       return Status::InvalidArgument(
-          where() + ": text is empty (or only whitespace / control characters) and no vector is given");
+          where() +
+          ": text is empty (or only whitespace / control characters) and no vector is given");
     } else {
       to_encode.push_back(i);
     }

@@ -23,10 +23,10 @@
 
 namespace flashembed::query {
 
-struct FilterRows;  // query/filter_rows.h
-class TextIndex;    // query/text_index.h
-class FieldStore;   // query/field_store.h
-struct PreparedFilter;  // query/filter_rows.h
+struct FilterRows;                     // query/filter_rows.h
+class TextIndex;                       // query/text_index.h
+class FieldStore;                      // query/field_store.h
+struct PreparedFilter;                 // query/filter_rows.h
 using TextStats = storage::TextStats;  // as query/text_index.h names it
 
 // Id <-> the id part of its ids-family key (storage/records.h).
@@ -71,9 +71,9 @@ class CollectionImpl final : public Collection,
   Status Snapshot() override;
 
   // Long documents (collection_docs.cc, ingest.cc).
-  Result<std::vector<PutDocumentResult>> PutDocuments(const WriteOptions& options,
-                                                      const ChunkingOptions& chunking,
-                                                      std::span<const SourceDocument> docs) override;
+  Result<std::vector<PutDocumentResult>> PutDocuments(
+      const WriteOptions& options, const ChunkingOptions& chunking,
+      std::span<const SourceDocument> docs) override;
   Result<DocumentInfo> GetDocument(std::string_view id, bool with_vector) const override;
   Result<size_t> DeleteDocuments(const WriteOptions& options,
                                  std::span<const std::string> ids) override;
@@ -91,11 +91,11 @@ class CollectionImpl final : public Collection,
   // One document after the chunk stage of PutDocuments / an ingest: chunked,
   // compared with the stored version, its re-usable chunk vectors found.
   struct PreparedSource {
-    SourceDocument doc;             // text moved out once chunked
-    storage::SourceRecord record;   // to store (vector filled by EncodeSources)
-    bool had_old = false;           // a version was stored when prepared ...
-    std::string old_version;        // ... with this version_hash
-    uint32_t old_chunks = 0;        // ... and this many chunks
+    SourceDocument doc;            // text moved out once chunked
+    storage::SourceRecord record;  // to store (vector filled by EncodeSources)
+    bool had_old = false;          // a version was stored when prepared ...
+    std::string old_version;       // ... with this version_hash
+    uint32_t old_chunks = 0;       // ... and this many chunks
     std::vector<encoders::Chunk> chunks;
     std::vector<float> vectors;     // chunks x dim; rows of to_encode unset
     std::vector<size_t> to_encode;  // chunks without a re-usable vector
@@ -191,8 +191,7 @@ class CollectionImpl final : public Collection,
   // exact) until options.k hits or groups are settled, and returns the
   // chosen neighbours in result order. REQUIRES: index_mu_ held; rows_
   // loaded when grouping.
-  using NeighborSource =
-      std::function<Result<std::vector<index::Neighbor>>(size_t k, bool exact)>;
+  using NeighborSource = std::function<Result<std::vector<index::Neighbor>>(size_t k, bool exact)>;
   Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
       const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
       const NeighborSource& neighbors) const;
@@ -276,7 +275,7 @@ class CollectionImpl final : public Collection,
 
   // Serialises writers, snapshots, close and drop.
   mutable std::mutex write_mu_;
-  storage::CollectionState state_;  // guarded by write_mu_
+  storage::CollectionState state_;   // guarded by write_mu_
   uint64_t ops_since_snapshot_ = 0;  // guarded by write_mu_
   bool has_snapshot_ = false;        // guarded by write_mu_
 
@@ -298,7 +297,7 @@ class CollectionImpl final : public Collection,
   std::atomic<uint64_t> live_count_{0};
   // Long documents stored (sources family): -1 until counted.
   mutable std::atomic<int64_t> source_count_{-1};
-  mutable std::mutex sources_mu_;  // guards source_table_
+  mutable std::mutex sources_mu_;                      // guards source_table_
   mutable std::shared_ptr<SourceTable> source_table_;  // shared_ptr: SourceTable is incomplete here
 };
 

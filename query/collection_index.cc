@@ -57,8 +57,8 @@ bool IsIvf(uint8_t kind) {
 // An empty index of the collection's kind.
 Result<std::unique_ptr<index::VectorIndex>> NewIndexFor(const storage::CollectionRecord& r) {
   if (r.index_kind == static_cast<uint8_t>(IndexKind::kFlat)) {
-    return index::NewFlatIndex({.dim = static_cast<int>(r.dim),
-                                .metric = static_cast<index::Metric>(r.metric)});
+    return index::NewFlatIndex(
+        {.dim = static_cast<int>(r.dim), .metric = static_cast<index::Metric>(r.metric)});
   }
   if (IsIvf(r.index_kind)) return index::NewIvfIndex(IvfOptionsOf(r));
   return index::NewHnswIndex(HnswOptionsOf(r));
@@ -84,8 +84,8 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
   if (!record.encoder_spec.empty()) {
     auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
     if (!made.ok()) {
-      return made.status().WithContext("collection \"" + record.name + "\" was created with encoder " +
-                                       record.encoder_spec);
+      return made.status().WithContext("collection \"" + record.name +
+                                       "\" was created with encoder " + record.encoder_spec);
     }
     encoder = std::move(made).value();
     if (encoder->dim() != static_cast<int>(record.dim)) {
@@ -185,14 +185,13 @@ Status CollectionImpl::RebuildIndex() {
   const uint32_t cid = record_.cid;
   FE_ASSIGN_OR_RETURN(auto idx, NewIndexFor(record_));
   Status add;
-  FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kVectors, storage::CollectionPrefix(cid),
-                                  storage::CollectionEnd(cid),
-                                  [&](std::string_view key, std::string_view value) {
-                                    auto v = storage::DecodeVector(value, record_.dim);
-                                    add = v.ok() ? idx->Add(storage::SlotFromKey(key), *v)
-                                                 : v.status();
-                                    return add.ok();
-                                  }));
+  FE_RETURN_IF_ERROR(
+      store_->Scan(storage::Cf::kVectors, storage::CollectionPrefix(cid),
+                   storage::CollectionEnd(cid), [&](std::string_view key, std::string_view value) {
+                     auto v = storage::DecodeVector(value, record_.dim);
+                     add = v.ok() ? idx->Add(storage::SlotFromKey(key), *v) : v.status();
+                     return add.ok();
+                   }));
   FE_RETURN_IF_ERROR(add);
   if (idx->size() != state_.live_count) {
     return Status::Corruption(

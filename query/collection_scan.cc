@@ -168,8 +168,9 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
     if (!parsed.ok()) return Status::InvalidArgument(where + ": " + parsed.status().message());
     const nlohmann::json meta = std::move(parsed).value();
     if (meta.contains("doc") || meta.contains("chunk")) {
-      return Status::InvalidArgument(where + ": metadata must be a JSON object without the "
-                                             "reserved keys \"doc\" and \"chunk\"");
+      return Status::InvalidArgument(where +
+                                     ": metadata must be a JSON object without the "
+                                     "reserved keys \"doc\" and \"chunk\"");
     }
     storage::SourceRecord& r = records[d];
     r.source = info.source;
@@ -195,16 +196,16 @@ Status CollectionImpl::RestoreDocuments(const WriteOptions& options,
       const Document& chunk = chunks[it->second];
       Result<nlohmann::json> chunk_meta = ParseMetadata(chunk.metadata);
       if (!chunk_meta.ok()) {
-        return Status::InvalidArgument("chunk \"" + chunk_id + "\": " +
-                                       chunk_meta.status().message());
+        return Status::InvalidArgument("chunk \"" + chunk_id +
+                                       "\": " + chunk_meta.status().message());
       }
       nlohmann::json& cm = *chunk_meta;
-      const bool matches =
-          cm.contains("doc") && cm["doc"].is_object() &&
-          cm["doc"].value("id", nlohmann::json()) == info.id && cm.contains("chunk") &&
-          cm["chunk"].is_object() && cm["chunk"].value("n", nlohmann::json()) == c &&
-          cm["chunk"].value("begin", nlohmann::json()) == ci.begin &&
-          cm["chunk"].value("end", nlohmann::json()) == ci.end;
+      const bool matches = cm.contains("doc") && cm["doc"].is_object() &&
+                           cm["doc"].value("id", nlohmann::json()) == info.id &&
+                           cm.contains("chunk") && cm["chunk"].is_object() &&
+                           cm["chunk"].value("n", nlohmann::json()) == c &&
+                           cm["chunk"].value("begin", nlohmann::json()) == ci.begin &&
+                           cm["chunk"].value("end", nlohmann::json()) == ci.end;
       if (!matches || ci.end < ci.begin || ci.end > info.bytes) {
         return Status::InvalidArgument(
             fmt::format("chunk \"{}\": its metadata \"doc\" / \"chunk\" do not match {}'s chunk {}",

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ostream>
 #include <map>
 #include <mutex>
+#include <ostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -66,8 +66,7 @@ const char* IndexKindName(IndexKind kind) {
 std::optional<IndexKind> ParseIndexKind(std::string_view name) {
   for (const auto& [k, known] : kIndexKindNames) {
     const std::string_view s = known;
-    if (s.size() == name.size() &&
-        std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) {
+    if (s.size() == name.size() && std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) {
           return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
         })) {
       return k;
@@ -148,7 +147,8 @@ Status CollectionSchema::Validate() const {
     return Status::InvalidArgument("query_prefix and document_prefix are limited to 1024 bytes");
   }
   if (encoder.empty() && (!query_prefix.empty() || !document_prefix.empty())) {
-    return Status::InvalidArgument("a collection without an encoder embeds no text: prefixes need an encoder");
+    return Status::InvalidArgument(
+        "a collection without an encoder embeds no text: prefixes need an encoder");
   }
   return Status::OK();
 }
@@ -183,7 +183,8 @@ Status SearchOptions::Validate() const {
         fmt::format("text_weight must be in 0..1, got {:f}", text_weight));
   }
   if (ranking == Ranking::kVector && !keywords.empty()) {
-    return Status::InvalidArgument("keywords are for full-text ranking: set ranking to text or hybrid");
+    return Status::InvalidArgument(
+        "keywords are for full-text ranking: set ranking to text or hybrid");
   }
   if (ranking != Ranking::kVector && (!group_by.empty() || min_score || max_score)) {
     return Status::InvalidArgument(
@@ -319,7 +320,8 @@ std::string Difference(const storage::CollectionRecord& stored,
     return diff("hnsw ef_construction", stored.ef_construction, wanted.ef_construction);
   }
   if (stored.query_prefix != wanted.query_prefix) {
-    return diff("query_prefix", "\"" + stored.query_prefix + "\"", "\"" + wanted.query_prefix + "\"");
+    return diff("query_prefix", "\"" + stored.query_prefix + "\"",
+                "\"" + wanted.query_prefix + "\"");
   }
   if (stored.document_prefix != wanted.document_prefix) {
     return diff("document_prefix", "\"" + stored.document_prefix + "\"",
@@ -370,8 +372,8 @@ class DatabaseImpl final : public Database {
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord stored, storage::DecodeCollection(*existing));
     std::string diff = Difference(stored, wanted);
     if (!diff.empty()) {
-      return Status::InvalidArgument("collection \"" + name + "\" exists with a different schema (" +
-                                     diff + ")");
+      return Status::InvalidArgument("collection \"" + name +
+                                     "\" exists with a different schema (" + diff + ")");
     }
     FE_ASSIGN_OR_RETURN(auto c, GetLocked(name));
     return std::shared_ptr<Collection>(std::move(c));
@@ -463,9 +465,7 @@ class DatabaseImpl final : public Database {
   }
 
   // NotSupported on a read-only database, before any work is done.
-  Status CheckWritable() const {
-    return read_only_ ? store_->Health() : Status::OK();
-  }
+  Status CheckWritable() const { return read_only_ ? store_->Health() : Status::OK(); }
 
   Status ScanCatalog(std::vector<storage::CollectionRecord>* out) const {
     const std::string end = storage::PrefixEnd(storage::kCollectionKeyPrefix);
@@ -473,8 +473,10 @@ class DatabaseImpl final : public Database {
     FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kCatalog, storage::kCollectionKeyPrefix, end,
                                     [&](std::string_view, std::string_view value) {
                                       auto r = storage::DecodeCollection(value);
-                                      if (!r.ok()) decode = r.status();
-                                      else out->push_back(std::move(r).value());
+                                      if (!r.ok())
+                                        decode = r.status();
+                                      else
+                                        out->push_back(std::move(r).value());
                                       return decode.ok();
                                     }));
     return decode;

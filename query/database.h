@@ -277,13 +277,13 @@ enum class Fusion {
 };
 
 struct SearchOptions {
-  size_t k = 10;             // results wanted (groups with group_by); 1..16384
-  size_t ef_search = 0;      // HNSW candidate list; 0 = the collection's default
-  size_t nprobe = 0;         // IVF lists searched; 0 = the collection's default
+  size_t k = 10;         // results wanted (groups with group_by); 1..16384
+  size_t ef_search = 0;  // HNSW candidate list; 0 = the collection's default
+  size_t nprobe = 0;     // IVF lists searched; 0 = the collection's default
   SearchMode mode = SearchMode::kAuto;
-  bool with_text = true;     // fill Hit::text
-  bool with_metadata = true; // fill Hit::metadata
-  bool with_vector = false;  // fill Hit::vector
+  bool with_text = true;      // fill Hit::text
+  bool with_metadata = true;  // fill Hit::metadata
+  bool with_vector = false;   // fill Hit::vector
   // A Milvus filter expression (docs/FILTERS.md) over the document's
   // metadata keys (`lang == "en"`, `meta["a"]["b"] > 2`, `$meta["k"]`) and
   // `id`; empty: every document. Whenever at least k documents match, k come
@@ -306,7 +306,7 @@ struct SearchOptions {
   // Documents without the key form one group (value null). Hit::group holds
   // the value as compact JSON. Empty: no grouping.
   std::string group_by;
-  size_t group_size = 1;     // 1..1024
+  size_t group_size = 1;  // 1..1024
   // Ranking (see Ranking). For kText and kHybrid the full-text query is
   // `keywords`, or the query's text when empty; kHybrid also needs a query
   // vector or text for the vector side. Each side contributes its best
@@ -331,8 +331,8 @@ struct FindOptions {
   // document.
   std::string filter;
   std::string filter_params;
-  size_t offset = 0;         // skip this many matches
-  size_t limit = 0;          // at most this many; 0 = all
+  size_t offset = 0;  // skip this many matches
+  size_t limit = 0;   // at most this many; 0 = all
   bool with_text = true;
   bool with_metadata = true;
   bool with_vector = false;
@@ -405,7 +405,7 @@ struct ChunkingOptions {
 
 struct ChunkInfo {
   uint32_t ordinal = 0;
-  uint64_t begin = 0;   // byte offsets into the document's text
+  uint64_t begin = 0;  // byte offsets into the document's text
   uint64_t end = 0;
   uint32_t tokens = 0;  // model tokens, special tokens excluded
 };
@@ -415,11 +415,11 @@ struct DocumentInfo {
   std::string id;
   std::string source;
   std::string title;
-  std::string metadata;      // the document's own metadata (compact JSON)
-  std::string content_hash;  // 32 hex digits: a 128-bit hash of the text
-  uint64_t bytes = 0;        // length of the text
-  uint64_t tokens = 0;       // sum of the chunks' tokens
-  uint32_t chunk_tokens = 0;    // the resolved chunking it was cut with
+  std::string metadata;       // the document's own metadata (compact JSON)
+  std::string content_hash;   // 32 hex digits: a 128-bit hash of the text
+  uint64_t bytes = 0;         // length of the text
+  uint64_t tokens = 0;        // sum of the chunks' tokens
+  uint32_t chunk_tokens = 0;  // the resolved chunking it was cut with
   uint32_t overlap_tokens = 0;
   std::vector<ChunkInfo> chunks;
   // Token-weighted mean of the chunk vectors, re-normalised to length 1
@@ -448,7 +448,7 @@ struct Passage {
   uint32_t ordinal = 0;
   uint64_t begin = 0;  // byte offsets into the document's text
   uint64_t end = 0;
-  float score = 0;     // similarity to the query (collection metric, higher is better)
+  float score = 0;  // similarity to the query (collection metric, higher is better)
   std::string text;
   // With DocumentSearchOptions::neighbors: up to that many chunks just
   // before and after this one, nearest last / first (their scores are 0).
@@ -461,7 +461,7 @@ struct DocumentHit {
   float score = 0;  // the best passage's score, or the pooled vector's
   std::string source;
   std::string title;
-  std::string metadata;  // the document's own metadata
+  std::string metadata;           // the document's own metadata
   std::vector<Passage> passages;  // best first
 };
 
@@ -494,15 +494,15 @@ struct ScanOptions {
 
 // Progress of an ingest (Collection::StartIngest); every field only grows.
 struct IngestProgress {
-  uint64_t documents = 0;   // documents finished (written, unchanged or failed)
+  uint64_t documents = 0;  // documents finished (written, unchanged or failed)
   uint64_t added = 0;
   uint64_t replaced = 0;
   uint64_t unchanged = 0;
   uint64_t failed = 0;
-  uint64_t chunks = 0;      // chunks written
+  uint64_t chunks = 0;  // chunks written
   uint64_t chunks_encoded = 0;
   uint64_t tokens_encoded = 0;
-  uint64_t bytes = 0;       // text bytes of finished documents
+  uint64_t bytes = 0;  // text bytes of finished documents
 };
 
 struct DocumentError {
@@ -663,8 +663,9 @@ class Collection {
   // oldest first, `options.batch` at a time; everything is read at the point
   // in time of the call (later writes are not seen), and memory stays within
   // one batch. Stops at the first error `visit` returns and returns it.
-  virtual Status ScanRecords(const ScanOptions& options,
-                             const std::function<Status(std::span<const Document>)>& visit) const = 0;
+  virtual Status ScanRecords(
+      const ScanOptions& options,
+      const std::function<Status(std::span<const Document>)>& visit) const = 0;
 
   // Calls `visit` with every long document's record (as GetDocument gives
   // it) in id byte order, all read at the point in time of the call.

@@ -67,9 +67,10 @@ Result<PreparedFilter> PreparedFilter::Make(std::string_view expr, std::string_v
     // `n >= 10 and n < 20` are two conjuncts, each matching much more than
     // their intersection: merge ranges on one path into one.
     if (c.kind == FilterConjunct::Kind::kRange) {
-      auto same = std::find_if(f.conjuncts.begin(), f.conjuncts.end(), [&](const FilterConjunct& o) {
-        return o.kind == FilterConjunct::Kind::kRange && o.field.keys == c.field.keys;
-      });
+      auto same =
+          std::find_if(f.conjuncts.begin(), f.conjuncts.end(), [&](const FilterConjunct& o) {
+            return o.kind == FilterConjunct::Kind::kRange && o.field.keys == c.field.keys;
+          });
       if (same != f.conjuncts.end() && MergeRange(c, &*same)) continue;
     }
     f.paths.push_back(c.field.keys);

@@ -24,8 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
-#include "query/database.h"
 #include "filter/filter.h"
+#include "query/database.h"
 
 namespace flashembed::query {
 
@@ -81,7 +81,8 @@ class FieldIndex {
     // A range orders numbers with numbers and strings with strings only.
     const FilterScalar& any = c.lower ? *c.lower : *c.upper;
     const int rank = std::get<0>(KeyOf(any));
-    const Key lo = c.lower ? KeyOf(*c.lower) : Key{rank, -std::numeric_limits<double>::infinity(), {}};
+    const Key lo =
+        c.lower ? KeyOf(*c.lower) : Key{rank, -std::numeric_limits<double>::infinity(), {}};
     Key hi = c.upper ? KeyOf(*c.upper) : Key{rank, std::numeric_limits<double>::infinity(), {}};
     if (rank == 1 && !c.upper) hi = Key{2, -std::numeric_limits<double>::infinity(), {}};
     return take(lo, hi);
@@ -105,10 +106,10 @@ class FieldIndex {
 
 // A filter from the API (expression + params) ready for planning.
 struct PreparedFilter {
-  std::optional<Filter> filter;           // unset: the filter matches everything
-  std::vector<FilterConjunct> conjuncts;  // conjuncts on metadata paths (indexable)
+  std::optional<Filter> filter;                 // unset: the filter matches everything
+  std::vector<FilterConjunct> conjuncts;        // conjuncts on metadata paths (indexable)
   std::vector<std::vector<std::string>> paths;  // their paths
-  std::string cache_key;                  // expression + '\0' + params
+  std::string cache_key;                        // expression + '\0' + params
 
   // InvalidArgument for a bad expression, or params that are not a JSON
   // object.
@@ -147,7 +148,8 @@ struct FilterRows {
   // so the cache has its own mutex; any change of rows clears it.
   static constexpr size_t kCachedFilters = 16;
   mutable std::mutex cache_mu;
-  mutable std::vector<std::pair<std::string, std::shared_ptr<const MatchSet>>> cache;  // newest last
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const MatchSet>>>
+      cache;  // newest last
 
   std::shared_ptr<const MatchSet> Recall(const std::string& key, bool* seen) const {
     std::lock_guard<std::mutex> lock(cache_mu);
@@ -180,9 +182,9 @@ struct FilterRows {
 
   // Adds or replaces the row of `slot`; Corruption if metadata is not JSON.
   Status Put(uint64_t slot, Id id, std::string_view metadata) {
-    nlohmann::json meta = metadata.empty()
-                              ? nlohmann::json::object()
-                              : nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json meta =
+        metadata.empty() ? nlohmann::json::object()
+                         : nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
     if (meta.is_discarded()) {
       return Status::Corruption("stored metadata of slot " + std::to_string(slot) +
                                 " is not valid JSON");

@@ -152,9 +152,7 @@ class IngestImpl final : public DocumentIngest {
     prepared_.Close();
     encoded_.Close();
   }
-  void Failed(const Prepared& p, const Status& s) {
-    ReportError({p.doc.id, p.doc.source, s});
-  }
+  void Failed(const Prepared& p, const Status& s) { ReportError({p.doc.id, p.doc.source, s}); }
 
   void ChunkStage() {
     while (auto doc = input_.Pop()) {
@@ -184,7 +182,8 @@ class IngestImpl final : public DocumentIngest {
       }
       const auto t0 = std::chrono::steady_clock::now();
       Status s = collection_->EncodeSources(ptrs);
-      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double dt =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       {
         std::lock_guard<std::mutex> lock(mu_);
         encode_seconds_ += dt;
@@ -357,8 +356,7 @@ Result<std::unique_ptr<DocumentIngest>> CollectionImpl::StartIngest(const Ingest
   FE_RETURN_IF_ERROR(CheckWritable());
   FE_ASSIGN_OR_RETURN(auto chunker, MakeChunker(options.chunking));
   return std::unique_ptr<DocumentIngest>(
-      new IngestImpl(shared_from_this(), options,
-                     std::move(chunker)));
+      new IngestImpl(shared_from_this(), options, std::move(chunker)));
 }
 
 }  // namespace flashembed::query

@@ -19,9 +19,9 @@ const char* StrategyName(Strategy strategy) {
 
 SearchPlanner::SearchPlanner(const PlanInputs& inputs)
     : inputs_(inputs),
-      exact_everything_(inputs.mode == SearchMode::kExact ||
-                        (inputs.mode == SearchMode::kAuto &&
-                         inputs.live <= inputs.exact_search_below)) {}
+      exact_everything_(
+          inputs.mode == SearchMode::kExact ||
+          (inputs.mode == SearchMode::kAuto && inputs.live <= inputs.exact_search_below)) {}
 
 size_t SearchPlanner::CandidateLimit(size_t k, size_t live) {
   return std::max<size_t>(k, live / kGraphMinPassRateInverse);

@@ -57,14 +57,14 @@ inline constexpr size_t kPassRateSample = 512;
 
 // What a plan is decided from: one search's options and the collection.
 struct PlanInputs {
-  bool filtered = false;               // the search has a filter
+  bool filtered = false;                // the search has a filter
   SearchMode mode = SearchMode::kAuto;  // SearchOptions::mode
-  size_t k = 10;                       // SearchOptions::k
+  size_t k = 10;                        // SearchOptions::k
   // SearchOptions::ef_search, or the collection's when that is 0: the cost
   // model's ef (raised to each search's k).
   size_t ef_search = 0;
-  size_t live = 0;                     // documents in the index
-  size_t exact_search_below = 2048;    // Options::exact_search_below
+  size_t live = 0;                   // documents in the index
+  size_t exact_search_below = 2048;  // Options::exact_search_below
 };
 
 class SearchPlanner {

@@ -45,10 +45,10 @@ std::vector<Ranked> Fuse(std::span<const Ranked> vector_side, std::span<const Ra
       Ranked& r = fused[list[i].slot];
       r.slot = list[i].slot;
       (is_vector ? r.vector_score : r.text_score) = s;
-      r.score += static_cast<float>(
-          params.fusion == Fusion::kRrf ? RrfTerm(params.rrf_k, i + 1)
-          : is_vector                   ? WeightedVectorTerm(params.metric, params.text_weight, s)
-                                        : WeightedTextTerm(params.text_weight, s));
+      r.score +=
+          static_cast<float>(params.fusion == Fusion::kRrf ? RrfTerm(params.rrf_k, i + 1)
+                             : is_vector ? WeightedVectorTerm(params.metric, params.text_weight, s)
+                                         : WeightedTextTerm(params.text_weight, s));
     }
   };
   add(vector_side, /*is_vector=*/true);
@@ -60,7 +60,8 @@ std::vector<Ranked> Fuse(std::span<const Ranked> vector_side, std::span<const Ra
     return a.score != b.score ? a.score > b.score : a.slot < b.slot;
   };
   const size_t keep = std::min(params.k, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(),
+                    better);
   out.resize(keep);
   return out;
 }

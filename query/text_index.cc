@@ -21,25 +21,30 @@ constexpr float kB = 0.75f;
 enum class CharClass { kSeparator, kWord, kCjk };
 
 bool IsCjk(utf8proc_int32_t c) {
-  return (c >= 0x3040 && c <= 0x30FF) ||    // Hiragana, Katakana
-         (c >= 0x31F0 && c <= 0x31FF) ||    // Katakana phonetic extensions
-         (c >= 0x3400 && c <= 0x4DBF) ||    // CJK extension A
-         (c >= 0x4E00 && c <= 0x9FFF) ||    // CJK unified ideographs
-         (c >= 0xAC00 && c <= 0xD7AF) ||    // Hangul syllables
-         (c >= 0xF900 && c <= 0xFAFF) ||    // CJK compatibility ideographs
-         (c >= 0x20000 && c <= 0x3134F);    // CJK extensions B..H
+  return (c >= 0x3040 && c <= 0x30FF) ||  // Hiragana, Katakana
+         (c >= 0x31F0 && c <= 0x31FF) ||  // Katakana phonetic extensions
+         (c >= 0x3400 && c <= 0x4DBF) ||  // CJK extension A
+         (c >= 0x4E00 && c <= 0x9FFF) ||  // CJK unified ideographs
+         (c >= 0xAC00 && c <= 0xD7AF) ||  // Hangul syllables
+         (c >= 0xF900 && c <= 0xFAFF) ||  // CJK compatibility ideographs
+         (c >= 0x20000 && c <= 0x3134F);  // CJK extensions B..H
 }
 
 CharClass Classify(utf8proc_int32_t c) {
   if (IsCjk(c)) return CharClass::kCjk;
   switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-      return CharClass::kWord;
-    default:
-      return CharClass::kSeparator;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO: return CharClass::kWord;
+    default: return CharClass::kSeparator;
   }
 }
 
@@ -77,11 +82,11 @@ std::vector<std::string> AnalyzeText(std::string_view text) {
   std::vector<std::string> terms;
   const std::string valid = ValidUtf8(text);
   utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t len = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
-      static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                     UTF8PROC_CASEFOLD));
+  const utf8proc_ssize_t len =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
+                   static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+                                                  UTF8PROC_COMPAT | UTF8PROC_CASEFOLD));
   if (len < 0) return terms;  // cannot happen for valid UTF-8 but out of memory
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(mapped, &std::free);
   const std::string_view norm(reinterpret_cast<const char*>(mapped), static_cast<size_t>(len));
@@ -106,7 +111,8 @@ std::vector<std::string> AnalyzeText(std::string_view text) {
     const size_t step = u.ok() ? u.length : 1;
     const std::string_view ch = norm.substr(i, step);
     i += step;
-    const CharClass cls = u.ok() ? Classify(static_cast<utf8proc_int32_t>(u.cp)) : CharClass::kSeparator;
+    const CharClass cls =
+        u.ok() ? Classify(static_cast<utf8proc_int32_t>(u.cp)) : CharClass::kSeparator;
     if (cls == CharClass::kCjk) {
       flush_word();
       cjk.push_back(ch);

@@ -17,6 +17,7 @@
 // ("lingering close") before the socket closes. Closing at once with unread
 // bytes would make the kernel reset the connection, and a client still
 // uploading its body would get a send error instead of reading the answer.
+#include <fmt/format.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -28,7 +29,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -175,7 +175,7 @@ class ServerImpl final : public Server {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopped_ = false;  // guarded by stop_mu_
-  std::thread stopper_;  // guarded by stop_mu_
+  std::thread stopper_;   // guarded by stop_mu_
   std::once_flag stop_once_;
   // Declared last so it is destroyed first: destroying it destroys pending
   // handlers and with them Sessions, whose destructors use the members above.
@@ -263,10 +263,9 @@ void Session::ReadHeader() {
   read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
     self->OnReadTimeout(ec, generation);
   });
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnHeader(ec);
-                          });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnReadTimeout(beast::error_code ec, uint64_t generation) {
@@ -293,8 +292,8 @@ void Session::OnHeader(beast::error_code ec) {
   if (ec) {
     // A malformed request line or header gets 400; a closed or timed-out
     // connection has nobody to answer.
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
       return FailRequest(400, "malformed HTTP request: " + ec.message());
     }
     return Close();
@@ -306,20 +305,17 @@ void Session::OnHeader(beast::error_code ec) {
   if (expect != header.end() && beast::iequals(expect->value(), "100-continue") &&
       !parser_->is_done()) {
     continue_ = http::response<http::empty_body>(http::status::continue_, header.version());
-    http::async_write(stream_, continue_,
-                      [self = shared_from_this()](beast::error_code wec, size_t) {
-                        if (wec) return self->Close();
-                        http::async_read(self->stream_, self->buffer_, *self->parser_,
-                                         [self](beast::error_code rec, size_t) {
-                                           self->OnBody(rec);
-                                         });
-                      });
+    http::async_write(
+        stream_, continue_, [self = shared_from_this()](beast::error_code wec, size_t) {
+          if (wec) return self->Close();
+          http::async_read(self->stream_, self->buffer_, *self->parser_,
+                           [self](beast::error_code rec, size_t) { self->OnBody(rec); });
+        });
     return;
   }
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code rec, size_t) {
-                     self->OnBody(rec);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code rec, size_t) { self->OnBody(rec); });
 }
 
 void Session::OnBody(beast::error_code ec) {
@@ -332,8 +328,8 @@ void Session::OnBody(beast::error_code ec) {
         413, fmt::format("request body larger than {} bytes", server_->options().max_body_bytes));
   }
   if (ec) {
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
       return FailRequest(400, "malformed HTTP request: " + ec.message());
     }
     return Close();

@@ -43,7 +43,7 @@ class Metrics {
 
   std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // guarded by mu_
-  std::map<std::string, Histogram> latency_;                   // guarded by mu_
+  std::map<std::string, Histogram> latency_;                  // guarded by mu_
   std::atomic<uint64_t> texts_embedded_{0};
   std::atomic<int64_t> open_connections_{0};
 };

@@ -27,15 +27,15 @@ std::optional<bool> ParseGoBool(std::string_view s) {
 // get an answer instead of a transport error.
 bool IsUnimplementedMilvusRoute(std::string_view route) {
   constexpr std::array<std::string_view, 10> kCategories = {
-      "partitions/", "databases/", "aliases/", "users/", "roles/", "privilege_groups/",
-      "resource_groups/", "segments/", "jobs/", "collections/fields/"};
+      "partitions/",       "databases/",       "aliases/",  "users/", "roles/",
+      "privilege_groups/", "resource_groups/", "segments/", "jobs/",  "collections/fields/"};
   for (std::string_view c : kCategories) {
     if (route.substr(0, c.size()) == c) return true;
   }
   constexpr std::array<std::string_view, 9> kRoutes = {
-      "collections/rename",         "collections/alter_properties", "collections/drop_properties",
-      "collections/compact",        "collections/get_compaction_state", "collections/flush",
-      "entities/hybrid_search",     "entities/advanced_search",     "collections/add_field"};
+      "collections/rename",     "collections/alter_properties",     "collections/drop_properties",
+      "collections/compact",    "collections/get_compaction_state", "collections/flush",
+      "entities/hybrid_search", "entities/advanced_search",         "collections/add_field"};
   for (std::string_view r : kRoutes) {
     if (route == r) return true;
   }
@@ -47,9 +47,9 @@ Json IndexParamsList(const milvus::Index& index) {
   list.push_back({{"key", "index_type"}, {"value", index.index_type}});
   list.push_back({{"key", "metric_type"}, {"value", index.metric_type}});
   for (auto it = index.params.begin(); it != index.params.end(); ++it) {
-    list.push_back({{"key", it.key()},
-                    {"value", it.value().is_string() ? it.value().get<std::string>()
-                                                     : Dump(it.value())}});
+    list.push_back(
+        {{"key", it.key()},
+         {"value", it.value().is_string() ? it.value().get<std::string>() : Dump(it.value())}});
   }
   return list;
 }
@@ -139,8 +139,9 @@ HttpResponse MilvusApi::Handle(const HttpRequest& request) {
       ctx.int64_as_string = !*allow;
     }
     if (request.body.empty()) {
-      throw ApiError(1801, "can only accept json format request, the request body should be nil, "
-                           "however {} is valid");
+      throw ApiError(1801,
+                     "can only accept json format request, the request body should be nil, "
+                     "however {} is valid");
     }
     std::string parse_error;
     std::optional<Json> body = ParseJsonBody(request.body, &parse_error);
@@ -265,10 +266,11 @@ Json MilvusApi::CreateCollection(const Context& ctx) {
       Result<std::shared_ptr<Collection>> existing = db_->GetCollection(name);
       if (existing.ok()) {
         Result<CollectionInfo> info = (*existing)->Describe();
-        if (info.ok() && info->schema.properties == fe_schema->properties) return {{"code", 0}, {"data", Json::object()}};
+        if (info.ok() && info->schema.properties == fe_schema->properties)
+          return {{"code", 0}, {"data", Json::object()}};
       }
-      throw ApiError(65535, "create duplicate collection with different parameters, collection: " +
-                                name);
+      throw ApiError(65535,
+                     "create duplicate collection with different parameters, collection: " + name);
     }
     if (created.status().IsInvalidArgument()) {
       throw ApiError(1100, "invalid parameter, " + created.status().message());
@@ -296,11 +298,15 @@ Json MilvusApi::DescribeCollection(const Context& ctx) {
   Json fields = Json::array();
   int64_t id = 100;
   for (const milvus::Field& f : t.schema.fields) {
-    Json field{{"name", f.name},           {"id", id++},
-               {"type", f.type},           {"primaryKey", f.is_primary},
-               {"partitionKey", f.partition_key}, {"clusteringKey", f.clustering_key},
+    Json field{{"name", f.name},
+               {"id", id++},
+               {"type", f.type},
+               {"primaryKey", f.is_primary},
+               {"partitionKey", f.partition_key},
+               {"clusteringKey", f.clustering_key},
                {"autoId", f.is_primary && t.schema.auto_id},
-               {"nullable", f.nullable},   {"description", f.description}};
+               {"nullable", f.nullable},
+               {"description", f.description}};
     if (!f.params.empty()) {
       Json params = Json::array();
       for (auto it = f.params.begin(); it != f.params.end(); ++it) {
@@ -410,9 +416,9 @@ void MilvusApi::InstallIndex(Target& t, const milvus::Index& index) {
   if (same && (*count > 0 || t.schema.synthesized)) return;
   if (*count > 0 || t.schema.synthesized) {
     throw ApiError(65535, "flashembed cannot change the index of a collection that holds data (" +
-                              std::to_string(*count) + " rows, index " +
-                              IndexKindName(have.index) + "/" + MetricName(have.metric) +
-                              ", asked " + index.index_type + "/" + index.metric_type +
+                              std::to_string(*count) + " rows, index " + IndexKindName(have.index) +
+                              "/" + MetricName(have.metric) + ", asked " + index.index_type + "/" +
+                              index.metric_type +
                               "); create the index before inserting, or in collections/create");
   }
   milvus::Schema schema = t.schema;
@@ -443,8 +449,9 @@ Json MilvusApi::CreateIndex(const Context& ctx) {
   Target t = Open(ctx);
   const Json* params = FindKey(ctx.body, "indexParams");
   if (params == nullptr || !params->is_array() || params->empty()) {
-    throw ApiError(1802, "missing required parameters, error: Key: 'IndexParamReq.IndexParams' "
-                         "Error:Field validation for 'IndexParams' failed on the 'required' tag");
+    throw ApiError(1802,
+                   "missing required parameters, error: Key: 'IndexParamReq.IndexParams' "
+                   "Error:Field validation for 'IndexParams' failed on the 'required' tag");
   }
   // Every entry is parsed and checked before anything changes, so a request
   // with one bad entry fails with nothing installed. An index derived from

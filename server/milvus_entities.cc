@@ -105,8 +105,10 @@ Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) 
       if (parsed.has_value()) n = parsed->as_int();
     }
     if (!n.has_value()) return bad();
-    const int64_t limit = type == "Int8" ? 127 : type == "Int16" ? 32767
-                          : type == "Int32" ? 2147483647 : INT64_MAX;
+    const int64_t limit = type == "Int8"    ? 127
+                          : type == "Int16" ? 32767
+                          : type == "Int32" ? 2147483647
+                                            : INT64_MAX;
     if (*n > limit || *n < -limit - 1) return bad();
     return *n;
   }
@@ -119,9 +121,11 @@ Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) 
     const size_t max = field.max_length();
     const size_t length = value->get_ref<const std::string&>().size();
     if (max > 0 && length > max) {
-      throw ApiError(1100, "length of varchar field " + field.name + " exceeds max length, row "
-                           "number: " + std::to_string(row_number) + ", length: " +
-                           std::to_string(length) + ", max length: " + std::to_string(max));
+      throw ApiError(1100, "length of varchar field " + field.name +
+                               " exceeds max length, row "
+                               "number: " +
+                               std::to_string(row_number) + ", length: " + std::to_string(length) +
+                               ", max length: " + std::to_string(max));
     }
     return *value;
   }
@@ -176,7 +180,8 @@ Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row
       InsertError("use the invalid field name($meta) when enable dynamicField: invalid parameter");
     }
     if (!schema.enable_dynamic) {
-      InsertError("field " + it.key() + " is not in the schema: the collection has pass more "
+      InsertError("field " + it.key() +
+                  " is not in the schema: the collection has pass more "
                   "field without dynamic schema, please check it: invalid parameter");
     }
     if (!it.value().is_null()) meta[it.key()] = it.value();
@@ -188,7 +193,8 @@ Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row
   auto v = row.find(vec.name);
   if (v == row.end() || v->is_null()) {
     if (doc.text.empty()) {
-      InsertError("missing vector field: " + vec.name + ": invalid parameter[expected=FloatVector]"
+      InsertError("missing vector field: " + vec.name +
+                  ": invalid parameter[expected=FloatVector]"
                   "[actual=]");
     }
     ++*texts;
@@ -203,7 +209,8 @@ Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row
     }
     doc.vector.reserve(dim);
     for (const Json& x : *v) {
-      if (!x.is_number()) InsertError("vector field " + vec.name + " holds a non-number: " + Dump(x));
+      if (!x.is_number())
+        InsertError("vector field " + vec.name + " holds a non-number: " + Dump(x));
       const double d = x.get<double>();
       if (!std::isfinite(d) || std::fabs(d) > 3.4e38) {
         InsertError("vector field " + vec.name + " holds a value outside float32: " + Dump(x));
@@ -257,8 +264,8 @@ OutputSpec ParseOutputFields(const Json& body, const milvus::Schema& schema, boo
     } else if (schema.enable_dynamic) {
       spec.names.insert(name);
     } else {
-      throw ApiError(1100, "failed to get output fields: field " + name +
-                               " not exist: invalid parameter");
+      throw ApiError(
+          1100, "failed to get output fields: field " + name + " not exist: invalid parameter");
     }
   }
   return spec;
@@ -349,8 +356,9 @@ Json MilvusApi::Write(const Context& ctx, bool upsert) {
   Target t = Open(ctx);
   const Json* data = FindKey(ctx.body, "data");
   if (data == nullptr || data->is_null() || (data->is_array() && data->empty())) {
-    throw ApiError(1802, "missing required parameters, error: Key: 'CollectionDataReq.Data' "
-                         "Error:Field validation for 'Data' failed on the 'required' tag");
+    throw ApiError(1802,
+                   "missing required parameters, error: Key: 'CollectionDataReq.Data' "
+                   "Error:Field validation for 'Data' failed on the 'required' tag");
   }
   if (!data->is_array() && !data->is_object()) {
     throw ApiError(1801, "can only accept json format request, error: json: cannot unmarshal " +
@@ -368,18 +376,20 @@ Json MilvusApi::Write(const Context& ctx, bool upsert) {
     Id id;
     if (t.schema.auto_id && !upsert) {
       if (given != nullptr) {
-        InsertError("no need to pass pk field(" + pk.name + ") when autoid==true in insert: "
+        InsertError("no need to pass pk field(" + pk.name +
+                    ") when autoid==true in insert: "
                     "invalid parameter");
       }
       id = NextAutoId();
     } else {
-      if (given == nullptr) InsertError("row " + std::to_string(i) + " does not has field " + pk.name);
+      if (given == nullptr)
+        InsertError("row " + std::to_string(i) + " does not has field " + pk.name);
       std::optional<Id> parsed = PkFromJson(*given, pk);
       if (!parsed.has_value()) {
-        InsertError("the primary key " + pk.name + " must be " +
-                    (pk.type == "VarChar" ? std::string("a non-empty string")
-                                          : std::string("an integer")) +
-                    ", got " + Dump(*given) + " (row " + std::to_string(i) + ")");
+        InsertError(
+            "the primary key " + pk.name + " must be " +
+            (pk.type == "VarChar" ? std::string("a non-empty string") : std::string("an integer")) +
+            ", got " + Dump(*given) + " (row " + std::to_string(i) + ")");
       }
       if (t.schema.auto_id) {
         old_ids.push_back(*parsed);
@@ -436,18 +446,20 @@ Json MilvusApi::Get(const Context& ctx) {
   Target t = Open(ctx);
   RequireLoaded(t);
   const Json* id_json = FindKey(ctx.body, "id");
-  if (id_json == nullptr || id_json->is_null() ||
-      (id_json->is_array() && id_json->empty())) {
-    throw ApiError(1802, "missing required parameters, error: Key: 'CollectionIDReq.ID' "
-                         "Error:Field validation for 'ID' failed on the 'required' tag");
+  if (id_json == nullptr || id_json->is_null() || (id_json->is_array() && id_json->empty())) {
+    throw ApiError(1802,
+                   "missing required parameters, error: Key: 'CollectionIDReq.ID' "
+                   "Error:Field validation for 'ID' failed on the 'required' tag");
   }
   const Json list = id_json->is_array() ? *id_json : Json::array({*id_json});
   std::vector<Id> ids;
   for (const Json& value : list) {
     std::optional<Id> id = PkFromJson(value, t.schema.pk());
     if (!id.has_value()) {
-      throw ApiError(1806, "please check the primary key and its' type can only in [int, "
-                           "string], error: " + Dump(value));
+      throw ApiError(1806,
+                     "please check the primary key and its' type can only in [int, "
+                     "string], error: " +
+                         Dump(value));
     }
     ids.push_back(std::move(*id));
   }
@@ -458,8 +470,8 @@ Json MilvusApi::Get(const Context& ctx) {
             [](const Document& a, const Document& b) { return IdLess(a.id, b.id); });
   Json rows = Json::array();
   for (const Document& doc : *docs) {
-    rows.push_back(DocumentToRow(doc.id, doc.metadata, doc.vector, t.schema, spec,
-                                 ctx.int64_as_string));
+    rows.push_back(
+        DocumentToRow(doc.id, doc.metadata, doc.vector, t.schema, spec, ctx.int64_as_string));
   }
   return {{"code", 0}, {"cost", 0}, {"data", rows}};
 }
@@ -502,8 +514,8 @@ Json MilvusApi::Query(const Context& ctx) {
   if (!docs.ok()) ThrowDatabaseError(docs.status(), filter);
   Json rows = Json::array();
   for (const Document& doc : *docs) {
-    rows.push_back(DocumentToRow(doc.id, doc.metadata, doc.vector, t.schema, spec,
-                                 ctx.int64_as_string));
+    rows.push_back(
+        DocumentToRow(doc.id, doc.metadata, doc.vector, t.schema, spec, ctx.int64_as_string));
   }
   return {{"code", 0}, {"cost", 0}, {"data", rows}};
 }
@@ -512,8 +524,9 @@ Json MilvusApi::Search(const Context& ctx) {
   Target t = Open(ctx);
   const Json* data = FindKey(ctx.body, "data");
   if (data == nullptr || data->is_null() || (data->is_array() && data->empty())) {
-    throw ApiError(1802, "missing required parameters, error: Key: 'SearchReqV2.Data' "
-                         "Error:Field validation for 'Data' failed on the 'required' tag");
+    throw ApiError(1802,
+                   "missing required parameters, error: Key: 'SearchReqV2.Data' "
+                   "Error:Field validation for 'Data' failed on the 'required' tag");
   }
   if (!data->is_array()) {
     throw ApiError(1801, "can only accept json format request, error: json: cannot unmarshal " +
@@ -523,17 +536,20 @@ Json MilvusApi::Search(const Context& ctx) {
   const milvus::Field& vec = t.schema.vector();
   const std::string anns = OptString(ctx.body, "annsField");
   if (!anns.empty() && anns != vec.name) {
-    throw ApiError(1100, "invalid parameter, annsField " + anns + " is not a vector field; the "
-                         "collection's vector field is " + vec.name);
+    throw ApiError(1100, "invalid parameter, annsField " + anns +
+                             " is not a vector field; the "
+                             "collection's vector field is " +
+                             vec.name);
   }
   const size_t dim = static_cast<size_t>(t.schema.dim());
   std::vector<flashembed::Query> queries;
   for (const Json& item : *data) {
     if (item.is_string()) {
       if (t.schema.text_field.empty()) {
-        throw ApiError(1801, "can only accept json format request, error: a text query needs a "
-                             "collection with a text field (a TextEmbedding function); " +
-                             t.name + " has none");
+        throw ApiError(1801,
+                       "can only accept json format request, error: a text query needs a "
+                       "collection with a text field (a TextEmbedding function); " +
+                           t.name + " has none");
       }
       queries.push_back(flashembed::Query::Text(item.get<std::string>()));
       continue;
@@ -543,16 +559,16 @@ Json MilvusApi::Search(const Context& ctx) {
                                std::string(item.type_name()) + " into Go value of type []float32");
     }
     if (item.size() != dim) {
-      throw ApiError(1801, "can only accept json format request, error: dimension: " +
-                               std::to_string(dim) + ", but length of []float: " +
-                               std::to_string(item.size()) +
-                               ": invalid parameter[expected=FloatVector][actual=" + Dump(item) +
-                               "]");
+      throw ApiError(
+          1801, "can only accept json format request, error: dimension: " + std::to_string(dim) +
+                    ", but length of []float: " + std::to_string(item.size()) +
+                    ": invalid parameter[expected=FloatVector][actual=" + Dump(item) + "]");
     }
     std::vector<float> v;
     v.reserve(dim);
     for (const Json& x : item) {
-      if (!x.is_number() || !std::isfinite(x.get<double>()) || std::fabs(x.get<double>()) > 3.4e38) {
+      if (!x.is_number() || !std::isfinite(x.get<double>()) ||
+          std::fabs(x.get<double>()) > 3.4e38) {
         throw ApiError(1801, "can only accept json format request, error: json: cannot unmarshal " +
                                  Dump(x) + " into Go value of type float32");
       }
@@ -567,8 +583,10 @@ Json MilvusApi::Search(const Context& ctx) {
   const int64_t limit = OptInt(ctx.body, "limit", 100);
   const int64_t offset = OptInt(ctx.body, "offset", 0);
   if (limit <= 0 || limit > kMaxTopK) {
-    throw ApiError(65535, "topk [" + std::to_string(limit) + "] is invalid, it should be in range "
-                          "[1, 16384], but got " + std::to_string(limit));
+    throw ApiError(65535, "topk [" + std::to_string(limit) +
+                              "] is invalid, it should be in range "
+                              "[1, 16384], but got " +
+                              std::to_string(limit));
   }
   if (offset < 0 || offset > kMaxTopK - limit) WindowError(offset, limit);
   SearchOptions options;
@@ -592,8 +610,9 @@ Json MilvusApi::Search(const Context& ctx) {
   const bool l2 = t.info.schema.metric == Metric::kL2;
   if (const Json* sp = FindKey(ctx.body, "searchParams"); sp != nullptr && !sp->is_null()) {
     if (!sp->is_object()) {
-      throw ApiError(1801, "can only accept json format request, error: searchParams must be an "
-                           "object");
+      throw ApiError(1801,
+                     "can only accept json format request, error: searchParams must be an "
+                     "object");
     }
     // Keys in searchParams.params and directly in searchParams are merged.
     Json merged = Json::object();
@@ -609,8 +628,8 @@ Json MilvusApi::Search(const Context& ctx) {
       }
     }
     if (const Json* m = FindKey(merged, "metric_type"); m != nullptr && m->is_string() &&
-                                                         !m->get<std::string>().empty() &&
-                                                         *m != t.schema.metric_type) {
+                                                        !m->get<std::string>().empty() &&
+                                                        *m != t.schema.metric_type) {
       throw ApiError(1100, "invalid parameter, metric type not match: invalid parameter[expected=" +
                                t.schema.metric_type + "][actual=" + m->get<std::string>() + "]");
     }
@@ -666,8 +685,8 @@ Json MilvusApi::Search(const Context& ctx) {
     size_t n = 0;
     for (size_t i = static_cast<size_t>(offset); i < hits->size(); ++i) {
       const Hit& hit = (*hits)[i];
-      Json row = DocumentToRow(hit.id, hit.metadata, hit.vector, t.schema, spec,
-                               ctx.int64_as_string);
+      Json row =
+          DocumentToRow(hit.id, hit.metadata, hit.vector, t.schema, spec, ctx.int64_as_string);
       // Milvus reports the raw metric: squared L2 (smaller is better) or
       // the IP/cosine similarity. Hit::score is -squared L2 for L2.
       row["distance"] = FloatToJson(l2 ? -hit.score : hit.score);

@@ -33,7 +33,8 @@ void CheckKeys(const Json& body, std::initializer_list<std::string_view> allowed
   }
 }
 
-const Json* Get(const Json& body, std::string_view key, Json::value_t type, std::string_view type_name) {
+const Json* Get(const Json& body, std::string_view key, Json::value_t type,
+                std::string_view type_name) {
   auto it = body.find(std::string(key));
   if (it == body.end() || it->is_null()) return nullptr;
   const bool ok = it->type() == type ||
@@ -136,7 +137,8 @@ Id IdFromJson(const Json& value, std::string_view where) {
   if (value.is_string() && !value.get_ref<const std::string&>().empty()) {
     return Id(value.get<std::string>());
   }
-  BadRequest(std::string(where) + ": an id is an integer or a non-empty string, got " + Dump(value));
+  BadRequest(std::string(where) + ": an id is an integer or a non-empty string, got " +
+             Dump(value));
 }
 
 Json IdToJson(const Id& id) { return id.is_int() ? Json(id.as_int()) : Json(id.as_string()); }
@@ -214,7 +216,8 @@ HttpResponse NativeApi::Error(int http_status, std::string_view message) {
 HttpResponse NativeApi::Handle(const HttpRequest& request) {
   // Split "/api/v1/collections/NAME/ACTION[/ID]" into segments.
   std::vector<std::string> parts;
-  std::string_view rest = std::string_view(request.path).substr(std::min(request.path.size(), kPrefix.size()));
+  std::string_view rest =
+      std::string_view(request.path).substr(std::min(request.path.size(), kPrefix.size()));
   while (!rest.empty()) {
     const size_t slash = rest.find('/');
     parts.push_back(PercentDecode(rest.substr(0, slash)));
@@ -227,7 +230,8 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     Json body = Json::object();
     if (m == "POST") {
       std::string error;
-      std::optional<Json> parsed = ParseJsonBody(request.body.empty() ? "{}" : request.body, &error);
+      std::optional<Json> parsed =
+          ParseJsonBody(request.body.empty() ? "{}" : request.body, &error);
       if (!parsed.has_value()) BadRequest("request body is not valid JSON: " + error);
       if (!parsed->is_object()) BadRequest("request body must be a JSON object");
       body = std::move(*parsed);
@@ -273,8 +277,7 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     } else if (n == 4 && parts[0] == "collections" && parts[2] == "documents" && m == "GET") {
       route("collections/{name}/documents/{id}");
       out = GetDocument(parts[1], parts[3], request.query);
-    } else if (n == 3 && parts[0] == "collections" && parts[2] == "long_documents" &&
-               m == "POST") {
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "long_documents" && m == "POST") {
       route("collections/{name}/long_documents");
       out = PutLongDocuments(parts[1], body);
     } else if (n == 4 && parts[0] == "collections" && parts[2] == "long_documents" &&
@@ -331,21 +334,25 @@ Json NativeApi::CreateCollection(const Json& body) {
   schema.metric = *parsed_metric;
   const std::string index = GetString(body, "index", "hnsw");
   std::optional<IndexKind> kind = ParseIndexKind(index);
-  if (!kind) BadRequest("\"index\" must be hnsw, flat, ivf_flat, ivf_sq8 or ivf_pq, got \"" + index + "\"");
+  if (!kind)
+    BadRequest("\"index\" must be hnsw, flat, ivf_flat, ivf_sq8 or ivf_pq, got \"" + index + "\"");
   schema.index = *kind;
   const std::string encoder = GetString(body, "encoder", "hash");
   schema.encoder = encoder == "none" ? "" : encoder;
   if (const Json* h = Get(body, "hnsw", Json::value_t::object, "an object")) {
     CheckKeys(*h, {"m", "ef_construction", "ef_search"}, "hnsw");
     schema.hnsw.m = static_cast<int>(GetInt(*h, "m", schema.hnsw.m, 2, 100));
-    schema.hnsw.ef_construction = static_cast<int>(GetInt(*h, "ef_construction", schema.hnsw.ef_construction, 1, 10000));
-    schema.hnsw.ef_search = static_cast<int>(GetInt(*h, "ef_search", schema.hnsw.ef_search, 1, 10000));
+    schema.hnsw.ef_construction =
+        static_cast<int>(GetInt(*h, "ef_construction", schema.hnsw.ef_construction, 1, 10000));
+    schema.hnsw.ef_search =
+        static_cast<int>(GetInt(*h, "ef_search", schema.hnsw.ef_search, 1, 10000));
   }
   if (const Json* v = Get(body, "ivf", Json::value_t::object, "an object")) {
     CheckKeys(*v, {"nlist", "nprobe", "train_at", "pq_m", "pq_nbits"}, "ivf");
     schema.ivf.nlist = static_cast<int>(GetInt(*v, "nlist", schema.ivf.nlist, 0, 65536));
     schema.ivf.nprobe = static_cast<int>(GetInt(*v, "nprobe", schema.ivf.nprobe, 1, 65536));
-    schema.ivf.train_at = static_cast<int>(GetInt(*v, "train_at", schema.ivf.train_at, 0, INT32_MAX));
+    schema.ivf.train_at =
+        static_cast<int>(GetInt(*v, "train_at", schema.ivf.train_at, 0, INT32_MAX));
     schema.ivf.pq_m = static_cast<int>(GetInt(*v, "pq_m", schema.ivf.pq_m, 0, 65536));
     schema.ivf.pq_nbits = static_cast<int>(GetInt(*v, "pq_nbits", schema.ivf.pq_nbits, 1, 16));
   }
@@ -396,7 +403,8 @@ Json NativeApi::DropCollection(const std::string& name) {
 Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
   CheckKeys(body, {"documents", "upsert"}, "an add request");
   const Json* docs_json = Get(body, "documents", Json::value_t::array, "an array");
-  if (docs_json == nullptr || docs_json->empty()) BadRequest("\"documents\" must be a non-empty array");
+  if (docs_json == nullptr || docs_json->empty())
+    BadRequest("\"documents\" must be a non-empty array");
   const bool upsert = GetBool(body, "upsert", false);
   std::vector<Document> docs;
   docs.reserve(docs_json->size());
@@ -411,7 +419,8 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
     if (id == d.end()) BadRequest(where + ".id is required");
     doc.id = IdFromJson(*id, where + ".id");
     doc.text = GetString(d, "text");
-    if (const Json* meta = Get(d, "metadata", Json::value_t::object, "an object")) doc.metadata = Dump(*meta);
+    if (const Json* meta = Get(d, "metadata", Json::value_t::object, "an object"))
+      doc.metadata = Dump(*meta);
     if (auto v = d.find("vector"); v != d.end() && !v->is_null()) {
       doc.vector = VectorFromJson(*v, where + ".vector");
     }
@@ -559,7 +568,8 @@ Json NativeApi::GetDocuments(const std::string& name, const Json& body) {
   if (!docs.ok()) Fail(docs.status());
   Json list = Json::array();
   for (const Document& doc : *docs) {
-    Json d{{"id", IdToJson(doc.id)}, {"text", doc.text}, {"metadata", MetadataToJson(doc.metadata)}};
+    Json d{
+        {"id", IdToJson(doc.id)}, {"text", doc.text}, {"metadata", MetadataToJson(doc.metadata)}};
     if (with_vector) d["vector"] = VectorToJson(doc.vector);
     list.push_back(std::move(d));
   }
@@ -591,7 +601,8 @@ Json NativeApi::DeleteDocuments(const std::string& name, const Json& body) {
   CheckKeys(body, {"ids", "filter", "filter_params"}, "a delete request");
   const Json* ids_json = Get(body, "ids", Json::value_t::array, "an array");
   const std::string filter = GetString(body, "filter");
-  if ((ids_json == nullptr) == filter.empty()) BadRequest("give exactly one of \"ids\" and \"filter\"");
+  if ((ids_json == nullptr) == filter.empty())
+    BadRequest("give exactly one of \"ids\" and \"filter\"");
   CollectionLocks::Guard guard = locks_->Shared(name);
   std::shared_ptr<Collection> collection = Open(name);
   if (ids_json != nullptr) {
@@ -604,7 +615,8 @@ Json NativeApi::DeleteDocuments(const std::string& name, const Json& body) {
     return {{"deleted", *deleted}};
   }
   std::string params;
-  if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object")) params = Dump(*p);
+  if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object"))
+    params = Dump(*p);
   Result<size_t> deleted = collection->DeleteWhere(WriteOptions{}, filter, params);
   if (!deleted.ok()) Fail(deleted.status());
   return {{"deleted", *deleted}};

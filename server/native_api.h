@@ -91,8 +91,7 @@ const Json* Get(const Json& body, std::string_view key, Json::value_t type,
 std::string GetString(const Json& body, std::string_view key, std::string fallback = "");
 bool GetBool(const Json& body, std::string_view key, bool fallback);
 // An integer in [min, max] (400 otherwise).
-int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t min,
-               int64_t max);
+int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t min, int64_t max);
 std::optional<float> GetFloat(const Json& body, std::string_view key);
 // "mode": auto | exact | approximate.
 SearchMode GetMode(const Json& body);

@@ -41,7 +41,8 @@ bool Router::Authorized(const HttpRequest& request) const {
   if (options_.token.empty()) return true;
   const std::string_view header = request.Header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() < kBearer.size() || !EqualsIgnoreCase(header.substr(0, kBearer.size()), kBearer)) {
+  if (header.size() < kBearer.size() ||
+      !EqualsIgnoreCase(header.substr(0, kBearer.size()), kBearer)) {
     return false;
   }
   return ConstantTimeEquals(header.substr(kBearer.size()), options_.token);
@@ -74,7 +75,8 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
     return response;
   }
   if (milvus) return milvus_.Handle(request);
-  if (request.path == "/api/v1" || StartsWith(request.path, "/api/v1/")) return native_.Handle(request);
+  if (request.path == "/api/v1" || StartsWith(request.path, "/api/v1/"))
+    return native_.Handle(request);
   if (request.path == "/health" && request.method == "GET") {
     HttpResponse response;
     response.route = "/health";
@@ -101,8 +103,8 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
     response.body = metrics_.Render(db_);
     return response;
   }
-  HttpResponse response = NativeApi::Error(404, "no route " + request.method + " " + request.path +
-                                                    " (see docs/API.md)");
+  HttpResponse response = NativeApi::Error(
+      404, "no route " + request.method + " " + request.path + " (see docs/API.md)");
   return response;
 }
 
@@ -110,9 +112,8 @@ HttpResponse Router::TransportError(std::string_view path, int http_status,
                                     std::string_view message) {
   HttpResponse response;
   if (StartsWith(path, "/v2/")) {
-    response = MilvusApi::Error(1801, "can only accept json format request, error: " +
-                                          std::string(message),
-                                http_status);
+    response = MilvusApi::Error(
+        1801, "can only accept json format request, error: " + std::string(message), http_status);
   } else {
     response = NativeApi::Error(http_status, message);
   }

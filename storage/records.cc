@@ -368,8 +368,7 @@ std::string EncodePosting(uint64_t tf, uint64_t length) {
   return out;
 }
 
-Result<Posting> DecodePosting(std::string_view term, std::string_view key,
-                              std::string_view value) {
+Result<Posting> DecodePosting(std::string_view term, std::string_view key, std::string_view value) {
   Reader in(value);
   Posting p;
   p.tf = in.Varint();

@@ -149,7 +149,7 @@ Result<DocumentRecord> DecodeDocument(std::string_view bytes);
 // "<id>#<ordinal>"; this record lists them and keeps what the document has
 // beyond them.
 struct SourceChunk {
-  uint64_t begin = 0;      // byte offsets into the document's text
+  uint64_t begin = 0;  // byte offsets into the document's text
   uint64_t end = 0;
   uint32_t tokens = 0;
   uint64_t text_hash = 0;  // Hash64 of the chunk's text
@@ -157,10 +157,10 @@ struct SourceChunk {
 struct SourceRecord {
   std::string source;
   std::string title;
-  std::string metadata;       // the document's own metadata, compact JSON
-  std::string content_hash;   // 16 bytes: 128-bit hash of the text
-  std::string version_hash;   // 16 bytes: of everything that shapes the chunks
-  uint64_t bytes = 0;         // length of the text
+  std::string metadata;      // the document's own metadata, compact JSON
+  std::string content_hash;  // 16 bytes: 128-bit hash of the text
+  std::string version_hash;  // 16 bytes: of everything that shapes the chunks
+  uint64_t bytes = 0;        // length of the text
   uint32_t chunk_tokens = 0;
   uint32_t overlap_tokens = 0;
   int64_t updated_unix_ms = 0;
@@ -182,7 +182,7 @@ struct SnapshotHeader {
   uint64_t next_seq = 0;     // the snapshot holds every oplog entry with seq < next_seq
   uint64_t total_bytes = 0;  // sum of part sizes
   uint32_t parts = 0;
-  uint64_t hash = 0;         // Hash64 of the concatenated parts
+  uint64_t hash = 0;  // Hash64 of the concatenated parts
 };
 std::string EncodeSnapshotHeader(const SnapshotHeader& h);
 Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes);
@@ -198,8 +198,7 @@ std::string EncodePosting(uint64_t tf, uint64_t length);
 // A posting found in [PostingsBegin(cid, term), PostingsEnd(cid, term)):
 // Corruption when its key is not PostingKey(cid, term, slot)'s length or
 // its value is not two varints.
-Result<Posting> DecodePosting(std::string_view term, std::string_view key,
-                              std::string_view value);
+Result<Posting> DecodePosting(std::string_view term, std::string_view key, std::string_view value);
 
 // Live documents of a collection's full-text index and their summed length
 // in terms (stored with the postings, key TextStatsKey).

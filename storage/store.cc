@@ -29,9 +29,9 @@
 namespace flashembed::storage {
 namespace {
 
-constexpr const char* kCfNames[kNumCfs] = {
-    "default", "catalog", "documents", "vectors", "ids", "oplog", "snapshots", "postings", "fields",
-    "sources"};
+constexpr const char* kCfNames[kNumCfs] = {"default", "catalog", "documents", "vectors",
+                                           "ids",     "oplog",   "snapshots", "postings",
+                                           "fields",  "sources"};
 constexpr std::string_view kFormatKey = "flashembed_format_version";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
@@ -104,9 +104,8 @@ class FolderLogger final : public rocksdb::Logger {
     struct tm t {};
     localtime_r(&now.tv_sec, &t);
     int n = std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld %ld ",
-                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
-                          t.tm_sec, static_cast<long>(now.tv_usec),
-                          static_cast<long>(syscall(SYS_gettid)));
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                          static_cast<long>(now.tv_usec), static_cast<long>(syscall(SYS_gettid)));
     if (n < 0) return;
     va_list copy;
     va_copy(copy, ap);
@@ -183,8 +182,8 @@ namespace {
 struct WriteErrors {
   std::atomic<bool> failed{false};  // error is not OK; read without mu
   std::mutex mu;
-  Status error;                     // guarded by mu
-  uint64_t generation = 0;          // guarded by mu; counts errors
+  Status error;                                         // guarded by mu
+  uint64_t generation = 0;                              // guarded by mu; counts errors
   std::chrono::steady_clock::time_point next_resume{};  // guarded by mu
 };
 
@@ -363,8 +362,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   if (options.read_only_if_unwritable) {
     Result<std::unique_ptr<Store>> reader = OpenReadOnly(
         options, path,
-        read_only_fs ? "its filesystem is read-only" : "it could not be opened for writing: " +
-                                                           store.status().message());
+        read_only_fs ? "its filesystem is read-only"
+                     : "it could not be opened for writing: " + store.status().message());
     // A missing folder says more than why it could not be created.
     if (reader.ok() || reader.status().IsNotFound()) return reader;
   }
@@ -464,9 +463,9 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const StoreOptions& options,
   auto rep = std::make_unique<Rep>();
   rep->read_only_reason = "database " + path + " is open read-only: " + reason;
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(plan.db_options, path, plan.descriptors,
-                                                   &rep->handles, &raw_db,
-                                                   /*error_if_wal_file_exists=*/false);
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(plan.db_options, path, plan.descriptors, &rep->handles, &raw_db,
+                                   /*error_if_wal_file_exists=*/false);
   if (!s.ok()) return FromRocks(s, "opening database " + path + " read-only");
   rep->db.reset(raw_db);
   std::string version;
@@ -489,7 +488,9 @@ Status Store::Write(const WriteBatch& batch, bool sync) {
   for (const auto& op : batch.rep_->ops) {
     rocksdb::Status s;
     switch (op.kind) {
-      case WriteBatch::Rep::Op::kPut: s = wb.Put(rep_->cf(op.cf), ToSlice(op.a), ToSlice(op.b)); break;
+      case WriteBatch::Rep::Op::kPut:
+        s = wb.Put(rep_->cf(op.cf), ToSlice(op.a), ToSlice(op.b));
+        break;
       case WriteBatch::Rep::Op::kDelete: s = wb.Delete(rep_->cf(op.cf), ToSlice(op.a)); break;
       case WriteBatch::Rep::Op::kDeleteRange:
         s = wb.DeleteRange(rep_->cf(op.cf), ToSlice(op.a), ToSlice(op.b));
@@ -536,15 +537,16 @@ Result<std::string> Store::Get(Cf cf, std::string_view key, const ReadView* view
   return value;
 }
 
-Result<std::vector<std::optional<std::string>>> Store::MultiGet(
-    Cf cf, std::span<const std::string> keys, const ReadView* view) const {
+Result<std::vector<std::optional<std::string>>> Store::MultiGet(Cf cf,
+                                                                std::span<const std::string> keys,
+                                                                const ReadView* view) const {
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (const auto& k : keys) slices.emplace_back(k);
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  rep_->db->MultiGet(ReadOptionsFor(view), rep_->cf(cf), keys.size(), slices.data(),
-                     values.data(), statuses.data());
+  rep_->db->MultiGet(ReadOptionsFor(view), rep_->cf(cf), keys.size(), slices.data(), values.data(),
+                     statuses.data());
   std::vector<std::optional<std::string>> out(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].ok()) {

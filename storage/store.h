@@ -30,16 +30,16 @@ inline constexpr uint32_t kFormatVersion = 1;
 
 // Column families. The order is the on-disk name table in FORMAT.md.
 enum class Cf : int {
-  kMeta = 0,    // "default": format version and folder-wide values
-  kCatalog,     // collections and their counters
-  kDocuments,   // per-document records (id, text, metadata)
-  kVectors,     // raw float32 vectors
-  kIds,         // external id -> slot
-  kOplog,       // index operations since the last snapshot
-  kSnapshots,   // index snapshots
-  kPostings,    // full-text (BM25) postings and statistics
-  kFields,      // indexes of declared metadata fields
-  kSources,     // long documents: one record per document (its chunks are documents)
+  kMeta = 0,   // "default": format version and folder-wide values
+  kCatalog,    // collections and their counters
+  kDocuments,  // per-document records (id, text, metadata)
+  kVectors,    // raw float32 vectors
+  kIds,        // external id -> slot
+  kOplog,      // index operations since the last snapshot
+  kSnapshots,  // index snapshots
+  kPostings,   // full-text (BM25) postings and statistics
+  kFields,     // indexes of declared metadata fields
+  kSources,    // long documents: one record per document (its chunks are documents)
 };
 inline constexpr int kNumCfs = 10;
 const char* CfName(Cf cf);
@@ -132,8 +132,8 @@ class Store {
   Result<std::string> Get(Cf cf, std::string_view key, const ReadView* view = nullptr) const;
 
   // Values for many keys of one family; absent keys give nullopt.
-  Result<std::vector<std::optional<std::string>>> MultiGet(
-      Cf cf, std::span<const std::string> keys, const ReadView* view = nullptr) const;
+  Result<std::vector<std::optional<std::string>>> MultiGet(Cf cf, std::span<const std::string> keys,
+                                                           const ReadView* view = nullptr) const;
 
   // Calls fn(key, value) for keys in [begin, end) in order until fn returns
   // false. An empty `end` means "to the end of the family". Reads the latest

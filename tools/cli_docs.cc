@@ -104,8 +104,8 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   }
   std::vector<ingest::InputFile> files;
   if (!roots.empty()) {
-    auto listed = ingest::ListFiles(roots, {.include = args.include, .exclude = args.exclude,
-                                           .hidden = args.hidden});
+    auto listed = ingest::ListFiles(
+        roots, {.include = args.include, .exclude = args.exclude, .hidden = args.hidden});
     if (!listed.ok()) return ReportError(listed.status());
     files = std::move(listed).value();
   }
@@ -117,8 +117,9 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   }
 
   if (args.encoder == "none") {
-    return ReportUsageError("long documents are embedded: --encoder none cannot ingest; use "
-                            "--encoder hash or --model DIR");
+    return ReportUsageError(
+        "long documents are embedded: --encoder none cannot ingest; use "
+        "--encoder hash or --model DIR");
   }
   // The encoder asked for ("" = none asked for; hash when creating).
   const std::string wanted = !args.model.empty() ? "model:" + args.model : args.encoder;
@@ -180,8 +181,9 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
       while (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) {
         const double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::cerr << "\r" << ProgressLine(run->Progress(), files.size() + (use_stdin ? 1 : 0),
-                                          bytes_total, elapsed, width)
+        std::cerr << "\r"
+                  << ProgressLine(run->Progress(), files.size() + (use_stdin ? 1 : 0), bytes_total,
+                                  elapsed, width)
                   << "\x1b[K" << std::flush;
       }
     });
@@ -265,12 +267,11 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
       std::cout << DumpJson(out) << "\n";
     }
   } else if (!args.quiet) {
-    std::cout << "ingested " << t.documents << " documents into \"" << global.collection
-              << "\" in " << Duration(sum.seconds) << ": " << t.added << " added, " << t.replaced
+    std::cout << "ingested " << t.documents << " documents into \"" << global.collection << "\" in "
+              << Duration(sum.seconds) << ": " << t.added << " added, " << t.replaced
               << " replaced, " << t.unchanged << " unchanged, " << t.failed << " failed; "
               << t.chunks << " chunks written, " << t.chunks_encoded << " embedded ("
-              << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0)
-              << " tokens/s)\n";
+              << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0) << " tokens/s)\n";
   }
   // Any failed input makes the exit code non-zero: 1 when every input
   // failed (nothing is stored), 3 when others are stored (added, replaced
@@ -297,8 +298,7 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
       "stored; 3 some inputs failed, the others are stored; 1 every input failed, or the ingest "
       "itself failed (a collection it created is then not left behind empty); 2 usage error.");
   AddGlobalOptions(*cmd, global);
-  cmd->add_option("PATH", args->paths, "files, folders, or - for standard input")
-      ->required();
+  cmd->add_option("PATH", args->paths, "files, folders, or - for standard input")->required();
   cmd->add_option("--include", args->include,
                   "only files matching this glob (repeatable; without '/' it matches the file "
                   "name, with '/' the path under the folder; ** spans folders)");
@@ -319,7 +319,8 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--model", args->model,
                   "create the collection with this local Hugging Face model folder as encoder (an "
                   "existing collection must already use it)");
-  cmd->add_flag("-q,--quiet", args->quiet, "no progress and no summary (errors still go to stderr)");
+  cmd->add_flag("-q,--quiet", args->quiet,
+                "no progress and no summary (errors still go to stderr)");
   cmd->add_option("--progress", args->progress,
                   "progress line on stderr: auto (on a terminal), always, never");
   return {cmd, [&global, args] { return RunIngest(global, *args); }};

@@ -119,7 +119,7 @@ Result<json> ParseJsonLine(std::string_view line, const std::string& where) {
     return Status::InvalidArgument(where + ": malformed JSON " + CleanParseError(e.what()));
   }
   if (too_deep) {
-    const std::string what = too_deep->empty()          ? "JSON"
+    const std::string what = too_deep->empty()         ? "JSON"
                              : *too_deep == "metadata" ? "metadata"
                                                        : "\"" + *too_deep + "\"";
     return Status::InvalidArgument(
@@ -136,11 +136,11 @@ std::string TypeName(const json& value) {
 }  // namespace
 
 Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit) {
-  return ForEachLine(
-      path, [&](std::string_view line, const std::string& where, size_t number) -> Status {
-        FE_ASSIGN_OR_RETURN(json record, ParseJsonLine(line, where));
-        return visit(record, where, number);
-      });
+  return ForEachLine(path,
+                     [&](std::string_view line, const std::string& where, size_t number) -> Status {
+                       FE_ASSIGN_OR_RETURN(json record, ParseJsonLine(line, where));
+                       return visit(record, where, number);
+                     });
 }
 
 Result<std::vector<float>> VectorFromJson(const json& value) {

@@ -13,10 +13,10 @@ namespace flashembed::cli {
 namespace {
 
 struct ModelArgs {
-  std::string model;         // Hugging Face folder, or "" with --encoder
-  std::string encoder;       // "hash" (embed only)
-  std::string input = "-";   // JSON Lines, "-" = stdin
-  size_t max_tokens = 0;     // tokenize: truncate like HF max_length; 0 = none
+  std::string model;        // Hugging Face folder, or "" with --encoder
+  std::string encoder;      // "hash" (embed only)
+  std::string input = "-";  // JSON Lines, "-" = stdin
+  size_t max_tokens = 0;    // tokenize: truncate like HF max_length; 0 = none
 };
 
 Result<std::unique_ptr<TextModel>> OpenModel(const ModelArgs& args) {

@@ -128,7 +128,8 @@ void PrintHitTable(const std::vector<Hit>& hits) {
   for (size_t i = 0; i < hits.size(); ++i) {
     rows.push_back({std::to_string(i + 1), FormatScore(hits[i].score),
                     FitToWidth(hits[i].id.ToString(), kMaxIdColumn), hits[i].text});
-    if (grouped) rows.back().insert(rows.back().begin() + 1, FitToWidth(hits[i].group, kMaxIdColumn));
+    if (grouped)
+      rows.back().insert(rows.back().begin() + 1, FitToWidth(hits[i].group, kMaxIdColumn));
   }
   std::cout << FormatTable(rows, TerminalWidth());
 }
@@ -249,7 +250,8 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
         return ReportError(prefix + docs.status().message(), kExitRuntimeError);
       }
       if (from_file) {
-        std::cout << DumpJson(json{{"query", query.label}, {"documents", DocumentHitsToJson(*docs)}})
+        std::cout << DumpJson(
+                         json{{"query", query.label}, {"documents", DocumentHitsToJson(*docs)}})
                   << "\n";
       } else if (global.json) {
         std::cout << DumpJson(json{{"documents", DocumentHitsToJson(*docs)}}) << "\n";
@@ -265,8 +267,7 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
       const std::string prefix = query.where.empty() ? "" : query.where + ": ";
       return ReportError(prefix + hits.status().message(), kExitRuntimeError);
     }
-    const json explained = {{"strategy", stats.strategy},
-                            {"filter_matches", stats.filter_matches}};
+    const json explained = {{"strategy", stats.strategy}, {"filter_matches", stats.filter_matches}};
     if (from_file) {
       json line = {{"query", query.label}, {"hits", HitsToJson(*hits, args.with_vector)}};
       if (args.explain) line["explain"] = explained;
@@ -277,9 +278,9 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
       std::cout << DumpJson(out) << "\n";
     } else {
       if (hits->empty()) {
-        std::cout << "no results: " << (args.filter.empty() ? "collection \"" + global.collection +
-                                                                  "\" is empty"
-                                                            : std::string("no document matches the filter"))
+        std::cout << "no results: "
+                  << (args.filter.empty() ? "collection \"" + global.collection + "\" is empty"
+                                          : std::string("no document matches the filter"))
                   << "\n";
       } else {
         PrintHitTable(*hits);

@@ -49,9 +49,9 @@ int RunServe(ServeArgs& args, const GlobalOptions& global) {
   Result<std::unique_ptr<server::Server>> server = server::Server::Start(args.options, db->get());
   if (!server.ok()) return ReportError(server.status());
   const uint16_t port = (*server)->port();
-  const std::string host_in_url =
-      args.options.host.find(':') != std::string::npos ? "[" + args.options.host + "]"
-                                                       : args.options.host;
+  const std::string host_in_url = args.options.host.find(':') != std::string::npos
+                                      ? "[" + args.options.host + "]"
+                                      : args.options.host;
   nlohmann::ordered_json line;
   line["listening"] = fmt::format("http://{}:{}", host_in_url, port);
   line["host"] = args.options.host;
@@ -85,7 +85,8 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
   o.port = 19530;
   cmd->add_option("--host", o.host, "address to listen on; a non-loopback one needs --token")
       ->capture_default_str();
-  cmd->add_option("--port", o.port, "TCP port; 0 picks a free one (printed)")->capture_default_str();
+  cmd->add_option("--port", o.port, "TCP port; 0 picks a free one (printed)")
+      ->capture_default_str();
   cmd->add_option("--token", o.token,
                   "require 'Authorization: Bearer TOKEN' on every request (default "
                   "$FLASHEMBED_TOKEN); an empty or whitespace-only token counts as none");

@@ -334,8 +334,10 @@ int RunPush(const GlobalOptions& global, const RemoteArgs& args) {
     return ReportUsageError("--pk-type must be auto, int64 or varchar");
   }
   if (!args.milvus_name.empty() && transfer::MilvusName(args.milvus_name) != args.milvus_name) {
-    return ReportUsageError("--name must be letters, digits and '_', not starting with a digit, "
-                            "got \"" + args.milvus_name + "\"");
+    return ReportUsageError(
+        "--name must be letters, digits and '_', not starting with a digit, "
+        "got \"" +
+        args.milvus_name + "\"");
   }
   transfer::PushOptions options;
   options.milvus_name = args.milvus_name;

@@ -51,7 +51,8 @@ std::string Plural(size_t n, const char* word) {
 
 std::string IndexedFields(const CollectionSchema& s) {
   std::string out;
-  for (const std::string& f : s.indexed_fields) out += (out.empty() ? ", indexed fields " : " ") + f;
+  for (const std::string& f : s.indexed_fields)
+    out += (out.empty() ? ", indexed fields " : " ") + f;
   return out;
 }
 
@@ -66,9 +67,7 @@ std::string DescribeSchema(const CollectionInfo& info) {
       index = fmt::format("hnsw m={} ef_construction={} ef_search={}", s.hnsw.m,
                           s.hnsw.ef_construction, s.hnsw.ef_search);
       break;
-    case IndexKind::kFlat:
-      index = "flat (exact)";
-      break;
+    case IndexKind::kFlat: index = "flat (exact)"; break;
     default:
       index = fmt::format("{} nlist={} nprobe={}", IndexKindName(s.index), AutoOr(s.ivf.nlist),
                           s.ivf.nprobe);
@@ -254,8 +253,7 @@ struct GetArgs {
 // get --document: long documents' records (source, title, hash, chunks).
 int RunGetDocuments(const GetArgs& args, const GlobalOptions& global) {
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection =
-      OpenCollection(global, db, /*for_reading=*/true);
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
   std::vector<DocumentInfo> infos;
   for (const std::string& id : args.ids) {
@@ -267,16 +265,21 @@ int RunGetDocuments(const GetArgs& args, const GlobalOptions& global) {
     const DocumentInfo& d = infos[i];
     json chunks = json::array();
     for (const ChunkInfo& c : d.chunks) {
-      chunks.push_back({{"chunk", c.ordinal}, {"begin", c.begin}, {"end", c.end},
-                        {"tokens", c.tokens}});
+      chunks.push_back(
+          {{"chunk", c.ordinal}, {"begin", c.begin}, {"end", c.end}, {"tokens", c.tokens}});
     }
     if (global.json) {
-      json out = {{"id", d.id},           {"source", d.source},
-                  {"title", d.title},     {"metadata", MetadataToJson(d.metadata)},
-                  {"content_hash", d.content_hash}, {"bytes", d.bytes},
-                  {"tokens", d.tokens},   {"chunk_tokens", d.chunk_tokens},
+      json out = {{"id", d.id},
+                  {"source", d.source},
+                  {"title", d.title},
+                  {"metadata", MetadataToJson(d.metadata)},
+                  {"content_hash", d.content_hash},
+                  {"bytes", d.bytes},
+                  {"tokens", d.tokens},
+                  {"chunk_tokens", d.chunk_tokens},
                   {"overlap_tokens", d.overlap_tokens},
-                  {"updated_unix_ms", d.updated_unix_ms}, {"chunks", chunks}};
+                  {"updated_unix_ms", d.updated_unix_ms},
+                  {"chunks", chunks}};
       if (args.with_vector) out["vector"] = VectorToJson(d.vector);
       std::cout << DumpJson(out) << "\n";
       continue;
@@ -302,7 +305,8 @@ void PrintDocument(const Document& doc, bool with_vector) {
   if (with_vector) std::cout << "vector:   " << DumpJson(VectorToJson(doc.vector)) << "\n";
 }
 
-void PrintDocuments(const std::vector<Document>& docs, bool with_vector, const GlobalOptions& global) {
+void PrintDocuments(const std::vector<Document>& docs, bool with_vector,
+                    const GlobalOptions& global) {
   for (size_t i = 0; i < docs.size(); ++i) {
     if (global.json) {
       std::cout << DumpJson(DocumentToJson(docs[i], with_vector)) << "\n";
@@ -316,8 +320,7 @@ void PrintDocuments(const std::vector<Document>& docs, bool with_vector, const G
 // get --filter: the matching documents in write order, paged.
 int RunGetWhere(const GetArgs& args, const GlobalOptions& global) {
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection =
-      OpenCollection(global, db, /*for_reading=*/true);
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
   if (args.count) {
     Result<uint64_t> count = (*collection)->CountWhere(args.filter, args.filter_params);
@@ -359,8 +362,7 @@ int RunGet(const GetArgs& args, const GlobalOptions& global) {
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return ReportUsageError(ids.status().message());
   std::unique_ptr<Database> db;
-  Result<std::shared_ptr<Collection>> collection =
-      OpenCollection(global, db, /*for_reading=*/true);
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
 
   // Fetch everything first: a missing id fails the call before any output.
@@ -405,7 +407,7 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
     if (args.ids.empty()) return ReportUsageError("give one or more document ids");
     std::unique_ptr<Database> db;
     Result<std::shared_ptr<Collection>> collection =
-      OpenCollection(global, db, /*for_reading=*/false);
+        OpenCollection(global, db, /*for_reading=*/false);
     if (!collection.ok()) return ReportError(collection.status());
     Result<size_t> deleted = (*collection)->DeleteDocuments({}, args.ids);
     if (!deleted.ok()) return ReportError(deleted.status());
@@ -454,14 +456,12 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
 // --- stats --------------------------------------------------------------------
 
 void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "COUNT", "DOCS", "DIM", "METRIC", "INDEX", "M", "EF_CONSTRUCTION", "EF_SEARCH",
-       "ENCODER"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "COUNT", "DOCS", "DIM", "METRIC", "INDEX",
+                                                 "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
   for (const CollectionInfo& info : infos) {
     rows.push_back({info.name, std::to_string(info.count), std::to_string(info.documents),
-                    std::to_string(info.schema.dim),
-                    MetricName(info.schema.metric), IndexKindName(info.schema.index),
-                    std::to_string(info.schema.hnsw.m),
+                    std::to_string(info.schema.dim), MetricName(info.schema.metric),
+                    IndexKindName(info.schema.index), std::to_string(info.schema.hnsw.m),
                     std::to_string(info.schema.hnsw.ef_construction),
                     std::to_string(info.schema.hnsw.ef_search),
                     info.encoder_spec.empty() ? "none (vector-only)" : info.encoder_spec});
@@ -658,9 +658,11 @@ Verb AddGetVerb(CLI::App& app, GlobalOptions& global) {
                   "instead of ids: every document this Milvus filter expression matches, in "
                   "the order they were written")
       ->type_name("EXPR");
-  cmd->add_option("--filter-params", args->filter_params, "JSON object for the filter's {name} templates")
+  cmd->add_option("--filter-params", args->filter_params,
+                  "JSON object for the filter's {name} templates")
       ->type_name("JSON");
-  cmd->add_option("--offset", args->offset, "with --filter: skip this many matches")->type_name("N");
+  cmd->add_option("--offset", args->offset, "with --filter: skip this many matches")
+      ->type_name("N");
   cmd->add_option("--limit", args->limit, "with --filter: print at most this many (0 = all)")
       ->type_name("N");
   cmd->add_flag("--document", args->documents,
@@ -683,7 +685,8 @@ Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global) {
                   "instead of ids: delete every document this Milvus filter expression matches "
                   "(atomically)")
       ->type_name("EXPR");
-  cmd->add_option("--filter-params", args->filter_params, "JSON object for the filter's {name} templates")
+  cmd->add_option("--filter-params", args->filter_params,
+                  "JSON object for the filter's {name} templates")
       ->type_name("JSON");
   cmd->add_flag("--document", args->documents,
                 "the IDs are long documents (see ingest): delete them with all their chunks");

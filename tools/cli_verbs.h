@@ -27,14 +27,14 @@ void AddGlobalOptions(CLI::App& command, GlobalOptions& global);
 void AddGlobalOptions(CLI::App& command, GlobalOptions& global, const std::string& db_help,
                       const std::string& collection_help);
 
-Verb AddCreateVerb(CLI::App& app, GlobalOptions& global);  // cli_verbs.cc
-Verb AddAddVerb(CLI::App& app, GlobalOptions& global);     // cli_verbs.cc
-Verb AddGetVerb(CLI::App& app, GlobalOptions& global);     // cli_verbs.cc
-Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global);  // cli_verbs.cc
-Verb AddStatsVerb(CLI::App& app, GlobalOptions& global);   // cli_verbs.cc
-Verb AddDropVerb(CLI::App& app, GlobalOptions& global);    // cli_verbs.cc
-Verb AddSearchVerb(CLI::App& app, GlobalOptions& global);  // cli_search.cc
-Verb AddDemoVerb(CLI::App& app, GlobalOptions& global);    // cli_demo.cc
+Verb AddCreateVerb(CLI::App& app, GlobalOptions& global);    // cli_verbs.cc
+Verb AddAddVerb(CLI::App& app, GlobalOptions& global);       // cli_verbs.cc
+Verb AddGetVerb(CLI::App& app, GlobalOptions& global);       // cli_verbs.cc
+Verb AddDeleteVerb(CLI::App& app, GlobalOptions& global);    // cli_verbs.cc
+Verb AddStatsVerb(CLI::App& app, GlobalOptions& global);     // cli_verbs.cc
+Verb AddDropVerb(CLI::App& app, GlobalOptions& global);      // cli_verbs.cc
+Verb AddSearchVerb(CLI::App& app, GlobalOptions& global);    // cli_search.cc
+Verb AddDemoVerb(CLI::App& app, GlobalOptions& global);      // cli_demo.cc
 Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global);  // cli_model.cc
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
 Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc

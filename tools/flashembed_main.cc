@@ -68,14 +68,13 @@ int Run(int argc, char** argv) {
 
   const std::vector<Verb> verbs = {
       flashembed::cli::AddCreateVerb(app, global), flashembed::cli::AddAddVerb(app, global),
-      flashembed::cli::AddIngestVerb(app, global),
-      flashembed::cli::AddSearchVerb(app, global), flashembed::cli::AddGetVerb(app, global),
-      flashembed::cli::AddDeleteVerb(app, global), flashembed::cli::AddStatsVerb(app, global),
-      flashembed::cli::AddDropVerb(app, global),   flashembed::cli::AddDemoVerb(app, global),
-      flashembed::cli::AddTokenizeVerb(app, global), flashembed::cli::AddEmbedVerb(app, global),
-      flashembed::cli::AddServeVerb(app, global),
-      flashembed::cli::AddExportVerb(app, global),  flashembed::cli::AddImportVerb(app, global),
-      flashembed::cli::AddPushVerb(app, global),    flashembed::cli::AddPullVerb(app, global),
+      flashembed::cli::AddIngestVerb(app, global), flashembed::cli::AddSearchVerb(app, global),
+      flashembed::cli::AddGetVerb(app, global),    flashembed::cli::AddDeleteVerb(app, global),
+      flashembed::cli::AddStatsVerb(app, global),  flashembed::cli::AddDropVerb(app, global),
+      flashembed::cli::AddDemoVerb(app, global),   flashembed::cli::AddTokenizeVerb(app, global),
+      flashembed::cli::AddEmbedVerb(app, global),  flashembed::cli::AddServeVerb(app, global),
+      flashembed::cli::AddExportVerb(app, global), flashembed::cli::AddImportVerb(app, global),
+      flashembed::cli::AddPushVerb(app, global),   flashembed::cli::AddPullVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(

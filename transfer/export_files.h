@@ -42,9 +42,9 @@ struct ExportPlan {
 // One record as the values of a row.
 struct PreparedRow {
   Id id;
-  std::string_view text;      // into the Document, or into text_owned
-  std::string text_owned;     // the text when it came from the metadata
-  std::vector<Json> scalars;  // aligned with schema.scalars
+  std::string_view text;       // into the Document, or into text_owned
+  std::string text_owned;      // the text when it came from the metadata
+  std::vector<Json> scalars;   // aligned with schema.scalars
   Json meta = Json::object();  // the dynamic keys
   std::string meta_text;       // `meta` as JSON text
 };

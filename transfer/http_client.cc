@@ -4,12 +4,12 @@
 // timeout).
 #include "transfer/http_client.h"
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -96,9 +96,9 @@ class BeastClient : public HttpClient {
     Run();
     if (ec) {
       Close();
-      return Status::IOError("cannot connect to " + endpoint_ + ": " +
-                             (ec == beast::error::timeout ? std::string("timed out")
-                                                          : ec.message()));
+      return Status::IOError(
+          "cannot connect to " + endpoint_ + ": " +
+          (ec == beast::error::timeout ? std::string("timed out") : ec.message()));
     }
     stream_.socket().set_option(tcp::no_delay(true), ec);
     open_ = true;
@@ -189,8 +189,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Open(const std::string& url, int
   if (host.empty()) return Status::InvalidArgument("no host in the URL \"" + url + "\"");
   int port = default_port;
   if (!port_text.empty()) {
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(),
-                                           port);
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 ||
         port > 65535) {
       return Status::InvalidArgument("bad port \"" + std::string(port_text) + "\" in " + url);

@@ -38,8 +38,9 @@ class HttpClient {
   // receiving) takes longer than the timeout (each has it; the connection is
   // then closed); any HTTP status is a reply. A request whose sending fails
   // on a kept-alive connection is sent once more on a new one.
-  virtual Result<HttpReply> Post(std::string_view path, std::string_view body,
-                                 const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+  virtual Result<HttpReply> Post(
+      std::string_view path, std::string_view body,
+      const std::vector<std::pair<std::string, std::string>>& headers) = 0;
 
   // Whether the last Post failed on a kept-alive connection that the server
   // had closed: the connection ended before any byte of an answer. The

@@ -274,7 +274,7 @@ class RowWalker {
 };
 
 Result<ImportPlan> ResolveSchema(const ImportLayout& layout, const ImportOptions& o,
-                           const std::shared_ptr<Collection>& target) {
+                                 const std::shared_ptr<Collection>& target) {
   ImportPlan plan;
   std::string pk = o.pk_field;
   std::string vector = o.vector_field;
@@ -450,18 +450,19 @@ std::string UndoWrites(Database& db, const std::string& name, Collection* target
     docs.clear();
     return Status::OK();
   };
-  Status walked = walker.ForEach(options.format, [&](const ImportRecord& rec, RowSource&) -> Status {
-    const uint64_t position = at++;
-    if (position >= written.size()) return Status::Cancelled("past the rows checked");
-    if (!written[position]) return Status::OK();
-    const auto chunk = ChunkOf(rec);
-    if (chunk.has_value() && documents.Contains(chunk->first)) {
-      if (docs.empty() || docs.back() != chunk->first) docs.push_back(chunk->first);
-    } else {
-      ids.push_back(rec.doc.id);
-    }
-    return ids.size() + docs.size() >= kCheckBatch ? flush() : Status::OK();
-  });
+  Status walked =
+      walker.ForEach(options.format, [&](const ImportRecord& rec, RowSource&) -> Status {
+        const uint64_t position = at++;
+        if (position >= written.size()) return Status::Cancelled("past the rows checked");
+        if (!written[position]) return Status::OK();
+        const auto chunk = ChunkOf(rec);
+        if (chunk.has_value() && documents.Contains(chunk->first)) {
+          if (docs.empty() || docs.back() != chunk->first) docs.push_back(chunk->first);
+        } else {
+          ids.push_back(rec.doc.id);
+        }
+        return ids.size() + docs.size() >= kCheckBatch ? flush() : Status::OK();
+      });
   if (walked.ok() || walked.code() == StatusCode::kCancelled) walked = flush();
   return walked.ok() ? fmt::format("the {} rows written before it were deleted again", summary.rows)
                      : fmt::format("deleting the {} rows written before it failed too: {}",

@@ -110,30 +110,14 @@ class RowParser {
       ++pos_;
       const char e = pos_ < row_.size() ? row_[pos_++] : '\0';
       switch (e) {
-        case '"':
-          out->push_back('"');
-          break;
-        case '\\':
-          out->push_back('\\');
-          break;
-        case '/':
-          out->push_back('/');
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
+        case '"': out->push_back('"'); break;
+        case '\\': out->push_back('\\'); break;
+        case '/': out->push_back('/'); break;
+        case 'b': out->push_back('\b'); break;
+        case 'f': out->push_back('\f'); break;
+        case 'n': out->push_back('\n'); break;
+        case 'r': out->push_back('\r'); break;
+        case 't': out->push_back('\t'); break;
         case 'u': {
           uint32_t cp = 0;
           FE_RETURN_IF_ERROR(Hex4(&cp));
@@ -149,8 +133,7 @@ class RowParser {
           AppendUtf8(cp, out);
           break;
         }
-        default:
-          return Malformed("bad escape in a string");
+        default: return Malformed("bad escape in a string");
       }
       run = pos_;
     }

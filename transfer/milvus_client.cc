@@ -171,7 +171,9 @@ Status RemoteOptions::Validate() const {
 }
 
 MilvusClient::MilvusClient(std::unique_ptr<HttpClient> http, const RemoteOptions& options)
-    : http_(std::move(http)), url_(options.url), db_name_(options.db_name),
+    : http_(std::move(http)),
+      url_(options.url),
+      db_name_(options.db_name),
       retries_(options.retries) {
   if (!options.token.empty()) headers_.emplace_back("Authorization", "Bearer " + options.token);
   // Int64 values as JSON numbers (the default of Milvus's own config, which
@@ -196,8 +198,8 @@ OrderedJson MilvusClient::Body(const std::string& collection) const {
 Result<MilvusReply> MilvusClient::Call(std::string_view route, const std::string& body,
                                        std::string_view retry_route) {
   Status last;
-  int sent = 0;             // attempts of this call
-  bool resent = false;      // the one immediate resend after a stale connection
+  int sent = 0;         // attempts of this call
+  bool resent = false;  // the one immediate resend after a stale connection
   bool skip_pause = false;
   for (int attempt = 0; attempt <= retries_; ++attempt) {
     if (attempt > 0 && !skip_pause) {

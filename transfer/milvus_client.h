@@ -55,9 +55,7 @@ class MilvusClient {
   // Polled while waiting to retry (and by callers between requests); not
   // owned; may be null.
   void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
-  bool cancelled() const {
-    return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed);
-  }
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
 
   uint64_t requests() const { return requests_; }
   const std::string& url() const { return url_; }

@@ -80,8 +80,7 @@ Status CheckColumn(const Column& c, const RowSchema& schema) {
       }
       return Status::OK();
     case Role::kText:
-    case Role::kMeta:
-      return IsString(h) ? Status::OK() : bad("dtype '<U{L}' or '|S{L}'");
+    case Role::kMeta: return IsString(h) ? Status::OK() : bad("dtype '<U{L}' or '|S{L}'");
     case Role::kScalar: {
       const std::string& type = c.field->type;
       if (type == "VarChar" || type == "JSON") {
@@ -94,8 +93,7 @@ Status CheckColumn(const Column& c, const RowSchema& schema) {
       }
       return Matches(h, descr) ? Status::OK() : bad("dtype '" + std::string(descr) + "'");
     }
-    default:
-      return Status::OK();
+    default: return Status::OK();
   }
 }
 
@@ -171,8 +169,7 @@ class NumpyGroupSource : public RowSource {
         }
         FE_ASSIGN_OR_RETURN(std::string s, StringAt(h, p));
         if (s.empty()) return Status::InvalidArgument(field + "empty string id");
-        const size_t max =
-            c.field->max_length() == 0 ? kMaxVarCharLength : c.field->max_length();
+        const size_t max = c.field->max_length() == 0 ? kMaxVarCharLength : c.field->max_length();
         if (s.size() > max) {
           return Status::InvalidArgument(
               fmt::format("{}string of {} bytes exceeds max_length {}", field, s.size(), max));
@@ -218,8 +215,7 @@ class NumpyGroupSource : public RowSource {
         v->meta = std::move(meta);
         return Status::OK();
       }
-      case Role::kScalar:
-        break;
+      case Role::kScalar: break;
     }
     const std::string& type = c.field->type;
     Json value;

@@ -133,8 +133,8 @@ Json CreateBodyOfDescribe(const std::string& name, const Json& d, const Json& in
     // Some versions put the build parameters in one "params" entry of JSON
     // text ({"M":16,"efConstruction":200}).
     if (const auto it = params.find("params"); it != params.end()) {
-      const Json inner = it->is_string() ? Json::parse(it->get<std::string>(), nullptr, false)
-                                         : *it;
+      const Json inner =
+          it->is_string() ? Json::parse(it->get<std::string>(), nullptr, false) : *it;
       params.erase(it);
       if (inner.is_object()) {
         for (const auto& [k, v] : inner.items()) {
@@ -144,8 +144,8 @@ Json CreateBodyOfDescribe(const std::string& name, const Json& d, const Json& in
     }
   }
   if (!vector_name.empty() && !metric.empty()) {
-    body["indexParams"] = Json::array(
-        {{{"fieldName", vector_name}, {"metricType", metric}, {"params", params}}});
+    body["indexParams"] =
+        Json::array({{{"fieldName", vector_name}, {"metricType", metric}, {"params", params}}});
   }
   return body;
 }
@@ -188,8 +188,8 @@ std::string Incompatibility(const RowSchema& ours, const RowSchema& theirs, bool
   // Fields the rows do not carry must be optional there (a missing VarChar
   // becomes "" in Milvus).
   for (const Field& f : theirs.scalars) {
-    const bool carried = ours.FindScalar(f.name) != nullptr ||
-                         (ours.text.has_value() && ours.text->name == f.name);
+    const bool carried =
+        ours.FindScalar(f.name) != nullptr || (ours.text.has_value() && ours.text->name == f.name);
     if (!carried && !f.nullable && f.default_value.is_null() && f.type != "VarChar") {
       return "its field \"" + f.name + "\" (" + f.type +
              ") is required and the rows do not have it";
@@ -219,13 +219,12 @@ Status CheckDynamicKeys(const PreparedRow& row, const RowSchema& ours, const Row
 
 // Waits until `name` is loaded (Milvus loads asynchronously), asking it to
 // load first when it is not.
-Status EnsureLoaded(MilvusClient& client, const std::string& name, int timeout_ms,
-                    bool may_load) {
+Status EnsureLoaded(MilvusClient& client, const std::string& name, int timeout_ms, bool may_load) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   bool asked = false;
   while (true) {
-    FE_ASSIGN_OR_RETURN(Json state, client.CallJson("collections/get_load_state",
-                                                    client.Body(name)));
+    FE_ASSIGN_OR_RETURN(Json state,
+                        client.CallJson("collections/get_load_state", client.Body(name)));
     const std::string s = StringMember(state, "loadState");
     if (s == "LoadStateLoaded") return Status::OK();
     if (s == "LoadStateNotLoad" && !asked) {
@@ -341,20 +340,18 @@ class Pusher {
     FE_ASSIGN_OR_RETURN(Json described,
                         client_.CallJson("collections/describe", client_.Body(name_)));
     const Json body = CreateBodyOfDescribe(name_, described, Json());
-    Result<RowSchema> theirs = SchemaOfCreateBody(body, plan_.schema.text.has_value()
-                                                            ? plan_.schema.text->name
-                                                            : std::string_view("text"));
+    Result<RowSchema> theirs = SchemaOfCreateBody(
+        body, plan_.schema.text.has_value() ? plan_.schema.text->name : std::string_view("text"));
     if (!theirs.ok()) {
-      return Status::InvalidArgument("Milvus collection " + name_ +
-                                     " exists and cannot take these rows: " +
-                                     theirs.status().message());
+      return Status::InvalidArgument(
+          "Milvus collection " + name_ +
+          " exists and cannot take these rows: " + theirs.status().message());
     }
     const std::string why = Incompatibility(plan_.schema, *theirs, BoolMember(described, "autoId"));
     if (!why.empty()) {
-      return Status::InvalidArgument("Milvus collection " + name_ +
-                                     " exists and does not match collection \"" +
-                                     collection_.name() + "\": " + why +
-                                     " (or push under another --name)");
+      return Status::InvalidArgument(
+          "Milvus collection " + name_ + " exists and does not match collection \"" +
+          collection_.name() + "\": " + why + " (or push under another --name)");
     }
     theirs_ = std::move(theirs).value();
     // Rows are written with the target's view of dynamic fields.
@@ -371,9 +368,9 @@ class Pusher {
       for (const Document& doc : docs) {
         FE_RETURN_IF_ERROR(
             Context(doc.id, PrepareRow(plan_.schema, plan_.ids_as_strings, doc, &row)));
-        FE_RETURN_IF_ERROR(Context(doc.id, CheckDynamicKeys(row, plan_.schema,
-                                                            theirs_ ? &*theirs_ : nullptr,
-                                                            plan_.schema.dynamic)));
+        FE_RETURN_IF_ERROR(
+            Context(doc.id, CheckDynamicKeys(row, plan_.schema, theirs_ ? &*theirs_ : nullptr,
+                                             plan_.schema.dynamic)));
       }
       return Status::OK();
     });
@@ -399,8 +396,8 @@ class Pusher {
         if (++scanned > plan_.records) {
           return Status::Internal("the collection changed during the push; push again");
         }
-        FE_RETURN_IF_ERROR(Context(doc.id, PrepareRow(plan_.schema, plan_.ids_as_strings, doc,
-                                                      &row)));
+        FE_RETURN_IF_ERROR(
+            Context(doc.id, PrepareRow(plan_.schema, plan_.ids_as_strings, doc, &row)));
         if (doc.vector.size() != static_cast<size_t>(plan_.schema.dim)) {
           return Status::Internal(fmt::format("record {}: vector of {} values, dim {}",
                                               Quote(doc.id), doc.vector.size(), plan_.schema.dim));
@@ -497,8 +494,7 @@ class Pusher {
     ids_.clear();
     bytes_ = 0;
     if (options_.progress) {
-      options_.progress(
-          {"push", summary_.sent + summary_.skipped, plan_.records, summary_.bytes});
+      options_.progress({"push", summary_.sent + summary_.skipped, plan_.records, summary_.bytes});
     }
     return Status::OK();
   }
@@ -548,13 +544,13 @@ class Puller {
       return got.status();
     }
     // No text field: a name no Milvus field can have ([A-Za-z_][A-Za-z0-9_]*).
-    ImportOptions import{.dir = "-", .text_field = options_.text_field.empty()
-                                                      ? std::string("\x01")
-                                                      : options_.text_field};
+    ImportOptions import{
+        .dir = "-",
+        .text_field = options_.text_field.empty() ? std::string("\x01") : options_.text_field};
     Result<ImportPlan> plan = ResolveImportSchema(layout, import, target);
     if (!plan.ok()) {
-      return Status(plan.status().code(), "Milvus collection " + remote_name + ": " +
-                                              plan.status().message());
+      return Status(plan.status().code(),
+                    "Milvus collection " + remote_name + ": " + plan.status().message());
     }
     schema_ = std::move(plan->rows);
     FE_RETURN_IF_ERROR(EnsureLoaded(client_, remote_name, remote_.timeout_ms, /*may_load=*/false));
@@ -578,8 +574,8 @@ class Puller {
       FE_RETURN_IF_ERROR(check_local ? MissingPage(last, &got) : FullPage(last, &got));
       if (got == 0) break;
       if (options_.progress) {
-        options_.progress({"pull", summary_.received + summary_.skipped, summary_.remote_rows,
-                           summary_.bytes});
+        options_.progress(
+            {"pull", summary_.received + summary_.skipped, summary_.remote_rows, summary_.bytes});
       }
     }
     if (summary_.received + summary_.skipped != summary_.remote_rows) {
@@ -629,8 +625,9 @@ class Puller {
     body["outputFields"] = {"*"};
     FE_ASSIGN_OR_RETURN(MilvusReply reply, client_.Call("entities/query", body.dump()));
     summary_.bytes += reply.body.size();
-    FE_ASSIGN_OR_RETURN(std::vector<Document> docs,
-                        Rows(reply.data(), "the page after " + (last ? Quote(*last) : "the start")));
+    FE_ASSIGN_OR_RETURN(
+        std::vector<Document> docs,
+        Rows(reply.data(), "the page after " + (last ? Quote(*last) : "the start")));
     std::vector<Id> ids;
     ids.reserve(docs.size());
     for (const Document& d : docs) ids.push_back(d.id);
@@ -681,8 +678,7 @@ class Puller {
     Result<std::vector<std::string_view>> raw = RawArrayElements(data);
     if (!raw.ok()) {
       return Status::IOError("Milvus at " + client_.url() + ": " + what +
-                             ": \"data\" is not an array of rows (" + raw.status().message() +
-                             ")");
+                             ": \"data\" is not an array of rows (" + raw.status().message() + ")");
     }
     const std::vector<std::string_view>& rows = *raw;
     std::vector<Document> docs;
@@ -725,8 +721,9 @@ class Puller {
 
 Status PushOptions::Validate() const {
   if (!milvus_name.empty() && MilvusName(milvus_name) != milvus_name) {
-    return Status::InvalidArgument("the Milvus collection name must be letters, digits and '_', "
-                                   "not starting with a digit");
+    return Status::InvalidArgument(
+        "the Milvus collection name must be letters, digits and '_', "
+        "not starting with a digit");
   }
   if (batch == 0 || batch > 16384) return Status::InvalidArgument("batch must be 1..16384");
   if (max_request_bytes < (uint64_t{64} << 10) || max_request_bytes > (uint64_t{1} << 30)) {
@@ -738,8 +735,9 @@ Status PushOptions::Validate() const {
 Status PullOptions::Validate() const {
   if (milvus_name.empty()) return Status::InvalidArgument("no Milvus collection name given");
   if (MilvusName(milvus_name) != milvus_name) {
-    return Status::InvalidArgument("the Milvus collection name must be letters, digits and '_', "
-                                   "not starting with a digit");
+    return Status::InvalidArgument(
+        "the Milvus collection name must be letters, digits and '_', "
+        "not starting with a digit");
   }
   if (batch == 0 || batch > 16384) return Status::InvalidArgument("batch must be 1..16384");
   return Status::OK();

@@ -65,7 +65,7 @@ struct PushOptions {
   // Records per entities/insert request, and the most bytes of JSON a
   // request may carry (a batch is cut at whichever comes first; a single
   // larger row goes alone). Milvus's default limit per request is 64 MiB.
-  size_t batch = 1000;                   // 1 .. 16384
+  size_t batch = 1000;                    // 1 .. 16384
   uint64_t max_request_bytes = 16 << 20;  // 64 KiB .. 1 GiB
   // Send every record with entities/upsert (replacing rows of the same id)
   // instead of skipping ids the target already holds.
@@ -82,14 +82,14 @@ struct PushOptions {
 
 struct PushSummary {
   std::string milvus_name;
-  std::string pk_type;      // "Int64" or "VarChar"
-  bool created = false;     // the Milvus collection was created by this push
-  uint64_t records = 0;     // records of the local collection
-  uint64_t sent = 0;        // rows inserted (or upserted)
-  uint64_t skipped = 0;     // rows the target already held
+  std::string pk_type;       // "Int64" or "VarChar"
+  bool created = false;      // the Milvus collection was created by this push
+  uint64_t records = 0;      // records of the local collection
+  uint64_t sent = 0;         // rows inserted (or upserted)
+  uint64_t skipped = 0;      // rows the target already held
   uint64_t remote_rows = 0;  // count(*) of the target at the end
-  uint64_t requests = 0;    // HTTP requests made, retries included
-  uint64_t bytes = 0;       // request bytes of the inserts
+  uint64_t requests = 0;     // HTTP requests made, retries included
+  uint64_t bytes = 0;        // request bytes of the inserts
   double seconds = 0;
 };
 
@@ -107,8 +107,8 @@ struct PushSummary {
 // Errors: InvalidArgument (bad options; a record Milvus cannot take, as for
 // an export; a metadata key that is also a field name of the target; an
 // incompatible target, naming the difference), IOError (the Milvus cannot
-// be reached or its answers are not Milvus's, after the retries), the Milvus's own refusals as Internal with its code and
-// message ("collections/create: Milvus code 1100: ..."), Cancelled, and
+// be reached or its answers are not Milvus's, after the retries), the Milvus's own refusals as
+// Internal with its code and message ("collections/create: Milvus code 1100: ..."), Cancelled, and
 // the collection's read errors. Rows sent before an error stay in Milvus.
 Result<PushSummary> PushCollection(const Collection& collection, const RemoteOptions& remote,
                                    const PushOptions& options);
@@ -135,10 +135,10 @@ struct PullOptions {
 };
 
 struct PullSummary {
-  bool created = false;     // the local collection was created by this pull
+  bool created = false;      // the local collection was created by this pull
   uint64_t remote_rows = 0;  // count(*) of the source at the start
-  uint64_t received = 0;    // rows written locally
-  uint64_t skipped = 0;     // rows the local collection already held
+  uint64_t received = 0;     // rows written locally
+  uint64_t skipped = 0;      // rows the local collection already held
   uint64_t requests = 0;
   uint64_t bytes = 0;  // response bytes of the pages
   double seconds = 0;

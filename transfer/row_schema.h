@@ -39,7 +39,7 @@ using Json = nlohmann::json;
 // Files people read (collection.json, ...) keep their keys in a natural order.
 using OrderedJson = nlohmann::ordered_json;
 
-using milvus::kMaxVarCharLength;               // Milvus's max_length ceiling
+using milvus::kMaxVarCharLength;                // Milvus's max_length ceiling
 inline constexpr size_t kMaxJsonBytes = 65536;  // Milvus's JSON field limit
 
 // One Milvus field. The pk of a native collection has type "" (integer and

@@ -179,8 +179,8 @@ TEST(Utf8, FindInvalidUtf8NamesTheFirstBadByte) {
   EXPECT_EQ(FindInvalidUtf8(std::string_view("nul\0inside", 10)), kNpos);
   EXPECT_EQ(FindInvalidUtf8("a\xC3\xA9\xE6\x97\xA5\xF0\x9F\x98\x80"), kNpos);
   EXPECT_EQ(FindInvalidUtf8("\xFF"), 0u);
-  EXPECT_EQ(FindInvalidUtf8("ab\xC3"), 2u);            // truncated at the end
-  EXPECT_EQ(FindInvalidUtf8("\xC3\xA9\x80x"), 2u);     // stray continuation
+  EXPECT_EQ(FindInvalidUtf8("ab\xC3"), 2u);                // truncated at the end
+  EXPECT_EQ(FindInvalidUtf8("\xC3\xA9\x80x"), 2u);         // stray continuation
   EXPECT_EQ(FindInvalidUtf8("\xE6\x97\xA5\xC0\x80"), 3u);  // overlong after a valid one
   EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));

@@ -152,9 +152,9 @@ TEST(HashingEncoder, SpecKeysInAnyOrderAndDefaults) {
 }
 
 TEST(HashingEncoder, UnknownSpecsAreNotSupported) {
-  for (std::string_view spec : {"hash/v2;dim=384;char=3-5;word=1-2;cjk=1-2", "hash/v0",
-                                "bert/v2;dim=384", "bert", "word2vec/v1;dim=300",
-                                "hash/v1;dim=384;lang=en"}) {
+  for (std::string_view spec :
+       {"hash/v2;dim=384;char=3-5;word=1-2;cjk=1-2", "hash/v0", "bert/v2;dim=384", "bert",
+        "word2vec/v1;dim=300", "hash/v1;dim=384;lang=en"}) {
     auto encoder = TextEncoderFromSpec(spec);
     ASSERT_FALSE(encoder.ok()) << spec;
     EXPECT_EQ(encoder.status().code(), StatusCode::kNotSupported) << encoder.status();

@@ -34,9 +34,9 @@ std::string Bytes(std::initializer_list<T> values) {
 
 TEST(SafeTensors, ReadsF32F16AndBF16Tensors) {
   TempDir dir;
-  std::string data = Bytes<float>({1.5f, -2.0f, 3.25f, 0.0f, 8.0f, -0.5f}) +         // [0, 24)
-                     Bytes<uint16_t>({0x3C00, 0xC000, 0x3800, 0x0001}) +             // [24, 32)
-                     Bytes<uint16_t>({0x3F80, 0xC040});                              // [32, 36)
+  std::string data = Bytes<float>({1.5f, -2.0f, 3.25f, 0.0f, 8.0f, -0.5f}) +  // [0, 24)
+                     Bytes<uint16_t>({0x3C00, 0xC000, 0x3800, 0x0001}) +      // [24, 32)
+                     Bytes<uint16_t>({0x3F80, 0xC040});                       // [32, 36)
   std::string header =
       R"({"__metadata__":{"format":"pt"},)"
       R"("embeddings.word_embeddings.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
@@ -71,15 +71,15 @@ TEST(SafeTensors, ReadsF32F16AndBF16Tensors) {
 // the tensor and its dtype.
 TEST(SafeTensors, OpensEveryDtypeAndReadsOnlyFloatsAsFloat32) {
   TempDir dir;
-  std::string data = Bytes<float>({1.0f, 2.0f}) +                 // w F32 [0, 8)
-                     Bytes<int64_t>({0, 1, 2, 3}) +               // position_ids I64 [8, 40)
-                     Bytes<int32_t>({7, -7}) +                    // I32 [40, 48)
-                     Bytes<uint16_t>({1, 2, 3}) +                 // U16 [48, 54)
-                     Bytes<uint8_t>({1, 0, 1}) +                  // BOOL [54, 57)
-                     Bytes<int8_t>({-1}) +                        // I8 [57, 58)
-                     Bytes<uint8_t>({0x38, 0x40}) +               // F8_E4M3 [58, 60)
-                     Bytes<uint8_t>({0x12, 0x34}) +               // F4 x 3, packed [60, 62)
-                     Bytes<double>({0.5});                        // F64 [62, 70)
+  std::string data = Bytes<float>({1.0f, 2.0f}) +    // w F32 [0, 8)
+                     Bytes<int64_t>({0, 1, 2, 3}) +  // position_ids I64 [8, 40)
+                     Bytes<int32_t>({7, -7}) +       // I32 [40, 48)
+                     Bytes<uint16_t>({1, 2, 3}) +    // U16 [48, 54)
+                     Bytes<uint8_t>({1, 0, 1}) +     // BOOL [54, 57)
+                     Bytes<int8_t>({-1}) +           // I8 [57, 58)
+                     Bytes<uint8_t>({0x38, 0x40}) +  // F8_E4M3 [58, 60)
+                     Bytes<uint8_t>({0x12, 0x34}) +  // F4 x 3, packed [60, 62)
+                     Bytes<double>({0.5});           // F64 [62, 70)
   std::string header =
       R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
       R"("embeddings.position_ids":{"dtype":"I64","shape":[1,4],"data_offsets":[8,40]},)"
@@ -99,7 +99,8 @@ TEST(SafeTensors, OpensEveryDtypeAndReadsOnlyFloatsAsFloat32) {
   EXPECT_EQ(ids->dtype, TensorDtype::kOther);
   EXPECT_EQ(ids->dtype_name, "I64");
   EXPECT_EQ(ids->shape, (std::vector<int64_t>{1, 4}));
-  for (const char* name : {"embeddings.position_ids", "i32", "u16", "mask", "i8", "f8", "f4", "f64"}) {
+  for (const char* name :
+       {"embeddings.position_ids", "i32", "u16", "mask", "i8", "f8", "f4", "f64"}) {
     auto read = file->ReadFloat32(name);
     ASSERT_FALSE(read.ok()) << name;
     EXPECT_TRUE(read.status().IsInvalidArgument()) << read.status();
@@ -146,8 +147,9 @@ TEST(SafeTensors, RefusesBrokenFilesNamingTheProblem) {
        "shape x I64 needs more bytes than the 16-byte data section holds"},
       {"packed wrong size", R"({"w":{"dtype":"F4","shape":[5],"data_offsets":[0,16]}})", four,
        "holds 16 bytes but F4 x shape needs 3"},
-      {"shape past data", R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,16]}})",
-       four, "needs more bytes than the 16-byte data section holds"},
+      {"shape past data",
+       R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,16]}})", four,
+       "needs more bytes than the 16-byte data section holds"},
       {"past end", R"({"w":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}})", four,
        "fall outside the 16-byte data section"},
       {"wrong size", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", four,

@@ -9,11 +9,11 @@
 
 #include <cmath>
 #include <cstring>
-#include <iterator>
-#include <tuple>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -75,8 +75,8 @@ TEST_P(TextFixture, MatchesHuggingFaceTokensAndPyTorchEmbeddings) {
   size_t truncated = 0;
   for (size_t i = 0; i < refs.size(); ++i) {
     const TextReference& ref = refs[i];
-    const std::string what = GetParam() + " text " + std::to_string(i) + " " +
-                             nlohmann::json(ref.text).dump();
+    const std::string what =
+        GetParam() + " text " + std::to_string(i) + " " + nlohmann::json(ref.text).dump();
     ASSERT_EQ(ref.embedding.size(), static_cast<size_t>(dim)) << what;
     ASSERT_OK_AND_ASSIGN(auto tokenization, encoder->Tokenize(ref.text, max_seq));
     EXPECT_EQ(tokenization.ids, ref.ids) << what;
@@ -92,10 +92,10 @@ TEST_P(TextFixture, MatchesHuggingFaceTokensAndPyTorchEmbeddings) {
   ASSERT_OK(encoder->Encode(texts, all));
   std::vector<float> one(dim);
   for (size_t i = 0; i < refs.size(); ++i) {
-    const std::string what = GetParam() + " text " + std::to_string(i) + " " +
-                             nlohmann::json(refs[i].text).dump();
+    const std::string what =
+        GetParam() + " text " + std::to_string(i) + " " + nlohmann::json(refs[i].text).dump();
     ExpectEmbeddingMatches(std::span<const float>(all).subspan(i * dim, dim), refs[i].embedding,
-                  what + " (batched)");
+                           what + " (batched)");
     ASSERT_OK(encoder->Encode(std::span(texts).subspan(i, 1), one));
     ExpectEmbeddingMatches(one, refs[i].embedding, what + " (alone)");
   }
@@ -125,9 +125,10 @@ void ExpectRefused(const std::string& folder, const std::string& needle1,
 // Rewrites `folder`/model.safetensors with `extra` tensors appended: each is
 // (name, dtype, shape, raw little-endian bytes). Returns the word-embedding
 // tensor's name prefix ("" or "bert.").
-std::string AddTensors(const std::string& folder,
-                       const std::vector<std::tuple<std::string, std::string, std::vector<int64_t>,
-                                                    std::string>>& extra) {
+std::string AddTensors(
+    const std::string& folder,
+    const std::vector<std::tuple<std::string, std::string, std::vector<int64_t>, std::string>>&
+        extra) {
   const std::string path = folder + "/model.safetensors";
   std::string bytes;
   {
@@ -139,7 +140,9 @@ std::string AddTensors(const std::string& folder,
   nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
   std::string data = bytes.substr(8 + header_len);
   for (const auto& [name, dtype, shape, raw] : extra) {
-    header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + raw.size()}}};
+    header[name] = {{"dtype", dtype},
+                    {"shape", shape},
+                    {"data_offsets", {data.size(), data.size() + raw.size()}}};
     data += raw;
   }
   std::string text = header.dump();
@@ -171,15 +174,18 @@ TEST_P(TextFixture, IgnoresUnusedTensorsOfAnyDtype) {
   std::vector<int64_t> positions(max_pos);
   for (int64_t i = 0; i < max_pos; ++i) positions[i] = i;
   const std::string prefix = AddTensors(folder, {});
-  AddTensors(folder, {
-      {prefix + "embeddings.position_ids", "I64", {1, max_pos}, RawBytes(positions)},
-      {prefix + "embeddings.token_type_ids", "I64", {1, max_pos},
-       RawBytes(std::vector<int64_t>(max_pos, 0))},
-      {"extra.mask", "BOOL", {3}, RawBytes(std::vector<uint8_t>{1, 0, 1})},
-      {"extra.i32", "I32", {2}, RawBytes(std::vector<int32_t>{5, 6})},
-      {"extra.u8", "U8", {1}, RawBytes(std::vector<uint8_t>{9})},
-      {"extra.f64", "F64", {1}, RawBytes(std::vector<double>{0.25})},
-  });
+  AddTensors(folder,
+             {
+                 {prefix + "embeddings.position_ids", "I64", {1, max_pos}, RawBytes(positions)},
+                 {prefix + "embeddings.token_type_ids",
+                  "I64",
+                  {1, max_pos},
+                  RawBytes(std::vector<int64_t>(max_pos, 0))},
+                 {"extra.mask", "BOOL", {3}, RawBytes(std::vector<uint8_t>{1, 0, 1})},
+                 {"extra.i32", "I32", {2}, RawBytes(std::vector<int32_t>{5, 6})},
+                 {"extra.u8", "U8", {1}, RawBytes(std::vector<uint8_t>{9})},
+                 {"extra.f64", "F64", {1}, RawBytes(std::vector<double>{0.25})},
+             });
   const std::vector<TextReference> refs = ReadTextReference(folder);
   ASSERT_OK_AND_ASSIGN(auto encoder, NewTextEncoder("model:" + folder, 0));
   ASSERT_OK_AND_ASSIGN(auto original, NewTextEncoder("model:" + TextFixtureDir(GetParam()), 0));
@@ -268,7 +274,8 @@ TEST(TextFixtureErrors, VocabOnlyFolderFollowsTokenizerConfig) {
   ASSERT_OK_AND_ASSIGN(auto tok, lower->Tokenize("Hello Café", 0));
   EXPECT_EQ(tok.tokens, (std::vector<std::string>{"[CLS]", "hello", "cafe", "[SEP]"}));
 
-  std::ofstream(folder + "/tokenizer_config.json") << R"({"do_lower_case": true, "strip_accents": false})";
+  std::ofstream(folder + "/tokenizer_config.json")
+      << R"({"do_lower_case": true, "strip_accents": false})";
   ASSERT_OK_AND_ASSIGN(auto accents, NewTextEncoder("model:" + folder, 0));
   ASSERT_OK_AND_ASSIGN(tok, accents->Tokenize("Hello Café", 0));
   // "café" stays accented, and the vocabulary has no piece for it.
@@ -303,7 +310,8 @@ TEST(TextFixtureErrors, RefusesSentenceTransformersLowercasing) {
 // vectors against PyTorch are in reference.jsonl, checked above); one such
 // text in a batch does not fail the others.
 TEST(TextFixtureBlank, EmbedsTextsWithNothingToEncodeAsClsSep) {
-  ASSERT_OK_AND_ASSIGN(auto encoder, NewTextEncoder("model:" + TextFixtureDir("uncased_mean_f16"), 0));
+  ASSERT_OK_AND_ASSIGN(auto encoder,
+                       NewTextEncoder("model:" + TextFixtureDir("uncased_mean_f16"), 0));
   const size_t dim = static_cast<size_t>(encoder->dim());
   std::vector<float> empty(dim);
   std::string_view nothing[] = {""};
@@ -323,7 +331,7 @@ TEST(TextFixtureBlank, EmbedsTextsWithNothingToEncodeAsClsSep) {
   EXPECT_TRUE(IsBlankText(""));
   EXPECT_TRUE(IsBlankText(" \t\r\n\u3000\u00a0\u2028\u200b\ufeff\x01\x7f"));
   EXPECT_FALSE(IsBlankText("\u3000x"));
-  EXPECT_FALSE(IsBlankText("\ue000"));      // private use: the tokenizer keeps it ([UNK])
+  EXPECT_FALSE(IsBlankText("\ue000"));     // private use: the tokenizer keeps it ([UNK])
   EXPECT_FALSE(IsBlankText("\xff \xfe"));  // invalid UTF-8: the encoder names it
 }
 

@@ -62,7 +62,8 @@ TEST(TransformerEncoder, EncodesTextsLikeTheReference) {
 TEST(TransformerEncoder, SpecRoundTripsAndDetectsAChangedFolder) {
   TempDir dir;
   const std::string copy = dir.Sub("model");
-  std::filesystem::copy(FixtureDir("mean_norm_f32"), copy, std::filesystem::copy_options::recursive);
+  std::filesystem::copy(FixtureDir("mean_norm_f32"), copy,
+                        std::filesystem::copy_options::recursive);
   ASSERT_OK_AND_ASSIGN(auto made, NewTextEncoder("model:" + copy, 0));
   const std::string spec = made->spec();
   EXPECT_EQ(spec.rfind("bert/v1;id=", 0), 0u) << spec;

@@ -62,8 +62,7 @@ std::unique_ptr<VectorIndex> Build(const HnswOptions& o, const std::vector<float
 }
 
 double Recall(const VectorIndex& index, Metric metric, const std::vector<float>& data,
-              const std::vector<float>& queries, int dim, size_t k,
-              const std::vector<bool>& live) {
+              const std::vector<float>& queries, int dim, size_t k, const std::vector<bool>& live) {
   size_t found = 0, wanted = 0;
   for (size_t qi = 0; qi < queries.size() / dim; ++qi) {
     const float* q = queries.data() + qi * dim;
@@ -190,7 +189,8 @@ TEST(HnswIndex, ExactSearchAmongGivenSlots) {
   EXPECT_EQ(all.size(), 8u) << "9 distinct slots, one removed, one unknown";
   ASSERT_OK_AND_ASSIGN(auto none, index->ExactSearchAmong(q, 5, {}));
   EXPECT_TRUE(none.empty());
-  EXPECT_TRUE(index->ExactSearchAmong(RandomVectors(1, dim + 1, 1), 5, slots).status().IsInvalidArgument());
+  EXPECT_TRUE(
+      index->ExactSearchAmong(RandomVectors(1, dim + 1, 1), 5, slots).status().IsInvalidArgument());
 }
 
 TEST(HnswIndex, EveryMetricMatchesExactSearch) {
@@ -232,9 +232,11 @@ TEST(HnswIndex, ExactSearchEqualsBruteForce) {
       auto exact = ExactTopK(metric, data, dim, q, 10, live);
       ASSERT_OK_AND_ASSIGN(auto got, index->ExactSearch(std::span<const float>(q, dim), 10));
       ASSERT_EQ(got.size(), exact.size());
-      for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].slot, exact[i]) << MetricName(metric);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i].slot, exact[i]) << MetricName(metric);
     }
-    ASSERT_OK_AND_ASSIGN(auto all, index->ExactSearch(std::span<const float>(queries.data(), dim), 5000));
+    ASSERT_OK_AND_ASSIGN(auto all,
+                         index->ExactSearch(std::span<const float>(queries.data(), dim), 5000));
     EXPECT_EQ(all.size(), 750u);
   }
 }

@@ -56,12 +56,9 @@ double OracleDistance(Metric metric, const float* a, const float* b, int dim) {
     l2 += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
   }
   switch (metric) {
-    case Metric::kCosine:
-      return 1 - dot / std::sqrt(na * nb);
-    case Metric::kInnerProduct:
-      return 1 - dot;
-    case Metric::kL2:
-      return l2;
+    case Metric::kCosine: return 1 - dot / std::sqrt(na * nb);
+    case Metric::kInnerProduct: return 1 - dot;
+    case Metric::kL2: return l2;
   }
   return 0;
 }
@@ -183,12 +180,8 @@ TEST(IvfIndex, RecallAt10OnClusteredData) {
         EXPECT_GE(r16, 0.95);
         EXPECT_GE(r32, 0.99);
         break;
-      case IvfKind::kSq8:
-        EXPECT_GE(r16, flat16 - 0.03);
-        break;
-      case IvfKind::kPq:
-        EXPECT_GE(r32, 0.75);
-        break;
+      case IvfKind::kSq8: EXPECT_GE(r16, flat16 - 0.03); break;
+      case IvfKind::kPq: EXPECT_GE(r32, 0.75); break;
     }
   }
 }

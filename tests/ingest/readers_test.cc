@@ -560,9 +560,7 @@ TEST(Readers, RandomBytesNeverCrash) {
     for (int k = 0; k < edits; ++k) {
       const size_t at = rng() % (bytes.size() + 1);
       switch (rng() % 3) {
-        case 0:
-          bytes.insert(at, 1, static_cast<char>(rng()));
-          break;
+        case 0: bytes.insert(at, 1, static_cast<char>(rng())); break;
         case 1:
           if (at < bytes.size()) bytes.erase(at, 1);
           break;

@@ -38,7 +38,8 @@ int Run(const std::string& folder) {
 
   auto hits = (*notes)->Search({.k = 2}, Query::Text("wild yeast bread"));
   if (!hits.ok()) return Fail("search: " + hits.status().ToString());
-  if (hits->size() != 2) return Fail("search found " + std::to_string(hits->size()) + " hits, not 2");
+  if (hits->size() != 2)
+    return Fail("search found " + std::to_string(hits->size()) + " hits, not 2");
   const Hit& best = (*hits)[0];
   if (!(best.id == Id("bread")) || best.text != docs[1].text) {
     return Fail("best hit is " + best.id.ToString() + ", expected \"bread\"");

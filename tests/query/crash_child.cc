@@ -43,7 +43,8 @@ std::string TextFor(int64_t id) {
   for (int64_t first = 0;; first += kBatch) {
     std::vector<Document> docs;
     for (int64_t id = first; id < first + kBatch; ++id) {
-      docs.push_back({.id = id, .text = TextFor(id),
+      docs.push_back({.id = id,
+                      .text = TextFor(id),
                       .vector = (first / kBatch) % 2 ? VectorFor(id) : std::vector<float>{}});
     }
     Collection& target = (first / kBatch) % 2 ? **vec : **text;

@@ -81,17 +81,17 @@ TEST(Crash, KillDuringIngestLosesNothingAcknowledged) {
         ++present;
         // The stored vector finds its document by exact scan and through the
         // recovered HNSW index.
-        ASSERT_OK_AND_ASSIGN(auto exact, c.Search({.k = 1, .mode = SearchMode::kExact},
-                                                  Query::Vector(got->vector)));
+        ASSERT_OK_AND_ASSIGN(
+            auto exact, c.Search({.k = 1, .mode = SearchMode::kExact}, Query::Vector(got->vector)));
         ASSERT_FALSE(exact.empty());
         EXPECT_EQ(exact[0].id, Id(id));
-        ASSERT_OK_AND_ASSIGN(auto hits, c.Search({.k = 1, .ef_search = 400,
-                                                  .mode = SearchMode::kApproximate},
-                                                 Query::Vector(got->vector)));
+        ASSERT_OK_AND_ASSIGN(auto hits,
+                             c.Search({.k = 1, .ef_search = 400, .mode = SearchMode::kApproximate},
+                                      Query::Vector(got->vector)));
         ASSERT_FALSE(hits.empty());
-        EXPECT_EQ(hits[0].id, Id(id)) << "index and documents disagree after the crash: got \""
-                                      << hits[0].text << "\" (score " << hits[0].score
-                                      << ") for \"" << got->text << "\"";
+        EXPECT_EQ(hits[0].id, Id(id))
+            << "index and documents disagree after the crash: got \"" << hits[0].text
+            << "\" (score " << hits[0].score << ") for \"" << got->text << "\"";
       }
       bool acked = acked_batches.count(first) != 0;
       int deleted = acked_deletes.count(first) ? 1 : 0;

@@ -24,7 +24,9 @@ std::unique_ptr<Database> OpenDb(const std::string& path, Options options = {}) 
 
 std::vector<Document> SampleDocs() {
   return {
-      {.id = 1, .text = "The Moon orbits the Earth every 27 days", .metadata = R"({"topic":"astro"})"},
+      {.id = 1,
+       .text = "The Moon orbits the Earth every 27 days",
+       .metadata = R"({"topic":"astro"})"},
       {.id = 2, .text = "Sourdough bread rises with wild yeast", .metadata = R"({"topic":"food"})"},
       {.id = "py", .text = "Python lists grow dynamically when you append", .metadata = "{}"},
       {.id = 4, .text = "黑洞的引力强大到连光都无法逃脱", .metadata = R"({"lang":"zh"})"},
@@ -81,8 +83,9 @@ TEST(Database, SmallCollectionsSearchExactly) {
   ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("c", {}));
   std::vector<Document> docs;
   for (int i = 0; i < 600; ++i) {
-    docs.push_back({.id = i, .text = "document number " + std::to_string(i) + " about topic " +
-                                     std::to_string(i % 13)});
+    docs.push_back({.id = i,
+                    .text = "document number " + std::to_string(i) + " about topic " +
+                            std::to_string(i % 13)});
   }
   ASSERT_OK(c->Add({.sync = false}, docs));
   size_t approximate_misses = 0;
@@ -91,9 +94,9 @@ TEST(Database, SmallCollectionsSearchExactly) {
     ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 1}, Query::Vector(d.vector)));
     EXPECT_EQ(hits[0].id, Id(i));
     EXPECT_NEAR(hits[0].score, 1.0f, 1e-5);
-    ASSERT_OK_AND_ASSIGN(auto ann, c->Search({.k = 1, .ef_search = 1000,
-                                              .mode = SearchMode::kApproximate},
-                                             Query::Vector(d.vector)));
+    ASSERT_OK_AND_ASSIGN(auto ann,
+                         c->Search({.k = 1, .ef_search = 1000, .mode = SearchMode::kApproximate},
+                                   Query::Vector(d.vector)));
     approximate_misses += ann[0].id == Id(i) ? 0 : 1;
   }
   // Documents the graph limitation this guards against (not a promise).
@@ -107,8 +110,8 @@ TEST(Database, UpsertReplacesDocumentAndVector) {
   std::vector<Document> first = {{.id = "a", .text = "apples and pears"},
                                  {.id = "b", .text = "rockets and satellites"}};
   ASSERT_OK(c->Add({}, first));
-  std::vector<Document> second = {{.id = "a", .text = "submarines under the ocean",
-                                   .metadata = R"({"v":2})"}};
+  std::vector<Document> second = {
+      {.id = "a", .text = "submarines under the ocean", .metadata = R"({"v":2})"}};
   EXPECT_TRUE(c->Add({}, second).IsAlreadyExists());
   ASSERT_OK(c->Upsert({}, second));
   ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
@@ -128,11 +131,14 @@ TEST(Database, VectorOnlyCollectionWithEveryMetric) {
   auto db = OpenDb(dir.Sub("db"));
   for (Metric metric : {Metric::kCosine, Metric::kInnerProduct, Metric::kL2}) {
     CollectionSchema schema{.dim = 8, .metric = metric, .encoder = ""};
-    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection(std::string("v_") + MetricName(metric), schema));
+    ASSERT_OK_AND_ASSIGN(auto c,
+                         db->CreateCollection(std::string("v_") + MetricName(metric), schema));
     std::vector<Document> docs;
-    for (int i = 0; i < 8; ++i) docs.push_back({.id = i, .text = "payload " + std::to_string(i), .vector = Unit(8, i)});
+    for (int i = 0; i < 8; ++i)
+      docs.push_back({.id = i, .text = "payload " + std::to_string(i), .vector = Unit(8, i)});
     ASSERT_OK(c->Add({}, docs));
-    ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 3, .with_vector = true}, Query::Vector(Unit(8, 5))));
+    ASSERT_OK_AND_ASSIGN(auto hits,
+                         c->Search({.k = 3, .with_vector = true}, Query::Vector(Unit(8, 5))));
     ASSERT_EQ(hits.size(), 3u);
     EXPECT_EQ(hits[0].id, Id(5)) << MetricName(metric);
     EXPECT_EQ(hits[0].text, "payload 5");
@@ -168,13 +174,21 @@ TEST(Database, BadInputIsRefusedAndChangesNothing) {
     const char* message;
   };
   std::vector<Case> cases = {
-      {"empty text", {{.id = 2, .text = "ok"}, {.id = 3, .text = ""}}, "document 1 (id 3): text is empty"},
+      {"empty text",
+       {{.id = 2, .text = "ok"}, {.id = 3, .text = ""}},
+       "document 1 (id 3): text is empty"},
       {"whitespace text", {{.id = 2, .text = "   \n"}}, "document 0 (id 2)"},
       {"malformed metadata", {{.id = 2, .text = "ok", .metadata = "{\"a\": }"}}, "not valid JSON"},
-      {"metadata not object", {{.id = 2, .text = "ok", .metadata = "[1,2]"}}, "must be a JSON object, got array"},
-      {"duplicate id on add", {{.id = 2, .text = "new"}, {.id = 1, .text = "dup"}}, "id 1 already exists"},
+      {"metadata not object",
+       {{.id = 2, .text = "ok", .metadata = "[1,2]"}},
+       "must be a JSON object, got array"},
+      {"duplicate id on add",
+       {{.id = 2, .text = "new"}, {.id = 1, .text = "dup"}},
+       "id 1 already exists"},
       {"duplicate in batch", {{.id = 2, .text = "x"}, {.id = 2, .text = "y"}}, "appears twice"},
-      {"wrong dim", {{.id = 2, .text = "x", .vector = {1, 2, 3}}}, "collection has 384, vector has 3"},
+      {"wrong dim",
+       {{.id = 2, .text = "x", .vector = {1, 2, 3}}},
+       "collection has 384, vector has 3"},
       {"nan vector", {{.id = 2, .vector = std::vector<float>(384, NAN)}}, "NaN"},
       {"empty string id", {{.id = "", .text = "x"}}, "string id must be"},
       {"invalid utf8", {{.id = 2, .text = "bad \xff\xfe bytes"}}, "UTF-8"},
@@ -226,7 +240,8 @@ TEST(Database, GetOrCreateChecksTheSchema) {
   EXPECT_NE(no_encoder.status().message().find("requested none"), std::string::npos)
       << no_encoder.status();
   auto metric = db->GetOrCreateCollection("c", {.dim = 256, .metric = Metric::kL2});
-  EXPECT_NE(metric.status().message().find("metric: stored cosine, requested l2"), std::string::npos)
+  EXPECT_NE(metric.status().message().find("metric: stored cosine, requested l2"),
+            std::string::npos)
       << metric.status();
   ASSERT_OK_AND_ASSIGN(CollectionInfo info, c1->Describe());
   EXPECT_EQ(info.schema.dim, 256);
@@ -336,7 +351,8 @@ TEST(TextModel, EmbedsAndTokenizesWithoutADatabase) {
   EXPECT_EQ(hash->Tokenize("x", 0).status().code(), StatusCode::kNotSupported);
   EXPECT_TRUE(hash->Embed({"fine", ""}).status().IsInvalidArgument());
 
-  const std::string dir = std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32";
+  const std::string dir =
+      std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32";
   ASSERT_OK_AND_ASSIGN(auto model, TextModel::Open("model:" + dir));
   EXPECT_EQ(model->dim(), 32);
   ASSERT_OK_AND_ASSIGN(auto tokens, model->Tokenize("w0 w99", 0));
@@ -397,7 +413,8 @@ TEST(Database, QueryAndDocumentPrefixesAreApplied) {
   ASSERT_OK_AND_ASSIGN(CollectionInfo info, c->Describe());
   EXPECT_EQ(info.schema.query_prefix, "query: ");
   EXPECT_EQ(info.schema.document_prefix, "passage: ");
-  auto other = db->GetOrCreateCollection("p", {.query_prefix = "q: ", .document_prefix = "passage: "});
+  auto other =
+      db->GetOrCreateCollection("p", {.query_prefix = "q: ", .document_prefix = "passage: "});
   EXPECT_NE(other.status().message().find("query_prefix: stored \"query: \", requested \"q: \""),
             std::string::npos)
       << other.status();
@@ -474,9 +491,9 @@ TEST(Database, DropRacingWithWritesLeavesNothingBehind) {
   }
   EXPECT_EQ(acknowledged_after_drop.load(), 0);
   ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({}, dir.Sub("db")));
-  for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
-                         storage::Cf::kOplog, storage::Cf::kSnapshots, storage::Cf::kPostings,
-                         storage::Cf::kFields}) {
+  for (storage::Cf cf :
+       {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds, storage::Cf::kOplog,
+        storage::Cf::kSnapshots, storage::Cf::kPostings, storage::Cf::kFields}) {
     int keys = 0;
     ASSERT_OK(store->Scan(cf, "", "", [&](std::string_view, std::string_view) {
       ++keys;

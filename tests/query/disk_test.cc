@@ -23,7 +23,8 @@ constexpr size_t kFsBytes = 8 << 20;
 
 std::vector<Document> SmallDocs() {
   return {
-      {.id = 1, .text = "The Moon orbits the Earth every 27 days",
+      {.id = 1,
+       .text = "The Moon orbits the Earth every 27 days",
        .metadata = R"({"topic":"astro"})"},
       {.id = 2, .text = "Sourdough bread rises with wild yeast", .metadata = R"({"topic":"food"})"},
       {.id = 3, .text = "Python lists grow dynamically when you append"},

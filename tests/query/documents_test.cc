@@ -54,8 +54,11 @@ class DocumentsTest : public ::testing::Test {
 
 TEST_F(DocumentsTest, ChunksKeepOffsetsMetadataAndAPooledVector) {
   const std::string text = LongText(1, 600);
-  auto results = Put({{.id = "manual", .text = text, .source = "docs/manual.txt",
-                       .title = "The Manual", .metadata = R"({"lang":"en","year":2024})"}});
+  auto results = Put({{.id = "manual",
+                       .text = text,
+                       .source = "docs/manual.txt",
+                       .title = "The Manual",
+                       .metadata = R"({"lang":"en","year":2024})"}});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, PutDocumentResult::Outcome::kAdded);
   ASSERT_GT(results[0].chunks, 5u);
@@ -100,7 +103,8 @@ TEST_F(DocumentsTest, ChunksKeepOffsetsMetadataAndAPooledVector) {
     EXPECT_EQ(meta["chunk"]["end"], ci.end);
     EXPECT_EQ(meta["chunk"]["tokens"], ci.tokens);
     EXPECT_LE(ci.tokens, 64u);
-    for (size_t j = 0; j < dim; ++j) mean[j] += static_cast<double>(ci.tokens) * chunks[c].vector[j];
+    for (size_t j = 0; j < dim; ++j)
+      mean[j] += static_cast<double>(ci.tokens) * chunks[c].vector[j];
     weight += ci.tokens;
   }
   EXPECT_EQ(info.chunks.front().begin, 0u);
@@ -138,8 +142,8 @@ TEST_F(DocumentsTest, ReingestSkipsUnchangedAndReplacesChanged) {
 
   // Same stored state as ingesting the edited text into a fresh collection.
   auto twin = db_->CreateCollection("twin", {}).value();
-  ASSERT_TRUE(twin->PutDocuments({}, {.chunk_tokens = 64}, std::vector<SourceDocument>{
-                                                                 {.id = "a", .text = edited}})
+  ASSERT_TRUE(twin->PutDocuments({}, {.chunk_tokens = 64},
+                                 std::vector<SourceDocument>{{.id = "a", .text = edited}})
                   .ok());
   ASSERT_OK_AND_ASSIGN(DocumentInfo mine, coll_->GetDocument("a", true));
   ASSERT_OK_AND_ASSIGN(DocumentInfo theirs, twin->GetDocument("a", true));
@@ -226,7 +230,8 @@ TEST_F(DocumentsTest, ChunkIdsAreGuardedAndErrorsWriteNothing) {
             StatusCode::kInvalidArgument);
   // An id taken by a plain record blocks the document whose chunk it would be.
   ASSERT_OK(coll_->Add({}, std::vector<Document>{{.id = "z#0", .text = "plain"}}));
-  auto taken = coll_->PutDocuments({}, {}, std::vector<SourceDocument>{{.id = "z", .text = "hello"}});
+  auto taken =
+      coll_->PutDocuments({}, {}, std::vector<SourceDocument>{{.id = "z", .text = "hello"}});
   EXPECT_EQ(taken.status().code(), StatusCode::kAlreadyExists) << taken.status();
   // Bad documents: nothing of the call is written.
   struct Case {
@@ -275,8 +280,8 @@ TEST_F(DocumentsTest, DeepPassageOfARealDocumentComesBack) {
     if (!in) continue;
     std::stringstream ss;
     ss << in.rdbuf();
-    docs.push_back({.id = name, .text = ss.str(), .source = (licenses / name).string(),
-                    .title = name});
+    docs.push_back(
+        {.id = name, .text = ss.str(), .source = (licenses / name).string(), .title = name});
   }
   ASSERT_GE(docs.size(), 4u) << "license texts missing from " << licenses;
   auto results = Put(docs, {});
@@ -288,14 +293,17 @@ TEST_F(DocumentsTest, DeepPassageOfARealDocumentComesBack) {
     const char* answer;  // text the returned passage must contain
   };
   const Probe probes[] = {
-      {"GPL-3", "If you convey an object code work under this section in, or with, or "
-                "specifically for use in, a User Product",
+      {"GPL-3",
+       "If you convey an object code work under this section in, or with, or "
+       "specifically for use in, a User Product",
        "User Product"},
-      {"Apache-2.0", "While redistributing the Work or Derivative Works thereof, You may choose "
-                     "to offer, and charge a fee for, acceptance of support, warranty, indemnity",
+      {"Apache-2.0",
+       "While redistributing the Work or Derivative Works thereof, You may choose "
+       "to offer, and charge a fee for, acceptance of support, warranty, indemnity",
        "charge a fee for"},
-      {"GPL-3", "Termination. You may not propagate or modify a covered work except as "
-                "expressly provided under this License",
+      {"GPL-3",
+       "Termination. You may not propagate or modify a covered work except as "
+       "expressly provided under this License",
        "propagate or modify a covered work"},
   };
   for (const Probe& probe : probes) {
@@ -323,8 +331,8 @@ TEST_F(DocumentsTest, DeepPassageOfARealDocumentComesBack) {
     EXPECT_GT(best.begin, 1000u);
     ASSERT_EQ(best.before.size(), 1u);
     EXPECT_EQ(best.before[0].ordinal + 1, best.ordinal);
-    EXPECT_EQ(best.before[0].text, full.substr(best.before[0].begin,
-                                               best.before[0].end - best.before[0].begin));
+    EXPECT_EQ(best.before[0].text,
+              full.substr(best.before[0].begin, best.before[0].end - best.before[0].begin));
     if (!best.after.empty()) {
       EXPECT_EQ(best.after[0].ordinal, best.ordinal + 1);
     }
@@ -400,8 +408,8 @@ TEST_F(DocumentsTest, DeepPassageOfARealDocumentComesBack) {
 }
 
 TEST_F(DocumentsTest, ScanAndRestoreRoundTrip) {
-  ASSERT_OK(coll_->Add({}, std::vector<Document>{{.id = 1, .text = "plain one"},
-                                                 {.id = "s", .text = "plain two"}}));
+  ASSERT_OK(coll_->Add(
+      {}, std::vector<Document>{{.id = 1, .text = "plain one"}, {.id = "s", .text = "plain two"}}));
   Put({{.id = "a", .text = LongText(20, 400), .title = "A", .metadata = R"({"k":1})"},
        {.id = "b", .text = LongText(21, 250), .source = "b.txt"}});
   std::vector<Id> gone = {Id(1)};
@@ -487,9 +495,9 @@ TEST_F(DocumentsTest, ScanAndRestoreRoundTrip) {
     EXPECT_EQ(mine[i].score, theirs[i].score);
   }
   // A restored document is re-ingested as unchanged (same version hash).
-  auto again = twin->PutDocuments({}, {.chunk_tokens = 64},
-                                  std::vector<SourceDocument>{{.id = "b", .text = LongText(21, 250),
-                                                               .source = "b.txt"}});
+  auto again = twin->PutDocuments(
+      {}, {.chunk_tokens = 64},
+      std::vector<SourceDocument>{{.id = "b", .text = LongText(21, 250), .source = "b.txt"}});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)[0].outcome, PutDocumentResult::Outcome::kUnchanged);
 }
@@ -497,10 +505,11 @@ TEST_F(DocumentsTest, ScanAndRestoreRoundTrip) {
 TEST_F(DocumentsTest, IngestPipelineMatchesPutDocumentsAndResumes) {
   std::vector<SourceDocument> docs;
   for (uint32_t i = 0; i < 40; ++i) {
-    docs.push_back({.id = "d" + std::to_string(i), .text = LongText(100 + i, 50 + 37 * (i % 9)),
+    docs.push_back({.id = "d" + std::to_string(i),
+                    .text = LongText(100 + i, 50 + 37 * (i % 9)),
                     .metadata = R"({"i":)" + std::to_string(i) + "}"});
   }
-  docs[7].text = "";                          // no words: reported, the rest continue
+  docs[7].text = "";                             // no words: reported, the rest continue
   docs[11].text = std::string("bad \xfe text");  // invalid UTF-8
   IngestOptions options;
   options.chunking.chunk_tokens = 48;

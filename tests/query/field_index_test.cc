@@ -90,10 +90,10 @@ TEST_F(FieldIndexTest, NarrowsWithoutLoadingAndAgreesWithTheTwin) {
   static const char* kLangs[] = {"en", "de", "fr", "ja"};
   std::vector<Document> docs;
   for (int i = 0; i < 4000; ++i) {
-    std::string meta = "{\"lang\":\"" + std::string(kLangs[i % 4]) + "\",\"n\":" +
-                       std::to_string(i % 2 == 0 ? i : -i) + (i % 7 == 0 ? ".5" : "") +
-                       ",\"x\":{\"y\":" + std::to_string(i % 50) + "},\"flag\":" +
-                       (i % 3 == 0 ? "true" : "false") + "}";
+    std::string meta = "{\"lang\":\"" + std::string(kLangs[i % 4]) +
+                       "\",\"n\":" + std::to_string(i % 2 == 0 ? i : -i) +
+                       (i % 7 == 0 ? ".5" : "") + ",\"x\":{\"y\":" + std::to_string(i % 50) +
+                       "},\"flag\":" + (i % 3 == 0 ? "true" : "false") + "}";
     if (i % 11 == 0) meta = "{\"lang\":[\"en\"],\"s\":\"a\\u0000b" + std::to_string(i) + "\"}";
     docs.push_back(Doc(i, meta));
   }
@@ -104,7 +104,7 @@ TEST_F(FieldIndexTest, NarrowsWithoutLoadingAndAgreesWithTheTwin) {
   EXPECT_TRUE(stats.narrowed);
   stats = ExpectSame("x[\"y\"] == 7 and flag == true");
   EXPECT_TRUE(stats.stored_index);
-  EXPECT_EQ(stats.filter_matches, 25u);  // i % 50 == 7, i % 3 == 0, i % 11 != 0
+  EXPECT_EQ(stats.filter_matches, 25u);                      // i % 50 == 7, i % 3 == 0, i % 11 != 0
   stats = ExpectSame("n in [-3, 4, 14.5, 3999] or n == 5");  // an or: not narrowed
   EXPECT_FALSE(stats.stored_index);
   // Negative numbers, ranges open on one side, doubles, strings with NUL.

@@ -84,9 +84,9 @@ TEST(FilteredSearch, CompleteAndAccurateAtEveryPassRate) {
   std::mt19937 rng(2);
   const size_t k = 10;
   struct Case {
-    int below;                 // bucket < below
-    const char* strategy;      // the plan expected from the second query on
-    bool narrowed;             // candidates from the index of "bucket"
+    int below;             // bucket < below
+    const char* strategy;  // the plan expected from the second query on
+    bool narrowed;         // candidates from the index of "bucket"
   };
   // 10 % (2000 matches): the first query walks the graph lazily, later ones
   // scan the (cached) matches, cheaper than a walk at that pass rate here.
@@ -139,9 +139,9 @@ TEST(FilteredSearch, FewerMatchesThanKReturnsThemAll) {
   Corpus corpus = Fill(*c, 3000, 3);
   std::mt19937 rng(4);
   SearchStats stats;
-  ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 10, .filter = "n < 3 or id in [2999]",
-                                             .stats = &stats},
-                                            Query::Vector(RandomVector(rng))));
+  ASSERT_OK_AND_ASSIGN(auto hits,
+                       c->Search({.k = 10, .filter = "n < 3 or id in [2999]", .stats = &stats},
+                                 Query::Vector(RandomVector(rng))));
   std::set<int64_t> ids;
   for (const Hit& h : hits) ids.insert(h.id.as_int());
   EXPECT_EQ(ids, (std::set<int64_t>{0, 1, 2, 2999}));
@@ -151,9 +151,9 @@ TEST(FilteredSearch, FewerMatchesThanKReturnsThemAll) {
   EXPECT_TRUE(hits.empty());
   EXPECT_EQ(stats.strategy, "none");
   // Templates.
-  ASSERT_OK_AND_ASSIGN(hits, c->Search({.k = 10, .filter = "n in {few}",
-                                        .filter_params = R"({"few": [5, 7]})"},
-                                       Query::Vector(RandomVector(rng))));
+  ASSERT_OK_AND_ASSIGN(
+      hits, c->Search({.k = 10, .filter = "n in {few}", .filter_params = R"({"few": [5, 7]})"},
+                      Query::Vector(RandomVector(rng))));
   ids.clear();
   for (const Hit& h : hits) ids.insert(h.id.as_int());
   EXPECT_EQ(ids, (std::set<int64_t>{5, 7}));
@@ -179,16 +179,20 @@ TEST(FilteredSearch, SeesLaterWritesAndSurvivesReopen) {
   {
     ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
     ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("v", {.dim = kDim, .encoder = ""}));
-    ASSERT_OK(c->Add({}, std::vector<Document>{
-                             {.id = "a", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)},
-                             {.id = "b", .metadata = R"({"tag": "y"})", .vector = RandomVector(rng)}}));
-    ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 5, .filter = "tag == \"x\""}, Query::Vector(q)));
+    ASSERT_OK(
+        c->Add({}, std::vector<Document>{
+                       {.id = "a", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)},
+                       {.id = "b", .metadata = R"({"tag": "y"})", .vector = RandomVector(rng)}}));
+    ASSERT_OK_AND_ASSIGN(auto hits,
+                         c->Search({.k = 5, .filter = "tag == \"x\""}, Query::Vector(q)));
     EXPECT_EQ(ids_of(hits), (std::set<std::string>{"a"}));
-    ASSERT_OK(c->Add({}, std::vector<Document>{
-                             {.id = "c", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)}}));
-    ASSERT_OK(c->Upsert({}, std::vector<Document>{
-                                {.id = "a", .metadata = R"({"tag": "z"})", .vector = RandomVector(rng)},
-                                {.id = "b", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)}}));
+    ASSERT_OK(
+        c->Add({}, std::vector<Document>{
+                       {.id = "c", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)}}));
+    ASSERT_OK(c->Upsert(
+        {}, std::vector<Document>{
+                {.id = "a", .metadata = R"({"tag": "z"})", .vector = RandomVector(rng)},
+                {.id = "b", .metadata = R"({"tag": "x"})", .vector = RandomVector(rng)}}));
     ASSERT_OK_AND_ASSIGN(hits, c->Search({.k = 5, .filter = "tag == \"x\""}, Query::Vector(q)));
     EXPECT_EQ(ids_of(hits), (std::set<std::string>{"b", "c"}));
     ASSERT_OK(c->Delete({}, std::vector<Id>{"c"}).status());
@@ -197,8 +201,8 @@ TEST(FilteredSearch, SeesLaterWritesAndSurvivesReopen) {
   }
   ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
   ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("v"));
-  ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 5, .filter = "tag in [\"x\", \"z\"]"},
-                                            Query::Vector(q)));
+  ASSERT_OK_AND_ASSIGN(auto hits,
+                       c->Search({.k = 5, .filter = "tag in [\"x\", \"z\"]"}, Query::Vector(q)));
   EXPECT_EQ(ids_of(hits), (std::set<std::string>{"a", "b"}));
 }
 
@@ -210,9 +214,23 @@ TEST(FilteredSearch, IndexedConjunctsAgreeWithAFullScan) {
   ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
   ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("v", {.dim = kDim, .encoder = ""}));
   std::mt19937 rng(8);
-  const std::vector<std::string> values = {
-      "1", "1.0", "2", "-3.5", "10", "\"1\"", "\"m\"", "\"apple\"", "\"zebra\"", "true",
-      "false", "null", "[1]", "{\"a\": 1}", "9007199254740992", "9007199254740993", "1e300"};
+  const std::vector<std::string> values = {"1",
+                                           "1.0",
+                                           "2",
+                                           "-3.5",
+                                           "10",
+                                           "\"1\"",
+                                           "\"m\"",
+                                           "\"apple\"",
+                                           "\"zebra\"",
+                                           "true",
+                                           "false",
+                                           "null",
+                                           "[1]",
+                                           "{\"a\": 1}",
+                                           "9007199254740992",
+                                           "9007199254740993",
+                                           "1e300"};
   std::vector<Document> docs;
   for (size_t i = 0; i < values.size(); ++i) {
     docs.push_back({.id = static_cast<int64_t>(i),
@@ -233,11 +251,27 @@ TEST(FilteredSearch, IndexedConjunctsAgreeWithAFullScan) {
     *narrowed = stats.narrowed;
     return out;
   };
-  for (const char* f :
-       {"v == 1", "v == 1.0", "v != 1", "v in [1, \"m\", true]", "v < 2", "v <= 2", "v > 2",
-        "v >= -3.5", "-4 < v < 2", "1 <= v <= 10", "v >= \"b\"", "v < \"n\"", "v == true",
-        "v == false", "v == 9007199254740993", "v > 9007199254740992", "v == \"1\"",
-        "o[\"w\"] == 2", "o[\"w\"] >= 10", "v in []", "v == 1 and o[\"w\"] <= 1"}) {
+  for (const char* f : {"v == 1",
+                        "v == 1.0",
+                        "v != 1",
+                        "v in [1, \"m\", true]",
+                        "v < 2",
+                        "v <= 2",
+                        "v > 2",
+                        "v >= -3.5",
+                        "-4 < v < 2",
+                        "1 <= v <= 10",
+                        "v >= \"b\"",
+                        "v < \"n\"",
+                        "v == true",
+                        "v == false",
+                        "v == 9007199254740993",
+                        "v > 9007199254740992",
+                        "v == \"1\"",
+                        "o[\"w\"] == 2",
+                        "o[\"w\"] >= 10",
+                        "v in []",
+                        "v == 1 and o[\"w\"] <= 1"}) {
     bool narrowed = false, scanned = true;
     const auto via_index = ids(f, &narrowed);
     const auto via_scan = ids(std::string("(") + f + ") or id == -1", &scanned);
@@ -271,14 +305,17 @@ TEST(FilteredSearch, ConcurrentWithWrites) {
       std::vector<Document> docs;
       for (int j = 0; j < 20; ++j) {
         const int id = 2000 + round * 20 + j;
-        docs.push_back({.id = id,
-                        .metadata = "{\"bucket\": " + std::to_string(id % 1000) + ", \"lang\": \"en\"}",
-                        .vector = RandomVector(rng)});
+        docs.push_back(
+            {.id = id,
+             .metadata = "{\"bucket\": " + std::to_string(id % 1000) + ", \"lang\": \"en\"}",
+             .vector = RandomVector(rng)});
       }
       writer_status = c->Add({.sync = false}, docs);
       if (writer_status.ok()) {
-        writer_status = c->Upsert({.sync = false}, std::vector<Document>{
-            {.id = round, .metadata = R"({"bucket": 5, "lang": "de"})", .vector = RandomVector(rng)}});
+        writer_status = c->Upsert(
+            {.sync = false}, std::vector<Document>{{.id = round,
+                                                    .metadata = R"({"bucket": 5, "lang": "de"})",
+                                                    .vector = RandomVector(rng)}});
       }
       if (writer_status.ok()) {
         writer_status = c->Delete({.sync = false}, std::vector<Id>{1000 + round}).status();
@@ -334,14 +371,16 @@ TEST(FilteredSearch, CachedMatchSetsAreDroppedByWrites) {
     ASSERT_EQ(hits->size(), 5u);
     for (const Hit& h : *hits) EXPECT_EQ(h.id.as_int() % 3, 0) << "lang en is every third id";
   }
-  ASSERT_OK(c->Add({}, std::vector<Document>{{.id = 99999, .metadata = R"({"lang": "en"})", .vector = q}}));
+  ASSERT_OK(c->Add(
+      {}, std::vector<Document>{{.id = 99999, .metadata = R"({"lang": "en"})", .vector = q}}));
   SearchStats after;
   auto hits = search(&after);
   EXPECT_FALSE(after.cached);
   ASSERT_FALSE(hits.empty());
   EXPECT_EQ(hits[0].id, Id(99999));
   search(&after);
-  ASSERT_OK(c->Upsert({}, std::vector<Document>{{.id = 99999, .metadata = R"({"lang": "de"})", .vector = q}}));
+  ASSERT_OK(c->Upsert(
+      {}, std::vector<Document>{{.id = 99999, .metadata = R"({"lang": "de"})", .vector = q}}));
   hits = search(&after);
   EXPECT_FALSE(after.cached);
   for (const Hit& h : hits) EXPECT_NE(h.id, Id(99999));

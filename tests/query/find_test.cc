@@ -114,10 +114,11 @@ TEST(Find, FiltersPagesAndPicksFields) {
   EXPECT_EQ(docs[1].vector, f.vectors[11]);
 
   // Params, and an upsert moves a document to the end of the write order.
-  ASSERT_OK(f.c->Upsert({}, std::vector<Document>{{.id = 4,
-                                                   .metadata = R"({"n":4,"lang":"de"})",
-                                                   .vector = f.vectors[4]}}));
-  ASSERT_OK_AND_ASSIGN(docs, f.c->Find({.filter = "n in {ns}", .filter_params = R"({"ns":[4,1,7]})"}));
+  ASSERT_OK(f.c->Upsert(
+      {}, std::vector<Document>{
+              {.id = 4, .metadata = R"({"n":4,"lang":"de"})", .vector = f.vectors[4]}}));
+  ASSERT_OK_AND_ASSIGN(docs,
+                       f.c->Find({.filter = "n in {ns}", .filter_params = R"({"ns":[4,1,7]})"}));
   EXPECT_EQ(Ids(docs), (std::vector<int64_t>{1, 7, 4}));
 }
 
@@ -245,7 +246,8 @@ TEST(RangeSearch, MatchesTheOracle) {
   o.min_score = 0.5f;
   ASSERT_OK_AND_ASSIGN(auto hits, f.c->Search(o, Query::Vector(f.vectors[3])));
   size_t expected = 0;
-  for (size_t i = 3; i < f.vectors.size(); i += 10) expected += Cosine(f.vectors[i], f.vectors[3]) >= 0.5;
+  for (size_t i = 3; i < f.vectors.size(); i += 10)
+    expected += Cosine(f.vectors[i], f.vectors[3]) >= 0.5;
   EXPECT_EQ(hits.size(), expected);
   for (const Hit& h : hits) EXPECT_EQ(h.id.as_int() % 10, 3);
   // Bad ranges.
@@ -296,12 +298,13 @@ TEST(GroupedSearch, MatchesTheOracle) {
     EXPECT_EQ(groups.size(), 5u);
   }
   // A filter, a JSON path, and documents without the key (one null group).
-  ASSERT_OK(f.c->Add({}, std::vector<Document>{
-                             {.id = 100000, .metadata = R"({"n":100000,"x":{"y":"a"}})", .vector = f.vectors[0]},
-                             {.id = 100001, .metadata = R"({"n":100001,"x":{"y":"b"}})", .vector = f.vectors[1]},
-                         }));
-  SearchOptions o{.k = 10, .filter = "n < 50 or n > 99999", .group_by = "x[\"y\"]",
-                  .group_size = 2};
+  ASSERT_OK(f.c->Add(
+      {}, std::vector<Document>{
+              {.id = 100000, .metadata = R"({"n":100000,"x":{"y":"a"}})", .vector = f.vectors[0]},
+              {.id = 100001, .metadata = R"({"n":100001,"x":{"y":"b"}})", .vector = f.vectors[1]},
+          }));
+  SearchOptions o{
+      .k = 10, .filter = "n < 50 or n > 99999", .group_by = "x[\"y\"]", .group_size = 2};
   ASSERT_OK_AND_ASSIGN(auto hits, f.c->Search(o, Query::Vector(f.vectors[0])));
   std::map<std::string, int> sizes;
   for (const Hit& h : hits) ++sizes[h.group];

@@ -128,14 +128,15 @@ TEST_P(IndexKindsTest, SearchesPersistAndFilter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Kinds, IndexKindsTest,
-    ::testing::Values(KindCase{IndexKind::kFlat, 1.0}, KindCase{IndexKind::kHnsw, 0.95},
-                      KindCase{IndexKind::kIvfFlat, 0.9}, KindCase{IndexKind::kIvfSq8, 0.85},
-                      KindCase{IndexKind::kIvfPq, 0.5}),
-    [](const ::testing::TestParamInfo<KindCase>& info) {
-      return std::string(IndexKindName(info.param.kind));
-    });
+INSTANTIATE_TEST_SUITE_P(Kinds, IndexKindsTest,
+                         ::testing::Values(KindCase{IndexKind::kFlat, 1.0},
+                                           KindCase{IndexKind::kHnsw, 0.95},
+                                           KindCase{IndexKind::kIvfFlat, 0.9},
+                                           KindCase{IndexKind::kIvfSq8, 0.85},
+                                           KindCase{IndexKind::kIvfPq, 0.5}),
+                         [](const ::testing::TestParamInfo<KindCase>& info) {
+                           return std::string(IndexKindName(info.param.kind));
+                         });
 
 TEST(IndexKinds, BadIvfParametersAreRefused) {
   TempDir dir;

@@ -19,7 +19,6 @@ namespace {
 
 using testing::TempDir;
 
-
 bool Contains(const Status& s, const std::string& text) {
   return s.message().find(text) != std::string::npos;
 }
@@ -124,8 +123,8 @@ TEST_F(InputLimitsTest, VectorsWhoseScoresWouldOverflowAreRefused) {
                                  {.id = 4, .vector = {-edge, -edge, -edge, -edge}}};
     ASSERT_OK(c->Add({}, big));
     for (auto mode : {SearchMode::kExact, SearchMode::kApproximate}) {
-      ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 2, .mode = mode},
-                                                Query::Vector({edge, edge, edge, edge})));
+      ASSERT_OK_AND_ASSIGN(
+          auto hits, c->Search({.k = 2, .mode = mode}, Query::Vector({edge, edge, edge, edge})));
       ASSERT_EQ(hits.size(), 2u);
       for (const Hit& h : hits) EXPECT_TRUE(std::isfinite(h.score)) << h.id << " " << h.score;
     }

@@ -15,10 +15,10 @@ inline constexpr size_t kCrashChunkTokens = 40;
 
 // A deterministic multi-paragraph text of about `words` words.
 inline std::string LongText(uint32_t seed, size_t words) {
-  static const char* kWords[] = {"river", "engine", "garden", "signal", "copper", "winter",
+  static const char* kWords[] = {"river",   "engine", "garden", "signal",  "copper",  "winter",
                                  "lantern", "harbor", "meadow", "circuit", "granite", "violin",
-                                 "orbit", "canyon", "pepper", "falcon", "quartz", "ribbon",
-                                 "tunnel", "saddle", "marble", "thunder", "walnut", "beacon"};
+                                 "orbit",   "canyon", "pepper", "falcon",  "quartz",  "ribbon",
+                                 "tunnel",  "saddle", "marble", "thunder", "walnut",  "beacon"};
   std::mt19937 rng(seed);
   std::string text;
   size_t in_sentence = 0, in_paragraph = 0;

@@ -30,8 +30,10 @@ struct Workload {
     std::mt19937 rng(seed);
     std::vector<Document> docs;
     for (int i = 0; i < n; ++i) {
-      docs.push_back({.id = i, .text = "doc " + std::to_string(i),
-                      .metadata = "{\"i\":" + std::to_string(i) + "}", .vector = RandomVector(rng, 12)});
+      docs.push_back({.id = i,
+                      .text = "doc " + std::to_string(i),
+                      .metadata = "{\"i\":" + std::to_string(i) + "}",
+                      .vector = RandomVector(rng, 12)});
       live[i] = docs.back().vector;
     }
     ASSERT_OK(c.Add({}, docs));
@@ -43,7 +45,8 @@ struct Workload {
     ASSERT_OK(c.Delete({}, gone).status());
     std::vector<Document> upserts;
     for (int i = 1; i < n; i += 7) {
-      upserts.push_back({.id = i, .text = "new " + std::to_string(i), .vector = RandomVector(rng, 12)});
+      upserts.push_back(
+          {.id = i, .text = "new " + std::to_string(i), .vector = RandomVector(rng, 12)});
       live[i] = upserts.back().vector;
     }
     ASSERT_OK(c.Upsert({}, upserts));
@@ -56,9 +59,9 @@ struct Workload {
       ASSERT_OK_AND_ASSIGN(Document d, c.Get(id));
       EXPECT_EQ(d.vector, vec) << id;
       // Each document is its own nearest neighbour.
-      ASSERT_OK_AND_ASSIGN(auto hits, c.Search({.k = 1, .ef_search = 200,
-                                                .mode = SearchMode::kApproximate},
-                                               Query::Vector(vec)));
+      ASSERT_OK_AND_ASSIGN(auto hits,
+                           c.Search({.k = 1, .ef_search = 200, .mode = SearchMode::kApproximate},
+                                    Query::Vector(vec)));
       ASSERT_EQ(hits.size(), 1u);
       EXPECT_EQ(hits[0].id, Id(id));
     }
@@ -75,10 +78,12 @@ TEST(Persistence, CloseReopenKeepsDocumentsVectorsAndDeletes) {
   Workload w;
   {
     ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
-    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("v", {.dim = 12, .metric = Metric::kL2, .encoder = ""}));
+    ASSERT_OK_AND_ASSIGN(
+        auto c, db->CreateCollection("v", {.dim = 12, .metric = Metric::kL2, .encoder = ""}));
     w.Run(*c, 400, 1);
     ASSERT_OK_AND_ASSIGN(auto t, db->CreateCollection("t", {}));
-    std::vector<Document> docs = {{.id = "x", .text = "persistent text", .metadata = R"({"k":[1,2]})"}};
+    std::vector<Document> docs = {
+        {.id = "x", .text = "persistent text", .metadata = R"({"k":[1,2]})"}};
     ASSERT_OK(t->Add({}, docs));
   }
   ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}, dir.Sub("db")));
@@ -124,9 +129,9 @@ TEST(Persistence, ReplaysWritesMadeAfterTheSnapshot) {
     ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
     EXPECT_EQ(n, w.live.size());
     for (const auto& [id, vec] : w.live) {
-      ASSERT_OK_AND_ASSIGN(auto hits, c->Search({.k = 1, .ef_search = 200,
-                                                 .mode = SearchMode::kApproximate},
-                                                Query::Vector(vec)));
+      ASSERT_OK_AND_ASSIGN(auto hits,
+                           c->Search({.k = 1, .ef_search = 200, .mode = SearchMode::kApproximate},
+                                     Query::Vector(vec)));
       EXPECT_EQ(hits[0].id, Id(id));
     }
     EXPECT_TRUE(c->Get(204).status().IsNotFound());
@@ -146,10 +151,12 @@ TEST(Persistence, DamagedSnapshotIsRebuiltFromVectors) {
   }
   {
     ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({}, dir.Sub("db")));
-    ASSERT_OK_AND_ASSIGN(std::string rec, store->Get(storage::Cf::kCatalog, storage::CollectionKey("v")));
+    ASSERT_OK_AND_ASSIGN(std::string rec,
+                         store->Get(storage::Cf::kCatalog, storage::CollectionKey("v")));
     ASSERT_OK_AND_ASSIGN(auto record, storage::DecodeCollection(rec));
     cid = record.cid;
-    ASSERT_OK_AND_ASSIGN(std::string part, store->Get(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0)));
+    ASSERT_OK_AND_ASSIGN(std::string part,
+                         store->Get(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0)));
     part[part.size() / 2] ^= 0x40;
     storage::WriteBatch b;
     b.Put(storage::Cf::kSnapshots, storage::SnapshotPartKey(cid, 0), part);
@@ -172,7 +179,8 @@ TEST(Persistence, UnknownEncoderIsAClearError) {
   }
   {
     ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({}, dir.Sub("db")));
-    ASSERT_OK_AND_ASSIGN(std::string rec, store->Get(storage::Cf::kCatalog, storage::CollectionKey("t")));
+    ASSERT_OK_AND_ASSIGN(std::string rec,
+                         store->Get(storage::Cf::kCatalog, storage::CollectionKey("t")));
     ASSERT_OK_AND_ASSIGN(auto record, storage::DecodeCollection(rec));
     EXPECT_EQ(record.encoder_spec.rfind("hash/v1", 0), 0u) << record.encoder_spec;
     record.encoder_spec = "hash/v9;dim=384";  // as a future build would write it
@@ -194,8 +202,9 @@ TEST(Persistence, UnknownEncoderIsAClearError) {
 TEST(Persistence, ModelCollectionRoundTripAndIdentityCheck) {
   TempDir dir;
   const std::string model = dir.Sub("model");
-  std::filesystem::copy(std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32",
-                        model, std::filesystem::copy_options::recursive);
+  std::filesystem::copy(
+      std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert/mean_norm_f32", model,
+      std::filesystem::copy_options::recursive);
   std::vector<Document> docs = {{.id = 1, .text = "w1 w2 w3 w4"},
                                 {.id = 2, .text = "w50 w60 w70"},
                                 {.id = 3, .text = "w1 w2 w3 w9"}};

@@ -34,13 +34,13 @@ TEST(Planner, StrategyNamesAreTheStatsStrings) {
 }
 
 TEST(Planner, CandidateLimitIsKOrOneInTwentyOfLive) {
-  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 100), 10u);      // 100 / 20 = 5 < k
-  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 200), 10u);      // 200 / 20 = 10 = k
-  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 1000), 50u);     // 1000 / 20
-  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 1019), 50u);     // rounded down
-  EXPECT_EQ(SearchPlanner::CandidateLimit(500, 1000), 500u);   // k larger than live / 20
-  EXPECT_EQ(SearchPlanner::CandidateLimit(3000, 1000), 3000u); // k larger than live
-  EXPECT_EQ(SearchPlanner::CandidateLimit(1, 0), 1u);          // empty collection
+  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 100), 10u);       // 100 / 20 = 5 < k
+  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 200), 10u);       // 200 / 20 = 10 = k
+  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 1000), 50u);      // 1000 / 20
+  EXPECT_EQ(SearchPlanner::CandidateLimit(10, 1019), 50u);      // rounded down
+  EXPECT_EQ(SearchPlanner::CandidateLimit(500, 1000), 500u);    // k larger than live / 20
+  EXPECT_EQ(SearchPlanner::CandidateLimit(3000, 1000), 3000u);  // k larger than live
+  EXPECT_EQ(SearchPlanner::CandidateLimit(1, 0), 1u);           // empty collection
 }
 
 TEST(Planner, ExactEverythingByModeAndSize) {

@@ -121,10 +121,12 @@ TEST(Ranking, EmptyLists) {
   EXPECT_FLOAT_EQ(only_vec[0].score, static_cast<float>(1.0 / 61));
   EXPECT_FALSE(only_vec[0].text_score.has_value());
 
-  const std::vector<Ranked> only_text = Fuse(none, text, Weighted(10, 0.5f, index::Metric::kCosine));
+  const std::vector<Ranked> only_text =
+      Fuse(none, text, Weighted(10, 0.5f, index::Metric::kCosine));
   ASSERT_EQ(only_text.size(), 1u);
   EXPECT_EQ(only_text[0].slot, 7u);
-  EXPECT_FLOAT_EQ(only_text[0].score, static_cast<float>(0.5 * 2 / std::numbers::pi * std::atan(3.0)));
+  EXPECT_FLOAT_EQ(only_text[0].score,
+                  static_cast<float>(0.5 * 2 / std::numbers::pi * std::atan(3.0)));
   EXPECT_FALSE(only_text[0].vector_score.has_value());
   EXPECT_EQ(only_text[0].text_score, 3.0f);
 }
@@ -137,9 +139,9 @@ TEST(Ranking, WeightedFusionOfSquashedScores) {
   const std::vector<Ranked> out = Fuse(vec, text, Weighted(10, 0.3f, index::Metric::kCosine));
   ASSERT_EQ(out.size(), 3u);
   const double inv_pi = 1 / std::numbers::pi;
-  const double one = 0.7 * 0.9;                                                  // 0.63
-  const double two = 0.7 * 0.6 + 0.3 * 2 * inv_pi * std::atan(10.0);           // 0.42 + 0.2811
-  const double three = 0.3 * 2 * inv_pi * std::atan(1.0);                       // 0.15
+  const double one = 0.7 * 0.9;                                       // 0.63
+  const double two = 0.7 * 0.6 + 0.3 * 2 * inv_pi * std::atan(10.0);  // 0.42 + 0.2811
+  const double three = 0.3 * 2 * inv_pi * std::atan(1.0);             // 0.15
   EXPECT_EQ(Slots(out), (std::vector<uint64_t>{2, 1, 3}));
   EXPECT_NEAR(out[0].score, two, 1e-6);
   EXPECT_NEAR(out[1].score, one, 1e-6);

@@ -27,7 +27,9 @@ TEST(AnalyzeText, WordsCaseAndWidth) {
             (std::vector<std::string>{"full", "strasse", "café"}));
   EXPECT_EQ(AnalyzeText("  \t\n..."), std::vector<std::string>{});
   // Invalid UTF-8 bytes separate words instead of failing.
-  EXPECT_EQ(AnalyzeText("ab\xff" "cd"), (std::vector<std::string>{"ab", "cd"}));
+  EXPECT_EQ(AnalyzeText("ab\xff"
+                        "cd"),
+            (std::vector<std::string>{"ab", "cd"}));
   // Terms longer than kMaxTermBytes are dropped.
   EXPECT_EQ(AnalyzeText(std::string(query::kMaxTermBytes + 1, 'a') + " ok"),
             (std::vector<std::string>{"ok"}));
@@ -35,8 +37,7 @@ TEST(AnalyzeText, WordsCaseAndWidth) {
 
 TEST(AnalyzeText, CjkBecomesBigrams) {
   EXPECT_EQ(AnalyzeText("北京大学"), (std::vector<std::string>{"北京", "京大", "大学"}));
-  EXPECT_EQ(AnalyzeText("iPhone手机，好"),
-            (std::vector<std::string>{"iphone", "手机", "好"}));
+  EXPECT_EQ(AnalyzeText("iPhone手机，好"), (std::vector<std::string>{"iphone", "手机", "好"}));
   EXPECT_EQ(AnalyzeText("カタカナ"), (std::vector<std::string>{"カタ", "タカ", "カナ"}));
   EXPECT_EQ(AnalyzeText("한국어 텍스트"),
             (std::vector<std::string>{"한국", "국어", "텍스", "스트"}));
@@ -96,9 +97,9 @@ struct TextFixture {
   }
   // Random texts over a small vocabulary, so terms repeat across documents.
   void AddRandom(int first, int count, uint32_t seed) {
-    static const char* kWords[] = {"river", "mountain", "quantum", "bread",  "engine",
-                                   "garden", "photon", "valley", "yeast", "piston",
-                                   "the",   "a",      "of",     "北京", "大学"};
+    static const char* kWords[] = {"river",  "mountain", "quantum", "bread", "engine",
+                                   "garden", "photon",   "valley",  "yeast", "piston",
+                                   "the",    "a",        "of",      "北京",  "大学"};
     std::mt19937 rng(seed);
     std::vector<Document> docs;
     for (int i = first; i < first + count; ++i) {
@@ -140,7 +141,8 @@ TEST(TextSearch, Bm25MatchesOracleThroughWritesAndReopen) {
   TextFixture f;
   f.Open();
   f.AddRandom(0, 300, 1);
-  for (const char* q : {"river", "quantum photon", "the bread of the valley", "北京大学", "piston"}) {
+  for (const char* q :
+       {"river", "quantum photon", "the bread of the valley", "北京大学", "piston"}) {
     f.ExpectMatchesOracle(q);
   }
   // Upserts replace a document's postings, deletes remove them.
@@ -157,9 +159,10 @@ TEST(TextSearch, Bm25MatchesOracleThroughWritesAndReopen) {
   for (int i = 290; i < 300; ++i) f.texts.erase(i);
   f.ExpectMatchesOracle("river mountain", 20);
   // A failed write (an id already stored) changes no posting.
-  EXPECT_EQ(f.c->Add({}, std::vector<Document>{{.id = 1000, .text = "zebra"}, {.id = 5, .text = "zebra"}})
-                .code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      f.c->Add({}, std::vector<Document>{{.id = 1000, .text = "zebra"}, {.id = 5, .text = "zebra"}})
+          .code(),
+      StatusCode::kAlreadyExists);
   ASSERT_OK_AND_ASSIGN(auto none, f.c->Search({.ranking = Ranking::kText}, Query::Text("zebra")));
   EXPECT_TRUE(none.empty());
   f.Reopen();

@@ -13,7 +13,6 @@ namespace {
 
 constexpr const char* kApi = "/api/v1/collections";
 
-
 class BadInputTest : public ServerTest {
  protected:
   void SetUp() override {

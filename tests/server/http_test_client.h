@@ -124,9 +124,8 @@ class Connection {
     size_t content_length = 0;
     while (line_end != std::string::npos) {
       const size_t next = head.find("\r\n", line_end + 2);
-      const std::string line = head.substr(line_end + 2, next == std::string::npos
-                                                               ? std::string::npos
-                                                               : next - line_end - 2);
+      const std::string line = head.substr(
+          line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
       const size_t colon = line.find(':');
       if (colon != std::string::npos) {
         std::string name = line.substr(0, colon);

@@ -59,7 +59,8 @@ TEST_F(MilvusApiTest, QuickSetupLifecycle) {
 
   // Search: COSINE distance is the similarity, best first; rows hold only
   // pk + distance without outputFields; topks per query.
-  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 2}});
+  r = Milvus("entities/search",
+             {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 2}});
   ASSERT_EQ(r["code"], 0) << r;
   ASSERT_EQ(r["topks"], json({2}));
   EXPECT_EQ(r["data"][0]["id"], 1);
@@ -87,22 +88,28 @@ TEST_F(MilvusApiTest, QuickSetupLifecycle) {
   EXPECT_EQ(r["data"][1]["id"], 2);
   EXPECT_EQ(r["data"][0]["title"], "hello");
   EXPECT_EQ(r["data"][0]["vector"].size(), 4u) << "\"*\" includes the vector";
-  r = Milvus("entities/query", {{"collectionName", "articles"}, {"filter", "id > 0"}, {"limit", 2},
-                                {"offset", 1}, {"outputFields", {"views"}}});
+  r = Milvus("entities/query", {{"collectionName", "articles"},
+                                {"filter", "id > 0"},
+                                {"limit", 2},
+                                {"offset", 1},
+                                {"outputFields", {"views"}}});
   ASSERT_EQ(r["data"].size(), 2u);
   EXPECT_EQ(r["data"][0], json({{"id", 2}, {"views", 3}}));
-  r = Milvus("entities/query", {{"collectionName", "articles"}, {"filter", "title like \"hel%\""},
+  r = Milvus("entities/query", {{"collectionName", "articles"},
+                                {"filter", "title like \"hel%\""},
                                 {"outputFields", {"count(*)"}}});
   EXPECT_EQ(r["data"], json::parse(R"J([{"count(*)": 2}])J"));
 
   // Get: missing ids omitted, order by pk.
-  r = Milvus("entities/get", {{"collectionName", "articles"}, {"id", {3, 99, 1}}, {"outputFields", {"title"}}});
+  r = Milvus("entities/get",
+             {{"collectionName", "articles"}, {"id", {3, 99, 1}}, {"outputFields", {"title"}}});
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_EQ(r["data"], json::parse(R"([{"id":1,"title":"hello"},{"id":3,"title":"help"}])"));
 
   // Upsert replaces; delete by filter.
-  r = Milvus("entities/upsert", {{"collectionName", "articles"},
-                                 {"data", {{{"id", 2}, {"vector", {0, 1, 0, 0}}, {"title", "WORLD"}}}}});
+  r = Milvus("entities/upsert",
+             {{"collectionName", "articles"},
+              {"data", {{{"id", 2}, {"vector", {0, 1, 0, 0}}, {"title", "WORLD"}}}}});
   EXPECT_EQ(r["data"], json::parse(R"({"upsertCount":1,"upsertIds":[2]})"));
   r = Milvus("entities/get", {{"collectionName", "articles"}, {"id", 2}});
   EXPECT_EQ(r["data"][0]["title"], "WORLD");
@@ -112,7 +119,8 @@ TEST_F(MilvusApiTest, QuickSetupLifecycle) {
   EXPECT_EQ(RowCount("articles"), 2);
 
   EXPECT_EQ(Milvus("collections/drop", {{"collectionName", "articles"}})["code"], 0);
-  EXPECT_EQ(Milvus("collections/drop", {{"collectionName", "articles"}})["code"], 0) << "idempotent";
+  EXPECT_EQ(Milvus("collections/drop", {{"collectionName", "articles"}})["code"], 0)
+      << "idempotent";
   EXPECT_EQ(Milvus("collections/list", json::object())["data"], json::array());
 }
 
@@ -123,11 +131,15 @@ TEST_F(MilvusApiTest, Int64AsStringWhenAsked) {
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_EQ(r["data"][0]["id"], "1");
   EXPECT_EQ(r["data"][0]["views"], 10) << "dynamic values are not Int64 columns";
-  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 1}}, h);
+  r = Milvus("entities/search",
+             {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 1}}, h);
   EXPECT_EQ(r["data"][0]["id"], "1");
-  r = Milvus("collections/create", {{"collectionName", "auto"}, {"dimension", 2}, {"autoID", true}});
+  r = Milvus("collections/create",
+             {{"collectionName", "auto"}, {"dimension", 2}, {"autoID", true}});
   ASSERT_EQ(r["code"], 0) << r;
-  r = Milvus("entities/insert", {{"collectionName", "auto"}, {"data", {{{"vector", {1, 2}}}, {{"vector", {2, 1}}}}}}, h);
+  r = Milvus("entities/insert",
+             {{"collectionName", "auto"}, {"data", {{{"vector", {1, 2}}}, {{"vector", {2, 1}}}}}},
+             h);
   ASSERT_EQ(r["code"], 0) << r;
   ASSERT_TRUE(r["data"]["insertIds"][0].is_string());
   EXPECT_GT(std::stoll(r["data"]["insertIds"][0].get<std::string>()), int64_t{1} << 53);
@@ -135,11 +147,13 @@ TEST_F(MilvusApiTest, Int64AsStringWhenAsked) {
             std::stoll(r["data"]["insertIds"][1].get<std::string>()));
   // Upsert on autoID assigns a new pk.
   const std::string old_id = r["data"]["insertIds"][0];
-  r = Milvus("entities/upsert", {{"collectionName", "auto"}, {"data", {{{"id", old_id}, {"vector", {3, 3}}}}}}, h);
+  r = Milvus("entities/upsert",
+             {{"collectionName", "auto"}, {"data", {{{"id", old_id}, {"vector", {3, 3}}}}}}, h);
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_NE(r["data"]["upsertIds"][0], old_id);
   EXPECT_EQ(RowCount("auto"), 2);
-  EXPECT_EQ(Milvus("entities/get", {{"collectionName", "auto"}, {"id", old_id}})["data"].size(), 0u);
+  EXPECT_EQ(Milvus("entities/get", {{"collectionName", "auto"}, {"id", old_id}})["data"].size(),
+            0u);
 }
 
 TEST_F(MilvusApiTest, CustomSchemaVarCharPkL2AndJson) {
@@ -161,8 +175,11 @@ TEST_F(MilvusApiTest, CustomSchemaVarCharPkL2AndJson) {
   EXPECT_EQ(r["data"]["insertIds"], json({"b", "a", "c"}));
 
   // L2 distance is squared, smallest first.
-  r = Milvus("entities/search", {{"collectionName", "docs"}, {"data", {{1, 0, 0}}}, {"limit", 3},
-                                 {"annsField", "embedding"}, {"outputFields", {"year"}}});
+  r = Milvus("entities/search", {{"collectionName", "docs"},
+                                 {"data", {{1, 0, 0}}},
+                                 {"limit", 3},
+                                 {"annsField", "embedding"},
+                                 {"outputFields", {"year"}}});
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_EQ(r["data"][0]["doc_id"], "b");
   EXPECT_NEAR(r["data"][0]["distance"].get<double>(), 0.0, 1e-5);
@@ -178,11 +195,15 @@ TEST_F(MilvusApiTest, CustomSchemaVarCharPkL2AndJson) {
   EXPECT_EQ(r["data"][0]["year"], 2018);
   EXPECT_EQ(json::parse(r["data"][0]["meta"].get<std::string>()), json::parse(R"({"a":{"b":5}})"));
   EXPECT_EQ(r["data"][0]["extra"], "dyn");
-  r = Milvus("entities/query", {{"collectionName", "docs"}, {"filter", "doc_id in {ids}"},
-                                {"exprParams", {{"ids", {"c", "b"}}}}, {"outputFields", {"tags"}}});
+  r = Milvus("entities/query", {{"collectionName", "docs"},
+                                {"filter", "doc_id in {ids}"},
+                                {"exprParams", {{"ids", {"c", "b"}}}},
+                                {"outputFields", {"tags"}}});
   ASSERT_EQ(r["code"], 0) << r;
-  EXPECT_EQ(r["data"], json::parse(R"([{"doc_id":"b","tags":["x"]},{"doc_id":"c","tags":["y","z"]}])"));
-  r = Milvus("entities/query", {{"collectionName", "docs"}, {"filter", "meta is null"}, {"outputFields", {"meta"}}});
+  EXPECT_EQ(r["data"],
+            json::parse(R"([{"doc_id":"b","tags":["x"]},{"doc_id":"c","tags":["y","z"]}])"));
+  r = Milvus("entities/query",
+             {{"collectionName", "docs"}, {"filter", "meta is null"}, {"outputFields", {"meta"}}});
   EXPECT_EQ(r["data"], json::parse(R"([{"doc_id":"c","meta":null}])"));
 
   // Index routes.
@@ -192,20 +213,25 @@ TEST_F(MilvusApiTest, CustomSchemaVarCharPkL2AndJson) {
   EXPECT_EQ(r["data"][0]["indexType"], "HNSW");
   EXPECT_EQ(r["data"][0]["metricType"], "L2");
   EXPECT_EQ(r["data"][0]["totalRows"], 3);
-  EXPECT_EQ(Milvus("indexes/describe", {{"collectionName", "docs"}, {"indexName", "x"}})["code"], 700);
-  EXPECT_EQ(Milvus("indexes/drop", {{"collectionName", "docs"}, {"indexName", "emb_idx"}})["code"], 65535);
+  EXPECT_EQ(Milvus("indexes/describe", {{"collectionName", "docs"}, {"indexName", "x"}})["code"],
+            700);
+  EXPECT_EQ(Milvus("indexes/drop", {{"collectionName", "docs"}, {"indexName", "emb_idx"}})["code"],
+            65535);
   EXPECT_EQ(Milvus("collections/release", {{"collectionName", "docs"}})["code"], 0);
   EXPECT_EQ(Milvus("entities/query", {{"collectionName", "docs"}, {"filter", ""}})["code"], 101);
   EXPECT_EQ(Milvus("collections/get_load_state", {{"collectionName", "docs"}})["data"]["loadState"],
             "LoadStateNotLoad");
-  EXPECT_EQ(Milvus("indexes/drop", {{"collectionName", "docs"}, {"indexName", "emb_idx"}})["code"], 0);
+  EXPECT_EQ(Milvus("indexes/drop", {{"collectionName", "docs"}, {"indexName", "emb_idx"}})["code"],
+            0);
   EXPECT_EQ(Milvus("indexes/list", {{"collectionName", "docs"}})["data"], json::array());
   EXPECT_EQ(Milvus("collections/load", {{"collectionName", "docs"}})["code"], 65535);
   // Re-creating the same index is fine even with data; a different one is not.
-  r = Milvus("indexes/create", json::parse(R"({"collectionName":"docs","indexParams":[{"fieldName":"embedding",
+  r = Milvus("indexes/create",
+             json::parse(R"({"collectionName":"docs","indexParams":[{"fieldName":"embedding",
       "indexName":"emb_idx","metricType":"IP","indexType":"HNSW"}]})"));
   EXPECT_EQ(r["code"], 65535) << r;
-  r = Milvus("indexes/create", json::parse(R"({"collectionName":"docs","indexParams":[{"fieldName":"embedding",
+  r = Milvus("indexes/create",
+             json::parse(R"({"collectionName":"docs","indexParams":[{"fieldName":"embedding",
       "indexName":"emb_idx","metricType":"L2","params":{"index_type":"HNSW","M":8,"efConstruction":64}}]})"));
   EXPECT_EQ(r["code"], 0) << r;
   EXPECT_EQ(Milvus("collections/load", {{"collectionName", "docs"}})["code"], 0);
@@ -221,16 +247,20 @@ TEST_F(MilvusApiTest, CustomSchemaWithoutIndexIsNotLoadedUntilIndexed) {
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_EQ(Milvus("collections/get_load_state", {{"collectionName", "late"}})["data"]["loadState"],
             "LoadStateNotLoad");
-  EXPECT_EQ(Milvus("entities/search", {{"collectionName", "late"}, {"data", {{1, 0}}}})["code"], 101);
+  EXPECT_EQ(Milvus("entities/search", {{"collectionName", "late"}, {"data", {{1, 0}}}})["code"],
+            101);
   // Empty collection: an IP index re-creates it with that metric.
-  r = Milvus("indexes/create", json::parse(R"({"collectionName":"late","indexParams":[{"fieldName":"v",
+  r = Milvus("indexes/create",
+             json::parse(R"({"collectionName":"late","indexParams":[{"fieldName":"v",
       "metricType":"IP","indexType":"HNSW","params":{"M":8}}]})"));
   ASSERT_EQ(r["code"], 0) << r;
   // Without dynamic fields an unknown key is refused.
-  r = Milvus("entities/insert", {{"collectionName", "late"}, {"data", {{{"pk", 1}, {"v", {1, 2}}, {"x", 1}}}}});
+  r = Milvus("entities/insert",
+             {{"collectionName", "late"}, {"data", {{{"pk", 1}, {"v", {1, 2}}, {"x", 1}}}}});
   EXPECT_EQ(r["code"], 1804);
   ASSERT_EQ(Milvus("collections/load", {{"collectionName", "late"}})["code"], 0);
-  r = Milvus("entities/insert", {{"collectionName", "late"}, {"data", {{{"pk", 1}, {"v", {1, 2}}}}}});
+  r = Milvus("entities/insert",
+             {{"collectionName", "late"}, {"data", {{{"pk", 1}, {"v", {1, 2}}}}}});
   ASSERT_EQ(r["code"], 0) << r;
   r = Milvus("entities/search", {{"collectionName", "late"}, {"data", {{2, 0}}}});
   ASSERT_EQ(r["code"], 0) << r;
@@ -258,7 +288,9 @@ TEST_F(MilvusApiTest, TextFieldEmbeddedOnInsertAndSearch) {
       {"id":1,"text":"the quick brown fox jumps"},{"id":2,"text":"interest rates and bond markets"},
       {"id":3,"text":"a sleepy dog in the sun","topic":"pets"}]})"));
   ASSERT_EQ(r["code"], 0) << r;
-  r = Milvus("entities/search", {{"collectionName", "notes"}, {"data", {"quick brown fox"}}, {"limit", 1},
+  r = Milvus("entities/search", {{"collectionName", "notes"},
+                                 {"data", {"quick brown fox"}},
+                                 {"limit", 1},
                                  {"outputFields", {"text"}}});
   ASSERT_EQ(r["code"], 0) << r;
   EXPECT_EQ(r["data"][0]["id"], 1);
@@ -267,7 +299,8 @@ TEST_F(MilvusApiTest, TextFieldEmbeddedOnInsertAndSearch) {
   EXPECT_EQ(r["data"]["fields"][2]["isFunctionOutput"], true);
   // A text query on a collection without a text field is refused.
   CreateArticles();
-  EXPECT_EQ(Milvus("entities/search", {{"collectionName", "articles"}, {"data", {"hi"}}})["code"], 1801);
+  EXPECT_EQ(Milvus("entities/search", {{"collectionName", "articles"}, {"data", {"hi"}}})["code"],
+            1801);
 }
 
 TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
@@ -289,14 +322,22 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
       {"collections/create", R"({"collectionName":"x","dimension":"4"})", 1801},
       // Past int: used to be truncated to dim 4 and created.
       {"collections/create", R"({"collectionName":"x","dimension":4294967300})", 1100},
-      {"collections/create", R"({"collectionName":"x","dimension":4,"metricType":"HAMMING"})", 1100},
+      {"collections/create", R"({"collectionName":"x","dimension":4,"metricType":"HAMMING"})",
+       1100},
       {"collections/create", R"({"collectionName":"articles","dimension":8})", 65535},
-      {"collections/create", R"({"collectionName":"x","schema":{"fields":[{"fieldName":"a","dataType":"int64","isPrimary":true}]}})", 1100},
-      {"entities/insert", R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3]}]})", 1804},
+      {"collections/create",
+       R"({"collectionName":"x","schema":{"fields":[{"fieldName":"a","dataType":"int64","isPrimary":true}]}})",
+       1100},
+      {"entities/insert", R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3]}]})",
+       1804},
       {"entities/insert", R"({"collectionName":"articles","data":[{"id":9}]})", 1804},
-      {"entities/insert", R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3,4],"$meta":{}}]})", 1804},
-      {"entities/insert", R"({"collectionName":"articles","data":[{"id":"x9","vector":[1,2,3,4]}]})", 1804},
-      {"entities/insert", R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3,4]},{"id":10,"vector":[1]}]})", 1804},
+      {"entities/insert",
+       R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3,4],"$meta":{}}]})", 1804},
+      {"entities/insert",
+       R"({"collectionName":"articles","data":[{"id":"x9","vector":[1,2,3,4]}]})", 1804},
+      {"entities/insert",
+       R"({"collectionName":"articles","data":[{"id":9,"vector":[1,2,3,4]},{"id":10,"vector":[1]}]})",
+       1804},
       {"entities/insert", R"({"collectionName":"articles","data":7})", 1801},
       {"entities/insert", R"({"collectionName":"articles"})", 1802},
       {"entities/upsert", R"({"collectionName":"articles","data":[{"vector":[1,2,3,4]}]})", 1804},
@@ -306,12 +347,16 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
       {"entities/query", R"({"collectionName":"articles","filter":"views >= "})", 1100},
       {"entities/query", R"({"collectionName":"articles","limit":20000})", 65535},
       {"entities/query", R"({"collectionName":"articles","limit":"10"})", 1801},
-      {"entities/query", R"({"collectionName":"articles","exprParams":{"a":null},"filter":"views == {a}"})", 1100},
+      {"entities/query",
+       R"({"collectionName":"articles","exprParams":{"a":null},"filter":"views == {a}"})", 1100},
       {"entities/search", R"({"collectionName":"articles","data":[[1,2,3]]})", 1801},
       {"entities/search", R"({"collectionName":"articles","data":[1,2,3,4]})", 1801},
       {"entities/search", R"({"collectionName":"articles","data":[[1,2,3,4]],"limit":0})", 65535},
-      {"entities/search", R"({"collectionName":"articles","data":[[1,2,3,4]],"filter":"views >"})", 1100},
-      {"entities/search", R"({"collectionName":"articles","data":[[1,2,3,4]],"searchParams":{"metric_type":"L2"}})", 1100},
+      {"entities/search", R"({"collectionName":"articles","data":[[1,2,3,4]],"filter":"views >"})",
+       1100},
+      {"entities/search",
+       R"({"collectionName":"articles","data":[[1,2,3,4]],"searchParams":{"metric_type":"L2"}})",
+       1100},
       {"entities/search", R"({"collectionName":"articles"})", 1802},
       {"indexes/describe", R"({"collectionName":"articles"})", 1802},
       {"partitions/list", R"({"collectionName":"articles"})", 10},
@@ -335,12 +380,14 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
   EXPECT_EQ(Call("GET", "/v2/vectordb/collections/list").status, 404);
   EXPECT_EQ(Call("OPTIONS", "/v2/vectordb/collections/list").status, 204);
   // Case-insensitive keys, Content-Type not required.
-  json ok = json::parse(Call("POST", "/v2/vectordb/collections/has", R"({"COLLECTIONNAME":"articles"})",
-                             {{"Content-Type", "text/plain"}}).body);
+  json ok = json::parse(Call("POST", "/v2/vectordb/collections/has",
+                             R"({"COLLECTIONNAME":"articles"})", {{"Content-Type", "text/plain"}})
+                            .body);
   EXPECT_EQ(ok["data"]["has"], true);
   // Nothing changed.
   EXPECT_EQ(RowCount("articles"), 4);
-  json rows = Milvus("entities/query", {{"collectionName", "articles"}, {"filter", ""}, {"outputFields", {"*"}}});
+  json rows = Milvus("entities/query",
+                     {{"collectionName", "articles"}, {"filter", ""}, {"outputFields", {"*"}}});
   ASSERT_EQ(rows["data"].size(), 4u);
   EXPECT_EQ(rows["data"][0]["vector"], json({1, 0, 0, 0}));
   EXPECT_EQ(Milvus("collections/list", json::object())["data"], json({"articles"}));
@@ -352,15 +399,18 @@ TEST_F(MilvusApiTest, ErrorCodesAndNothingChanges) {
 TEST_F(MilvusApiTest, HugeOffsetIsRefusedWithoutOverflow) {
   CreateArticles();
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  json r = Milvus("entities/query",
-                  {{"collectionName", "articles"}, {"limit", 1}, {"offset", kMax}});
+  json r =
+      Milvus("entities/query", {{"collectionName", "articles"}, {"limit", 1}, {"offset", kMax}});
   EXPECT_EQ(r["code"], 65535) << r;
-  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}},
-                                 {"limit", 1}, {"offset", kMax}});
+  r = Milvus(
+      "entities/search",
+      {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 1}, {"offset", kMax}});
   EXPECT_EQ(r["code"], 65535) << r;
   EXPECT_EQ(r["topks"], json::array()) << r;
-  r = Milvus("entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}},
-                                 {"limit", 1}, {"offset", -kMax - 1}});
+  r = Milvus("entities/search", {{"collectionName", "articles"},
+                                 {"data", {{1, 0, 0, 0}}},
+                                 {"limit", 1},
+                                 {"offset", -kMax - 1}});
   EXPECT_EQ(r["code"], 65535) << r;
 }
 
@@ -413,8 +463,10 @@ TEST_F(MilvusApiTest, CreateIsIdempotentForTheSameSchema) {
 TEST_F(MilvusApiTest, RandomisedBodiesGetValidEnvelopes) {
   CreateArticles();
   const std::vector<std::pair<std::string, json>> seeds = {
-      {"collections/create", {{"collectionName", "fz"}, {"dimension", 4}, {"params", {{"textField", "t"}}}}},
-      {"collections/create", json::parse(R"({"collectionName":"fz2","schema":{"enableDynamicField":true,"fields":[
+      {"collections/create",
+       {{"collectionName", "fz"}, {"dimension", 4}, {"params", {{"textField", "t"}}}}},
+      {"collections/create",
+       json::parse(R"({"collectionName":"fz2","schema":{"enableDynamicField":true,"fields":[
           {"fieldName":"pk","dataType":"VarChar","isPrimary":true,"elementTypeParams":{"max_length":16}},
           {"fieldName":"n","dataType":"Int32"},{"fieldName":"v","dataType":"FloatVector","elementTypeParams":{"dim":4}}]},
           "indexParams":[{"fieldName":"v","metricType":"L2","params":{"index_type":"IVF_FLAT","nlist":4}}]})")},
@@ -426,27 +478,60 @@ TEST_F(MilvusApiTest, RandomisedBodiesGetValidEnvelopes) {
       {"collections/load", {{"collectionName", "articles"}}},
       {"collections/release", {{"collectionName", "fz"}}},
       {"collections/get_load_state", {{"collectionName", "articles"}}},
-      {"entities/insert", {{"collectionName", "articles"}, {"data", {{{"id", 100}, {"vector", {1, 2, 3, 4}}, {"k", "v"}}}}}},
-      {"entities/upsert", {{"collectionName", "articles"}, {"data", {{{"id", 101}, {"vector", {1, 2, 3, 4}}}}}}},
+      {"entities/insert",
+       {{"collectionName", "articles"},
+        {"data", {{{"id", 100}, {"vector", {1, 2, 3, 4}}, {"k", "v"}}}}}},
+      {"entities/upsert",
+       {{"collectionName", "articles"}, {"data", {{{"id", 101}, {"vector", {1, 2, 3, 4}}}}}}},
       {"entities/delete", {{"collectionName", "articles"}, {"filter", "id in [100, 101]"}}},
-      {"entities/get", {{"collectionName", "articles"}, {"id", {1, 2}}, {"outputFields", {"title"}}}},
-      {"entities/query", {{"collectionName", "articles"}, {"filter", "views > {v}"}, {"exprParams", {{"v", 2}}},
-                          {"limit", 2}, {"offset", 1}, {"outputFields", {"*"}}}},
-      {"entities/search", {{"collectionName", "articles"}, {"data", {{1, 0, 0, 0}}}, {"limit", 3},
-                           {"filter", "views > 1"}, {"groupingField", "title"}, {"outputFields", {"title"}},
-                           {"searchParams", {{"params", {{"ef", 32}, {"radius", 0.1}}}}}}},
-      {"indexes/create", {{"collectionName", "articles"}, {"indexParams", {{{"fieldName", "vector"}, {"metricType", "COSINE"}}}}}},
+      {"entities/get",
+       {{"collectionName", "articles"}, {"id", {1, 2}}, {"outputFields", {"title"}}}},
+      {"entities/query",
+       {{"collectionName", "articles"},
+        {"filter", "views > {v}"},
+        {"exprParams", {{"v", 2}}},
+        {"limit", 2},
+        {"offset", 1},
+        {"outputFields", {"*"}}}},
+      {"entities/search",
+       {{"collectionName", "articles"},
+        {"data", {{1, 0, 0, 0}}},
+        {"limit", 3},
+        {"filter", "views > 1"},
+        {"groupingField", "title"},
+        {"outputFields", {"title"}},
+        {"searchParams", {{"params", {{"ef", 32}, {"radius", 0.1}}}}}}},
+      {"indexes/create",
+       {{"collectionName", "articles"},
+        {"indexParams", {{{"fieldName", "vector"}, {"metricType", "COSINE"}}}}}},
       {"indexes/list", {{"collectionName", "articles"}}},
       {"indexes/describe", {{"collectionName", "articles"}, {"indexName", "vector"}}},
       {"indexes/drop", {{"collectionName", "fz"}, {"indexName", "vector"}}},
   };
-  const std::set<int> known = {0, 10, 100, 101, 700, 800, 1100, 1700, 1801, 1802, 1804, 1806, 65535};
+  const std::set<int> known = {0,    10,   100,  101,  700,  800,  1100,
+                               1700, 1801, 1802, 1804, 1806, 65535};
   std::mt19937 rng(20261128);
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
-  const std::vector<json> junk = {nullptr, true, 0, -1, 1.5, 1e300, "", "x", "id > 0", json::array(),
-                                  json::array({1, 2}), json::array({json::array({1, 2, 3, 4})}),
-                                  json::object(), json{{"a", 1}}, 9223372036854775807LL, "AUTOINDEX",
-                                  "articles", "*", json::array({"*"}), json::array({"count(*)"})};
+  const std::vector<json> junk = {nullptr,
+                                  true,
+                                  0,
+                                  -1,
+                                  1.5,
+                                  1e300,
+                                  "",
+                                  "x",
+                                  "id > 0",
+                                  json::array(),
+                                  json::array({1, 2}),
+                                  json::array({json::array({1, 2, 3, 4})}),
+                                  json::object(),
+                                  json{{"a", 1}},
+                                  9223372036854775807LL,
+                                  "AUTOINDEX",
+                                  "articles",
+                                  "*",
+                                  json::array({"*"}),
+                                  json::array({"count(*)"})};
   std::function<void(json&, int)> mutate = [&](json& v, int depth) {
     if ((v.is_object() || v.is_array()) && !v.empty() && depth < 4 && pick(3) != 0) {
       if (v.is_object()) {

@@ -256,7 +256,8 @@ TEST_F(NativeDocumentsTest, PutGetSearchDelete) {
     }
   }
   // Filters see the chunk metadata: "doc" and the document's own keys.
-  r = SearchDocs({{"text", sentence}, {"filter", "doc[\"source\"] == {s}"},
+  r = SearchDocs({{"text", sentence},
+                  {"filter", "doc[\"source\"] == {s}"},
                   {"filter_params", {{"s", "a.txt"}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(r.Json()["documents"].size(), 1u) << r.body;
@@ -362,8 +363,10 @@ TEST_F(NativeDocumentsTest, RefusalsChangeNothing) {
        "chunk_tokens"},
       {put, j({{"documents", {{{"id", "x"}, {"text", text}}}}, {"overlap_tokens", "3"}}), 400,
        "overlap_tokens"},
-      {put, j({{"documents", {{{"id", "x"}, {"text", text}}}}, {"chunk_tokens", 8},
-               {"overlap_tokens", 7}}),
+      {put,
+       j({{"documents", {{{"id", "x"}, {"text", text}}}},
+          {"chunk_tokens", 8},
+          {"overlap_tokens", 7}}),
        400, "overlap"},
       {put, j({{"documents", {{{"id", "x"}, {"text", text}}}}, {"upsert", true}}), 400,
        "unknown key \"upsert\""},
@@ -378,11 +381,9 @@ TEST_F(NativeDocumentsTest, RefusalsChangeNothing) {
       {put, "{\"documents\": [", 400, "JSON"},
       {put, "[1, 2]", 400, "object"},
       {std::string(kApi) + "/nope/long_documents",
-       j({{"documents", {{{"id", "x"}, {"text", text}}}}}),
-       404, "nope"},
+       j({{"documents", {{{"id", "x"}, {"text", text}}}}}), 404, "nope"},
       {std::string(kApi) + "/vecs/long_documents",
-       j({{"documents", {{{"id", "x"}, {"text", text}}}}}),
-       501, "no encoder"},
+       j({{"documents", {{{"id", "x"}, {"text", text}}}}}), 501, "no encoder"},
       // Search.
       {search, j({{"text", "x"}, {"passages", 0}}), 400, "passages"},
       {search, j({{"text", "x"}, {"passages", 65}}), 400, "passages"},
@@ -406,9 +407,9 @@ TEST_F(NativeDocumentsTest, RefusalsChangeNothing) {
       {del, j({{"ids", {kA}}, {"filter", "lang == \"en\""}}), 400, "unknown key \"filter\""},
       {std::string(kApi) + "/nope/long_documents/delete", j({{"ids", {kA}}}), 404, "nope"},
   };
-  ASSERT_EQ(Post(Path("documents"), {{"documents", {{{"id", "taken#0"}, {"text", "a record"}}}}})
-                .status,
-            200);
+  ASSERT_EQ(
+      Post(Path("documents"), {{"documents", {{{"id", "taken#0"}, {"text", "a record"}}}}}).status,
+      200);
   const uint64_t count = Describe()["count"];
   for (const Case& c : cases) {
     Reply r = Call("POST", c.path, c.body);

@@ -29,7 +29,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& dir,
 
 TEST(ServeCli, ServesUntilSigtermThenClosesTheDatabase) {
   flashembed::testing::TempDir dir;
-  const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--port", "0", "--token", "tok"}, dir.path());
+  const pid_t pid =
+      Spawn({"serve", "--db", dir.Sub("db"), "--port", "0", "--token", "tok"}, dir.path());
   json listening = json::parse(WaitForFirstLine(dir.Sub("stdout")), nullptr, false);
   ASSERT_TRUE(listening.contains("port")) << ReadFile(dir.Sub("stderr"));
   const uint16_t port = listening["port"];
@@ -41,9 +42,9 @@ TEST(ServeCli, ServesUntilSigtermThenClosesTheDatabase) {
     Reply r = c.Request("POST", "/v2/vectordb/collections/create",
                         R"({"collectionName":"c","dimension":2})", auth);
     ASSERT_EQ(r.status, 200);
-    r = c.Request("POST", "/v2/vectordb/entities/insert",
-                  R"({"collectionName":"c","data":[{"id":1,"vector":[1,2]},{"id":2,"vector":[2,1]}]})",
-                  auth);
+    r = c.Request(
+        "POST", "/v2/vectordb/entities/insert",
+        R"({"collectionName":"c","data":[{"id":1,"vector":[1,2]},{"id":2,"vector":[2,1]}]})", auth);
     ASSERT_EQ(json::parse(r.body)["code"], 0) << r.body;
   }
   kill(pid, SIGTERM);
@@ -61,15 +62,16 @@ TEST(ServeCli, ServesUntilSigtermThenClosesTheDatabase) {
 
 TEST(ServeCli, NonLoopbackHostWithoutTokenIsAUsageError) {
   flashembed::testing::TempDir dir;
-  const pid_t pid = Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0"}, dir.path());
+  const pid_t pid =
+      Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0"}, dir.path());
   EXPECT_EQ(WaitExit(pid), 2);
   const std::string err = ReadFile(dir.Sub("stderr"));
   EXPECT_NE(err.find("without a token"), std::string::npos) << err;
   EXPECT_EQ(ReadFile(dir.Sub("stdout")), "");
   // With the token from the environment it starts (and is stopped at once).
-  const pid_t ok = Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0",
-                          "--no-access-log"},
-                         dir.path(), {{"FLASHEMBED_TOKEN", "t"}});
+  const pid_t ok =
+      Spawn({"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0", "--port", "0", "--no-access-log"},
+            dir.path(), {{"FLASHEMBED_TOKEN", "t"}});
   const std::string out = WaitForFirstLine(dir.Sub("stdout"));
   EXPECT_NE(out.find("\"host\":\"0.0.0.0\""), std::string::npos) << out;
   kill(ok, SIGINT);
@@ -81,12 +83,12 @@ TEST(ServeCli, NonLoopbackHostWithoutTokenIsAUsageError) {
 TEST(ServeCli, BlankTokenCountsAsNoToken) {
   flashembed::testing::TempDir dir;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--token", " "}, ""},  {{"--token", ""}, ""}, {{"--token", " \t "}, ""},
-      {{}, " "},               {{"--token", " "}, "  "},
+      {{"--token", " "}, ""},   {{"--token", ""}, ""}, {{"--token", " \t "}, ""}, {{}, " "},
+      {{"--token", " "}, "  "},
   };
   for (const auto& [flags, env] : cases) {
-    std::vector<std::string> args = {"serve", "--db", dir.Sub("db"), "--host", "0.0.0.0",
-                                     "--port", "0", "--no-access-log"};
+    std::vector<std::string> args = {"serve",   "--db",   dir.Sub("db"), "--host",
+                                     "0.0.0.0", "--port", "0",           "--no-access-log"};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<std::pair<std::string, std::string>> environment;
     if (!env.empty()) environment.emplace_back("FLASHEMBED_TOKEN", env);

@@ -29,13 +29,16 @@ class NativeApiTest : public ServerTest {
              {{"documents",
                {{{"id", 1}, {"vector", {1, 0, 0, 0}}, {"metadata", {{"lang", "en"}, {"n", 1}}}},
                 {{"id", 2}, {"vector", {0, 1, 0, 0}}, {"metadata", {{"lang", "de"}, {"n", 2}}}},
-                {{"id", "three"}, {"vector", {0, 0, 1, 0}}, {"metadata", {{"lang", "en"}, {"n", 3}}}}}}});
+                {{"id", "three"},
+                 {"vector", {0, 0, 1, 0}},
+                 {"metadata", {{"lang", "en"}, {"n", 3}}}}}}});
     ASSERT_EQ(r.status, 200) << r.body;
-    r = Post(std::string(kApi) + "/txt/documents",
-             {{"documents",
-               {{{"id", 1}, {"text", "the quick brown fox"}, {"metadata", {{"kind", "animal"}}}},
-                {{"id", 2}, {"text", "stock markets fell sharply"}, {"metadata", {{"kind", "news"}}}},
-                {{"id", 3}, {"text", "a lazy dog sleeps"}, {"metadata", {{"kind", "animal"}}}}}}});
+    r = Post(
+        std::string(kApi) + "/txt/documents",
+        {{"documents",
+          {{{"id", 1}, {"text", "the quick brown fox"}, {"metadata", {{"kind", "animal"}}}},
+           {{"id", 2}, {"text", "stock markets fell sharply"}, {"metadata", {{"kind", "news"}}}},
+           {{"id", 3}, {"text", "a lazy dog sleeps"}, {"metadata", {{"kind", "animal"}}}}}}});
     ASSERT_EQ(r.status, 200) << r.body;
   }
   uint64_t Count(const std::string& name) {
@@ -135,13 +138,13 @@ TEST_F(NativeApiTest, BadRequestsChangeNothing) {
     int status;
   };
   const std::vector<Case> cases = {
-      {"POST", docs, "{\"documents\": [", 400},                                    // malformed
-      {"POST", docs, "[1,2]", 400},                                                // not an object
-      {"POST", docs, R"({"documents": "x"})", 400},                                // wrong type
-      {"POST", docs, R"({"documents": [{"id": 9, "vector": [1,2,3]}]})", 400},     // wrong dim
-      {"POST", docs, R"({"documents": [{"id": 9, "vector": [1,2,3,"a"]}]})", 400}, // not numbers
-      {"POST", docs, R"({"documents": [{"id": 1.5, "vector": [1,2,3,4]}]})", 400}, // bad id
-      {"POST", docs, R"({"documents": [{"id": 1, "vector": [1,2,3,4]}]})", 409},   // exists
+      {"POST", docs, "{\"documents\": [", 400},                                     // malformed
+      {"POST", docs, "[1,2]", 400},                                                 // not an object
+      {"POST", docs, R"({"documents": "x"})", 400},                                 // wrong type
+      {"POST", docs, R"({"documents": [{"id": 9, "vector": [1,2,3]}]})", 400},      // wrong dim
+      {"POST", docs, R"({"documents": [{"id": 9, "vector": [1,2,3,"a"]}]})", 400},  // not numbers
+      {"POST", docs, R"({"documents": [{"id": 1.5, "vector": [1,2,3,4]}]})", 400},  // bad id
+      {"POST", docs, R"({"documents": [{"id": 1, "vector": [1,2,3,4]}]})", 409},    // exists
       {"POST", docs, R"({"documents": [{"id": 9, "vector": [1,2,3,4]}], "upsrt": true})", 400},
       {"POST", docs,  // an atomic batch: the good first document is not written either
        R"({"documents": [{"id": 10, "vector": [1,2,3,4]}, {"id": 11, "vector": [1]}]})", 400},
@@ -166,7 +169,8 @@ TEST_F(NativeApiTest, BadRequestsChangeNothing) {
     }
   }
   EXPECT_EQ(Count("vec"), 3u);
-  Reply r = Post(std::string(kApi) + "/vec/get", {{"ids", {1, 2, "three", 9, 10}}, {"with_vector", true}});
+  Reply r = Post(std::string(kApi) + "/vec/get",
+                 {{"ids", {1, 2, "three", 9, 10}}, {"with_vector", true}});
   ASSERT_EQ(r.Json()["documents"].size(), 3u);
   EXPECT_EQ(r.Json()["documents"][0]["vector"], json({1, 0, 0, 0}));
 }
@@ -183,8 +187,9 @@ TEST_F(NativeApiTest, BodyAndHeaderLimits) {
   EXPECT_EQ(r.Json()["error"]["code"], "body_too_large");
   // Chunked bodies have no Content-Length: refused while reading.
   Connection chunked(port());
-  std::string req = "POST /api/v1/collections/vec/documents HTTP/1.1\r\nHost: x\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n";
+  std::string req =
+      "POST /api/v1/collections/vec/documents HTTP/1.1\r\nHost: x\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 20; ++i) req += "1000\r\n" + std::string(4096, ' ') + "\r\n";
   req += "0\r\n\r\n";
   chunked.SendRaw(req);
@@ -209,8 +214,9 @@ TEST_F(NativeApiTest, SlowAndIdleClientsAreDisconnected) {
   CreateCollections();
   // Half a request, then silence: closed after the read timeout.
   Connection slow(port());
-  ASSERT_TRUE(slow.SendRaw("POST /api/v1/collections/vec/documents HTTP/1.1\r\nContent-Length: "
-                           "100\r\n\r\n{\"documents\": [{\"id\": 77, "));
+  ASSERT_TRUE(
+      slow.SendRaw("POST /api/v1/collections/vec/documents HTTP/1.1\r\nContent-Length: "
+                   "100\r\n\r\n{\"documents\": [{\"id\": 77, "));
   // Others are served meanwhile.
   EXPECT_EQ(Call("GET", "/health").status, 200);
   const auto start = std::chrono::steady_clock::now();
@@ -231,7 +237,8 @@ TEST_F(NativeApiTest, KeepAliveServesManyRequestsOnOneConnection) {
   CreateCollections();
   Connection c(port());
   for (int i = 0; i < 50; ++i) {
-    Reply r = c.Request("POST", std::string(kApi) + "/vec/search", R"({"vector": [1,0,0,0], "k": 1})");
+    Reply r =
+        c.Request("POST", std::string(kApi) + "/vec/search", R"({"vector": [1,0,0,0], "k": 1})");
     ASSERT_EQ(r.status, 200) << i;
     EXPECT_EQ(r.Json()["hits"][0]["id"], 1);
   }
@@ -274,15 +281,19 @@ TEST_F(NativeApiTest, BearerTokenIsRequiredWhenConfigured) {
   const std::string docs = std::string(kApi) + "/vec/documents";
   const json add = {{"documents", {{{"id", 1}, {"vector", {1, 0, 0, 0}}}}}};
   for (const auto& headers : std::vector<std::vector<std::pair<std::string, std::string>>>{
-           {}, {{"Authorization", "Bearer wrong"}}, {{"Authorization", "Bearer "}},
-           {{"Authorization", "s3cret-token"}}, {{"Authorization", "Bearer s3cret-token2"}}}) {
+           {},
+           {{"Authorization", "Bearer wrong"}},
+           {{"Authorization", "Bearer "}},
+           {{"Authorization", "s3cret-token"}},
+           {{"Authorization", "Bearer s3cret-token2"}}}) {
     r = Post(docs, add, headers);
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_EQ(r.Json()["error"]["code"], "unauthenticated");
-    json m = json::parse(Post("/v2/vectordb/entities/insert",
-                              {{"collectionName", "vec"}, {"data", {{{"id", 5}, {"vector", {1, 0, 0, 0}}}}}},
-                              headers)
-                             .body);
+    json m = json::parse(
+        Post("/v2/vectordb/entities/insert",
+             {{"collectionName", "vec"}, {"data", {{{"id", 5}, {"vector", {1, 0, 0, 0}}}}}},
+             headers)
+            .body);
     EXPECT_EQ(m["code"], 1800);
     EXPECT_EQ(Call("GET", "/metrics", "", headers).status, 401);
   }
@@ -342,7 +353,9 @@ TEST_F(ServerTest, ConcurrentClientsLoseNoWrites) {
                             json{{"collectionName", "c"}, {"data", rows}}.dump());
         if (r.status != 200 || json::parse(r.body)["code"] != 0) ++errors;
         r = c.Request("POST", "/v2/vectordb/entities/search",
-                      json{{"collectionName", "c"}, {"data", {{1, 0, 0, 0, 0, 0, 0, 1}}}, {"limit", 5},
+                      json{{"collectionName", "c"},
+                           {"data", {{1, 0, 0, 0, 0, 0, 0, 1}}},
+                           {"limit", 5},
                            {"filter", "thread == " + std::to_string(t)}}
                           .dump());
         if (r.status != 200 || json::parse(r.body)["code"] != 0 ||
@@ -360,7 +373,8 @@ TEST_F(ServerTest, ConcurrentClientsLoseNoWrites) {
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kBatches * kPerBatch; ++i) ids.push_back(t * 1000 + i);
   }
-  json got = Milvus("entities/get", {{"collectionName", "c"}, {"id", ids}, {"outputFields", {"thread"}}});
+  json got =
+      Milvus("entities/get", {{"collectionName", "c"}, {"id", ids}, {"outputFields", {"thread"}}});
   ASSERT_EQ(got["data"].size(), ids.size());
   std::set<int64_t> seen;
   for (const json& row : got["data"]) {

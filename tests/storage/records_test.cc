@@ -149,7 +149,8 @@ TEST(Records, StateOplogSnapshotAndVectorRoundTrip) {
   ASSERT_OK_AND_ASSIGN(OplogEntry e, DecodeOplog(EncodeOplog({OpKind::kRemove, 99})));
   EXPECT_EQ(e.kind, OpKind::kRemove);
   EXPECT_EQ(e.slot, 99u);
-  ASSERT_OK_AND_ASSIGN(SnapshotHeader h, DecodeSnapshotHeader(EncodeSnapshotHeader({7, 100, 2, 0xabcdef})));
+  ASSERT_OK_AND_ASSIGN(SnapshotHeader h,
+                       DecodeSnapshotHeader(EncodeSnapshotHeader({7, 100, 2, 0xabcdef})));
   EXPECT_EQ(h.next_seq, 7u);
   EXPECT_EQ(h.total_bytes, 100u);
   EXPECT_EQ(h.parts, 2u);
@@ -200,8 +201,7 @@ TEST(Records, DamagedPostingsAndStatsAreCorruption) {
     EXPECT_EQ(s.message(), "full-text posting of term \"river\" is malformed");
   }
   EXPECT_TRUE(DecodePosting("river", key, value + "x").status().IsCorruption());
-  EXPECT_TRUE(
-      DecodePosting("river", key.substr(0, key.size() - 1), value).status().IsCorruption());
+  EXPECT_TRUE(DecodePosting("river", key.substr(0, key.size() - 1), value).status().IsCorruption());
   EXPECT_TRUE(DecodePosting("river", key + "x", value).status().IsCorruption());
   // A varint that never ends.
   EXPECT_TRUE(DecodePosting("river", key, std::string(11, '\x80')).status().IsCorruption());
@@ -228,14 +228,14 @@ TEST(Records, FieldKeysKeepTheirBytes) {
 TEST(Records, FieldValuesSortAsTheyCompare) {
   using std::string_literals::operator""s;
   const double inf = std::numeric_limits<double>::infinity();
-  const std::vector<double> numbers = {-inf, -1e300, -2.5, -1, -1e-300, 0, 1e-300, 1, 2.5, 1e300,
-                                       inf};
+  const std::vector<double> numbers = {-inf,   -1e300, -2.5, -1,    -1e-300, 0,
+                                       1e-300, 1,      2.5,  1e300, inf};
   for (size_t i = 0; i + 1 < numbers.size(); ++i) {
     EXPECT_LT(FieldNumberPrefix(3, 0, numbers[i]), FieldNumberPrefix(3, 0, numbers[i + 1]))
         << numbers[i];
   }
-  const std::vector<std::string> strings = {""s, "\0"s, "\0\0"s, "\1"s, "a"s, "a\0"s, "a\0b"s,
-                                            "a\1"s, "ab"s, "b"s, "\xff"s, "\xff\xff"s};
+  const std::vector<std::string> strings = {""s,     "\0"s,  "\0\0"s, "\1"s, "a"s,    "a\0"s,
+                                            "a\0b"s, "a\1"s, "ab"s,   "b"s,  "\xff"s, "\xff\xff"s};
   for (size_t i = 0; i + 1 < strings.size(); ++i) {
     EXPECT_LT(FieldStringPrefix(3, 0, strings[i]), FieldStringPrefix(3, 0, strings[i + 1])) << i;
     // No longer string falls in the range of one value's keys.

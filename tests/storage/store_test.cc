@@ -156,8 +156,7 @@ TEST(Store, UnknownFormatVersionIsRefused) {
   auto store = Store::Open(StoreOptions{}, path);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kNotSupported) << store.status();
-  EXPECT_NE(store.status().message().find("format version 2"), std::string::npos)
-      << store.status();
+  EXPECT_NE(store.status().message().find("format version 2"), std::string::npos) << store.status();
 }
 
 TEST(Store, SecondOpenOfSameFolderFailsWithLockError) {
@@ -187,8 +186,8 @@ TEST(Store, ScanLastKeyDeleteRangeAndMultiGet) {
                         }));
   EXPECT_EQ(seen, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 
-  ASSERT_OK_AND_ASSIGN(std::string last, store->LastKey(Cf::kVectors, CollectionPrefix(7),
-                                                        CollectionEnd(7)));
+  ASSERT_OK_AND_ASSIGN(std::string last,
+                       store->LastKey(Cf::kVectors, CollectionPrefix(7), CollectionEnd(7)));
   EXPECT_EQ(SlotFromKey(last), 9u);
 
   WriteBatch del;
@@ -204,9 +203,8 @@ TEST(Store, ScanLastKeyDeleteRangeAndMultiGet) {
   EXPECT_EQ(values[3], "other");
   ASSERT_OK_AND_ASSIGN(last, store->LastKey(Cf::kVectors, CollectionPrefix(7), CollectionEnd(7)));
   EXPECT_EQ(SlotFromKey(last), 8u);
-  EXPECT_TRUE(store->LastKey(Cf::kVectors, CollectionPrefix(9), CollectionEnd(9))
-                  .status()
-                  .IsNotFound());
+  EXPECT_TRUE(
+      store->LastKey(Cf::kVectors, CollectionPrefix(9), CollectionEnd(9)).status().IsNotFound());
 }
 
 }  // namespace

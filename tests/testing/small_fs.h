@@ -223,7 +223,7 @@ class SmallFs {
     }
   }
 
-  std::string dir_;   // holds the mount point (empty in our namespace)
+  std::string dir_;  // holds the mount point (empty in our namespace)
   std::string path_;
   std::string error_;
   pid_t child_ = -1;

@@ -11,22 +11,22 @@
 #include "base/status.h"
 #include "tests/testing/temp_dir.h"
 
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    const ::flashembed::Status fe_s_ = (expr);           \
-    ASSERT_TRUE(fe_s_.ok()) << #expr << ": " << fe_s_;   \
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    const ::flashembed::Status fe_s_ = (expr);         \
+    ASSERT_TRUE(fe_s_.ok()) << #expr << ": " << fe_s_; \
   } while (0)
-#define EXPECT_OK(expr)                                  \
-  do {                                                   \
-    const ::flashembed::Status fe_s_ = (expr);           \
-    EXPECT_TRUE(fe_s_.ok()) << #expr << ": " << fe_s_;   \
+#define EXPECT_OK(expr)                                \
+  do {                                                 \
+    const ::flashembed::Status fe_s_ = (expr);         \
+    EXPECT_TRUE(fe_s_.ok()) << #expr << ": " << fe_s_; \
   } while (0)
 // Unwraps a Result or fails the test.
 #define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(FE_CONCAT_(fe_test_result_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, rexpr)               \
-  auto tmp = (rexpr);                                             \
-  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status();        \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, rexpr)        \
+  auto tmp = (rexpr);                                      \
+  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status(); \
   lhs = std::move(tmp).value()
 
 namespace flashembed::testing {

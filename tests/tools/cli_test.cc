@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <set>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -228,8 +228,8 @@ TEST_F(CliTest, GetCountAndDeleteByFilter) {
   ASSERT_EQ(found.size(), 5u);  // ids 1..5, in write order
   EXPECT_EQ(found[0]["id"], 1);
   EXPECT_EQ(found[4]["id"], 5);
-  const std::vector<json> page =
-      JsonLines(RunOk({"get", "--json", "--filter", "id < 100", "--offset", "1", "--limit", "2"}).out);
+  const std::vector<json> page = JsonLines(
+      RunOk({"get", "--json", "--filter", "id < 100", "--offset", "1", "--limit", "2"}).out);
   ASSERT_EQ(page.size(), 2u);
   EXPECT_EQ(page[0]["id"], 2);
   EXPECT_EQ(page[1]["id"], 3);
@@ -244,34 +244,38 @@ TEST_F(CliTest, GetCountAndDeleteByFilter) {
 }
 
 TEST_F(CliTest, SearchGroupedAndByRange) {
-  RunOk({"add", "--jsonl", WriteFile("g.jsonl",
-                                     R"({"id": 1, "text": "red apples and green apples", "metadata": {"kind": "fruit"}})"
-                                     "\n"
-                                     R"({"id": 2, "text": "apples grow on apple trees", "metadata": {"kind": "fruit"}})"
-                                     "\n"
-                                     R"({"id": 3, "text": "apple pie with cinnamon", "metadata": {"kind": "food"}})"
-                                     "\n"
-                                     R"({"id": 4, "text": "the stock market fell today", "metadata": {"kind": "news"}})"
-                                     "\n")});
-  const json grouped = OneJson(RunOk({"search", "--json", "apples", "-k", "2", "--group-by", "kind"}));
+  RunOk({"add", "--jsonl",
+         WriteFile(
+             "g.jsonl",
+             R"({"id": 1, "text": "red apples and green apples", "metadata": {"kind": "fruit"}})"
+             "\n"
+             R"({"id": 2, "text": "apples grow on apple trees", "metadata": {"kind": "fruit"}})"
+             "\n"
+             R"({"id": 3, "text": "apple pie with cinnamon", "metadata": {"kind": "food"}})"
+             "\n"
+             R"({"id": 4, "text": "the stock market fell today", "metadata": {"kind": "news"}})"
+             "\n")});
+  const json grouped =
+      OneJson(RunOk({"search", "--json", "apples", "-k", "2", "--group-by", "kind"}));
   ASSERT_EQ(grouped["hits"].size(), 2u);
   EXPECT_EQ(grouped["hits"][0]["group"], "fruit");
   EXPECT_NE(grouped["hits"][1]["group"], "fruit");
-  const std::string table = RunOk({"search", "apples", "--group-by", "kind", "--group-size", "2"}).out;
+  const std::string table =
+      RunOk({"search", "apples", "--group-by", "kind", "--group-size", "2"}).out;
   EXPECT_NE(table.find("GROUP"), std::string::npos) << table;
   // Range: every hit at or above the score, fewer than k.
   const json all = OneJson(RunOk({"search", "--json", "apples", "-k", "4"}));
   const double cut = all["hits"][1]["score"].get<double>() - 1e-4;
-  const json ranged = OneJson(RunOk({"search", "--json", "apples", "-k", "10", "--min-score",
-                                     std::to_string(cut)}));
+  const json ranged = OneJson(
+      RunOk({"search", "--json", "apples", "-k", "10", "--min-score", std::to_string(cut)}));
   EXPECT_EQ(ranged["hits"].size(), 2u);
   RunFails({"search", "apples", "--min-score", "0.9", "--max-score", "0.1"}, 2, "max_score");
   RunFails({"search", "apples", "--group-by", "a[0]"}, 1, "group_by");
 }
 
 TEST_F(CliTest, FullTextAndHybridSearch) {
-  const json info = OneJson(RunOk({"create", "--json", "--text-index", "--index-field", "lang",
-                                   "--index-field", "topic"}));
+  const json info = OneJson(RunOk(
+      {"create", "--json", "--text-index", "--index-field", "lang", "--index-field", "topic"}));
   EXPECT_EQ(info["text_index"], true);
   EXPECT_EQ(info["indexed_fields"], json::array({"lang", "topic"}));
   Populate();
@@ -285,8 +289,8 @@ TEST_F(CliTest, FullTextAndHybridSearch) {
   EXPECT_TRUE(hybrid["hits"][0].contains("vector_score"));
   EXPECT_TRUE(hybrid["hits"][0].contains("text_score"));
   RunFails({"search", "--text", "--hybrid", "x"}, 2, "not both");
-  const json narrowed = OneJson(RunOk({"search", "--json", "--explain", "--filter",
-                                       "topic == \"programming\"", "borrow"}));
+  const json narrowed = OneJson(
+      RunOk({"search", "--json", "--explain", "--filter", "topic == \"programming\"", "borrow"}));
   ASSERT_EQ(narrowed["hits"].size(), 1u);
   EXPECT_EQ(narrowed["hits"][0]["id"], "rust-doc");
   RunFails({"create", "-c", "bad", "--index-field", "a[0]"}, 2, "indexed field");
@@ -405,15 +409,16 @@ TEST_F(CliTest, GlobalOptionsBeforeVerbAndFromEnvironment) {
 // A collection that embeds with a local Hugging Face model folder (a tiny
 // test model whose vocabulary is w0, w1, ...).
 TEST_F(CliTest, ModelCollection) {
-  const json info = OneJson(RunOk({"create", "-c", "m", "--json", "--model", FLASHEMBED_MODEL_DIR}));
+  const json info =
+      OneJson(RunOk({"create", "-c", "m", "--json", "--model", FLASHEMBED_MODEL_DIR}));
   EXPECT_EQ(info["dim"], 32);
   RunOk({"add", "-c", "m", "--id", "1", "--id", "2", "w1 w2 w3 w4", "w50 w60 w70"});
   json hits = OneJson(RunOk({"search", "-c", "m", "--json", "-k", "2", "w50", "w60", "w70"}));
   ASSERT_EQ(hits["hits"].size(), 2u);
   EXPECT_EQ(hits["hits"][0]["id"], 2);
-  const json prefixed = OneJson(RunOk({"create", "-c", "e5", "--json", "--model", FLASHEMBED_MODEL_DIR,
-                                        "--query-prefix", "query: ", "--document-prefix",
-                                        "passage: "}));
+  const json prefixed =
+      OneJson(RunOk({"create", "-c", "e5", "--json", "--model", FLASHEMBED_MODEL_DIR,
+                     "--query-prefix", "query: ", "--document-prefix", "passage: "}));
   EXPECT_EQ(prefixed["query_prefix"], "query: ");
   EXPECT_EQ(prefixed["document_prefix"], "passage: ");
   RunFails({"create", "-c", "x", "--model", "/no/such/model"}, 1, "no such model folder");
@@ -444,8 +449,8 @@ TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
 
   // A text with nothing to encode is [CLS] [SEP] for a model (Hugging Face's
   // answer, reference.jsonl of the text fixture) and fails no other line.
-  const std::string text_model = std::string(FLASHEMBED_SOURCE_DIR) +
-                                 "/tests/encoders/testdata/bert_text/uncased_mean_f16";
+  const std::string text_model =
+      std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/bert_text/uncased_mean_f16";
   std::map<std::string, std::vector<double>> reference;
   {
     std::ifstream in(text_model + "/reference.jsonl");
@@ -455,8 +460,9 @@ TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
     }
   }
   ASSERT_TRUE(reference.count("") && reference.count(" ") && reference.count("x"));
-  r = RunOk({"embed", "--model", text_model},
-            "{\"text\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \" \"}\n{\"text\": \"\\u3000\\t\\n\"}\n");
+  r = RunOk(
+      {"embed", "--model", text_model},
+      "{\"text\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \" \"}\n{\"text\": \"\\u3000\\t\\n\"}\n");
   lines = Lines(r.out);
   ASSERT_EQ(lines.size(), 4u) << r.out;
   const std::string texts[] = {"x", "", " ", "\u3000\t\n"};
@@ -473,7 +479,8 @@ TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
 
   RunFails({"tokenize"}, 2, "--model");
   RunFails({"embed", "--encoder", "hash"}, 1, "<stdin>:2", "{\"text\": \"a\"}\n{\"txt\": 1}\n");
-  RunFails({"tokenize", "--model", "/no/such/model"}, 1, "no such model folder", "{\"text\": \"a\"}\n");
+  RunFails({"tokenize", "--model", "/no/such/model"}, 1, "no such model folder",
+           "{\"text\": \"a\"}\n");
 }
 
 TEST_F(CliTest, VectorOnlyCollection) {
@@ -559,15 +566,15 @@ TEST_F(CliTest, DeepJsonLinesAreRefusedNotCrashed) {
     for (size_t i = 1; i < levels; ++i) out += "{\"a\":";
     return out + "{}" + std::string(levels - 1, '}');
   };
-  const std::string good = R"({"id": 1, "text": "fine"})" "\n";
+  const std::string good = R"({"id": 1, "text": "fine"})"
+                           "\n";
   RunOk({"add", "-c", "ok", "--jsonl", "-"},
         R"({"id": 1, "text": "x", "metadata": )" + nested(64) + "}\n");
   for (size_t levels : {size_t{65}, size_t{70000}}) {
     const std::string path = WriteFile(
         "deep.jsonl", good + R"({"id": 2, "text": "x", "metadata": )" + nested(levels) + "}\n");
-    const RunResult r =
-        RunFails({"add", "-c", "deep", "--jsonl", path}, 1,
-                 "deep.jsonl:2: metadata nests deeper than 64 levels");
+    const RunResult r = RunFails({"add", "-c", "deep", "--jsonl", path}, 1,
+                                 "deep.jsonl:2: metadata nests deeper than 64 levels");
     EXPECT_EQ(r.out, "");
   }
   RunFails({"stats", "-c", "deep"}, 1, "does not exist");
@@ -604,8 +611,9 @@ TEST_F(CliTest, LinesHaveASizeLimitAndNoNulBytes) {
                               std::string(kCli) + " add -c big --file -";
   r = flashembed::testing::RunProgram(dir_, {"/bin/sh", "-c", command});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(r.err, "flashembed: error: <stdin>:1: line too long (more than 1073741824 bytes, "
-                   "the limit)\n");
+  EXPECT_EQ(r.err,
+            "flashembed: error: <stdin>:1: line too long (more than 1073741824 bytes, "
+            "the limit)\n");
   RunFails({"stats", "-c", "big"}, 1, "does not exist");
 }
 
@@ -624,12 +632,12 @@ TEST_F(CliTest, VectorsWhoseScoresWouldOverflowAreRefused) {
                                             "\n");
   RunFails({"search", "-c", "v", "--vector", "[1e30, 1e30, 1e30, 1e30]"}, 1,
            "query vector is too long");
-  const RunResult r = RunFails({"search", "-c", "v", "--queries", "-"}, 1,
-                               "<stdin>:2: query vector is too long",
-                               R"({"vector": [1, 1, 1, 1]})"
-                               "\n"
-                               R"({"vector": [1e30, 1e30, 1e30, 1e30]})"
-                               "\n");
+  const RunResult r =
+      RunFails({"search", "-c", "v", "--queries", "-"}, 1, "<stdin>:2: query vector is too long",
+               R"({"vector": [1, 1, 1, 1]})"
+               "\n"
+               R"({"vector": [1e30, 1e30, 1e30, 1e30]})"
+               "\n");
   EXPECT_EQ(r.out, "");
   const json hits =
       OneJson(RunOk({"search", "-c", "v", "--json", "--vector", "[-1e18, -1e18, -1e18, -1e18]"}));

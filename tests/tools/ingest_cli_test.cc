@@ -301,8 +301,8 @@ TEST_F(IngestCliTest, FailedInputsAreErrorsAndLeaveNoEmptyCollection) {
   // Six PDFs, four of them broken: fake, truncated, empty, binary junk.
   std::filesystem::create_directories(tmp_.Sub("docs"));
   for (const char* name : {"docs/good1.pdf", "docs/good2.pdf"}) {
-    ASSERT_TRUE(flashembed::testing::WritePdf(
-        tmp_.Sub(name), {{"Lava flows downhill.", "Ash falls."}}, "Volcano"));
+    ASSERT_TRUE(flashembed::testing::WritePdf(tmp_.Sub(name),
+                                              {{"Lava flows downhill.", "Ash falls."}}, "Volcano"));
   }
   const std::string pdf = ReadAll(tmp_.Sub("docs/good1.pdf"));
   WriteFile("docs/fake.pdf", "%PDF-1.4 this is not really a PDF");

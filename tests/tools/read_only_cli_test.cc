@@ -83,7 +83,8 @@ class CliDisk : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.err;
     EXPECT_EQ(r.err.rfind("flashembed: error: ", 0), 0u) << r.err;
     EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "expected \"" << needle << "\" in " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos)
+        << "expected \"" << needle << "\" in " << r.err;
   }
 
   // stats, search, get (by id and by filter) and export, all by the book.

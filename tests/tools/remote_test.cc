@@ -14,10 +14,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/server.h"
@@ -62,8 +62,8 @@ void ExpectSameRecords(const Collection& a, const Collection& b) {
     EXPECT_EQ(it->second.text, d.text) << d.id;
     EXPECT_EQ(json::parse(it->second.metadata), json::parse(d.metadata)) << d.id;
     ASSERT_EQ(it->second.vector.size(), d.vector.size()) << d.id;
-    EXPECT_EQ(0, std::memcmp(it->second.vector.data(), d.vector.data(),
-                             d.vector.size() * sizeof(float)))
+    EXPECT_EQ(
+        0, std::memcmp(it->second.vector.data(), d.vector.data(), d.vector.size() * sizeof(float)))
         << "vector of " << d.id;
   }
 }
@@ -114,8 +114,8 @@ class RemoteTest : public ::testing::Test {
   // A vector-only flat collection of `n` records with ids 1..n, texts and
   // metadata of several JSON types; every 10th record deleted.
   std::shared_ptr<Collection> MakeNumbered(const std::string& name, int n, int dim = 8) {
-    CollectionSchema schema{.dim = dim, .metric = Metric::kCosine, .index = IndexKind::kFlat,
-                            .encoder = ""};
+    CollectionSchema schema{
+        .dim = dim, .metric = Metric::kCosine, .index = IndexKind::kFlat, .encoder = ""};
     auto c = local_->CreateCollection(name, schema).value();
     std::mt19937 rng(7);
     std::vector<Document> docs;
@@ -184,9 +184,9 @@ TEST_F(RemoteTest, PushThenPullRoundTripsEveryRecordExactly) {
   json described = Call("collections/describe", {{"collectionName", "src_coll"}});
   EXPECT_EQ(described["data"]["enableDynamicField"], true);
 
-  ASSERT_OK_AND_ASSIGN(PullSummary pulled,
-                       PullCollection(*local_, "copy", remote_,
-                                      {.milvus_name = "src_coll", .batch = 50}));
+  ASSERT_OK_AND_ASSIGN(
+      PullSummary pulled,
+      PullCollection(*local_, "copy", remote_, {.milvus_name = "src_coll", .batch = 50}));
   EXPECT_TRUE(pulled.created);
   EXPECT_EQ(pulled.remote_rows, 225u);
   EXPECT_EQ(pulled.received, 225u);
@@ -298,22 +298,21 @@ TEST_F(RemoteTest, UpsertPushReplacesChangedRows) {
 TEST_F(RemoteTest, StringIdsNeedingEscapesPageInOrder) {
   CollectionSchema schema{.dim = 4, .index = IndexKind::kFlat, .encoder = ""};
   auto c = local_->CreateCollection("strings", schema).value();
-  const std::vector<std::string> ids = {"a\"b",  "back\\slash", "Zed",  "zed",   "ü-umlaut",
-                                        "日本",  "x y",        "q'uo", "0",     "00",
-                                        "tab\tin", "line\nbreak", "{}",   "a",     "ab"};
+  const std::vector<std::string> ids = {"a\"b",    "back\\slash", "Zed",  "zed", "ü-umlaut",
+                                        "日本",    "x y",         "q'uo", "0",   "00",
+                                        "tab\tin", "line\nbreak", "{}",   "a",   "ab"};
   std::mt19937 rng(1);
   std::vector<Document> docs;
   for (const std::string& id : ids) {
-    docs.push_back({.id = Id(id), .metadata = json{{"id_copy", id}}.dump(),
-                    .vector = RandomVector(rng, 4)});
+    docs.push_back(
+        {.id = Id(id), .metadata = json{{"id_copy", id}}.dump(), .vector = RandomVector(rng, 4)});
   }
   ASSERT_OK(c->Add({}, docs));
   ASSERT_OK_AND_ASSIGN(PushSummary pushed, PushCollection(*c, remote_, {.batch = 4}));
   EXPECT_EQ(pushed.pk_type, "VarChar");
   // Pages of 2 rows: every page boundary is a string literal in the filter.
-  ASSERT_OK_AND_ASSIGN(PullSummary pulled,
-                       PullCollection(*local_, "back", remote_,
-                                      {.milvus_name = "strings", .batch = 2}));
+  ASSERT_OK_AND_ASSIGN(PullSummary pulled, PullCollection(*local_, "back", remote_,
+                                                          {.milvus_name = "strings", .batch = 2}));
   EXPECT_EQ(pulled.received, ids.size());
   ExpectSameRecords(*c, *local_->GetCollection("back").value());
 }
@@ -336,8 +335,7 @@ TEST_F(RemoteTest, LongDocumentChunksTravelAsRows) {
 
   // Pulled with the same encoder, text queries work on the copy and find
   // the same chunks as on the source.
-  ASSERT_OK(PullCollection(*local_, "copy", remote_,
-                           {.milvus_name = "notes", .encoder = "hash"})
+  ASSERT_OK(PullCollection(*local_, "copy", remote_, {.milvus_name = "notes", .encoder = "hash"})
                 .status());
   auto copy = local_->GetCollection("copy").value();
   ExpectSameRecords(*c, *copy);
@@ -376,9 +374,8 @@ TEST_F(RemoteTest, PullsAMilvusDeclaredSchema) {
   json inserted = Call("entities/insert", {{"collectionName", "articles"}, {"data", rows}});
   ASSERT_EQ(inserted["code"], 0) << inserted;
 
-  ASSERT_OK_AND_ASSIGN(PullSummary pulled,
-                       PullCollection(*local_, "articles", remote_,
-                                      {.milvus_name = "articles", .batch = 5}));
+  ASSERT_OK_AND_ASSIGN(PullSummary pulled, PullCollection(*local_, "articles", remote_,
+                                                          {.milvus_name = "articles", .batch = 5}));
   EXPECT_EQ(pulled.received, 23u);
   auto c = local_->GetCollection("articles").value();
   const CollectionInfo info = c->Describe().value();
@@ -469,8 +466,8 @@ TEST_F(RemoteTest, ClearErrorsForBadRemotes) {
   EXPECT_EQ(down.status().code(), StatusCode::kIOError);
   EXPECT_NE(down.status().message().find("cannot connect"), std::string::npos) << down.status();
 
-  for (const char* url : {"https://127.0.0.1:1", "ftp://x", "http://", "http://h:99999",
-                          "http://user:pw@h:1"}) {
+  for (const char* url :
+       {"https://127.0.0.1:1", "ftp://x", "http://", "http://h:99999", "http://user:pw@h:1"}) {
     RemoteOptions bad = remote_;
     bad.url = url;
     Result<PushSummary> r = PushCollection(*c, bad, {});
@@ -535,8 +532,8 @@ TEST_F(RemoteTest, CliPushAndPull) {
   EXPECT_EQ(summary["remote_rows"], 17);
 
   // On a terminal: a human summary; pushing again skips every row.
-  testing::RunResult again = run(
-      {"--db", "cli", "push", "-c", "my-notes", "--to", remote_.url}, {.terminal = true});
+  testing::RunResult again =
+      run({"--db", "cli", "push", "-c", "my-notes", "--to", remote_.url}, {.terminal = true});
   ASSERT_EQ(again.exit_code, 0) << again.out;
   EXPECT_NE(again.out.find("pushed 0 of 17 records"), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("17 already there"), std::string::npos) << again.out;
@@ -558,18 +555,17 @@ TEST_F(RemoteTest, CliPushAndPull) {
         {"--db", "cli", "push", "-c", "my-notes", "--to", remote_.url, "--name", "bad-name"},
         {"--db", "cli", "push", "-c", "my-notes", "--to", "https://x"},
         {"--db", "cli2", "pull", "--from", remote_.url},
-        {"--db", "cli2", "pull", "--from", remote_.url, "--name", "my_notes", "--encoder",
-         "hash", "--model", "/nowhere"}}) {
+        {"--db", "cli2", "pull", "--from", remote_.url, "--name", "my_notes", "--encoder", "hash",
+         "--model", "/nowhere"}}) {
     testing::RunResult r = run(bad);
     EXPECT_EQ(r.exit_code, 2) << bad[2] << " " << bad.back() << ": " << r.err;
     EXPECT_FALSE(r.err.empty());
   }
-  testing::RunResult down = run({"--db", "cli", "push", "-c", "my-notes", "--to",
-                                 "http://127.0.0.1:1", "--retries", "0"});
+  testing::RunResult down = run(
+      {"--db", "cli", "push", "-c", "my-notes", "--to", "http://127.0.0.1:1", "--retries", "0"});
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("cannot connect"), std::string::npos) << down.err;
 }
-
 
 // One client outlives failures: a refused connection, then a server that
 // appears, stops (breaking the kept-alive connection) and comes back.
@@ -714,12 +710,12 @@ class FaultyProxy {
       }
       const Fault fault = plan_(n, path);
       if (fault == Fault::kUnavailable) {
-        WriteAll(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n");
+        WriteAll(fd,
+                 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n");
         return;
       }
-      Result<HttpReply> reply =
-          upstream->Post(path, body, {{"Accept-Type-Allow-Int64", "true"}});
+      Result<HttpReply> reply = upstream->Post(path, body, {{"Accept-Type-Allow-Int64", "true"}});
       if (!reply.ok() || fault == Fault::kLoseAnswer) return;
       WriteAll(fd, "HTTP/1.1 " + std::to_string(reply->status) +
                        " X\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -777,8 +773,8 @@ TEST_F(RemoteTest, TransportFaultsAreRetriedWithoutDuplicates) {
       writes.push_back(p.substr(p.rfind('/') + 1));
     }
   }
-  const std::vector<std::string> expected = {"insert", "insert", "upsert", "insert", "insert",
-                                             "insert"};
+  const std::vector<std::string> expected = {"insert", "insert", "upsert",
+                                             "insert", "insert", "insert"};
   EXPECT_EQ(writes, expected);
   EXPECT_EQ(pushed.requests, paths.size());  // every attempt counted
 

@@ -118,9 +118,9 @@ TEST_F(BadFilesTest, JsonTooDeepAndOverlongVectors) {
   ExpectRefused(JsonCase("huge", Row(1) + ",\n" + Row(2, "[1e30, 1e30, 1e30, 1e30]")),
                 {"g/1.json: row 2", "field \"vector\": vector is too long"});
   // One level less (63 inside a field, 64 in the metadata) imports.
-  const std::string ok_dir =
-      JsonCase("ok", Row(1, "[0.5, 0.5, 0.5, 0.5]",
-                         ", \"deep\": " + std::string(63, '[') + std::string(63, ']')));
+  const std::string ok_dir = JsonCase(
+      "ok",
+      Row(1, "[0.5, 0.5, 0.5, 0.5]", ", \"deep\": " + std::string(63, '[') + std::string(63, ']')));
   RunResult r =
       RunProgram(tmp_.path(), kCli, {"import", "-c", "ok", ok_dir, "--db", tmp_.Sub("db")});
   EXPECT_EQ(r.exit_code, 0) << r.err;

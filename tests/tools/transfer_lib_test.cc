@@ -258,7 +258,8 @@ TEST(ImportWriteFailure, IsUndone) {
   auto source = db->CreateCollection("source", schema).value();
   std::vector<Document> docs;
   for (int i = 0; i < 3000; ++i) {
-    docs.push_back({.id = Id(int64_t{i}), .metadata = json{{"i", i}}.dump(),
+    docs.push_back({.id = Id(int64_t{i}),
+                    .metadata = json{{"i", i}}.dump(),
                     .vector = {1.0f, static_cast<float>(i), 0.5f, -1.0f}});
   }
   ASSERT_OK(source->Add({}, docs));

@@ -21,8 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "encoders/bert_model.h"
-#include "encoders/model_folder.h"
 #include "encoders/linear.h"
+#include "encoders/model_folder.h"
 #include "tools/bench/bench_util.h"
 
 namespace fe = flashembed::encoders;
@@ -75,12 +75,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--model") model_dir = next();
-    else if (a == "--ids") ids_path = next();
-    else if (a == "--out") out_path = next();
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--repeat") repeat = std::stoi(next());
-    else if (a == "--gemm-peak") gemm_peak = true;
+    if (a == "--model")
+      model_dir = next();
+    else if (a == "--ids")
+      ids_path = next();
+    else if (a == "--out")
+      out_path = next();
+    else if (a == "--batch")
+      batch = std::stoi(next());
+    else if (a == "--repeat")
+      repeat = std::stoi(next());
+    else if (a == "--gemm-peak")
+      gemm_peak = true;
     else {
       std::cerr << "encoder_forward_bench: unknown argument " << a << "\n";
       return 2;

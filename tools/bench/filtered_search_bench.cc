@@ -1,7 +1,7 @@
 // Filtered search through the public API, at metadata-filter pass rates from
-// 0.1 % to 100 % (clustered random vectors, a metadata key hashed from the id), against unfiltered search on the same collection in the
-// same run: single-thread QPS, recall@k against the exact filtered oracle
-// (brute force over the generated vectors), and the plan the database chose.
+// 0.1 % to 100 % (clustered random vectors, a metadata key hashed from the id), against unfiltered
+// search on the same collection in the same run: single-thread QPS, recall@k against the exact
+// filtered oracle (brute force over the generated vectors), and the plan the database chose.
 //
 //   filtered_search_bench [--n 100000] [--dim 128] [--queries 300] [--k 10]
 //                         [--ef 64]
@@ -51,12 +51,18 @@ Args Parse(int argc, char** argv) {
     if (i + 1 >= argc) Die("missing value for " + flag);
     const long v = std::strtol(argv[++i], nullptr, 10);
     if (v <= 0) Die("bad value for " + flag);
-    if (flag == "--n") a.n = v;
-    else if (flag == "--dim") a.dim = static_cast<int>(v);
-    else if (flag == "--queries") a.queries = v;
-    else if (flag == "--k") a.k = v;
-    else if (flag == "--ef") a.ef = v;
-    else Die("unknown flag " + flag);
+    if (flag == "--n")
+      a.n = v;
+    else if (flag == "--dim")
+      a.dim = static_cast<int>(v);
+    else if (flag == "--queries")
+      a.queries = v;
+    else if (flag == "--k")
+      a.k = v;
+    else if (flag == "--ef")
+      a.ef = v;
+    else
+      Die("unknown flag " + flag);
   }
   return a;
 }
@@ -142,15 +148,20 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Hit>> results(args.queries);
     SearchStats stats;
     // One warm-up query (the first filtered search loads the metadata).
-    SearchOptions options{.k = args.k, .ef_search = args.ef, .with_text = false,
-                          .with_metadata = false, .filter = filter, .stats = &stats};
-    auto warm = (*c)->Search(options, Query::Vector(std::vector<float>(
-                                          queries.begin(), queries.begin() + args.dim)));
+    SearchOptions options{.k = args.k,
+                          .ef_search = args.ef,
+                          .with_text = false,
+                          .with_metadata = false,
+                          .filter = filter,
+                          .stats = &stats};
+    auto warm = (*c)->Search(
+        options, Query::Vector(std::vector<float>(queries.begin(), queries.begin() + args.dim)));
     if (!warm.ok()) Die(warm.status().ToString());
     const auto start = Clock::now();
     for (size_t qi = 0; qi < args.queries; ++qi) {
-      auto hits = (*c)->Search(options, Query::Vector(std::vector<float>(
-                                            &queries[qi * args.dim], &queries[(qi + 1) * args.dim])));
+      auto hits =
+          (*c)->Search(options, Query::Vector(std::vector<float>(&queries[qi * args.dim],
+                                                                 &queries[(qi + 1) * args.dim])));
       if (!hits.ok()) Die(hits.status().ToString());
       results[qi] = std::move(*hits);
     }
@@ -175,9 +186,10 @@ int main(int argc, char** argv) {
                                 {"k", args.k},
                                 {"ef", args.ef},
                                 {"load_s", load_s},
-                                {"unfiltered", {{"strategy", unfiltered.strategy},
-                                                {"qps", unfiltered.qps},
-                                                {"recall", unfiltered.recall}}}};
+                                {"unfiltered",
+                                 {{"strategy", unfiltered.strategy},
+                                  {"qps", unfiltered.qps},
+                                  {"recall", unfiltered.recall}}}};
   nlohmann::ordered_json rates = nlohmann::ordered_json::array();
   for (uint32_t below : {100u, 1000u, 10000u, 50000u, 100000u}) {
     const Run r = run("bucket < " + std::to_string(below), below);

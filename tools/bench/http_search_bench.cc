@@ -62,12 +62,18 @@ Args Parse(int argc, char** argv) {
     if (i + 1 >= argc) Die("missing value for " + flag);
     const long v = std::strtol(argv[++i], nullptr, 10);
     if (v < 0) Die("bad value for " + flag);
-    if (flag == "--n") a.n = v;
-    else if (flag == "--dim") a.dim = static_cast<int>(v);
-    else if (flag == "--queries") a.queries = v;
-    else if (flag == "--k") a.k = v;
-    else if (flag == "--threads") a.threads = v;
-    else Die("unknown flag " + flag);
+    if (flag == "--n")
+      a.n = v;
+    else if (flag == "--dim")
+      a.dim = static_cast<int>(v);
+    else if (flag == "--queries")
+      a.queries = v;
+    else if (flag == "--k")
+      a.k = v;
+    else if (flag == "--threads")
+      a.threads = v;
+    else
+      Die("unknown flag " + flag);
   }
   return a;
 }
@@ -201,7 +207,8 @@ int main(int argc, char** argv) {
     for (float& x : doc.vector) x = normal(rng);
     batch.push_back(std::move(doc));
     if (batch.size() == 1000 || i + 1 == args.n) {
-      if (Status s = (*collection)->Add(WriteOptions{.sync = false}, batch); !s.ok()) Die(s.ToString());
+      if (Status s = (*collection)->Add(WriteOptions{.sync = false}, batch); !s.ok())
+        Die(s.ToString());
       batch.clear();
     }
   }
@@ -263,7 +270,8 @@ int main(int argc, char** argv) {
   }
   result["in_process_hw"] = ToJson(best_hw);
   result["in_process_hw"]["concurrency"] = hw;
-  result["ratio_c8_vs_hw"] = std::round(result["http_c8"]["qps"].get<double>() / best_hw.qps * 1000) / 1000;
+  result["ratio_c8_vs_hw"] =
+      std::round(result["http_c8"]["qps"].get<double>() / best_hw.qps * 1000) / 1000;
   clients.clear();
   (*srv)->Stop();
   (*srv)->Wait();

@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
     Fail("usage: ingest_bench --model DIR|hash [--docs N] [--words N] [--repeat N]");
   }
   const std::string encoder = model_dir == "hash" ? "hash" : "model:" + model_dir;
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("flashembed-ingest-bench-" + std::to_string(::getpid()));
+  const fs::path tmp =
+      fs::temp_directory_path() / ("flashembed-ingest-bench-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   WriteDocuments(tmp / "docs", docs, words);
 

@@ -57,14 +57,22 @@ Args Parse(int argc, char** argv) {
     char* end = nullptr;
     double v = std::strtod(argv[++i], &end);
     if (*end != '\0' || v <= 0) Usage(("bad value for " + flag).c_str());
-    if (flag == "--n") a.n = static_cast<size_t>(v);
-    else if (flag == "--dim") a.dim = static_cast<int>(v);
-    else if (flag == "--queries") a.queries = static_cast<size_t>(v);
-    else if (flag == "--m") a.m = static_cast<int>(v);
-    else if (flag == "--ef-construction") a.ef_construction = static_cast<int>(v);
-    else if (flag == "--batch") a.batch = static_cast<size_t>(v);
-    else if (flag == "--target-recall") a.target_recall = v;
-    else Usage(("unknown flag " + flag).c_str());
+    if (flag == "--n")
+      a.n = static_cast<size_t>(v);
+    else if (flag == "--dim")
+      a.dim = static_cast<int>(v);
+    else if (flag == "--queries")
+      a.queries = static_cast<size_t>(v);
+    else if (flag == "--m")
+      a.m = static_cast<int>(v);
+    else if (flag == "--ef-construction")
+      a.ef_construction = static_cast<int>(v);
+    else if (flag == "--batch")
+      a.batch = static_cast<size_t>(v);
+    else if (flag == "--target-recall")
+      a.target_recall = v;
+    else
+      Usage(("unknown flag " + flag).c_str());
   }
   return a;
 }
@@ -130,7 +138,8 @@ int main(int argc, char** argv) {
   const std::string path = std::string(tmpl) + "/db";
   double raw_insert_s = 1e30, db_insert_s = 1e30, db_close_s = 0;
   for (int round = 0; round < 2; ++round) {
-    raw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, a.n, a.m, a.ef_construction, 100);
+    raw =
+        std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, a.n, a.m, a.ef_construction, 100);
     auto t0 = Clock::now();
     for (size_t i = 0; i < a.n; ++i) raw->addPoint(data.data() + i * dim, i);
     raw_insert_s = std::min(raw_insert_s, SecondsSince(t0));
@@ -149,9 +158,9 @@ int main(int argc, char** argv) {
     for (size_t start = 0; start < a.n; start += a.batch) {
       docs.clear();
       for (size_t i = start; i < std::min(a.n, start + a.batch); ++i) {
-        docs.push_back({.id = static_cast<int64_t>(i),
-                        .vector = std::vector<float>(data.begin() + i * dim,
-                                                     data.begin() + (i + 1) * dim)});
+        docs.push_back(
+            {.id = static_cast<int64_t>(i),
+             .vector = std::vector<float>(data.begin() + i * dim, data.begin() + (i + 1) * dim)});
       }
       Status s = (*c)->Add({.sync = true}, docs);
       if (!s.ok()) Usage(s.ToString().c_str());
@@ -193,13 +202,16 @@ int main(int argc, char** argv) {
   auto c = (*db)->GetCollection("bench");
   if (!c.ok()) Usage(c.status().ToString().c_str());
   double db_open_s = SecondsSince(t_open);
-  SearchOptions so{.k = k, .ef_search = ef, .mode = SearchMode::kApproximate,
-                   .with_text = false, .with_metadata = false};
+  SearchOptions so{.k = k,
+                   .ef_search = ef,
+                   .mode = SearchMode::kApproximate,
+                   .with_text = false,
+                   .with_metadata = false};
   std::vector<std::vector<uint64_t>> db_got(a.queries);
   std::vector<Query> qs;
   for (size_t q = 0; q < a.queries; ++q) {
-    qs.push_back(Query::Vector(std::vector<float>(queries.begin() + q * dim,
-                                                  queries.begin() + (q + 1) * dim)));
+    qs.push_back(Query::Vector(
+        std::vector<float>(queries.begin() + q * dim, queries.begin() + (q + 1) * dim)));
   }
   // Alternate the two sides twice and keep each side's best run, so neither
   // pays for a cold cache or a noisy neighbour alone.
@@ -229,9 +241,8 @@ int main(int argc, char** argv) {
       "\"raw_qps\":%.1f,\"db_qps\":%.1f,\"search_ratio\":%.3f,"
       "\"raw_recall\":%.4f,\"db_recall\":%.4f,"
       "\"commit\":\"%s\",\"build_type\":\"%s\",\"cpu\":\"%s\",\"threads\":1}\n",
-      a.n, dim, a.queries, k, a.m, a.ef_construction, ef, a.batch, raw_insert_rate,
-      db_insert_rate, db_insert_rate / raw_insert_rate, db_close_s, db_open_s, raw_qps, db_qps,
-      db_qps / raw_qps, raw_recall, db_recall, bench::Commit(), bench::BuildType(),
-      bench::CpuName().c_str());
+      a.n, dim, a.queries, k, a.m, a.ef_construction, ef, a.batch, raw_insert_rate, db_insert_rate,
+      db_insert_rate / raw_insert_rate, db_close_s, db_open_s, raw_qps, db_qps, db_qps / raw_qps,
+      raw_recall, db_recall, bench::Commit(), bench::BuildType(), bench::CpuName().c_str());
   return 0;
 }

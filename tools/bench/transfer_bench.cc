@@ -29,9 +29,9 @@
 
 #include "query/database.h"
 #include "server/server.h"
+#include "tools/bench/bench_util.h"
 #include "transfer/remote.h"
 #include "transfer/transfer.h"
-#include "tools/bench/bench_util.h"
 
 namespace fe = flashembed;
 namespace fs = std::filesystem;
