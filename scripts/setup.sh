@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
+  # the layout check (scripts/check_format.sh): clang-format 14
+  clang-format
   # libraries (see docs/DESIGN.md: dependencies come from Debian packages only)
   librocksdb-dev libhnswlib-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libfmt-dev
   # oneDNN; its CMake package (dnnl-config.cmake) requires OpenCL, which
