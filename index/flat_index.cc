@@ -139,15 +139,8 @@ Result<std::unique_ptr<VectorIndex>> LoadFlatIndex(const FlatOptions& options,
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
   FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
-  if (h.dim != static_cast<uint32_t>(options.dim)) {
-    return Status::InvalidArgument(
-        fmt::format("flat snapshot dim {} differs from expected {}", h.dim, options.dim));
-  }
-  if (h.metric != static_cast<uint32_t>(options.metric)) {
-    return Status::InvalidArgument(std::string("flat snapshot metric ") +
-                                   MetricName(static_cast<Metric>(h.metric)) +
-                                   " differs from expected " + MetricName(options.metric));
-  }
+  FE_RETURN_IF_ERROR(
+      internal::CheckSnapshotShape(kSnapshotFormat, h.dim, h.metric, options.dim, options.metric));
   auto index = std::make_unique<FlatIndex>(options);
   FE_RETURN_IF_ERROR(index->Load(payload));
   if (index->size() != h.live_count) {

@@ -488,18 +488,11 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const HnswOptions& options,
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
   FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
-  if (h.dim != static_cast<uint32_t>(options.dim)) {
-    return Status::InvalidArgument(
-        fmt::format("HNSW snapshot dim {} differs from expected {}", h.dim, options.dim));
-  }
-  if (h.metric != static_cast<uint32_t>(options.metric)) {
-    return Status::InvalidArgument(std::string("HNSW snapshot metric ") +
-                                   MetricName(static_cast<Metric>(h.metric)) +
-                                   " differs from expected " + MetricName(options.metric));
-  }
+  FE_RETURN_IF_ERROR(
+      internal::CheckSnapshotShape(kSnapshotFormat, h.dim, h.metric, options.dim, options.metric));
   if (h.m != static_cast<uint32_t>(options.m)) {
-    return Status::InvalidArgument(
-        fmt::format("HNSW snapshot m {} differs from expected {}", h.m, options.m));
+    return internal::SnapshotMismatch(kSnapshotFormat, "m", std::to_string(h.m),
+                                      std::to_string(options.m));
   }
   auto index = std::make_unique<HnswIndex>(options);
   FE_RETURN_IF_ERROR(index->Load(payload));

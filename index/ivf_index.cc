@@ -671,17 +671,11 @@ Result<std::unique_ptr<VectorIndex>> LoadIvfIndex(const IvfOptions& options,
   FE_RETURN_IF_ERROR(options.Validate());
   Header h;
   FE_ASSIGN_OR_RETURN(std::string_view payload, internal::OpenSnapshot(kSnapshotFormat, bytes, &h));
-  auto mismatch = [](const char* field, const std::string& stored, const std::string& wanted) {
-    return Status::InvalidArgument(std::string("IVF snapshot ") + field + " " + stored +
-                                   " differs from expected " + wanted);
+  auto mismatch = [](std::string_view field, const std::string& stored, const std::string& wanted) {
+    return internal::SnapshotMismatch(kSnapshotFormat, field, stored, wanted);
   };
-  if (h.dim != static_cast<uint32_t>(options.dim)) {
-    return mismatch("dim", std::to_string(h.dim), std::to_string(options.dim));
-  }
-  if (h.metric != static_cast<uint32_t>(options.metric)) {
-    return mismatch("metric", MetricName(static_cast<Metric>(h.metric)),
-                    MetricName(options.metric));
-  }
+  FE_RETURN_IF_ERROR(
+      internal::CheckSnapshotShape(kSnapshotFormat, h.dim, h.metric, options.dim, options.metric));
   if (h.kind != static_cast<uint32_t>(options.kind)) {
     return mismatch("kind", h.kind <= 2 ? IvfKindName(static_cast<IvfKind>(h.kind)) : "unknown",
                     IvfKindName(options.kind));

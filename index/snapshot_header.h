@@ -13,6 +13,7 @@
 
 #include "base/hash.h"
 #include "base/status.h"
+#include "index/vector_index.h"
 
 namespace flashembed::index::internal {
 
@@ -63,6 +64,16 @@ Result<std::string_view> OpenSnapshot(const SnapshotFormat& format, std::string_
   FE_RETURN_IF_ERROR(CheckHash64(name + " snapshot", payload, h->payload_size, h->payload_hash));
   return payload;
 }
+
+// InvalidArgument for a header field that differs from the options the index
+// is opened with: "HNSW snapshot dim 8 differs from expected 4".
+Status SnapshotMismatch(const SnapshotFormat& format, std::string_view field,
+                        std::string_view stored, std::string_view wanted);
+
+// Checks the dim and metric every kind's header holds against the options
+// (SnapshotMismatch names the first that differs).
+Status CheckSnapshotShape(const SnapshotFormat& format, uint32_t dim, uint32_t metric, int want_dim,
+                          Metric want_metric);
 
 }  // namespace flashembed::index::internal
 
