@@ -8,6 +8,8 @@
 #include <set>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "server/milvus_api.h"
 
 namespace flashembed::server {
@@ -51,7 +53,7 @@ bool IdLess(const Id& a, const Id& b) {
 [[noreturn]] void WindowError(int64_t offset, int64_t limit) {
   int64_t sum = 0;
   const std::string got = __builtin_add_overflow(offset, limit, &sum)
-                              ? std::to_string(offset) + "+" + std::to_string(limit)
+                              ? fmt::format("{}+{}", offset, limit)
                               : std::to_string(sum);
   throw ApiError(65535, "(offset+limit) should be in range [1, 16384], but got " + got);
 }
@@ -85,13 +87,13 @@ Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) 
     if (!field.default_value.is_null()) return field.default_value;
     if (field.nullable) return nullptr;
     if (field.type == "VarChar") return "";  // Milvus's quirk: a missing VarChar is ""
-    InsertError("field " + field.name + " is missing in row " + std::to_string(row_number) +
-                ": invalid parameter");
+    InsertError(
+        fmt::format("field {} is missing in row {}: invalid parameter", field.name, row_number));
   }
   const std::string& type = field.type;
   auto bad = [&]() -> Json {
-    InsertError("field " + field.name + " of type " + type + " cannot take " + Dump(*value) +
-                " (row " + std::to_string(row_number) + "): invalid parameter");
+    InsertError(fmt::format("field {} of type {} cannot take {} (row {}): invalid parameter",
+                            field.name, type, Dump(*value), row_number));
   };
   if (type == "Bool") {
     if (value->is_boolean()) return *value;
@@ -121,11 +123,9 @@ Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) 
     const size_t max = field.max_length();
     const size_t length = value->get_ref<const std::string&>().size();
     if (max > 0 && length > max) {
-      throw ApiError(1100, "length of varchar field " + field.name +
-                               " exceeds max length, row "
-                               "number: " +
-                               std::to_string(row_number) + ", length: " + std::to_string(length) +
-                               ", max length: " + std::to_string(max));
+      throw ApiError(1100, fmt::format("length of varchar field {} exceeds max length, row "
+                                       "number: {}, length: {}, max length: {}",
+                                       field.name, row_number, length, max));
     }
     return *value;
   }
@@ -161,7 +161,7 @@ Json ScalarIn(const milvus::Field& field, const Json* value, size_t row_number) 
 Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row_number,
                        const Id& id, size_t* texts) {
   if (!row.is_object()) {
-    InsertError("row " + std::to_string(row_number) + " is not a JSON object: " + Dump(row));
+    InsertError(fmt::format("row {} is not a JSON object: {}", row_number, Dump(row)));
   }
   Document doc;
   doc.id = id;
@@ -204,8 +204,8 @@ Document RowToDocument(const Json& row, const milvus::Schema& schema, size_t row
     }
     const size_t dim = static_cast<size_t>(schema.dim());
     if (v->size() != dim) {
-      InsertError("[]float32 size " + std::to_string(v->size()) +
-                  " doesn't equal to vector dimension " + std::to_string(dim) + " of FloatVector");
+      InsertError(fmt::format(
+          "[]float32 size {} doesn't equal to vector dimension {} of FloatVector", v->size(), dim));
     }
     doc.vector.reserve(dim);
     for (const Json& x : *v) {
@@ -382,14 +382,12 @@ Json MilvusApi::Write(const Context& ctx, bool upsert) {
       }
       id = NextAutoId();
     } else {
-      if (given == nullptr)
-        InsertError("row " + std::to_string(i) + " does not has field " + pk.name);
+      if (given == nullptr) InsertError(fmt::format("row {} does not has field {}", i, pk.name));
       std::optional<Id> parsed = PkFromJson(*given, pk);
       if (!parsed.has_value()) {
-        InsertError(
-            "the primary key " + pk.name + " must be " +
-            (pk.type == "VarChar" ? std::string("a non-empty string") : std::string("an integer")) +
-            ", got " + Dump(*given) + " (row " + std::to_string(i) + ")");
+        InsertError(fmt::format("the primary key {} must be {}, got {} (row {})", pk.name,
+                                pk.type == "VarChar" ? "a non-empty string" : "an integer",
+                                Dump(*given), i));
       }
       if (t.schema.auto_id) {
         old_ids.push_back(*parsed);
@@ -559,10 +557,10 @@ Json MilvusApi::Search(const Context& ctx) {
                                std::string(item.type_name()) + " into Go value of type []float32");
     }
     if (item.size() != dim) {
-      throw ApiError(
-          1801, "can only accept json format request, error: dimension: " + std::to_string(dim) +
-                    ", but length of []float: " + std::to_string(item.size()) +
-                    ": invalid parameter[expected=FloatVector][actual=" + Dump(item) + "]");
+      throw ApiError(1801, fmt::format("can only accept json format request, error: dimension: {}, "
+                                       "but length of []float: {}: invalid "
+                                       "parameter[expected=FloatVector][actual={}]",
+                                       dim, item.size(), Dump(item)));
     }
     std::vector<float> v;
     v.reserve(dim);
@@ -577,16 +575,16 @@ Json MilvusApi::Search(const Context& ctx) {
     queries.push_back(flashembed::Query::Vector(std::move(v)));
   }
   if (queries.size() > static_cast<size_t>(kMaxTopK)) {
-    throw ApiError(1100, "invalid parameter, nq should be in range [1, 16384], but got " +
-                             std::to_string(queries.size()));
+    throw ApiError(1100, fmt::format("invalid parameter, nq should be in range [1, 16384], but "
+                                     "got {}",
+                                     queries.size()));
   }
   const int64_t limit = OptInt(ctx.body, "limit", 100);
   const int64_t offset = OptInt(ctx.body, "offset", 0);
   if (limit <= 0 || limit > kMaxTopK) {
-    throw ApiError(65535, "topk [" + std::to_string(limit) +
-                              "] is invalid, it should be in range "
-                              "[1, 16384], but got " +
-                              std::to_string(limit));
+    throw ApiError(65535, fmt::format("topk [{0}] is invalid, it should be in range [1, 16384], "
+                                      "but got {0}",
+                                      limit));
   }
   if (offset < 0 || offset > kMaxTopK - limit) WindowError(offset, limit);
   SearchOptions options;
@@ -602,8 +600,8 @@ Json MilvusApi::Search(const Context& ctx) {
     }
     const int64_t group_size = OptInt(ctx.body, "groupSize", 1);
     if (group_size < 1 || group_size > 1024) {
-      throw ApiError(1100, "invalid parameter, groupSize must be in [1, 1024], got " +
-                               std::to_string(group_size));
+      throw ApiError(1100, fmt::format("invalid parameter, groupSize must be in [1, 1024], got {}",
+                                       group_size));
     }
     options.group_size = static_cast<size_t>(group_size);
   }
@@ -648,12 +646,10 @@ Json MilvusApi::Search(const Context& ctx) {
       std::optional<double> v = number(key);
       if (!v.has_value()) return std::nullopt;
       if (!(*v >= 1 && *v <= max) || *v != std::floor(*v)) {
-        throw ApiError(1100, "invalid parameter[" + std::string(key) + "=" +
-                                 Dump(*FindKey(merged, key)) +
-                                 "]: out of range, flashembed "
-                                 "supports " +
-                                 std::string(key) + " in [1, " +
-                                 std::to_string(static_cast<int64_t>(max)) + "]");
+        throw ApiError(1100,
+                       fmt::format("invalid parameter[{0}={1}]: out of range, flashembed "
+                                   "supports {0} in [1, {2}]",
+                                   key, Dump(*FindKey(merged, key)), static_cast<int64_t>(max)));
       }
       return static_cast<size_t>(*v);
     };
