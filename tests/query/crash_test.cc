@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "query/database.h"
+#include "tests/testing/process_util.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed {
@@ -28,16 +29,9 @@ TEST(Crash, KillDuringIngestLosesNothingAcknowledged) {
     const std::string path = dir.Sub("db");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t child = fork();
+    pid_t child = testing::StartWithPipe(FLASHEMBED_CRASH_CHILD,
+                                         {"crash_child", path, std::to_string(fds[1])}, fds);
     ASSERT_GE(child, 0);
-    if (child == 0) {
-      close(fds[0]);
-      std::string fd = std::to_string(fds[1]);
-      execl(FLASHEMBED_CRASH_CHILD, "crash_child", path.c_str(), fd.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
     FILE* in = fdopen(fds[0], "r");
     ASSERT_NE(in, nullptr);
     std::set<int64_t> acked_batches, acked_deletes;

@@ -1,13 +1,8 @@
 // The database on full and read-only filesystems (a private tmpfs, see
 // tests/testing/small_fs.h), and Options::read_only.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <chrono>
-#include <filesystem>
-#include <map>
 #include <string>
-#include <thread>
 
 #include "query/database.h"
 #include "tests/testing/small_fs.h"
@@ -16,6 +11,8 @@
 namespace flashembed {
 namespace {
 
+using testing::Contains;
+using testing::Listing;
 using testing::SmallFs;
 using testing::TempDir;
 
@@ -43,18 +40,8 @@ std::vector<Document> BigDocs(int first) {
   return docs;
 }
 
-bool Contains(const Status& s, const std::string& text) {
-  return s.message().find(text) != std::string::npos;
-}
-
 Status HealthWithin(Database& db, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  Status health = db.StorageHealth();
-  while (!health.ok() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    health = db.StorageHealth();
-  }
-  return health;
+  return testing::OkWithin([&] { return db.StorageHealth(); }, seconds);
 }
 
 std::string TopHit(Collection& c, const std::string& text) {
@@ -147,18 +134,6 @@ TEST(DatabaseFullDisk, ClosesWithAnErrorAndReopensForReadingOnTheFullDisk) {
   ASSERT_OK(notes->Add({}, BigDocs(100)));
   EXPECT_EQ(notes->Count().value(), 8u);
   EXPECT_OK(db->Close());
-}
-
-// Every file of a folder with its size and modification time.
-std::map<std::string, std::pair<uintmax_t, int64_t>> Listing(const std::string& folder) {
-  std::map<std::string, std::pair<uintmax_t, int64_t>> out;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    struct stat st {};
-    ::stat(entry.path().c_str(), &st);
-    out[entry.path().filename()] = {static_cast<uintmax_t>(st.st_size),
-                                    st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
-  }
-  return out;
 }
 
 void ExpectReadOnly(const Status& s, const std::string& what) {

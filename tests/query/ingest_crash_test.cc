@@ -17,6 +17,7 @@
 
 #include "query/database.h"
 #include "tests/query/long_text.h"
+#include "tests/testing/process_util.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed {
@@ -66,17 +67,10 @@ TEST(IngestCrash, KillDuringIngestThenResume) {
     const std::string path = dir.Sub("db");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t child = fork();
+    pid_t child = testing::StartWithPipe(
+        FLASHEMBED_INGEST_CRASH_CHILD,
+        {"ingest_crash_child", path, std::to_string(fds[1]), std::to_string(kDocs)}, fds);
     ASSERT_GE(child, 0);
-    if (child == 0) {
-      close(fds[0]);
-      const std::string fd = std::to_string(fds[1]);
-      const std::string docs = std::to_string(kDocs);
-      execl(FLASHEMBED_INGEST_CRASH_CHILD, "ingest_crash_child", path.c_str(), fd.c_str(),
-            docs.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
     FILE* in = fdopen(fds[0], "r");
     ASSERT_NE(in, nullptr);
     // Kill once a few documents are written (more in the second round).

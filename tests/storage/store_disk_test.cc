@@ -3,10 +3,8 @@
 // writes resume once space is freed; closing and reopening on a full disk do
 // not abort; a read-only filesystem opens read-only.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -18,6 +16,8 @@
 namespace flashembed::storage {
 namespace {
 
+using testing::Contains;
+using testing::Listing;
 using testing::SmallFs;
 using testing::TempDir;
 
@@ -36,19 +36,9 @@ WriteBatch SmallBatch(const std::string& key, const std::string& value) {
   return batch;
 }
 
-bool Contains(const Status& s, const std::string& text) {
-  return s.message().find(text) != std::string::npos;
-}
-
 // Polls Health() until it is OK, for at most `seconds`.
 Status HealthWithin(Store& store, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  Status health = store.Health();
-  while (!health.ok() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    health = store.Health();
-  }
-  return health;
+  return testing::OkWithin([&] { return store.Health(); }, seconds);
 }
 
 TEST(StoreFullDisk, FailedWriteChangesNothingAndWritesResumeOnceSpaceIsFreed) {
@@ -127,18 +117,6 @@ TEST(StoreFullDisk, ClosingAndReopeningOnAFullDiskDoNotAbort) {
   ASSERT_OK_AND_ASSIGN(auto store, Store::Open({}, fs.Sub("db")));
   EXPECT_FALSE(store->read_only());
   ASSERT_OK(store->Write(BigBatch("big"), /*sync=*/true));
-}
-
-// Every file of a folder with its size and modification time.
-std::map<std::string, std::pair<uintmax_t, int64_t>> Listing(const std::string& folder) {
-  std::map<std::string, std::pair<uintmax_t, int64_t>> out;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    struct stat st {};
-    ::stat(entry.path().c_str(), &st);
-    out[entry.path().filename()] = {static_cast<uintmax_t>(st.st_size),
-                                    st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
-  }
-  return out;
 }
 
 // The listing once it has not changed for 300 ms (at most 10 s): a freshly

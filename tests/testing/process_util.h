@@ -1,9 +1,12 @@
 // Running real programs from tests (the flashembed binary, python3): to the
-// end with output captured (RunProgram), or in the background, as
-// `flashembed serve` is (StartProgram, WaitExit, WaitForFirstLine). Shared by
-// the tool tests (cli_tests, transfer_tests, remote_tests) and the server
-// tests. Needs only the standard library, POSIX and GoogleTest, so tests
-// without an include path into the source tree can include it relatively.
+// end with output captured (RunProgram, with ExpectRunOk / ExpectRunFails
+// for the tool's exit status and error line), in the background, as
+// `flashembed serve` is (StartProgram, WaitExit, WaitForFirstLine), or
+// writing to a pipe the test reads (StartWithPipe, for the crash tests).
+// Shared by the tool tests (cli_tests, transfer_tests, remote_tests), the
+// server tests and the crash tests (query_tests). Needs only the standard
+// library, POSIX and GoogleTest, so tests without an include path into the
+// source tree can include it relatively.
 //
 // The child's environment is built before fork: the test process may have
 // threads (a server, a database), and after fork only async-signal-safe
@@ -170,6 +173,28 @@ inline RunResult RunProgram(const std::string& dir, std::vector<std::string> arg
   return result;
 }
 
+// `r` (a run of the flashembed tool) exited 0 with an empty stderr; returns it.
+inline RunResult ExpectRunOk(RunResult r) {
+  EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
+  EXPECT_EQ(r.err, "");
+  return r;
+}
+
+// `r` (a run of the flashembed tool) exited with `exit_code` (and, if
+// `no_stdout`, printed nothing on stdout) with exactly one stderr line
+// "flashembed: error: ..." containing `needle`; returns it.
+inline RunResult ExpectRunFails(RunResult r, int exit_code, const std::string& needle,
+                                bool no_stdout = false) {
+  EXPECT_EQ(r.exit_code, exit_code) << "stderr: " << r.err << "\nstdout: " << r.out;
+  if (no_stdout) {
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(r.err.rfind("flashembed: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << r.err;
+  return r;
+}
+
 // Starts `argv` (argv[0] is the program's path) without waiting: stdout and
 // stderr go to the files `dir`/stdout and `dir`/stderr; standard input and
 // the working folder are this process's; the environment is this one
@@ -191,6 +216,24 @@ inline pid_t StartProgram(std::vector<std::string> argv, const std::string& dir,
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }
+  return pid;
+}
+
+// Starts the program at `path` with `argv` (argv[0] its name; pass the
+// number of the write end `fds[1]` as an argument if the program needs it)
+// in a child that keeps only the write end of the pipe `fds`; this process
+// closes that end and keeps the read end `fds[0]`. The environment is this
+// process's. Returns the child's pid, or -1 if fork failed.
+inline pid_t StartWithPipe(const std::string& path, std::vector<std::string> argv,
+                           const int fds[2]) {
+  std::vector<char*> args = CStrings(argv);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    execv(path.c_str(), args.data());
+    _exit(127);
+  }
+  close(fds[1]);
   return pid;
 }
 

@@ -1,12 +1,14 @@
-// Shared helpers for flashembed tests: status assertions, temporary folders
-// (temp_dir.h) and nested JSON.
+// Shared helpers for flashembed tests: status assertions and checks,
+// temporary folders and folder listings (temp_dir.h) and nested JSON.
 #ifndef FLASHEMBED_TESTS_TESTING_TEST_UTIL_H_
 #define FLASHEMBED_TESTS_TESTING_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <ostream>
 #include <string>
+#include <thread>
 
 #include "base/status.h"
 #include "tests/testing/temp_dir.h"
@@ -30,6 +32,24 @@
   lhs = std::move(tmp).value()
 
 namespace flashembed::testing {
+
+// Whether the message of `s` contains `text`.
+inline bool Contains(const Status& s, const std::string& text) {
+  return s.message().find(text) != std::string::npos;
+}
+
+// Calls `health` (a Status()) every 50 ms until it returns OK, for at most
+// `seconds`; its last result.
+template <typename Health>
+Status OkWithin(Health health, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  Status status = health();
+  while (!status.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    status = health();
+  }
+  return status;
+}
 
 // A JSON object nested `levels` deep (levels >= 1): {"a":{"a":...{}...}}.
 inline std::string NestedJsonObject(size_t levels) {

@@ -70,23 +70,14 @@ class CliTest : public ::testing::Test {
 
   // Runs and expects exit 0 with an empty stderr.
   RunResult RunOk(const std::vector<std::string>& args, const std::string& input = "") {
-    RunResult r = Run(args, input);
-    EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
-    EXPECT_EQ(r.err, "");
-    return r;
+    return flashembed::testing::ExpectRunOk(Run(args, input));
   }
 
   // Runs and expects `exit_code` and exactly one stderr line
   // "flashembed: error: ..." containing `needle`.
   RunResult RunFails(const std::vector<std::string>& args, int exit_code, const std::string& needle,
                      const std::string& input = "") {
-    RunResult r = Run(args, input);
-    EXPECT_EQ(r.exit_code, exit_code) << "stderr: " << r.err << "\nstdout: " << r.out;
-    EXPECT_EQ(r.err.rfind("flashembed: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos)
-        << "expected \"" << needle << "\" in: " << r.err;
-    return r;
+    return flashembed::testing::ExpectRunFails(Run(args, input), exit_code, needle);
   }
 
   uint64_t Count(const std::string& collection) {

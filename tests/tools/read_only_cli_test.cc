@@ -3,12 +3,9 @@
 // (the database opens read-only when it cannot be opened for writing);
 // writing verbs fail with one clear error line and exit 1, changing
 // nothing.
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -22,24 +19,13 @@
 namespace {
 
 using flashembed::testing::Lines;
+using flashembed::testing::Listing;
 using flashembed::testing::RunResult;
 using flashembed::testing::SmallFs;
 using nlohmann::json;
 
 constexpr const char* kCli = FLASHEMBED_CLI_PATH;
 constexpr size_t kFsBytes = 8 << 20;
-
-// Every file of a folder with its size and modification time.
-std::map<std::string, std::pair<uintmax_t, int64_t>> Listing(const std::string& folder) {
-  std::map<std::string, std::pair<uintmax_t, int64_t>> out;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    struct stat st {};
-    ::stat(entry.path().c_str(), &st);
-    out[entry.path().filename()] = {static_cast<uintmax_t>(st.st_size),
-                                    st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
-  }
-  return out;
-}
 
 class CliDisk : public ::testing::Test {
  protected:
