@@ -43,26 +43,19 @@ void SealSnapshot(const SnapshotFormat& format, Header h, std::string* out) {
 // shorter than the header, a bad magic, or a payload whose size or Hash64
 // differs from the header's (CheckHash64); NotSupported for another format
 // version.
+// OpenSnapshot's messages and shared checks, out of line (snapshot_header.cc).
+Status SnapshotTruncated(const SnapshotFormat& format, size_t size, size_t header_size);
+Result<std::string_view> CheckSnapshotHeader(const SnapshotFormat& format, const char* magic,
+                                             uint32_t version, uint64_t payload_size,
+                                             uint64_t payload_hash, std::string_view payload);
+
 template <class Header>
 Result<std::string_view> OpenSnapshot(const SnapshotFormat& format, std::string_view bytes,
                                       Header* h) {
-  const std::string name(format.name);
-  if (bytes.size() < sizeof(Header)) {
-    return Status::Corruption(name + " snapshot truncated: " + std::to_string(bytes.size()) +
-                              " bytes, header needs " + std::to_string(sizeof(Header)));
-  }
+  if (bytes.size() < sizeof(Header)) return SnapshotTruncated(format, bytes.size(), sizeof(Header));
   std::memcpy(h, bytes.data(), sizeof(Header));
-  if (std::memcmp(h->magic, format.magic, sizeof(h->magic)) != 0) {
-    return Status::Corruption(std::string("not ") + format.article + " (bad magic)");
-  }
-  if (h->version != format.version) {
-    return Status::NotSupported(name + " snapshot format version " + std::to_string(h->version) +
-                                " is not supported (this build reads " +
-                                std::to_string(format.version) + ")");
-  }
-  const std::string_view payload = bytes.substr(sizeof(Header));
-  FE_RETURN_IF_ERROR(CheckHash64(name + " snapshot", payload, h->payload_size, h->payload_hash));
-  return payload;
+  return CheckSnapshotHeader(format, h->magic, h->version, h->payload_size, h->payload_hash,
+                             bytes.substr(sizeof(Header)));
 }
 
 // InvalidArgument for a header field that differs from the options the index

@@ -1,5 +1,5 @@
 // The encoder tests' one notion of "the same vector as the reference":
-// cosine >= 0.9999 and max abs error <= 1e-4 (issue 3's criterion).
+// cosine >= 0.9999 and max abs error <= 1e-4 (the encoders' acceptance criterion).
 #ifndef FLASHEMBED_TESTS_ENCODERS_EMBEDDING_MATCH_H_
 #define FLASHEMBED_TESTS_ENCODERS_EMBEDDING_MATCH_H_
 

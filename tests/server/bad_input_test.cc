@@ -1,4 +1,4 @@
-// Bad input over HTTP (issue 14): numbers beyond double's range are the
+// Bad input over HTTP: numbers beyond double's range are the
 // client's error (400 / 1801 naming the field, not 500), vectors whose
 // scores would overflow a float are refused by both APIs (so no score or
 // distance is ever null), metadata nests at most kMaxMetadataDepth levels,

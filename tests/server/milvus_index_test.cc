@@ -1,4 +1,4 @@
-// Milvus indexes and collection creation, issue 6 follow-ups: a re-creating
+// Milvus indexes and collection creation: a re-creating
 // indexes/create cannot lose a write acknowledged meanwhile (through either
 // API); index parameters out of flashembed's range are refused, not
 // truncated; load state and index metadata after a restart are derived from

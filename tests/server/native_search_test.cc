@@ -1,5 +1,5 @@
-// The native API's full-text and hybrid search, find and count (issue 6
-// follow-ups), over real loopback connections.
+// The native API's full-text and hybrid search, find and count, over
+// real loopback connections.
 #include <set>
 
 #include "tests/server/http_test_client.h"

@@ -1,4 +1,4 @@
-// The HTTP transport's edges (issue 6 follow-ups): 408 for a request that
+// The HTTP transport's edges: 408 for a request that
 // does not arrive in time (and a silent close for an idle keep-alive
 // connection), the lingering close that lets a client still uploading read
 // a 413 or 503, HEAD without a body, and the bounds of ServerOptions.

@@ -547,7 +547,7 @@ TEST_F(CliTest, BadJsonlLineNamesLineAndAddsNothing) {
   RunFails({"stats", "-c", "newone"}, 1, "does not exist");
 }
 
-// Issue 14: a line whose metadata nests 70,000 levels crashed `add`
+// Regression: a line whose metadata nests 70,000 levels crashed `add`
 // (SIGSEGV in the JSON serializer). Every JSON line reader refuses values
 // nested deeper than the library's kMaxMetadataDepth (64) before building
 // them, with the library's message for metadata.
@@ -581,7 +581,7 @@ TEST_F(CliTest, DeepJsonLinesAreRefusedNotCrashed) {
            "metadata nests deeper than 64 levels");
 }
 
-// Issue 14: `add --jsonl /dev/zero` read forever into memory. Lines are
+// Regression: `add --jsonl /dev/zero` read forever into memory. Lines are
 // read in blocks and refused beyond 1 GiB (ingest's limit for one input),
 // and a NUL byte is refused at once as binary input.
 TEST_F(CliTest, LinesHaveASizeLimitAndNoNulBytes) {
@@ -608,7 +608,7 @@ TEST_F(CliTest, LinesHaveASizeLimitAndNoNulBytes) {
   RunFails({"stats", "-c", "big"}, 1, "does not exist");
 }
 
-// Issue 14: finite vectors whose scores overflow a float were stored and
+// Regression: finite vectors whose scores overflow a float were stored and
 // then scored null. `add` refuses them before writing any batch, and
 // `search` before printing any result.
 TEST_F(CliTest, VectorsWhoseScoresWouldOverflowAreRefused) {

@@ -285,7 +285,7 @@ TEST_F(IngestCliTest, SummaryFormats) {
   EXPECT_EQ(r.err, "flashembed: error: docs/empty.md: empty file\n");
 }
 
-// Issue 14: a failed input used to be reported only inside the JSON summary
+// Regression: a failed input used to be reported only inside the JSON summary
 // (exit 1 with an empty stderr), a folder where most files failed exited 0,
 // and a failed ingest into a new collection left it behind, empty.
 TEST_F(IngestCliTest, FailedInputsAreErrorsAndLeaveNoEmptyCollection) {

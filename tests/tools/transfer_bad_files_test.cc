@@ -98,7 +98,7 @@ TEST_F(BadFilesTest, JsonNaNAndOverflow) {
                 {"g/1.json: row 2", "element 1 (1e39)"});
 }
 
-// Issue 14: a row value nested 70,000 levels deep crashed import (stack
+// Regression: a row value nested 70,000 levels deep crashed import (stack
 // overflow copying it); metadata is held to the library's
 // kMaxMetadataDepth, and vectors whose scores would overflow a float are
 // refused in the check pass, before anything is written.
