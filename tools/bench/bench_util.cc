@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 // Set by tools/bench/CMakeLists.txt on this file only.
@@ -37,6 +38,26 @@ void PrintJsonLine(std::string_view line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
+}
+
+void Fail(std::string_view bench, std::string_view what, int status) {
+  std::fprintf(stderr, "%.*s: error: %.*s\n", static_cast<int>(bench.size()), bench.data(),
+               static_cast<int>(what.size()), what.data());
+  std::exit(status);
+}
+
+void ParseNumberFlags(int argc, char** argv, std::string_view bench, bool allow_zero,
+                      const std::function<bool(std::string_view, double)>& set) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) Fail(bench, "missing value for " + flag, 2);
+    char* end = nullptr;
+    const double v = std::strtod(argv[++i], &end);
+    if (end == argv[i] || *end != '\0' || v < 0 || (v == 0 && !allow_zero)) {
+      Fail(bench, "bad value for " + flag, 2);
+    }
+    if (!set(flag, v)) Fail(bench, "unknown flag " + flag, 2);
+  }
 }
 
 }  // namespace flashembed::bench

@@ -5,6 +5,7 @@
 #define FLASHEMBED_TOOLS_BENCH_BENCH_UTIL_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,17 @@ void AddRunInfo(Json& out) {
 // Writes `line` (one JSON object, no newline) and a newline to stdout, and
 // flushes it.
 void PrintJsonLine(std::string_view line);
+
+// Ends a benchmark that cannot go on: one line "<bench>: error: <what>" on
+// stderr, then exit status `status` (2 for bad flags, 1 for anything else).
+[[noreturn]] void Fail(std::string_view bench, std::string_view what, int status = 1);
+
+// Reads a benchmark's flags, all of the form "--name NUMBER": the number is
+// the whole argument (strtod) and positive, or also 0 when `allow_zero`;
+// `set(name, value)` stores it and returns false for a name it does not
+// know. A missing or bad value or an unknown name is Fail(bench, ..., 2).
+void ParseNumberFlags(int argc, char** argv, std::string_view bench, bool allow_zero,
+                      const std::function<bool(std::string_view, double)>& set);
 
 }  // namespace flashembed::bench
 

@@ -39,31 +39,26 @@ struct Args {
   size_t ef = 64;
 };
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "filtered_search_bench: error: %s\n", what.c_str());
-  std::exit(1);
-}
+constexpr char kBench[] = "filtered_search_bench";
 
 Args Parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Die("missing value for " + flag);
-    const long v = std::strtol(argv[++i], nullptr, 10);
-    if (v <= 0) Die("bad value for " + flag);
+  auto set = [&a](std::string_view flag, double v) {
     if (flag == "--n")
-      a.n = v;
+      a.n = static_cast<size_t>(v);
     else if (flag == "--dim")
       a.dim = static_cast<int>(v);
     else if (flag == "--queries")
-      a.queries = v;
+      a.queries = static_cast<decltype(a.queries)>(v);
     else if (flag == "--k")
-      a.k = v;
+      a.k = static_cast<decltype(a.k)>(v);
     else if (flag == "--ef")
-      a.ef = v;
+      a.ef = static_cast<decltype(a.ef)>(v);
     else
-      Die("unknown flag " + flag);
-  }
+      return false;
+    return true;
+  };
+  flashembed::bench::ParseNumberFlags(argc, argv, kBench, /*allow_zero=*/false, set);
   return a;
 }
 
@@ -100,9 +95,9 @@ int main(int argc, char** argv) {
                            ("flashembed-filtered-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(path);
   auto db = Database::Open({.snapshot_every_ops = 0, .exact_search_below = 0}, path);
-  if (!db.ok()) Die(db.status().ToString());
+  if (!db.ok()) flashembed::bench::Fail(kBench, db.status().ToString());
   auto c = (*db)->CreateCollection("bench", {.dim = args.dim, .encoder = ""});
-  if (!c.ok()) Die(c.status().ToString());
+  if (!c.ok()) flashembed::bench::Fail(kBench, c.status().ToString());
   // bucket = a hash of the id in 0..99999, so "bucket < X" passes X / 100000
   // of the documents with no relation to their vectors.
   std::vector<uint32_t> bucket(args.n);
@@ -117,7 +112,7 @@ int main(int argc, char** argv) {
                      .vector = std::vector<float>(&data[i * args.dim], &data[(i + 1) * args.dim])});
     if (batch.size() == 2000 || i + 1 == args.n) {
       Status s = (*c)->Add({.sync = false}, batch);
-      if (!s.ok()) Die(s.ToString());
+      if (!s.ok()) flashembed::bench::Fail(kBench, s.ToString());
       batch.clear();
     }
   }
@@ -156,13 +151,13 @@ int main(int argc, char** argv) {
                           .stats = &stats};
     auto warm = (*c)->Search(
         options, Query::Vector(std::vector<float>(queries.begin(), queries.begin() + args.dim)));
-    if (!warm.ok()) Die(warm.status().ToString());
+    if (!warm.ok()) flashembed::bench::Fail(kBench, warm.status().ToString());
     const auto start = Clock::now();
     for (size_t qi = 0; qi < args.queries; ++qi) {
       auto hits =
           (*c)->Search(options, Query::Vector(std::vector<float>(&queries[qi * args.dim],
                                                                  &queries[(qi + 1) * args.dim])));
-      if (!hits.ok()) Die(hits.status().ToString());
+      if (!hits.ok()) flashembed::bench::Fail(kBench, hits.status().ToString());
       results[qi] = std::move(*hits);
     }
     r.qps = args.queries / SecondsSince(start);

@@ -50,31 +50,26 @@ struct Args {
   size_t threads = 0;  // server handler threads; 0 = hardware threads
 };
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "http_search_bench: error: %s\n", what.c_str());
-  std::exit(1);
-}
+constexpr char kBench[] = "http_search_bench";
 
 Args Parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Die("missing value for " + flag);
-    const long v = std::strtol(argv[++i], nullptr, 10);
-    if (v < 0) Die("bad value for " + flag);
+  auto set = [&a](std::string_view flag, double v) {
     if (flag == "--n")
-      a.n = v;
+      a.n = static_cast<size_t>(v);
     else if (flag == "--dim")
       a.dim = static_cast<int>(v);
     else if (flag == "--queries")
-      a.queries = v;
+      a.queries = static_cast<decltype(a.queries)>(v);
     else if (flag == "--k")
-      a.k = v;
+      a.k = static_cast<decltype(a.k)>(v);
     else if (flag == "--threads")
-      a.threads = v;
+      a.threads = static_cast<decltype(a.threads)>(v);
     else
-      Die("unknown flag " + flag);
-  }
+      return false;
+    return true;
+  };
+  flashembed::bench::ParseNumberFlags(argc, argv, kBench, /*allow_zero=*/true, set);
   return a;
 }
 
@@ -88,7 +83,8 @@ class Client {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Die("connect failed");
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+      flashembed::bench::Fail(kBench, "connect failed");
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
@@ -100,14 +96,15 @@ class Client {
                             std::to_string(body.size()) + "\r\n\r\n" + body;
     for (size_t sent = 0; sent < req.size();) {
       const ssize_t n = send(fd_, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) Die("send failed");
+      if (n <= 0) flashembed::bench::Fail(kBench, "send failed");
       sent += static_cast<size_t>(n);
     }
     size_t end;
     while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) Fill();
-    if (buffer_.compare(9, 3, "200") != 0) Die("HTTP error: " + buffer_.substr(0, 40));
+    if (buffer_.compare(9, 3, "200") != 0)
+      flashembed::bench::Fail(kBench, "HTTP error: " + buffer_.substr(0, 40));
     const size_t cl = buffer_.find("Content-Length: ");
-    if (cl == std::string::npos || cl > end) Die("no Content-Length");
+    if (cl == std::string::npos || cl > end) flashembed::bench::Fail(kBench, "no Content-Length");
     const size_t length = std::strtoull(buffer_.c_str() + cl + 16, nullptr, 10);
     while (buffer_.size() < end + 4 + length) Fill();
     std::string out = buffer_.substr(end + 4, length);
@@ -119,7 +116,7 @@ class Client {
   void Fill() {
     char buf[65536];
     const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0) Die("connection closed");
+    if (n <= 0) flashembed::bench::Fail(kBench, "connection closed");
     buffer_.append(buf, static_cast<size_t>(n));
   }
   int fd_;
@@ -182,11 +179,11 @@ int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
   const double load_before = LoadAverage();
   char pattern[] = "/tmp/flashembed-http-bench-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) Die("mkdtemp failed");
+  if (mkdtemp(pattern) == nullptr) flashembed::bench::Fail(kBench, "mkdtemp failed");
   const std::string dir = pattern;
 
   Result<std::unique_ptr<Database>> db = Database::Open({}, dir + "/db");
-  if (!db.ok()) Die(db.status().ToString());
+  if (!db.ok()) flashembed::bench::Fail(kBench, db.status().ToString());
   // A vector-only collection made through the library; the Milvus route
   // sees it as pk "id" + "vector" (milvus/schema.h) and searches the
   // same index with the same k.
@@ -195,7 +192,7 @@ int main(int argc, char** argv) {
   schema.encoder = "";
   schema.metric = Metric::kCosine;
   Result<std::shared_ptr<Collection>> collection = (*db)->CreateCollection("bench", schema);
-  if (!collection.ok()) Die(collection.status().ToString());
+  if (!collection.ok()) flashembed::bench::Fail(kBench, collection.status().ToString());
 
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -208,7 +205,7 @@ int main(int argc, char** argv) {
     batch.push_back(std::move(doc));
     if (batch.size() == 1000 || i + 1 == args.n) {
       if (Status s = (*collection)->Add(WriteOptions{.sync = false}, batch); !s.ok())
-        Die(s.ToString());
+        flashembed::bench::Fail(kBench, s.ToString());
       batch.clear();
     }
   }
@@ -225,7 +222,8 @@ int main(int argc, char** argv) {
   options.with_metadata = false;
   auto in_process = [&](size_t, size_t q) {
     Result<std::vector<Hit>> hits = (*collection)->Search(options, Query::Vector(queries[q]));
-    if (!hits.ok() || hits->size() != args.k) Die("in-process search failed");
+    if (!hits.ok() || hits->size() != args.k)
+      flashembed::bench::Fail(kBench, "in-process search failed");
   };
 
   server::ServerOptions server_options;
@@ -233,13 +231,14 @@ int main(int argc, char** argv) {
   server_options.threads = args.threads;
   server_options.access_log = false;
   Result<std::unique_ptr<server::Server>> srv = server::Server::Start(server_options, db->get());
-  if (!srv.ok()) Die(srv.status().ToString());
+  if (!srv.ok()) flashembed::bench::Fail(kBench, srv.status().ToString());
   const uint16_t port = (*srv)->port();
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<Client>(port));
   auto over_http = [&](size_t t, size_t q) {
     const std::string body = clients[t]->Post("/v2/vectordb/entities/search", bodies[q]);
-    if (body.find("\"code\":0") == std::string::npos) Die("search failed: " + body.substr(0, 200));
+    if (body.find("\"code\":0") == std::string::npos)
+      flashembed::bench::Fail(kBench, "search failed: " + body.substr(0, 200));
   };
 
   // Warm up both paths, then alternate the sides and keep each one's best.
@@ -276,7 +275,7 @@ int main(int argc, char** argv) {
   (*srv)->Stop();
   (*srv)->Wait();
   srv->reset();
-  if (Status s = (*db)->Close(); !s.ok()) Die(s.ToString());
+  if (Status s = (*db)->Close(); !s.ok()) flashembed::bench::Fail(kBench, s.ToString());
   db->reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

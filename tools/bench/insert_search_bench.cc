@@ -44,19 +44,11 @@ struct Args {
   double target_recall = 0.95;
 };
 
-[[noreturn]] void Usage(const char* what) {
-  std::fprintf(stderr, "insert_search_bench: error: %s\n", what);
-  std::exit(2);
-}
+constexpr char kBench[] = "insert_search_bench";
 
 Args Parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) Usage(("missing value for " + flag).c_str());
-    char* end = nullptr;
-    double v = std::strtod(argv[++i], &end);
-    if (*end != '\0' || v <= 0) Usage(("bad value for " + flag).c_str());
+  auto set = [&a](std::string_view flag, double v) {
     if (flag == "--n")
       a.n = static_cast<size_t>(v);
     else if (flag == "--dim")
@@ -72,8 +64,10 @@ Args Parse(int argc, char** argv) {
     else if (flag == "--target-recall")
       a.target_recall = v;
     else
-      Usage(("unknown flag " + flag).c_str());
-  }
+      return false;
+    return true;
+  };
+  flashembed::bench::ParseNumberFlags(argc, argv, kBench, /*allow_zero=*/false, set);
   return a;
 }
 
@@ -134,7 +128,7 @@ int main(int argc, char** argv) {
   hnswlib::InnerProductSpace space(dim);
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> raw;
   char tmpl[] = "/tmp/flashembed-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) Usage("mkdtemp failed");
+  if (mkdtemp(tmpl) == nullptr) flashembed::bench::Fail(kBench, "mkdtemp failed");
   const std::string path = std::string(tmpl) + "/db";
   double raw_insert_s = 1e30, db_insert_s = 1e30, db_close_s = 0;
   for (int round = 0; round < 2; ++round) {
@@ -146,13 +140,13 @@ int main(int argc, char** argv) {
 
     std::filesystem::remove_all(path);
     auto db = Database::Open({.snapshot_every_ops = 0}, path);
-    if (!db.ok()) Usage(db.status().ToString().c_str());
+    if (!db.ok()) flashembed::bench::Fail(kBench, db.status().ToString().c_str());
     CollectionSchema schema{.dim = dim,
                             .metric = Metric::kInnerProduct,
                             .hnsw = {.m = a.m, .ef_construction = a.ef_construction},
                             .encoder = ""};
     auto c = (*db)->CreateCollection("bench", schema);
-    if (!c.ok()) Usage(c.status().ToString().c_str());
+    if (!c.ok()) flashembed::bench::Fail(kBench, c.status().ToString().c_str());
     std::vector<Document> docs;
     t0 = Clock::now();
     for (size_t start = 0; start < a.n; start += a.batch) {
@@ -163,12 +157,12 @@ int main(int argc, char** argv) {
              .vector = std::vector<float>(data.begin() + i * dim, data.begin() + (i + 1) * dim)});
       }
       Status s = (*c)->Add({.sync = true}, docs);
-      if (!s.ok()) Usage(s.ToString().c_str());
+      if (!s.ok()) flashembed::bench::Fail(kBench, s.ToString().c_str());
     }
     db_insert_s = std::min(db_insert_s, SecondsSince(t0));
     auto tc = Clock::now();
     Status closed = (*db)->Close();
-    if (!closed.ok()) Usage(closed.ToString().c_str());
+    if (!closed.ok()) flashembed::bench::Fail(kBench, closed.ToString().c_str());
     db_close_s = SecondsSince(tc);
   }
 
@@ -198,9 +192,9 @@ int main(int argc, char** argv) {
   // Search a freshly reopened database, as a user's next process would.
   auto t_open = Clock::now();
   auto db = Database::Open({}, path);
-  if (!db.ok()) Usage(db.status().ToString().c_str());
+  if (!db.ok()) flashembed::bench::Fail(kBench, db.status().ToString().c_str());
   auto c = (*db)->GetCollection("bench");
-  if (!c.ok()) Usage(c.status().ToString().c_str());
+  if (!c.ok()) flashembed::bench::Fail(kBench, c.status().ToString().c_str());
   double db_open_s = SecondsSince(t_open);
   SearchOptions so{.k = k,
                    .ef_search = ef,
@@ -221,7 +215,7 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     for (size_t q = 0; q < a.queries; ++q) {
       auto hits = (*c)->Search(so, qs[q]);
-      if (!hits.ok()) Usage(hits.status().ToString().c_str());
+      if (!hits.ok()) flashembed::bench::Fail(kBench, hits.status().ToString().c_str());
       db_got[q].clear();
       for (const auto& h : *hits) db_got[q].push_back(static_cast<uint64_t>(h.id.as_int()));
     }

@@ -52,19 +52,11 @@ struct Args {
   int clusters = 2000;
 };
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "ivf_bench: error: %s\n", what.c_str());
-  std::exit(2);
-}
+constexpr char kBench[] = "ivf_bench";
 
 Args Parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) Die("missing value for " + flag);
-    char* end = nullptr;
-    double v = std::strtod(argv[++i], &end);
-    if (*end != '\0' || v <= 0) Die("bad value for " + flag);
+  auto set = [&a](std::string_view flag, double v) {
     if (flag == "--n")
       a.n = static_cast<size_t>(v);
     else if (flag == "--dim")
@@ -78,8 +70,10 @@ Args Parse(int argc, char** argv) {
     else if (flag == "--clusters")
       a.clusters = static_cast<int>(v);
     else
-      Die("unknown flag " + flag);
-  }
+      return false;
+    return true;
+  };
+  flashembed::bench::ParseNumberFlags(argc, argv, kBench, /*allow_zero=*/false, set);
   return a;
 }
 
@@ -202,14 +196,15 @@ int main(int argc, char** argv) {
     IvfOptions o{
         .dim = dim, .metric = Metric::kCosine, .kind = kind, .nlist = a.nlist, .nprobe = a.nprobe};
     const size_t train_at = static_cast<size_t>(o.ResolvedTrainAt());
-    if (train_at > a.n) Die("--n is below train_at " + std::to_string(train_at));
+    if (train_at > a.n)
+      flashembed::bench::Fail(kBench, "--n is below train_at " + std::to_string(train_at));
 
     auto t0 = Clock::now();
     auto ours = NewIvfIndex(o);
-    if (!ours.ok()) Die(ours.status().ToString());
+    if (!ours.ok()) flashembed::bench::Fail(kBench, ours.status().ToString());
     for (size_t i = 0; i < a.n; ++i) {
       flashembed::Status s = (*ours)->Add(i, std::span<const float>(data).subspan(i * dim, dim));
-      if (!s.ok()) Die(s.ToString());
+      if (!s.ok()) flashembed::bench::Fail(kBench, s.ToString());
     }
     const double our_build_s = SecondsSince(t0);
 
@@ -233,7 +228,7 @@ int main(int argc, char** argv) {
     };
     auto our_search = [&](size_t q, std::vector<uint64_t>* got) {
       auto hits = (*ours)->Search(query(q), k, 0);
-      if (!hits.ok()) Die(hits.status().ToString());
+      if (!hits.ok()) flashembed::bench::Fail(kBench, hits.status().ToString());
       collect(*hits, got);
     };
     // Alternate the sides and keep each one's best round (shared machine).
@@ -257,10 +252,10 @@ int main(int argc, char** argv) {
     HnswOptions o{.dim = dim, .metric = Metric::kCosine, .m = 16, .ef_construction = 200};
     auto t0 = Clock::now();
     auto hnsw = NewHnswIndex(o);
-    if (!hnsw.ok()) Die(hnsw.status().ToString());
+    if (!hnsw.ok()) flashembed::bench::Fail(kBench, hnsw.status().ToString());
     for (size_t i = 0; i < a.n; ++i) {
       flashembed::Status s = (*hnsw)->Add(i, std::span<const float>(data).subspan(i * dim, dim));
-      if (!s.ok()) Die(s.ToString());
+      if (!s.ok()) flashembed::bench::Fail(kBench, s.ToString());
     }
     const double build_s = SecondsSince(t0);
     Answers got;
@@ -283,10 +278,10 @@ int main(int argc, char** argv) {
   // Exact scan (FlatIndex).
   {
     auto flat = NewFlatIndex({.dim = dim, .metric = Metric::kCosine});
-    if (!flat.ok()) Die(flat.status().ToString());
+    if (!flat.ok()) flashembed::bench::Fail(kBench, flat.status().ToString());
     for (size_t i = 0; i < a.n; ++i) {
       flashembed::Status s = (*flat)->Add(i, std::span<const float>(data).subspan(i * dim, dim));
-      if (!s.ok()) Die(s.ToString());
+      if (!s.ok()) flashembed::bench::Fail(kBench, s.ToString());
     }
     Answers got;
     const size_t nq = std::min<size_t>(a.queries, 200);
