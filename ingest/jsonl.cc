@@ -54,7 +54,9 @@ bool ToDocument(const Json& record, const std::string& default_source, SourceDoc
     *problem = std::string("a record must be a JSON object, not ") + record.type_name();
     return false;
   }
-  const auto id = record.find("id");
+  // BEIR's corpus.jsonl names the id "_id".
+  const char* id_key = record.contains("id") || !record.contains("_id") ? "id" : "_id";
+  const auto id = record.find(id_key);
   if (id == record.end() || id->is_null()) {
     *problem = "missing \"id\"";
     return false;
@@ -66,11 +68,12 @@ bool ToDocument(const Json& record, const std::string& default_source, SourceDoc
   } else if (id->is_number_integer()) {
     doc->id = std::to_string(id->get<int64_t>());
   } else {
-    *problem = std::string("\"id\" must be a string or an integer, not ") + id->type_name();
+    *problem =
+        fmt::format("\"{}\" must be a string or an integer, not {}", id_key, id->type_name());
     return false;
   }
   if (doc->id.empty()) {
-    *problem = "empty \"id\"";
+    *problem = fmt::format("empty \"{}\"", id_key);
     return false;
   }
   const auto text = record.find("text");
@@ -98,7 +101,8 @@ bool ToDocument(const Json& record, const std::string& default_source, SourceDoc
   } else {
     for (auto it = record.begin(); it != record.end(); ++it) {
       const std::string& key = it.key();
-      if (key != "id" && key != "text" && key != "title" && key != "source" && key != "metadata") {
+      if (key != id_key && key != "text" && key != "title" && key != "source" &&
+          key != "metadata") {
         metadata[key] = it.value();
       }
     }

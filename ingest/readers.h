@@ -11,10 +11,10 @@
 // Formats: plain text and Markdown (kept as written), HTML (visible text:
 // scripts, styles and <head> dropped, blocks as line breaks), PDF (the text
 // layer, pages separated by "\n\f\n"), and JSON Lines (one document per
-// record). Every text handed out is valid UTF-8; input in another encoding
-// is converted when its encoding is known (a byte-order mark, an HTML
-// charset declaration, ReadOptions::encoding) and refused otherwise, never
-// guessed.
+// record: "id" (or BEIR's "_id"), "text", optional "title", "source",
+// "metadata"; other keys become metadata). Every text handed out is valid UTF-8; input in another
+// encoding is converted when its encoding is known (a byte-order mark, an HTML charset declaration,
+// ReadOptions::encoding) and refused otherwise, never guessed.
 //
 // Thread-safety: all functions may be called concurrently (on different
 // streams). The first HTML or PDF read initialises libxml2 / poppler and

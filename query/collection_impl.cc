@@ -313,15 +313,51 @@ struct CollectionImpl::SearchRun {
 
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
                                                 const Query& query) const {
-  // 1. Outside locks: options, filter, group_by path, keywords, query vector.
-  FE_RETURN_IF_ERROR(options.Validate());
-  FE_ASSIGN_OR_RETURN(PreparedFilter prepared,
-                      PreparedFilter::Make(options.filter, options.filter_params));
+  if (options.ranking == Ranking::kAuto) {  // Search ranks by vector
+    SearchOptions by_vector = options;
+    by_vector.ranking = Ranking::kVector;
+    return Search(by_vector, query);
+  }
   std::vector<std::string> group_path;
   const bool grouped = !options.group_by.empty();
   if (grouped) {
     FE_ASSIGN_OR_RETURN(group_path, ParseKeyPath(options.group_by, "group_by"));
   }
+  std::vector<Hit> hits;
+  FE_RETURN_IF_ERROR(RunSearch(options, query, grouped, [&](const SearchStage& stage) -> Status {
+    // 4. The stages after the plan: full-text or hybrid ranking, range
+    // search and grouping, or the plain k nearest.
+    if (options.ranking != Ranking::kVector) {
+      FE_ASSIGN_OR_RETURN(
+          std::vector<Ranked> ranked,
+          RankWithText(options, stage.keywords, stage.admit,
+                       options.ranking == Ranking::kHybrid ? stage.neighbors : NeighborSource()));
+      stage.stats->strategy =
+          options.ranking == Ranking::kText ? "text" : "hybrid+" + stage.stats->strategy;
+      if (options.stats != nullptr) *options.stats = *stage.stats;
+      FE_ASSIGN_OR_RETURN(hits, HitsFor(options, ranked, {}));
+      return Status::OK();
+    }
+    if (grouped || options.min_score.has_value() || options.max_score.has_value()) {
+      FE_ASSIGN_OR_RETURN(
+          std::vector<index::Neighbor> chosen,
+          SelectRangeAndGroups(options, group_path, index_->size(), stage.neighbors));
+      if (options.stats != nullptr) *options.stats = *stage.stats;
+      FE_ASSIGN_OR_RETURN(hits, HitsFor(options, RankedFrom(chosen), group_path));
+      return Status::OK();
+    }
+    FE_ASSIGN_OR_RETURN(hits, NearestHits(options, stage.neighbors, *stage.stats));
+    return Status::OK();
+  }));
+  return hits;
+}
+
+Status CollectionImpl::RunSearch(const SearchOptions& options, const Query& query, bool need_rows,
+                                 const std::function<Status(const SearchStage&)>& last) const {
+  // 1. Outside locks: options, filter, keywords, query vector.
+  FE_RETURN_IF_ERROR(options.Validate());
+  FE_ASSIGN_OR_RETURN(PreparedFilter prepared,
+                      PreparedFilter::Make(options.filter, options.filter_params));
   const std::string& keywords = options.keywords.empty() ? query.text : options.keywords;
   if (options.ranking != Ranking::kVector) {
     if (!text_index_) {
@@ -341,7 +377,7 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   // 2. index_mu_ shared, with what the filter and grouping need.
   std::shared_lock<RwMutex> lock(index_mu_, std::defer_lock);
   FE_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<uint64_t>> stored_matches,
-                      LockForSearch(prepared, options.k, grouped, &lock));
+                      LockForSearch(prepared, options.k, need_rows, &lock));
   FE_RETURN_IF_ERROR(index_broken_);
 
   // 3. The plan (planner.h): the filter's match set, or a lazy walk.
@@ -362,28 +398,13 @@ Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
   run.stats.filter_matches = index_->size();
   PlanMatches(&run, std::move(stored_matches));
   const NeighborSource neighbors = [&](size_t k, bool exact) { return Neighbors(&run, k, exact); };
-
-  // 4. The stages after the plan: full-text or hybrid ranking, range search
-  // and grouping, or the plain k nearest.
-  if (options.ranking != Ranking::kVector) {
-    std::function<bool(uint64_t)> admit;
-    if (prepared.filter) admit = [&run](uint64_t slot) { return run.Admits(slot); };
-    FE_ASSIGN_OR_RETURN(
-        std::vector<Ranked> ranked,
-        RankWithText(options, keywords, admit,
-                     options.ranking == Ranking::kHybrid ? neighbors : NeighborSource()));
-    run.stats.strategy =
-        options.ranking == Ranking::kText ? "text" : "hybrid+" + run.stats.strategy;
-    if (options.stats != nullptr) *options.stats = run.stats;
-    return HitsFor(options, ranked, {});
-  }
-  if (grouped || options.min_score.has_value() || options.max_score.has_value()) {
-    FE_ASSIGN_OR_RETURN(std::vector<index::Neighbor> chosen,
-                        SelectRangeAndGroups(options, group_path, index_->size(), neighbors));
-    if (options.stats != nullptr) *options.stats = run.stats;
-    return HitsFor(options, RankedFrom(chosen), group_path);
-  }
-  return NearestHits(options, neighbors, run.stats);
+  std::function<bool(uint64_t)> admit;
+  if (prepared.filter) admit = [&run](uint64_t slot) { return run.Admits(slot); };
+  return last(SearchStage{.neighbors = neighbors,
+                          .admit = admit,
+                          .keywords = keywords,
+                          .rows = rows_.get(),
+                          .stats = &run.stats});
 }
 
 Result<std::shared_ptr<const std::vector<uint64_t>>> CollectionImpl::LockForSearch(

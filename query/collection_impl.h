@@ -195,6 +195,21 @@ class CollectionImpl final : public Collection,
   Result<std::vector<index::Neighbor>> SelectRangeAndGroups(
       const SearchOptions& options, const std::vector<std::string>& group_path, size_t live,
       const NeighborSource& neighbors) const;
+  // What the last stage of a search sees, under the search's lock (see
+  // RunSearch).
+  struct SearchStage {
+    const NeighborSource& neighbors;  // the plan's nearest (matching) neighbours
+    // The filter's test of a slot; empty without a filter.
+    const std::function<bool(uint64_t)>& admit;
+    const std::string& keywords;  // the full-text query (keywords, else the query text)
+    const FilterRows* rows;       // loaded when RunSearch was asked for them
+    SearchStats* stats;           // how the plan ran
+  };
+  // Search's steps 1-3 (options, filter, keywords and query vector checked;
+  // index_mu_ taken shared with rows_ loaded if `need_rows`; the plan), then
+  // `last` with the plan, under the lock.
+  Status RunSearch(const SearchOptions& options, const Query& query, bool need_rows,
+                   const std::function<Status(const SearchStage&)>& last) const;
   // `nn` as results scored by the collection's metric.
   std::vector<Ranked> RankedFrom(const std::vector<index::Neighbor>& nn) const;
   // Full-text and hybrid ranking (collection_find.cc): BM25 matches among
@@ -255,6 +270,21 @@ class CollectionImpl final : public Collection,
   // CommitSources / DeleteDocuments.
   struct SourceTable;
   Status EnsureSourceTable() const;
+  // A document SearchDocuments found, before its record is read.
+  struct FoundDocument {
+    std::string id;
+    float score = 0;
+    std::optional<float> vector_score;
+    std::optional<float> text_score;
+    std::vector<Passage> passages;
+    uint32_t chunk_count = 0;  // pooled search: the document's chunks
+  };
+  // SearchDocuments by pooled vectors, and by chunks under `ranking`
+  // (resolved: not kAuto).
+  Result<std::vector<FoundDocument>> SearchPooled(const DocumentSearchOptions& options,
+                                                  const Query& query) const;
+  Result<std::vector<FoundDocument>> SearchChunks(const DocumentSearchOptions& options,
+                                                  const Query& query, Ranking ranking) const;
   void UpdateSourceTable(const std::string& id, const storage::SourceRecord* record) const;
   Status LoadIndex();
   Status RebuildIndex();

@@ -186,7 +186,8 @@ Status SearchOptions::Validate() const {
     return Status::InvalidArgument(
         "keywords are for full-text ranking: set ranking to text or hybrid");
   }
-  if (ranking != Ranking::kVector && (!group_by.empty() || min_score || max_score)) {
+  if ((ranking == Ranking::kText || ranking == Ranking::kHybrid) &&
+      (!group_by.empty() || min_score || max_score)) {
     return Status::InvalidArgument(
         "group_by, min_score and max_score work with vector ranking only");
   }

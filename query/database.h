@@ -264,6 +264,10 @@ enum class Ranking {
   kVector,  // similarity of the query vector (or embedded query text)
   kText,    // BM25 over the documents' texts (needs CollectionSchema::text_index)
   kHybrid,  // both, fused (SearchOptions::fusion)
+  // The collection's best: for SearchDocuments (where it is the default),
+  // kHybrid when the collection keeps a text index and the query is a text
+  // (not pooled, no min/max_score), else kVector. Search ranks by vector.
+  kAuto,
 };
 enum class Fusion {
   // Reciprocal rank fusion: sum over the two lists of 1 / (rrf_k + rank),
@@ -274,6 +278,11 @@ enum class Fusion {
   // product by arctan (2/pi * atan(s), 0.5 + atan(s)/pi), cosine as
   // (1 + s) / 2, L2 distance d as 1 - 2/pi * atan(d).
   kWeighted,
+  // text_weight * norm(BM25) + (1 - text_weight) * norm(vector score), each
+  // min-max normalised over its side's results for this query (the side's
+  // best 1, its worst 0): scale-free like kRrf, but a clear winner of one
+  // side keeps its margin.
+  kNormalized,
 };
 
 struct SearchOptions {
@@ -312,12 +321,12 @@ struct SearchOptions {
   // vector or text for the vector side. Each side contributes its best
   // max(2k, 100) matches (the filter applies to both); a hit found by one
   // side only gets nothing from the other. group_by and min/max_score work
-  // with kVector only.
+  // with kVector (and kAuto) only.
   Ranking ranking = Ranking::kVector;
   std::string keywords;
   Fusion fusion = Fusion::kRrf;
   int rrf_k = 60;            // kRrf; 1..16384
-  float text_weight = 0.5f;  // kWeighted; 0..1
+  float text_weight = 0.5f;  // kWeighted, kNormalized; 0..1
   // If set, receives how the search ran.
   SearchStats* stats = nullptr;
 
@@ -448,7 +457,9 @@ struct Passage {
   uint32_t ordinal = 0;
   uint64_t begin = 0;  // byte offsets into the document's text
   uint64_t end = 0;
-  float score = 0;  // similarity to the query (collection metric, higher is better)
+  // Similarity to the query (collection metric, higher is better); with
+  // kText its BM25 score, with kHybrid its fused score.
+  float score = 0;
   std::string text;
   // With DocumentSearchOptions::neighbors: up to that many chunks just
   // before and after this one, nearest last / first (their scores are 0).
@@ -458,7 +469,14 @@ struct Passage {
 
 struct DocumentHit {
   std::string id;
-  float score = 0;  // the best passage's score, or the pooled vector's
+  // kVector: the best passage's similarity, or the pooled vector's; kText:
+  // the best passage's BM25; kHybrid: the fusion of the document's places in
+  // the two document rankings (each by its best passage).
+  float score = 0;
+  // kText / kHybrid: the document's best passage similarity and best BM25
+  // score, when that side found it.
+  std::optional<float> vector_score;
+  std::optional<float> text_score;
   std::string source;
   std::string title;
   std::string metadata;           // the document's own metadata
@@ -467,10 +485,15 @@ struct DocumentHit {
 
 struct DocumentSearchOptions {
   // k = documents wanted; filter, filter_params, ef_search, nprobe, mode,
-  // min_score / max_score and with_text apply to the chunks (kVector
-  // ranking only; group_by is set by the search). The filter sees the
-  // chunk metadata described above.
-  SearchOptions search;
+  // min_score / max_score (kVector only) and with_text apply to the chunks
+  // (group_by is set by the search). The filter sees the chunk metadata
+  // described above.
+  // Ranking (default kAuto: hybrid on a collection with a text index): each
+  // ranking orders the chunks, and documents by their best chunk. kHybrid
+  // fuses the two document orders (SearchOptions::fusion; each side reads
+  // max(2k, 100) documents), and orders a document's passages by the same
+  // fusion of the two chunk orders; Passage::score is then the fused score.
+  SearchOptions search{.ranking = Ranking::kAuto};
   // Best passages returned per document (1..64).
   size_t passages = 1;
   // Neighbouring chunks returned before and after each passage (0..8).

@@ -34,21 +34,40 @@ double WeightedTextTerm(float text_weight, float bm25) {
   return w * 2 * kInvPi * std::atan(bm25);
 }
 
+double NormalizedScore(float score, double lo, double hi) {
+  return hi > lo ? (score - lo) / (hi - lo) : 1.0;
+}
+
 std::vector<Ranked> Fuse(std::span<const Ranked> vector_side, std::span<const Ranked> text_side,
                          const FusionParams& params) {
   std::unordered_map<uint64_t, Ranked> fused;
   // Adds what one list contributes; the vector list first, so a document's
   // float sum is vector term + text term.
   auto add = [&](std::span<const Ranked> list, bool is_vector) {
+    const double weight = is_vector ? 1.0 - params.text_weight : params.text_weight;
+    double lo = 0, hi = 0;
+    if (params.fusion == Fusion::kNormalized && !list.empty()) {
+      auto [min, max] = std::minmax_element(
+          list.begin(), list.end(),
+          [](const Ranked& a, const Ranked& b) { return a.score < b.score; });
+      lo = min->score;
+      hi = max->score;
+    }
     for (size_t i = 0; i < list.size(); ++i) {
       const float s = list[i].score;
       Ranked& r = fused[list[i].slot];
       r.slot = list[i].slot;
       (is_vector ? r.vector_score : r.text_score) = s;
-      r.score +=
-          static_cast<float>(params.fusion == Fusion::kRrf ? RrfTerm(params.rrf_k, i + 1)
-                             : is_vector ? WeightedVectorTerm(params.metric, params.text_weight, s)
-                                         : WeightedTextTerm(params.text_weight, s));
+      double term = 0;
+      switch (params.fusion) {
+        case Fusion::kRrf: term = RrfTerm(params.rrf_k, i + 1); break;
+        case Fusion::kWeighted:
+          term = is_vector ? WeightedVectorTerm(params.metric, params.text_weight, s)
+                           : WeightedTextTerm(params.text_weight, s);
+          break;
+        case Fusion::kNormalized: term = weight * NormalizedScore(s, lo, hi); break;
+      }
+      r.score += static_cast<float>(term);
     }
   };
   add(vector_side, /*is_vector=*/true);

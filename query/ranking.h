@@ -7,7 +7,9 @@
 // contributes; a document found by one list only gets nothing from the
 // other. kRrf: 1 / (rrf_k + rank), rank counted from 1 in each list.
 // kWeighted: (1 - text_weight) * the vector score and text_weight * the BM25
-// score, each squashed to [0, 1] as Milvus's WeightedRanker does. Results
+// score, each squashed to [0, 1] as Milvus's WeightedRanker does.
+// kNormalized: the same weights on each list's scores min-max normalised
+// over the list (its best 1, its worst 0). Results
 // are ordered by score, higher first; equal scores by slot, lower first.
 #ifndef FLASHEMBED_QUERY_RANKING_H_
 #define FLASHEMBED_QUERY_RANKING_H_
@@ -56,6 +58,10 @@ double RrfTerm(int rrf_k, size_t rank);
 double WeightedVectorTerm(index::Metric metric, float text_weight, float score);
 // kWeighted, text list: text_weight * 2/pi * atan(bm25).
 double WeightedTextTerm(float text_weight, float bm25);
+
+// kNormalized: `score` min-max normalised over its list ([lo, hi] -> [0, 1];
+// 1 when hi == lo).
+double NormalizedScore(float score, double lo, double hi);
 
 // The best params.k of the two lists fused. Each list is best first; only
 // its slots and scores are read. A result's vector_score and text_score are

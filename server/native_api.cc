@@ -82,6 +82,38 @@ SearchMode GetMode(const Json& body) {
   BadRequest("\"mode\" must be auto, exact or approximate, got \"" + mode + "\"");
 }
 
+void GetRanking(const Json& body, Ranking fallback, bool allow_auto, SearchOptions* options) {
+  const std::string ranking = GetString(body, "ranking");
+  if (ranking.empty()) {
+    options->ranking = fallback;
+  } else if (ranking == "vector") {
+    options->ranking = Ranking::kVector;
+  } else if (ranking == "text") {
+    options->ranking = Ranking::kText;
+  } else if (ranking == "hybrid") {
+    options->ranking = Ranking::kHybrid;
+  } else if (ranking == "auto" && allow_auto) {
+    options->ranking = Ranking::kAuto;
+  } else {
+    BadRequest(fmt::format("\"ranking\" must be {}, got \"{}\"",
+                           allow_auto ? "auto, vector, text or hybrid" : "vector, text or hybrid",
+                           ranking));
+  }
+  options->keywords = GetString(body, "keywords");
+  const std::string fusion = GetString(body, "fusion", "rrf");
+  if (fusion == "rrf") {
+    options->fusion = Fusion::kRrf;
+  } else if (fusion == "weighted") {
+    options->fusion = Fusion::kWeighted;
+  } else if (fusion == "normalized") {
+    options->fusion = Fusion::kNormalized;
+  } else {
+    BadRequest("\"fusion\" must be rrf, weighted or normalized, got \"" + fusion + "\"");
+  }
+  options->rrf_k = static_cast<int>(GetInt(body, "rrf_k", 60, 1, 16384));
+  if (std::optional<float> w = GetFloat(body, "text_weight")) options->text_weight = *w;
+}
+
 std::vector<float> VectorFromJson(const Json& value, std::string_view where) {
   if (!value.is_array()) BadRequest(std::string(where) + " must be an array of numbers");
   std::vector<float> out;
@@ -446,16 +478,7 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   SearchOptions options;
   SearchStats stats;
   options.stats = &stats;
-  const std::string ranking = GetString(body, "ranking", "vector");
-  if (ranking == "vector") {
-    options.ranking = Ranking::kVector;
-  } else if (ranking == "text") {
-    options.ranking = Ranking::kText;
-  } else if (ranking == "hybrid") {
-    options.ranking = Ranking::kHybrid;
-  } else {
-    BadRequest("\"ranking\" must be vector, text or hybrid, got \"" + ranking + "\"");
-  }
+  GetRanking(body, Ranking::kVector, /*allow_auto=*/false, &options);
   const std::string text = GetString(body, "text");
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null())
@@ -467,17 +490,6 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   } else if (text.empty() == vector.empty()) {
     BadRequest("give exactly one of \"text\" and \"vector\"");
   }
-  options.keywords = GetString(body, "keywords");
-  const std::string fusion = GetString(body, "fusion", "rrf");
-  if (fusion == "rrf") {
-    options.fusion = Fusion::kRrf;
-  } else if (fusion == "weighted") {
-    options.fusion = Fusion::kWeighted;
-  } else {
-    BadRequest("\"fusion\" must be rrf or weighted, got \"" + fusion + "\"");
-  }
-  options.rrf_k = static_cast<int>(GetInt(body, "rrf_k", 60, 1, 16384));
-  if (std::optional<float> w = GetFloat(body, "text_weight")) options.text_weight = *w;
   options.k = static_cast<size_t>(GetInt(body, "k", 10, 1, 16384));
   options.filter = GetString(body, "filter");
   if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object")) {

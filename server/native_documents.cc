@@ -193,15 +193,23 @@ Json NativeApi::DeleteLongDocuments(const std::string& name, std::vector<std::st
 Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
   CheckKeys(body,
             {"text", "vector", "k", "filter", "filter_params", "passages", "neighbors", "pooled",
-             "ef_search", "nprobe", "mode", "min_score", "max_score", "with_text"},
+             "ef_search", "nprobe", "mode", "min_score", "max_score", "with_text", "ranking",
+             "keywords", "fusion", "rrf_k", "text_weight"},
             "a long-document search request");
   const std::string text = GetString(body, "text");
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null()) {
     vector = VectorFromJson(*v, "vector");
   }
-  if (text.empty() == vector.empty()) BadRequest("give exactly one of \"text\" and \"vector\"");
   DocumentSearchOptions options;
+  GetRanking(body, Ranking::kAuto, /*allow_auto=*/true, &options.search);
+  if (options.search.ranking == Ranking::kText) {
+    if (!vector.empty()) {
+      BadRequest("ranking \"text\" uses no \"vector\"; give \"text\" or \"keywords\"");
+    }
+  } else if (text.empty() == vector.empty()) {
+    BadRequest("give exactly one of \"text\" and \"vector\"");
+  }
   options.search.k = static_cast<size_t>(GetInt(body, "k", 10, 1, 16384));
   options.search.filter = GetString(body, "filter");
   if (const Json* p = Get(body, "filter_params", Json::value_t::object, "an object")) {
@@ -219,7 +227,7 @@ Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
   const Query query = vector.empty() ? Query::Text(text) : Query::Vector(std::move(vector));
   Result<std::vector<DocumentHit>> hits = Open(name)->SearchDocuments(options, query);
   if (!hits.ok()) Fail(hits.status());
-  if (!text.empty()) metrics_->AddTextsEmbedded(1);
+  if (!text.empty() && options.search.ranking != Ranking::kText) metrics_->AddTextsEmbedded(1);
   Json list = Json::array();
   for (const DocumentHit& hit : *hits) {
     Json passages = Json::array();
@@ -227,12 +235,14 @@ Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
       passages.push_back(
           PassageToJson(p, options.search.with_text, options.neighbors > 0, /*neighbor=*/false));
     }
-    list.push_back({{"id", hit.id},
-                    {"score", FloatToJson(hit.score)},
-                    {"source", hit.source},
-                    {"title", hit.title},
-                    {"metadata", MetadataToJson(hit.metadata)},
-                    {"passages", std::move(passages)}});
+    Json h{{"id", hit.id}, {"score", FloatToJson(hit.score)}};
+    if (hit.vector_score.has_value()) h["vector_score"] = FloatToJson(*hit.vector_score);
+    if (hit.text_score.has_value()) h["text_score"] = FloatToJson(*hit.text_score);
+    h["source"] = hit.source;
+    h["title"] = hit.title;
+    h["metadata"] = MetadataToJson(hit.metadata);
+    h["passages"] = std::move(passages);
+    list.push_back(std::move(h));
   }
   return {{"documents", std::move(list)}};
 }

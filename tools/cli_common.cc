@@ -283,4 +283,10 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_
 
 std::string FormatScore(float score) { return fmt::format("{:.4f}", score); }
 
+Fusion ParseFusion(std::string_view name) {
+  if (name == "weighted") return Fusion::kWeighted;
+  if (name == "normalized") return Fusion::kNormalized;
+  return Fusion::kRrf;
+}
+
 }  // namespace flashembed::cli

@@ -32,6 +32,7 @@ struct IngestArgs {
   std::optional<size_t> overlap_tokens;
   std::string encoder;  // "" = not given
   std::string model;
+  bool no_text_index = false;
   bool quiet = false;
   std::string progress = "auto";
 };
@@ -142,6 +143,7 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   } else if (existing.status().code() == StatusCode::kNotFound) {
     CollectionSchema schema;
     schema.encoder = wanted.empty() ? "hash" : wanted;
+    schema.text_index = !args.no_text_index;
     auto made = (*db)->CreateCollection(global.collection, schema);
     if (!made.ok()) return ReportError(made.status());
     coll = *made;
@@ -319,6 +321,9 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--model", args->model,
                   "create the collection with this local Hugging Face model folder as encoder (an "
                   "existing collection must already use it)");
+  cmd->add_flag("--no-text-index", args->no_text_index,
+                "create the collection without a BM25 full-text index (by default one is kept, "
+                "and search --documents ranks hybrid: vectors and BM25 together)");
   cmd->add_flag("-q,--quiet", args->quiet,
                 "no progress and no summary (errors still go to stderr)");
   cmd->add_option("--progress", args->progress,

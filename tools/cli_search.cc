@@ -35,6 +35,7 @@ struct SearchArgs {
   std::optional<float> max_score;
   bool text = false;
   bool hybrid = false;
+  std::string ranking;
   std::string keywords;
   std::string fusion = "rrf";
   float text_weight = 0.5f;
@@ -64,12 +65,14 @@ json DocumentHitsToJson(const std::vector<DocumentHit>& hits) {
   for (const DocumentHit& h : hits) {
     json passages = json::array();
     for (const Passage& p : h.passages) passages.push_back(PassageToJson(p));
-    out.push_back({{"id", h.id},
-                   {"score", FloatToJson(h.score)},
-                   {"source", h.source},
-                   {"title", h.title},
-                   {"metadata", MetadataToJson(h.metadata)},
-                   {"passages", std::move(passages)}});
+    json hit = {{"id", h.id}, {"score", FloatToJson(h.score)}};
+    if (h.vector_score.has_value()) hit["vector_score"] = FloatToJson(*h.vector_score);
+    if (h.text_score.has_value()) hit["text_score"] = FloatToJson(*h.text_score);
+    hit["source"] = h.source;
+    hit["title"] = h.title;
+    hit["metadata"] = MetadataToJson(h.metadata);
+    hit["passages"] = std::move(passages);
+    out.push_back(std::move(hit));
   }
   return out;
 }
@@ -199,10 +202,17 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.group_size = args.group_size;
   options.min_score = args.min_score;
   options.max_score = args.max_score;
-  if (args.text && args.hybrid) return ReportUsageError("give --text or --hybrid, not both");
-  options.ranking = args.text ? Ranking::kText : args.hybrid ? Ranking::kHybrid : Ranking::kVector;
+  if (args.text + args.hybrid + !args.ranking.empty() > 1) {
+    return ReportUsageError("give one of --text, --hybrid and --ranking");
+  }
+  options.ranking = args.text                  ? Ranking::kText
+                    : args.hybrid              ? Ranking::kHybrid
+                    : args.ranking == "vector" ? Ranking::kVector
+                    : args.ranking == "text"   ? Ranking::kText
+                    : args.ranking == "hybrid" ? Ranking::kHybrid
+                                               : Ranking::kAuto;
   options.keywords = args.keywords;
-  options.fusion = args.fusion == "weighted" ? Fusion::kWeighted : Fusion::kRrf;
+  options.fusion = ParseFusion(args.fusion);
   options.text_weight = args.text_weight;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
   if (!args.documents && (args.pooled || args.passages != 1 || args.neighbors != 0)) {
@@ -351,21 +361,27 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--hybrid", args->hybrid,
                 "rank by vectors and BM25 together (--fusion); JSON hits carry vector_score and "
                 "text_score");
+  cmd->add_option("--ranking", args->ranking,
+                  "auto, vector, text or hybrid. auto (the default): by vector, except document "
+                  "search on a collection with a text index, which ranks hybrid")
+      ->check(CLI::IsMember({"auto", "vector", "text", "hybrid"}))
+      ->type_name("R");
   cmd->add_option("--keywords", args->keywords,
                   "with --text/--hybrid: the full-text query, if not the QUERY words")
       ->type_name("TEXT");
   cmd->add_option("--fusion", args->fusion,
-                  "with --hybrid: rrf (reciprocal rank fusion) or weighted (--text-weight)")
-      ->check(CLI::IsMember({"rrf", "weighted"}))
+                  "with --hybrid: rrf (reciprocal rank fusion), weighted or normalized (both with --text-weight)")
+      ->check(CLI::IsMember({"rrf", "weighted", "normalized"}))
       ->capture_default_str();
   cmd->add_flag("--documents", args->documents,
-                "rank long documents (see ingest) by their best chunk and show the passages");
+                "rank long documents (see ingest) by their best chunk (vector, BM25 or both: "
+                "--ranking) and show the passages");
   cmd->add_option("--passages", args->passages, "with --documents: passages per document (1..64)");
   cmd->add_option("--neighbors", args->neighbors,
                   "with --documents: chunks shown before and after each passage (0..8)");
   cmd->add_flag("--pooled", args->pooled,
                 "with --documents: rank by each document's pooled vector instead");
-  cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted: BM25's weight, 0..1")
+  cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted or normalized: BM25's weight, 0..1")
       ->type_name("W")
       ->capture_default_str();
   return {cmd, [args, &global] { return RunSearch(*args, global); }};
