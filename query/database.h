@@ -493,7 +493,12 @@ struct DocumentSearchOptions {
   // fuses the two document orders (SearchOptions::fusion; each side reads
   // max(2k, 100) documents), and orders a document's passages by the same
   // fusion of the two chunk orders; Passage::score is then the fused score.
-  SearchOptions search{.ranking = Ranking::kAuto};
+  // Document search's fusion defaults to kNormalized with text_weight 0.8,
+  // the best of the fusions measured on our evaluation sets (docs/
+  // BENCHMARKS.md, "Document search quality"): never below BM25 alone by
+  // more than noise, while RRF fell 5-11 points below it.
+  SearchOptions search{
+      .ranking = Ranking::kAuto, .fusion = Fusion::kNormalized, .text_weight = 0.8f};
   // Best passages returned per document (1..64).
   size_t passages = 1;
   // Neighbouring chunks returned before and after each passage (0..8).

@@ -47,9 +47,9 @@ std::vector<Ranked> Fuse(std::span<const Ranked> vector_side, std::span<const Ra
     const double weight = is_vector ? 1.0 - params.text_weight : params.text_weight;
     double lo = 0, hi = 0;
     if (params.fusion == Fusion::kNormalized && !list.empty()) {
-      auto [min, max] = std::minmax_element(
-          list.begin(), list.end(),
-          [](const Ranked& a, const Ranked& b) { return a.score < b.score; });
+      auto [min, max] =
+          std::minmax_element(list.begin(), list.end(),
+                              [](const Ranked& a, const Ranked& b) { return a.score < b.score; });
       lo = min->score;
       hi = max->score;
     }

@@ -82,10 +82,10 @@ SearchMode GetMode(const Json& body) {
   BadRequest("\"mode\" must be auto, exact or approximate, got \"" + mode + "\"");
 }
 
-void GetRanking(const Json& body, Ranking fallback, bool allow_auto, SearchOptions* options) {
+void GetRanking(const Json& body, bool allow_auto, SearchOptions* options) {
   const std::string ranking = GetString(body, "ranking");
   if (ranking.empty()) {
-    options->ranking = fallback;
+    // options->ranking stays
   } else if (ranking == "vector") {
     options->ranking = Ranking::kVector;
   } else if (ranking == "text") {
@@ -100,8 +100,10 @@ void GetRanking(const Json& body, Ranking fallback, bool allow_auto, SearchOptio
                            ranking));
   }
   options->keywords = GetString(body, "keywords");
-  const std::string fusion = GetString(body, "fusion", "rrf");
-  if (fusion == "rrf") {
+  const std::string fusion = GetString(body, "fusion");
+  if (fusion.empty()) {
+    // options->fusion stays
+  } else if (fusion == "rrf") {
     options->fusion = Fusion::kRrf;
   } else if (fusion == "weighted") {
     options->fusion = Fusion::kWeighted;
@@ -110,7 +112,7 @@ void GetRanking(const Json& body, Ranking fallback, bool allow_auto, SearchOptio
   } else {
     BadRequest("\"fusion\" must be rrf, weighted or normalized, got \"" + fusion + "\"");
   }
-  options->rrf_k = static_cast<int>(GetInt(body, "rrf_k", 60, 1, 16384));
+  options->rrf_k = static_cast<int>(GetInt(body, "rrf_k", options->rrf_k, 1, 16384));
   if (std::optional<float> w = GetFloat(body, "text_weight")) options->text_weight = *w;
 }
 
@@ -478,7 +480,7 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   SearchOptions options;
   SearchStats stats;
   options.stats = &stats;
-  GetRanking(body, Ranking::kVector, /*allow_auto=*/false, &options);
+  GetRanking(body, /*allow_auto=*/false, &options);
   const std::string text = GetString(body, "text");
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null())

@@ -95,10 +95,10 @@ int64_t GetInt(const Json& body, std::string_view key, int64_t fallback, int64_t
 std::optional<float> GetFloat(const Json& body, std::string_view key);
 // "mode": auto | exact | approximate.
 SearchMode GetMode(const Json& body);
-// "ranking" (vector | text | hybrid, and auto where `allow_auto`; absent:
-// `fallback`), "keywords", "fusion" (rrf | weighted), "rrf_k" and
-// "text_weight" into `options`.
-void GetRanking(const Json& body, Ranking fallback, bool allow_auto, SearchOptions* options);
+// "ranking" (vector | text | hybrid, and auto where `allow_auto`),
+// "keywords", "fusion" (rrf | weighted | normalized), "rrf_k" and
+// "text_weight" into `options`; an absent key leaves its field as it is.
+void GetRanking(const Json& body, bool allow_auto, SearchOptions* options);
 // An array of finite floats; 400 naming `where` otherwise.
 std::vector<float> VectorFromJson(const Json& value, std::string_view where);
 Json VectorToJson(const std::vector<float>& v);

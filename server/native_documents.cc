@@ -202,7 +202,7 @@ Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
     vector = VectorFromJson(*v, "vector");
   }
   DocumentSearchOptions options;
-  GetRanking(body, Ranking::kAuto, /*allow_auto=*/true, &options.search);
+  GetRanking(body, /*allow_auto=*/true, &options.search);
   if (options.search.ranking == Ranking::kText) {
     if (!vector.empty()) {
       BadRequest("ranking \"text\" uses no \"vector\"; give \"text\" or \"keywords\"");

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -30,9 +31,9 @@ struct EvalArgs {
   std::string split = "test";
   size_t k = 10;
   std::vector<std::string> rankings;
-  std::string fusion = "rrf";
-  int rrf_k = 60;
-  float text_weight = 0.5f;
+  std::string fusion;  // "": the default (DocumentSearchOptions / SearchOptions)
+  std::optional<int> rrf_k;
+  std::optional<float> text_weight;
   size_t limit = 0;
 };
 
@@ -212,12 +213,12 @@ int RunEval(const EvalArgs& args, const GlobalOptions& global) {
   std::vector<std::vector<std::string>> table = {
       {"ranking", fmt::format("recall@{}", args.k), "MRR@10", "nDCG@10", "queries/s"}};
   for (const std::string& name : rankings) {
-    SearchOptions options;
+    SearchOptions options = by_document ? DocumentSearchOptions().search : SearchOptions();
     options.k = depth;
     options.ranking = RankingOf(name);
-    options.fusion = ParseFusion(args.fusion);
-    options.rrf_k = args.rrf_k;
-    options.text_weight = args.text_weight;
+    if (!args.fusion.empty()) options.fusion = ParseFusion(args.fusion);
+    if (args.rrf_k) options.rrf_k = *args.rrf_k;
+    if (args.text_weight) options.text_weight = *args.text_weight;
     options.with_text = false;
     options.with_metadata = false;
     Scores sum;
@@ -301,13 +302,14 @@ Verb AddEvalVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--ranking", args->rankings,
                   "rankings to score (repeatable): vector, text, hybrid")
       ->check(CLI::IsMember({"vector", "text", "hybrid"}));
-  cmd->add_option("--fusion", args->fusion, "hybrid fusion: rrf, weighted or normalized")
-      ->check(CLI::IsMember({"rrf", "weighted", "normalized"}))
-      ->capture_default_str();
-  cmd->add_option("--rrf-k", args->rrf_k, "with --fusion rrf: its k (1..16384)")
-      ->capture_default_str();
-  cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted or normalized: BM25's weight, 0..1")
-      ->capture_default_str();
+  cmd->add_option("--fusion", args->fusion,
+                  "hybrid fusion: rrf, weighted or normalized (default: as search, normalized "
+                  "for long documents)")
+      ->check(CLI::IsMember({"rrf", "weighted", "normalized"}));
+  cmd->add_option("--rrf-k", args->rrf_k, "with --fusion rrf: its k (1..16384, default 60)");
+  cmd->add_option("--text-weight", args->text_weight,
+                  "with --fusion weighted or normalized: BM25's weight, 0..1 (default: as "
+                  "search)");
   cmd->add_option("--limit", args->limit, "score only the first N queries (by id); 0 = all")
       ->capture_default_str();
   return {cmd, [args, &global] { return RunEval(*args, global); }};

@@ -37,8 +37,8 @@ struct SearchArgs {
   bool hybrid = false;
   std::string ranking;
   std::string keywords;
-  std::string fusion = "rrf";
-  float text_weight = 0.5f;
+  std::string fusion;                // "": the default (SearchOptions / DocumentSearchOptions)
+  std::optional<float> text_weight;  // unset: the default
   bool documents = false;
   size_t passages = 1;
   size_t neighbors = 0;
@@ -191,7 +191,8 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   if (sources != 1) {
     return ReportUsageError("give the query as QUERY words, --vector or --queries (exactly one)");
   }
-  SearchOptions options;
+  // Document search has defaults of its own (DocumentSearchOptions).
+  SearchOptions options = args.documents ? DocumentSearchOptions().search : SearchOptions();
   options.k = args.k;
   options.ef_search = args.ef;
   options.with_vector = args.with_vector;
@@ -203,7 +204,7 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.min_score = args.min_score;
   options.max_score = args.max_score;
   if (args.text + args.hybrid + !args.ranking.empty() > 1) {
-    return ReportUsageError("give one of --text, --hybrid and --ranking");
+    return ReportUsageError("give one of --text, --hybrid and --ranking, not both");
   }
   options.ranking = args.text                  ? Ranking::kText
                     : args.hybrid              ? Ranking::kHybrid
@@ -212,8 +213,8 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
                     : args.ranking == "hybrid" ? Ranking::kHybrid
                                                : Ranking::kAuto;
   options.keywords = args.keywords;
-  options.fusion = ParseFusion(args.fusion);
-  options.text_weight = args.text_weight;
+  if (!args.fusion.empty()) options.fusion = ParseFusion(args.fusion);
+  if (args.text_weight) options.text_weight = *args.text_weight;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
   if (!args.documents && (args.pooled || args.passages != 1 || args.neighbors != 0)) {
     return ReportUsageError("--passages, --neighbors and --pooled need --documents");
@@ -370,9 +371,9 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
                   "with --text/--hybrid: the full-text query, if not the QUERY words")
       ->type_name("TEXT");
   cmd->add_option("--fusion", args->fusion,
-                  "with --hybrid: rrf (reciprocal rank fusion), weighted or normalized (both with --text-weight)")
-      ->check(CLI::IsMember({"rrf", "weighted", "normalized"}))
-      ->capture_default_str();
+                  "with --hybrid: rrf (reciprocal rank fusion), weighted or normalized (both with "
+                  "--text-weight); default rrf, for --documents normalized")
+      ->check(CLI::IsMember({"rrf", "weighted", "normalized"}));
   cmd->add_flag("--documents", args->documents,
                 "rank long documents (see ingest) by their best chunk (vector, BM25 or both: "
                 "--ranking) and show the passages");
@@ -381,9 +382,10 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
                   "with --documents: chunks shown before and after each passage (0..8)");
   cmd->add_flag("--pooled", args->pooled,
                 "with --documents: rank by each document's pooled vector instead");
-  cmd->add_option("--text-weight", args->text_weight, "with --fusion weighted or normalized: BM25's weight, 0..1")
-      ->type_name("W")
-      ->capture_default_str();
+  cmd->add_option("--text-weight", args->text_weight,
+                  "with --fusion weighted or normalized: BM25's weight, 0..1 (default 0.5, for "
+                  "--documents 0.8)")
+      ->type_name("W");
   return {cmd, [args, &global] { return RunSearch(*args, global); }};
 }
 
