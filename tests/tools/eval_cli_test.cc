@@ -259,44 +259,60 @@ TEST_F(EvalCliTest, PlainRecordsAreScoredByTheirIds) {
 TEST_F(EvalCliTest, Errors) {
   IngestCorpus("beir");
   IngestCorpus("plain", {"--no-text-index"});
-  // The test set.
-  RunFails({"eval", "-c", "beir", data_, "--split", "nope"}, 1,
-           "qrels/nope.tsv: cannot open the qrels file");
-  WriteFile("set/qrels/short.tsv", "query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc3\n");
-  RunFails({"eval", "-c", "beir", data_, "--split", "short"}, 1,
-           "qrels/short.tsv:3: expected query-id<TAB>corpus-id<TAB>score, got \"q2\tc3\"");
-  WriteFile("set/qrels/score.tsv", "q1\tc1\t1\nq2\tc3\thigh\n");
-  RunFails({"eval", "-c", "beir", data_, "--split", "score"}, 1,
-           "qrels/score.tsv:2: score \"high\" is not an integer");
-  WriteFile("set/qrels/empty_id.tsv", "q1\t\t1\n");
-  RunFails({"eval", "-c", "beir", data_, "--split", "empty_id"}, 1, "qrels/empty_id.tsv:1:");
-  WriteFile("set/qrels/zero.tsv", "q1\tc1\t0\n");
-  RunFails({"eval", "-c", "beir", data_, "--split", "zero"}, 1,
-           "no relevant documents in split \"zero\"");
-  WriteFile("set/qrels/orphans.tsv", "x1\tc1\t1\nx2\tc2\t1\n");
-  RunFails({"eval", "-c", "beir", data_, "--split", "orphans"}, 1,
-           "no query of the qrels is in queries.jsonl");
+  // The test set: qrels/SPLIT.tsv, named with the line at fault.
+  struct BadSplit {
+    std::string split;
+    std::string qrels;  // "" = no such file
+    std::string needle;
+  };
+  const std::vector<BadSplit> splits = {
+      {"nope", "", "qrels/nope.tsv: cannot open the qrels file"},
+      {"short", "query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc3\n",
+       "qrels/short.tsv:3: expected query-id<TAB>corpus-id<TAB>score, got \"q2\tc3\""},
+      {"score", "q1\tc1\t1\nq2\tc3\thigh\n", "qrels/score.tsv:2: score \"high\" is not an integer"},
+      {"empty_id", "q1\t\t1\n", "qrels/empty_id.tsv:1: expected"},
+      {"zero", "q1\tc1\t0\n", "no relevant documents in split \"zero\""},
+      {"orphans", "x1\tc1\t1\nx2\tc2\t1\n", "no query of the qrels is in queries.jsonl"},
+  };
+  for (const BadSplit& b : splits) {
+    if (!b.qrels.empty()) WriteFile("set/qrels/" + b.split + ".tsv", b.qrels);
+    RunFails({"eval", "-c", "beir", data_, "--split", b.split}, 1, b.needle);
+  }
   WriteFile("broken/queries.jsonl", "{\"_id\": \"q1\"}\n");
   WriteFile("broken/qrels/test.tsv", "q1\tc1\t1\n");
-  RunFails({"eval", "-c", "beir", tmp_.Sub("broken")}, 1, "missing \"text\" string");
-  RunFails({"eval", "-c", "beir", tmp_.Sub("missing")}, 1, "cannot open the qrels file");
-
-  // The collection.
-  RunFails({"eval", "-c", "plain", data_, "--ranking", "text"}, 1,
-           "collection \"plain\" has no text index: ranking text needs one");
-  RunFails({"eval", "-c", "plain", data_, "--ranking", "vector", "--ranking", "hybrid"}, 1,
-           "ranking hybrid needs one");
-  RunFails({"eval", "-c", "nope", data_}, 1, "nope");
   RunOk({"create", "-c", "vectors", "--encoder", "none", "--dim", "4"});
-  RunFails({"eval", "-c", "vectors", data_}, 1, "eval needs an encoder");
 
-  // Usage.
-  RunFails({"eval", "-c", "beir", data_, "-k", "0"}, 2, "-k must be 1..1000");
-  RunFails({"eval", "-c", "beir", data_, "--ranking", "bm25"}, 2, "--ranking");
-  RunFails({"eval", "-c", "beir", data_, "--fusion", "max"}, 2, "--fusion");
-  RunFails({"eval", "-c", "beir"}, 2, "DIR");
-  RunFails({"eval", "-c", "beir", data_, "--ranking", "hybrid", "--text-weight", "2"}, 1,
-           "text_weight must be in 0..1");
+  struct Case {
+    std::vector<std::string> args;  // after "eval"
+    int exit_code;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {{"-c", "beir", tmp_.Sub("broken")}, 1, "missing \"text\" string"},
+      {{"-c", "beir", tmp_.Sub("missing")}, 1, "cannot open the qrels file"},
+      // The collection.
+      {{"-c", "plain", data_, "--ranking", "text"},
+       1,
+       "collection \"plain\" has no text index: ranking text needs one"},
+      {{"-c", "plain", data_, "--ranking", "vector", "--ranking", "hybrid"},
+       1,
+       "ranking hybrid needs one"},
+      {{"-c", "nope", data_}, 1, "nope"},
+      {{"-c", "vectors", data_}, 1, "eval needs an encoder"},
+      {{"-c", "beir", data_, "--ranking", "hybrid", "--text-weight", "2"},
+       1,
+       "text_weight must be in 0..1"},
+      // Usage.
+      {{"-c", "beir", data_, "-k", "0"}, 2, "-k must be 1..1000"},
+      {{"-c", "beir", data_, "--ranking", "bm25"}, 2, "--ranking"},
+      {{"-c", "beir", data_, "--fusion", "max"}, 2, "--fusion"},
+      {{"-c", "beir"}, 2, "DIR"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"eval"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    RunFails(args, c.exit_code, c.needle);
+  }
 }
 
 }  // namespace

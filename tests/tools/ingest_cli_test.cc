@@ -628,35 +628,34 @@ TEST_F(IngestRankingTest, SearchDocumentsByEveryRanking) {
 TEST_F(IngestRankingTest, RankingErrors) {
   ASSERT_EQ(Ingest({"docs"})["added"], 4);
   ASSERT_EQ(Ingest({"-c", "plain", "--no-text-index", "docs"})["added"], 4);
-  // Usage errors (exit 2), before any search.
-  for (const auto& flags :
-       std::vector<std::vector<std::string>>{{"--text", "--ranking", "text"},
-                                             {"--hybrid", "--ranking", "vector"},
-                                             {"--text", "--hybrid"}}) {
+  struct Case {
+    std::vector<std::string> flags;  // of search --documents ... QUERY
+    int exit_code;
+    std::string needle;
+  };
+  const std::string one_of = "give one of --text, --hybrid and --ranking";
+  const std::vector<Case> cases = {
+      // Usage errors (exit 2), before any search.
+      {{"--text", "--ranking", "text"}, 2, one_of},
+      {{"--hybrid", "--ranking", "vector"}, 2, one_of},
+      {{"--text", "--hybrid"}, 2, one_of},
+      {{"--ranking", "bm25"}, 2, "--ranking"},
+      {{"--ranking", "hybrid", "--fusion", "max"}, 2, "--fusion"},
+      {{"--ranking", "vector", "--keywords", "quokka"}, 2, "keywords are for full-text ranking"},
+      {{"--ranking", "text", "--min-score", "0.1"}, 2, "vector ranking only"},
+      {{"--ranking", "hybrid", "--fusion", "normalized", "--text-weight", "2"}, 2, "text_weight"},
+      // Runtime errors (exit 1).
+      {{"--ranking", "text", "--pooled"}, 1, "pooled document search ranks by vector similarity"},
+      {{"--ranking", "text", "-c", "plain"}, 1, "has no text index"},
+      {{"--ranking", "hybrid", "-c", "plain"}, 1, "has no text index"},
+      {{"--keywords", "quokka", "-c", "plain"}, 1, "keywords are for full-text ranking"},
+  };
+  for (const Case& c : cases) {
     std::vector<std::string> args = {"search", "--documents"};
-    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
     args.push_back(kQuery);
-    RunFails(args, 2, "give one of --text, --hybrid and --ranking");
+    RunFails(args, c.exit_code, c.needle);
   }
-  RunFails({"search", "--documents", "--ranking", "bm25", kQuery}, 2, "--ranking");
-  RunFails({"search", "--documents", "--ranking", "hybrid", "--fusion", "max", kQuery}, 2,
-           "--fusion");
-  RunFails({"search", "--documents", "--ranking", "vector", "--keywords", "quokka", kQuery}, 2,
-           "keywords are for full-text ranking");
-  RunFails({"search", "--documents", "--ranking", "text", "--min-score", "0.1", kQuery}, 2,
-           "vector ranking only");
-  RunFails({"search", "--documents", "--ranking", "hybrid", "--fusion", "normalized",
-            "--text-weight", "2", kQuery},
-           2, "text_weight");
-  // Runtime errors (exit 1).
-  RunFails({"search", "--documents", "--ranking", "text", "--pooled", kQuery}, 1,
-           "pooled document search ranks by vector similarity only");
-  RunFails({"search", "--documents", "--ranking", "text", "-c", "plain", kQuery}, 1,
-           "has no text index");
-  RunFails({"search", "--documents", "--ranking", "hybrid", "-c", "plain", kQuery}, 1,
-           "has no text index");
-  RunFails({"search", "--documents", "--keywords", "quokka", "-c", "plain", kQuery}, 1,
-           "keywords are for full-text ranking");
   // Pooled search under auto ranks by vector.
   const json pooled = Search("default", {"--pooled"});
   EXPECT_EQ(pooled.size(), 4u) << pooled;
