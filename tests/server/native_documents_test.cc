@@ -1,8 +1,8 @@
 // The native API's long documents (collections/{name}/long_documents: put,
 // get, delete, search) over real loopback connections: outcomes, chunk
 // offsets checked against the chunk records, passages and neighbours,
-// pooled ranking, deletes cascading to chunks, and every refusal leaving the
-// stored data unchanged.
+// pooled ranking, vector / BM25 / hybrid ranking, deletes cascading to
+// chunks, and every refusal leaving the stored data unchanged.
 #include <atomic>
 #include <random>
 #include <set>
@@ -443,6 +443,120 @@ TEST_F(NativeDocumentsTest, RefusalsChangeNothing) {
   EXPECT_EQ(GetDoc("fresh").status, 404);
   EXPECT_EQ(GetDoc("x").status, 404);
   EXPECT_EQ(Call("GET", std::string(kApi) + "/vecs").Json()["documents"], 0);
+}
+
+TEST_F(NativeDocumentsTest, RankingsOfTheSearch) {
+  // "kb" without a text index, "kt" with one, the same documents in both.
+  PutBoth();
+  ASSERT_EQ(Post(kApi, {{"name", "kt"}, {"text_index", true}}).status, 201);
+  const std::string kt = std::string(kApi) + "/kt/long_documents";
+  Reply r = Post(kt, {{"documents", {Doc(kA, text_a_), Doc(kB, text_b_)}}, {"chunk_tokens", 64}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto search_kt = [&](const json& body) { return Post(kt + "/search", body); };
+  auto documents = [](const Reply& reply) {
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return reply.Json()["documents"];
+  };
+  // A sentence of B: its words are B's syllables only.
+  const std::string sentence = SentenceAfter(text_b_, 40);
+
+  // Text: BM25 over the chunks; only documents holding a query word.
+  json text = documents(search_kt({{"text", sentence}, {"ranking", "text"}, {"passages", 2}}));
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text[0]["id"], kB) << text;
+  for (const json& d : text) {
+    EXPECT_EQ(d["text_score"], d["score"]) << d;
+    EXPECT_FALSE(d.contains("vector_score")) << d;
+    EXPECT_EQ(d["passages"][0]["score"], d["score"]) << d;
+  }
+  EXPECT_NE(text[0]["passages"][0]["text"].get<std::string>().find(sentence), std::string::npos);
+  // "keywords" alone are a text query.
+  json keywords =
+      documents(search_kt({{"keywords", sentence}, {"ranking", "text"}, {"passages", 2}}));
+  EXPECT_EQ(keywords, text);
+
+  // Hybrid: both documents (the vectors find every one), with the vector
+  // side's score, and BM25's where it found the document.
+  const json hybrid = documents(search_kt({{"text", sentence}, {"ranking", "hybrid"}}));
+  ASSERT_EQ(hybrid.size(), 2u) << hybrid;
+  EXPECT_EQ(hybrid[0]["id"], kB);
+  EXPECT_EQ(hybrid[0]["text_score"], text[0]["score"]);
+  for (const json& d : hybrid) {
+    EXPECT_TRUE(d.contains("vector_score")) << d;
+    EXPECT_LE(d["score"].get<double>(), 2.0 / 61 + 1e-6) << d;  // RRF, rrf_k 60
+  }
+  // auto (the default) is hybrid on "kt", vector on "kb".
+  EXPECT_EQ(documents(search_kt({{"text", sentence}})), hybrid);
+  EXPECT_EQ(documents(search_kt({{"text", sentence}, {"ranking", "auto"}})), hybrid);
+  const json vector = documents(SearchDocs({{"text", sentence}, {"ranking", "vector"}}));
+  ASSERT_EQ(vector.size(), 2u);
+  EXPECT_EQ(documents(SearchDocs({{"text", sentence}})), vector);
+  EXPECT_EQ(documents(SearchDocs({{"text", sentence}, {"ranking", "auto"}})), vector);
+  for (const json& d : vector) {
+    EXPECT_FALSE(d.contains("vector_score") || d.contains("text_score")) << d;
+  }
+  for (const json& d : hybrid) {
+    for (const json& v : vector) {
+      if (v["id"] == d["id"]) {
+        EXPECT_EQ(v["score"], d["vector_score"]) << d;
+      }
+    }
+  }
+  // Fusion parameters: rrf_k, normalized with the weight on BM25.
+  json rrf1 = documents(search_kt({{"text", sentence}, {"ranking", "hybrid"}, {"rrf_k", 1}}));
+  ASSERT_FALSE(rrf1.empty());
+  EXPECT_GT(rrf1[0]["score"].get<double>(), 2.0 / 61) << rrf1;
+  json normalized = documents(search_kt(
+      {{"text", sentence}, {"ranking", "hybrid"}, {"fusion", "normalized"}, {"text_weight", 1}}));
+  ASSERT_FALSE(normalized.empty());
+  EXPECT_EQ(normalized[0]["id"], kB);
+  EXPECT_EQ(normalized[0]["score"], 1.0) << normalized;
+  // Filters apply to both sides.
+  json filtered = documents(search_kt({{"text", sentence},
+                                       {"ranking", "hybrid"},
+                                       {"filter", "doc[\"id\"] == {id}"},
+                                       {"filter_params", {{"id", kA}}}}));
+  ASSERT_EQ(filtered.size(), 1u) << filtered;
+  EXPECT_EQ(filtered[0]["id"], kA);
+  EXPECT_FALSE(filtered[0].contains("text_score")) << "BM25 finds no word of B in A";
+
+  // Refusals: 400 naming the key or the conflict.
+  struct Case {
+    std::string collection;
+    json body;
+    std::string fragment;
+  };
+  const std::vector<Case> cases = {
+      {"kt",
+       {{"text", "x"}, {"ranking", "bm25"}},
+       "\"ranking\" must be auto, vector, text or hybrid, got \"bm25\""},
+      {"kt", {{"text", "x"}, {"ranking", 1}}, "ranking"},
+      {"kt",
+       {{"text", "x"}, {"ranking", "hybrid"}, {"fusion", "max"}},
+       "\"fusion\" must be rrf, weighted or normalized"},
+      {"kt", {{"text", "x"}, {"ranking", "hybrid"}, {"rrf_k", 0}}, "rrf_k"},
+      {"kt",
+       {{"text", "x"}, {"ranking", "hybrid"}, {"fusion", "normalized"}, {"text_weight", 1.5}},
+       "text_weight"},
+      {"kt", {{"text", "x"}, {"ranking", "hybrid"}, {"text_weight", "x"}}, "text_weight"},
+      {"kt",
+       {{"vector", json::array({1, 2})}, {"ranking", "text"}, {"keywords", "x"}},
+       "ranking \"text\" uses no \"vector\""},
+      {"kt", {{"ranking", "text"}}, "keywords or a query text"},
+      {"kt", {{"ranking", "hybrid"}, {"keywords", "x"}}, "exactly one of \"text\" and \"vector\""},
+      {"kt", {{"text", "x"}, {"ranking", "vector"}, {"keywords", "x"}}, "keywords"},
+      {"kt", {{"text", "x"}, {"ranking", "text"}, {"pooled", true}}, "pooled"},
+      {"kt", {{"text", "x"}, {"ranking", "hybrid"}, {"min_score", 0.1}}, "min_score"},
+      {"kb", {{"text", "x"}, {"ranking", "text"}}, "text index"},
+      {"kb", {{"text", "x"}, {"ranking", "hybrid"}}, "text index"},
+      {"kb", {{"text", "x"}, {"keywords", "x"}}, "keywords"},
+  };
+  for (const Case& c : cases) {
+    r = Post(std::string(kApi) + "/" + c.collection + "/long_documents/search", c.body);
+    EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
+    const std::string message = r.Json()["error"].value("message", "");
+    EXPECT_NE(message.find(c.fragment), std::string::npos) << c.body << " -> " << r.body;
+  }
 }
 
 TEST_F(NativeDocumentsTest, BodyLimitAndConcurrentPuts) {

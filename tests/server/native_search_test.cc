@@ -86,6 +86,19 @@ TEST_F(NativeSearchTest, FullTextAndHybridRanking) {
   ASSERT_FALSE(hits.empty());
   EXPECT_EQ(hits[0]["id"], 2) << hits;  // the one "dog" (BM25 dominates at weight 0.9)
   EXPECT_LE(hits[0]["score"].get<double>(), 1.0 + 1e-6);
+  // Normalised fusion: each side min-max normalised; all the weight on BM25
+  // puts its best first with score 1.
+  r = Search({{"ranking", "hybrid"},
+              {"text", "lazy dogs"},
+              {"keywords", "fox"},
+              {"fusion", "normalized"},
+              {"text_weight", 1},
+              {"k", 5}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  hits = r.Json()["hits"];
+  ASSERT_FALSE(hits.empty());
+  EXPECT_TRUE(hits[0]["id"] == 1 || hits[0]["id"] == 2) << hits;
+  EXPECT_EQ(hits[0]["score"], 1.0) << hits;
   // Vector ranking (the default) carries no component scores.
   r = Search({{"text", "quick fox"}, {"k", 1}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -106,6 +119,11 @@ TEST_F(NativeSearchTest, RankingRequestErrors) {
   };
   const std::vector<Case> cases = {
       {"kb", {{"ranking", "bm25"}, {"text", "fox"}}, "ranking"},
+      // auto is for long-document search only.
+      {"kb", {{"ranking", "auto"}, {"text", "fox"}}, "must be vector, text or hybrid, got"},
+      {"kb",
+       {{"ranking", "hybrid"}, {"text", "fox"}, {"fusion", "minmax"}},
+       "rrf, weighted or normalized"},
       {"kb", {{"ranking", "hybrid"}, {"text", "fox"}, {"fusion", "max"}}, "fusion"},
       {"kb", {{"ranking", "hybrid"}, {"text", "fox"}, {"rrf_k", 0}}, "rrf_k"},
       {"kb",

@@ -279,7 +279,7 @@ TEST_F(CliTest, FullTextAndHybridSearch) {
   EXPECT_EQ(hybrid["hits"][0]["id"], 4);  // first on both lists
   EXPECT_TRUE(hybrid["hits"][0].contains("vector_score"));
   EXPECT_TRUE(hybrid["hits"][0].contains("text_score"));
-  RunFails({"search", "--text", "--hybrid", "x"}, 2, "not both");
+  RunFails({"search", "--text", "--hybrid", "x"}, 2, "give one of --text, --hybrid and --ranking");
   const json narrowed = OneJson(
       RunOk({"search", "--json", "--explain", "--filter", "topic == \"programming\"", "borrow"}));
   ASSERT_EQ(narrowed["hits"].size(), 1u);

@@ -26,32 +26,21 @@
 // runs the binary), and these need nothing else.
 #include "../testing/make_pdf.h"
 #include "../testing/process_util.h"
-#include "../testing/temp_dir.h"
+#include "cli_fixture.h"
 
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kCli = FLASHEMBED_CLI_PATH;
 constexpr const char* kModelDir = FLASHEMBED_MODEL_DIR;
 // Debian's base-files always ships it: 35 kB of ASCII prose.
 constexpr const char* kGpl3 = "/usr/share/common-licenses/GPL-3";
 
 using flashembed::testing::Lines;
+using flashembed::testing::OneJson;
 using flashembed::testing::OpenPty;
 using flashembed::testing::ReadAll;
 using flashembed::testing::RunResult;
-using flashembed::testing::TempDir;
-
-// stdout as exactly one JSON line; anything else fails the test.
-json OneJson(const RunResult& r) {
-  const std::vector<std::string> lines = Lines(r.out);
-  EXPECT_EQ(lines.size(), 1u) << r.out;
-  if (lines.size() != 1) return json();
-  json value = json::parse(lines[0], nullptr, /*allow_exceptions=*/false);
-  EXPECT_FALSE(value.is_discarded()) << "not JSON: " << lines[0];
-  return value;
-}
 
 // The "source" of every error of an ingest summary.
 std::set<std::string> ErrorSources(const json& summary) {
@@ -60,32 +49,8 @@ std::set<std::string> ErrorSources(const json& summary) {
   return out;
 }
 
-class IngestCliTest : public ::testing::Test {
+class IngestCliTest : public flashembed::testing::CliFixture {
  protected:
-  // Runs the tool in the temporary folder with `args` and `input` on stdin;
-  // stdout and stderr go to files (so the tool sees no terminal) unless
-  // `terminal`, which gives it one pseudo-terminal as both (read into `out`).
-  RunResult Run(const std::vector<std::string>& args, const std::string& input = "",
-                bool terminal = false) {
-    std::vector<std::string> argv = {kCli};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return flashembed::testing::RunProgram(tmp_.path(), std::move(argv),
-                                           {.input = input, .terminal = terminal});
-  }
-
-  // Runs and expects exit 0 with an empty stderr.
-  RunResult RunOk(const std::vector<std::string>& args, const std::string& input = "") {
-    return flashembed::testing::ExpectRunOk(Run(args, input));
-  }
-
-  // Runs and expects `exit_code`, nothing on stdout and one stderr line
-  // "flashembed: error: ..." containing `needle`.
-  RunResult RunFails(const std::vector<std::string>& args, int exit_code, const std::string& needle,
-                     const std::string& input = "") {
-    return flashembed::testing::ExpectRunFails(Run(args, input), exit_code, needle,
-                                               /*no_stdout=*/true);
-  }
-
   // `ingest ARGS` with the JSON summary parsed.
   json Ingest(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(), "ingest");
@@ -165,14 +130,6 @@ class IngestCliTest : public ::testing::Test {
     EXPECT_GE(last_end, text.find_last_not_of(" \n") + 1);
   }
 
-  // Writes `content` to `name` under the temporary folder, creating folders.
-  std::string WriteFile(const std::string& name, const std::string& content) {
-    const std::string path = tmp_.Sub(name);
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
   // docs/: six documents in five formats that read well, and three inputs
   // that fail (an empty file, a binary file, a bad JSONL line).
   void WriteMixedFolder() {
@@ -197,8 +154,6 @@ class IngestCliTest : public ::testing::Test {
     WriteFile("docs/empty.txt", "");
     WriteFile("docs/notes/blob.bin", std::string("PK\x03\x04\x14\0\0\0", 8));
   }
-
-  TempDir tmp_;
 };
 
 // --- a folder of mixed formats --------------------------------------------------
@@ -533,6 +488,178 @@ TEST_F(IngestSearchTest, PassagesPooledAndUsageErrors) {
   RunFails({"search", "--pooled", kQuery}, 2, "need --documents");
   RunFails({"search", "--documents", "--passages", "0", kQuery}, 1, "passages must be 1..64");
   RunFails({"search", "--documents", "--neighbors", "9", kQuery}, 1, "neighbors must be 0..8");
+}
+
+// --- rankings of search --documents ---------------------------------------------
+
+// Four short documents: BM25 and the hashing vectors disagree on the query
+// (the rare "quokka" against the repeated "harbor lantern"); bread.txt
+// holds no query word.
+class IngestRankingTest : public IngestCliTest {
+ protected:
+  void SetUp() override {
+    WriteFile("docs/quokka.txt", "A quokka smiled at the harbor.\n");
+    WriteFile("docs/dense.txt", "Harbor lantern. The harbor lantern glows over the harbor.\n");
+    WriteFile("docs/river.txt", "The river runs past the old mill and a lantern.\n");
+    WriteFile("docs/bread.txt", "Sourdough bread needs a lively starter.\n");
+  }
+  // The document hits of `search --documents --json -c C EXTRA... QUERY`.
+  json Search(const std::string& collection, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"search", "--documents", "--json", "-c", collection};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(kQuery);
+    const json out = OneJson(RunOk(args));
+    EXPECT_TRUE(out.contains("documents")) << out;
+    return out["documents"];
+  }
+  static std::vector<std::string> Ids(const json& docs) {
+    std::vector<std::string> out;
+    for (const json& d : docs) out.push_back(d["id"]);
+    return out;
+  }
+  static constexpr const char* kQuery = "quokka harbor lantern";
+};
+
+TEST_F(IngestRankingTest, IngestKeepsATextIndexUnlessTold) {
+  EXPECT_EQ(Ingest({"docs"})["added"], 4);
+  EXPECT_EQ(CollectionStats("default")["text_index"], true);
+  EXPECT_EQ(Ingest({"-c", "plain", "--no-text-index", "docs"})["added"], 4);
+  EXPECT_EQ(CollectionStats("plain")["text_index"], false);
+  // Ingesting into an existing collection keeps its schema.
+  WriteFile("more/extra.txt", "One more document about a harbor.\n");
+  EXPECT_EQ(Ingest({"-c", "plain", "more"})["added"], 1);
+  EXPECT_EQ(CollectionStats("plain")["text_index"], false);
+  // A collection made by create has none unless asked.
+  RunOk({"create", "-c", "made"});
+  EXPECT_EQ(Ingest({"-c", "made", "docs"})["added"], 4);
+  EXPECT_EQ(CollectionStats("made")["text_index"], false);
+  RunOk({"create", "-c", "made_text", "--text-index"});
+  EXPECT_EQ(Ingest({"-c", "made_text", "docs"})["added"], 4);
+  EXPECT_EQ(CollectionStats("made_text")["text_index"], true);
+}
+
+TEST_F(IngestRankingTest, SearchDocumentsByEveryRanking) {
+  ASSERT_EQ(Ingest({"docs"})["added"], 4);
+  ASSERT_EQ(Ingest({"-c", "plain", "--no-text-index", "docs"})["added"], 4);
+
+  // Text: the documents holding a query word, BM25 first, scored by BM25.
+  const json text = Search("default", {"--ranking", "text"});
+  ASSERT_EQ(text.size(), 3u) << text;
+  EXPECT_EQ(text[0]["id"], "quokka.txt") << text;
+  for (size_t i = 0; i < text.size(); ++i) {
+    EXPECT_NE(text[i]["id"], "bread.txt");
+    EXPECT_EQ(text[i]["text_score"], text[i]["score"]) << text[i];
+    EXPECT_FALSE(text[i].contains("vector_score")) << text[i];
+    EXPECT_EQ(text[i]["passages"][0]["score"], text[i]["score"]) << text[i];
+    if (i > 0) {
+      EXPECT_GE(text[i - 1]["score"].get<double>(), text[i]["score"].get<double>());
+    }
+  }
+  EXPECT_EQ(Search("default", {"--text"}), text);  // --text is --ranking text
+
+  // Vector: every document, no component scores; not BM25's order.
+  const json vector = Search("default", {"--ranking", "vector"});
+  ASSERT_EQ(vector.size(), 4u) << vector;
+  EXPECT_EQ(vector[0]["id"], "dense.txt") << vector;
+  for (const json& d : vector) {
+    EXPECT_FALSE(d.contains("vector_score") || d.contains("text_score")) << d;
+  }
+  EXPECT_EQ(Search("plain", {"--ranking", "vector"}), vector);
+
+  // Hybrid (RRF): every document with its vector score; a text score where
+  // BM25 found it; at most 2 / (60 + 1).
+  const json hybrid = Search("default", {"--ranking", "hybrid"});
+  ASSERT_EQ(hybrid.size(), 4u) << hybrid;
+  for (const json& d : hybrid) {
+    EXPECT_TRUE(d.contains("vector_score")) << d;
+    EXPECT_EQ(d.contains("text_score"), d["id"] != "bread.txt") << d;
+    EXPECT_LE(d["score"].get<double>(), 2.0 / 61 + 1e-6) << d;
+    for (const json& v : vector) {
+      if (v["id"] == d["id"]) {
+        EXPECT_EQ(v["score"], d["vector_score"]) << d;
+      }
+    }
+    for (const json& t : text) {
+      if (t["id"] == d["id"]) {
+        EXPECT_EQ(t["score"], d["text_score"]) << d;
+      }
+    }
+  }
+  EXPECT_EQ(hybrid.back()["id"], "bread.txt");
+  EXPECT_EQ(Search("default", {"--hybrid"}), hybrid);
+  // The default (auto) is hybrid on a collection with a text index, vector
+  // on one without.
+  EXPECT_EQ(Search("default", {}), hybrid);
+  EXPECT_EQ(Search("default", {"--ranking", "auto"}), hybrid);
+  EXPECT_EQ(Search("plain", {}), vector);
+
+  // Normalised fusion at the ends of the weight: one side's order.
+  const json by_text =
+      Search("default", {"--ranking", "hybrid", "--fusion", "normalized", "--text-weight", "1"});
+  ASSERT_EQ(by_text.size(), 4u);
+  EXPECT_EQ(by_text[0]["id"], text[0]["id"]);
+  EXPECT_EQ(by_text[0]["score"], 1.0);
+  const json by_vector =
+      Search("default", {"--ranking", "hybrid", "--fusion", "normalized", "--text-weight", "0"});
+  EXPECT_EQ(Ids(by_vector), Ids(vector));
+  EXPECT_EQ(by_vector[0]["score"], 1.0);
+
+  // Keywords for BM25, the query for the vectors.
+  const json keywords =
+      Search("default", {"--ranking", "text", "--keywords", "sourdough", "--passages", "2"});
+  ASSERT_EQ(keywords.size(), 1u) << keywords;
+  EXPECT_EQ(keywords[0]["id"], "bread.txt");
+  // The human output ranks the same way.
+  const std::vector<std::string> lines =
+      Lines(RunOk({"search", "--documents", "--ranking", "text", kQuery}).out);
+  ASSERT_EQ(lines.size(), 6u) << "three documents, one passage each";
+  EXPECT_EQ(lines[0].rfind("1. ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("quokka.txt"), std::string::npos) << lines[0];
+  // Plain (chunk) search ranks by vector by default, and by BM25 when asked.
+  const json chunks = OneJson(RunOk({"search", "--json", "--ranking", "text", kQuery}));
+  ASSERT_EQ(chunks["hits"].size(), 3u) << chunks;
+  EXPECT_EQ(chunks["hits"][0]["id"], "quokka.txt#0");
+  EXPECT_TRUE(chunks["hits"][0].contains("text_score"));
+  const json chunks_auto = OneJson(RunOk({"search", "--json", kQuery}));
+  EXPECT_EQ(chunks_auto["hits"].size(), 4u) << chunks_auto;
+  EXPECT_FALSE(chunks_auto["hits"][0].contains("text_score"));
+}
+
+TEST_F(IngestRankingTest, RankingErrors) {
+  ASSERT_EQ(Ingest({"docs"})["added"], 4);
+  ASSERT_EQ(Ingest({"-c", "plain", "--no-text-index", "docs"})["added"], 4);
+  struct Case {
+    std::vector<std::string> flags;  // of search --documents ... QUERY
+    int exit_code;
+    std::string needle;
+  };
+  const std::string one_of = "give one of --text, --hybrid and --ranking";
+  const std::vector<Case> cases = {
+      // Usage errors (exit 2), before any search.
+      {{"--text", "--ranking", "text"}, 2, one_of},
+      {{"--hybrid", "--ranking", "vector"}, 2, one_of},
+      {{"--text", "--hybrid"}, 2, one_of},
+      {{"--ranking", "bm25"}, 2, "--ranking"},
+      {{"--ranking", "hybrid", "--fusion", "max"}, 2, "--fusion"},
+      {{"--ranking", "vector", "--keywords", "quokka"}, 2, "keywords are for full-text ranking"},
+      {{"--ranking", "text", "--min-score", "0.1"}, 2, "vector ranking only"},
+      {{"--ranking", "hybrid", "--fusion", "normalized", "--text-weight", "2"}, 2, "text_weight"},
+      // Runtime errors (exit 1).
+      {{"--ranking", "text", "--pooled"}, 1, "pooled document search ranks by vector similarity"},
+      {{"--ranking", "text", "-c", "plain"}, 1, "has no text index"},
+      {{"--ranking", "hybrid", "-c", "plain"}, 1, "has no text index"},
+      {{"--keywords", "quokka", "-c", "plain"}, 1, "keywords are for full-text ranking"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"search", "--documents"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    args.push_back(kQuery);
+    RunFails(args, c.exit_code, c.needle);
+  }
+  // Pooled search under auto ranks by vector.
+  const json pooled = Search("default", {"--pooled"});
+  EXPECT_EQ(pooled.size(), 4u) << pooled;
+  EXPECT_FALSE(pooled[0].contains("text_score")) << pooled;
 }
 
 // --- get --document ---------------------------------------------------------------
