@@ -214,14 +214,15 @@ struct DocList {
 };
 
 // Ranking::kAuto for document search: hybrid when the collection keeps a
-// text index and there are words to match (a text query, or keywords), no
-// score range and not pooled; else by vector.
+// text index and there are words for BM25 to match (in the keywords, else
+// the query text), no score range and not pooled; else by vector (so "!!!"
+// still finds what its vector is near).
 Ranking DocumentRanking(const DocumentSearchOptions& options, const Query& query,
                         bool has_text_index) {
   const SearchOptions& s = options.search;
   if (s.ranking != Ranking::kAuto) return s.ranking;
   if (has_text_index && !options.pooled && !s.min_score && !s.max_score &&
-      (!query.text.empty() || !s.keywords.empty())) {
+      !AnalyzeText(s.keywords.empty() ? query.text : s.keywords).empty()) {
     return Ranking::kHybrid;
   }
   return Ranking::kVector;

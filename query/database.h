@@ -265,9 +265,9 @@ enum class Ranking {
   kText,    // BM25 over the documents' texts (needs CollectionSchema::text_index)
   kHybrid,  // both, fused (SearchOptions::fusion)
   // The collection's best: for SearchDocuments (where it is the default),
-  // kHybrid when the collection keeps a text index and there are words to
-  // match (a text query, or keywords), not pooled and no min/max_score; else
-  // kVector. Search ranks by vector.
+  // kHybrid when the collection keeps a text index and there are words for
+  // BM25 to match (in the keywords, else the query text), not pooled and no
+  // min/max_score; else kVector. Search ranks by vector.
   kAuto,
 };
 enum class Fusion {

@@ -140,6 +140,12 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
                              "creates (use another -c)",
                          kExitRuntimeError);
     }
+    if (args.no_text_index && info->schema.text_index) {
+      return ReportError("collection \"" + global.collection +
+                             "\" keeps a text index; --no-text-index applies to a collection "
+                             "ingest creates (use another -c)",
+                         kExitRuntimeError);
+    }
   } else if (existing.status().code() == StatusCode::kNotFound) {
     CollectionSchema schema;
     schema.encoder = wanted.empty() ? "hash" : wanted;

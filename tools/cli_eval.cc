@@ -187,27 +187,33 @@ int RunEval(const EvalArgs& args, const GlobalOptions& global) {
     }
   }
 
-  // Relevant documents the collection does not hold (counted, not fatal:
-  // they still count as missed).
+  std::vector<std::pair<std::string, std::string>> queries(texts->begin(), texts->end());
+  if (args.limit > 0 && queries.size() > args.limit) queries.resize(args.limit);
+  // Relevant documents of the scored queries that the collection does not
+  // hold (counted, not fatal: they count as missed).
   std::set<std::string> wanted;
-  for (const auto& [q, rel] : *qrels) {
-    if (texts->contains(q)) {
-      for (const auto& [d, score] : rel) wanted.insert(d);
-    }
+  for (const auto& [q, text] : queries) {
+    for (const auto& [d, score] : qrels->at(q)) wanted.insert(d);
   }
   size_t absent = 0;
-  if (by_document) {
-    for (const std::string& d : wanted) {
-      Result<DocumentInfo> doc = (*collection)->GetDocument(d, /*with_vector=*/false);
-      if (!doc.ok()) {
-        if (!doc.status().IsNotFound()) return ReportError(doc.status());
-        ++absent;
+  for (const std::string& d : wanted) {
+    Status status;
+    if (by_document) {
+      status = (*collection)->GetDocument(d, /*with_vector=*/false).status();
+    } else {
+      // A string id, or an integer one written in digits.
+      status = (*collection)->Get(Id(d)).status();
+      Result<Id> number = ParseIdArgument(d, /*as_string=*/false);
+      if (status.IsNotFound() && number.ok() && !number->is_string()) {
+        status = (*collection)->Get(*number).status();
       }
+    }
+    if (!status.ok()) {
+      if (!status.IsNotFound()) return ReportError(status);
+      ++absent;
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> queries(texts->begin(), texts->end());
-  if (args.limit > 0 && queries.size() > args.limit) queries.resize(args.limit);
   const size_t depth = std::max<size_t>(args.k, 10);
   json results = json::array();
   std::vector<std::vector<std::string>> table = {

@@ -452,7 +452,8 @@ TEST_F(DocumentSearchTest, HybridFusesTheTwoDocumentRankings) {
   ExpectSameHits(
       all,
       Hybrid(Chunks(*kb_, Ranking::kVector, Query::Text("harbor lantern")),
-             Chunks(*kb_, Ranking::kText, Query::Text("harbor lantern"), "quokka"), {}, 5, 2),
+             Chunks(*kb_, Ranking::kText, Query::Text("harbor lantern"), "quokka"),
+             {.fusion = Fusion::kNormalized, .text_weight = 0.8f}, 5, 2),  // the defaults
       "hybrid with keywords");
 
   // The search's strategy is reported.
@@ -530,6 +531,16 @@ TEST_F(DocumentSearchTest, AutoIsHybridWithATextIndexAndATextQuery) {
   o.search.ranking = Ranking::kHybrid;
   ASSERT_OK_AND_ASSIGN(auto hybrid, kb_->SearchDocuments(o, Query::Text("harbor lantern")));
   ExpectSameHits(automatic, hybrid, "auto with keywords");
+
+  // A text without words BM25 can match: by vector, not an error.
+  o = {};
+  ASSERT_OK_AND_ASSIGN(automatic, kb_->SearchDocuments(o, Query::Text("!!!")));
+  o.search.ranking = Ranking::kVector;
+  ASSERT_OK_AND_ASSIGN(vector, kb_->SearchDocuments(o, Query::Text("!!!")));
+  ExpectSameHits(automatic, vector, "auto with no words to match");
+  EXPECT_FALSE(automatic.empty());
+  o.search.ranking = Ranking::kHybrid;
+  EXPECT_FALSE(kb_->SearchDocuments(o, Query::Text("!!!")).ok()) << "hybrid asked for explicitly";
 }
 
 TEST_F(DocumentSearchTest, FilterAppliesToBothSides) {
@@ -555,7 +566,7 @@ TEST_F(DocumentSearchTest, FilterAppliesToBothSides) {
       o.search.filter = filter;
       o.passages = 2;
       ASSERT_OK_AND_ASSIGN(auto hits, kb_->SearchDocuments(o, Query::Text(kQuery)));
-      const FusionSpec spec{.fusion = fusion};
+      const FusionSpec spec{.fusion = fusion, .text_weight = o.search.text_weight};
       ExpectSameHits(hits,
                      ranking == Ranking::kHybrid
                          ? Hybrid(vec, text, spec, 3, 2)

@@ -175,6 +175,7 @@ TEST_F(EvalCliTest, TextRankingScoresAsComputedByHand) {
   // --limit: the first queries by id (q1).
   out = Eval("beir", {"--ranking", "text", "--limit", "1"});
   EXPECT_EQ(out["queries"], 1);
+  EXPECT_EQ(out["relevant_not_in_collection"], 0) << "only the scored queries' documents count";
   EXPECT_DOUBLE_EQ(out["results"][0]["recall@10"].get<double>(), 1.0);
 }
 
@@ -250,6 +251,7 @@ TEST_F(EvalCliTest, PlainRecordsAreScoredByTheirIds) {
   const json out = Eval("records", {"--ranking", "text"});
   EXPECT_EQ(out["searched"], "records");
   EXPECT_EQ(out["queries"], 5);
+  EXPECT_EQ(out["relevant_not_in_collection"], 2) << "c2 and c9 are no record";
   const json& text = out["results"][0];
   EXPECT_NEAR(text["recall@10"].get<double>(), kRecall10, 1e-9) << text;
   EXPECT_NEAR(text["mrr@10"].get<double>(), kMrr, 1e-9) << text;

@@ -536,6 +536,10 @@ TEST_F(IngestRankingTest, IngestKeepsATextIndexUnlessTold) {
   RunOk({"create", "-c", "made_text", "--text-index"});
   EXPECT_EQ(Ingest({"-c", "made_text", "docs"})["added"], 4);
   EXPECT_EQ(CollectionStats("made_text")["text_index"], true);
+  // --no-text-index cannot take an existing collection's index away.
+  RunFails({"ingest", "-c", "made_text", "--no-text-index", "more"}, 1,
+           "keeps a text index; --no-text-index applies to a collection ingest creates");
+  EXPECT_EQ(CollectionStats("made_text")["text_index"], true);
 }
 
 TEST_F(IngestRankingTest, SearchDocumentsByEveryRanking) {
@@ -566,14 +570,16 @@ TEST_F(IngestRankingTest, SearchDocumentsByEveryRanking) {
   }
   EXPECT_EQ(Search("plain", {"--ranking", "vector"}), vector);
 
-  // Hybrid (RRF): every document with its vector score; a text score where
-  // BM25 found it; at most 2 / (60 + 1).
+  // Hybrid (document search's default fusion: normalized, BM25 weighted
+  // 0.8): every document with its vector score; a text score where BM25
+  // found it; the fused score in [0, 1].
   const json hybrid = Search("default", {"--ranking", "hybrid"});
   ASSERT_EQ(hybrid.size(), 4u) << hybrid;
   for (const json& d : hybrid) {
     EXPECT_TRUE(d.contains("vector_score")) << d;
     EXPECT_EQ(d.contains("text_score"), d["id"] != "bread.txt") << d;
-    EXPECT_LE(d["score"].get<double>(), 2.0 / 61 + 1e-6) << d;
+    EXPECT_LE(d["score"].get<double>(), 1.0 + 1e-6) << d;
+    EXPECT_GE(d["score"].get<double>(), 0.0) << d;
     for (const json& v : vector) {
       if (v["id"] == d["id"]) {
         EXPECT_EQ(v["score"], d["vector_score"]) << d;
