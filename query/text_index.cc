@@ -144,12 +144,12 @@ TextIndex::~TextIndex() { ReleaseCache(); }
 
 Status TextIndex::Load() {
   auto bytes = store_->Get(storage::Cf::kPostings, storage::TextStatsKey(cid_));
-  if (bytes.status().IsNotFound()) {
-    stats_ = TextStats();
-    return Status::OK();
+  TextStats stats;  // zero for a new collection
+  if (bytes.ok()) {
+    FE_ASSIGN_OR_RETURN(stats, storage::DecodeTextStats(*bytes));
+  } else if (!bytes.status().IsNotFound()) {
+    return bytes.status();
   }
-  if (!bytes.ok()) return bytes.status();
-  FE_ASSIGN_OR_RETURN(TextStats stats, storage::DecodeTextStats(*bytes));
   std::lock_guard<std::mutex> lock(mu_);
   stats_ = stats;
   return Status::OK();
@@ -315,18 +315,29 @@ class TopHits {
   }
 
  private:
-  static bool Better(const TextHit& a, const TextHit& b) {
-    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-  }
+  // A type rather than a function, so the heap algorithms inline it.
+  struct IsBetter {
+    bool operator()(const TextHit& a, const TextHit& b) const {
+      return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+    }
+  };
+  static constexpr IsBetter Better{};
   // Out of line, so that Offer's one comparison is inlined in the loops.
   [[gnu::noinline]] void Push(const TextHit& hit) {
     heap_.push_back(hit);
     std::push_heap(heap_.begin(), heap_.end(), Better);
   }
+  // `hit` replaces the worst (the top), sifted down to its place.
   [[gnu::noinline]] void Replace(const TextHit& hit) {
-    std::pop_heap(heap_.begin(), heap_.end(), Better);
-    heap_.back() = hit;
-    std::push_heap(heap_.begin(), heap_.end(), Better);
+    const size_t n = heap_.size();
+    size_t i = 0;
+    for (size_t child = 1; child < n; child = 2 * i + 1) {
+      if (child + 1 < n && Better(heap_[child], heap_[child + 1])) ++child;  // the worse child
+      if (!Better(hit, heap_[child])) break;
+      heap_[i] = heap_[child];
+      i = child;
+    }
+    heap_[i] = hit;
   }
   const size_t k_;
   std::vector<TextHit> heap_;
