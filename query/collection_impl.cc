@@ -121,6 +121,7 @@ Result<CollectionInfo> CollectionImpl::Describe() const {
   info.encoder_spec = record_.encoder_spec;
   info.count = live_count_.load();
   info.created_unix_ms = record_.created_unix_ms;
+  if (text_index_) info.text_cache_bytes = text_index_->cached_bytes();
   return info;
 }
 

@@ -25,6 +25,7 @@ namespace flashembed::query {
 
 struct FilterRows;                     // query/filter_rows.h
 class TextIndex;                       // query/text_index.h
+class PostingCache;                    // query/posting_cache.h
 class FieldStore;                      // query/field_store.h
 struct PreparedFilter;                 // query/filter_rows.h
 using TextStats = storage::TextStats;  // as query/text_index.h names it
@@ -49,10 +50,11 @@ class CollectionImpl final : public Collection,
   // Opens a stored collection: loads its index from the snapshot plus the
   // oplog, or rebuilds it from the stored vectors when there is no usable
   // snapshot. With `is_new`, reads nothing and starts empty (the caller
-  // writes the catalog records once this succeeded).
-  static Result<std::shared_ptr<CollectionImpl>> Open(storage::Store* store,
-                                                      const storage::CollectionRecord& record,
-                                                      const Options& options, bool is_new);
+  // writes the catalog records once this succeeded). A text index reads its
+  // posting lists through `posting_cache` (the database's; may be null).
+  static Result<std::shared_ptr<CollectionImpl>> Open(
+      storage::Store* store, const storage::CollectionRecord& record, const Options& options,
+      bool is_new, std::shared_ptr<PostingCache> posting_cache = nullptr);
 
   const std::string& name() const override { return record_.name; }
   Result<CollectionInfo> Describe() const override;

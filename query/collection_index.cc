@@ -79,7 +79,7 @@ Result<std::unique_ptr<index::VectorIndex>> LoadIndexFor(const storage::Collecti
 
 Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     storage::Store* store, const storage::CollectionRecord& record, const Options& options,
-    bool is_new) {
+    bool is_new, std::shared_ptr<PostingCache> posting_cache) {
   std::unique_ptr<encoders::TextEncoder> encoder;
   if (!record.encoder_spec.empty()) {
     auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
@@ -102,7 +102,7 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(store, record, options, std::move(encoder)));
   std::lock_guard<std::mutex> lock(c->write_mu_);
   if (record.text_index) {
-    c->text_index_ = std::make_unique<TextIndex>(store, record.cid);
+    c->text_index_ = std::make_unique<TextIndex>(store, record.cid, std::move(posting_cache));
     if (!is_new) FE_RETURN_IF_ERROR(c->text_index_->Load());
   }
   if (!record.indexed_fields.empty()) {
@@ -246,6 +246,7 @@ Status CollectionImpl::Close() {
   state_flag_ = State::kClosed;
   index_.reset();
   rows_.reset();
+  if (text_index_) text_index_->ReleaseCache();
   return s;
 }
 
@@ -272,6 +273,7 @@ Status CollectionImpl::Drop() {
   state_flag_ = State::kDropped;
   index_.reset();
   rows_.reset();
+  if (text_index_) text_index_->ReleaseCache();
   return Status::OK();
 }
 

@@ -14,6 +14,7 @@
 #include "index/hnsw_index.h"
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
+#include "query/posting_cache.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -337,7 +338,10 @@ std::string Difference(const storage::CollectionRecord& stored,
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(const Options& options, std::unique_ptr<storage::Store> store)
-      : options_(options), read_only_(store->read_only()), store_(std::move(store)) {}
+      : options_(options),
+        read_only_(store->read_only()),
+        posting_cache_(std::make_shared<PostingCache>(options.text_cache_bytes)),
+        store_(std::move(store)) {}
   ~DatabaseImpl() override { Close().IgnoreError(); }
 
   Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
@@ -494,7 +498,7 @@ class DatabaseImpl final : public Database {
     if (!bytes.ok()) return bytes.status();
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
     FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
-                                                     /*is_new=*/false));
+                                                     /*is_new=*/false, posting_cache_));
     open_.emplace(name, c);
     return c;
   }
@@ -516,7 +520,7 @@ class DatabaseImpl final : public Database {
                                  .count();
     // Everything that can fail comes before the catalog write.
     FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
-                                                     /*is_new=*/true));
+                                                     /*is_new=*/true, posting_cache_));
     storage::WriteBatch batch;
     batch.Put(storage::Cf::kCatalog, storage::CollectionKey(record.name),
               storage::EncodeCollection(record));
@@ -531,6 +535,8 @@ class DatabaseImpl final : public Database {
 
   const Options options_;
   const bool read_only_;
+  // The BM25 posting lists of every collection (Options::text_cache_bytes).
+  const std::shared_ptr<PostingCache> posting_cache_;
   std::string path_;
   std::mutex mu_;                          // guards the catalog, open_ and store_ lifetime
   std::unique_ptr<storage::Store> store_;  // null once closed

@@ -167,6 +167,9 @@ struct CollectionInfo {
   uint64_t count = 0;        // live documents (records; a long document's chunks count each)
   uint64_t documents = 0;    // long documents stored with PutDocuments / an ingest
   int64_t created_unix_ms = 0;
+  // Bytes of the collection's BM25 posting lists held in memory (see
+  // Options::text_cache_bytes); 0 without a text index or before a search.
+  uint64_t text_cache_bytes = 0;
 };
 
 // ---- Limits on input, the same at every entry point ------------------------
@@ -782,6 +785,15 @@ struct Options {
   bool read_only_if_unwritable = false;
   // RocksDB block cache in bytes. Not persisted.
   size_t block_cache_bytes = 128u << 20;
+  // Memory for BM25 posting lists decoded from storage, in bytes, shared by
+  // every collection with a text index (CollectionSchema::text_index):
+  // full-text and hybrid searches read a query term's postings from storage
+  // once and then from memory until a write changes that term (results are
+  // the same either way). Least recently used terms go first; a term's list
+  // costs about 20 bytes per document holding it (CollectionInfo::
+  // text_cache_bytes says what a collection holds). 0 = no cache: every
+  // search reads its terms' postings from storage. Not persisted.
+  size_t text_cache_bytes = 64u << 20;
   // Write an index snapshot once this many index operations (an add or a
   // delete is one, an upsert of an existing id two) were logged since the
   // last one and they are at least a quarter of the collection's size (so a

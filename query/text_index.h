@@ -19,6 +19,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,31 +47,62 @@ struct TextHit {
   float score = 0;  // BM25, higher is better
 };
 
+class PostingCache;  // query/posting_cache.h
+struct PostingList;  // query/posting_cache.h
+
 // One collection's postings. The Append* functions only add to a batch;
 // the caller writes it and then calls set_stats with the stats it passed.
-// Thread-safety: const methods may run concurrently; the rest are called
-// under the collection's write lock.
+//
+// Posting lists are read through `cache` (a database's PostingCache; none
+// when null): a search reads the lists it does not find there from one read
+// view of the store and keeps them. Every write goes through the Append*
+// functions and then set_stats, which erases the terms the write changed.
+// From the first Append* call of a write until its set_stats, searches
+// neither use nor fill the cache (they read everything from the store as
+// without one), so a search sees every write acknowledged before it began
+// and one point in time; a write that fails (no set_stats) leaves the cache
+// unused until the next write succeeds. Scores do not depend on the cache:
+// the same lists give the same floats in the same order.
+//
+// Thread-safety: const methods may run concurrently with each other and
+// with the rest, which are called under the collection's write lock.
 class TextIndex {
  public:
-  TextIndex(storage::Store* store, uint32_t cid) : store_(store), cid_(cid) {}
+  TextIndex(storage::Store* store, uint32_t cid, std::shared_ptr<PostingCache> cache = nullptr);
+  ~TextIndex();
+  TextIndex(const TextIndex&) = delete;
+  TextIndex& operator=(const TextIndex&) = delete;
 
   // Reads the stored statistics (zero for a new collection).
   Status Load();
 
   const TextStats& stats() const { return stats_; }
-  void set_stats(const TextStats& stats) { stats_ = stats; }
+  // After the write that the Append* calls since the last set_stats
+  // prepared is durable: its statistics, and its terms leave the cache.
+  void set_stats(const TextStats& stats);
 
   // Adds the postings of document `slot` with `text` to `batch`, updating
   // `stats`. Returns the number of terms.
   size_t AppendAdd(uint64_t slot, std::string_view text, storage::WriteBatch* batch,
-                   TextStats* stats) const;
+                   TextStats* stats);
   // Removes them (text as it was added).
   void AppendRemove(uint64_t slot, std::string_view text, storage::WriteBatch* batch,
-                    TextStats* stats) const;
+                    TextStats* stats);
   // Writes `stats` into `batch`.
-  void AppendStats(const TextStats& stats, storage::WriteBatch* batch) const;
+  void AppendStats(const TextStats& stats, storage::WriteBatch* batch);
   // Deletes every posting of the collection (drop).
   static void AppendDropAll(uint32_t cid, storage::WriteBatch* batch);
+
+  // Drops this collection's lists from the cache and stops caching (the
+  // collection was closed or dropped).
+  void ReleaseCache();
+  // Bytes of this collection's lists in the cache.
+  size_t cached_bytes() const;
+  // Tests only, before any search: `hook` runs in every search about to put
+  // what it read or computed into the cache, just before.
+  void SetBeforeCachingHookForTesting(std::function<void()> hook) {
+    before_caching_ = std::move(hook);
+  }
 
   // The k best documents for `query` by BM25, best first, among those
   // `admit` accepts (all when it is empty); documents matching no query
@@ -77,9 +111,34 @@ class TextIndex {
                                       const std::function<bool(uint64_t)>& admit) const;
 
  private:
+  // A write began (from its first Append* call): the cache is off until
+  // set_stats.
+  void BeginWrite();
+  // `term`'s postings as of `view`.
+  Status ReadPostings(std::string_view term, const storage::ReadView& view,
+                      PostingList* list) const;
+
   storage::Store* const store_;
   const uint32_t cid_;
+  const std::shared_ptr<PostingCache> cache_;
+  const uint64_t owner_;  // this index's key in cache_ (0 without one)
+  // The statistics as written; read by the writer (under the collection's
+  // write lock) and, under mu_, by searches.
   TextStats stats_;
+  // Writer only: a write is in progress (BeginWrite ran), and its terms.
+  bool writing_ = false;
+  std::set<std::string> written_terms_;
+
+  std::function<void()> before_caching_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_: set from a write's first Append* call to its set_stats
+  // (or for good by ReleaseCache); while set, searches bypass the cache.
+  bool bypass_ = false;
+  bool released_ = false;
+  // Guarded by mu_: advanced when a write begins; a search stores what it
+  // read only if no write began since it took its read view.
+  uint64_t generation_ = 0;
 };
 
 }  // namespace flashembed::query

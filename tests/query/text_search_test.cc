@@ -1,13 +1,18 @@
 // Full-text (BM25) and hybrid search: the analysis, BM25 scores against a
 // from-scratch oracle over the same documents, postings kept in step with
-// adds, upserts, deletes, drop and reopen, filters, fusion, and errors.
+// adds, upserts, deletes, drop and reopen, filters, fusion, and errors; the
+// posting cache (Options::text_cache_bytes) against searches without it,
+// under concurrent writes, and within its budget.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <thread>
 
 #include "query/database.h"
 #include "query/text_index.h"
@@ -250,6 +255,332 @@ TEST(TextSearch, ErrorsNameTheProblem) {
   // GetOrCreate with a different text_index setting names it.
   auto mismatch = f.db->GetOrCreateCollection("plain", CollectionSchema{.text_index = true});
   EXPECT_NE(mismatch.status().message().find("text_index"), std::string::npos);
+}
+
+// ---- the posting cache ------------------------------------------------------
+
+// Two databases given the same writes: `cached` keeps posting lists in
+// memory (with `cache_bytes`), `plain` reads them from storage on every
+// search. Every search must give the same hits with bit-identical scores.
+struct TwinFixture {
+  TempDir dir;
+  size_t cache_bytes = Options{}.text_cache_bytes;
+  CollectionSchema schema{.text_index = true};
+  std::unique_ptr<Database> cached_db, plain_db;
+  std::shared_ptr<Collection> cached, plain;
+
+  static std::unique_ptr<Database> OpenDb(const std::string& path, size_t cache_bytes) {
+    auto db = Database::Open({.text_cache_bytes = cache_bytes}, path);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? std::move(db).value() : nullptr;
+  }
+  std::shared_ptr<Collection> Get(Database& db) const {
+    auto c = db.GetOrCreateCollection("t", schema);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : nullptr;
+  }
+  void Open() {
+    cached_db = OpenDb(dir.Sub("cached"), cache_bytes);
+    plain_db = OpenDb(dir.Sub("plain"), 0);
+    ASSERT_TRUE(cached_db && plain_db);
+    cached = Get(*cached_db);
+    plain = Get(*plain_db);
+    ASSERT_TRUE(cached && plain);
+  }
+  void ReopenCached() {
+    cached.reset();
+    ASSERT_OK(cached_db->Close());
+    cached_db = OpenDb(dir.Sub("cached"), cache_bytes);
+    ASSERT_TRUE(cached_db);
+    cached = Get(*cached_db);
+    ASSERT_TRUE(cached);
+  }
+  // Applies `write` to both collections; both must agree on the outcome.
+  template <typename Write>
+  void Both(Write write) {
+    const Status a = write(*cached);
+    const Status b = write(*plain);
+    EXPECT_EQ(a.code(), b.code()) << a << " / " << b;
+  }
+  void ExpectSame(const std::string& q, size_t k = 50, const std::string& filter = "") {
+    const SearchOptions o{.k = k, .filter = filter, .ranking = Ranking::kText};
+    auto a = cached->Search(o, Query::Text(q));
+    auto b = plain->Search(o, Query::Text(q));
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " / " << b.status();
+    ASSERT_EQ(a->size(), b->size()) << q;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].id, (*b)[i].id) << q << " rank " << i;
+      EXPECT_EQ((*a)[i].score, (*b)[i].score) << q << " rank " << i;  // bit-identical
+      EXPECT_EQ((*a)[i].text, (*b)[i].text) << q << " rank " << i;
+    }
+  }
+  void ExpectSameDocuments(const std::string& q) {
+    DocumentSearchOptions o;
+    o.search.k = 20;
+    o.search.ranking = Ranking::kText;
+    o.passages = 3;
+    auto a = cached->SearchDocuments(o, Query::Text(q));
+    auto b = plain->SearchDocuments(o, Query::Text(q));
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " / " << b.status();
+    ASSERT_EQ(a->size(), b->size()) << q;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].id, (*b)[i].id) << q << " rank " << i;
+      EXPECT_EQ((*a)[i].score, (*b)[i].score) << q << " rank " << i;
+      ASSERT_EQ((*a)[i].passages.size(), (*b)[i].passages.size());
+      for (size_t p = 0; p < (*a)[i].passages.size(); ++p) {
+        EXPECT_EQ((*a)[i].passages[p].ordinal, (*b)[i].passages[p].ordinal);
+        EXPECT_EQ((*a)[i].passages[p].score, (*b)[i].passages[p].score);
+      }
+    }
+  }
+};
+
+const char* const kCacheWords[] = {"river",  "mountain", "quantum", "bread", "engine",
+                                   "garden", "photon",   "valley",  "yeast", "piston",
+                                   "the",    "a",        "of",      "北京",  "大学",
+                                   "zebra",  "lantern",  "copper",  "orbit", "moss"};
+constexpr size_t kCacheWordCount = std::size(kCacheWords);
+const std::vector<std::string> kCacheQueries = {"river",
+                                                "quantum photon",
+                                                "the bread of the valley",
+                                                "北京大学",
+                                                "zebra lantern copper",
+                                                "orbit moss orbit",
+                                                "a",
+                                                "engine piston garden yeast mountain"};
+
+std::vector<Document> RandomDocs(std::mt19937& rng, int first, int count, int vocabulary) {
+  std::vector<Document> docs;
+  for (int i = first; i < first + count; ++i) {
+    std::string text;
+    const int words = 1 + static_cast<int>(rng() % 25);
+    for (int w = 0; w < words; ++w) text += std::string(kCacheWords[rng() % vocabulary]) + " ";
+    docs.push_back({.id = i, .text = text, .metadata = "{\"n\":" + std::to_string(i) + "}"});
+  }
+  return docs;
+}
+
+TEST(TextSearchCache, SameResultsAsWithoutThroughWritesReopenAndDrop) {
+  TwinFixture f;
+  f.Open();
+  std::mt19937 rng(11);
+  auto search_all = [&] {
+    for (const std::string& q : kCacheQueries) f.ExpectSame(q);
+    f.ExpectSame("river garden", 10, "n % 3 == 0");
+  };
+  // Words 15.. ("zebra" ...) appear only once the vocabulary grows: queries
+  // for them first cache empty lists.
+  auto docs = RandomDocs(rng, 0, 200, 15);
+  f.Both([&](Collection& c) { return c.Add({}, docs); });
+  search_all();
+  search_all();  // from the cache
+  for (int round = 0; round < 12; ++round) {
+    const int op = round % 4;
+    if (op == 0) {  // upserts: new and replaced ids, the whole vocabulary
+      docs = RandomDocs(rng, static_cast<int>(rng() % 250), 30, kCacheWordCount);
+      f.Both([&](Collection& c) { return c.Upsert({}, docs); });
+    } else if (op == 1) {  // deletes by id
+      std::vector<Id> ids;
+      for (int i = 0; i < 20; ++i) ids.push_back(static_cast<int64_t>(rng() % 300));
+      f.Both([&](Collection& c) { return c.Delete({}, ids).status(); });
+    } else if (op == 2) {  // deletes by filter
+      const int from = static_cast<int>(rng() % 280);
+      const std::string filter =
+          "n >= " + std::to_string(from) + " and n < " + std::to_string(from + 10);
+      f.Both([&](Collection& c) { return c.DeleteWhere({}, filter, "").status(); });
+    } else {  // a failed write changes nothing
+      docs = RandomDocs(rng, 1000, 2, kCacheWordCount);
+      docs.push_back({.id = 1000, .text = "duplicate"});
+      f.Both([&](Collection& c) { return c.Add({}, docs); });
+    }
+    search_all();
+    search_all();
+  }
+  // A fresh cache after reopening.
+  f.ReopenCached();
+  search_all();
+  search_all();
+  // Long documents: chunks are records with postings too.
+  std::vector<SourceDocument> sources;
+  for (int d = 0; d < 6; ++d) {
+    std::string text;
+    for (int w = 0; w < 400; ++w) text += std::string(kCacheWords[rng() % kCacheWordCount]) + " ";
+    sources.push_back({.id = "doc" + std::to_string(d), .text = text});
+  }
+  f.Both([&](Collection& c) { return c.PutDocuments({}, {.chunk_tokens = 64}, sources).status(); });
+  for (const std::string& q : kCacheQueries) f.ExpectSameDocuments(q);
+  search_all();
+  f.Both([&](Collection& c) {
+    return c.DeleteDocuments({}, std::vector<std::string>{"doc1", "doc4"}).status();
+  });
+  for (const std::string& q : kCacheQueries) f.ExpectSameDocuments(q);
+  search_all();
+  // Drop and create again under the same name.
+  ASSERT_OK(f.cached_db->DropCollection("t"));
+  ASSERT_OK(f.plain_db->DropCollection("t"));
+  f.cached = f.Get(*f.cached_db);
+  f.plain = f.Get(*f.plain_db);
+  docs = RandomDocs(rng, 0, 50, kCacheWordCount);
+  f.Both([&](Collection& c) { return c.Add({}, docs); });
+  search_all();
+  search_all();
+  ASSERT_OK_AND_ASSIGN(CollectionInfo info, f.cached->Describe());
+  EXPECT_GT(info.text_cache_bytes, 0u);
+  ASSERT_OK_AND_ASSIGN(info, f.plain->Describe());
+  EXPECT_EQ(info.text_cache_bytes, 0u);
+}
+
+// Slots far apart (many written since a term's first document): the lists
+// are scored without a dense array over their range.
+TEST(TextSearchCache, SparseSlots) {
+  TwinFixture f;
+  f.schema = {.dim = 2, .encoder = "", .text_index = true};  // vectors given: no encoding
+  f.Open();
+  std::vector<Document> docs = {{.id = 0, .text = "lantern copper", .vector = {1, 0}}};
+  for (int i = 1; i <= 5000; ++i) docs.push_back({.id = i, .text = "river", .vector = {1, 0}});
+  docs.push_back({.id = 5001, .text = "lantern copper", .vector = {1, 0}});
+  docs.push_back({.id = 5002, .text = "lantern lantern moss", .vector = {1, 0}});
+  f.Both([&](Collection& c) { return c.Add({.sync = false}, docs); });
+  for (int pass = 0; pass < 2; ++pass) {
+    f.ExpectSame("lantern");
+    f.ExpectSame("lantern copper moss");
+  }
+  ASSERT_OK_AND_ASSIGN(auto hits,
+                       f.cached->Search({.ranking = Ranking::kText}, Query::Text("copper")));
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, Id(0));  // a tie goes to the lower slot
+  EXPECT_EQ(hits[1].id, Id(5001));
+  EXPECT_EQ(hits[0].score, hits[1].score);
+}
+
+TEST(TextSearchCache, StaysWithinItsBudget) {
+  TwinFixture f;
+  f.cache_bytes = 48 << 10;
+  f.schema = {.dim = 2, .encoder = "", .text_index = true};
+  f.Open();
+  // 3000 documents over 2000 words: lists of tens of postings, many terms.
+  std::mt19937 rng(5);
+  std::vector<Document> docs;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    for (int w = 0; w < 12; ++w) text += "w" + std::to_string(rng() % 2000) + " ";
+    docs.push_back({.id = i, .text = text, .vector = {1, 0}});
+  }
+  f.Both([&](Collection& c) { return c.Add({.sync = false}, docs); });
+  size_t most = 0;
+  for (int q = 0; q < 300; ++q) {
+    const std::string query = "w" + std::to_string(rng() % 2000) + " w" +
+                              std::to_string(rng() % 2000) + " w" + std::to_string(q);
+    f.ExpectSame(query, 20);
+    ASSERT_OK_AND_ASSIGN(CollectionInfo info, f.cached->Describe());
+    EXPECT_LE(info.text_cache_bytes, f.cache_bytes);
+    most = std::max<size_t>(most, info.text_cache_bytes);
+  }
+  EXPECT_GT(most, f.cache_bytes / 2);  // it was used, and evicted to stay within
+}
+
+// Searches run while a writer adds, upserts and deletes documents. Every
+// document has the same length and holds "common" and "filler" once, so in
+// any one state of the collection a search for both words scores every
+// document the same, by how many there are; a search mixing the lists or
+// statistics of two states would not. (Hits deleted after the BM25 ranking
+// are dropped when their documents are read, so a search may return fewer
+// than it counted.) A document acknowledged before a search began must be
+// found by it.
+TEST(TextSearchCache, ConsistentUnderConcurrentWrites) {
+  for (size_t cache_bytes : {Options{}.text_cache_bytes, size_t{0}}) {
+    SCOPED_TRACE(cache_bytes);
+    TempDir dir;
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open({.text_cache_bytes = cache_bytes}, dir.Sub("db")));
+    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("t", {.text_index = true}));
+    auto text_of = [](int i) { return "common filler tok" + std::to_string(i); };
+    constexpr int kWrites = 300;
+    std::atomic<int> acknowledged{-1};  // the highest id added so far
+    std::atomic<int> writes{0};         // acknowledged writes
+    std::atomic<bool> done{false};
+    std::atomic<int> mixed{0}, missed{0}, errors{0}, searches{0};
+    auto score_of = [](size_t documents) {
+      // As query/text_index.cc computes it: both words have df = n, tf 1,
+      // and every document the average length 3.
+      constexpr float kK1 = 1.2f, kB = 0.75f;
+      const double n = static_cast<double>(documents), df = n, avg_length = 3, t = 1;
+      const float idf = static_cast<float>(std::log(1 + (n - df + 0.5) / (df + 0.5)));
+      const double norm = kK1 * (1 - kB + kB * 3.0 / avg_length);
+      const float part = static_cast<float>(t * (kK1 + 1) / (t + norm));
+      float score = 0;
+      score += idf * part;  // "common"
+      score += idf * part;  // "filler"
+      return score;
+    };
+    auto reader = [&] {
+      while (!done.load()) {
+        const int latest = acknowledged.load();
+        const int writes_before = writes.load();
+        auto hits = c->Search(
+            {.k = 16384, .with_text = false, .with_metadata = false, .ranking = Ranking::kText},
+            Query::Text("common filler"));
+        if (!hits.ok()) {
+          ++errors;
+          continue;
+        }
+        // Every hit scored alike, as one of the counts from the hits found
+        // to those plus the documents written away meanwhile.
+        const int during = writes.load() - writes_before + 1;
+        bool consistent = true;
+        if (!hits->empty()) {
+          const float score = (*hits)[0].score;
+          for (const Hit& h : *hits) consistent = consistent && h.score == score;
+          bool counted = false;
+          for (int extra = 0; extra <= 2 * during && !counted; ++extra) {
+            counted = score == score_of(hits->size() + static_cast<size_t>(extra));
+          }
+          consistent = consistent && counted;
+        }
+        if (!consistent) ++mixed;
+        if (latest >= 0) {
+          auto found =
+              c->Search({.ranking = Ranking::kText}, Query::Text("tok" + std::to_string(latest)));
+          // Found, unless replaced (upsert, 10 ids later) or deleted since.
+          if (!found.ok()) {
+            ++errors;
+          } else if ((found->size() != 1 || (*found)[0].id != Id(latest)) &&
+                     acknowledged.load() < latest + 10) {
+            ++missed;
+          }
+        }
+        ++searches;
+      }
+    };
+    std::thread r1(reader), r2(reader);
+    int deleted_below = 0;
+    for (int i = 0; i < kWrites; ++i) {
+      ASSERT_OK(c->Add({.sync = false}, std::vector<Document>{{.id = i, .text = text_of(i)}}));
+      acknowledged.store(i);
+      ++writes;
+      if (i % 3 == 0 && i >= 10) {
+        // Replace an older document: a new slot, the same text.
+        ASSERT_OK(c->Upsert({.sync = false},
+                            std::vector<Document>{{.id = i - 10, .text = text_of(i - 10)}}));
+        ++writes;
+      }
+      if (i % 5 == 0 && i >= 20) {
+        std::vector<Id> ids = {deleted_below, deleted_below + 1};
+        deleted_below += 2;
+        ASSERT_OK(c->Delete({.sync = false}, ids).status());
+        ++writes;
+      }
+    }
+    // Let the readers see the final state too.
+    const int seen = searches.load();
+    while (searches.load() < seen + 4) std::this_thread::yield();
+    done.store(true);
+    r1.join();
+    r2.join();
+    EXPECT_EQ(mixed.load(), 0);
+    EXPECT_EQ(missed.load(), 0);
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_GT(searches.load(), 0);
+  }
 }
 
 }  // namespace
