@@ -283,6 +283,17 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_
 
 std::string FormatScore(float score) { return fmt::format("{:.4f}", score); }
 
+Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
+                                                   std::unique_ptr<Database>& db,
+                                                   bool for_reading) {
+  if (for_reading) {
+    FE_ASSIGN_OR_RETURN(db, OpenDatabaseForReading(global.db));
+  } else {
+    FE_ASSIGN_OR_RETURN(db, OpenDatabase(global.db, /*create_if_missing=*/false));
+  }
+  return db->GetCollection(global.collection);
+}
+
 Fusion ParseFusion(std::string_view name) {
   if (name == "weighted") return Fusion::kWeighted;
   if (name == "normalized") return Fusion::kNormalized;

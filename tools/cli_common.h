@@ -54,6 +54,11 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool cre
 // A folder held by another process is refused as by OpenDatabase.
 Result<std::unique_ptr<Database>> OpenDatabaseForReading(const std::string& path);
 
+// Opens the database (which must exist) into `db` and returns the
+// collection `global.collection`; `for_reading`: by OpenDatabaseForReading.
+Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
+                                                   std::unique_ptr<Database>& db, bool for_reading);
+
 // A command-line id: an optional '-' and decimal digits make an integer id,
 // anything else a string id; `as_string` forces a string id. InvalidArgument
 // for "" and for integers outside the 64-bit range.

@@ -156,9 +156,8 @@ int RunEval(const EvalArgs& args, const GlobalOptions& global) {
                        kExitRuntimeError);
   }
 
-  Result<std::unique_ptr<Database>> db = OpenDatabaseForReading(global.db);
-  if (!db.ok()) return ReportError(db.status());
-  Result<std::shared_ptr<Collection>> collection = (*db)->GetCollection(global.collection);
+  std::unique_ptr<Database> db;
+  Result<std::shared_ptr<Collection>> collection = OpenCollection(global, db, /*for_reading=*/true);
   if (!collection.ok()) return ReportError(collection.status());
   Result<CollectionInfo> info = (*collection)->Describe();
   if (!info.ok()) return ReportError(info.status());

@@ -23,19 +23,6 @@ constexpr const char* kIdRule =
     "An ID made of an optional '-' and digits is an integer id, anything else a string id; "
     "--string-id makes every ID a string id (7 and \"7\" are different ids).";
 
-// Opens the database (which must exist) into `db` and returns the
-// collection; `for_reading`: by OpenDatabaseForReading.
-Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
-                                                   std::unique_ptr<Database>& db,
-                                                   bool for_reading) {
-  if (for_reading) {
-    FE_ASSIGN_OR_RETURN(db, OpenDatabaseForReading(global.db));
-  } else {
-    FE_ASSIGN_OR_RETURN(db, OpenDatabase(global.db, /*create_if_missing=*/false));
-  }
-  return db->GetCollection(global.collection);
-}
-
 Result<std::vector<Id>> ParseIdArguments(const std::vector<std::string>& texts, bool as_string) {
   std::vector<Id> ids;
   for (const std::string& text : texts) {
