@@ -199,6 +199,7 @@ Json InfoToJson(const CollectionInfo& info) {
               {"query_prefix", info.schema.query_prefix},
               {"document_prefix", info.schema.document_prefix},
               {"text_index", info.schema.text_index},
+              {"text_cache_bytes", info.text_cache_bytes},
               {"indexed_fields", info.schema.indexed_fields},
               {"milvus", !info.schema.properties.empty()},
               {"created_unix_ms", info.created_unix_ms}};

@@ -45,9 +45,12 @@ class NativeSearchTest : public ServerTest {
 
 TEST_F(NativeSearchTest, FullTextAndHybridRanking) {
   CreateKb();
+  // Nothing is cached before the first full-text search, its postings after.
+  EXPECT_EQ(Call("GET", std::string(kApi) + "/kb").Json()["text_cache_bytes"], 0);
   // BM25 only: documents holding "fox", with their text score.
   Reply r = Search({{"ranking", "text"}, {"keywords", "fox"}, {"k", 10}});
   ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_GT(Call("GET", std::string(kApi) + "/kb").Json()["text_cache_bytes"].get<int64_t>(), 0);
   json hits = r.Json()["hits"];
   ASSERT_EQ(hits.size(), 2u) << hits;
   std::set<int64_t> ids;
