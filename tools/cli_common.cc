@@ -294,6 +294,13 @@ Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
   return db->GetCollection(global.collection);
 }
 
+Ranking ParseRanking(std::string_view name) {
+  if (name == "vector") return Ranking::kVector;
+  if (name == "text") return Ranking::kText;
+  if (name == "hybrid") return Ranking::kHybrid;
+  return Ranking::kAuto;
+}
+
 Fusion ParseFusion(std::string_view name) {
   if (name == "weighted") return Fusion::kWeighted;
   if (name == "normalized") return Fusion::kNormalized;

@@ -111,6 +111,9 @@ std::string PadToWidth(std::string_view text, size_t width);
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_t max_width);
 // A score with four decimals ("0.8123", "-12.5000").
 std::string FormatScore(float score);
+// The Ranking named vector, text, hybrid or auto (anything else: auto; the
+// flags check the names).
+Ranking ParseRanking(std::string_view name);
 // The Fusion named rrf, weighted or normalized (anything else: rrf; the
 // flags check the names).
 Fusion ParseFusion(std::string_view name);

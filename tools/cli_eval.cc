@@ -132,12 +132,6 @@ Scores Score(const std::vector<std::string>& ranked,
   return s;
 }
 
-Ranking RankingOf(const std::string& name) {
-  if (name == "text") return Ranking::kText;
-  if (name == "hybrid") return Ranking::kHybrid;
-  return Ranking::kVector;
-}
-
 int RunEval(const EvalArgs& args, const GlobalOptions& global) {
   if (args.k < 1 || args.k > 1000) return ReportUsageError("-k must be 1..1000");
   const std::filesystem::path data(args.data);
@@ -220,7 +214,7 @@ int RunEval(const EvalArgs& args, const GlobalOptions& global) {
   for (const std::string& name : rankings) {
     SearchOptions options = by_document ? DocumentSearchOptions().search : SearchOptions();
     options.k = depth;
-    options.ranking = RankingOf(name);
+    options.ranking = ParseRanking(name);
     if (!args.fusion.empty()) options.fusion = ParseFusion(args.fusion);
     if (args.rrf_k) options.rrf_k = *args.rrf_k;
     if (args.text_weight) options.text_weight = *args.text_weight;

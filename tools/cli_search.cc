@@ -206,12 +206,10 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   if (args.text + args.hybrid + !args.ranking.empty() > 1) {
     return ReportUsageError("give one of --text, --hybrid and --ranking, not both");
   }
-  options.ranking = args.text                  ? Ranking::kText
-                    : args.hybrid              ? Ranking::kHybrid
-                    : args.ranking == "vector" ? Ranking::kVector
-                    : args.ranking == "text"   ? Ranking::kText
-                    : args.ranking == "hybrid" ? Ranking::kHybrid
-                                               : Ranking::kAuto;
+  // Unset, each search's own default: vector, or kAuto for --documents.
+  if (args.text) options.ranking = Ranking::kText;
+  if (args.hybrid) options.ranking = Ranking::kHybrid;
+  if (!args.ranking.empty()) options.ranking = ParseRanking(args.ranking);
   options.keywords = args.keywords;
   if (!args.fusion.empty()) options.fusion = ParseFusion(args.fusion);
   if (args.text_weight) options.text_weight = *args.text_weight;
