@@ -96,6 +96,9 @@ Status CollectionImpl::CheckOpen() const {
     case State::kClosed: return Status::Cancelled("database is closed");
     case State::kDropped:
       return Status::NotFound("collection \"" + record_.name + "\" was dropped");
+    case State::kReplaced:
+      return Status::Cancelled("collection \"" + record_.name +
+                               "\" was switched to a new encoder by a re-embedding: get it again");
   }
   return Status::Internal("bad collection state");
 }

@@ -10,6 +10,8 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/rw_mutex.h"
@@ -150,8 +152,28 @@ class CollectionImpl final : public Collection,
   ~CollectionImpl() override;
   static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
 
+  // ---- Re-embedding (reembed.cc; see Database::Reembed) ----
+  // Once a re-embedding switched the collection to its copy, every call
+  // fails with Cancelled, and CollectionHandle runs it again on the copy.
+  bool replaced() const { return state_flag_.load() == State::kReplaced; }
+  // Fills `to`, the hidden copy under the new encoder, with this
+  // collection's records and long documents in rounds; then, holding
+  // `db_mu` (the database's) and write_mu_, runs the last round, marks this
+  // collection replaced and calls `commit` (the catalog switch, which makes
+  // `to` the collection). If `commit` fails, this collection stays open as
+  // it was. What `to` already holds (an interrupted run) is compared with
+  // this collection's contents, and kept where equal.
+  Status ReembedInto(CollectionImpl* to, const ReembedOptions& options, std::mutex* db_mu,
+                     const std::function<Status()>& commit, ReembedSummary* summary);
+  // Adds the deletion of every key of the collection's data (not its
+  // catalog record) to `batch`.
+  static void AppendDropData(const storage::CollectionRecord& record, storage::WriteBatch* batch);
+  // Drop() of a re-embedding's hidden copy: its data and its "r/" catalog
+  // key are deleted; later calls fail with NotFound.
+  Status DropCopy();
+
  private:
-  enum class State { kOpen, kClosed, kDropped };
+  enum class State { kOpen, kClosed, kDropped, kReplaced };
   CollectionImpl(storage::Store* store, storage::CollectionRecord record, const Options& options,
                  std::unique_ptr<encoders::TextEncoder> encoder);
 
@@ -288,6 +310,17 @@ class CollectionImpl final : public Collection,
   Result<std::vector<FoundDocument>> SearchChunks(const DocumentSearchOptions& options,
                                                   const Query& query, Ranking ranking) const;
   void UpdateSourceTable(const std::string& id, const storage::SourceRecord* record) const;
+  // Re-embedding's steps (reembed.cc): one round over a read view, its
+  // records and its long documents. A round returns what it copied or
+  // removed.
+  struct ReembedRun;
+  Result<uint64_t> ReembedRound(ReembedRun* run);
+  Status ReembedRecords(ReembedRun* run, const storage::ReadView& view,
+                        const std::unordered_set<std::string>& chunk_parts,
+                        const std::unordered_map<std::string, uint64_t>& ids);
+  Status ReembedDocuments(ReembedRun* run, const storage::ReadView& view,
+                          const std::unordered_map<std::string, storage::SourceRecord>& sources);
+  Status DropWith(bool copy);
   Status LoadIndex();
   Status RebuildIndex();
   Status SnapshotLocked();

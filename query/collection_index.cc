@@ -252,8 +252,13 @@ Status CollectionImpl::Close() {
 
 void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
                                 storage::WriteBatch* batch) {
-  const uint32_t cid = record.cid;
   batch->Delete(storage::Cf::kCatalog, storage::CollectionKey(record.name));
+  AppendDropData(record, batch);
+}
+
+void CollectionImpl::AppendDropData(const storage::CollectionRecord& record,
+                                    storage::WriteBatch* batch) {
+  const uint32_t cid = record.cid;
   batch->Delete(storage::Cf::kCatalog, storage::CollectionStateKey(cid));
   for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
                          storage::Cf::kOplog, storage::Cf::kSnapshots, storage::Cf::kSources}) {
@@ -263,11 +268,20 @@ void CollectionImpl::AppendDrop(const storage::CollectionRecord& record,
   FieldStore::AppendDropAll(cid, batch);
 }
 
-Status CollectionImpl::Drop() {
+Status CollectionImpl::Drop() { return DropWith(/*copy=*/false); }
+
+Status CollectionImpl::DropCopy() { return DropWith(/*copy=*/true); }
+
+Status CollectionImpl::DropWith(bool copy) {
   std::lock_guard<std::mutex> lock(write_mu_);
   FE_RETURN_IF_ERROR(CheckOpen());
   storage::WriteBatch batch;
-  AppendDrop(record_, &batch);
+  if (copy) {
+    batch.Delete(storage::Cf::kCatalog, storage::ReembedKey(record_.name));
+    AppendDropData(record_, &batch);
+  } else {
+    AppendDrop(record_, &batch);
+  }
   FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kDropped;

@@ -12,6 +12,7 @@
 
 #include "encoders/encoder.h"
 #include "index/hnsw_index.h"
+#include "query/collection_handle.h"
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
 #include "query/posting_cache.h"
@@ -403,7 +404,7 @@ class DatabaseImpl final : public Database {
       // An open collection knows its count; others are counted.
       auto open = open_.find(r.name);
       if (open != open_.end()) {
-        FE_ASSIGN_OR_RETURN(info.documents, open->second->CountDocuments());
+        FE_ASSIGN_OR_RETURN(info.documents, open->second->impl()->CountDocuments());
       } else {
         FE_ASSIGN_OR_RETURN(info.documents, CollectionImpl::CountSources(*store_, r.cid));
       }
@@ -426,24 +427,131 @@ class DatabaseImpl final : public Database {
     auto it = open_.find(name);
     if (it != open_.end()) {
       // Waits for the collection's in-flight writes, so none lands after the drop.
-      FE_RETURN_IF_ERROR(it->second->Drop());
+      FE_RETURN_IF_ERROR(it->second->impl()->Drop());
       open_.erase(it);
-      return Status::OK();
+      return DropCopyLocked(name);
     }
     // Not open (perhaps it cannot be: an encoder this build lacks), so no
     // writer can race with the drop while mu_ is held.
     storage::WriteBatch batch;
     CollectionImpl::AppendDrop(record, &batch);
     FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-    return Status::OK();
+    return DropCopyLocked(name);
+  }
+
+  Result<ReembedSummary> Reembed(const std::string& name, const ReembedOptions& options) override {
+    const auto start = std::chrono::steady_clock::now();
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    if (options.encoder.empty()) {
+      return Status::InvalidArgument("re-embedding needs an encoder (\"hash\", \"model:DIR\")");
+    }
+    if (options.batch < 1 || options.batch > 65536) {
+      return Status::InvalidArgument(
+          fmt::format("re-embedding batch must be in 1..65536, got {}", options.batch));
+    }
+    std::shared_ptr<CollectionHandle> handle;
+    std::shared_ptr<CollectionImpl> old;
+    std::shared_ptr<CollectionImpl> copy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      FE_RETURN_IF_ERROR(CheckOpen());
+      FE_RETURN_IF_ERROR(CheckWritable());
+      if (reembeds_.count(name) != 0) {
+        return Status::InvalidArgument("a re-embedding of collection \"" + name +
+                                       "\" is running already");
+      }
+      FE_ASSIGN_OR_RETURN(handle, GetLocked(name));
+      old = handle->impl();
+      CollectionSchema schema = CollectionImpl::SchemaOf(old->record());
+      schema.encoder = options.encoder;
+      schema.dim = options.dim;
+      if (options.query_prefix) schema.query_prefix = *options.query_prefix;
+      if (options.document_prefix) schema.document_prefix = *options.document_prefix;
+      FE_ASSIGN_OR_RETURN(storage::CollectionRecord wanted, RecordFor(name, schema));
+      auto pending = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
+      if (pending.ok()) {
+        FE_ASSIGN_OR_RETURN(storage::CollectionRecord stored, storage::DecodeCollection(*pending));
+        const std::string diff = Difference(stored, wanted);
+        if (!diff.empty()) {
+          return Status::InvalidArgument(
+              "an interrupted re-embedding of collection \"" + name + "\" to encoder " +
+              stored.encoder_spec + " is pending with other options (" + diff +
+              "): run it again with the same options to resume it, or abort it first");
+        }
+        FE_ASSIGN_OR_RETURN(copy, CollectionImpl::Open(store_.get(), stored, options_,
+                                                       /*is_new=*/false, posting_cache_));
+      } else if (pending.status().IsNotFound()) {
+        wanted.created_unix_ms = old->record().created_unix_ms;
+        FE_ASSIGN_OR_RETURN(wanted.cid, NextCid());
+        FE_ASSIGN_OR_RETURN(copy, CollectionImpl::Open(store_.get(), wanted, options_,
+                                                       /*is_new=*/true, posting_cache_));
+        storage::WriteBatch batch;
+        batch.Put(storage::Cf::kCatalog, storage::ReembedKey(name),
+                  storage::EncodeCollection(wanted));
+        batch.Put(storage::Cf::kCatalog, storage::CollectionStateKey(wanted.cid),
+                  storage::EncodeState(storage::CollectionState{}));
+        batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey,
+                  storage::EncodeNextCollectionId(wanted.cid + 1));
+        FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+      } else {
+        return pending.status();
+      }
+      reembeds_.emplace(name, copy);
+    }
+    ReembedSummary summary;
+    // Runs holding mu_ (ReembedInto's last step).
+    auto commit = [&]() -> Status {
+      FE_RETURN_IF_ERROR(CheckOpen());
+      storage::WriteBatch batch;
+      CollectionImpl::AppendDropData(old->record(), &batch);
+      batch.Delete(storage::Cf::kCatalog, storage::ReembedKey(name));
+      batch.Put(storage::Cf::kCatalog, storage::CollectionKey(name),
+                storage::EncodeCollection(copy->record()));
+      FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+      handle->Switch(copy);
+      reembeds_.erase(name);
+      return Status::OK();
+    };
+    Status s = old->ReembedInto(copy.get(), options, &mu_, commit, &summary);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reembeds_.erase(name);
+      // Closed meanwhile: the copy stays for a resume. Otherwise it goes
+      // (a drop has deleted it already).
+      if (s.code() != StatusCode::kCancelled && store_) copy->DropCopy().IgnoreError();
+      return s;
+    }
+    summary.encoder_spec = copy->record().encoder_spec;
+    summary.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
+  }
+
+  Status AbortReembed(const std::string& name) override {
+    FE_RETURN_IF_ERROR(ValidateName(name));
+    std::lock_guard<std::mutex> lock(mu_);
+    FE_RETURN_IF_ERROR(CheckOpen());
+    FE_RETURN_IF_ERROR(CheckWritable());
+    if (reembeds_.count(name) != 0) {
+      return Status::InvalidArgument("a re-embedding of collection \"" + name +
+                                     "\" is running: it cannot be aborted from here");
+    }
+    auto pending = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
+    if (pending.status().IsNotFound()) {
+      return Status::NotFound("no interrupted re-embedding of collection \"" + name + "\"");
+    }
+    if (!pending.ok()) return pending.status();
+    return DropCopyLocked(name);
   }
 
   Status Close() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!store_) return Status::OK();
     Status first;
+    for (auto& [name, c] : reembeds_) c->Close().IgnoreError();
+    reembeds_.clear();
     for (auto& [name, c] : open_) {
-      Status s = c->Close();
+      Status s = c->impl()->Close();
       if (first.ok() && !s.ok()) first = s.WithContext("snapshotting \"" + name + "\"");
     }
     open_.clear();
@@ -487,8 +595,40 @@ class DatabaseImpl final : public Database {
     return decode;
   }
 
+  // Deletes the copy of a running or interrupted re-embedding of `name`,
+  // if any. REQUIRES: mu_ held.
+  Status DropCopyLocked(const std::string& name) {
+    auto running = reembeds_.find(name);
+    if (running != reembeds_.end()) {
+      Status s = running->second->DropCopy();
+      reembeds_.erase(running);
+      return s.IsNotFound() ? Status::OK() : s;
+    }
+    auto pending = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
+    if (pending.status().IsNotFound()) return Status::OK();
+    if (!pending.ok()) return pending.status();
+    FE_ASSIGN_OR_RETURN(storage::CollectionRecord copy, storage::DecodeCollection(*pending));
+    storage::WriteBatch batch;
+    batch.Delete(storage::Cf::kCatalog, storage::ReembedKey(name));
+    CollectionImpl::AppendDropData(copy, &batch);
+    return store_->Write(batch, /*sync=*/true);
+  }
+
+  // The next collection id (not yet taken). REQUIRES: mu_ held.
+  Result<uint32_t> NextCid() {
+    uint32_t cid = 1;
+    auto next = store_->Get(storage::Cf::kCatalog, storage::kNextCollectionIdKey);
+    if (next.ok()) {
+      FE_ASSIGN_OR_RETURN(cid, storage::DecodeNextCollectionId(*next));
+    } else if (!next.status().IsNotFound()) {
+      return next.status();
+    }
+    if (cid >= 0xfffffffeu) return Status::ResourceExhausted("collection ids exhausted");
+    return cid;
+  }
+
   // REQUIRES: mu_ held.
-  Result<std::shared_ptr<CollectionImpl>> GetLocked(const std::string& name) {
+  Result<std::shared_ptr<CollectionHandle>> GetLocked(const std::string& name) {
     auto it = open_.find(name);
     if (it != open_.end()) return it->second;
     auto bytes = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
@@ -499,21 +639,15 @@ class DatabaseImpl final : public Database {
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
     FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
                                                      /*is_new=*/false, posting_cache_));
-    open_.emplace(name, c);
-    return c;
+    auto handle = std::make_shared<CollectionHandle>(std::move(c));
+    open_.emplace(name, handle);
+    return handle;
   }
 
   // REQUIRES: mu_ held and no collection named record.name.
   Result<std::shared_ptr<Collection>> CreateLocked(storage::CollectionRecord record) {
     FE_RETURN_IF_ERROR(CheckWritable());
-    uint32_t cid = 1;
-    auto next = store_->Get(storage::Cf::kCatalog, storage::kNextCollectionIdKey);
-    if (next.ok()) {
-      FE_ASSIGN_OR_RETURN(cid, storage::DecodeNextCollectionId(*next));
-    } else if (!next.status().IsNotFound()) {
-      return next.status();
-    }
-    if (cid >= 0xfffffffeu) return Status::ResourceExhausted("collection ids exhausted");
+    FE_ASSIGN_OR_RETURN(const uint32_t cid, NextCid());
     record.cid = cid;
     record.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
@@ -529,8 +663,12 @@ class DatabaseImpl final : public Database {
     batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey,
               storage::EncodeNextCollectionId(cid + 1));
     FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-    open_.emplace(record.name, c);
-    return std::shared_ptr<Collection>(std::move(c));
+    // A copy a re-embedding left under this name belonged to a collection
+    // dropped by a build that did not know copies.
+    FE_RETURN_IF_ERROR(DropCopyLocked(record.name));
+    auto handle = std::make_shared<CollectionHandle>(std::move(c));
+    open_.emplace(record.name, handle);
+    return std::shared_ptr<Collection>(std::move(handle));
   }
 
   const Options options_;
@@ -540,7 +678,9 @@ class DatabaseImpl final : public Database {
   std::string path_;
   std::mutex mu_;                          // guards the catalog, open_ and store_ lifetime
   std::unique_ptr<storage::Store> store_;  // null once closed
-  std::map<std::string, std::shared_ptr<CollectionImpl>> open_;
+  std::map<std::string, std::shared_ptr<CollectionHandle>> open_;
+  // The hidden copies of running re-embeddings, by collection name.
+  std::map<std::string, std::shared_ptr<CollectionImpl>> reembeds_;
 };
 
 }  // namespace

@@ -809,6 +809,53 @@ struct Options {
   Status Validate() const;
 };
 
+// ---- Re-embedding (Database::Reembed) ---------------------------------------
+
+// Progress of a re-embedding. The first round copies everything; later
+// rounds carry over the writes made while the previous one ran; the last
+// round runs with writes held back, just before the switch.
+struct ReembedProgress {
+  uint32_t round = 1;
+  uint64_t records = 0;  // records this round has to embed again (long documents' chunks apart)
+  uint64_t records_done = 0;    // ... done
+  uint64_t documents = 0;       // long documents this round has to cut and embed again
+  uint64_t documents_done = 0;  // ... done
+  bool switching = false;       // the last round: writes wait until the switch
+};
+
+// What a re-embedding changes: the encoder, and with it the dimension and
+// prefixes. Everything else of the schema (metric, index kind and
+// parameters, text index, indexed fields, properties) is kept.
+struct ReembedOptions {
+  // The new encoder, as CollectionSchema::encoder names it ("hash",
+  // "model:DIR"); required.
+  std::string encoder;
+  // Its dimension; 0 = the encoder's default.
+  int dim = 0;
+  // New prefixes (CollectionSchema::query_prefix / document_prefix); unset
+  // keeps the collection's.
+  std::optional<std::string> query_prefix;
+  std::optional<std::string> document_prefix;
+  // How long documents are cut again for the new encoder (its defaults when
+  // zero, as for an ingest).
+  ChunkingOptions chunking;
+  // Records embedded per encoder call and write batch.
+  size_t batch = 64;
+  // Called on the re-embedding thread after each batch and round.
+  std::function<void(const ReembedProgress&)> progress;
+};
+
+struct ReembedSummary {
+  std::string encoder_spec;  // the collection's encoder now
+  uint32_t rounds = 0;       // copy rounds run, the last one included
+  uint64_t records = 0;      // records embedded again (chunks apart), over all rounds
+  uint64_t documents = 0;    // long documents cut and embedded again, over all rounds
+  uint64_t removed =
+      0;  // copies removed again because the record or document was deleted meanwhile
+  uint64_t resumed = 0;  // records and documents an interrupted run had copied already
+  double seconds = 0;
+};
+
 // A flashembed folder: a RocksDB database holding any number of collections.
 // Only one process may open a folder at a time (IOError naming the lock);
 // read-only opens (Options::read_only) are not counted.
@@ -854,8 +901,47 @@ class Database {
 
   virtual Result<std::vector<CollectionInfo>> ListCollections() = 0;
 
-  // Deletes the collection and all its data. NotFound if missing.
+  // Deletes the collection and all its data (a re-embedding's copy
+  // included). NotFound if missing.
   virtual Status DropCollection(const std::string& name) = 0;
+
+  // Embeds every record and long document of a collection again with a new
+  // encoder, while searches and writes go on against the old vectors, then
+  // switches the collection to the new encoder and index in one atomic write.
+  //
+  // How: a hidden copy of the collection (its own collection id, the new
+  // encoder) is filled in rounds on the calling thread: the first round
+  // embeds every record's text again (long documents are cut again for the
+  // new encoder, at the offsets of their original text); each later round
+  // carries over what was written or deleted while the previous round ran.
+  // When a round finds little left, writes are held back for one last round
+  // (searches go on), then one write switches the catalog to the copy and
+  // deletes the old data. Handles to the collection (GetCollection) stay
+  // valid and use the new encoder from then on; a call that raced with the
+  // switch runs again on the new data. A running DocumentIngest fails with
+  // Cancelled at the switch (ingesting again skips the stored documents).
+  //
+  // Interrupted (a crash, kill -9, Close), the collection is unchanged and
+  // the copy is kept: calling Reembed again with the same options resumes it
+  // (records copied already are not embedded again: ReembedSummary::
+  // resumed); AbortReembed deletes it. The old vectors are deleted only by the
+  // switch.
+  //
+  // Errors, each leaving the collection as it was and no copy behind:
+  // NotFound (no such collection), InvalidArgument (no encoder given; an
+  // encoder or dimension the schema cannot take; a record without text,
+  // named, since only texts can be embedded again; another re-embedding of
+  // the collection running; an interrupted one with other options: call
+  // AbortReembed first), the
+  // new encoder's errors for a text it refuses (the record named), NotFound
+  // if the collection is dropped meanwhile, Cancelled if the database is
+  // closed meanwhile (the copy is kept), NotSupported on a read-only database.
+  virtual Result<ReembedSummary> Reembed(const std::string& name,
+                                         const ReembedOptions& options) = 0;
+
+  // Deletes the copy an interrupted re-embedding left; the collection is
+  // untouched. NotFound if there is none; InvalidArgument while one runs.
+  virtual Status AbortReembed(const std::string& name) = 0;
 
   // Whether writes can succeed now: OK; NotSupported on a read-only
   // database (naming why it was opened read-only); or IOError naming the

@@ -288,6 +288,12 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     } else if (n == 2 && parts[0] == "collections" && m == "DELETE") {
       route("collections/{name}");
       out = DropCollection(parts[1]);
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "reembed" && m == "POST") {
+      route("collections/{name}/reembed");
+      out = Reembed(parts[1], body);
+    } else if (n == 3 && parts[0] == "collections" && parts[2] == "reembed" && m == "DELETE") {
+      route("collections/{name}/reembed");
+      out = AbortReembed(parts[1]);
     } else if (n == 3 && parts[0] == "collections" && parts[2] == "stats" && m == "GET") {
       route("collections/{name}/stats");
       out = DescribeCollection(parts[1]);
@@ -433,6 +439,48 @@ Json NativeApi::DropCollection(const std::string& name) {
   CollectionLocks::Guard guard = locks_->Shared(name);
   if (Status s = db_->DropCollection(name); !s.ok()) Fail(s);
   return {{"dropped", name}};
+}
+
+Json NativeApi::Reembed(const std::string& name, const Json& body) {
+  CheckKeys(body,
+            {"encoder", "dim", "query_prefix", "document_prefix", "chunk_tokens", "overlap_tokens"},
+            "a re-embedding");
+  ReembedOptions options;
+  options.encoder = GetString(body, "encoder");
+  if (options.encoder.empty() || options.encoder == "none") {
+    BadRequest("\"encoder\" is required: \"hash\" or \"model:DIR\"");
+  }
+  if (const std::string refusal = models_->Refusal(options.encoder); !refusal.empty()) {
+    throw ApiError(403, refusal);
+  }
+  options.dim = static_cast<int>(GetInt(body, "dim", 0, 0, 65536));
+  if (body.contains("query_prefix")) options.query_prefix = GetString(body, "query_prefix");
+  if (body.contains("document_prefix")) {
+    options.document_prefix = GetString(body, "document_prefix");
+  }
+  options.chunking.chunk_tokens = static_cast<size_t>(GetInt(body, "chunk_tokens", 0, 0, 1 << 20));
+  if (body.contains("overlap_tokens")) {
+    options.chunking.overlap_tokens =
+        static_cast<size_t>(GetInt(body, "overlap_tokens", 0, 0, 1 << 20));
+  }
+  // Shared: the collection's other routes go on while it runs.
+  CollectionLocks::Guard guard = locks_->Shared(name);
+  Result<ReembedSummary> summary = db_->Reembed(name, options);
+  if (!summary.ok()) Fail(summary.status());
+  return {{"collection", name},
+          {"encoder", summary->encoder_spec},
+          {"rounds", summary->rounds},
+          {"records", summary->records},
+          {"documents", summary->documents},
+          {"removed", summary->removed},
+          {"resumed", summary->resumed},
+          {"seconds", summary->seconds}};
+}
+
+Json NativeApi::AbortReembed(const std::string& name) {
+  CollectionLocks::Guard guard = locks_->Shared(name);
+  if (Status s = db_->AbortReembed(name); !s.ok()) Fail(s);
+  return {{"collection", name}, {"aborted", true}};
 }
 
 Json NativeApi::AddDocuments(const std::string& name, const Json& body) {

@@ -50,6 +50,8 @@ class NativeApi {
   Json DescribeCollection(const std::string& name);
   Json ListCollections();
   Json DropCollection(const std::string& name);
+  Json Reembed(const std::string& name, const Json& body);
+  Json AbortReembed(const std::string& name);
   Json AddDocuments(const std::string& name, const Json& body);
   Json Search(const std::string& name, const Json& body);
   Json Find(const std::string& name, const Json& body);

@@ -98,6 +98,12 @@ std::string CollectionKey(std::string_view name) {
   return k;
 }
 
+std::string ReembedKey(std::string_view name) {
+  std::string k("r/");
+  k.append(name);
+  return k;
+}
+
 std::string EncodeNextCollectionId(uint32_t cid) {
   std::string out(4, '\0');
   std::memcpy(out.data(), &cid, 4);  // little-endian (asserted above)

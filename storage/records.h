@@ -21,6 +21,9 @@ namespace flashembed::storage {
 // catalog: "c/" + name -> CollectionRecord
 std::string CollectionKey(std::string_view name);
 inline constexpr std::string_view kCollectionKeyPrefix = "c/";
+// catalog: "r/" + name -> CollectionRecord of the hidden copy a running or
+// interrupted re-embedding of collection `name` is filling (its own cid).
+std::string ReembedKey(std::string_view name);
 // catalog: "n" -> next collection id (fixed32 LE)
 inline constexpr std::string_view kNextCollectionIdKey = "n";
 std::string EncodeNextCollectionId(uint32_t cid);

@@ -40,6 +40,7 @@ Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
 Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc
 Verb AddIngestVerb(CLI::App& app, GlobalOptions& global);    // cli_docs.cc
 Verb AddEvalVerb(CLI::App& app, GlobalOptions& global);      // cli_eval.cc
+Verb AddReembedVerb(CLI::App& app, GlobalOptions& global);   // cli_reembed.cc
 Verb AddExportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 Verb AddImportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 Verb AddPushVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc

@@ -561,6 +561,44 @@ TEST_F(NativeDocumentsTest, RankingsOfTheSearch) {
   }
 }
 
+// POST collections/{name}/reembed: the collection switches to the new
+// encoder while document searches keep answering; DELETE aborts a pending
+// copy (none here); refusals name the problem.
+TEST_F(NativeDocumentsTest, ReembedWhileSearching) {
+  PutBoth();
+  const std::string sentence = SentenceAfter(text_b_, 40);
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::thread searcher([&] {
+    while (!done) {
+      Reply r = SearchDocs({{"text", sentence}, {"k", 1}});
+      ASSERT_EQ(r.status, 200) << r.body;
+      ASSERT_EQ(r.Json()["documents"][0]["id"], kB) << r.body;
+      ++answered;
+    }
+  });
+  Reply r = Post(Path("reembed"), {{"encoder", "hash"}, {"dim", 128}, {"chunk_tokens", 64}});
+  done = true;
+  searcher.join();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["documents"], 2) << r.body;
+  EXPECT_EQ(r.Json()["records"], 0) << r.body;
+  const json info = Describe();
+  EXPECT_EQ(info["dim"], 128) << info;
+  EXPECT_EQ(info["encoder_spec"], r.Json()["encoder"]) << info;
+  Reply after = SearchDocs({{"text", sentence}, {"k", 1}});
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(after.Json()["documents"][0]["id"], kB);
+  EXPECT_GT(answered.load(), 0);
+
+  EXPECT_EQ(Call("DELETE", Path("reembed")).status, 404);
+  EXPECT_EQ(Post(Path("reembed"), json::object()).status, 400);
+  EXPECT_EQ(Post(Path("reembed"), {{"encoder", "hash"}, {"colour", 1}}).status, 400);
+  EXPECT_EQ(Post(Path("reembed"), {{"encoder", "nope"}}).status, 400);
+  EXPECT_EQ(Post(std::string(kApi) + "/nope/reembed", {{"encoder", "hash"}}).status, 404);
+  EXPECT_EQ(Describe()["dim"], 128);
+}
+
 TEST_F(NativeDocumentsTest, BodyLimitAndConcurrentPuts) {
   // A body over --max-body-bytes (1 MiB here) is refused whole.
   const std::string big(options.max_body_bytes + 1000, 'a');

@@ -1,0 +1,158 @@
+#include "query/collection_handle.h"
+
+#include <thread>
+#include <utility>
+
+#include "query/collection_impl.h"
+
+namespace flashembed::query {
+
+CollectionHandle::CollectionHandle(std::shared_ptr<CollectionImpl> impl)
+    : name_(impl->name()), impl_(std::move(impl)) {}
+
+CollectionHandle::~CollectionHandle() = default;
+
+std::shared_ptr<CollectionImpl> CollectionHandle::impl() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return impl_;
+}
+
+void CollectionHandle::Switch(std::shared_ptr<CollectionImpl> impl) {
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_ = std::move(impl);
+}
+
+template <typename F>
+auto CollectionHandle::Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
+  for (;;) {
+    std::shared_ptr<CollectionImpl> current = impl();
+    auto result = f(*current);
+    if (result.ok() || !current->replaced()) return result;
+    // Replaced: the switch is being written, or was; wait until the handle
+    // points to the new implementation, or the switch failed and the old
+    // one is open again.
+    while (impl() == current && current->replaced()) std::this_thread::yield();
+  }
+}
+
+Result<CollectionInfo> CollectionHandle::Describe() const {
+  return Call([&](CollectionImpl& c) { return c.Describe(); });
+}
+
+Result<uint64_t> CollectionHandle::Count() const {
+  return Call([&](CollectionImpl& c) { return c.Count(); });
+}
+
+Status CollectionHandle::Add(const WriteOptions& options, std::span<const Document> docs) {
+  return Call([&](CollectionImpl& c) { return c.Add(options, docs); });
+}
+
+Status CollectionHandle::Upsert(const WriteOptions& options, std::span<const Document> docs) {
+  return Call([&](CollectionImpl& c) { return c.Upsert(options, docs); });
+}
+
+Result<size_t> CollectionHandle::Delete(const WriteOptions& options, std::span<const Id> ids) {
+  return Call([&](CollectionImpl& c) { return c.Delete(options, ids); });
+}
+
+Result<Document> CollectionHandle::Get(const Id& id) const {
+  return Call([&](CollectionImpl& c) { return c.Get(id); });
+}
+
+Result<std::vector<Document>> CollectionHandle::GetMany(std::span<const Id> ids,
+                                                        bool with_vector) const {
+  return Call([&](CollectionImpl& c) { return c.GetMany(ids, with_vector); });
+}
+
+Result<std::vector<Document>> CollectionHandle::Find(const FindOptions& options) const {
+  return Call([&](CollectionImpl& c) { return c.Find(options); });
+}
+
+Result<uint64_t> CollectionHandle::CountWhere(std::string_view filter,
+                                              std::string_view filter_params) const {
+  return Call([&](CollectionImpl& c) { return c.CountWhere(filter, filter_params); });
+}
+
+Result<size_t> CollectionHandle::DeleteWhere(const WriteOptions& options, std::string_view filter,
+                                             std::string_view filter_params) {
+  return Call([&](CollectionImpl& c) { return c.DeleteWhere(options, filter, filter_params); });
+}
+
+Result<std::vector<Hit>> CollectionHandle::Search(const SearchOptions& options,
+                                                  const Query& query) const {
+  return Call([&](CollectionImpl& c) { return c.Search(options, query); });
+}
+
+Status CollectionHandle::Snapshot() {
+  return Call([&](CollectionImpl& c) { return c.Snapshot(); });
+}
+
+Result<std::vector<PutDocumentResult>> CollectionHandle::PutDocuments(
+    const WriteOptions& options, const ChunkingOptions& chunking,
+    std::span<const SourceDocument> docs) {
+  return Call([&](CollectionImpl& c) { return c.PutDocuments(options, chunking, docs); });
+}
+
+Result<DocumentInfo> CollectionHandle::GetDocument(std::string_view id, bool with_vector) const {
+  return Call([&](CollectionImpl& c) { return c.GetDocument(id, with_vector); });
+}
+
+Result<size_t> CollectionHandle::DeleteDocuments(const WriteOptions& options,
+                                                 std::span<const std::string> ids) {
+  return Call([&](CollectionImpl& c) { return c.DeleteDocuments(options, ids); });
+}
+
+Result<uint64_t> CollectionHandle::CountDocuments() const {
+  return Call([&](CollectionImpl& c) { return c.CountDocuments(); });
+}
+
+Result<std::vector<DocumentHit>> CollectionHandle::SearchDocuments(
+    const DocumentSearchOptions& options, const Query& query) const {
+  return Call([&](CollectionImpl& c) { return c.SearchDocuments(options, query); });
+}
+
+Result<std::unique_ptr<DocumentIngest>> CollectionHandle::StartIngest(
+    const IngestOptions& options) {
+  return Call([&](CollectionImpl& c) { return c.StartIngest(options); });
+}
+
+Status CollectionHandle::ScanRecords(
+    const ScanOptions& options,
+    const std::function<Status(std::span<const Document>)>& visit) const {
+  // Run again only if nothing was visited: the visitor must not see a
+  // record twice.
+  bool visited = false;
+  auto once = [&](std::span<const Document> docs) {
+    visited = true;
+    return visit(docs);
+  };
+  for (;;) {
+    std::shared_ptr<CollectionImpl> current = impl();
+    Status s = current->ScanRecords(options, once);
+    if (s.ok() || visited || !current->replaced()) return s;
+    while (impl() == current && current->replaced()) std::this_thread::yield();
+  }
+}
+
+Status CollectionHandle::ScanDocuments(
+    bool with_vector, const std::function<Status(const DocumentInfo&)>& visit) const {
+  bool visited = false;
+  auto once = [&](const DocumentInfo& info) {
+    visited = true;
+    return visit(info);
+  };
+  for (;;) {
+    std::shared_ptr<CollectionImpl> current = impl();
+    Status s = current->ScanDocuments(with_vector, once);
+    if (s.ok() || visited || !current->replaced()) return s;
+    while (impl() == current && current->replaced()) std::this_thread::yield();
+  }
+}
+
+Status CollectionHandle::RestoreDocuments(const WriteOptions& options,
+                                          std::span<const Document> chunks,
+                                          std::span<const DocumentInfo> documents) {
+  return Call([&](CollectionImpl& c) { return c.RestoreDocuments(options, chunks, documents); });
+}
+
+}  // namespace flashembed::query
