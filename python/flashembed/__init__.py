@@ -16,6 +16,8 @@ and Collection are safe to use from many threads, and every call that
 encodes, searches, writes or reads files releases the GIL, so searches from
 several Python threads run in parallel. Errors are :class:`Error`
 subclasses named after the library's status codes (:mod:`flashembed.errors`).
+:mod:`flashembed.chroma` is a Chroma-compatible client
+(``from flashembed import chroma as chromadb``).
 """
 
 from __future__ import annotations
