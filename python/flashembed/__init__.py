@@ -22,18 +22,8 @@ subclasses named after the library's status codes (:mod:`flashembed.errors`).
 
 from __future__ import annotations
 
-from .errors import (
-    AlreadyExists,
-    Cancelled,
-    Corruption,
-    Error,
-    InternalError,
-    InvalidArgument,
-    IOError,
-    NotFound,
-    NotSupported,
-    ResourceExhausted,
-)
+from . import errors
+from .errors import *  # noqa: F401,F403 - Error and one class per status code
 from ._native import (
     Collection,
     CollectionInfo,
@@ -64,14 +54,4 @@ __all__ = [
     "IngestProgress",
     "IngestSummary",
     "TextModel",
-    "Error",
-    "NotFound",
-    "InvalidArgument",
-    "AlreadyExists",
-    "Corruption",
-    "IOError",
-    "NotSupported",
-    "ResourceExhausted",
-    "Cancelled",
-    "InternalError",
-]
+] + errors.__all__

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence, TypedDict, Union, overload
+
+from typing_extensions import Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +40,36 @@ def open(
     Only one process may open a folder for writing at a time (IOError
     otherwise); ``read_only`` opens without writing anything.
     """
+
+class Schema(TypedDict, total=False):
+    """A collection's schema: the CLI's ``create`` options (all fixed at creation)."""
+
+    dim: int
+    """Vector dimension; 0 = the encoder's default (384 for "hash"); required without encoder."""
+    metric: Metric
+    """"cosine" (default), "ip" or "l2"."""
+    index: IndexKind
+    """"hnsw" (default), "flat", "ivf_flat", "ivf_sq8" or "ivf_pq"."""
+    m: int
+    ef_construction: int
+    ef_search: int
+    nlist: int
+    nprobe: int
+    train_at: int
+    pq_m: int
+    pq_nbits: int
+    encoder: Optional[str]
+    """"hash" (default), "model:DIR", or None / "none" for a vector-only collection."""
+    model: PathLike
+    """A model folder: the same as encoder="model:DIR"."""
+    text_index: bool
+    """Keep a BM25 full-text index (ranking "text" and "hybrid")."""
+    indexed_fields: Sequence[str]
+    """Metadata keys indexed in storage for filters."""
+    query_prefix: str
+    document_prefix: str
+    properties: Mapping[str, Any]
+    """A JSON object stored with the collection for the application."""
 
 class CollectionInfo:
     """A collection's schema and counts."""
@@ -75,25 +107,7 @@ class Database:
     def create_collection(
         self,
         name: str,
-        *,
-        dim: int = 0,
-        metric: Metric = "cosine",
-        index: IndexKind = "hnsw",
-        m: int = 16,
-        ef_construction: int = 200,
-        ef_search: int = 100,
-        nlist: int = 0,
-        nprobe: int = 16,
-        train_at: int = 0,
-        pq_m: int = 0,
-        pq_nbits: int = 8,
-        encoder: Optional[str] = "hash",
-        model: Optional[PathLike] = None,
-        text_index: bool = False,
-        indexed_fields: Sequence[str] = (),
-        query_prefix: str = "",
-        document_prefix: str = "",
-        properties: Optional[Mapping[str, Any]] = None,
+        **schema: Unpack[Schema],
     ) -> Collection:
         """Creates a collection with the CLI's ``create`` options.
 
@@ -106,25 +120,7 @@ class Database:
     def get_or_create_collection(
         self,
         name: str,
-        *,
-        dim: int = 0,
-        metric: Metric = "cosine",
-        index: IndexKind = "hnsw",
-        m: int = 16,
-        ef_construction: int = 200,
-        ef_search: int = 100,
-        nlist: int = 0,
-        nprobe: int = 16,
-        train_at: int = 0,
-        pq_m: int = 0,
-        pq_nbits: int = 8,
-        encoder: Optional[str] = "hash",
-        model: Optional[PathLike] = None,
-        text_index: bool = False,
-        indexed_fields: Sequence[str] = (),
-        query_prefix: str = "",
-        document_prefix: str = "",
-        properties: Optional[Mapping[str, Any]] = None,
+        **schema: Unpack[Schema],
     ) -> Collection:
         """The collection if its schema equals this one, created if missing;
         InvalidArgument naming both values if the stored schema differs."""
@@ -216,23 +212,10 @@ class PutDocumentResult:
     chunks_encoded: int
     tokens: int
 
-class IngestProgress:
-    """Progress of an ingest, given to the progress callback."""
-
+class _IngestTotals:
+    # Stub-only: the counters IngestProgress and IngestSummary both have.
     documents: int
-    added: int
-    replaced: int
-    unchanged: int
-    failed: int
-    chunks: int
-    bytes: int
-    files_read: int
-    files_total: int
-
-class IngestSummary:
-    """What an ingest did."""
-
-    documents: int
+    """Documents finished (written, unchanged or failed)."""
     added: int
     replaced: int
     unchanged: int
@@ -241,6 +224,16 @@ class IngestSummary:
     chunks_encoded: int
     tokens_encoded: int
     bytes: int
+
+class IngestProgress(_IngestTotals):
+    """Progress of an ingest, given to the progress callback."""
+
+    files_read: int
+    files_total: int
+
+class IngestSummary(_IngestTotals):
+    """What an ingest did."""
+
     seconds: float
     encode_seconds: float
     errors: list[tuple[str, str, str]]

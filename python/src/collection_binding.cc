@@ -66,6 +66,14 @@ std::vector<Document> DocumentsFrom(py::handle ids, py::handle texts, py::handle
   return docs;
 }
 
+// add and upsert.
+template <Status (Collection::*kWrite)(const WriteOptions&, std::span<const Document>)>
+void Write(Collection& coll, py::handle ids, py::handle texts, py::handle vectors,
+           py::handle metadatas, bool sync) {
+  std::vector<Document> docs = DocumentsFrom(ids, texts, vectors, metadatas);
+  ThrowIfError(Released([&] { return (coll.*kWrite)({.sync = sync}, docs); }));
+}
+
 SourceDocument SourceFrom(py::handle item) {
   if (!PyDict_Check(item.ptr())) {
     throw py::type_error(
@@ -189,27 +197,13 @@ void DefineCollection(py::module_& m) {
           "Live records, or those a filter matches.")
       .def("__len__",
            [](const Collection& coll) { return Unwrap(Released([&] { return coll.Count(); })); })
-      .def(
-          "add",
-          [](Collection& coll, py::handle ids, py::handle texts, py::handle vectors,
-             py::handle metadatas, bool sync) {
-            std::vector<Document> docs = DocumentsFrom(ids, texts, vectors, metadatas);
-            ThrowIfError(Released([&] { return coll.Add({.sync = sync}, docs); }));
-          },
-          py::arg("ids"), py::arg("texts") = py::none(), py::kw_only(),
-          py::arg("vectors") = py::none(), py::arg("metadatas") = py::none(),
-          py::arg("sync") = true,
-          "Inserts documents atomically (all or none). AlreadyExists for a stored id.")
-      .def(
-          "upsert",
-          [](Collection& coll, py::handle ids, py::handle texts, py::handle vectors,
-             py::handle metadatas, bool sync) {
-            std::vector<Document> docs = DocumentsFrom(ids, texts, vectors, metadatas);
-            ThrowIfError(Released([&] { return coll.Upsert({.sync = sync}, docs); }));
-          },
-          py::arg("ids"), py::arg("texts") = py::none(), py::kw_only(),
-          py::arg("vectors") = py::none(), py::arg("metadatas") = py::none(),
-          py::arg("sync") = true, "Like add, but documents whose id exists replace it.")
+      .def("add", &Write<&Collection::Add>, py::arg("ids"), py::arg("texts") = py::none(),
+           py::kw_only(), py::arg("vectors") = py::none(), py::arg("metadatas") = py::none(),
+           py::arg("sync") = true,
+           "Inserts documents atomically (all or none). AlreadyExists for a stored id.")
+      .def("upsert", &Write<&Collection::Upsert>, py::arg("ids"), py::arg("texts") = py::none(),
+           py::kw_only(), py::arg("vectors") = py::none(), py::arg("metadatas") = py::none(),
+           py::arg("sync") = true, "Like add, but documents whose id exists replace it.")
       .def(
           "delete",
           [](Collection& coll, py::handle ids, bool sync) {

@@ -167,6 +167,17 @@ void DefineInfo(py::module_& m) {
       });
 }
 
+// TextModel.embed and __call__: texts to a len(texts) x dim float32 array.
+py::array_t<float> EmbedTexts(const TextModel& model, py::handle texts) {
+  std::vector<std::string> list = ToStrings(texts, "texts");
+  Result<std::vector<float>> rows = Status::Internal("not embedded");
+  {
+    py::gil_scoped_release release;
+    rows = model.Embed(list);
+  }
+  return ToArray(Unwrap(std::move(rows)), list.size(), model.dim());
+}
+
 void DefineTextModel(py::module_& m) {
   py::class_<TextModel, std::shared_ptr<TextModel>>(
       m, "TextModel",
@@ -185,30 +196,10 @@ void DefineTextModel(py::module_& m) {
            "its default.")
       .def_property_readonly("dim", &TextModel::dim)
       .def_property_readonly("spec", &TextModel::spec, "the identity stored with collections")
-      .def(
-          "embed",
-          [](const TextModel& model, py::handle texts) {
-            std::vector<std::string> list = ToStrings(texts, "texts");
-            Result<std::vector<float>> rows = Status::Internal("not embedded");
-            {
-              py::gil_scoped_release release;
-              rows = model.Embed(list);
-            }
-            return ToArray(Unwrap(std::move(rows)), list.size(), model.dim());
-          },
-          py::arg("texts"), "Embeds texts: a float32 array of len(texts) x dim rows.")
-      .def(
-          "__call__",
-          [](const TextModel& model, py::handle texts) {
-            std::vector<std::string> list = ToStrings(texts, "input");
-            Result<std::vector<float>> rows = Status::Internal("not embedded");
-            {
-              py::gil_scoped_release release;
-              rows = model.Embed(list);
-            }
-            return ToArray(Unwrap(std::move(rows)), list.size(), model.dim());
-          },
-          py::arg("input"), "Same as embed(): an embedding function over a list of texts.")
+      .def("embed", &EmbedTexts, py::arg("texts"),
+           "Embeds texts: a float32 array of len(texts) x dim rows.")
+      .def("__call__", &EmbedTexts, py::arg("input"),
+           "Same as embed(): an embedding function over a list of texts.")
       .def(
           "tokenize",
           [](const TextModel& model, const std::string& text, size_t max_tokens) {

@@ -134,21 +134,30 @@ IngestSummary Ingest(Collection& coll, py::handle paths, py::handle include, py:
   return Unwrap(std::move(summary));
 }
 
+// The IngestProgress counters of IngestProgress and IngestSummary.
+template <typename T>
+void DefineTotals(py::class_<T>& c, IngestProgress T::*totals) {
+  auto field = [&](const char* name, uint64_t IngestProgress::*member, const char* doc) {
+    c.def_property_readonly(
+        name, [totals, member](const T& t) { return (t.*totals).*member; }, doc);
+  };
+  field("documents", &IngestProgress::documents,
+        "documents finished (written, unchanged or failed)");
+  field("added", &IngestProgress::added, "new documents");
+  field("replaced", &IngestProgress::replaced, "documents whose text or details changed");
+  field("unchanged", &IngestProgress::unchanged, "documents left alone (nothing changed)");
+  field("failed", &IngestProgress::failed, "documents refused (see IngestSummary.errors)");
+  field("chunks", &IngestProgress::chunks, "chunks written");
+  field("chunks_encoded", &IngestProgress::chunks_encoded, "chunks embedded");
+  field("tokens_encoded", &IngestProgress::tokens_encoded, "model tokens embedded");
+  field("bytes", &IngestProgress::bytes, "text bytes of finished documents");
+}
+
 void DefineProgress(py::module_& m) {
-  py::class_<PyIngestProgress>(m, "IngestProgress",
-                               "Progress of an ingest, passed to the progress callback.")
-      .def_property_readonly(
-          "documents", [](const PyIngestProgress& p) { return p.totals.documents; },
-          "documents finished (written, unchanged or failed)")
-      .def_property_readonly("added", [](const PyIngestProgress& p) { return p.totals.added; })
-      .def_property_readonly("replaced",
-                             [](const PyIngestProgress& p) { return p.totals.replaced; })
-      .def_property_readonly("unchanged",
-                             [](const PyIngestProgress& p) { return p.totals.unchanged; })
-      .def_property_readonly("failed", [](const PyIngestProgress& p) { return p.totals.failed; })
-      .def_property_readonly("chunks", [](const PyIngestProgress& p) { return p.totals.chunks; })
-      .def_property_readonly("bytes", [](const PyIngestProgress& p) { return p.totals.bytes; })
-      .def_readonly("files_read", &PyIngestProgress::files_read)
+  py::class_<PyIngestProgress> progress(m, "IngestProgress",
+                                        "Progress of an ingest, passed to the progress callback.");
+  DefineTotals(progress, &PyIngestProgress::totals);
+  progress.def_readonly("files_read", &PyIngestProgress::files_read)
       .def_readonly("files_total", &PyIngestProgress::files_total)
       .def("__repr__", [](const PyIngestProgress& p) {
         return "IngestProgress(files_read=" + std::to_string(p.files_read) + "/" +
@@ -156,19 +165,9 @@ void DefineProgress(py::module_& m) {
                ")";
       });
 
-  py::class_<IngestSummary>(m, "IngestSummary", "What an ingest did.")
-      .def_property_readonly("documents", [](const IngestSummary& s) { return s.totals.documents; })
-      .def_property_readonly("added", [](const IngestSummary& s) { return s.totals.added; })
-      .def_property_readonly("replaced", [](const IngestSummary& s) { return s.totals.replaced; })
-      .def_property_readonly("unchanged", [](const IngestSummary& s) { return s.totals.unchanged; })
-      .def_property_readonly("failed", [](const IngestSummary& s) { return s.totals.failed; })
-      .def_property_readonly("chunks", [](const IngestSummary& s) { return s.totals.chunks; })
-      .def_property_readonly("chunks_encoded",
-                             [](const IngestSummary& s) { return s.totals.chunks_encoded; })
-      .def_property_readonly("tokens_encoded",
-                             [](const IngestSummary& s) { return s.totals.tokens_encoded; })
-      .def_property_readonly("bytes", [](const IngestSummary& s) { return s.totals.bytes; })
-      .def_readonly("seconds", &IngestSummary::seconds)
+  py::class_<IngestSummary> summary(m, "IngestSummary", "What an ingest did.");
+  DefineTotals(summary, &IngestSummary::totals);
+  summary.def_readonly("seconds", &IngestSummary::seconds)
       .def_readonly("encode_seconds", &IngestSummary::encode_seconds)
       .def_property_readonly(
           "errors",

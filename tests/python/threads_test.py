@@ -6,15 +6,24 @@ import time
 
 import numpy as np
 
-import flashembed
+import pytest
 
 
-def test_searches_from_two_threads_run_concurrently(db):
-    coll = db.create_collection("v", encoder=None, dim=64, index="flat")
+@pytest.fixture
+def coll(db):
+    """4,000 vectors in a flat index: each search is an exact scan."""
+    c = db.create_collection("v", encoder=None, dim=64, index="flat")
     rng = np.random.default_rng(1)
-    coll.add(list(range(4000)), vectors=rng.standard_normal((4000, 64)).astype(np.float32),
-             sync=False)
-    queries = rng.standard_normal((400, 64)).astype(np.float32)
+    c.add(list(range(4000)), vectors=rng.standard_normal((4000, 64)).astype(np.float32),
+          sync=False)
+    return c
+
+
+QUERIES = np.random.default_rng(2).standard_normal((400, 64)).astype(np.float32)
+
+
+def test_searches_from_two_threads_run_concurrently(coll):
+    queries = QUERIES
     single = queries[0]
 
     window = {}
@@ -40,12 +49,8 @@ def test_searches_from_two_threads_run_concurrently(db):
     assert len(inside) >= 5, (len(inside), window["end"] - window["begin"])
 
 
-def test_python_threads_keep_running_during_a_search(db):
-    coll = db.create_collection("v", encoder=None, dim=64, index="flat")
-    rng = np.random.default_rng(2)
-    coll.add(list(range(4000)), vectors=rng.standard_normal((4000, 64)).astype(np.float32),
-             sync=False)
-    queries = rng.standard_normal((400, 64)).astype(np.float32)
+def test_python_threads_keep_running_during_a_search(coll):
+    queries = QUERIES
     window = {}
 
     def long_search():
