@@ -41,8 +41,9 @@ from ._native import (
 
 __version__ = "0.1.0"
 
+# `from flashembed import *` leaves out open and IOError, which would hide
+# the builtins of the same names; use flashembed.open and flashembed.IOError.
 __all__ = [
-    "open",
     "Database",
     "Collection",
     "CollectionInfo",
@@ -54,4 +55,4 @@ __all__ = [
     "IngestProgress",
     "IngestSummary",
     "TextModel",
-] + errors.__all__
+] + [name for name in errors.__all__ if name != "IOError"]
