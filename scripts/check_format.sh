@@ -20,7 +20,7 @@ if ! "$tool" --version | grep -q 'version 14\.'; then
   exit 1
 fi
 mapfile -t files < <(find base storage index encoders filter query milvus ingest server transfer \
-  tools tests packaging \( -name node_modules -prune \) -o \( -name '*.cc' -o -name '*.h' \) -print |
+  tools tests packaging python \( -name node_modules -prune \) -o \( -name '*.cc' -o -name '*.h' \) -print |
   sort)
 if ((fix)); then
   "$tool" -i --style=file "${files[@]}"

@@ -22,7 +22,8 @@
 # the public header query/database.h uses base/status.h only (it is installed
 # with it as <flashembed/database.h>); everything above query/ (milvus/,
 # ingest/, transfer/, server/, tools/) uses query/ only through that header;
-# server/ and transfer/ share milvus/; tools/ uses the server only through
+# server/ and transfer/ share milvus/; python/ (the Python module) sees the
+# public header and ingest/ like tools/; tools/ uses the server only through
 # server/server.h; benchmarks may also measure one lower module alone.
 LAYERS='
 # path              outside   may include from the project
@@ -38,6 +39,7 @@ ingest/             any       base/ query/database.h
 transfer/           any       base/ query/database.h milvus/
 server/             any       base/ query/database.h milvus/
 tools/              any       base/ query/database.h ingest/ transfer/ server/server.h
+python/             any       base/ query/database.h ingest/
 tools/bench/        any       base/ query/database.h index/ encoders/ filter/ ingest/ transfer/ server/server.h
 '
 # CONFINED: third-party libraries whose headers only these files or folders

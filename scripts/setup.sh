@@ -19,6 +19,9 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev
   # tests (python3-numpy: the export tests load the .npy files with numpy)
   libgtest-dev python3-numpy
+  # the Python package (python/: pybind11 module, pytest tests, `pip install
+  # --no-build-isolation ./python` with Debian's setuptools and wheel)
+  pybind11-dev python3-dev python3-pytest python3-setuptools python3-wheel python3-pip
   # HTTP benchmark (tools/bench/http_search_bench); curl for the server's API test
   wrk curl
 )
