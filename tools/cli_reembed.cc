@@ -27,10 +27,16 @@ struct ReembedArgs {
   std::string progress = "auto";
 };
 
+// One progress line: the round's bar, then its records and documents.
 std::string ProgressLine(const ReembedProgress& p) {
+  const uint64_t total = p.records + p.documents;
+  const double frac = total > 0 ? double(p.records_done + p.documents_done) / double(total) : 1.0;
+  constexpr size_t kBar = 30;
+  const size_t filled = static_cast<size_t>(frac * kBar);
   std::string line =
-      fmt::format("round {}{}: {}/{} records", p.round, p.switching ? " (last, writes wait)" : "",
-                  p.records_done, p.records);
+      fmt::format("[{}{}] {:3d}%  round {}{}: {}/{} records", std::string(filled, '#'),
+                  std::string(kBar - filled, '.'), static_cast<int>(frac * 100), p.round,
+                  p.switching ? " (last, writes wait)" : "", p.records_done, p.records);
   if (p.documents > 0) line += fmt::format(", {}/{} documents", p.documents_done, p.documents);
   return line;
 }

@@ -47,6 +47,12 @@ TEST_F(ReembedCliTest, SwitchesTheEncoder) {
   const auto found = RunOk(
       {"search", "--db", "db", "-c", "kb", "--documents", "--json", "glaciers carving valleys"});
   EXPECT_NE(found.out.find("a.txt"), std::string::npos) << found.out;
+  // The progress bar goes to stderr when asked for.
+  const auto shown = Run({"reembed", "--db", "db", "-c", "kb", "--encoder", "hash", "--dim", "64",
+                          "--progress", "always"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.err.find("] 100%  round 1: 1/1 records, 2/2 documents"), std::string::npos)
+      << shown.err;
   // The human summary.
   const auto line = RunOk({"reembed", "--db", "db", "-c", "kb", "--encoder", "hash"});
   EXPECT_NE(line.out.find("re-embedded \"kb\" with hash/v1;dim=384"), std::string::npos)
