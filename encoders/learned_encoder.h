@@ -1,0 +1,206 @@
+// LearnedEncoder ("learned"): a TextEncoder made from static word vectors
+// trained on a corpus (a collection's own text) with fastText: skip-gram with
+// negative sampling over words and their character n-grams (Bojanowski et al.
+// 2017, "Enriching Word Vectors with Subword Information").
+//
+// Text is read with the hashing encoder's rules (text_features.h): NFKC +
+// case folding, words of scripts that use spaces, and every character of a
+// script written without spaces (Han, kana, Thai, ...) a token of its own, so
+// Chinese trains and encodes without a word segmenter; symbols are tokens
+// too, punctuation only in a text that has nothing else.
+//
+// A text's vector is the SIF-weighted average of its tokens' vectors (Arora
+// et al. 2017, "A Simple but Tough-to-Beat Baseline for Sentence
+// Embeddings"): token w weighs a / (a + p(w)), p(w) its frequency in the
+// training corpus; a word the vocabulary lacks gets the average of its
+// character n-gram vectors (fastText's vector for an unknown word) and the
+// weight of a word seen once. Then the first principal component of the
+// training texts' vectors (what all texts share) is removed, and the row is
+// L2-normalised, so the dot product of two rows is their cosine.
+//
+// The trained model is bytes (Serialize / Load; layout in encoders/FORMAT.md)
+// that the caller stores; the spec names their fingerprint:
+//   "learned/v1;id=<16 hex digits>;dim=128"
+// so a collection records which trained model made its vectors. The spec
+// alone cannot re-create the encoder (TextEncoderFromSpec says so): Load the
+// stored bytes.
+//
+// Determinism: with threads = 1 and a fixed seed, training the same texts
+// with the same options gives the same bytes; with more threads fastText
+// updates the vectors concurrently (Hogwild) and runs differ slightly. A
+// given model encodes bit-identically after Serialize -> Load, on every
+// thread and batch position.
+//
+// Thread-safety: Train and Load may run concurrently on different inputs.
+// An encoder is immutable; Encode() is const and safe to call from many
+// threads at once.
+#ifndef FLASHEMBED_ENCODERS_LEARNED_ENCODER_H_
+#define FLASHEMBED_ENCODERS_LEARNED_ENCODER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "encoders/encoder.h"
+
+namespace flashembed::encoders {
+
+namespace internal {
+struct LearnedModel;  // learned_encoder.cc
+}  // namespace internal
+
+// Training options. Every field except `threads` and `temp_dir` is stored
+// in the model (LearnedEncoder::options() after Load); none can change a
+// trained model.
+struct LearnedOptions {
+  // Vector dimension. [8, 1024]. Default 128: retrieval quality of SIF
+  // averages grows little beyond ~100-300, while training time and model
+  // size grow linearly with it.
+  int dim = 128;
+  // Passes over the corpus; 0 = automatic: enough passes for about
+  // kAutoEpochTokens tokens of training, at least 1 and at most 10, so small
+  // corpora get more passes and large ones train in bounded time. [0, 100].
+  int epochs = 0;
+  // A word is in the vocabulary when it occurs at least this often; rarer
+  // words are encoded from their character n-grams. [1, 1000]. Default 3.
+  int min_count = 3;
+  // Character n-gram lengths in code points, over each word padded with
+  // fastText's "<" and ">". 1 <= char_ngram_min <= char_ngram_max <= 8, or
+  // both 0 for no n-grams (then unknown words are skipped). Default 3..6
+  // (fastText's).
+  int char_ngram_min = 3;
+  int char_ngram_max = 6;
+  // Hash buckets for character n-grams. [1000, 10'000'000]. Default 200'000
+  // (fastText's default is 2'000'000). Training holds buckets x dim floats
+  // (100 MB at the defaults, 1 GB with fastText's); the model stores only the
+  // buckets some vocabulary word uses, so its size follows the vocabulary,
+  // not this number. A corpus of a few thousand documents has a vocabulary
+  // of some 10k-50k words with about 5-8 distinct n-grams each, so fewer
+  // buckets would merge many unrelated n-grams.
+  int buckets = 200'000;
+  // Largest distance between a word and a context word. [1, 20]. Default 5.
+  int window = 5;
+  // Negative samples per context word. [1, 50]. Default 5.
+  int negatives = 5;
+  // Initial learning rate, decaying linearly to 0. (0, 1]. Default 0.05.
+  double learning_rate = 0.05;
+  // Frequent-word subsampling threshold t: a word of frequency f is skipped
+  // with probability 1 - sqrt(t/f) - t/f. (0, 1]. Default 1e-4.
+  double subsample = 1e-4;
+  // SIF smoothing a: token weight a / (a + p(w)). (0, 1]. Default 1e-3.
+  double sif_a = 1e-3;
+  // Training threads; 0 = hardware threads. [0, 256]. Only threads = 1 is
+  // deterministic. Not stored.
+  int threads = 0;
+  // Seed of fastText's random numbers. Default 1.
+  int seed = 1;
+  // Folder for the temporary corpus file fastText reads (removed before
+  // Train returns); "" = the system's temporary folder ($TMPDIR or /tmp).
+  // It needs about the size of the training text. Not stored.
+  std::string temp_dir;
+
+  // OK, or InvalidArgument naming the first field out of range.
+  Status Validate() const;
+};
+
+// Progress of LearnedEncoder::Train.
+struct LearnedProgress {
+  enum class Stage {
+    kReading,    // writing the corpus file: texts / tokens so far
+    kTraining,   // fastText: fraction of the training done
+    kFinishing,  // sentence vectors for the principal component: fraction
+  };
+  Stage stage = Stage::kReading;
+  double fraction = 0;  // of the stage, in [0, 1]; 0 while reading
+  uint64_t texts = 0;   // texts read so far (all of them after reading)
+  uint64_t tokens = 0;  // tokens read so far
+};
+// Called from the thread that runs Train while reading and finishing and
+// from fastText's training threads while training, never concurrently;
+// `fraction` never decreases within a stage. Must not throw.
+using LearnedProgressFn = std::function<void(const LearnedProgress&)>;
+
+// Gives every training text to `visit` once, in any order, and returns OK,
+// the first error of `visit` (then it stops), or its own error.
+using TextSource = std::function<Status(const std::function<Status(std::string_view)>& visit)>;
+
+class LearnedEncoder final : public TextEncoder {
+ public:
+  static constexpr int kFormatVersion = 1;
+  // The least training text: tokens (after cutting) and distinct words that
+  // reach min_count. Less gives InvalidArgument ("not enough text to train").
+  static constexpr uint64_t kMinTrainingTokens = 1000;
+  static constexpr uint64_t kMinVocabulary = 20;
+  // Automatic epochs: about this many tokens of training in all.
+  static constexpr uint64_t kAutoEpochTokens = 5'000'000;
+  static constexpr int kMaxAutoEpochs = 10;
+
+  // Trains an encoder on every text of `source`. Errors: InvalidArgument for
+  // invalid options, a text that is not valid UTF-8 (naming its position)
+  // or not enough text ("not enough text to train: ..."); IOError when the
+  // temporary file cannot be written; ResourceExhausted when memory runs
+  // out; Internal for any other failure of fastText (its message). Blank
+  // texts are skipped.
+  static Result<std::unique_ptr<LearnedEncoder>> Train(const TextSource& source,
+                                                       const LearnedOptions& options,
+                                                       const LearnedProgressFn& progress = {});
+  static Result<std::unique_ptr<LearnedEncoder>> Train(std::span<const std::string_view> texts,
+                                                       const LearnedOptions& options,
+                                                       const LearnedProgressFn& progress = {});
+
+  // Re-creates an encoder from Serialize()'s bytes. Corruption for bytes
+  // that are not a complete, intact model of a known format (wrong magic,
+  // truncated, checksum mismatch, inconsistent fields); NotSupported for a
+  // newer format version.
+  static Result<std::unique_ptr<LearnedEncoder>> Load(std::string_view bytes);
+
+  ~LearnedEncoder() override;
+  LearnedEncoder(const LearnedEncoder&) = delete;
+  LearnedEncoder& operator=(const LearnedEncoder&) = delete;
+
+  // The model's bytes (encoders/FORMAT.md); Load(Serialize()) encodes
+  // bit-identically. Equal for equal models.
+  std::string Serialize() const;
+
+  int dim() const override;
+  // "learned/v1;id=<16 hex digits of fingerprint()>;dim=<dim>".
+  std::string spec() const override;
+  // See TextEncoder::Encode. Also InvalidArgument if out.size() is not
+  // texts.size() * dim(), and for a text with nothing to encode (blank, or
+  // only unknown tokens without n-grams), naming the text index ("text 3: ...").
+  Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
+  // The hashing encoder's units (WordTokenSpans).
+  Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const override;
+  // The chunk window suggested, in TokenSpans units, as for the hashing
+  // encoder; Encode reads texts of any length.
+  size_t max_tokens() const override;
+
+  // Hash64 of Serialize()'s bytes.
+  uint64_t fingerprint() const;
+  // The options the model was trained with (threads and temp_dir as default).
+  const LearnedOptions& options() const;
+  // Words in the vocabulary, and the training corpus' texts and tokens.
+  size_t vocabulary_size() const;
+  uint64_t training_texts() const;
+  uint64_t training_tokens() const;
+
+  // The tokens Encode and Train see in `text`, in order (normalised words,
+  // characters of scripts without spaces, symbols; punctuation only when
+  // there is nothing else). InvalidArgument for invalid UTF-8.
+  static Result<std::vector<std::string>> Tokens(std::string_view text);
+
+ private:
+  explicit LearnedEncoder(std::unique_ptr<internal::LearnedModel> model);
+
+  std::unique_ptr<internal::LearnedModel> model_;
+};
+
+}  // namespace flashembed::encoders
+
+#endif  // FLASHEMBED_ENCODERS_LEARNED_ENCODER_H_
