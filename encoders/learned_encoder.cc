@@ -262,8 +262,9 @@ int ResolveThreads(int threads) {
 
 int ResolveEpochs(int epochs, uint64_t tokens) {
   if (epochs > 0) return epochs;
+  // Rounded to the nearest whole pass.
   const uint64_t passes =
-      (LearnedEncoder::kAutoEpochTokens + tokens - 1) / std::max<uint64_t>(tokens, 1);
+      (LearnedEncoder::kAutoEpochTokens + tokens / 2) / std::max<uint64_t>(tokens, 1);
   return static_cast<int>(std::clamp<uint64_t>(passes, 1, LearnedEncoder::kMaxAutoEpochs));
 }
 
