@@ -343,7 +343,7 @@ struct LearnedModel {
   }
 
   // Derives word_vectors, bucket_slot, unknown_weight and fallback from the
-  // stored fields. Every subword id of every word has been checked to exist.
+  // stored fields. Corruption when a word's n-gram row is missing.
   Status Prepare() {
     bucket_slot.assign(static_cast<size_t>(options.buckets), -1);
     for (size_t i = 0; i < bucket_ids.size(); ++i) {

@@ -31,6 +31,14 @@
 // given model encodes bit-identically after Serialize -> Load, on every
 // thread and batch position.
 //
+// Cost, measured on 3,446 Debian man pages (2.09M tokens; 2 threads on a
+// shared 2-core machine): training with the default options (2 passes)
+// takes about 86 CPU-seconds and 400 MB; the model has 12.7k words and is
+// 41 MB; Load takes 0.1-0.3 s; Encode reads about 2M tokens per second per
+// thread. Finding each page from its NAME line among all of them, vectors
+// only: recall@10 0.67 and MRR@10 0.40 (3 passes: 0.69 / 0.41), against
+// the hashing encoder's 0.66 / 0.37.
+//
 // Thread-safety: Train and Load may run concurrently on different inputs.
 // An encoder is immutable; Encode() is const and safe to call from many
 // threads at once.
@@ -123,9 +131,9 @@ struct LearnedProgress {
     kFinishing,  // sentence vectors for the principal component: fraction
   };
   Stage stage = Stage::kReading;
-  double fraction = 0;  // of the stage, in [0, 1]; 0 while reading
-  uint64_t texts = 0;   // texts read so far (all of them after reading)
-  uint64_t tokens = 0;  // tokens read so far
+  double fraction = 0;  // of the stage, in [0, 1]; reading: 0, then 1 at its end
+  uint64_t texts = 0;   // texts read so far; from training on, those with a token
+  uint64_t tokens = 0;  // tokens read so far (0 while finishing)
 };
 // Called from the thread that runs Train while reading and finishing and
 // from fastText's training threads while training, never concurrently;
@@ -178,8 +186,12 @@ class LearnedEncoder final : public TextEncoder {
   // "learned/v1;id=<16 hex digits of fingerprint()>;dim=<dim>".
   std::string spec() const override;
   // See TextEncoder::Encode. Also InvalidArgument if out.size() is not
-  // texts.size() * dim(), and for a text with nothing to encode (blank, or
-  // only unknown tokens without n-grams), naming the text index ("text 3: ...").
+  // texts.size() * dim(), and for a blank text (no token: only whitespace,
+  // control, unassigned or private-use characters), naming the text index
+  // ("text 3: ..."). A text none of whose tokens the model knows (only
+  // punctuation, or unknown words sharing no trained n-gram) gets the
+  // hashing encoder's vector at this dim, so every other text has a
+  // direction.
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
   // The hashing encoder's units (WordTokenSpans).
   Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const override;
@@ -191,7 +203,9 @@ class LearnedEncoder final : public TextEncoder {
   uint64_t fingerprint() const;
   // The options the model was trained with (threads and temp_dir as default).
   const LearnedOptions& options() const;
-  // Words in the vocabulary, and the training corpus' texts and tokens.
+  // Words in the vocabulary (fastText's end-of-line token included), the
+  // training texts that had a token, and the tokens as fastText counts them
+  // (one end-of-line per text included).
   size_t vocabulary_size() const;
   uint64_t training_texts() const;
   uint64_t training_tokens() const;
