@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <sstream>
@@ -48,9 +49,13 @@ std::string Hex(uint64_t v) { return fmt::format("{:016x}", v); }
 // Tokens: the hashing encoder's units (text_features.h) as strings.
 // ---------------------------------------------------------------------------
 
-// The TextSegmenter sink: calls emit(const std::string&) for every word,
-// character of a script without spaces (with its marks) and symbol; keeps
-// punctuation, which Finish() emits only when there was nothing else.
+// The TextSegmenter sink: calls emit(const std::string& token, bool pairs)
+// for every word, character of a script without spaces (with its marks) and
+// symbol; keeps punctuation, which Finish() emits only when there was
+// nothing else. `pairs` tells whether the token and the one before it make
+// a pair for the lexical part, as the hashing encoder's n-grams: two words
+// (whatever lies between them), or two characters of one run of a script
+// without spaces.
 template <typename Emit>
 class TokenSink {
  public:
@@ -58,18 +63,20 @@ class TokenSink {
 
   void BeginWord() { token_.clear(); }
   void WordChar(uint32_t cp) { AppendUtf8(cp, &token_); }
-  void EndWord() { EmitToken(); }
+  void EndWord() { EmitToken(Kind::kWord); }
   void BeginUnit(uint32_t cp) {
     token_.clear();
     AppendUtf8(cp, &token_);
   }
   void UnitMark(uint32_t cp) { AppendUtf8(cp, &token_); }
-  void EndUnit() { EmitToken(); }
-  void EndRun() {}
+  void EndUnit() { EmitToken(Kind::kUnit); }
+  void EndRun() {
+    if (last_ == Kind::kUnit) last_ = Kind::kNone;
+  }
   void Symbol(uint32_t cp) {
     token_.clear();
     AppendUtf8(cp, &token_);
-    EmitToken();
+    EmitToken(Kind::kNone);
   }
   void Punct(uint32_t cp) {
     if (!has_content_) punct_.push_back(cp);
@@ -81,24 +88,28 @@ class TokenSink {
     for (const char32_t cp : punct_) {
       token_.clear();
       AppendUtf8(cp, &token_);
-      (*emit_)(token_);
+      (*emit_)(token_, false);
     }
   }
 
  private:
-  void EmitToken() {
+  enum class Kind { kNone, kWord, kUnit };
+
+  void EmitToken(Kind kind) {
     has_content_ = true;
     punct_.clear();
-    (*emit_)(token_);
+    (*emit_)(token_, kind != Kind::kNone && kind == last_);
+    last_ = kind;
   }
 
   Emit* const emit_;
   std::string token_;
   std::u32string punct_;
   bool has_content_ = false;
+  Kind last_ = Kind::kNone;
 };
 
-// Calls emit(const std::string&) for every token of `text` (see
+// Calls emit(const std::string& token, bool pairs) for every token of `text` (see
 // LearnedEncoder::Tokens). Errors as ForEachNormalizedCodePoint.
 template <typename Emit>
 Status CutTokens(std::string_view text, std::vector<int32_t>* scratch, Emit emit) {
@@ -292,10 +303,18 @@ Status LearnedOptions::Validate() const {
   if (!(subsample > 0 && subsample <= 1)) {
     return Status::InvalidArgument(fmt::format("subsample must be in (0, 1], got {}", subsample));
   }
+  FE_RETURN_IF_ERROR(check("threads", 0, 256, threads));
+  if (semantic_weighting != Weighting::kSif && semantic_weighting != Weighting::kIdf) {
+    return Status::InvalidArgument(fmt::format("semantic_weighting must be kSif or kIdf, got {}",
+                                               static_cast<int>(semantic_weighting)));
+  }
   if (!(sif_a > 0 && sif_a <= 1)) {
     return Status::InvalidArgument(fmt::format("sif_a must be in (0, 1], got {}", sif_a));
   }
-  FE_RETURN_IF_ERROR(check("threads", 0, 256, threads));
+  FE_RETURN_IF_ERROR(check("lexical_dim", 0, 16384, lexical_dim));
+  FE_RETURN_IF_ERROR(check("lexical_weight", 0, 1, lexical_weight));
+  FE_RETURN_IF_ERROR(check("pair_weight", 0, 1, pair_weight));
+  FE_RETURN_IF_ERROR(check("lexical_char_weight", 0, 1, lexical_char_weight));
   return Status::OK();
 }
 
@@ -308,7 +327,7 @@ namespace internal {
 
 struct LearnedModel {
   LearnedOptions options;
-  size_t dim = 0;
+  size_t dim = 0;  // word vectors (the semantic part)
   uint64_t texts = 0;
   uint64_t tokens = 0;  // fastText's count, which includes one end-of-line per text
 
@@ -317,16 +336,21 @@ struct LearnedModel {
   std::unique_ptr<fasttext::Dictionary> dict;
   size_t nwords = 0;
 
+  std::vector<uint32_t> df;          // nwords: training texts that contain the word
   std::vector<float> word_rows;      // nwords x dim: input matrix rows 0..nwords-1
   std::vector<uint32_t> bucket_ids;  // n-gram buckets some word uses, ascending
   std::vector<float> bucket_rows;    // bucket_ids.size() x dim
-  std::vector<int32_t> bucket_slot;  // bucket -> index into bucket_ids, or -1
-  std::vector<float> sif;            // nwords: a / (a + p(w))
-  std::vector<float> pc;             // dim: unit vector, or zeros (none removed)
 
+  // Derived by Prepare().
+  size_t out_dim = 0;                        // dim + lexical_dim
+  std::vector<int32_t> bucket_slot;          // bucket -> index into bucket_ids, or -1
   std::vector<float> word_vectors;           // nwords x dim: fastText's word vectors
-  float unknown_weight = 1;                  // SIF weight of a word seen once
-  std::unique_ptr<HashingEncoder> fallback;  // texts with no known token
+  std::vector<float> semantic_weight;        // nwords: SIF or idf
+  std::vector<float> idf;                    // nwords
+  float unknown_semantic_weight = 1;         // of a word seen once
+  float unknown_idf = 1;                     // of a word in one text
+  std::vector<double> common;                // dim: unit vector, or zeros (none removed)
+  std::unique_ptr<HashingEncoder> fallback;  // texts with no direction at all
   uint64_t fingerprint = 0;
 
   // Adds fastText's vector of the word or n-gram row `id` times `weight`.
@@ -342,9 +366,15 @@ struct LearnedModel {
     for (size_t j = 0; j < dim; ++j) acc[j] += weight * row[j];
   }
 
-  // Derives word_vectors, bucket_slot, unknown_weight and fallback from the
-  // stored fields. Corruption when a word's n-gram row is missing.
+  // BM25's idf (Lucene's, never negative) of a token in `df` of `texts`.
+  static double Idf(double df, double texts) {
+    return std::log(1.0 + std::max(texts - df + 0.5, 0.5) / (df + 0.5));
+  }
+
+  // Derives everything below "Derived" from the stored fields. Corruption
+  // when a word's n-gram row is missing.
   Status Prepare() {
+    out_dim = dim + static_cast<size_t>(options.lexical_dim);
     bucket_slot.assign(static_cast<size_t>(options.buckets), -1);
     for (size_t i = 0; i < bucket_ids.size(); ++i) {
       bucket_slot[bucket_ids[i]] = static_cast<int32_t>(i);
@@ -368,10 +398,41 @@ struct LearnedModel {
         word_vectors[w * dim + j] = static_cast<float>(acc[j] * inv);
       }
     }
-    const double p_once = 1.0 / static_cast<double>(tokens);
-    unknown_weight = static_cast<float>(options.sif_a / (options.sif_a + p_once));
+
+    const std::vector<int64_t> counts = dict->getCounts(fasttext::entry_type::word);
+    const double n = static_cast<double>(texts);
+    const double a = options.sif_a;
+    const bool sif = options.semantic_weighting == LearnedOptions::Weighting::kSif;
+    idf.resize(nwords);
+    semantic_weight.resize(nwords);
+    for (size_t w = 0; w < nwords; ++w) {
+      idf[w] = static_cast<float>(Idf(df[w], n));
+      const double p = static_cast<double>(counts[w]) / static_cast<double>(tokens);
+      semantic_weight[w] = sif ? static_cast<float>(a / (a + p)) : idf[w];
+    }
+    unknown_idf = static_cast<float>(Idf(1, n));
+    unknown_semantic_weight =
+        sif ? static_cast<float>(a / (a + 1.0 / static_cast<double>(tokens))) : unknown_idf;
+
+    // The direction all texts share (SIF's first principal component, which
+    // for uncentred averages lies along their mean): the training corpus'
+    // expected weighted average, sum of count x weight x vector over the
+    // words. fastText's end-of-line token never occurs in a text.
+    common.assign(dim, 0.0);
+    if (options.remove_common) {
+      for (size_t w = 0; w < nwords; ++w) {
+        if (dict->getWord(static_cast<int32_t>(w)) == fasttext::Dictionary::EOS) continue;
+        const double weight = static_cast<double>(counts[w]) * semantic_weight[w];
+        for (size_t j = 0; j < dim; ++j) common[j] += weight * word_vectors[w * dim + j];
+      }
+      double sq = 0;
+      for (const double x : common) sq += x * x;
+      const double inv = sq > 0 ? 1.0 / std::sqrt(sq) : 0.0;
+      for (double& x : common) x *= inv;
+    }
+
     HashingEncoder::Options hashing;
-    hashing.dim = static_cast<int>(dim);
+    hashing.dim = static_cast<int>(out_dim);
     FE_ASSIGN_OR_RETURN(fallback, HashingEncoder::Create(hashing));
     return Status::OK();
   }
@@ -383,132 +444,177 @@ namespace {
 
 using internal::LearnedModel;
 
-// Sums SIF-weighted token vectors of one text.
-class SifAccumulator {
+// Seed of the lexical part's feature hash.
+constexpr uint64_t kLexicalSeed = 0x6c65786963616c31;  // "lexical1"
+// Joins the two tokens of a pair feature; no token contains it (a control).
+constexpr char kPairJoin = '\x1f';
+// Starts the keys of character n-grams.
+constexpr char kCharMark = '\x1e';
+
+double Norm(const std::vector<double>& v) {
+  double sq = 0;
+  for (const double x : v) sq += x * x;
+  return std::sqrt(sq);
+}
+
+// Makes the row of one text from its tokens (see the file comment).
+class RowBuilder {
  public:
-  explicit SifAccumulator(const LearnedModel& m) : m_(m), sum_(m.dim, 0.0) {}
+  explicit RowBuilder(const LearnedModel& m)
+      : m_(m), semantic_(m.dim), lexical_(static_cast<size_t>(m.options.lexical_dim)) {}
 
-  void Add(const std::string& token) {
-    const int32_t id = m_.dict->getId(token);
-    if (id >= 0) {
-      const float w = m_.sif[static_cast<size_t>(id)];
-      const float* v = &m_.word_vectors[static_cast<size_t>(id) * m_.dim];
-      for (size_t j = 0; j < m_.dim; ++j) sum_[j] += static_cast<double>(w) * v[j];
-      weight_ += w;
-      return;
+  // Writes the unit row of `tokens` into `out` (m.out_dim floats). False
+  // when it has no direction (only possible without a lexical part, for
+  // tokens the model does not know).
+  bool Build(const std::vector<std::string>& tokens, const std::vector<bool>& pairs,
+             std::span<float> out) {
+    ids_.resize(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) ids_[i] = m_.dict->getId(tokens[i]);
+    const bool has_semantic = Semantic(tokens);
+    const bool has_lexical = !lexical_.empty() && Lexical(tokens, pairs);
+    if (!has_semantic && !has_lexical) return false;
+    double ws = has_semantic ? 1.0 : 0.0, wl = has_lexical ? 1.0 : 0.0;
+    if (has_semantic && has_lexical) {
+      wl = std::sqrt(m_.options.lexical_weight);
+      ws = std::sqrt(1.0 - m_.options.lexical_weight);
     }
-    // An unknown word: fastText's getWordVector (the mean of its n-grams'
-    // rows; none for maxn = 0), with the weight of a word seen once.
-    ids_.clear();
-    m_.dict->computeSubwords(fasttext::Dictionary::BOW + token + fasttext::Dictionary::EOW, ids_);
-    if (ids_.empty()) return;
-    scratch_.assign(m_.dim, 0.0);
-    for (const int32_t id2 : ids_) m_.AddRow(id2, 1.0, scratch_.data());
-    const double w = m_.unknown_weight / static_cast<double>(ids_.size());
-    bool any = false;
-    for (size_t j = 0; j < m_.dim; ++j) {
-      sum_[j] += w * scratch_[j];
-      any = any || scratch_[j] != 0.0;
+    for (size_t j = 0; j < m_.dim; ++j) out[j] = static_cast<float>(ws * semantic_[j]);
+    for (size_t j = 0; j < lexical_.size(); ++j) {
+      out[m_.dim + j] = static_cast<float>(wl * lexical_[j]);
     }
-    if (any) weight_ += m_.unknown_weight;
-  }
-
-  // Writes the unit vector of the sum, less its part along `pc` (if
-  // non-zero), into `out` (doubles). False if there is no direction.
-  bool Finish(bool remove_pc, std::vector<double>* out) const {
-    if (weight_ == 0.0) return false;
-    *out = sum_;
-    if (remove_pc) {
-      double dot = 0;
-      for (size_t j = 0; j < m_.dim; ++j) dot += (*out)[j] * m_.pc[j];
-      std::vector<double> removed(*out);
-      for (size_t j = 0; j < m_.dim; ++j) removed[j] -= dot * m_.pc[j];
-      // A text along the component alone keeps it rather than vanish.
-      if (Norm(removed) > 1e-6 * Norm(*out)) out->swap(removed);
-    }
-    const double norm = Norm(*out);
-    if (!(norm > 0) || !std::isfinite(norm)) return false;
-    for (double& x : *out) x /= norm;
     return true;
   }
 
  private:
-  static double Norm(const std::vector<double>& v) {
-    double sq = 0;
-    for (const double x : v) sq += x * x;
-    return std::sqrt(sq);
+  // The unit weighted average of the tokens' vectors less its part along
+  // the common direction, in semantic_. False if it has no direction.
+  bool Semantic(const std::vector<std::string>& tokens) {
+    std::fill(semantic_.begin(), semantic_.end(), 0.0);
+    double weight = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const int32_t id = ids_[i];
+      if (id >= 0) {
+        const double w = m_.semantic_weight[static_cast<size_t>(id)];
+        const float* v = &m_.word_vectors[static_cast<size_t>(id) * m_.dim];
+        for (size_t j = 0; j < m_.dim; ++j) semantic_[j] += w * v[j];
+        weight += w;
+        continue;
+      }
+      // An unknown word: fastText's getWordVector (the mean of its n-grams'
+      // rows; none for maxn = 0), with the weight of a word seen once.
+      subwords_.clear();
+      m_.dict->computeSubwords(fasttext::Dictionary::BOW + tokens[i] + fasttext::Dictionary::EOW,
+                               subwords_);
+      if (subwords_.empty()) continue;
+      scratch_.assign(m_.dim, 0.0);
+      for (const int32_t sub : subwords_) m_.AddRow(sub, 1.0, scratch_.data());
+      const double w = m_.unknown_semantic_weight / static_cast<double>(subwords_.size());
+      bool any = false;
+      for (size_t j = 0; j < m_.dim; ++j) {
+        semantic_[j] += w * scratch_[j];
+        any = any || scratch_[j] != 0.0;
+      }
+      if (any) weight += m_.unknown_semantic_weight;
+    }
+    if (weight == 0.0) return false;
+    if (m_.options.remove_common) {
+      double dot = 0;
+      for (size_t j = 0; j < m_.dim; ++j) dot += semantic_[j] * m_.common[j];
+      scratch_ = semantic_;
+      for (size_t j = 0; j < m_.dim; ++j) scratch_[j] -= dot * m_.common[j];
+      // A text along the common direction alone keeps it rather than vanish.
+      if (Norm(scratch_) > 1e-6 * Norm(semantic_)) semantic_.swap(scratch_);
+    }
+    return Normalize(&semantic_);
   }
 
-  const LearnedModel& m_;
-  std::vector<double> sum_;
-  double weight_ = 0;
-  std::vector<int32_t> ids_;
-  std::vector<double> scratch_;
-};
-
-// The first principal component (uncentred, as SIF's SVD) of the unit
-// vectors of `lines` (space-separated tokens), by power iteration over their
-// dim x dim second-moment matrix. Zeros when no line has a vector.
-std::vector<float> PrincipalComponent(const LearnedModel& m, std::FILE* lines, uint64_t total_lines,
-                                      const LearnedProgressFn& progress) {
-  const size_t dim = m.dim;
-  std::vector<double> moment(dim * dim, 0.0), mean(dim, 0.0), v;
-  std::string token;
-  uint64_t done = 0;
-  double reported = 0;
-  char* line = nullptr;
-  size_t capacity = 0;
-  for (ssize_t n; (n = getline(&line, &capacity, lines)) > 0;) {
-    const std::string_view text(line, static_cast<size_t>(n) - (line[n - 1] == '\n' ? 1 : 0));
-    SifAccumulator acc(m);
-    for (size_t pos = 0; pos < text.size();) {
-      const size_t end = std::min(text.find(' ', pos), text.size());
-      token.assign(text.substr(pos, end - pos));
-      if (!token.empty()) acc.Add(token);
-      pos = end + 1;
+  // The unit vector of the hashed, signed lexical features (see the file
+  // comment) in lexical_. False if it has no direction.
+  bool Lexical(const std::vector<std::string>& tokens, const std::vector<bool>& pairs) {
+    std::fill(lexical_.begin(), lexical_.end(), 0.0);
+    features_.clear();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      Feature& f = features_[tokens[i]];
+      ++f.tf;
+      f.weight = std::sqrt(TokenIdf(i));
     }
-    if (acc.Finish(/*remove_pc=*/false, &v)) {
-      for (size_t i = 0; i < dim; ++i) {
-        mean[i] += v[i];
-        for (size_t j = i; j < dim; ++j) moment[i * dim + j] += v[i] * v[j];
+    const double pair_weight = m_.options.pair_weight;
+    if (pair_weight > 0) {
+      for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+        if (!pairs[i + 1]) continue;
+        key_.assign(tokens[i]);
+        key_ += kPairJoin;
+        key_ += tokens[i + 1];
+        Feature& f = features_[key_];
+        ++f.tf;
+        // A pair is about as rare as both its tokens: idf(a) + idf(b).
+        f.weight = pair_weight * std::sqrt(TokenIdf(i) + TokenIdf(i + 1));
+        f.pair = true;
       }
     }
-    ++done;
-    const double fraction = total_lines == 0 ? 1.0 : static_cast<double>(done) / total_lines;
-    if (progress && fraction >= reported + 0.01) {
-      reported = fraction;
-      progress({LearnedProgress::Stage::kFinishing, std::min(fraction, 1.0), total_lines, 0});
+    const uint64_t buckets = lexical_.size();
+    auto add = [&](std::string_view key, double w) {
+      const uint64_t h = Hash64(key, kLexicalSeed);
+      lexical_[h % buckets] += (h >> 63) != 0 ? -w : w;
+    };
+    const double char_weight = m_.options.lexical_char_weight;
+    for (const auto& [key, f] : features_) {
+      const double w = (1.0 + std::log(static_cast<double>(f.tf))) * f.weight;
+      add(key, w);
+      if (char_weight > 0 && !f.pair) AddCharNgrams(key, char_weight * w, add);
+    }
+    return Normalize(&lexical_);
+  }
+
+  // Calls add(n-gram, weight) for the character n-grams (3 to 5 code
+  // points, as the hashing encoder's) of `token` padded with "<" and ">",
+  // but not the whole padded token; keys start with kCharMark, so they
+  // differ from tokens.
+  template <typename Add>
+  void AddCharNgrams(const std::string& token, double weight, Add& add) {
+    padded_.assign("<");
+    padded_ += token;
+    padded_ += '>';
+    starts_.clear();
+    for (size_t i = 0; i < padded_.size(); ++i) {
+      if ((static_cast<unsigned char>(padded_[i]) & 0xC0) != 0x80) starts_.push_back(i);
+    }
+    const size_t n = starts_.size();
+    starts_.push_back(padded_.size());
+    for (size_t len = 3; len <= 5; ++len) {
+      for (size_t b = 0; b + len <= n; ++b) {
+        if (len == n) continue;  // the whole padded token
+        key_.assign(1, kCharMark);
+        key_.append(padded_, starts_[b], starts_[b + len] - starts_[b]);
+        add(key_, weight);
+      }
     }
   }
-  std::free(line);
-  for (size_t i = 0; i < dim; ++i) {
-    for (size_t j = 0; j < i; ++j) moment[i * dim + j] = moment[j * dim + i];
+
+  double TokenIdf(size_t i) const {
+    return ids_[i] >= 0 ? m_.idf[static_cast<size_t>(ids_[i])] : m_.unknown_idf;
   }
-  // Start from the mean direction, which the top component of uncentred
-  // data lies close to; a fixed number of rounds keeps it deterministic.
-  std::vector<double> x(mean), y(dim);
-  auto normalize = [](std::vector<double>* u) {
-    double sq = 0;
-    for (const double e : *u) sq += e * e;
-    if (!(sq > 0)) return false;
-    const double inv = 1.0 / std::sqrt(sq);
-    for (double& e : *u) e *= inv;
+
+  static bool Normalize(std::vector<double>* v) {
+    const double norm = Norm(*v);
+    if (!(norm > 0) || !std::isfinite(norm)) return false;
+    for (double& x : *v) x /= norm;
     return true;
-  };
-  if (!normalize(&x)) return std::vector<float>(dim, 0.0f);
-  for (int round = 0; round < 100; ++round) {
-    for (size_t i = 0; i < dim; ++i) {
-      double s = 0;
-      for (size_t j = 0; j < dim; ++j) s += moment[i * dim + j] * x[j];
-      y[i] = s;
-    }
-    if (!normalize(&y)) return std::vector<float>(dim, 0.0f);
-    x.swap(y);
   }
-  std::vector<float> pc(dim);
-  for (size_t j = 0; j < dim; ++j) pc[j] = static_cast<float>(x[j]);
-  return pc;
-}
+
+  struct Feature {
+    uint32_t tf = 0;
+    double weight = 0;  // per occurrence, before the (1 + ln tf) of all of them
+    bool pair = false;
+  };
+
+  const LearnedModel& m_;
+  std::vector<double> semantic_, lexical_, scratch_;
+  std::vector<int32_t> ids_, subwords_;
+  std::unordered_map<std::string, Feature> features_;
+  std::string key_, padded_;
+  std::vector<size_t> starts_;
+};
 
 // A temporary folder, removed with everything in it when this goes away.
 class TempFolder {
@@ -552,6 +658,12 @@ struct CorpusStats {
   uint64_t texts = 0;       // texts with at least one token (one line each)
   uint64_t tokens = 0;      // tokens written
   uint64_t vocabulary = 0;  // distinct tokens occurring at least min_count times
+  struct Counts {
+    uint64_t count = 0;      // occurrences
+    uint32_t df = 0;         // texts that have the token
+    uint64_t last_text = 0;  // 1 + the last text that had it
+  };
+  std::unordered_map<std::string, Counts> counts;  // per distinct token
 };
 
 // Writes every text of `source` as one line of space-separated tokens.
@@ -562,16 +674,21 @@ Result<CorpusStats> WriteCorpus(const TextSource& source, const LearnedOptions& 
     return Status::IOError(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
   CorpusStats stats;
   uint64_t seen = 0;
-  std::unordered_map<std::string, uint64_t> counts;
+  auto& counts = stats.counts;
   std::vector<int32_t> scratch;
   bool write_failed = false;
   const Status visited = source([&](std::string_view text) -> Status {
     const uint64_t index = seen++;
     uint64_t text_tokens = 0;
-    const Status cut = CutTokens(text, &scratch, [&](const std::string& token) {
+    const Status cut = CutTokens(text, &scratch, [&](const std::string& token, bool) {
       if (text_tokens++ > 0) std::fputc(' ', file.get());
       std::fwrite(token.data(), 1, token.size(), file.get());
-      ++counts[token];
+      CorpusStats::Counts& c = counts[token];
+      ++c.count;
+      if (c.last_text != seen) {
+        c.last_text = seen;
+        ++c.df;
+      }
     });
     if (!cut.ok()) return cut.WithContext(fmt::format("text {}", index));
     if (text_tokens > 0) {
@@ -592,8 +709,8 @@ Result<CorpusStats> WriteCorpus(const TextSource& source, const LearnedOptions& 
   if (!write_failed && std::fclose(file.release()) != 0) {
     return Status::IOError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   }
-  for (const auto& [token, count] : counts) {
-    if (count >= static_cast<uint64_t>(options.min_count)) ++stats.vocabulary;
+  for (const auto& [token, c] : counts) {
+    if (c.count >= static_cast<uint64_t>(options.min_count)) ++stats.vocabulary;
   }
   if (progress) progress({LearnedProgress::Stage::kReading, 1.0, seen, stats.tokens});
   return stats;
@@ -749,11 +866,12 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Train(const TextSource& 
         const float* row = rows + (m->nwords + b) * dim;
         m->bucket_rows.insert(m->bucket_rows.end(), row, row + dim);
       }
-      const std::vector<int64_t> counts = dict->getCounts(fasttext::entry_type::word);
-      m->sif.resize(m->nwords);
+      m->df.resize(m->nwords);
       for (size_t w = 0; w < m->nwords; ++w) {
-        const double p = static_cast<double>(counts[w]) / static_cast<double>(m->tokens);
-        m->sif[w] = static_cast<float>(options.sif_a / (options.sif_a + p));
+        const std::string& word = dict->getWord(static_cast<int32_t>(w));
+        const auto it = stats.counts.find(word);
+        // fastText's end-of-line token is in every text (line).
+        m->df[w] = it != stats.counts.end() ? it->second.df : static_cast<uint32_t>(stats.texts);
       }
     } catch (const std::bad_alloc&) {
       return Status::ResourceExhausted("out of memory copying the trained fastText model");
@@ -764,18 +882,10 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Train(const TextSource& 
         fmt::format("not enough text to train: fastText kept {} words, at least {} needed",
                     m->nwords, kMinVocabulary));
   }
+  if (progress) progress({LearnedProgress::Stage::kFinishing, 0.0, stats.texts, 0});
   FE_RETURN_IF_ERROR(LoadFastTextSection(m.get()));
-  m->pc.assign(m->dim, 0.0f);
   FE_RETURN_IF_ERROR(m->Prepare());
-
-  File lines(std::fopen(corpus_path.c_str(), "re"));
-  if (!lines) {
-    return Status::IOError(fmt::format("cannot read {}: {}", corpus_path, std::strerror(errno)));
-  }
-  m->pc = PrincipalComponent(*m, lines.get(), stats.texts, progress);
-  if (std::ferror(lines.get()) != 0) {
-    return Status::IOError(fmt::format("cannot read {}: {}", corpus_path, std::strerror(errno)));
-  }
+  if (progress) progress({LearnedProgress::Stage::kFinishing, 1.0, stats.texts, 0});
   auto encoder = std::unique_ptr<LearnedEncoder>(new LearnedEncoder(std::move(m)));
   encoder->model_->fingerprint = Hash64(encoder->Serialize());
   return encoder;
@@ -798,28 +908,27 @@ struct Header {
 };
 static_assert(sizeof(Header) == 40);
 
-}  // namespace
-
-std::string LearnedEncoder::Serialize() const {
-  const LearnedModel& m = *model_;
-  const LearnedOptions& o = m.options;
+// The bytes of model `m` with options `o` (m.options, or other encoding
+// fields for LearnedEncoder::Reconfigured).
+std::string SerializeModel(const LearnedModel& m, const LearnedOptions& o) {
   std::string out(sizeof(Header), '\0');
   out.reserve(sizeof(Header) + m.fasttext_section.size() +
-              (m.sif.size() + m.pc.size() + m.word_rows.size() + m.bucket_rows.size()) * 4 +
+              (m.df.size() + m.word_rows.size() + m.bucket_rows.size()) * 4 +
               m.bucket_ids.size() * 4 + 256);
   for (const int32_t v : {o.epochs, o.min_count, o.char_ngram_min, o.char_ngram_max, o.buckets,
-                          o.window, o.negatives, o.seed}) {
+                          o.window, o.negatives, o.seed, static_cast<int32_t>(o.semantic_weighting),
+                          static_cast<int32_t>(o.remove_common), o.lexical_dim}) {
     Put<int32_t>(&out, v);
   }
-  Put<double>(&out, o.learning_rate);
-  Put<double>(&out, o.subsample);
-  Put<double>(&out, o.sif_a);
+  for (const double v : {o.learning_rate, o.subsample, o.sif_a, o.lexical_weight, o.pair_weight,
+                         o.lexical_char_weight}) {
+    Put<double>(&out, v);
+  }
   Put<uint64_t>(&out, m.texts);
   Put<uint64_t>(&out, m.tokens);
   Put<uint64_t>(&out, m.fasttext_section.size());
   out += m.fasttext_section;
-  PutFloats(&out, m.sif.data(), m.sif.size());
-  PutFloats(&out, m.pc.data(), m.pc.size());
+  for (const uint32_t df : m.df) Put<uint32_t>(&out, df);
   PutFloats(&out, m.word_rows.data(), m.word_rows.size());
   Put<uint64_t>(&out, m.bucket_ids.size());
   for (const uint32_t b : m.bucket_ids) Put<uint32_t>(&out, b);
@@ -827,13 +936,31 @@ std::string LearnedEncoder::Serialize() const {
 
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof(h.magic));
-  h.version = kFormatVersion;
+  h.version = LearnedEncoder::kFormatVersion;
   h.dim = static_cast<uint32_t>(m.dim);
   h.vocabulary = static_cast<uint32_t>(m.nwords);
   h.payload_size = out.size() - sizeof(Header);
   h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
   std::memcpy(out.data(), &h, sizeof(h));
   return out;
+}
+
+}  // namespace
+
+std::string LearnedEncoder::Serialize() const { return SerializeModel(*model_, model_->options); }
+
+Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Reconfigured(
+    const LearnedOptions& options) const {
+  LearnedOptions o = model_->options;
+  o.semantic_weighting = options.semantic_weighting;
+  o.sif_a = options.sif_a;
+  o.remove_common = options.remove_common;
+  o.lexical_dim = options.lexical_dim;
+  o.lexical_weight = options.lexical_weight;
+  o.pair_weight = options.pair_weight;
+  o.lexical_char_weight = options.lexical_char_weight;
+  FE_RETURN_IF_ERROR(o.Validate());
+  return Load(SerializeModel(*model_, o));
 }
 
 Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Load(std::string_view bytes) {
@@ -864,13 +991,22 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Load(std::string_view by
   Reader r(payload);
   uint64_t section_size = 0;
   std::string_view section;
+  int32_t weighting = 0, remove_common = 0;
   if (!r.Get(&o.epochs) || !r.Get(&o.min_count) || !r.Get(&o.char_ngram_min) ||
       !r.Get(&o.char_ngram_max) || !r.Get(&o.buckets) || !r.Get(&o.window) ||
-      !r.Get(&o.negatives) || !r.Get(&o.seed) || !r.Get(&o.learning_rate) || !r.Get(&o.subsample) ||
-      !r.Get(&o.sif_a) || !r.Get(&m->texts) || !r.Get(&m->tokens) || !r.Get(&section_size) ||
-      !r.GetBytes(section_size, &section)) {
+      !r.Get(&o.negatives) || !r.Get(&o.seed) || !r.Get(&weighting) || !r.Get(&remove_common) ||
+      !r.Get(&o.lexical_dim) || !r.Get(&o.learning_rate) || !r.Get(&o.subsample) ||
+      !r.Get(&o.sif_a) || !r.Get(&o.lexical_weight) || !r.Get(&o.pair_weight) ||
+      !r.Get(&o.lexical_char_weight) || !r.Get(&m->texts) || !r.Get(&m->tokens) ||
+      !r.Get(&section_size) || !r.GetBytes(section_size, &section)) {
     return Corrupt("options or fastText section truncated");
   }
+  if ((remove_common != 0 && remove_common != 1) || m->texts < 1 ||
+      m->texts > std::numeric_limits<uint32_t>::max()) {
+    return Corrupt("stored options out of range");
+  }
+  o.semantic_weighting = static_cast<LearnedOptions::Weighting>(weighting);
+  o.remove_common = remove_common == 1;
   o.dim = static_cast<int>(h.dim);
   if (o.epochs < 1 || !o.Validate().ok() || m->tokens < 1) {
     return Corrupt("stored options out of range");
@@ -880,8 +1016,14 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Load(std::string_view by
 
   const size_t dim = m->dim;
   uint64_t used = 0;
-  if (!r.GetFloats(m->nwords, &m->sif) || !r.GetFloats(dim, &m->pc) ||
-      !r.GetFloats(m->nwords * dim, &m->word_rows) || !r.Get(&used) ||
+  m->df.resize(m->nwords);
+  for (uint32_t& df : m->df) {
+    if (!r.Get(&df)) return Corrupt("document frequencies truncated");
+    if (df < 1 || df > m->texts) {
+      return Corrupt(fmt::format("a document frequency {} is not in [1, {}]", df, m->texts));
+    }
+  }
+  if (!r.GetFloats(m->nwords * dim, &m->word_rows) || !r.Get(&used) ||
       used > static_cast<uint64_t>(o.buckets)) {
     return Corrupt("vectors truncated");
   }
@@ -894,8 +1036,7 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Load(std::string_view by
   }
   if (!r.GetFloats(used * dim, &m->bucket_rows)) return Corrupt("n-gram rows truncated");
   if (r.left() != 0) return Corrupt(fmt::format("{} trailing bytes", r.left()));
-  if (!AllFinite(m->sif) || !AllFinite(m->pc) || !AllFinite(m->word_rows) ||
-      !AllFinite(m->bucket_rows)) {
+  if (!AllFinite(m->word_rows) || !AllFinite(m->bucket_rows)) {
     return Corrupt("a stored number is not finite");
   }
   FE_RETURN_IF_ERROR(LoadFastTextSection(m.get()));
@@ -912,10 +1053,10 @@ LearnedEncoder::LearnedEncoder(std::unique_ptr<internal::LearnedModel> model)
     : model_(std::move(model)) {}
 LearnedEncoder::~LearnedEncoder() = default;
 
-int LearnedEncoder::dim() const { return static_cast<int>(model_->dim); }
+int LearnedEncoder::dim() const { return static_cast<int>(model_->out_dim); }
 
 std::string LearnedEncoder::spec() const {
-  return fmt::format("{}id={};dim={}", kSpecPrefix, Hex(model_->fingerprint), model_->dim);
+  return fmt::format("{}id={};dim={}", kSpecPrefix, Hex(model_->fingerprint), model_->out_dim);
 }
 
 uint64_t LearnedEncoder::fingerprint() const { return model_->fingerprint; }
@@ -933,41 +1074,41 @@ Result<std::vector<std::string>> LearnedEncoder::Tokens(std::string_view text) {
   std::vector<std::string> tokens;
   std::vector<int32_t> scratch;
   FE_RETURN_IF_ERROR(
-      CutTokens(text, &scratch, [&](const std::string& token) { tokens.push_back(token); }));
+      CutTokens(text, &scratch, [&](const std::string& token, bool) { tokens.push_back(token); }));
   return tokens;
 }
 
 Status LearnedEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
   const LearnedModel& m = *model_;
-  const size_t dim = m.dim;
+  const size_t dim = m.out_dim;
   if (out.size() != texts.size() * dim) {
     return Status::InvalidArgument(
         fmt::format("output size mismatch: expected {} x {} = {} floats, got {}", texts.size(), dim,
                     texts.size() * dim, out.size()));
   }
   std::vector<int32_t> scratch;
-  std::vector<double> v;
+  std::vector<std::string> tokens;
+  std::vector<bool> pairs;
+  RowBuilder builder(m);
   for (size_t i = 0; i < texts.size(); ++i) {
-    SifAccumulator acc(m);
-    uint64_t tokens = 0;
-    Status status = CutTokens(texts[i], &scratch, [&](const std::string& token) {
-      ++tokens;
-      acc.Add(token);
+    tokens.clear();
+    pairs.clear();
+    Status status = CutTokens(texts[i], &scratch, [&](const std::string& token, bool pair) {
+      tokens.push_back(token);
+      pairs.push_back(pair);
     });
-    if (status.ok() && tokens == 0) {
+    if (status.ok() && tokens.empty()) {
       status = Status::InvalidArgument(
           "nothing to encode (only whitespace, control, unassigned or private-use characters)");
     }
     if (!status.ok()) return status.WithContext(fmt::format("text {}", i));
     const std::span<float> row = out.subspan(i * dim, dim);
-    if (!acc.Finish(/*remove_pc=*/true, &v)) {
-      // Nothing the model knows (say, only punctuation): the hashing
-      // encoder's vector still tells such texts apart.
+    if (!builder.Build(tokens, pairs, row)) {
+      // No direction (no lexical part, nothing the model knows): the
+      // hashing encoder's vector still tells such texts apart.
       status = m.fallback->Encode(texts.subspan(i, 1), row);
       if (!status.ok()) return status.WithContext(fmt::format("text {}", i));
-      continue;
     }
-    for (size_t j = 0; j < dim; ++j) row[j] = static_cast<float>(v[j]);
   }
   return Status::OK();
 }

@@ -63,18 +63,18 @@ namespace internal {
 struct LearnedModel;  // learned_encoder.cc
 }  // namespace internal
 
-// Training options. Every field except `threads` and `temp_dir` is stored
-// in the model (LearnedEncoder::options() after Load); none can change a
-// trained model.
+// Options. Every field except `threads` and `temp_dir` is stored in the
+// model (LearnedEncoder::options() after Load). The training fields (dim to
+// temp_dir) cannot change a trained model; the encoding fields (sif_a to the
+// end) can, through LearnedEncoder::Reconfigured.
 struct LearnedOptions {
-  // Vector dimension. [8, 1024]. Default 128: retrieval quality of SIF
-  // averages grows little beyond ~100-300, while training time and model
-  // size grow linearly with it.
-  int dim = 128;
+  // --- Training ---
+  // Word vector dimension: the semantic part of each row. [8, 1024].
+  // Default 64 (128 trains about twice as long for +0.5% recall@10).
+  int dim = 64;
   // Passes over the corpus; 0 = automatic: kAutoEpochTokens / tokens
   // rounded, at least 1 and at most kMaxAutoEpochs, so small corpora get more
-  // passes and a few million tokens train in about a minute on two cores
-  // (fastText's skip-gram does some 50k tokens per second per core here);
+  // passes and a few million tokens train in about a minute on two cores;
   // beyond kAutoEpochTokens, time grows with the corpus. [0, 100]. Stored
   // resolved.
   int epochs = 0;
@@ -82,18 +82,20 @@ struct LearnedOptions {
   // words are encoded from their character n-grams. [1, 1000]. Default 3.
   int min_count = 3;
   // Character n-gram lengths in code points, over each word padded with
-  // fastText's "<" and ">". 1 <= char_ngram_min <= char_ngram_max <= 8, or
-  // both 0 for no n-grams (then unknown words are skipped). Default 3..6
-  // (fastText's).
-  int char_ngram_min = 3;
-  int char_ngram_max = 6;
+  // fastText's "<" and ">", for fastText's subword vectors. 1 <=
+  // char_ngram_min <= char_ngram_max <= 8, or both 0 for none (then words
+  // outside the vocabulary have no word vector). Default none: n-grams make
+  // each pass 2-3 times slower, and in equal time more passes without them
+  // learned better vectors; the lexical part has its own n-grams for
+  // spelling (lexical_char_weight).
+  int char_ngram_min = 0;
+  int char_ngram_max = 0;
   // Hash buckets for character n-grams. [1000, 10'000'000]. Default 200'000
-  // (fastText's is 2'000'000). Training holds buckets x dim floats (100 MB
-  // at the defaults, 1 GB with fastText's); the model stores only the
-  // buckets some vocabulary word uses, so its size follows the vocabulary
-  // (3.4k man pages: 12.7k words, 67k n-gram rows, 41 MB), not this number.
-  // Fewer buckets would merge more unrelated n-grams: of 67k n-grams about a
-  // quarter share a bucket at 200k buckets, 49% at 100k.
+  // (fastText's is 2'000'000). Training holds buckets x dim floats; the
+  // model stores only the buckets some vocabulary word uses, so its size
+  // follows the vocabulary, not this number. Fewer buckets would merge more
+  // unrelated n-grams: of 67k n-grams of 3k man pages about a quarter share
+  // a bucket at 200k buckets, 49% at 100k.
   int buckets = 200'000;
   // Largest distance between a word and a context word. [1, 20]. Default 5.
   int window = 5;
@@ -107,8 +109,6 @@ struct LearnedOptions {
   // with probability 1 - sqrt(t/f) - t/f. (0, 1]. Default 1e-4 (1e-5 halves
   // the training time but learned far worse vectors in as many passes).
   double subsample = 1e-4;
-  // SIF smoothing a: token weight a / (a + p(w)). (0, 1]. Default 1e-3.
-  double sif_a = 1e-3;
   // Training threads; 0 = hardware threads. [0, 256]. Only threads = 1 is
   // deterministic. Not stored.
   int threads = 0;
@@ -119,6 +119,37 @@ struct LearnedOptions {
   // It needs about the size of the training text. Not stored.
   std::string temp_dir;
 
+  // --- Encoding (see the file comment) ---
+  // How the semantic part weighs a token: kSif = a / (a + p(w)), p(w) the
+  // word's frequency in the training texts; kIdf = its idf (as the lexical
+  // part, without its square root). Default kIdf (measured: +7% recall@10
+  // on the semantic part alone).
+  enum class Weighting { kSif = 0, kIdf = 1 };
+  Weighting semantic_weighting = Weighting::kIdf;
+  // SIF smoothing a. (0, 1]. Default 1e-3.
+  double sif_a = 1e-3;
+  // Remove the corpus' common direction from the semantic part. Default true.
+  bool remove_common = true;
+  // Buckets of the lexical part (hashed, idf-weighted features); 0 = none
+  // (rows are the semantic part alone). [0, 16384]. Default 384, as the
+  // hashing encoder's dim; more buckets mean fewer collisions (1024: +1.5%
+  // recall@10 in English, +5% in Chinese) at a larger vector.
+  int lexical_dim = 384;
+  // The lexical part's share of a row's squared length: rows are
+  // [sqrt(1 - w) * semantic, sqrt(w) * lexical], both parts unit length.
+  // [0, 1]. Default 0.7. Ignored without a lexical part.
+  double lexical_weight = 0.7;
+  // Weight of pairs of adjacent tokens in the lexical part, relative to
+  // single tokens (Chinese words are pairs of characters): two words, or two
+  // characters of one run of a script without spaces. [0, 1]. 0 = no pairs.
+  // Default 1.
+  double pair_weight = 1;
+  // Weight of a token's character n-grams (3 to 5 code points, as the
+  // hashing encoder's) in the lexical part, relative to the token, so
+  // "directory" and "directories" share most features. [0, 1]. 0 = none.
+  // Default 0.5.
+  double lexical_char_weight = 0.5;
+
   // OK, or InvalidArgument naming the first field out of range.
   Status Validate() const;
 };
@@ -128,7 +159,7 @@ struct LearnedProgress {
   enum class Stage {
     kReading,    // writing the corpus file: texts / tokens so far
     kTraining,   // fastText: fraction of the training done
-    kFinishing,  // sentence vectors for the principal component: fraction
+    kFinishing,  // word vectors and weights from the trained model: 0, then 1
   };
   Stage stage = Stage::kReading;
   double fraction = 0;  // of the stage, in [0, 1]; reading: 0, then 1 at its end
@@ -152,7 +183,7 @@ class LearnedEncoder final : public TextEncoder {
   static constexpr uint64_t kMinTrainingTokens = 1000;
   static constexpr uint64_t kMinVocabulary = 20;
   // Automatic epochs: about this many tokens of training in all.
-  static constexpr uint64_t kAutoEpochTokens = 5'000'000;
+  static constexpr uint64_t kAutoEpochTokens = 12'000'000;
   static constexpr int kMaxAutoEpochs = 10;
 
   // Trains an encoder on every text of `source`. Errors: InvalidArgument for
@@ -182,6 +213,14 @@ class LearnedEncoder final : public TextEncoder {
   // bit-identically. Equal for equal models.
   std::string Serialize() const;
 
+  // This trained model with the encoding fields of `options` (sif_a and
+  // those after it; the training fields are this model's, whatever
+  // `options` says): a different encoder, with its own spec, made without
+  // training again (for choosing those fields, e.g. by
+  // tools/bench/learned_encoder_bench). InvalidArgument for invalid options.
+  Result<std::unique_ptr<LearnedEncoder>> Reconfigured(const LearnedOptions& options) const;
+
+  // options().dim + options().lexical_dim.
   int dim() const override;
   // "learned/v1;id=<16 hex digits of fingerprint()>;dim=<dim>".
   std::string spec() const override;

@@ -121,10 +121,14 @@ std::vector<std::string_view> Views(const std::vector<std::string>& texts) {
   return {texts.begin(), texts.end()};
 }
 
-// Small and fast: a second or so on one core.
+// Small and fast: a second or so on one core. Rows of kDim = 32 + 32 floats.
+constexpr size_t kDim = 64;
 LearnedOptions SmallOptions() {
   LearnedOptions options;
   options.dim = 32;
+  options.lexical_dim = 32;
+  options.char_ngram_min = 3;  // the n-gram rows' path (the default has none)
+  options.char_ngram_max = 5;
   options.epochs = 5;
   options.buckets = 20'000;
   options.threads = 1;
@@ -252,11 +256,11 @@ TEST(LearnedEncoder, TokensFollowTheHashingEncodersRules) {
 // ---------------------------------------------------------------------------
 
 TEST_F(LearnedEncoderTest, SpecNamesTheModel) {
-  EXPECT_EQ(encoder_->dim(), 32);
+  EXPECT_EQ(encoder_->dim(), 64);
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx",
                 static_cast<unsigned long long>(encoder_->fingerprint()));
-  EXPECT_EQ(encoder_->spec(), std::string("learned/v1;id=") + hex + ";dim=32");
+  EXPECT_EQ(encoder_->spec(), std::string("learned/v1;id=") + hex + ";dim=64");
   EXPECT_EQ(encoder_->fingerprint(), Hash64(encoder_->Serialize()));
   EXPECT_EQ(EncoderNameFromSpec(encoder_->spec()), "learned");
   const auto from_spec = TextEncoderFromSpec(encoder_->spec());
@@ -271,19 +275,67 @@ TEST_F(LearnedEncoderTest, RowsAreUnitLengthIncludingUnknownWordsAndPunctuation)
       corpus_->topics[0][0] + " " + corpus_->topics[0][1],
       "qqqxxyzzy",                  // unknown: its character n-grams (maybe none trained)
       corpus_->topics[1][2] + "s",  // unknown, but shares n-grams with a word
-      "!!!",                        // nothing the model knows: the hashing fallback
+      "!!!",                        // no word vector: the lexical part alone
       "???",
   };
   const std::vector<float> rows = EncodeAll(*encoder_, texts);
   for (size_t i = 0; i < texts.size(); ++i) {
-    const std::span<const float> row = std::span(rows).subspan(i * 32, 32);
+    const std::span<const float> row = std::span(rows).subspan(i * kDim, kDim);
     EXPECT_NEAR(Dot(row, row), 1.0, 1e-5) << texts[i];
   }
-  EXPECT_LT(Dot(std::span(rows).subspan(3 * 32, 32), std::span(rows).subspan(4 * 32, 32)), 0.99);
+  EXPECT_LT(Dot(std::span(rows).subspan(3 * kDim, kDim), std::span(rows).subspan(4 * kDim, kDim)),
+            0.99);
+}
+
+TEST_F(LearnedEncoderTest, TheLexicalPartKeepsExactWordsAndPairs) {
+  // A word no training text had, and so no word vector: the lexical part
+  // still finds the text that has it.
+  const std::string base = corpus_->topics[2][0] + " " + corpus_->topics[2][1] + " " +
+                           corpus_->topics[2][2] + " " + corpus_->common[0];
+  const std::vector<float> rows =
+      EncodeAll(*encoder_, {"zorblaxquux", base + " zorblaxquux", base});
+  const auto row = [&](size_t i) { return std::span(rows).subspan(i * kDim, kDim); };
+  EXPECT_GT(Dot(row(0), row(1)), Dot(row(0), row(2)) + 0.1);
+
+  // Pairs of adjacent tokens: the lexical part alone tells "学习" from "习学".
+  LearnedOptions lexical_only = encoder_->options();
+  lexical_only.lexical_weight = 1;
+  ASSERT_OK_AND_ASSIGN(auto lexical, encoder_->Reconfigured(lexical_only));
+  const std::vector<float> cjk = EncodeAll(*lexical, {"学习", "学习", "习学"});
+  const auto cjk_row = [&](size_t i) { return std::span(cjk).subspan(i * kDim, kDim); };
+  EXPECT_NEAR(Dot(cjk_row(0), cjk_row(1)), 1.0, 1e-5);
+  EXPECT_LT(Dot(cjk_row(0), cjk_row(2)), 0.99);
+}
+
+TEST_F(LearnedEncoderTest, ReconfiguredChangesOnlyTheEncoding) {
+  LearnedOptions other = SmallOptions();
+  other.semantic_weighting = LearnedOptions::Weighting::kIdf;
+  other.remove_common = false;
+  other.lexical_dim = 16;
+  other.lexical_weight = 0.2;
+  other.pair_weight = 0;
+  other.dim = 100;  // training fields stay the model's
+  other.buckets = 5000;
+  ASSERT_OK_AND_ASSIGN(auto changed, encoder_->Reconfigured(other));
+  EXPECT_EQ(changed->dim(), 32 + 16);
+  EXPECT_NE(changed->spec(), encoder_->spec());
+  EXPECT_EQ(changed->options().buckets, 20'000);
+  EXPECT_EQ(changed->options().lexical_dim, 16);
+  EXPECT_FALSE(changed->options().remove_common);
+  EXPECT_EQ(changed->vocabulary_size(), encoder_->vocabulary_size());
+  const auto [same, cross] = TopicCosines(*changed, TrainingTexts(*corpus_, 5, 30, 99), 4);
+  EXPECT_GT(same, cross + 0.3) << "same " << same << ", cross " << cross;
+  // Loads as it is, and back to the first options gives the first model.
+  ASSERT_OK_AND_ASSIGN(auto loaded, LearnedEncoder::Load(changed->Serialize()));
+  EXPECT_EQ(loaded->spec(), changed->spec());
+  ASSERT_OK_AND_ASSIGN(auto back, changed->Reconfigured(encoder_->options()));
+  EXPECT_TRUE(back->Serialize() == encoder_->Serialize());
+  other.lexical_weight = 2;
+  EXPECT_EQ(encoder_->Reconfigured(other).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(LearnedEncoderTest, ErrorsNameTheText) {
-  std::vector<float> out(3 * 32);
+  std::vector<float> out(3 * kDim);
   std::vector<std::string_view> texts = {"fine", " \t ", "fine"};
   Status status = encoder_->Encode(texts, out);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
@@ -301,7 +353,7 @@ TEST_F(LearnedEncoderTest, BatchRowsEqualSingleEncodesAndConcurrentEncodes) {
   const std::vector<float> batch = EncodeAll(*encoder_, texts);
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::vector<float> one = EncodeAll(*encoder_, {texts[i]});
-    EXPECT_EQ(0, std::memcmp(one.data(), batch.data() + i * 32, 32 * sizeof(float))) << i;
+    EXPECT_EQ(0, std::memcmp(one.data(), batch.data() + i * kDim, kDim * sizeof(float))) << i;
   }
   std::vector<std::vector<float>> results(4);
   std::vector<std::thread> threads;
@@ -384,15 +436,15 @@ TEST_F(LearnedEncoderTest, ResealedDamageNeverCrashes) {
   };
   // Every byte of the options, fastText's arguments and the dictionary's
   // header with three flips; the dictionary's words and the vectors sampled.
-  uint64_t section_size = 0;  // after 8 int32, 3 double and 2 uint64 options
-  std::memcpy(&section_size, bytes.data() + kHeader + 72, 8);
-  const size_t section_end = kHeader + 80 + section_size;
+  uint64_t section_size = 0;  // after 11 int32, 5 double and 2 uint64 options
+  std::memcpy(&section_size, bytes.data() + kHeader + 100, 8);
+  const size_t section_end = kHeader + 108 + section_size;
   ASSERT_LT(section_end, bytes.size());
   std::vector<std::pair<size_t, unsigned char>> flips;
-  for (size_t p = kHeader; p < kHeader + 80 + 56 + 28; ++p) {
+  for (size_t p = kHeader; p < kHeader + 108 + 56 + 28; ++p) {
     for (const unsigned char flip : {0x01, 0x80, 0xff}) flips.emplace_back(p, flip);
   }
-  for (size_t p = kHeader + 80 + 56 + 28; p < section_end; p += 5) flips.emplace_back(p, 0xff);
+  for (size_t p = kHeader + 108 + 56 + 28; p < section_end; p += 5) flips.emplace_back(p, 0xff);
   for (size_t p = section_end; p < bytes.size(); p += bytes.size() / 50)
     flips.emplace_back(p, 0x80);
   size_t refused = 0;
@@ -522,6 +574,12 @@ TEST(LearnedEncoder, OptionsAreValidated) {
   EXPECT_OK(options.Validate());
   options.learning_rate = 0;
   EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
+  options = LearnedOptions();
+  options.lexical_dim = 20000;
+  EXPECT_TRUE(Contains(options.Validate(), "lexical_dim must be in [0, 16384], got 20000"));
+  options = LearnedOptions();
+  options.lexical_weight = -0.5;
+  EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
   const std::vector<std::string_view> none;
   EXPECT_EQ(LearnedEncoder::Train(none, options).status().code(), StatusCode::kInvalidArgument);
 }
@@ -532,7 +590,9 @@ TEST(LearnedEncoder, WithoutNgramsUnknownWordsFallBack) {
   LearnedOptions options = SmallOptions();
   options.char_ngram_min = 0;
   options.char_ngram_max = 0;
+  options.lexical_dim = 0;
   ASSERT_OK_AND_ASSIGN(auto encoder, LearnedEncoder::Train(Views(texts), options));
+  EXPECT_EQ(encoder->dim(), 32);
   const std::vector<float> rows = EncodeAll(*encoder, {"zzzunknown", texts[0]});
   EXPECT_NEAR(Dot(std::span(rows).first(32), std::span(rows).first(32)), 1.0, 1e-5);
   ASSERT_OK_AND_ASSIGN(auto loaded, LearnedEncoder::Load(encoder->Serialize()));
