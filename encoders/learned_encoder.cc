@@ -536,7 +536,7 @@ class RowBuilder {
     for (size_t i = 0; i < tokens.size(); ++i) {
       Feature& f = features_[tokens[i]];
       ++f.tf;
-      f.weight = std::sqrt(TokenIdf(i));
+      f.weight = DampedIdf(TokenIdf(i));
     }
     const double pair_weight = m_.options.pair_weight;
     if (pair_weight > 0) {
@@ -548,7 +548,7 @@ class RowBuilder {
         Feature& f = features_[key_];
         ++f.tf;
         // A pair is about as rare as both its tokens: idf(a) + idf(b).
-        f.weight = pair_weight * std::sqrt(TokenIdf(i) + TokenIdf(i + 1));
+        f.weight = pair_weight * DampedIdf(TokenIdf(i) + TokenIdf(i + 1));
         f.pair = true;
       }
     }
@@ -590,6 +590,14 @@ class RowBuilder {
       }
     }
   }
+
+  // The lexical part weighs features by idf^(1/4): both sides of a cosine
+  // carry it, and a feature sharing its bucket with others adds noise in
+  // proportion to its weight, so the full idf lets a long text's rare
+  // features drown the matches. Dev recall@10 on the man-page sets (English
+  // / Chinese): idf^0 0.796 / 0.696, idf^(1/4) 0.801 / 0.699, idf^(1/2)
+  // 0.799 / 0.684; idf itself lost 0.04-0.2 in earlier runs.
+  static double DampedIdf(double idf) { return std::sqrt(std::sqrt(idf)); }
 
   double TokenIdf(size_t i) const {
     return ids_[i] >= 0 ? m_.idf[static_cast<size_t>(ids_[i])] : m_.unknown_idf;
