@@ -320,7 +320,7 @@ Status LearnedOptions::Validate() const {
 
 // ---------------------------------------------------------------------------
 // The model: fastText's dictionary (vocabulary, n-gram hashing) and the rows
-// of its input matrix that any vocabulary word uses, plus what SIF needs.
+// of its input matrix that any vocabulary word uses, plus the document frequencies.
 // ---------------------------------------------------------------------------
 
 namespace internal {

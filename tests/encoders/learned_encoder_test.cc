@@ -436,15 +436,18 @@ TEST_F(LearnedEncoderTest, ResealedDamageNeverCrashes) {
   };
   // Every byte of the options, fastText's arguments and the dictionary's
   // header with three flips; the dictionary's words and the vectors sampled.
-  uint64_t section_size = 0;  // after 11 int32, 5 double and 2 uint64 options
-  std::memcpy(&section_size, bytes.data() + kHeader + 100, 8);
-  const size_t section_end = kHeader + 108 + section_size;
+  uint64_t section_size = 0;  // after 11 int32, 6 double and 2 uint64 options
+  std::memcpy(&section_size, bytes.data() + kHeader + 108, 8);
+  const size_t section_end = kHeader + 116 + section_size;
+  int32_t fasttext_dim = 0;  // the section starts with fastText's arguments
+  std::memcpy(&fasttext_dim, bytes.data() + kHeader + 116, 4);
+  ASSERT_EQ(fasttext_dim, 32);
   ASSERT_LT(section_end, bytes.size());
   std::vector<std::pair<size_t, unsigned char>> flips;
-  for (size_t p = kHeader; p < kHeader + 108 + 56 + 28; ++p) {
+  for (size_t p = kHeader; p < kHeader + 116 + 56 + 28; ++p) {
     for (const unsigned char flip : {0x01, 0x80, 0xff}) flips.emplace_back(p, flip);
   }
-  for (size_t p = kHeader + 108 + 56 + 28; p < section_end; p += 5) flips.emplace_back(p, 0xff);
+  for (size_t p = kHeader + 116 + 56 + 28; p < section_end; p += 5) flips.emplace_back(p, 0xff);
   for (size_t p = section_end; p < bytes.size(); p += bytes.size() / 50)
     flips.emplace_back(p, 0x80);
   size_t refused = 0;
