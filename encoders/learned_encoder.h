@@ -1,7 +1,7 @@
-// LearnedEncoder ("learned"): a TextEncoder made from static word vectors
-// trained on a corpus (a collection's own text) with fastText: skip-gram with
-// negative sampling over words and their character n-grams (Bojanowski et al.
-// 2017, "Enriching Word Vectors with Subword Information").
+// LearnedEncoder ("learned"): a TextEncoder made from a corpus (a
+// collection's own text): static word vectors trained with fastText
+// (skip-gram with negative sampling; Bojanowski et al. 2017, "Enriching Word
+// Vectors with Subword Information") and the corpus' document frequencies.
 //
 // Text is read with the hashing encoder's rules (text_features.h): NFKC +
 // case folding, words of scripts that use spaces, and every character of a
@@ -9,18 +9,33 @@
 // Chinese trains and encodes without a word segmenter; symbols are tokens
 // too, punctuation only in a text that has nothing else.
 //
-// A text's vector is the SIF-weighted average of its tokens' vectors (Arora
-// et al. 2017, "A Simple but Tough-to-Beat Baseline for Sentence
-// Embeddings"): token w weighs a / (a + p(w)), p(w) its frequency in the
-// training corpus; a word the vocabulary lacks gets the average of its
-// character n-gram vectors (fastText's vector for an unknown word) and the
-// weight of a word seen once. Then the first principal component of the
-// training texts' vectors (what all texts share) is removed, and the row is
-// L2-normalised, so the dot product of two rows is their cosine.
+// A row is [sqrt(1 - w) * semantic, sqrt(w) * lexical], w = lexical_weight,
+// each part unit length (a part a text lacks is left out and the row is the
+// other part alone):
+//   * semantic (dim floats): the weighted average of the tokens' word
+//     vectors, each token weighing its idf over the training texts (or SIF's
+//     a / (a + p(w)); Arora et al. 2017, "A Simple but Tough-to-Beat
+//     Baseline for Sentence Embeddings"), less its part along the corpus'
+//     common direction (the count-weighted mean of all word vectors, which
+//     SIF's first principal component lies along). A word outside the
+//     vocabulary has the mean of its character n-gram vectors when the
+//     model has n-grams, else none.
+//   * lexical (lexical_dim floats): the hashing trick over the tokens (every
+//     feature hashed to a bucket with a +-1 sign), each weighing
+//     (1 + ln tf) * idf^(1/4); pairs of adjacent tokens (two words, or two
+//     characters of a run without spaces) weigh pair_weight *
+//     (1 + ln tf) * (idf(a) + idf(b))^(1/4), a token's character 3- to
+//     5-grams lexical_char_weight times the token. So exact words and their
+//     spellings keep their strength (as BM25's), and the word vectors add
+//     what words are related; a word outside the vocabulary counts as one
+//     in a single text.
+// A text with no direction at all (no lexical part and no known token) gets
+// the hashing encoder's vector at this dim. Rows are L2-normalised, so the
+// dot product of two rows is their cosine.
 //
 // The trained model is bytes (Serialize / Load; layout in encoders/FORMAT.md)
 // that the caller stores; the spec names their fingerprint:
-//   "learned/v1;id=<16 hex digits>;dim=128"
+//   "learned/v1;id=<16 hex digits>;dim=448"
 // so a collection records which trained model made its vectors. The spec
 // alone cannot re-create the encoder (TextEncoderFromSpec says so): Load the
 // stored bytes.
@@ -31,13 +46,16 @@
 // given model encodes bit-identically after Serialize -> Load, on every
 // thread and batch position.
 //
-// Cost, measured on 3,446 Debian man pages (2.09M tokens; 2 threads on a
-// shared 2-core machine): training with the default options (2 passes)
-// takes about 86 CPU-seconds and 400 MB; the model has 12.7k words and is
-// 41 MB; Load takes 0.1-0.3 s; Encode reads about 2M tokens per second per
-// thread. Finding each page from its NAME line among all of them, vectors
-// only: recall@10 0.67 and MRR@10 0.40 (3 passes: 0.69 / 0.41), against
-// the hashing encoder's 0.66 / 0.37.
+// Measured (tools/bench/learned_encoder_bench, docs/BENCHMARKS.md) on 3,054
+// English man pages (4.0M tokens; 2 threads on a 2-core machine shared with
+// other builds): training with the default options (3 passes) took 126 s
+// (105 CPU-seconds); the model has 23.7k words and is 6.6 MB; Encode reads
+// about 2M tokens per second per thread. Documents found from their NAME
+// line by their best chunk, vectors only, held-out test split: recall@10
+// 0.81 and MRR@10 0.57 against the hashing encoder's 0.65 / 0.42 (1.24x);
+// 723 Chinese pages (1.05M tokens, 10 passes, 72 s, 2.3 MB): 0.68 / 0.42
+// against 0.69 / 0.42 (0.99x). So it beats the hashing encoder clearly in
+// English but not in Chinese, and nowhere by issue 17's 1.3x.
 //
 // Thread-safety: Train and Load may run concurrently on different inputs.
 // An encoder is immutable; Encode() is const and safe to call from many
@@ -70,16 +88,20 @@ struct LearnedModel;  // learned_encoder.cc
 struct LearnedOptions {
   // --- Training ---
   // Word vector dimension: the semantic part of each row. [8, 1024].
-  // Default 64 (128 trains about twice as long for +0.5% recall@10).
+  // Default 64 (128 trains about twice as long; man pages, English, 3
+  // passes: dev recall@10 0.812 against 0.807).
   int dim = 64;
   // Passes over the corpus; 0 = automatic: kAutoEpochTokens / tokens
   // rounded, at least 1 and at most kMaxAutoEpochs, so small corpora get more
-  // passes and a few million tokens train in about a minute on two cores;
-  // beyond kAutoEpochTokens, time grows with the corpus. [0, 100]. Stored
-  // resolved.
+  // passes and training costs about the same up to a few million tokens
+  // (measured: 4.0M tokens, 3 passes, 105 CPU-seconds; about a minute on two
+  // idle cores); beyond kAutoEpochTokens, time grows with the corpus. More
+  // passes learn better vectors (1 pass: dev recall@10 0.781, 3: 0.812, at
+  // dim 128). [0, 100]. Stored resolved.
   int epochs = 0;
   // A word is in the vocabulary when it occurs at least this often; rarer
-  // words are encoded from their character n-grams. [1, 1000]. Default 3.
+  // words have no word vector of their own (see char_ngram_min). [1, 1000].
+  // Default 3.
   int min_count = 3;
   // Character n-gram lengths in code points, over each word padded with
   // fastText's "<" and ">", for fastText's subword vectors. 1 <=
