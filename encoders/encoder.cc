@@ -82,6 +82,13 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
     FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name == "learned") {
+    // The spec names the trained model by fingerprint; the model itself is
+    // bytes the caller stores and hands to LearnedEncoder::Load.
+    return Status::NotSupported("encoder spec '" + std::string(spec) +
+                                "': a learned encoder is loaded from its stored model "
+                                "(LearnedEncoder::Load), not from its spec");
+  }
   if (name.empty()) {
     return Status::InvalidArgument("malformed encoder spec '" + std::string(spec) +
                                    "': expected '<encoder>/<version>;key=value;...'");

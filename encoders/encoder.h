@@ -109,7 +109,8 @@ std::string EncoderNameFromSpec(std::string_view spec);
 
 // Re-creates the encoder described by `spec` (as returned by spec()). Returns
 // NotSupported, naming the spec, when this build does not know that encoder or
-// version.
+// version, and for "learned/..." specs, whose model is bytes stored apart
+// (LearnedEncoder::Load).
 Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec);
 
 }  // namespace flashembed::encoders

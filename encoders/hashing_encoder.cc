@@ -10,9 +10,8 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <utf8proc.h>
 
-#include "base/utf8.h"
+#include "encoders/text_features.h"
 
 namespace flashembed::encoders {
 namespace {
@@ -84,99 +83,6 @@ inline uint64_t Finalize(uint64_t h) {
   h ^= h >> 27;
   h *= 0x94d049bb133111eb;
   return h ^ (h >> 33);
-}
-
-// ---------------------------------------------------------------------------
-// Character classes
-// ---------------------------------------------------------------------------
-
-struct CodeRange {
-  char32_t lo;
-  char32_t hi;  // inclusive
-};
-
-// Scripts normally written without spaces between words, sorted by `lo`.
-// Compatibility forms (half-width katakana, CJK compatibility ideographs,
-// Kangxi radicals) are listed too, although NFKC maps most of them into the
-// main blocks first.
-constexpr CodeRange kUnsegmentedRanges[] = {
-    {0x0E00, 0x0EFF},    // Thai, Lao
-    {0x1000, 0x109F},    // Myanmar
-    {0x1780, 0x17FF},    // Khmer
-    {0x1950, 0x1A1F},    // Tai Le, New Tai Lue, Khmer Symbols
-    {0x1A20, 0x1AAF},    // Tai Tham
-    {0x1B00, 0x1B7F},    // Balinese
-    {0x2E80, 0x2FDF},    // CJK Radicals Supplement, Kangxi Radicals
-    {0x3005, 0x3007},    // 々 〆 〇
-    {0x3021, 0x3029},    // Hangzhou numerals
-    {0x3031, 0x3035},    // kana repeat marks
-    {0x3038, 0x303C},    // more ideographic iteration marks
-    {0x3040, 0x30FF},    // Hiragana, Katakana
-    {0x3100, 0x312F},    // Bopomofo
-    {0x31A0, 0x31BF},    // Bopomofo Extended
-    {0x31F0, 0x31FF},    // Katakana Phonetic Extensions
-    {0x3400, 0x4DBF},    // CJK Extension A
-    {0x4E00, 0x9FFF},    // CJK Unified Ideographs
-    {0xA000, 0xA4CF},    // Yi
-    {0xA980, 0xA9FF},    // Javanese, Myanmar Extended-B
-    {0xAA60, 0xAADF},    // Myanmar Extended-A, Tai Viet
-    {0xF900, 0xFAFF},    // CJK Compatibility Ideographs
-    {0xFF66, 0xFF9F},    // half-width Katakana
-    {0x16FE0, 0x16FFF},  // Ideographic Symbols and Punctuation
-    {0x17000, 0x18CFF},  // Tangut, Khitan
-    {0x1B000, 0x1B2FF},  // Kana Supplement / Extended, Nushu
-    {0x20000, 0x323AF},  // CJK Extensions B..H, Compatibility Supplement
-};
-
-bool IsUnsegmentedScript(char32_t cp) {
-  if (cp < 0x0E00) return false;  // fast path for Latin, Greek, Cyrillic, ...
-  const auto* it = std::upper_bound(std::begin(kUnsegmentedRanges), std::end(kUnsegmentedRanges),
-                                    cp, [](char32_t c, const CodeRange& r) { return c < r.lo; });
-  return it != std::begin(kUnsegmentedRanges) && cp <= (it - 1)->hi;
-}
-
-enum class CharClass : uint8_t { kSeparator, kWord, kUnsegmented, kMark, kSymbol, kPunct };
-
-CharClass ClassifyFromTables(int32_t cp) {
-  switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO:
-      return IsUnsegmentedScript(static_cast<char32_t>(cp)) ? CharClass::kUnsegmented
-                                                            : CharClass::kWord;
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME: return CharClass::kMark;
-    case UTF8PROC_CATEGORY_PC:
-    case UTF8PROC_CATEGORY_PD:
-    case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI:
-    case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: return CharClass::kPunct;
-    case UTF8PROC_CATEGORY_SM:
-    case UTF8PROC_CATEGORY_SC:
-    case UTF8PROC_CATEGORY_SK:
-    case UTF8PROC_CATEGORY_SO: return CharClass::kSymbol;
-    default:  // Z* separators, C* control / format / private use / unassigned
-      return CharClass::kSeparator;
-  }
-}
-
-std::array<CharClass, 128> MakeAsciiClasses() {
-  std::array<CharClass, 128> classes{};
-  for (int32_t cp = 0; cp < 128; ++cp) classes[cp] = ClassifyFromTables(cp);
-  return classes;
-}
-const std::array<CharClass, 128> kAsciiClasses = MakeAsciiClasses();
-
-inline CharClass Classify(int32_t cp) {
-  return cp < 128 ? kAsciiClasses[static_cast<size_t>(cp)] : ClassifyFromTables(cp);
 }
 
 // ---------------------------------------------------------------------------
@@ -254,8 +160,8 @@ class FeatureCounter {
 };
 
 // ---------------------------------------------------------------------------
-// FeatureExtractor: a streaming state machine over normalised code points.
-// All state survives between Feed() calls, so a text may be fed in pieces.
+// FeatureExtractor: the TextSegmenter sink that hashes each unit and its
+// n-grams into the counter.
 // ---------------------------------------------------------------------------
 
 class FeatureExtractor {
@@ -267,69 +173,59 @@ class FeatureExtractor {
         cjk_max_(options.cjk_ngram_max),
         counter_(counter) {}
 
-  void Feed(int32_t cp) {
-    switch (Classify(cp)) {
-      case CharClass::kWord:
-        EndCjkRun();
-        AppendWordChar(static_cast<uint32_t>(cp));
-        break;
-      case CharClass::kUnsegmented:
-        EndWord();
-        EndUnit();
-        in_unit_ = true;
-        unit_hash_ = MixIn(kSeedCjk, static_cast<uint32_t>(cp));
-        break;
-      case CharClass::kMark:
-        // A mark belongs to the character before it; a mark with nothing
-        // before it starts a word.
-        if (in_unit_) {
-          unit_hash_ = MixIn(unit_hash_, static_cast<uint32_t>(cp));
-        } else {
-          AppendWordChar(static_cast<uint32_t>(cp));
-        }
-        break;
-      case CharClass::kSymbol:
-        EndWord();
-        EndCjkRun();
-        counter_->Add(Finalize(MixIn(kSeedSymbol, static_cast<uint32_t>(cp))), kSymbol);
-        has_content_ = true;
-        break;
-      case CharClass::kPunct:
-        EndWord();
-        EndCjkRun();
-        counter_->Add(Finalize(MixIn(kSeedPunct, static_cast<uint32_t>(cp))), kPunct);
-        has_punct_ = true;
-        break;
-      case CharClass::kSeparator:
-        EndWord();
-        EndCjkRun();
-        break;
-    }
-  }
-
-  // Flushes the word or run in progress.
-  void Finish() {
-    EndWord();
-    EndCjkRun();
-  }
-
   // True if any feature other than punctuation was produced.
   bool has_content() const { return has_content_; }
   bool has_punct() const { return has_punct_; }
 
- private:
-  void AppendWordChar(uint32_t cp) {
-    if (!in_word_) {
-      in_word_ = true;
-      word_hash_ = kSeedWord;
-      window_len_ = 0;
-      PushWindow(kBeginOfWord);
-    }
+  // The TextSegmenter sink.
+  void BeginWord() {
+    word_hash_ = kSeedWord;
+    window_len_ = 0;
+    PushWindow(kBeginOfWord);
+  }
+
+  void WordChar(uint32_t cp) {
     word_hash_ = MixIn(word_hash_, cp);
     PushWindow(cp);
     EmitCharNgrams(/*min_n=*/char_min_);
   }
 
+  void EndWord() {
+    PushWindow(kEndOfWord);
+    // A lone end marker is not a feature.
+    EmitCharNgrams(/*min_n=*/std::max(char_min_, 2));
+
+    const uint64_t word = Finalize(word_hash_);
+    counter_->Add(word, kWordUnigram);
+    EmitNgramsOfHashes(word, kSeedWordNgram, word_max_, prev_words_.data(), &num_prev_words_,
+                       kWordNgram);
+    has_content_ = true;
+  }
+
+  void BeginUnit(uint32_t cp) { unit_hash_ = MixIn(kSeedCjk, cp); }
+  void UnitMark(uint32_t cp) { unit_hash_ = MixIn(unit_hash_, cp); }
+
+  void EndUnit() {
+    const uint64_t unit = Finalize(unit_hash_);
+    counter_->Add(unit, kCjkUnigram);
+    EmitNgramsOfHashes(unit, kSeedCjkNgram, cjk_max_, prev_units_.data(), &num_prev_units_,
+                       kCjkNgram);
+    has_content_ = true;
+  }
+
+  void EndRun() { num_prev_units_ = 0; }
+
+  void Symbol(uint32_t cp) {
+    counter_->Add(Finalize(MixIn(kSeedSymbol, cp)), kSymbol);
+    has_content_ = true;
+  }
+
+  void Punct(uint32_t cp) {
+    counter_->Add(Finalize(MixIn(kSeedPunct, cp)), kPunct);
+    has_punct_ = true;
+  }
+
+ private:
   void PushWindow(uint32_t cp) {
     // Fixed-size shift (the newest element is always last) keeps indices
     // compile-time bounded; char_max_ only limits how much of it is used.
@@ -347,35 +243,6 @@ class FeatureExtractor {
       h = MixIn(h, window_[window_.size() - static_cast<size_t>(n)]);
       if (n >= min_n) counter_->Add(Finalize(h), kCharNgram);
     }
-  }
-
-  void EndWord() {
-    if (!in_word_) return;
-    in_word_ = false;
-    PushWindow(kEndOfWord);
-    // A lone end marker is not a feature.
-    EmitCharNgrams(/*min_n=*/std::max(char_min_, 2));
-
-    const uint64_t word = Finalize(word_hash_);
-    counter_->Add(word, kWordUnigram);
-    EmitNgramsOfHashes(word, kSeedWordNgram, word_max_, prev_words_.data(), &num_prev_words_,
-                       kWordNgram);
-    has_content_ = true;
-  }
-
-  void EndUnit() {
-    if (!in_unit_) return;
-    in_unit_ = false;
-    const uint64_t unit = Finalize(unit_hash_);
-    counter_->Add(unit, kCjkUnigram);
-    EmitNgramsOfHashes(unit, kSeedCjkNgram, cjk_max_, prev_units_.data(), &num_prev_units_,
-                       kCjkNgram);
-    has_content_ = true;
-  }
-
-  void EndCjkRun() {
-    EndUnit();
-    num_prev_units_ = 0;
   }
 
   // Emits n-grams (2 <= n <= max_n) of `prev[0..*num_prev)` followed by
@@ -405,7 +272,6 @@ class FeatureExtractor {
 
   // Word in progress: hash of its code points and the last window_len_
   // (<= char_max_) code points of the padded word, at the end of window_.
-  bool in_word_ = false;
   uint64_t word_hash_ = 0;
   std::array<uint32_t, HashingEncoder::kMaxCharNgram> window_{};
   int window_len_ = 0;
@@ -415,7 +281,6 @@ class FeatureExtractor {
 
   // Character (plus marks) of a script without spaces in progress, and the
   // previous characters of the current run.
-  bool in_unit_ = false;
   uint64_t unit_hash_ = 0;
   std::array<uint64_t, HashingEncoder::kMaxCjkNgram - 1> prev_units_{};
   int num_prev_units_ = 0;
@@ -423,75 +288,6 @@ class FeatureExtractor {
   bool has_content_ = false;
   bool has_punct_ = false;
 };
-
-// ---------------------------------------------------------------------------
-// Normalisation: NFKC + full case folding + removal of default-ignorable code
-// points (utf8proc's NFKC_Casefold), done without per-call allocation beyond
-// the reused buffer.
-// ---------------------------------------------------------------------------
-
-constexpr auto kNormalizeOptions = static_cast<utf8proc_option_t>(
-    UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
-
-// Normalises `piece` into (*buffer)[0..result). Returns the number of code
-// points, or a negative utf8proc error code.
-utf8proc_ssize_t Normalize(std::string_view piece, std::vector<int32_t>* buffer) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(piece.data());
-  const bool ascii =
-      std::all_of(bytes, bytes + piece.size(), [](unsigned char b) { return b < 0x80; });
-  if (buffer->size() < piece.size()) buffer->resize(piece.size());
-  if (ascii) {
-    // NFKC is the identity on ASCII, case folding is lower-casing, and no
-    // ASCII code point is default-ignorable.
-    for (size_t i = 0; i < piece.size(); ++i) {
-      const unsigned char b = bytes[i];
-      (*buffer)[i] = (b >= 'A' && b <= 'Z') ? b + ('a' - 'A') : b;
-    }
-    return static_cast<utf8proc_ssize_t>(piece.size());
-  }
-  utf8proc_ssize_t n;
-  for (;;) {
-    n = utf8proc_decompose(bytes, static_cast<utf8proc_ssize_t>(piece.size()), buffer->data(),
-                           static_cast<utf8proc_ssize_t>(buffer->size()), kNormalizeOptions);
-    if (n < 0) return n;
-    if (static_cast<size_t>(n) <= buffer->size()) break;
-    buffer->resize(static_cast<size_t>(n));  // compatibility forms can expand
-  }
-  return utf8proc_normalize_utf32(buffer->data(), n, kNormalizeOptions);
-}
-
-// First position >= `from` where the text may be cut without changing its
-// normalisation: the start of an ASCII character or of a CJK unified
-// ideograph (U+4E00..U+9FFF). Both have combining class 0, no decomposition,
-// and are never the second half of a canonical composition. Cutting at a
-// lead byte also keeps "valid UTF-8" a property of the pieces. Returns
-// text.size() if there is no such position.
-size_t NextSafeCut(std::string_view text, size_t from) {
-  for (size_t i = from; i < text.size(); ++i) {
-    const auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80 || (b >= 0xE5 && b <= 0xE9)) return i;
-    if (b == 0xE4 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0xB8) {
-      return i;
-    }
-  }
-  return text.size();
-}
-
-Status Utf8procError(utf8proc_ssize_t code, std::string_view text) {
-  if (code == UTF8PROC_ERROR_INVALIDUTF8) {
-    // utf8proc refuses exactly what FindInvalidUtf8 does (both follow
-    // Unicode Table 3-7), so `bad` is found; text.size() only for safety.
-    const size_t bad = FindInvalidUtf8(text);
-    return Status::InvalidArgument(
-        fmt::format("invalid UTF-8 at byte {}", bad == std::string_view::npos ? text.size() : bad));
-  }
-  if (code == UTF8PROC_ERROR_NOMEM) return Status::ResourceExhausted(utf8proc_errmsg(code));
-  if (code == UTF8PROC_ERROR_OVERFLOW) {
-    return Status::InvalidArgument(std::string("text too long to normalise: ") +
-                                   utf8proc_errmsg(code));
-  }
-  return Status::Internal(std::string("utf8proc: ") + utf8proc_errmsg(code));
-}
 
 // ---------------------------------------------------------------------------
 // Weighting: exact fixed-point sums, so the result does not depend on the
@@ -579,16 +375,10 @@ Status EncodeText(const HashingEncoder::Options& options, std::string_view text,
 
   scratch->counter.Clear();
   FeatureExtractor extractor(options, &scratch->counter);
-  size_t begin = 0;
-  while (begin < text.size()) {
-    const size_t end = NextSafeCut(text, begin + std::min(options.segment_bytes, text.size()));
-    const std::string_view piece = text.substr(begin, end - begin);
-    const utf8proc_ssize_t n = Normalize(piece, &scratch->code_points);
-    if (n < 0) return Utf8procError(n, text);
-    for (utf8proc_ssize_t i = 0; i < n; ++i) extractor.Feed(scratch->code_points[i]);
-    begin = end;
-  }
-  extractor.Finish();
+  TextSegmenter<FeatureExtractor> segmenter(&extractor);
+  FE_RETURN_IF_ERROR(ForEachNormalizedCodePoint(text, options.segment_bytes, &scratch->code_points,
+                                                [&](int32_t cp) { segmenter.Feed(cp); }));
+  segmenter.Finish();
   if (!extractor.has_content() && !extractor.has_punct()) {
     return Status::InvalidArgument(
         "nothing to encode (only whitespace, control, unassigned or private-use characters)");
@@ -750,64 +540,8 @@ Result<std::unique_ptr<HashingEncoder>> HashingEncoder::FromSpec(std::string_vie
 }
 
 Result<std::vector<TokenSpan>> HashingEncoder::TokenSpans(std::string_view text) const {
-  constexpr int32_t kZeroWidthJoiner = 0x200D;
-  enum class Open { kNone, kWord, kOther };  // the token the next code point may extend
-  std::vector<TokenSpan> spans;
-  spans.reserve(text.size() / 5 + 1);
-  Open open = Open::kNone;
-  size_t piece_code_points = 0;  // letters/digits in the open word piece
-  bool join_next = false;        // the open token ends with a ZWJ
-  bool lone_regional = false;    // the open token is one regional indicator
-  for (size_t pos = 0; pos < text.size();) {
-    const size_t start = pos;
-    const Utf8Char decoded = DecodeUtf8(text, pos);
-    if (!decoded.ok()) return Status::InvalidArgument(fmt::format("invalid UTF-8 at byte {}", pos));
-    const auto cp = static_cast<int32_t>(decoded.cp);
-    pos += decoded.length;
-    const auto extend = [&] { spans.back().end = pos; };
-    const auto begin_token = [&](Open kind, bool continues_word) {
-      spans.push_back({start, pos, continues_word});
-      open = kind;
-    };
-    const CharClass cls = Classify(cp);
-    // Emoji modifiers (skin tones), tag characters (subdivision flags) and a
-    // second regional indicator (a flag is a pair) belong to what precedes.
-    const bool modifier = (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F);
-    const bool regional = cp >= 0x1F1E6 && cp <= 0x1F1FF;
-    if (open != Open::kNone && (cp == kZeroWidthJoiner || modifier || (regional && lone_regional) ||
-                                (join_next && cls != CharClass::kSeparator))) {
-      join_next = cp == kZeroWidthJoiner;
-      lone_regional = false;
-      extend();
-      continue;
-    }
-    join_next = false;
-    lone_regional = regional;
-    switch (cls) {
-      case CharClass::kWord:
-        if (open == Open::kWord && piece_code_points < kWordPieceCodePoints) {
-          extend();
-          ++piece_code_points;
-        } else {
-          begin_token(Open::kWord, /*continues_word=*/open == Open::kWord);
-          piece_code_points = 1;
-        }
-        break;
-      case CharClass::kMark:
-        if (open != Open::kNone) {
-          extend();
-        } else {
-          begin_token(Open::kWord, false);
-          piece_code_points = 0;
-        }
-        break;
-      case CharClass::kUnsegmented:
-      case CharClass::kSymbol:
-      case CharClass::kPunct: begin_token(Open::kOther, false); break;
-      case CharClass::kSeparator: open = Open::kNone; break;
-    }
-  }
-  return spans;
+  static_assert(kWordPieceCodePoints == encoders::kWordPieceCodePoints);
+  return WordTokenSpans(text);
 }
 
 Status HashingEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {

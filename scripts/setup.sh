@@ -17,6 +17,8 @@ PACKAGES=(
   libboost-dev
   libxml2-dev libpoppler-cpp-dev
   libfaiss-dev libopenblas-dev
+  # the corpus-trained ("learned") encoder's word vectors
+  libfasttext-dev
   # tests (python3-numpy: the export tests load the .npy files with numpy)
   libgtest-dev python3-numpy
   # the Python package (python/: pybind11 module, pytest tests, `pip install

@@ -43,6 +43,9 @@ expect pass base/ '#include <pthread.h>'
 expect fail storage/ '#include "index/vector_index.h"'
 expect fail index/ '#include "encoders/encoder.h"'
 expect fail encoders/ '#include "query/database.h"'
+# fastText only in the learned encoder's .cc, so in no header.
+expect fail encoders/ '#include <fasttext/fasttext.h>'
+expect fail encoders/learned_encoder.h '#include <fasttext/args.h>'
 # query/: no server, tools or Boost; the public header uses base/status.h only.
 expect fail query/ '#include "server/server.h"'
 expect fail query/ '#include <boost/asio/io_context.hpp>'
