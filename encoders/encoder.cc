@@ -59,6 +59,12 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
     }
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name == "learned") {
+    return Status::InvalidArgument(
+        "the learned encoder is trained on a collection's own texts: create the collection with "
+        "another encoder, add its texts, then re-embed it with encoder learned (flashembed "
+        "reembed --encoder learned)");
+  }
   return Status::InvalidArgument("unknown encoder name '" + std::string(name) +
                                  "' (known: hash, model:DIR)");
 }

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "encoders/learned_encoder.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
@@ -81,13 +82,27 @@ Result<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     storage::Store* store, const storage::CollectionRecord& record, const Options& options,
     bool is_new, std::shared_ptr<PostingCache> posting_cache) {
   std::unique_ptr<encoders::TextEncoder> encoder;
-  if (!record.encoder_spec.empty()) {
+  if (encoders::EncoderNameFromSpec(record.encoder_spec) == "learned") {
+    // A corpus-trained encoder: its model is stored with the collection.
+    auto bytes = storage::ReadEncoderModel(*store, record.cid);
+    if (!bytes.ok()) {
+      return bytes.status().WithContext("collection \"" + record.name + "\": its encoder model");
+    }
+    FE_ASSIGN_OR_RETURN(auto learned, encoders::LearnedEncoder::Load(*bytes));
+    if (learned->spec() != record.encoder_spec) {
+      return Status::Corruption("collection \"" + record.name + "\": the stored encoder model is " +
+                                learned->spec() + ", not " + record.encoder_spec);
+    }
+    encoder = std::move(learned);
+  } else if (!record.encoder_spec.empty()) {
     auto made = encoders::TextEncoderFromSpec(record.encoder_spec);
     if (!made.ok()) {
       return made.status().WithContext("collection \"" + record.name +
                                        "\" was created with encoder " + record.encoder_spec);
     }
     encoder = std::move(made).value();
+  }
+  if (encoder) {
     if (encoder->dim() != static_cast<int>(record.dim)) {
       return Status::Corruption(
           fmt::format("collection \"{}\" has dim {} but its encoder produces {}", record.name,

@@ -11,12 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include "encoders/encoder.h"
+#include "encoders/learned_encoder.h"
 #include "index/hnsw_index.h"
 #include "query/collection_handle.h"
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
 #include "query/posting_cache.h"
 #include "storage/records.h"
+#include "storage/snapshot.h"
 #include "storage/store.h"
 
 namespace flashembed {
@@ -449,9 +451,34 @@ class DatabaseImpl final : public Database {
       return Status::InvalidArgument(
           fmt::format("re-embedding batch must be in 1..65536, got {}", options.batch));
     }
+    const bool learned = options.encoder == "learned";
+    if (learned && options.dim != 0) {
+      return Status::InvalidArgument(
+          "the learned encoder's dimension is fixed by its options: leave dim 0");
+    }
     std::shared_ptr<CollectionHandle> handle;
     std::shared_ptr<CollectionImpl> old;
     std::shared_ptr<CollectionImpl> copy;
+    ReembedSummary summary;
+    // A learned encoder is trained on the collection's texts first, without
+    // holding mu_ (unless an interrupted run's copy is resumed).
+    std::unique_ptr<encoders::LearnedEncoder> trained;
+    if (learned) {
+      bool pending = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        FE_RETURN_IF_ERROR(CheckOpen());
+        FE_RETURN_IF_ERROR(CheckWritable());
+        FE_ASSIGN_OR_RETURN(handle, GetLocked(name));
+        old = handle->impl();
+        auto stored = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
+        if (!stored.ok() && !stored.status().IsNotFound()) return stored.status();
+        pending = stored.ok();
+      }
+      if (!pending) {
+        FE_ASSIGN_OR_RETURN(trained, TrainOn(*old, options));
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       FE_RETURN_IF_ERROR(CheckOpen());
@@ -460,31 +487,53 @@ class DatabaseImpl final : public Database {
         return Status::InvalidArgument("a re-embedding of collection \"" + name +
                                        "\" is running already");
       }
-      FE_ASSIGN_OR_RETURN(handle, GetLocked(name));
+      FE_ASSIGN_OR_RETURN(auto current, GetLocked(name));
+      if (old && current->impl() != old) {
+        return Status::InvalidArgument("collection \"" + name +
+                                       "\" was re-embedded or re-created while the encoder "
+                                       "trained on it: run again");
+      }
+      handle = std::move(current);
       old = handle->impl();
+      auto pending = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
+      if (!pending.ok() && !pending.status().IsNotFound()) return pending.status();
+      std::optional<storage::CollectionRecord> stored;
+      if (pending.ok()) {
+        FE_ASSIGN_OR_RETURN(stored, storage::DecodeCollection(*pending));
+      }
       CollectionSchema schema = CollectionImpl::SchemaOf(old->record());
-      schema.encoder = options.encoder;
+      schema.encoder = learned ? "hash" : options.encoder;
       schema.dim = options.dim;
       if (options.query_prefix) schema.query_prefix = *options.query_prefix;
       if (options.document_prefix) schema.document_prefix = *options.document_prefix;
+      std::string learned_spec;
+      if (learned) {
+        // Checked as a hashing encoder of the same dimension (index
+        // parameters that need a dimension), then named as the model.
+        const bool resumed =
+            stored && encoders::EncoderNameFromSpec(stored->encoder_spec) == "learned";
+        if (!trained && !resumed) {
+          return Status::InvalidArgument("collection \"" + name +
+                                         "\" got an interrupted re-embedding while the encoder "
+                                         "trained: run again");
+        }
+        learned_spec = trained ? trained->spec() : stored->encoder_spec;
+        schema.dim = trained ? trained->dim() : static_cast<int>(stored->dim);
+      }
       FE_ASSIGN_OR_RETURN(storage::CollectionRecord wanted, RecordFor(name, schema));
-      auto pending = store_->Get(storage::Cf::kCatalog, storage::ReembedKey(name));
-      if (pending.ok()) {
-        FE_ASSIGN_OR_RETURN(storage::CollectionRecord stored, storage::DecodeCollection(*pending));
-        const std::string diff = Difference(stored, wanted);
+      if (learned) wanted.encoder_spec = learned_spec;
+      if (stored) {
+        const std::string diff = Difference(*stored, wanted);
         if (!diff.empty()) {
           return Status::InvalidArgument(
               "an interrupted re-embedding of collection \"" + name + "\" to encoder " +
-              stored.encoder_spec + " is pending with other options (" + diff +
+              stored->encoder_spec + " is pending with other options (" + diff +
               "): run it again with the same options to resume it, or abort it first");
         }
-        FE_ASSIGN_OR_RETURN(copy, CollectionImpl::Open(store_.get(), stored, options_,
-                                                       /*is_new=*/false, posting_cache_));
-      } else if (pending.status().IsNotFound()) {
+        wanted = *stored;
+      } else {
         wanted.created_unix_ms = old->record().created_unix_ms;
         FE_ASSIGN_OR_RETURN(wanted.cid, NextCid());
-        FE_ASSIGN_OR_RETURN(copy, CollectionImpl::Open(store_.get(), wanted, options_,
-                                                       /*is_new=*/true, posting_cache_));
         storage::WriteBatch batch;
         batch.Put(storage::Cf::kCatalog, storage::ReembedKey(name),
                   storage::EncodeCollection(wanted));
@@ -492,13 +541,18 @@ class DatabaseImpl final : public Database {
                   storage::EncodeState(storage::CollectionState{}));
         batch.Put(storage::Cf::kCatalog, storage::kNextCollectionIdKey,
                   storage::EncodeNextCollectionId(wanted.cid + 1));
+        if (trained) storage::AppendEncoderModel(wanted.cid, trained->Serialize(), &batch);
         FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-      } else {
-        return pending.status();
       }
+      auto opened = CollectionImpl::Open(store_.get(), wanted, options_,
+                                         /*is_new=*/!stored.has_value(), posting_cache_);
+      if (!opened.ok()) {
+        if (!stored) DropCopyLocked(name).IgnoreError();
+        return opened.status();
+      }
+      copy = std::move(opened).value();
       reembeds_.emplace(name, copy);
     }
-    ReembedSummary summary;
     // Runs holding mu_ (ReembedInto's last step).
     auto commit = [&]() -> Status {
       FE_RETURN_IF_ERROR(CheckOpen());
@@ -593,6 +647,37 @@ class DatabaseImpl final : public Database {
                                       return decode.ok();
                                     }));
     return decode;
+  }
+
+  // A learned encoder trained on the texts of `c`'s records (a long
+  // document's chunks included), reporting as round 0 of a re-embedding.
+  static Result<std::unique_ptr<encoders::LearnedEncoder>> TrainOn(const CollectionImpl& c,
+                                                                   const ReembedOptions& options) {
+    ReembedProgress progress;
+    progress.round = 0;
+    progress.training = true;
+    auto report = [&](const encoders::LearnedProgress& p) {
+      if (!options.progress) return;
+      progress.trained = p.stage == encoders::LearnedProgress::Stage::kReading    ? 0.0
+                         : p.stage == encoders::LearnedProgress::Stage::kTraining ? p.fraction
+                                                                                  : 1.0;
+      options.progress(progress);
+    };
+    encoders::TextSource texts = [&](const std::function<Status(std::string_view)>& visit) {
+      ScanOptions scan;
+      scan.with_metadata = false;
+      scan.with_vector = false;
+      return c.ScanRecords(scan, [&](std::span<const Document> docs) {
+        for (const Document& d : docs) FE_RETURN_IF_ERROR(visit(d.text));
+        return Status::OK();
+      });
+    };
+    auto made = encoders::LearnedEncoder::Train(texts, encoders::LearnedOptions{}, report);
+    if (!made.ok()) {
+      return made.status().WithContext("training the learned encoder on collection \"" + c.name() +
+                                       "\"");
+    }
+    return made;
   }
 
   // Deletes the copy of a running or interrupted re-embedding of `name`,

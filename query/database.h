@@ -816,11 +816,18 @@ struct Options {
 // round runs with writes held back, just before the switch.
 struct ReembedProgress {
   uint32_t round = 1;
-  uint64_t records = 0;  // records this round has to embed again (long documents' chunks apart)
-  uint64_t records_done = 0;    // ... done
-  uint64_t documents = 0;       // long documents this round has to cut and embed again
-  uint64_t documents_done = 0;  // ... done
-  bool switching = false;       // the last round: writes wait until the switch
+  // Records this round has to embed again (long documents' chunks apart).
+  uint64_t records = 0;
+  uint64_t records_done = 0;
+  // Long documents this round has to cut and embed again.
+  uint64_t documents = 0;
+  uint64_t documents_done = 0;
+  // The last round: writes wait until the switch.
+  bool switching = false;
+  // Encoder "learned": training on the collection's texts comes first
+  // (round 0); `trained` is the fraction of it done.
+  bool training = false;
+  double trained = 0;
 };
 
 // What a re-embedding changes: the encoder, and with it the dimension and
@@ -828,9 +835,16 @@ struct ReembedProgress {
 // parameters, text index, indexed fields, properties) is kept.
 struct ReembedOptions {
   // The new encoder, as CollectionSchema::encoder names it ("hash",
-  // "model:DIR"); required.
+  // "model:DIR"), or "learned": an encoder trained first on the collection's
+  // own texts (records and chunks): fastText word vectors beside hashed
+  // words, pairs and character n-grams, weighted by the corpus' document
+  // frequencies (encoders/learned_encoder.h; docs/BENCHMARKS.md, "Corpus-
+  // trained encoder"). Its model is stored with the collection, and its spec
+  // names the model's fingerprint. Training reads about a million words in
+  // 30 s on two cores and needs at least 1000 words. A resumed "learned" run
+  // keeps the model the interrupted one trained. Required.
   std::string encoder;
-  // Its dimension; 0 = the encoder's default.
+  // Its dimension; 0 = the encoder's default ("learned": 448, not settable).
   int dim = 0;
   // New prefixes (CollectionSchema::query_prefix / document_prefix); unset
   // keeps the collection's.

@@ -202,6 +202,21 @@ std::string SnapshotHeaderKey(uint32_t cid) {
   return k;
 }
 
+std::string EncoderModelHeaderKey(uint32_t cid) {
+  std::string k;
+  PutBE32(&k, cid);
+  k.push_back('M');
+  return k;
+}
+
+std::string EncoderModelPartKey(uint32_t cid, uint32_t part) {
+  std::string k;
+  PutBE32(&k, cid);
+  k.push_back('m');
+  PutBE32(&k, part);
+  return k;
+}
+
 std::string SnapshotPartKey(uint32_t cid, uint32_t part) {
   std::string k;
   PutBE32(&k, cid);

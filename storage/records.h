@@ -65,6 +65,11 @@ std::string OplogKey(uint32_t cid, uint64_t seq);
 // snapshots: cid + 'h' -> SnapshotHeader; cid + 'p' + part (fixed32 BE) -> bytes
 std::string SnapshotHeaderKey(uint32_t cid);
 std::string SnapshotPartKey(uint32_t cid, uint32_t part);
+// snapshots: cid + 'M' -> SnapshotHeader of a trained encoder's model (next_seq
+// 0), cid + 'm' + part -> its parts (query/: collections whose encoder is
+// "learned"). Both sort before the index snapshot's parts ('p').
+std::string EncoderModelHeaderKey(uint32_t cid);
+std::string EncoderModelPartKey(uint32_t cid, uint32_t part);
 
 // sources: cid + document id bytes -> SourceRecord
 std::string SourceKey(uint32_t cid, std::string_view doc_id);

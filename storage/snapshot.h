@@ -32,6 +32,14 @@ void AppendSnapshot(uint32_t cid, uint64_t next_seq, std::string_view bytes, Wri
 // store's.
 Result<std::string> ReadSnapshot(const Store& store, uint32_t cid, const SnapshotHeader& header);
 
+// A collection's trained encoder model (encoders/FORMAT.md), kept like a
+// snapshot: parts of at most kSnapshotPartBytes under EncoderModelPartKey
+// and a header (next_seq 0) under EncoderModelHeaderKey. Written once, with
+// the collection's catalog record; deleted with its data.
+void AppendEncoderModel(uint32_t cid, std::string_view bytes, WriteBatch* batch);
+// The model's bytes: NotFound without one; Corruption as ReadSnapshot.
+Result<std::string> ReadEncoderModel(const Store& store, uint32_t cid);
+
 }  // namespace flashembed::storage
 
 #endif  // FLASHEMBED_STORAGE_SNAPSHOT_H_

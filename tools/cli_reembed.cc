@@ -30,9 +30,16 @@ struct ReembedArgs {
 // One progress line: the round's bar, then its records and documents.
 std::string ProgressLine(const ReembedProgress& p) {
   const uint64_t total = p.records + p.documents;
-  const double frac = total > 0 ? double(p.records_done + p.documents_done) / double(total) : 1.0;
+  const double frac = p.training  ? p.trained
+                      : total > 0 ? double(p.records_done + p.documents_done) / double(total)
+                                  : 1.0;
   constexpr size_t kBar = 30;
   const size_t filled = static_cast<size_t>(frac * kBar);
+  if (p.training) {
+    return fmt::format("[{}{}] {:3d}%  training the encoder on the collection's texts",
+                       std::string(filled, '#'), std::string(kBar - filled, '.'),
+                       static_cast<int>(frac * 100));
+  }
   std::string line =
       fmt::format("[{}{}] {:3d}%  round {}{}: {}/{} records", std::string(filled, '#'),
                   std::string(kBar - filled, '.'), static_cast<int>(frac * 100), p.round,
@@ -133,7 +140,9 @@ Verb AddReembedVerb(CLI::App& app, GlobalOptions& global) {
       "the partial copy. Records stored with a vector and no text cannot be embedded again and "
       "stop the run.");
   AddGlobalOptions(*cmd, global);
-  cmd->add_option("--encoder", args->encoder, "the new encoder: hash");
+  cmd->add_option("--encoder", args->encoder,
+                  "the new encoder: hash, or learned (trained first on the collection's own "
+                  "texts, its model stored with the collection; see docs/BENCHMARKS.md)");
   cmd->add_option("--model", args->model, "the new encoder: a local Hugging Face model folder")
       ->type_name("DIR");
   cmd->add_option("--dim", args->dim, "dimension of the new encoder (0 = its default)");

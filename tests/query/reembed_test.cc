@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "encoders/encoder.h"
+#include "encoders/learned_encoder.h"
 #include "query/database.h"
 #include "storage/records.h"
+#include "storage/snapshot.h"
 #include "storage/store.h"
 #include "tests/query/long_text.h"
 #include "tests/testing/process_util.h"
@@ -145,8 +147,9 @@ class ReembedTest : public ::testing::Test {
     auto record = (*store)->Get(storage::Cf::kCatalog, storage::CollectionKey("c"));
     ASSERT_TRUE(record.ok());
     const uint32_t cid = storage::DecodeCollection(*record)->cid;
-    for (storage::Cf cf : {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds,
-                           storage::Cf::kSources, storage::Cf::kPostings}) {
+    for (storage::Cf cf :
+         {storage::Cf::kDocuments, storage::Cf::kVectors, storage::Cf::kIds, storage::Cf::kSources,
+          storage::Cf::kPostings, storage::Cf::kSnapshots}) {
       ASSERT_TRUE((*store)
                       ->Scan(cf, "", "",
                              [&](std::string_view key, std::string_view) {
@@ -441,6 +444,112 @@ TEST_F(ReembedTest, KilledRunsResumeOrAbort) {
   EXPECT_EQ(db_->AbortReembed("c").code(), StatusCode::kNotFound);
   ExpectOnlyLiveData();
   ExpectReembedded(expected, {0, 1});
+}
+
+// Encoder "learned": trained on the collection's own texts first, its model
+// stored with the collection (the vectors are the stored model's, after a
+// reopen too); a killed run resumes with the model it trained; too little
+// text is refused with nothing left behind.
+TEST_F(ReembedTest, TrainsALearnedEncoderAndStoresItsModel) {
+  AddRecords(0, 300);
+  ChunkingOptions chunking;
+  chunking.chunk_tokens = testing::kCrashChunkTokens;
+  ASSERT_TRUE(
+      coll_->PutDocuments({}, chunking, std::vector<SourceDocument>{LongDoc(0), LongDoc(1)}).ok());
+  ReembedOptions options;
+  options.encoder = "learned";
+  options.dim = 8;
+  EXPECT_EQ(db_->Reembed("c", options).status().code(), StatusCode::kInvalidArgument);
+  options.dim = 0;
+  options.chunking.chunk_tokens = testing::kCrashChunkTokens;
+  double trained = 0;
+  bool saw_training = false;
+  options.progress = [&](const ReembedProgress& p) {
+    if (p.training) {
+      saw_training = true;
+      EXPECT_EQ(p.round, 0u);
+      trained = p.trained;
+    }
+  };
+  auto summary = db_->Reembed("c", options);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(saw_training);
+  EXPECT_EQ(trained, 1.0);
+  EXPECT_EQ(summary->records, 300u);
+  EXPECT_EQ(summary->documents, 2u);
+  EXPECT_EQ(summary->encoder_spec.rfind("learned/v1;id=", 0), 0u) << summary->encoder_spec;
+  auto info = coll_->Describe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->encoder_spec, summary->encoder_spec);
+  EXPECT_EQ(info->schema.encoder, "learned");
+
+  // The stored model is the collection's encoder: its vectors are the
+  // stored model's, and survive a reopen.
+  auto check = [&] {
+    coll_.reset();
+    ASSERT_TRUE(db_->Close().ok());
+    db_.reset();
+    std::unique_ptr<encoders::LearnedEncoder> model;
+    {
+      auto store = storage::Store::Open({}, dir_.path());
+      ASSERT_TRUE(store.ok()) << store.status();
+      auto record = (*store)->Get(storage::Cf::kCatalog, storage::CollectionKey("c"));
+      ASSERT_TRUE(record.ok());
+      auto bytes = storage::ReadEncoderModel(**store, storage::DecodeCollection(*record)->cid);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      auto loaded = encoders::LearnedEncoder::Load(*bytes);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      model = std::move(loaded).value();
+    }
+    Open();
+    coll_ = db_->GetCollection("c").value();
+    EXPECT_EQ(model->spec(), summary->encoder_spec);
+    std::vector<Id> ids = {Id(int64_t{0}), Id(int64_t{123}), Id("doc1#2")};
+    auto got = coll_->GetMany(ids, /*with_vector=*/true);
+    ASSERT_TRUE(got.ok() && got->size() == 3);
+    for (const Document& d : *got) ExpectNear(d.vector, Embed(*model, d.text), d.id.ToString());
+    auto hits = coll_->Search({}, Query{RecordText(123), {}});
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    EXPECT_EQ((*hits)[0].id, Id(int64_t{123}));
+  };
+  check();
+  ExpectOnlyLiveData();
+
+  // Killed after training: the run resumes with the model it trained.
+  coll_.reset();
+  ASSERT_TRUE(db_->Close().ok());
+  db_.reset();
+  auto killed = testing::RunProgram(dir_.path(),
+                                    {FLASHEMBED_REEMBED_CRASH_CHILD, dir_.path(), "learned", "32"});
+  ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.err;
+  Open();
+  coll_ = db_->GetCollection("c").value();
+  EXPECT_EQ(coll_->Describe()->encoder_spec, summary->encoder_spec);
+  options.progress = [&](const ReembedProgress& p) { EXPECT_FALSE(p.training); };
+  auto resumed = db_->Reembed("c", options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_GE(resumed->resumed, 32u);
+  EXPECT_NE(resumed->encoder_spec, summary->encoder_spec);  // another training
+  summary = resumed;
+  check();
+  ExpectOnlyLiveData();
+}
+
+TEST_F(ReembedTest, LearnedNeedsEnoughText) {
+  AddRecords(0, 3);
+  ReembedOptions options;
+  options.encoder = "learned";
+  auto refused = db_->Reembed("c", options);
+  ASSERT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(testing::Contains(refused.status(), "not enough text")) << refused.status();
+  EXPECT_EQ(db_->AbortReembed("c").code(), StatusCode::kNotFound);
+  EXPECT_EQ(coll_->Describe()->schema.dim, kOldDim);
+  // A collection cannot be created with it: there is no text to train on yet.
+  CollectionSchema schema;
+  schema.encoder = "learned";
+  auto created = db_->CreateCollection("l", schema);
+  ASSERT_EQ(created.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(testing::Contains(created.status(), "reembed --encoder learned")) << created.status();
 }
 
 }  // namespace

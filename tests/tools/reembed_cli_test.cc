@@ -59,6 +59,31 @@ TEST_F(ReembedCliTest, SwitchesTheEncoder) {
       << line.out;
 }
 
+TEST_F(ReembedCliTest, TrainsALearnedEncoder) {
+  // About 3000 words over a few dozen distinct ones: enough to train on.
+  const char* words[] = {"river",   "engine", "garden", "signal",  "copper",  "winter",
+                         "lantern", "harbor", "meadow", "circuit", "granite", "violin",
+                         "orbit",   "canyon", "pepper", "falcon",  "quartz",  "ribbon",
+                         "tunnel",  "saddle", "marble", "thunder", "walnut",  "beacon"};
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    text += words[(i * 7 + i / 24) % 24];
+    text += i % 12 == 11 ? ".\n" : " ";
+  }
+  WriteFile("docs/long.txt", text);
+  RunOk({"ingest", "--db", "db", "-c", "kb", "docs", "-q"});
+  const auto shown = Run({"reembed", "--db", "db", "-c", "kb", "--encoder", "learned", "--progress",
+                          "always", "--json"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.err.find("100%  training the encoder"), std::string::npos) << shown.err;
+  const json summary = OneJson(shown);
+  EXPECT_EQ(summary["encoder"].get<std::string>().rfind("learned/v1;id=", 0), 0u) << summary;
+  EXPECT_EQ(Stats()["encoder"], "learned");
+  const auto found = RunOk(
+      {"search", "--db", "db", "-c", "kb", "--documents", "--json", "glaciers carving valleys"});
+  EXPECT_NE(found.out.find("a.txt"), std::string::npos) << found.out;
+}
+
 TEST_F(ReembedCliTest, UsageAndRuntimeErrors) {
   RunFails({"reembed", "--db", "db", "-c", "kb"}, 2, "needs the new encoder");
   RunFails({"reembed", "--db", "db", "-c", "kb", "--encoder", "hash", "--model", "m"}, 2,
@@ -69,6 +94,7 @@ TEST_F(ReembedCliTest, UsageAndRuntimeErrors) {
   RunFails({"reembed", "--db", "db", "-c", "kb", "--encoder", "hash", "--progress", "x"}, 2,
            "--progress");
   RunFails({"reembed", "--db", "db", "-c", "kb", "--abort"}, 1, "no interrupted re-embedding");
+  RunFails({"reembed", "--db", "db", "-c", "kb", "--encoder", "learned"}, 1, "not enough text");
   RunFails({"reembed", "--db", "db", "-c", "nope", "--encoder", "hash"}, 1, "nope");
   RunFails({"reembed", "--db", "db", "-c", "kb", "--encoder", "sparkle"}, 1, "sparkle");
   RunFails({"reembed", "--db", "missing", "-c", "kb", "--encoder", "hash"}, 1, "missing");
