@@ -162,25 +162,6 @@ Status CollectionImpl::ReembedRecords(ReembedRun* run, const storage::ReadView& 
   CollectionImpl* to = run->to;
   const uint32_t cid = record_.cid;
   const WriteOptions no_sync{.sync = false};
-  // Records at new slots, in slot order.
-  std::vector<std::pair<uint64_t, storage::DocumentRecord>> fresh;
-  uint64_t max_slot = run->next_slot;
-  Status inner;
-  FE_RETURN_IF_ERROR(store_->Scan(
-      storage::Cf::kDocuments, storage::SlotKey(cid, run->next_slot), storage::CollectionEnd(cid),
-      [&](std::string_view key, std::string_view value) {
-        const uint64_t slot = storage::SlotFromKey(key);
-        max_slot = std::max(max_slot, slot + 1);
-        auto r = storage::DecodeDocument(value);
-        if (!r.ok()) {
-          inner = r.status();
-          return false;
-        }
-        if (chunk_parts.count(r->id_key) == 0) fresh.emplace_back(slot, std::move(r).value());
-        return true;
-      },
-      &view));
-  FE_RETURN_IF_ERROR(inner);
   // Copies deleted here since: in the copy, not (or at another slot, then
   // re-copied below) in this collection.
   std::vector<Id> doomed;
@@ -190,8 +171,10 @@ Status CollectionImpl::ReembedRecords(ReembedRun* run, const storage::ReadView& 
       doomed.push_back(std::move(id));
     }
   }
-  run->progress.records = fresh.size();
-  run->progress.records_done = 0;
+  run->progress.records = 0;
+  for (const auto& [part, slot] : ids) {
+    if (slot >= run->next_slot && chunk_parts.count(part) == 0) ++run->progress.records;
+  }
   run->Report();
   for (size_t i = 0; i < doomed.size(); i += run->options->batch) {
     const size_t n = std::min(run->options->batch, doomed.size() - i);
@@ -200,35 +183,31 @@ Status CollectionImpl::ReembedRecords(ReembedRun* run, const storage::ReadView& 
     for (const Id& id : some) run->records.erase(IdPart(id));
     run->summary->removed += n;
   }
-  for (size_t i = 0; i < fresh.size(); i += run->options->batch) {
-    const size_t n = std::min(run->options->batch, fresh.size() - i);
+  // Records at new slots, streamed in slot order, a batch at a time.
+  std::vector<std::pair<uint64_t, storage::DocumentRecord>> fresh;
+  auto flush = [&]() -> Status {
     // A resumed run's copies: equal text and metadata need no new vector.
     std::vector<std::string> unknown;
-    for (size_t j = i; j < i + n; ++j) {
-      auto it = run->records.find(fresh[j].second.id_key);
-      if (it != run->records.end() && it->second == kUnknownSlot) {
-        unknown.push_back(fresh[j].second.id_key);
-      }
+    for (const auto& [slot, r] : fresh) {
+      auto it = run->records.find(r.id_key);
+      if (it != run->records.end() && it->second == kUnknownSlot) unknown.push_back(r.id_key);
     }
     std::unordered_set<std::string> same;
     if (!unknown.empty()) {
       FE_ASSIGN_OR_RETURN(auto copies, ReadRecords(*store_, to->record_.cid, unknown, nullptr));
+      std::unordered_map<std::string_view, const storage::DocumentRecord*> by_id;
+      for (const auto& [slot, r] : fresh) by_id.emplace(r.id_key, &r);
       for (size_t u = 0; u < unknown.size(); ++u) {
-        if (!copies[u]) continue;
-        for (size_t j = i; j < i + n; ++j) {
-          const storage::DocumentRecord& r = fresh[j].second;
-          if (r.id_key == unknown[u] && r.text == copies[u]->text &&
-              r.metadata == copies[u]->metadata) {
-            same.insert(unknown[u]);
-          }
+        const storage::DocumentRecord* r = by_id.at(unknown[u]);
+        if (copies[u] && r->text == copies[u]->text && r->metadata == copies[u]->metadata) {
+          same.insert(unknown[u]);
         }
       }
     }
     std::vector<Document> docs;
-    for (size_t j = i; j < i + n; ++j) {
-      storage::DocumentRecord& r = fresh[j].second;
+    for (auto& [slot, r] : fresh) {
       if (same.count(r.id_key) != 0) {
-        run->records[r.id_key] = fresh[j].first;
+        run->records[r.id_key] = slot;
         ++run->summary->resumed;
         continue;
       }
@@ -246,16 +225,37 @@ Status CollectionImpl::ReembedRecords(ReembedRun* run, const storage::ReadView& 
     }
     if (!docs.empty()) {
       FE_RETURN_IF_ERROR(to->Upsert(no_sync, docs));
-      for (size_t j = i; j < i + n; ++j) {
-        if (same.count(fresh[j].second.id_key) == 0) {
-          run->records[fresh[j].second.id_key] = fresh[j].first;
-        }
+      for (const auto& [slot, r] : fresh) {
+        if (same.count(r.id_key) == 0) run->records[r.id_key] = slot;
       }
       run->summary->records += docs.size();
     }
-    run->progress.records_done += n;
+    run->progress.records_done += fresh.size();
     run->Report();
-  }
+    fresh.clear();
+    return Status::OK();
+  };
+  uint64_t max_slot = run->next_slot;
+  Status inner;
+  FE_RETURN_IF_ERROR(store_->Scan(
+      storage::Cf::kDocuments, storage::SlotKey(cid, run->next_slot), storage::CollectionEnd(cid),
+      [&](std::string_view key, std::string_view value) {
+        const uint64_t slot = storage::SlotFromKey(key);
+        max_slot = std::max(max_slot, slot + 1);
+        auto r = storage::DecodeDocument(value);
+        if (!r.ok()) {
+          inner = r.status();
+          return false;
+        }
+        if (chunk_parts.count(r->id_key) != 0) return true;
+        fresh.emplace_back(slot, std::move(r).value());
+        if (fresh.size() < run->options->batch) return true;
+        inner = flush();
+        return inner.ok();
+      },
+      &view));
+  FE_RETURN_IF_ERROR(inner);
+  FE_RETURN_IF_ERROR(flush());
   run->next_slot = max_slot;
   return Status::OK();
 }
