@@ -512,10 +512,16 @@ class DatabaseImpl final : public Database {
         // parameters that need a dimension), then named as the model.
         const bool resumed =
             stored && encoders::EncoderNameFromSpec(stored->encoder_spec) == "learned";
+        if (!trained && !stored) {
+          return Status::InvalidArgument("the interrupted re-embedding of collection \"" + name +
+                                         "\" was aborted meanwhile: run again");
+        }
         if (!trained && !resumed) {
-          return Status::InvalidArgument("collection \"" + name +
-                                         "\" got an interrupted re-embedding while the encoder "
-                                         "trained: run again");
+          return Status::InvalidArgument(
+              "an interrupted re-embedding of collection \"" + name + "\" to encoder " +
+              stored->encoder_spec +
+              " is pending with other options (encoder: requested learned): run it again with "
+              "the same options to resume it, or abort it first");
         }
         learned_spec = trained ? trained->spec() : stored->encoder_spec;
         schema.dim = trained ? trained->dim() : static_cast<int>(stored->dim);

@@ -420,6 +420,11 @@ TEST_F(ReembedTest, KilledRunsResumeOrAbort) {
   auto refused = db_->Reembed("c", other);
   ASSERT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(testing::Contains(refused.status(), "abort")) << refused.status();
+  ReembedOptions learned;
+  learned.encoder = "learned";
+  auto not_learned = db_->Reembed("c", learned);
+  ASSERT_EQ(not_learned.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(testing::Contains(not_learned.status(), "requested learned")) << not_learned.status();
   // A write between the runs is carried over too.
   std::vector<Document> changed = {{Id(int64_t{1}), "changed one", "{}", {}}};
   ASSERT_TRUE(coll_->Upsert({}, changed).ok());
