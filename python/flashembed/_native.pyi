@@ -128,6 +128,26 @@ class Database:
         """Every collection's CollectionInfo."""
     def drop_collection(self, name: str) -> None:
         """Deletes the collection and its data; NotFound if missing."""
+    def reembed(
+        self,
+        name: str,
+        encoder: str,
+        *,
+        dim: int = 0,
+        query_prefix: str | None = None,
+        document_prefix: str | None = None,
+        chunk_tokens: int = 0,
+        overlap_tokens: int | None = None,
+        progress: Callable[[dict[str, Any]], object] | None = None,
+    ) -> dict[str, Any]:
+        """Embeds every record and long document again with `encoder` ("hash",
+        "model:DIR", or "learned": trained on the collection's texts first) while
+        other threads search and write, then switches atomically. Interrupted,
+        the same call resumes; abort_reembed deletes the partial copy. Returns
+        the summary (encoder, rounds, records, documents, removed, resumed,
+        seconds)."""
+    def abort_reembed(self, name: str) -> None:
+        """Deletes the copy an interrupted re-embedding left; NotFound if none."""
     def storage_health(self) -> None:
         """Returns if writes can succeed now; raises what stops them otherwise."""
     def close(self) -> None:

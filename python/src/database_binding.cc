@@ -268,6 +268,76 @@ void DefineDatabase(py::module_& m) {
           },
           py::arg("name"), "Deletes the collection and all its data; NotFound if missing.")
       .def(
+          "reembed",
+          [](Database& db, const std::string& name, const std::string& encoder, int dim,
+             std::optional<std::string> query_prefix, std::optional<std::string> document_prefix,
+             size_t chunk_tokens, std::optional<size_t> overlap_tokens, py::object progress) {
+            ReembedOptions options;
+            options.encoder = encoder;
+            options.dim = dim;
+            options.query_prefix = std::move(query_prefix);
+            options.document_prefix = std::move(document_prefix);
+            options.chunking.chunk_tokens = chunk_tokens;
+            options.chunking.overlap_tokens = overlap_tokens;
+            // The callback runs on this thread with the GIL taken back; its
+            // first exception is raised once the re-embedding returns (it
+            // cannot unwind through the library).
+            std::optional<py::error_already_set> raised;
+            if (!progress.is_none()) {
+              if (!PyCallable_Check(progress.ptr())) {
+                throw py::type_error("progress must be callable");
+              }
+              options.progress = [&](const ReembedProgress& p) {
+                py::gil_scoped_acquire gil;
+                if (raised) return;
+                try {
+                  py::dict d;
+                  d["round"] = p.round;
+                  d["records"] = p.records;
+                  d["records_done"] = p.records_done;
+                  d["documents"] = p.documents;
+                  d["documents_done"] = p.documents_done;
+                  d["switching"] = p.switching;
+                  d["training"] = p.training;
+                  d["trained"] = p.trained;
+                  progress(d);
+                } catch (py::error_already_set& e) {
+                  raised = std::move(e);
+                }
+              };
+            }
+            Result<ReembedSummary> summary = Released([&] { return db.Reembed(name, options); });
+            if (raised) throw *raised;
+            const ReembedSummary& s = Unwrap(std::move(summary));
+            py::dict out;
+            out["encoder"] = s.encoder_spec;
+            out["rounds"] = s.rounds;
+            out["records"] = s.records;
+            out["documents"] = s.documents;
+            out["removed"] = s.removed;
+            out["resumed"] = s.resumed;
+            out["seconds"] = s.seconds;
+            return out;
+          },
+          py::arg("name"), py::arg("encoder"), py::kw_only(), py::arg("dim") = 0,
+          py::arg("query_prefix") = py::none(), py::arg("document_prefix") = py::none(),
+          py::arg("chunk_tokens") = 0, py::arg("overlap_tokens") = py::none(),
+          py::arg("progress") = py::none(),
+          "Embeds every record and long document of collection `name` again with `encoder` "
+          "(\"hash\", \"model:DIR\", or \"learned\": trained on the collection's own texts "
+          "first) while other threads keep searching and writing, then switches the collection "
+          "to it in one atomic write (Database::Reembed). Interrupted, the same call resumes; "
+          "abort_reembed deletes the partial copy. progress: a callable receiving a dict "
+          "(round, records, records_done, documents, documents_done, switching, training, "
+          "trained). Returns the summary as a dict.")
+      .def(
+          "abort_reembed",
+          [](Database& db, const std::string& name) {
+            ThrowIfError(Released([&] { return db.AbortReembed(name); }));
+          },
+          py::arg("name"),
+          "Deletes the copy an interrupted re-embedding of `name` left; NotFound if none.")
+      .def(
           "storage_health",
           [](Database& db) { ThrowIfError(Released([&] { return db.StorageHealth(); })); },
           "Returns if writes can succeed now; raises the error that stops them otherwise.")
