@@ -439,7 +439,7 @@ Result<std::vector<CollectionImpl::FoundDocument>> CollectionImpl::SearchChunks(
     // document lists are fused (ranking.h); a document's passages are the
     // chunks either side found, ordered by the same fusion of the two chunk
     // lists.
-    const size_t depth = HybridDepth(k);
+    const size_t depth = DocumentHybridDepth(k);
     FE_ASSIGN_OR_RETURN(DocList vec, documents(Ranking::kVector, depth));
     FE_ASSIGN_OR_RETURN(DocList text, documents(Ranking::kText, depth));
     std::vector<const std::string*> ids;  // the fusion's "slot" of a document

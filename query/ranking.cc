@@ -13,6 +13,8 @@ constexpr double kInvPi = 0.31830988618379067;
 
 size_t HybridDepth(size_t k) { return std::max<size_t>(2 * k, 100); }
 
+size_t DocumentHybridDepth(size_t k) { return std::max<size_t>(5 * k, 50); }
+
 double SquashVectorScore(index::Metric metric, float score) {
   switch (metric) {
     case index::Metric::kCosine: return (1.0 + score) / 2;

@@ -45,6 +45,12 @@ struct FusionParams {
 // How deep each list is read for a hybrid search of k results:
 // max(2k, 100).
 size_t HybridDepth(size_t k);
+// How many documents each side of a hybrid document search ranks for k
+// documents: max(5k, 50). Each document costs the vector side several
+// chunks, so this is shallower than HybridDepth: on the man-page dev splits
+// (docs/BENCHMARKS.md) 50 documents gave the recall@10 of 100 (English equal,
+// Chinese +0.003) at about twice the speed; 30 lost 0.005 in English.
+size_t DocumentHybridDepth(size_t k);
 
 // A vector score of `metric` (index::ScoreFromDistance: higher is better)
 // squashed to [0, 1]: cosine (1 + s) / 2; inner product 0.5 + atan(s) / pi;

@@ -184,13 +184,13 @@ std::vector<std::pair<Key, float>> FuseLists(const std::vector<std::pair<Key, fl
   return out;
 }
 
-// kHybrid: the two document lists (each max(2k, 100) deep) fused; a
+// kHybrid: the two document lists (each max(5k, 50) deep) fused; a
 // document's passages are the chunks either side chose for it (its best
 // `passages` on each side), ordered by the fusion of the two chunk lists.
 std::vector<Expected> Hybrid(const std::vector<OracleDoc>& vec_all,
                              const std::vector<OracleDoc>& text_all, const FusionSpec& spec,
                              size_t k, size_t passages) {
-  const size_t depth = std::max<size_t>(2 * k, 100);
+  const size_t depth = std::max<size_t>(5 * k, 50);
   const std::vector<OracleDoc> vec(vec_all.begin(),
                                    vec_all.begin() + std::min(depth, vec_all.size()));
   const std::vector<OracleDoc> text(text_all.begin(),

@@ -40,6 +40,13 @@ std::vector<uint64_t> Slots(const std::vector<Ranked>& results) {
   return out;
 }
 
+TEST(Ranking, DocumentHybridDepthIsFiveKAtLeastFifty) {
+  EXPECT_EQ(DocumentHybridDepth(0), 50u);
+  EXPECT_EQ(DocumentHybridDepth(10), 50u);
+  EXPECT_EQ(DocumentHybridDepth(11), 55u);
+  EXPECT_EQ(DocumentHybridDepth(100), 500u);
+}
+
 TEST(Ranking, HybridDepthIsTwiceKAtLeastOneHundred) {
   EXPECT_EQ(HybridDepth(0), 100u);
   EXPECT_EQ(HybridDepth(10), 100u);
