@@ -292,7 +292,6 @@ Status CollectionImpl::ReembedDocuments(
   for (size_t i = 0; i < changed.size(); i += batch) {
     const size_t n = std::min(batch, changed.size() - i);
     std::vector<PreparedSource> prepared;
-    std::vector<std::string> ids;
     for (size_t j = i; j < i + n; ++j) {
       const std::string& id = changed[j]->first;
       const storage::SourceRecord& r = changed[j]->second;
@@ -303,7 +302,8 @@ Status CollectionImpl::ReembedDocuments(
         if (copy.ok()) {
           FE_ASSIGN_OR_RETURN(storage::SourceRecord c, storage::DecodeSource(*copy));
           if (c.content_hash == r.content_hash && c.metadata == r.metadata && c.title == r.title &&
-              c.source == r.source) {
+              c.source == r.source && c.chunk_tokens == run->chunker->chunk_tokens() &&
+              c.overlap_tokens == run->chunker->overlap_tokens()) {
             known->second = r.version_hash;
             ++run->summary->resumed;
             continue;
@@ -338,7 +338,6 @@ Status CollectionImpl::ReembedDocuments(
       p.record.content_hash = r.content_hash;
       p.record.version_hash = to->VersionHash(p.record);
       prepared.push_back(std::move(p));
-      ids.push_back(id);
     }
     if (!prepared.empty()) {
       std::vector<PreparedSource*> ptrs;
