@@ -132,6 +132,7 @@ void Put(std::string* out, T value) {
 }
 
 void PutFloats(std::string* out, const float* data, size_t n) {
+  if (n == 0) return;
   out->append(reinterpret_cast<const char*>(data), n * sizeof(float));
 }
 
@@ -151,6 +152,7 @@ class Reader {
   bool GetFloats(size_t n, std::vector<float>* out) {
     if (n > (bytes_.size() - pos_) / sizeof(float)) return false;
     out->resize(n);
+    if (n == 0) return true;  // memcpy from an empty vector's null data() is undefined
     std::memcpy(out->data(), bytes_.data() + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
     return true;
