@@ -35,12 +35,27 @@ auto CollectionHandle::Call(F&& f) const -> decltype(f(std::declval<CollectionIm
   }
 }
 
+template <typename F>
+auto CollectionHandle::Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
+  for (;;) {
+    std::shared_ptr<CollectionImpl> current = impl();
+    auto result = f(*current);
+    // A read finishes part of its work outside the index lock (document
+    // search reads the documents' records after ranking their chunks), so
+    // it can succeed with what the switch deleted under it missing. The
+    // state turns kReplaced before the switch deletes anything: a read that
+    // sees it open afterwards read nothing the switch changed.
+    if (!current->replaced()) return result;
+    while (impl() == current && current->replaced()) std::this_thread::yield();
+  }
+}
+
 Result<CollectionInfo> CollectionHandle::Describe() const {
-  return Call([&](CollectionImpl& c) { return c.Describe(); });
+  return Read([&](CollectionImpl& c) { return c.Describe(); });
 }
 
 Result<uint64_t> CollectionHandle::Count() const {
-  return Call([&](CollectionImpl& c) { return c.Count(); });
+  return Read([&](CollectionImpl& c) { return c.Count(); });
 }
 
 Status CollectionHandle::Add(const WriteOptions& options, std::span<const Document> docs) {
@@ -56,21 +71,21 @@ Result<size_t> CollectionHandle::Delete(const WriteOptions& options, std::span<c
 }
 
 Result<Document> CollectionHandle::Get(const Id& id) const {
-  return Call([&](CollectionImpl& c) { return c.Get(id); });
+  return Read([&](CollectionImpl& c) { return c.Get(id); });
 }
 
 Result<std::vector<Document>> CollectionHandle::GetMany(std::span<const Id> ids,
                                                         bool with_vector) const {
-  return Call([&](CollectionImpl& c) { return c.GetMany(ids, with_vector); });
+  return Read([&](CollectionImpl& c) { return c.GetMany(ids, with_vector); });
 }
 
 Result<std::vector<Document>> CollectionHandle::Find(const FindOptions& options) const {
-  return Call([&](CollectionImpl& c) { return c.Find(options); });
+  return Read([&](CollectionImpl& c) { return c.Find(options); });
 }
 
 Result<uint64_t> CollectionHandle::CountWhere(std::string_view filter,
                                               std::string_view filter_params) const {
-  return Call([&](CollectionImpl& c) { return c.CountWhere(filter, filter_params); });
+  return Read([&](CollectionImpl& c) { return c.CountWhere(filter, filter_params); });
 }
 
 Result<size_t> CollectionHandle::DeleteWhere(const WriteOptions& options, std::string_view filter,
@@ -80,7 +95,7 @@ Result<size_t> CollectionHandle::DeleteWhere(const WriteOptions& options, std::s
 
 Result<std::vector<Hit>> CollectionHandle::Search(const SearchOptions& options,
                                                   const Query& query) const {
-  return Call([&](CollectionImpl& c) { return c.Search(options, query); });
+  return Read([&](CollectionImpl& c) { return c.Search(options, query); });
 }
 
 Status CollectionHandle::Snapshot() {
@@ -94,7 +109,7 @@ Result<std::vector<PutDocumentResult>> CollectionHandle::PutDocuments(
 }
 
 Result<DocumentInfo> CollectionHandle::GetDocument(std::string_view id, bool with_vector) const {
-  return Call([&](CollectionImpl& c) { return c.GetDocument(id, with_vector); });
+  return Read([&](CollectionImpl& c) { return c.GetDocument(id, with_vector); });
 }
 
 Result<size_t> CollectionHandle::DeleteDocuments(const WriteOptions& options,
@@ -103,12 +118,12 @@ Result<size_t> CollectionHandle::DeleteDocuments(const WriteOptions& options,
 }
 
 Result<uint64_t> CollectionHandle::CountDocuments() const {
-  return Call([&](CollectionImpl& c) { return c.CountDocuments(); });
+  return Read([&](CollectionImpl& c) { return c.CountDocuments(); });
 }
 
 Result<std::vector<DocumentHit>> CollectionHandle::SearchDocuments(
     const DocumentSearchOptions& options, const Query& query) const {
-  return Call([&](CollectionImpl& c) { return c.SearchDocuments(options, query); });
+  return Read([&](CollectionImpl& c) { return c.SearchDocuments(options, query); });
 }
 
 Result<std::unique_ptr<DocumentIngest>> CollectionHandle::StartIngest(

@@ -18,6 +18,8 @@ class CollectionImpl;
 // A call that fails on an implementation a re-embedding has replaced meanwhile
 // runs again on the new one (the replaced one refuses every call from the
 // switch on, before it changed anything, so a call never takes effect twice).
+// A read runs again whenever its implementation was replaced by the time it
+// returned, even if it succeeded: it may have missed what the switch deleted.
 // A DocumentIngest started before the switch is not moved: it fails with
 // Cancelled at the switch.
 class CollectionHandle final : public Collection {
@@ -68,6 +70,10 @@ class CollectionHandle final : public Collection {
   // call fails because its implementation was replaced.
   template <typename F>
   auto Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));
+  // f(impl) for a read: again on the next implementation whenever the one it
+  // ran on was replaced by the time it returned, failed or not.
+  template <typename F>
+  auto Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));
 
   const std::string name_;
   mutable std::mutex mu_;  // guards impl_

@@ -315,6 +315,45 @@ TEST_F(ReembedTest, SearchesAndWritesRunThroughout) {
   ExpectReembedded(expected, {});
 }
 
+// A read that races with the switch never answers from an implementation
+// whose data the switch deleted under it: document searches and reads find
+// the document in every call, across several switches.
+TEST_F(ReembedTest, DocumentReadsNeverComeBackEmptyAcrossSwitches) {
+  ChunkingOptions chunking;
+  chunking.chunk_tokens = testing::kCrashChunkTokens;
+  ASSERT_TRUE(
+      coll_->PutDocuments({}, chunking, std::vector<SourceDocument>{LongDoc(0), LongDoc(1)}).ok());
+  const std::string query = LongDoc(1).text.substr(200, 120);
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0};
+  std::thread searcher([&] {
+    while (!done) {
+      DocumentSearchOptions options;
+      options.search.k = 1;
+      auto hits = coll_->SearchDocuments(options, Query{query, {}});
+      ASSERT_TRUE(hits.ok()) << hits.status();
+      ASSERT_EQ(hits->size(), 1u) << "after " << searches.load() << " searches";
+      EXPECT_EQ((*hits)[0].id, "doc1");
+      auto doc = coll_->GetDocument("doc1", false);
+      ASSERT_TRUE(doc.ok()) << doc.status();
+      auto count = coll_->CountDocuments();
+      ASSERT_TRUE(count.ok()) << count.status();
+      ASSERT_EQ(*count, 2u);
+      ++searches;
+    }
+  });
+  for (int i = 0; i < 6; ++i) {
+    ReembedOptions options = NewEncoder();
+    options.dim = kNewDim + 8 * (i % 2);
+    auto summary = db_->Reembed("c", options);
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    EXPECT_EQ(summary->documents, 2u);
+  }
+  done = true;
+  searcher.join();
+  EXPECT_GT(searches.load(), 0);
+}
+
 TEST_F(ReembedTest, RefusesBadInputAndLeavesTheCollectionAsItWas) {
   AddRecords(0, 40);
   const std::string spec = coll_->Describe()->encoder_spec;
