@@ -23,11 +23,18 @@ void CollectionHandle::Switch(std::shared_ptr<CollectionImpl> impl) {
 }
 
 template <typename F>
-auto CollectionHandle::Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
+auto CollectionHandle::Run(bool read, F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
   for (;;) {
     std::shared_ptr<CollectionImpl> current = impl();
     auto result = f(*current);
-    if (result.ok() || !current->replaced()) return result;
+    // A write that succeeded took effect before the switch (the replaced
+    // implementation refuses every call from the switch on). A read may
+    // finish part of its work outside the index lock (document search reads
+    // the documents' records after ranking their chunks), so it can succeed
+    // with what the switch deleted under it missing; the state turns
+    // kReplaced before the switch deletes anything, so a read that sees it
+    // open afterwards read nothing the switch changed.
+    if (!current->replaced() || (result.ok() && !read)) return result;
     // Replaced: the switch is being written, or was; wait until the handle
     // points to the new implementation, or the switch failed and the old
     // one is open again.
@@ -36,18 +43,13 @@ auto CollectionHandle::Call(F&& f) const -> decltype(f(std::declval<CollectionIm
 }
 
 template <typename F>
+auto CollectionHandle::Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
+  return Run(/*read=*/false, std::forward<F>(f));
+}
+
+template <typename F>
 auto CollectionHandle::Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
-  for (;;) {
-    std::shared_ptr<CollectionImpl> current = impl();
-    auto result = f(*current);
-    // A read finishes part of its work outside the index lock (document
-    // search reads the documents' records after ranking their chunks), so
-    // it can succeed with what the switch deleted under it missing. The
-    // state turns kReplaced before the switch deletes anything: a read that
-    // sees it open afterwards read nothing the switch changed.
-    if (!current->replaced()) return result;
-    while (impl() == current && current->replaced()) std::this_thread::yield();
-  }
+  return Run(/*read=*/true, std::forward<F>(f));
 }
 
 Result<CollectionInfo> CollectionHandle::Describe() const {

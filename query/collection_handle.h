@@ -67,13 +67,14 @@ class CollectionHandle final : public Collection {
 
  private:
   // f(impl) on the current implementation, again on the next one while the
-  // call fails because its implementation was replaced.
+  // one it ran on was replaced by the time it returned and the call failed,
+  // or (`read`) whether or not it failed.
   template <typename F>
-  auto Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));
-  // f(impl) for a read: again on the next implementation whenever the one it
-  // ran on was replaced by the time it returned, failed or not.
+  auto Run(bool read, F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));
   template <typename F>
-  auto Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));
+  auto Call(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));  // writes
+  template <typename F>
+  auto Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));  // reads
 
   const std::string name_;
   mutable std::mutex mu_;  // guards impl_
