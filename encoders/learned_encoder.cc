@@ -5,14 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <limits>
 #include <mutex>
 #include <new>
 #include <sstream>
-#include <streambuf>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -28,20 +26,16 @@
 #include "base/hash.h"
 #include "base/utf8.h"
 #include "encoders/hashing_encoder.h"
+#include "encoders/learned_model.h"
 #include "encoders/text_features.h"
 
 namespace flashembed::encoders {
 namespace {
 
 constexpr std::string_view kSpecPrefix = "learned/v1;";
-constexpr char kMagic[8] = {'F', 'E', 'L', 'R', 'N', 'D', '0', '1'};
 // Texts are normalised in pieces of this many bytes (as the hashing
 // encoder's default segment_bytes), which bounds scratch memory.
 constexpr size_t kSegmentBytes = 64 * 1024;
-
-// fastText's enum values as its Args::save writes them (args.h).
-constexpr int32_t kLossNs = static_cast<int32_t>(fasttext::loss_name::ns);
-constexpr int32_t kModelSg = static_cast<int32_t>(fasttext::model_name::sg);
 
 std::string Hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
@@ -123,143 +117,6 @@ Status CutTokens(std::string_view text, std::vector<int32_t>* scratch, Emit emit
 }
 
 // ---------------------------------------------------------------------------
-// Little-endian byte writing and reading
-// ---------------------------------------------------------------------------
-
-template <typename T>
-void Put(std::string* out, T value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
-}
-
-void PutFloats(std::string* out, const float* data, size_t n) {
-  if (n == 0) return;
-  out->append(reinterpret_cast<const char*>(data), n * sizeof(float));
-}
-
-// Reads fixed-size values off a byte range; every read checks the length.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-
-  template <typename T>
-  bool Get(T* value) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(value, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-
-  bool GetFloats(size_t n, std::vector<float>* out) {
-    if (n > (bytes_.size() - pos_) / sizeof(float)) return false;
-    out->resize(n);
-    if (n == 0) return true;  // memcpy from an empty vector's null data() is undefined
-    std::memcpy(out->data(), bytes_.data() + pos_, n * sizeof(float));
-    pos_ += n * sizeof(float);
-    return true;
-  }
-
-  bool GetBytes(size_t n, std::string_view* out) {
-    if (n > bytes_.size() - pos_) return false;
-    *out = bytes_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-
-  // A NUL-terminated string (fastText's dictionary words).
-  bool GetCString(std::string_view* out) {
-    const size_t end = bytes_.find('\0', pos_);
-    if (end == std::string_view::npos) return false;
-    *out = bytes_.substr(pos_, end - pos_);
-    pos_ = end + 1;
-    return true;
-  }
-
-  size_t left() const { return bytes_.size() - pos_; }
-
- private:
-  std::string_view bytes_;
-  size_t pos_ = 0;
-};
-
-// An istream over bytes in memory, for fastText's loaders (no copy).
-class MemoryBuf : public std::streambuf {
- public:
-  explicit MemoryBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // only ever read
-    setg(p, p, p + bytes.size());
-  }
-  size_t consumed() const { return static_cast<size_t>(gptr() - eback()); }
-};
-
-Status Corrupt(const std::string& why) {
-  return Status::Corruption("learned encoder model: " + why);
-}
-
-bool AllFinite(const std::vector<float>& v) {
-  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
-}
-
-// ---------------------------------------------------------------------------
-// The fastText section: fastText 0.9.2's Args::save and Dictionary::save
-// bytes (the parts of its .bin model file after magic and version). Checked
-// field by field before fastText reads them, since fastText's loaders trust
-// their input (a truncated dictionary makes Dictionary::load loop forever).
-// ---------------------------------------------------------------------------
-
-struct FastTextArgs {
-  int32_t dim, ws, epoch, min_count, neg, word_ngrams, loss, model, bucket, minn, maxn,
-      lr_update_rate;
-  double t;
-};
-
-Status CheckFastTextSection(std::string_view bytes, const LearnedOptions& options, uint32_t dim,
-                            uint32_t nwords, uint64_t tokens) {
-  Reader r(bytes);
-  FastTextArgs a{};
-  if (!r.Get(&a.dim) || !r.Get(&a.ws) || !r.Get(&a.epoch) || !r.Get(&a.min_count) ||
-      !r.Get(&a.neg) || !r.Get(&a.word_ngrams) || !r.Get(&a.loss) || !r.Get(&a.model) ||
-      !r.Get(&a.bucket) || !r.Get(&a.minn) || !r.Get(&a.maxn) || !r.Get(&a.lr_update_rate) ||
-      !r.Get(&a.t)) {
-    return Corrupt("fastText arguments truncated");
-  }
-  if (a.dim != static_cast<int32_t>(dim) || a.ws != options.window || a.epoch != options.epochs ||
-      a.min_count != options.min_count || a.neg != options.negatives || a.word_ngrams != 1 ||
-      a.loss != kLossNs || a.model != kModelSg || a.bucket != options.buckets ||
-      a.minn != options.char_ngram_min || a.maxn != options.char_ngram_max ||
-      a.lr_update_rate < 1 || !(a.t == options.subsample)) {
-    return Corrupt("fastText arguments differ from the model's options");
-  }
-  int32_t size = 0, words = 0, labels = 0;
-  int64_t ntokens = 0, prune_size = 0;
-  if (!r.Get(&size) || !r.Get(&words) || !r.Get(&labels) || !r.Get(&ntokens) ||
-      !r.Get(&prune_size)) {
-    return Corrupt("fastText dictionary truncated");
-  }
-  // An unpruned dictionary of words only (pruning comes with quantising,
-  // labels with supervised models: neither is made here).
-  if (size != words || words < 1 || static_cast<uint32_t>(words) != nwords || labels != 0 ||
-      ntokens < 1 || static_cast<uint64_t>(ntokens) != tokens || prune_size != -1) {
-    return Corrupt(fmt::format(
-        "fastText dictionary sizes (size {}, words {}, labels {}, tokens {}, pruned {}) do not "
-        "match the model ({} words, {} tokens)",
-        size, words, labels, ntokens, prune_size, nwords, tokens));
-  }
-  for (int32_t i = 0; i < size; ++i) {
-    std::string_view word;
-    int64_t count = 0;
-    int8_t type = 0;
-    if (!r.GetCString(&word) || !r.Get(&count) || !r.Get(&type)) {
-      return Corrupt(fmt::format("fastText dictionary truncated at word {} of {}", i, size));
-    }
-    if (word.empty() || count < 1 || type != 0) {
-      return Corrupt(fmt::format("fastText dictionary word {} is malformed", i));
-    }
-  }
-  if (r.left() != 0) return Corrupt("trailing bytes after the fastText dictionary");
-  return Status::OK();
-}
-
-// ---------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------
 
@@ -320,125 +177,73 @@ Status LearnedOptions::Validate() const {
   return Status::OK();
 }
 
-// ---------------------------------------------------------------------------
-// The model: fastText's dictionary (vocabulary, n-gram hashing) and the rows
-// of its input matrix that any vocabulary word uses, plus the document frequencies.
-// ---------------------------------------------------------------------------
-
 namespace internal {
 
-struct LearnedModel {
-  LearnedOptions options;
-  size_t dim = 0;  // word vectors (the semantic part)
-  uint64_t texts = 0;
-  uint64_t tokens = 0;  // fastText's count, which includes one end-of-line per text
+LearnedModel::~LearnedModel() = default;
 
-  std::string fasttext_section;  // Args::save + Dictionary::save bytes
-  std::shared_ptr<fasttext::Args> args;
-  std::unique_ptr<fasttext::Dictionary> dict;
-  size_t nwords = 0;
-
-  std::vector<uint32_t> df;          // nwords: training texts that contain the word
-  std::vector<float> word_rows;      // nwords x dim: input matrix rows 0..nwords-1
-  std::vector<uint32_t> bucket_ids;  // n-gram buckets some word uses, ascending
-  std::vector<float> bucket_rows;    // bucket_ids.size() x dim
-
-  // Derived by Prepare().
-  size_t out_dim = 0;                        // dim + lexical_dim
-  std::vector<int32_t> bucket_slot;          // bucket -> index into bucket_ids, or -1
-  std::vector<float> word_vectors;           // nwords x dim: fastText's word vectors
-  std::vector<float> semantic_weight;        // nwords: SIF or idf
-  std::vector<float> idf;                    // nwords
-  float unknown_semantic_weight = 1;         // of a word seen once
-  float unknown_idf = 1;                     // of a word in one text
-  std::vector<double> common;                // dim: unit vector, or zeros (none removed)
-  std::unique_ptr<HashingEncoder> fallback;  // texts with no direction at all
-  uint64_t fingerprint = 0;
-
-  // Adds fastText's vector of the word or n-gram row `id` times `weight`.
-  void AddRow(int32_t id, double weight, double* acc) const {
-    const float* row = nullptr;
-    if (static_cast<size_t>(id) < nwords) {
-      row = &word_rows[static_cast<size_t>(id) * dim];
-    } else {
-      const int32_t slot = bucket_slot[static_cast<size_t>(id) - nwords];
-      if (slot < 0) return;  // an n-gram no vocabulary word has: untrained, taken as zero
-      row = &bucket_rows[static_cast<size_t>(slot) * dim];
+Status LearnedModel::Prepare() {
+  out_dim = dim + static_cast<size_t>(options.lexical_dim);
+  bucket_slot.assign(static_cast<size_t>(options.buckets), -1);
+  for (size_t i = 0; i < bucket_ids.size(); ++i) {
+    bucket_slot[bucket_ids[i]] = static_cast<int32_t>(i);
+  }
+  word_vectors.assign(nwords * dim, 0.0f);
+  std::vector<double> acc(dim);
+  for (size_t w = 0; w < nwords; ++w) {
+    const std::vector<int32_t>& ids = dict->getSubwords(static_cast<int32_t>(w));
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (const int32_t id : ids) {
+      if (id < 0 || static_cast<size_t>(id) >= nwords + bucket_slot.size() ||
+          (static_cast<size_t>(id) >= nwords &&
+           bucket_slot[static_cast<size_t>(id) - nwords] < 0)) {
+        return Corrupt(fmt::format("word {} uses n-gram row {}, which the model lacks", w, id));
+      }
+      AddRow(id, 1.0, acc.data());
     }
-    for (size_t j = 0; j < dim; ++j) acc[j] += weight * row[j];
+    // fastText's getWordVector: the mean of the word's row and its n-grams'.
+    const double inv = ids.empty() ? 0.0 : 1.0 / static_cast<double>(ids.size());
+    for (size_t j = 0; j < dim; ++j) {
+      word_vectors[w * dim + j] = static_cast<float>(acc[j] * inv);
+    }
   }
 
-  // BM25's idf (Lucene's, never negative) of a token in `df` of `texts`.
-  static double Idf(double df, double texts) {
-    return std::log(1.0 + std::max(texts - df + 0.5, 0.5) / (df + 0.5));
+  const std::vector<int64_t> counts = dict->getCounts(fasttext::entry_type::word);
+  const double n = static_cast<double>(texts);
+  const double a = options.sif_a;
+  const bool sif = options.semantic_weighting == LearnedOptions::Weighting::kSif;
+  idf.resize(nwords);
+  semantic_weight.resize(nwords);
+  for (size_t w = 0; w < nwords; ++w) {
+    idf[w] = static_cast<float>(Idf(df[w], n));
+    const double p = static_cast<double>(counts[w]) / static_cast<double>(tokens);
+    semantic_weight[w] = sif ? static_cast<float>(a / (a + p)) : idf[w];
   }
+  unknown_idf = static_cast<float>(Idf(1, n));
+  unknown_semantic_weight =
+      sif ? static_cast<float>(a / (a + 1.0 / static_cast<double>(tokens))) : unknown_idf;
 
-  // Derives everything below "Derived" from the stored fields. Corruption
-  // when a word's n-gram row is missing.
-  Status Prepare() {
-    out_dim = dim + static_cast<size_t>(options.lexical_dim);
-    bucket_slot.assign(static_cast<size_t>(options.buckets), -1);
-    for (size_t i = 0; i < bucket_ids.size(); ++i) {
-      bucket_slot[bucket_ids[i]] = static_cast<int32_t>(i);
-    }
-    word_vectors.assign(nwords * dim, 0.0f);
-    std::vector<double> acc(dim);
+  // The direction all texts share (SIF's first principal component, which
+  // for uncentred averages lies along their mean): the training corpus'
+  // expected weighted average, sum of count x weight x vector over the
+  // words. fastText's end-of-line token never occurs in a text.
+  common.assign(dim, 0.0);
+  if (options.remove_common) {
     for (size_t w = 0; w < nwords; ++w) {
-      const std::vector<int32_t>& ids = dict->getSubwords(static_cast<int32_t>(w));
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (const int32_t id : ids) {
-        if (id < 0 || static_cast<size_t>(id) >= nwords + bucket_slot.size() ||
-            (static_cast<size_t>(id) >= nwords &&
-             bucket_slot[static_cast<size_t>(id) - nwords] < 0)) {
-          return Corrupt(fmt::format("word {} uses n-gram row {}, which the model lacks", w, id));
-        }
-        AddRow(id, 1.0, acc.data());
-      }
-      // fastText's getWordVector: the mean of the word's row and its n-grams'.
-      const double inv = ids.empty() ? 0.0 : 1.0 / static_cast<double>(ids.size());
-      for (size_t j = 0; j < dim; ++j) {
-        word_vectors[w * dim + j] = static_cast<float>(acc[j] * inv);
-      }
+      if (dict->getWord(static_cast<int32_t>(w)) == fasttext::Dictionary::EOS) continue;
+      const double weight = static_cast<double>(counts[w]) * semantic_weight[w];
+      for (size_t j = 0; j < dim; ++j) common[j] += weight * word_vectors[w * dim + j];
     }
-
-    const std::vector<int64_t> counts = dict->getCounts(fasttext::entry_type::word);
-    const double n = static_cast<double>(texts);
-    const double a = options.sif_a;
-    const bool sif = options.semantic_weighting == LearnedOptions::Weighting::kSif;
-    idf.resize(nwords);
-    semantic_weight.resize(nwords);
-    for (size_t w = 0; w < nwords; ++w) {
-      idf[w] = static_cast<float>(Idf(df[w], n));
-      const double p = static_cast<double>(counts[w]) / static_cast<double>(tokens);
-      semantic_weight[w] = sif ? static_cast<float>(a / (a + p)) : idf[w];
-    }
-    unknown_idf = static_cast<float>(Idf(1, n));
-    unknown_semantic_weight =
-        sif ? static_cast<float>(a / (a + 1.0 / static_cast<double>(tokens))) : unknown_idf;
-
-    // The direction all texts share (SIF's first principal component, which
-    // for uncentred averages lies along their mean): the training corpus'
-    // expected weighted average, sum of count x weight x vector over the
-    // words. fastText's end-of-line token never occurs in a text.
-    common.assign(dim, 0.0);
-    if (options.remove_common) {
-      for (size_t w = 0; w < nwords; ++w) {
-        if (dict->getWord(static_cast<int32_t>(w)) == fasttext::Dictionary::EOS) continue;
-        const double weight = static_cast<double>(counts[w]) * semantic_weight[w];
-        for (size_t j = 0; j < dim; ++j) common[j] += weight * word_vectors[w * dim + j];
-      }
-      double sq = 0;
-      for (const double x : common) sq += x * x;
-      const double inv = sq > 0 ? 1.0 / std::sqrt(sq) : 0.0;
-      for (double& x : common) x *= inv;
-    }
-
-    HashingEncoder::Options hashing;
-    hashing.dim = static_cast<int>(out_dim);
-    FE_ASSIGN_OR_RETURN(fallback, HashingEncoder::Create(hashing));
-    return Status::OK();
+    double sq = 0;
+    for (const double x : common) sq += x * x;
+    const double inv = sq > 0 ? 1.0 / std::sqrt(sq) : 0.0;
+    for (double& x : common) x *= inv;
   }
-};
+
+  HashingEncoder::Options hashing;
+  hashing.dim = static_cast<int>(out_dim);
+  FE_ASSIGN_OR_RETURN(fallback, HashingEncoder::Create(hashing));
+  return Status::OK();
+}
 
 }  // namespace internal
 
@@ -760,29 +565,6 @@ Status RunFastText(const fasttext::Args& args, const LearnedProgressFn& progress
   return Status::OK();
 }
 
-// Reads the fastText section into `m->args` and `m->dict` (after
-// CheckFastTextSection).
-Status LoadFastTextSection(LearnedModel* m) {
-  try {
-    MemoryBuf buf(m->fasttext_section);
-    std::istream in(&buf);
-    m->args = std::make_shared<fasttext::Args>();
-    m->args->load(in);
-    m->dict = std::make_unique<fasttext::Dictionary>(m->args, in);
-    if (!in || buf.consumed() != m->fasttext_section.size()) {
-      return Corrupt("fastText section did not read back whole");
-    }
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory loading the learned encoder model");
-  } catch (const std::exception& e) {
-    return Corrupt(fmt::format("fastText cannot read its section: {}", e.what()));
-  }
-  if (static_cast<size_t>(m->dict->nwords()) != m->nwords) {
-    return Corrupt("fastText dictionary size differs from the model's");
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -893,166 +675,12 @@ Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Train(const TextSource& 
                     m->nwords, kMinVocabulary));
   }
   if (progress) progress({LearnedProgress::Stage::kFinishing, 0.0, stats.texts, 0});
-  FE_RETURN_IF_ERROR(LoadFastTextSection(m.get()));
+  FE_RETURN_IF_ERROR(internal::LoadFastTextSection(m.get()));
   FE_RETURN_IF_ERROR(m->Prepare());
   if (progress) progress({LearnedProgress::Stage::kFinishing, 1.0, stats.texts, 0});
   auto encoder = std::unique_ptr<LearnedEncoder>(new LearnedEncoder(std::move(m)));
   encoder->model_->fingerprint = Hash64(encoder->Serialize());
   return encoder;
-}
-
-// ---------------------------------------------------------------------------
-// Serialisation (encoders/FORMAT.md)
-// ---------------------------------------------------------------------------
-
-namespace {
-
-struct Header {
-  char magic[8];
-  uint32_t version;
-  uint32_t dim;
-  uint32_t vocabulary;
-  uint32_t reserved;
-  uint64_t payload_size;
-  uint64_t payload_hash;
-};
-static_assert(sizeof(Header) == 40);
-
-// The bytes of model `m` with options `o` (m.options, or other encoding
-// fields for LearnedEncoder::Reconfigured).
-std::string SerializeModel(const LearnedModel& m, const LearnedOptions& o) {
-  std::string out(sizeof(Header), '\0');
-  out.reserve(sizeof(Header) + m.fasttext_section.size() +
-              (m.df.size() + m.word_rows.size() + m.bucket_rows.size()) * 4 +
-              m.bucket_ids.size() * 4 + 256);
-  for (const int32_t v : {o.epochs, o.min_count, o.char_ngram_min, o.char_ngram_max, o.buckets,
-                          o.window, o.negatives, o.seed, static_cast<int32_t>(o.semantic_weighting),
-                          static_cast<int32_t>(o.remove_common), o.lexical_dim}) {
-    Put<int32_t>(&out, v);
-  }
-  for (const double v : {o.learning_rate, o.subsample, o.sif_a, o.lexical_weight, o.pair_weight,
-                         o.lexical_char_weight}) {
-    Put<double>(&out, v);
-  }
-  Put<uint64_t>(&out, m.texts);
-  Put<uint64_t>(&out, m.tokens);
-  Put<uint64_t>(&out, m.fasttext_section.size());
-  out += m.fasttext_section;
-  for (const uint32_t df : m.df) Put<uint32_t>(&out, df);
-  PutFloats(&out, m.word_rows.data(), m.word_rows.size());
-  Put<uint64_t>(&out, m.bucket_ids.size());
-  for (const uint32_t b : m.bucket_ids) Put<uint32_t>(&out, b);
-  PutFloats(&out, m.bucket_rows.data(), m.bucket_rows.size());
-
-  Header h{};
-  std::memcpy(h.magic, kMagic, sizeof(h.magic));
-  h.version = LearnedEncoder::kFormatVersion;
-  h.dim = static_cast<uint32_t>(m.dim);
-  h.vocabulary = static_cast<uint32_t>(m.nwords);
-  h.payload_size = out.size() - sizeof(Header);
-  h.payload_hash = Hash64(out.data() + sizeof(Header), h.payload_size);
-  std::memcpy(out.data(), &h, sizeof(h));
-  return out;
-}
-
-}  // namespace
-
-std::string LearnedEncoder::Serialize() const { return SerializeModel(*model_, model_->options); }
-
-Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Reconfigured(
-    const LearnedOptions& options) const {
-  LearnedOptions o = model_->options;
-  o.semantic_weighting = options.semantic_weighting;
-  o.sif_a = options.sif_a;
-  o.remove_common = options.remove_common;
-  o.lexical_dim = options.lexical_dim;
-  o.lexical_weight = options.lexical_weight;
-  o.pair_weight = options.pair_weight;
-  o.lexical_char_weight = options.lexical_char_weight;
-  FE_RETURN_IF_ERROR(o.Validate());
-  return Load(SerializeModel(*model_, o));
-}
-
-Result<std::unique_ptr<LearnedEncoder>> LearnedEncoder::Load(std::string_view bytes) {
-  Header h{};
-  if (bytes.size() < sizeof(Header)) {
-    return Corrupt(
-        fmt::format("truncated: {} bytes, the header alone has {}", bytes.size(), sizeof(Header)));
-  }
-  std::memcpy(&h, bytes.data(), sizeof(h));
-  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
-    return Corrupt("bad magic (not a learned encoder model)");
-  }
-  if (h.version != kFormatVersion) {
-    return Status::NotSupported(fmt::format(
-        "learned encoder model format version {} is not supported by this build (it knows {})",
-        h.version, kFormatVersion));
-  }
-  const std::string_view payload = bytes.substr(sizeof(Header));
-  FE_RETURN_IF_ERROR(CheckHash64("learned encoder model", payload, h.payload_size, h.payload_hash));
-  if (h.dim < 8 || h.dim > 1024 || h.vocabulary < 1) {
-    return Corrupt(fmt::format("dim {} or vocabulary {} out of range", h.dim, h.vocabulary));
-  }
-
-  auto m = std::make_unique<LearnedModel>();
-  m->dim = h.dim;
-  m->nwords = h.vocabulary;
-  LearnedOptions& o = m->options;
-  Reader r(payload);
-  uint64_t section_size = 0;
-  std::string_view section;
-  int32_t weighting = 0, remove_common = 0;
-  if (!r.Get(&o.epochs) || !r.Get(&o.min_count) || !r.Get(&o.char_ngram_min) ||
-      !r.Get(&o.char_ngram_max) || !r.Get(&o.buckets) || !r.Get(&o.window) ||
-      !r.Get(&o.negatives) || !r.Get(&o.seed) || !r.Get(&weighting) || !r.Get(&remove_common) ||
-      !r.Get(&o.lexical_dim) || !r.Get(&o.learning_rate) || !r.Get(&o.subsample) ||
-      !r.Get(&o.sif_a) || !r.Get(&o.lexical_weight) || !r.Get(&o.pair_weight) ||
-      !r.Get(&o.lexical_char_weight) || !r.Get(&m->texts) || !r.Get(&m->tokens) ||
-      !r.Get(&section_size) || !r.GetBytes(section_size, &section)) {
-    return Corrupt("options or fastText section truncated");
-  }
-  if ((remove_common != 0 && remove_common != 1) || m->texts < 1 ||
-      m->texts > std::numeric_limits<uint32_t>::max()) {
-    return Corrupt("stored options out of range");
-  }
-  o.semantic_weighting = static_cast<LearnedOptions::Weighting>(weighting);
-  o.remove_common = remove_common == 1;
-  o.dim = static_cast<int>(h.dim);
-  if (o.epochs < 1 || !o.Validate().ok() || m->tokens < 1) {
-    return Corrupt("stored options out of range");
-  }
-  FE_RETURN_IF_ERROR(CheckFastTextSection(section, o, h.dim, h.vocabulary, m->tokens));
-  m->fasttext_section = std::string(section);
-
-  const size_t dim = m->dim;
-  uint64_t used = 0;
-  m->df.resize(m->nwords);
-  for (uint32_t& df : m->df) {
-    if (!r.Get(&df)) return Corrupt("document frequencies truncated");
-    if (df < 1 || df > m->texts) {
-      return Corrupt(fmt::format("a document frequency {} is not in [1, {}]", df, m->texts));
-    }
-  }
-  if (!r.GetFloats(m->nwords * dim, &m->word_rows) || !r.Get(&used) ||
-      used > static_cast<uint64_t>(o.buckets)) {
-    return Corrupt("vectors truncated");
-  }
-  m->bucket_ids.resize(used);
-  for (uint64_t i = 0; i < used; ++i) {
-    if (!r.Get(&m->bucket_ids[i]) || m->bucket_ids[i] >= static_cast<uint32_t>(o.buckets) ||
-        (i > 0 && m->bucket_ids[i] <= m->bucket_ids[i - 1])) {
-      return Corrupt("n-gram bucket list truncated or out of order");
-    }
-  }
-  if (!r.GetFloats(used * dim, &m->bucket_rows)) return Corrupt("n-gram rows truncated");
-  if (r.left() != 0) return Corrupt(fmt::format("{} trailing bytes", r.left()));
-  if (!AllFinite(m->word_rows) || !AllFinite(m->bucket_rows)) {
-    return Corrupt("a stored number is not finite");
-  }
-  FE_RETURN_IF_ERROR(LoadFastTextSection(m.get()));
-  FE_RETURN_IF_ERROR(m->Prepare());
-  m->fingerprint = Hash64(bytes);
-  return std::unique_ptr<LearnedEncoder>(new LearnedEncoder(std::move(m)));
 }
 
 // ---------------------------------------------------------------------------

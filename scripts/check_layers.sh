@@ -51,7 +51,7 @@ rocksdb/            storage/store.cc
 hnswlib/            index/hnsw_index.cc tools/bench/
 faiss/              index/ivf_index.cc tools/bench/
 oneapi/             encoders/linear.cc
-fasttext/           encoders/learned_encoder.cc
+fasttext/           encoders/learned_encoder.cc encoders/learned_model_format.cc
 boost/              server/http_server.cc transfer/http_client.cc
 '
 # "std": a C++ standard header (no extension), or one of these POSIX headers.
