@@ -28,7 +28,6 @@ Status Corrupt(const std::string& why);
 
 // The model: fastText's dictionary (vocabulary, n-gram hashing) and the rows
 // of its input matrix that any vocabulary word uses, plus the document frequencies.
-
 struct LearnedModel {
   LearnedOptions options;
   size_t dim = 0;  // word vectors (the semantic part)
