@@ -18,31 +18,10 @@ namespace {
 // waking the OpenMP team costs more than it saves.
 constexpr int64_t kParallelFloats = 1 << 16;
 
-// x = LayerNorm(x + residual) over each row of h floats (residual may be
-// null), rows spread over the OpenMP threads.
+// x = LayerNorm(x + residual) in place (residual may be null).
 void AddLayerNorm(float* x, const float* residual, int rows, int h, const std::vector<float>& gamma,
                   const std::vector<float>& beta, double eps) {
-  const float* g = gamma.data();
-  const float* b = beta.data();
-#pragma omp parallel for schedule(static) if (int64_t{rows} * h >= kParallelFloats)
-  for (int r = 0; r < rows; ++r) {
-    float* row = x + static_cast<size_t>(r) * h;
-    if (residual != nullptr) {
-      const float* res = residual + static_cast<size_t>(r) * h;
-#pragma omp simd
-      for (int i = 0; i < h; ++i) row[i] += res[i];
-    }
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < h; ++i) sum += row[i];
-    const float mean = sum / h;
-    float var = 0;
-#pragma omp simd reduction(+ : var)
-    for (int i = 0; i < h; ++i) var += (row[i] - mean) * (row[i] - mean);
-    const float inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var) / h + eps));
-#pragma omp simd
-    for (int i = 0; i < h; ++i) row[i] = (row[i] - mean) * inv * g[i] + b[i];
-  }
+  LayerNormRows(x, residual, rows, h, gamma.data(), beta.data(), eps, x);
 }
 
 LinearAct ToLinearAct(Activation act) {

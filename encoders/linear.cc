@@ -5,7 +5,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -34,6 +36,9 @@ dnnl::primitive_attr Attr(LinearAct act) {
       break;
     case LinearAct::kRelu:
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      break;
+    case LinearAct::kQuickGelu:  // swish with alpha: x * sigmoid(alpha x)
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f);
       break;
   }
   dnnl::primitive_attr attr;
@@ -74,22 +79,26 @@ inline float ExpNonPositive(float x) {
   return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
 }
 
-// Each row of n floats becomes its softmax.
-void SoftmaxRows(float* rows, int count, int n) {
+// Each row of n floats becomes its softmax. With `causal` the rows come in
+// groups of n (one group per head) and row i of a group keeps columns 0..i
+// only; the others become 0, as the softmax of a -inf mask makes them.
+void SoftmaxRows(float* rows, int count, int n, bool causal) {
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && int64_t{count} * n >= 1 << 16)
   for (int r = 0; r < count; ++r) {
     float* p = rows + static_cast<size_t>(r) * n;
+    const int cols = causal ? r % n + 1 : n;
+    std::fill(p + cols, p + n, 0.0f);
     float top = p[0];
 #pragma omp simd reduction(max : top)
-    for (int c = 0; c < n; ++c) top = p[c] > top ? p[c] : top;
+    for (int c = 0; c < cols; ++c) top = p[c] > top ? p[c] : top;
 #pragma omp simd
-    for (int c = 0; c < n; ++c) p[c] = ExpNonPositive(p[c] - top);
+    for (int c = 0; c < cols; ++c) p[c] = ExpNonPositive(p[c] - top);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int c = 0; c < n; ++c) sum += p[c];
+    for (int c = 0; c < cols; ++c) sum += p[c];
     const float inv = 1.0f / sum;
 #pragma omp simd
-    for (int c = 0; c < n; ++c) p[c] *= inv;
+    for (int c = 0; c < cols; ++c) p[c] *= inv;
   }
 }
 
@@ -167,7 +176,7 @@ Status Linear::Apply(const float* x, int rows, float* y) const {
 }
 
 Status SelfAttention(const float* qkv, int len, int hidden, int heads, float scale, float* ctx,
-                     float* scores) {
+                     float* scores, bool causal) {
   if (len <= 0) return Status::OK();
   const memory::dim l = len, h = hidden, nh = heads, d = hidden / heads;
   try {
@@ -191,12 +200,38 @@ Status SelfAttention(const float* qkv, int len, int hidden, int heads, float sca
     dnnl::stream stream(engine);
     dnnl::matmul(qk).execute(stream, {{DNNL_ARG_SRC, q}, {DNNL_ARG_WEIGHTS, k}, {DNNL_ARG_DST, s}});
     stream.wait();
-    SoftmaxRows(scores, heads * len, len);
+    SoftmaxRows(scores, heads * len, len, causal);
     dnnl::matmul(pv).execute(stream, {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, v}, {DNNL_ARG_DST, c}});
     stream.wait();
     return Status::OK();
   } catch (const dnnl::error& e) {
     return Status::Internal(fmt::format("oneDNN attention over {} tokens: {}", len, e.what()));
+  }
+}
+
+void LayerNormRows(const float* x, const float* residual, int rows, int h, const float* gamma,
+                   const float* beta, double eps, float* y) {
+#pragma omp parallel for schedule(static) if (int64_t{rows} * h >= 1 << 16)
+  for (int r = 0; r < rows; ++r) {
+    const float* in = x + static_cast<size_t>(r) * h;
+    float* row = y + static_cast<size_t>(r) * h;
+    if (residual != nullptr) {
+      const float* res = residual + static_cast<size_t>(r) * h;
+#pragma omp simd
+      for (int i = 0; i < h; ++i) row[i] = in[i] + res[i];
+    } else if (row != in) {
+      std::copy(in, in + h, row);
+    }
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < h; ++i) sum += row[i];
+    const float mean = sum / h;
+    float var = 0;
+#pragma omp simd reduction(+ : var)
+    for (int i = 0; i < h; ++i) var += (row[i] - mean) * (row[i] - mean);
+    const float inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var) / h + eps));
+#pragma omp simd
+    for (int i = 0; i < h; ++i) row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
   }
 }
 

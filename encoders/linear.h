@@ -20,8 +20,9 @@
 
 namespace flashembed::encoders {
 
-// Elementwise function fused into the GEMM's output.
-enum class LinearAct { kNone, kGelu, kGeluTanh, kRelu };
+// Elementwise function fused into the GEMM's output. kQuickGelu is CLIP's
+// x * sigmoid(1.702 x).
+enum class LinearAct { kNone, kGelu, kGeluTanh, kRelu, kQuickGelu };
 
 class Linear {
  public:
@@ -50,15 +51,22 @@ class Linear {
   std::unique_ptr<Impl> impl_;
 };
 
-// Multi-head self-attention over one sequence of len tokens, no mask:
-// for each head, ctx = softmax(scale * Q K^T) V. qkv holds len rows of
+// Multi-head self-attention over one sequence of len tokens: for each head,
+// ctx = softmax(scale * Q K^T) V. Without a mask every token attends to every
+// token; with `causal` token i attends to tokens 0..i only (GPT / CLIP text). qkv holds len rows of
 // [query | key | value] (3 * hidden floats each, heads of hidden / heads
 // floats side by side, as Linear writes them); ctx receives len rows of
 // hidden floats. scores is scratch of at least heads * len * len floats.
 // Runs on the calling thread alone when called inside an OpenMP parallel
 // region, on all threads otherwise.
 Status SelfAttention(const float* qkv, int len, int hidden, int heads, float scale, float* ctx,
-                     float* scores);
+                     float* scores, bool causal = false);
+
+// y = LayerNorm(x + residual) over each of `rows` rows of h floats, with the
+// weights gamma and beta (h floats each); residual may be null, y may be x.
+// Rows are spread over the OpenMP threads when there are many.
+void LayerNormRows(const float* x, const float* residual, int rows, int h, const float* gamma,
+                   const float* beta, double eps, float* y);
 
 }  // namespace flashembed::encoders
 
