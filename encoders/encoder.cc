@@ -10,6 +10,7 @@
 #include <utf8proc.h>
 
 #include "base/utf8.h"
+#include "encoders/clip_encoder.h"
 #include "encoders/hashing_encoder.h"
 #include "encoders/transformer_encoder.h"
 
@@ -44,11 +45,26 @@ size_t TextEncoder::max_tokens() const { return 0; }
 
 size_t TextEncoder::special_tokens() const { return 0; }
 
+bool TextEncoder::embeds_images() const { return false; }
+
+Status TextEncoder::EncodeImages(std::span<const Image>, std::span<float>) const {
+  return Status::NotSupported("encoder " + spec() +
+                              " embeds texts only; images need a CLIP model (--model DIR)");
+}
+
 Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int dim) {
   if (name == "hash") {
     HashingEncoder::Options options;
     if (dim > 0) options.dim = dim;
     FE_ASSIGN_OR_RETURN(auto encoder, HashingEncoder::Create(options));
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
+  if (name.substr(0, 6) == "model:" && ClipEncoder::IsClipFolder(std::string(name.substr(6)))) {
+    FE_ASSIGN_OR_RETURN(auto encoder, ClipEncoder::Open(std::string(name.substr(6))));
+    if (dim > 0 && dim != encoder->dim()) {
+      return Status::InvalidArgument(
+          fmt::format("dim {} differs from the model's {} ({})", dim, encoder->dim(), name));
+    }
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
   if (name.substr(0, 6) == "model:") {
@@ -71,7 +87,8 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
 
 std::string EncoderNameFromSpec(std::string_view spec) {
   const size_t dir_at = spec.find(";dir=");
-  if (spec.substr(0, 5) == "bert/" && dir_at != std::string_view::npos) {
+  if ((spec.substr(0, 5) == "bert/" || spec.substr(0, 5) == "clip/") &&
+      dir_at != std::string_view::npos) {
     return "model:" + std::string(spec.substr(dir_at + 5));
   }
   return std::string(spec.substr(0, spec.find_first_of("/;")));
@@ -88,6 +105,10 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
     FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name == "clip") {
+    FE_ASSIGN_OR_RETURN(auto encoder, ClipEncoder::FromSpec(spec));
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
   if (name == "learned") {
     // The spec names the trained model by fingerprint; the model itself is
     // bytes the caller stores and hands to LearnedEncoder::Load.
@@ -100,7 +121,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
                                    "': expected '<encoder>/<version>;key=value;...'");
   }
   return Status::NotSupported("encoder spec '" + std::string(spec) + "': unknown encoder '" +
-                              std::string(name) + "' (this build knows: hash, bert)");
+                              std::string(name) + "' (this build knows: hash, bert, clip)");
 }
 
 }  // namespace flashembed::encoders

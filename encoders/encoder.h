@@ -22,6 +22,8 @@
 
 namespace flashembed::encoders {
 
+struct Image;  // encoders/image.h
+
 // Where one model token lies in a text: the bytes [begin, end). A token made
 // from a character the tokenizer normalised covers that whole original
 // character, so both ends always fall between UTF-8 sequences.
@@ -89,6 +91,15 @@ class TextEncoder {
   // How many special tokens the encoder adds to every sequence ([CLS] and
   // [SEP] for BERT: 2). The default returns 0.
   virtual size_t special_tokens() const;
+
+  // True for encoders that embed images into the same space as texts
+  // (ClipEncoder). The default returns false.
+  virtual bool embeds_images() const;
+
+  // Embeds decoded images (encoders/image.h) into out[i*dim() ..
+  // (i+1)*dim()). REQUIRES out.size() == images.size() * dim(). The default
+  // returns NotSupported.
+  virtual Status EncodeImages(std::span<const Image> images, std::span<float> out) const;
 };
 
 // True when `text` holds no character but whitespace (Unicode Zs/Zl/Zp),
@@ -97,7 +108,8 @@ class TextEncoder {
 bool IsBlankText(std::string_view text);
 
 // Creates an encoder by name. Known names: "hash" (HashingEncoder) and
-// "model:DIR" (TransformerEncoder over the Hugging Face model folder DIR).
+// "model:DIR" (over the Hugging Face model folder DIR: ClipEncoder for a CLIP
+// folder (ClipEncoder::IsClipFolder), TransformerEncoder otherwise).
 // `dim` <= 0 picks the encoder's default dimension. InvalidArgument for an
 // unknown name or a dimension the encoder cannot produce; the model folder's
 // own errors for "model:DIR".

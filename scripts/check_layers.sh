@@ -53,6 +53,11 @@ faiss/              index/ivf_index.cc tools/bench/
 oneapi/             encoders/linear.cc
 fasttext/           encoders/learned_encoder.cc encoders/learned_model_format.cc
 boost/              server/http_server.cc transfer/http_client.cc
+jpeglib.h           encoders/image_decode.cc
+jerror.h            encoders/image_decode.cc
+png.h               encoders/image_decode.cc
+webp/               encoders/image_decode.cc
+gif_lib.h           encoders/image_decode.cc
 '
 # "std": a C++ standard header (no extension), or one of these POSIX headers.
 STD_HEADERS='^([a-z_0-9]+|(pthread|unistd|fcntl|errno|sched|signal|time)\.h|sys/[a-z_0-9]+\.h)$'

@@ -19,6 +19,8 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev
   # the corpus-trained ("learned") encoder's word vectors
   libfasttext-dev
+  # image decoding for the CLIP image encoder (encoders/image_decode.cc)
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   # tests (python3-numpy: the export tests load the .npy files with numpy)
   libgtest-dev python3-numpy
   # the Python package (python/: pybind11 module, pytest tests, `pip install
