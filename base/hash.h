@@ -44,6 +44,29 @@ inline uint64_t Hash64(std::string_view s, uint64_t seed = 0) {
   return Hash64(s.data(), s.size(), seed);
 }
 
+// 128 bits as 16 bytes: two independent 64-bit hashes (content hashes of
+// documents and images; persisted, so never change it).
+inline std::string Hash128(std::string_view bytes, uint64_t seed = 0) {
+  std::string out(16, '\0');
+  const uint64_t a = Hash64(bytes, seed ^ 0x5eed0001);
+  const uint64_t b = Hash64(bytes, seed ^ 0x5eed0002);
+  std::memcpy(out.data(), &a, 8);
+  std::memcpy(out.data() + 8, &b, 8);
+  return out;
+}
+
+// Lower-case hex digits of `bytes`, two per byte.
+inline std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
 // The check of a checksummed payload (index snapshots, the parts of a
 // stored snapshot): OK when `payload` has `size` bytes and Hash64 `hash`, as
 // its header says. Corruption otherwise, the message starting with `what`

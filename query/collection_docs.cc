@@ -37,27 +37,6 @@ std::string Where(const SourceDocument& doc) {
   return w;
 }
 
-// 128 bits as 16 bytes: two independent 64-bit hashes.
-std::string Hash128(std::string_view bytes, uint64_t seed) {
-  std::string out(16, '\0');
-  const uint64_t a = Hash64(bytes, seed ^ 0x5eed0001);
-  const uint64_t b = Hash64(bytes, seed ^ 0x5eed0002);
-  std::memcpy(out.data(), &a, 8);
-  std::memcpy(out.data() + 8, &b, 8);
-  return out;
-}
-
-std::string Hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -19,6 +19,7 @@
 #include "filter/filter.h"
 #include "query/field_store.h"
 #include "query/filter_rows.h"
+#include "query/image_input.h"
 #include "query/planner.h"
 #include "query/text_index.h"
 #include "query/validate.h"
@@ -125,6 +126,7 @@ Result<CollectionInfo> CollectionImpl::Describe() const {
   info.count = live_count_.load();
   info.created_unix_ms = record_.created_unix_ms;
   if (text_index_) info.text_cache_bytes = text_index_->cached_bytes();
+  info.embeds_images = encoder_ && encoder_->embeds_images();
   return info;
 }
 
@@ -167,7 +169,32 @@ Result<Document> CollectionImpl::Get(const Id& id) const {
   return doc;
 }
 
+std::string CollectionImpl::ImagesRefused() const {
+  return "collection \"" + record_.name + "\" cannot embed images: its encoder (" +
+         (record_.encoder_spec.empty() ? std::string("none") : record_.encoder_spec) +
+         ") embeds texts only; images need a collection created with a CLIP model folder "
+         "(--model DIR)";
+}
+
 Result<std::vector<float>> CollectionImpl::QueryVector(const Query& query) const {
+  if (query.image) {
+    if (!query.vector.empty() || !query.text.empty()) {
+      return Status::InvalidArgument("query has an image and " +
+                                     std::string(query.text.empty() ? "a vector" : "text") +
+                                     "; give one");
+    }
+    if (!encoder_ || !encoder_->embeds_images()) {
+      return Status::InvalidArgument("query image: " + ImagesRefused());
+    }
+    auto decoded = DecodeImageInput(*query.image);
+    if (!decoded.ok()) {
+      return Status(decoded.status().code(), "query " + decoded.status().message());
+    }
+    std::vector<float> v(record_.dim);
+    Status s = encoder_->EncodeImages(std::span(&decoded->image, 1), v);
+    if (!s.ok()) return Status(s.code(), "query " + ImageName(*query.image) + ": " + s.message());
+    return v;
+  }
   if (!query.vector.empty()) {
     if (!query.text.empty()) {
       return Status::InvalidArgument("query has both text and a vector; give one");
@@ -576,6 +603,7 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
   // Validate and embed outside the lock: encoding is the expensive part and
   // may run in several writer threads at once.
   std::vector<size_t> to_encode;
+  std::vector<size_t> image_docs;  // documents with an image
   std::unordered_set<std::string_view> seen;
   for (size_t i = 0; i < docs.size(); ++i) {
     const Document& d = docs[i];
@@ -591,7 +619,17 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
     auto meta = NormalizeMetadata(d.metadata);
     if (!meta.ok()) return Status(meta.status().code(), where() + ": " + meta.status().message());
     metadata[i] = std::move(meta).value();
-    if (!d.vector.empty()) {
+    if (d.image) {
+      if (!d.vector.empty() || !d.text.empty()) {
+        return Status::InvalidArgument(where() + ": has an image and " +
+                                       (d.text.empty() ? "a vector" : "a text") +
+                                       "; an image record is embedded from its image alone");
+      }
+      if (!encoder_ || !encoder_->embeds_images()) {
+        return Status::InvalidArgument(where() + ": " + ImagesRefused());
+      }
+      image_docs.push_back(i);
+    } else if (!d.vector.empty()) {
       Status s = CheckVector(d.vector, record_.dim, metric_);
       if (!s.ok()) return Status(s.code(), where() + ": " + s.message());
       std::copy(d.vector.begin(), d.vector.end(), vectors.begin() + i * dim);
@@ -639,6 +677,32 @@ Result<CollectionImpl::StagedWrite> CollectionImpl::Stage(std::span<const Docume
     for (size_t j = 0; j < to_encode.size(); ++j) {
       std::copy(encoded.begin() + j * dim, encoded.begin() + (j + 1) * dim,
                 vectors.begin() + to_encode[j] * dim);
+    }
+  }
+  // Images a few at a time: decoded pixels take up to kMaxImagePixels * 3
+  // bytes each, so only a group is held at once.
+  constexpr size_t kImageGroup = 8;
+  for (size_t first = 0; first < image_docs.size(); first += kImageGroup) {
+    const size_t count = std::min(kImageGroup, image_docs.size() - first);
+    std::vector<encoders::Image> images;
+    for (size_t j = first; j < first + count; ++j) {
+      const size_t i = image_docs[j];
+      auto where = [&] { return fmt::format("document {} (id {})", i, Quote(docs[i].id)); };
+      auto decoded = DecodeImageInput(*docs[i].image);
+      if (!decoded.ok()) {
+        return Status(decoded.status().code(), where() + ": " + decoded.status().message());
+      }
+      auto meta = ImageRecordMetadata(metadata[i], *docs[i].image, *decoded);
+      if (!meta.ok()) return Status(meta.status().code(), where() + ": " + meta.status().message());
+      metadata[i] = std::move(meta).value();
+      images.push_back(std::move(decoded->image));
+    }
+    std::vector<float> encoded(count * dim);
+    Status s = encoder_->EncodeImages(images, encoded);
+    if (!s.ok()) return Status(s.code(), "images: " + s.message());
+    for (size_t j = 0; j < count; ++j) {
+      std::copy(encoded.begin() + j * dim, encoded.begin() + (j + 1) * dim,
+                vectors.begin() + image_docs[first + j] * dim);
     }
   }
 

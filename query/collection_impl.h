@@ -326,6 +326,8 @@ class CollectionImpl final : public Collection,
   Status SnapshotLocked();
   Status AfterIndexUpdate(const Status& index_status, uint64_t logged_ops);
   Result<std::vector<float>> QueryVector(const Query& query) const;
+  // Why this collection refuses images (its encoder embeds texts only).
+  std::string ImagesRefused() const;
 
   storage::Store* const store_;
   const storage::CollectionRecord record_;

@@ -170,6 +170,9 @@ struct CollectionInfo {
   // Bytes of the collection's BM25 posting lists held in memory (see
   // Options::text_cache_bytes); 0 without a text index or before a search.
   uint64_t text_cache_bytes = 0;
+  // The encoder embeds images into the same space as texts (a CLIP model):
+  // Document::image and Query::image are accepted.
+  bool embeds_images = false;
 };
 
 // ---- Limits on input, the same at every entry point ------------------------
@@ -207,8 +210,39 @@ Status ValidateVector(std::span<const float> vector, Metric metric);
 // text is refused as a document or a query without a vector.
 bool IsBlankText(std::string_view text);
 
+// An image to embed, for collections whose encoder embeds images (a CLIP
+// model folder: CollectionInfo::embeds_images). Decoded, embedded and
+// dropped: the pixels are never stored.
+struct ImageInput {
+  // The encoded file: JPEG (baseline, progressive, grayscale, CMYK/YCCK),
+  // PNG (every colour type and depth), WebP, GIF (first frame) or BMP.
+  // Converted to RGB as Pillow's convert("RGB") does (alpha dropped).
+  // InvalidArgument naming `source` (or "image") and the problem for an
+  // empty, truncated, corrupt or unsupported file, or one of more than
+  // kMaxImagePixels pixels (judged from its header, before decoding).
+  std::string bytes;
+  // Where it came from (a path, a URL), kept in the record's metadata; at
+  // most 4096 bytes; may be empty.
+  std::string source;
+  // Rotate / mirror as the file's EXIF Orientation tag says. Off by default,
+  // as transformers' CLIPImageProcessor does not apply it either (vectors
+  // then equal the reference's).
+  bool apply_exif_orientation = false;
+};
+
+// Images with more pixels are refused before decoding (a decompression bomb
+// guard; Pillow's limit).
+inline constexpr int64_t kMaxImagePixels = 178'956'970;
+
 // One record. `text` is embedded by the collection's encoder when `vector` is
 // empty; a non-empty `vector` is stored as given (and `text` kept as payload).
+// With `image` set, the image is embedded instead (text and vector must be
+// empty) and the record's metadata gains the keys
+//   "kind": "image", "source": ImageInput::source, "content_hash": 32 hex
+//   digits (a 128-bit hash of the file's bytes), "width", "height" (as
+//   stored in the file) and "format" ("jpeg", "png", "webp", "gif", "bmp"),
+// so filters such as `kind == "image"` work; metadata given with the
+// document may not use those keys.
 struct Document {
   Id id;
   std::string text;
@@ -217,6 +251,7 @@ struct Document {
   std::string metadata = "{}";
   // See ValidateVector.
   std::vector<float> vector;
+  std::optional<ImageInput> image;
 };
 
 struct WriteOptions {
@@ -227,10 +262,14 @@ struct WriteOptions {
 
 struct Query {
   std::string text;           // embedded by the collection's encoder, or
-  std::vector<float> vector;  // used as is; exactly one of the two is set
+  std::vector<float> vector;  // used as is, or
+  // embedded by an encoder that embeds images (CLIP); exactly one of the
+  // three is set.
+  std::optional<ImageInput> image;
 
-  static Query Text(std::string t) { return Query{std::move(t), {}}; }
-  static Query Vector(std::vector<float> v) { return Query{{}, std::move(v)}; }
+  static Query Text(std::string t) { return Query{std::move(t), {}, {}}; }
+  static Query Vector(std::vector<float> v) { return Query{{}, std::move(v), {}}; }
+  static Query Image(ImageInput image) { return Query{{}, {}, std::move(image)}; }
 };
 
 enum class SearchMode {
@@ -759,6 +798,13 @@ class TextModel {
   // truncates as Hugging Face's max_length does (special tokens included).
   // NotSupported for the hashing encoder, which has no vocabulary.
   virtual Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const = 0;
+
+  // True for a model that embeds images into the same space as texts (CLIP).
+  virtual bool embeds_images() const = 0;
+  // Row-major images.size() x dim() floats. InvalidArgument naming the image
+  // (its source, else its index) that cannot be decoded (see ImageInput);
+  // NotSupported for a text-only model.
+  virtual Result<std::vector<float>> EmbedImages(std::span<const ImageInput> images) const = 0;
 
  protected:
   TextModel() = default;

@@ -22,6 +22,7 @@
 
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
+#include "query/image_input.h"
 #include "query/text_index.h"
 
 namespace flashembed::query {
@@ -212,6 +213,15 @@ Status CollectionImpl::ReembedRecords(ReembedRun* run, const storage::ReadView& 
         continue;
       }
       FE_ASSIGN_OR_RETURN(Id id, IdFromPart(r.id_key));
+      FE_ASSIGN_OR_RETURN(std::optional<StoredImage> image, ReadStoredImage(r.text, r.metadata));
+      if (image) {
+        Document d;
+        d.id = std::move(id);
+        d.metadata = std::move(image->metadata);
+        d.image = std::move(image->image);
+        docs.push_back(std::move(d));
+        continue;
+      }
       if (IsBlankText(r.text)) {
         return Status::InvalidArgument("record " + QuoteId(id) +
                                        " has no text to embed again (it was written with a "

@@ -1,8 +1,12 @@
 // TextModel (query/database.h): a built-in encoder without a database.
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "encoders/encoder.h"
+#include "encoders/image.h"
 #include "query/database.h"
+#include "query/image_input.h"
 
 namespace flashembed {
 namespace {
@@ -25,6 +29,30 @@ class TextModelImpl final : public TextModel {
   Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const override {
     FE_ASSIGN_OR_RETURN(auto t, encoder_->Tokenize(text, max_tokens));
     return Tokens{std::move(t.ids), std::move(t.tokens)};
+  }
+
+  bool embeds_images() const override { return encoder_->embeds_images(); }
+
+  Result<std::vector<float>> EmbedImages(std::span<const ImageInput> images) const override {
+    if (!encoder_->embeds_images()) {
+      return Status::NotSupported("encoder " + encoder_->spec() +
+                                  " embeds texts only; images need a CLIP model folder");
+    }
+    std::vector<encoders::Image> decoded;
+    decoded.reserve(images.size());
+    for (size_t i = 0; i < images.size(); ++i) {
+      auto d = query::DecodeImageInput(images[i]);
+      if (!d.ok()) {
+        if (!images[i].source.empty()) return d.status();
+        std::string message = d.status().message();  // "image: <problem>"
+        if (message.rfind("image: ", 0) == 0) message.erase(0, 7);
+        return Status(d.status().code(), fmt::format("image {}: {}", i, message));
+      }
+      decoded.push_back(std::move(d->image));
+    }
+    std::vector<float> out(images.size() * static_cast<size_t>(encoder_->dim()));
+    FE_RETURN_IF_ERROR(encoder_->EncodeImages(decoded, out));
+    return out;
   }
 
  private:

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "base/base64.h"
+
 namespace flashembed::server {
 
 namespace native_detail {
@@ -50,6 +52,39 @@ std::string GetString(const Json& body, std::string_view key, std::string fallba
   const Json* v = Get(body, key, Json::value_t::string, "a string");
   return v == nullptr ? fallback : v->get<std::string>();
 }
+std::optional<ImageInput> ImageFromJson(const Json& body, const std::string& where) {
+  const std::string prefix = where.empty() ? "" : where + ".";
+  const Json* image = Get(body, "image", Json::value_t::string, "a base64 string");
+  const std::string source = GetString(body, "image_source");
+  if (image == nullptr) {
+    if (!source.empty()) BadRequest("\"" + prefix + "image_source\" needs an \"image\"");
+    return std::nullopt;
+  }
+  Result<std::string> bytes = Base64Decode(image->get<std::string>());
+  if (!bytes.ok()) BadRequest("\"" + prefix + "image\": " + bytes.status().message());
+  if (bytes->empty()) BadRequest("\"" + prefix + "image\" is empty");
+  return ImageInput{.bytes = std::move(*bytes), .source = source, .apply_exif_orientation = false};
+}
+
+Json QueryStringToJson(std::string_view query) {
+  Json out = Json::object();
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    for (char& c : value) c = c == '+' ? ' ' : c;  // form encoding's space
+    // Numbers, booleans, objects and arrays as JSON; anything else a string.
+    Json parsed = Json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || parsed.is_string() || parsed.is_null()) parsed = value;
+    out[key] = std::move(parsed);
+  }
+  return out;
+}
+
 bool GetBool(const Json& body, std::string_view key, bool fallback) {
   const Json* v = Get(body, key, Json::value_t::boolean, "a boolean");
   return v == nullptr ? fallback : v->get<bool>();
@@ -200,6 +235,7 @@ Json InfoToJson(const CollectionInfo& info) {
               {"document_prefix", info.schema.document_prefix},
               {"text_index", info.schema.text_index},
               {"text_cache_bytes", info.text_cache_bytes},
+              {"embeds_images", info.embeds_images},
               {"indexed_fields", info.schema.indexed_fields},
               {"milvus", !info.schema.properties.empty()},
               {"created_unix_ms", info.created_unix_ms}};
@@ -263,7 +299,17 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
   const std::string& m = request.method;
   try {
     Json body = Json::object();
-    if (m == "POST") {
+    // POST .../search with an image/* body: the image is the query, the
+    // other search parameters come from the query string.
+    std::optional<ImageInput> raw_image;
+    if (m == "POST" && request.Header("content-type").starts_with("image/")) {
+      if (!(parts.size() == 3 && parts[0] == "collections" && parts[2] == "search")) {
+        BadRequest("an image/* body is accepted by POST /api/v1/collections/{name}/search only");
+      }
+      if (request.body.empty()) BadRequest("the image/* body is empty");
+      raw_image = ImageInput{.bytes = request.body, .source = "", .apply_exif_orientation = false};
+      body = QueryStringToJson(request.query);
+    } else if (m == "POST") {
       std::string error;
       std::optional<Json> parsed =
           ParseJsonBody(request.body.empty() ? "{}" : request.body, &error);
@@ -302,7 +348,7 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
       out = AddDocuments(parts[1], body);
     } else if (n == 3 && parts[0] == "collections" && parts[2] == "search" && m == "POST") {
       route("collections/{name}/search");
-      out = Search(parts[1], body);
+      out = Search(parts[1], body, std::move(raw_image));
     } else if (n == 3 && parts[0] == "collections" && parts[2] == "get" && m == "POST") {
       route("collections/{name}/get");
       out = GetDocuments(parts[1], body);
@@ -496,7 +542,7 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
     const Json& d = (*docs_json)[i];
     const std::string where = fmt::format("documents[{}]", i);
     if (!d.is_object()) BadRequest(where + " must be an object");
-    CheckKeys(d, {"id", "text", "metadata", "vector"}, where);
+    CheckKeys(d, {"id", "text", "metadata", "vector", "image", "image_source"}, where);
     Document doc;
     auto id = d.find("id");
     if (id == d.end()) BadRequest(where + ".id is required");
@@ -507,6 +553,7 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
     if (auto v = d.find("vector"); v != d.end() && !v->is_null()) {
       doc.vector = VectorFromJson(*v, where + ".vector");
     }
+    doc.image = ImageFromJson(d, where);
     if (doc.vector.empty()) ++texts;
     docs.push_back(std::move(doc));
   }
@@ -520,11 +567,13 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
   return {{"written", docs.size()}};
 }
 
-Json NativeApi::Search(const std::string& name, const Json& body) {
-  CheckKeys(body, {"text",     "vector",     "k",         "filter",        "filter_params",
-                   "group_by", "group_size", "min_score", "max_score",     "ef_search",
-                   "nprobe",   "mode",       "with_text", "with_metadata", "with_vector",
-                   "ranking",  "keywords",   "fusion",    "rrf_k",         "text_weight"},
+Json NativeApi::Search(const std::string& name, const Json& body,
+                       std::optional<ImageInput> raw_image) {
+  CheckKeys(body,
+            {"text",          "vector",   "image",      "image_source",  "k",           "filter",
+             "filter_params", "group_by", "group_size", "min_score",     "max_score",   "ef_search",
+             "nprobe",        "mode",     "with_text",  "with_metadata", "with_vector", "ranking",
+             "keywords",      "fusion",   "rrf_k",      "text_weight"},
             "a search request");
   SearchOptions options;
   SearchStats stats;
@@ -534,12 +583,16 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null())
     vector = VectorFromJson(*v, "vector");
+  std::optional<ImageInput> image = raw_image ? std::move(raw_image) : ImageFromJson(body, "");
   if (options.ranking == Ranking::kText) {
     // BM25 needs words only: "keywords", or else "text".
-    if (!vector.empty())
-      BadRequest("ranking \"text\" uses no \"vector\"; give \"text\" or \"keywords\"");
-  } else if (text.empty() == vector.empty()) {
-    BadRequest("give exactly one of \"text\" and \"vector\"");
+    if (!vector.empty() || image)
+      BadRequest(
+          "ranking \"text\" uses no \"vector\" or \"image\"; give \"text\" or "
+          "\"keywords\"");
+  } else if (!text.empty() + !vector.empty() + image.has_value() != 1) {
+    BadRequest(raw_image ? "an image body is the query: give no \"text\" or \"vector\""
+                         : "give exactly one of \"text\", \"vector\" and \"image\"");
   }
   options.k = static_cast<size_t>(GetInt(body, "k", 10, 1, 16384));
   options.filter = GetString(body, "filter");
@@ -556,7 +609,9 @@ Json NativeApi::Search(const std::string& name, const Json& body) {
   options.with_text = GetBool(body, "with_text", true);
   options.with_metadata = GetBool(body, "with_metadata", true);
   options.with_vector = GetBool(body, "with_vector", false);
-  const Query query = vector.empty() ? Query::Text(text) : Query::Vector(std::move(vector));
+  const Query query = image            ? Query::Image(std::move(*image))
+                      : vector.empty() ? Query::Text(text)
+                                       : Query::Vector(std::move(vector));
   Result<std::vector<Hit>> hits = Open(name)->Search(options, query);
   if (!hits.ok()) Fail(hits.status());
   if (!text.empty() && options.ranking != Ranking::kText) metrics_->AddTextsEmbedded(1);

@@ -53,7 +53,8 @@ class NativeApi {
   Json Reembed(const std::string& name, const Json& body);
   Json AbortReembed(const std::string& name);
   Json AddDocuments(const std::string& name, const Json& body);
-  Json Search(const std::string& name, const Json& body);
+  // `raw_image`: the image of an image/* request body, the query.
+  Json Search(const std::string& name, const Json& body, std::optional<ImageInput> raw_image = {});
   Json Find(const std::string& name, const Json& body);
   Json CountWhere(const std::string& name, const Json& body);
   Json GetDocuments(const std::string& name, const Json& body);
@@ -101,6 +102,14 @@ SearchMode GetMode(const Json& body);
 // "keywords", "fusion" (rrf | weighted | normalized), "rrf_k" and
 // "text_weight" into `options`; an absent key leaves its field as it is.
 void GetRanking(const Json& body, bool allow_auto, SearchOptions* options);
+// The image of `body`'s "image" (base64, standard or URL-safe, or a data URL)
+// and "image_source" keys; nullopt without "image". 400 for bad base64.
+// `where` ("documents[3]") prefixes the key names in messages.
+std::optional<ImageInput> ImageFromJson(const Json& body, const std::string& where);
+// A URL query string (k=5&filter=...) as a JSON object: each value
+// percent-decoded ('+' as space) and read as JSON if it is a number, a
+// boolean, an object or an array, else kept as a string.
+Json QueryStringToJson(std::string_view query);
 // An array of finite floats; 400 naming `where` otherwise.
 std::vector<float> VectorFromJson(const Json& value, std::string_view where);
 Json VectorToJson(const std::vector<float>& v);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -32,13 +33,31 @@ Result<bool> IsStored(const Collection* collection, const Id& id) {
 // Step 2 of Ingest: everything the library would refuse, with the record's
 // position in the message. `schema` is the stored (or default) schema.
 Status Validate(const std::vector<InputRecord>& records, const CollectionSchema& schema,
-                const std::string& name, const Collection* collection, bool upsert) {
+                bool embeds_images, const std::string& name, const Collection* collection,
+                bool upsert) {
   std::unordered_map<std::string, const InputRecord*> seen;
   for (const InputRecord& record : records) {
     const auto fail = [&](const std::string& message) {
       return Status::InvalidArgument(record.where + ": " + message);
     };
-    if (record.vector.empty()) {
+    if (!record.image.empty()) {
+      if (!embeds_images) {
+        return fail("collection \"" + name + "\" cannot embed images: " +
+                    (collection == nullptr
+                         ? "it does not exist; create it with a CLIP model folder first: "
+                           "flashembed create -c " +
+                               name + " --model DIR"
+                         : "its encoder (" + EncoderName(schema) +
+                               ") embeds texts only; images need a collection created with a "
+                               "CLIP model folder (create --model DIR)"));
+      }
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(record.image, ec)) {
+        return std::filesystem::exists(record.image, ec)
+                   ? Status::InvalidArgument(record.image + ": not a file")
+                   : Status::NotFound(record.image + ": no such file");
+      }
+    } else if (record.vector.empty()) {
       if (schema.encoder.empty()) {
         return fail("collection \"" + name + "\" is vector-only (encoder none): give a \"vector\"");
       }
@@ -125,11 +144,13 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
   // Step 1: the collection, or the schema it will be created with.
   std::shared_ptr<Collection> collection;
   CollectionSchema schema;
+  bool embeds_images = false;
   Result<std::shared_ptr<Collection>> existing = db.GetCollection(name);
   if (existing.ok()) {
     collection = std::move(*existing);
     FE_ASSIGN_OR_RETURN(const CollectionInfo info, collection->Describe());
     schema = info.schema;
+    embeds_images = info.embeds_images;
   } else if (existing.status().IsNotFound()) {
     const auto with_vector = std::find_if(records.begin(), records.end(),
                                           [](const InputRecord& r) { return !r.vector.empty(); });
@@ -143,7 +164,7 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
     return existing.status();
   }
 
-  FE_RETURN_IF_ERROR(Validate(records, schema, name, collection.get(), upsert));
+  FE_RETURN_IF_ERROR(Validate(records, schema, embeds_images, name, collection.get(), upsert));
   FE_RETURN_IF_ERROR(AssignIds(records, collection.get(), result));
 
   if (collection == nullptr) {
@@ -151,11 +172,14 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
     result.created = true;
   }
 
-  // Step 4: batches.
+  // Step 4: batches (of images, fewer: their files are read for the batch).
+  const bool images = std::any_of(records.begin(), records.end(),
+                                  [](const InputRecord& r) { return !r.image.empty(); });
+  const size_t batch_size = images ? kImageBatchSize : kWriteBatchSize;
   std::vector<Document> batch;
-  batch.reserve(std::min(records.size(), kWriteBatchSize));
-  for (size_t begin = 0; begin < records.size(); begin += kWriteBatchSize) {
-    const size_t end = std::min(records.size(), begin + kWriteBatchSize);
+  batch.reserve(std::min(records.size(), batch_size));
+  for (size_t begin = 0; begin < records.size(); begin += batch_size) {
+    const size_t end = std::min(records.size(), begin + batch_size);
     batch.clear();
     for (size_t i = begin; i < end; ++i) {
       InputRecord& record = records[i];
@@ -163,6 +187,16 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
                                .text = std::move(record.text),
                                .metadata = std::move(record.metadata),
                                .vector = std::move(record.vector)});
+      if (!record.image.empty()) {
+        Result<ImageInput> image = ReadImageInput(record.image);
+        if (!image.ok()) {
+          if (begin == 0) return image.status();
+          return Status(image.status().code(),
+                        fmt::format("{} (the first {} documents were written; the rest were not)",
+                                    image.status().message(), begin));
+        }
+        batch.back().image = std::move(*image);
+      }
     }
     const std::span<const Document> docs(batch);
     const Status status = upsert ? collection->Upsert({}, docs) : collection->Add({}, docs);

@@ -17,6 +17,8 @@ namespace flashembed::cli {
 
 // Documents per Collection::Add / Upsert call.
 inline constexpr size_t kWriteBatchSize = 1000;
+// Image records per call: their files are read for the batch only.
+inline constexpr size_t kImageBatchSize = 32;
 
 struct IngestResult {
   size_t added = 0;      // documents written (inserted, or replaced with upsert)
@@ -32,7 +34,9 @@ struct IngestResult {
 //     the call fails instead and tells to `flashembed create --encoder none
 //     --dim N`, because the default schema takes texts.
 //  2. Every record is checked before anything is written: text or vector
-//     given, text records on a vector-only collection, vector dim, the
+//     given, text records on a vector-only collection, image records on a
+//     collection whose encoder embeds no images, image files that do not
+//     exist (their contents are read and decoded when written), vector dim, the
 //     values ValidateVector (query/database.h) refuses, an id given twice,
 //     and (without `upsert`) an id already stored.
 //     Messages start with the record's `where` ("file.jsonl:7: ...").

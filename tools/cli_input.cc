@@ -3,10 +3,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
@@ -236,10 +238,16 @@ Result<std::vector<InputQuery>> ReadQueries(const std::string& path) {
         query.label = record.contains("id") ? record["id"] : json(line);
         const auto text = record.find("text");
         const auto vector = record.find("vector");
-        if ((text == record.end()) == (vector == record.end())) {
-          return fail("a query needs exactly one of \"text\" and \"vector\"");
+        const auto image = record.find("image");
+        if ((text != record.end()) + (vector != record.end()) + (image != record.end()) != 1) {
+          return fail("a query needs exactly one of \"text\", \"vector\" and \"image\"");
         }
-        if (text != record.end()) {
+        if (image != record.end()) {
+          if (!image->is_string() || image->get<std::string>().empty()) {
+            return fail("\"image\" must be a file path, got " + DumpJson(*image));
+          }
+          query.image = image->get<std::string>();
+        } else if (text != record.end()) {
           if (!text->is_string()) return fail("\"text\" must be a string, got " + TypeName(*text));
           query.text = text->get<std::string>();
           if (query.text.empty()) return fail("\"text\" is empty");
@@ -258,6 +266,26 @@ Result<std::vector<InputQuery>> ReadQueries(const std::string& path) {
         return Status::OK();
       }));
   return queries;
+}
+
+Result<ImageInput> ReadImageInput(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    if (std::filesystem::exists(path, ec)) return Status::InvalidArgument(path + ": not a file");
+    return Status::NotFound(path + ": no such file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in.good() && !in.eof()) return Status::IOError(path + ": cannot be read");
+  ImageInput image;
+  image.bytes = std::move(bytes).str();
+  if (image.bytes.empty()) return Status::InvalidArgument(path + ": empty file, not an image");
+  // The absolute path, so the record names its file from anywhere (and can
+  // be embedded again from it, see Database::Reembed).
+  image.source = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (ec) image.source = path;
+  return image;
 }
 
 Result<std::vector<float>> ParseVector(std::string_view text) {

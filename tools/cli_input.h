@@ -39,15 +39,17 @@ struct InputRecord {
   std::optional<Id> id;  // nullopt: the writer assigns one (see cli_ingest.h)
   std::string text;
   std::string metadata = "{}";  // a compact JSON object
-  std::vector<float> vector;    // empty: embed `text`
+  std::vector<float> vector;    // empty: embed `text` (or `image`)
+  std::string image;            // a file to embed instead of text (add --image), read when written
   std::string where;            // "<file>:<line>" or "argument <n>", for messages
 };
 
 // One query of a `search --queries` file.
 struct InputQuery {
   nlohmann::ordered_json label;  // the record's "id", else its line number
-  std::string text;              // exactly one of text and vector is set
+  std::string text;              // exactly one of text, vector and image is set
   std::vector<float> vector;
+  std::string image;        // an image file's path
   std::optional<size_t> k;  // the record's "k", else the -k flag applies
   std::string where;
 };
@@ -59,6 +61,11 @@ struct InputQuery {
 using JsonLineVisitor = std::function<Status(const nlohmann::ordered_json& record,
                                              const std::string& where, size_t line)>;
 Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit);
+
+// The image file at `path` as a query or record image (its bytes, with the
+// absolute path as source). NotFound / IOError naming the path; InvalidArgument for
+// an empty file.
+Result<ImageInput> ReadImageInput(const std::string& path);
 
 // Parses one record {"id": int|string (optional), "text": string,
 // "metadata": object (optional), "vector": [numbers] (optional)}; "text" or

@@ -1,6 +1,7 @@
 // The `tokenize` and `embed` verbs: a text model on its own, no database.
 // JSON Lines in ({"text": ...} per line, from --input FILE or stdin), one JSON
 // line out per input line.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -25,18 +26,32 @@ Result<std::unique_ptr<TextModel>> OpenModel(const ModelArgs& args) {
 
 struct InputTexts {
   std::vector<std::string> texts;
+  std::vector<bool> is_image;       // texts[i] is an image file's path (embed only)
   std::vector<std::string> wheres;  // "FILE:LINE" of each text
 };
 
-// Reads every {"text": ...} line first, so a bad line prints nothing.
-Result<InputTexts> ReadTexts(const std::string& path) {
+// Reads every {"text": ...} line (and with `images`, {"image": "path"}) first,
+// so a bad line prints nothing.
+Result<InputTexts> ReadTexts(const std::string& path, bool images) {
   InputTexts in;
   FE_RETURN_IF_ERROR(ForEachJsonLine(
       path, [&](const nlohmann::ordered_json& record, const std::string& where, size_t) -> Status {
+        if (images && record.is_object() && record.contains("image") && !record.contains("text")) {
+          if (!record["image"].is_string() || record["image"].get<std::string>().empty()) {
+            return Status::InvalidArgument(where + ": \"image\" must be a file path");
+          }
+          in.texts.push_back(record["image"].get<std::string>());
+          in.is_image.push_back(true);
+          in.wheres.push_back(where);
+          return Status::OK();
+        }
         if (!record.is_object() || !record.contains("text") || !record["text"].is_string()) {
-          return Status::InvalidArgument(where + ": expected {\"text\": \"...\"}");
+          return Status::InvalidArgument(where + (images ? ": expected {\"text\": \"...\"} or "
+                                                           "{\"image\": \"path\"}"
+                                                         : ": expected {\"text\": \"...\"}"));
         }
         in.texts.push_back(record["text"].get<std::string>());
+        in.is_image.push_back(false);
         in.wheres.push_back(where);
         return Status::OK();
       }));
@@ -62,7 +77,7 @@ int RunTokenize(const ModelArgs& args) {
   if (args.model.empty()) return ReportUsageError("tokenize needs --model DIR");
   auto model = OpenModel(args);
   if (!model.ok()) return ReportError(model.status());
-  auto input = ReadTexts(args.input);
+  auto input = ReadTexts(args.input, /*images=*/false);
   if (!input.ok()) return ReportError(input.status());
   for (size_t i = 0; i < input->texts.size(); ++i) {
     auto tokens = (*model)->Tokenize(input->texts[i], args.max_tokens);
@@ -84,22 +99,45 @@ int RunEmbed(const ModelArgs& args) {
   }
   auto model = OpenModel(args);
   if (!model.ok()) return ReportError(model.status());
-  auto input = ReadTexts(args.input);
+  auto input = ReadTexts(args.input, /*images=*/true);
   if (!input.ok()) return ReportError(input.status());
   const std::vector<std::string>& texts = input->texts;
+  const auto first_image = std::find(input->is_image.begin(), input->is_image.end(), true);
+  if (first_image != input->is_image.end() && !(*model)->embeds_images()) {
+    return ReportError(Status::InvalidArgument(
+        input->wheres[first_image - input->is_image.begin()] +
+        ": an image, but the model embeds texts only (images need a CLIP model folder)"));
+  }
   constexpr size_t kBatch = 64;
   const size_t dim = static_cast<size_t>((*model)->dim());
   for (size_t first = 0; first < texts.size(); first += kBatch) {
-    std::vector<std::string> batch(texts.begin() + first,
-                                   texts.begin() + std::min(texts.size(), first + kBatch));
+    const size_t end = std::min(texts.size(), first + kBatch);
+    // The batch's texts together and its images together, printed in input order.
+    std::vector<std::string> batch, wheres;
+    std::vector<ImageInput> images;
+    for (size_t i = first; i < end; ++i) {
+      if (!input->is_image[i]) {
+        batch.push_back(texts[i]);
+        wheres.push_back(input->wheres[i]);
+        continue;
+      }
+      auto image = ReadImageInput(texts[i]);
+      if (!image.ok()) return ReportError(image.status());
+      images.push_back(std::move(*image));
+    }
     auto vectors = (*model)->Embed(batch);
     if (!vectors.ok()) {
-      return ReportError(
-          NameRefusedText(**model, batch, input->wheres.data() + first, vectors.status()));
+      return ReportError(NameRefusedText(**model, batch, wheres.data(), vectors.status()));
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
+    Result<std::vector<float>> image_vectors = std::vector<float>();
+    if (!images.empty()) image_vectors = (*model)->EmbedImages(images);
+    if (!image_vectors.ok()) return ReportError(image_vectors.status());
+    size_t next_text = 0, next_image = 0;
+    for (size_t i = first; i < end; ++i) {
+      const std::vector<float>& from = input->is_image[i] ? *image_vectors : *vectors;
+      const size_t row = input->is_image[i] ? next_image++ : next_text++;
       nlohmann::ordered_json out;
-      out["vector"] = VectorToJson(std::span<const float>(*vectors).subspan(i * dim, dim));
+      out["vector"] = VectorToJson(std::span<const float>(from).subspan(row * dim, dim));
       std::cout << DumpJson(out) << "\n";
     }
   }
@@ -132,10 +170,12 @@ Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global) {
 
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<ModelArgs>();
-  CLI::App* cmd = app.add_subcommand("embed", "Print embedding vectors for texts.");
+  CLI::App* cmd = app.add_subcommand("embed", "Print embedding vectors for texts and images.");
   cmd->footer(
-      "Reads JSON Lines {\"text\": ...} and prints {\"vector\": [...]} per line. Texts longer "
-      "than the model's max_seq_length are truncated, as sentence-transformers does.");
+      "Reads JSON Lines {\"text\": ...} (or, with a CLIP model folder, {\"image\": \"path\"}) and "
+      "prints {\"vector\": [...]} per line, in order. Texts longer than the model's "
+      "max_seq_length are truncated, as sentence-transformers does; images are preprocessed as "
+      "the folder's preprocessor_config.json says (CLIPImageProcessor), without EXIF rotation.");
   AddGlobalOptions(*cmd, global);
   cmd->add_option("--model", args->model, "Hugging Face model folder")->type_name("DIR");
   cmd->add_option("--encoder", args->encoder, "built-in encoder instead of a model: hash")

@@ -21,6 +21,7 @@ constexpr size_t kMaxIdColumn = 32;
 struct SearchArgs {
   std::vector<std::string> words;
   std::string vector;
+  std::string image;
   std::string queries;
   size_t k = 10;
   size_t ef = 0;
@@ -122,6 +123,17 @@ json HitsToJson(const std::vector<Hit>& hits, bool with_vector) {
   return out;
 }
 
+// What the TEXT column shows: the text, or for an image record (no text,
+// metadata kind "image") "[image] " and its source.
+std::string HitText(const Hit& hit) {
+  if (!hit.text.empty() || hit.metadata.find("\"kind\":\"image\"") == std::string::npos) {
+    return hit.text;
+  }
+  const json meta = json::parse(hit.metadata, nullptr, /*allow_exceptions=*/false);
+  if (!meta.is_object() || meta.value("kind", "") != "image") return hit.text;
+  return "[image] " + meta.value("source", "");
+}
+
 // A ranked table: rank, score, id and the text cut to the terminal width.
 // With --group-by, a GROUP column holds each hit's group value.
 void PrintHitTable(const std::vector<Hit>& hits) {
@@ -130,7 +142,7 @@ void PrintHitTable(const std::vector<Hit>& hits) {
   if (grouped) rows[0].insert(rows[0].begin() + 1, "GROUP");
   for (size_t i = 0; i < hits.size(); ++i) {
     rows.push_back({std::to_string(i + 1), FormatScore(hits[i].score),
-                    FitToWidth(hits[i].id.ToString(), kMaxIdColumn), hits[i].text});
+                    FitToWidth(hits[i].id.ToString(), kMaxIdColumn), HitText(hits[i])});
     if (grouped)
       rows.back().insert(rows.back().begin() + 1, FitToWidth(hits[i].group, kMaxIdColumn));
   }
@@ -139,17 +151,33 @@ void PrintHitTable(const std::vector<Hit>& hits) {
 
 // The single query given by QUERY words or --vector. Errors are usage errors.
 Result<InputQuery> QueryFromArguments(const SearchArgs& args) {
+  if (!args.image.empty()) {
+    return InputQuery{.label = nullptr,
+                      .text = {},
+                      .vector = {},
+                      .image = args.image,
+                      .k = std::nullopt,
+                      .where = ""};
+  }
   if (!args.vector.empty()) {
     Result<std::vector<float>> vector = ParseVector(args.vector);
     if (!vector.ok()) return Status::InvalidArgument("--vector: " + vector.status().message());
-    return InputQuery{
-        .label = nullptr, .text = {}, .vector = std::move(*vector), .k = std::nullopt, .where = ""};
+    return InputQuery{.label = nullptr,
+                      .text = {},
+                      .vector = std::move(*vector),
+                      .image = {},
+                      .k = std::nullopt,
+                      .where = ""};
   }
   std::string text;
   for (const std::string& word : args.words) text += (text.empty() ? "" : " ") + word;
   if (text.empty()) return Status::InvalidArgument("the query text is empty");
-  return InputQuery{
-      .label = nullptr, .text = std::move(text), .vector = {}, .k = std::nullopt, .where = ""};
+  return InputQuery{.label = nullptr,
+                    .text = std::move(text),
+                    .vector = {},
+                    .image = {},
+                    .k = std::nullopt,
+                    .where = ""};
 }
 
 // Checks every query against the collection before the first search, so a
@@ -163,6 +191,16 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
     own.k = query.k.value_or(options.k);
     if (Status status = own.Validate(); !status.ok()) {
       return Status::InvalidArgument(prefix + status.message());
+    }
+    if (!query.image.empty()) {
+      if (!info.embeds_images) {
+        return Status::InvalidArgument(
+            prefix + "collection \"" + info.name + "\" cannot embed images: its encoder (" +
+            EncoderName(info.schema) +
+            ") embeds texts only; search images in a collection created with a CLIP model folder "
+            "(create --model DIR)");
+      }
+      continue;
     }
     if (query.vector.empty() && IsBlankText(query.text)) {
       return Status::InvalidArgument(prefix +
@@ -187,9 +225,11 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
 }
 
 int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
-  const int sources = !args.words.empty() + !args.vector.empty() + !args.queries.empty();
+  const int sources =
+      !args.words.empty() + !args.vector.empty() + !args.image.empty() + !args.queries.empty();
   if (sources != 1) {
-    return ReportUsageError("give the query as QUERY words, --vector or --queries (exactly one)");
+    return ReportUsageError(
+        "give the query as QUERY words, --vector, --image or --queries (exactly one)");
   }
   // Document search has defaults of its own (DocumentSearchOptions).
   SearchOptions options = args.documents ? DocumentSearchOptions().search : SearchOptions();
@@ -244,7 +284,15 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
     own.k = query.k.value_or(options.k);
     SearchStats stats;
     own.stats = &stats;
-    const Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
+    Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
+    if (!query.image.empty()) {
+      Result<ImageInput> image = ReadImageInput(query.image);
+      if (!image.ok()) {
+        const std::string prefix = query.where.empty() ? "" : query.where + ": ";
+        return ReportError(prefix + image.status().message(), kExitRuntimeError);
+      }
+      q = Query::Image(std::move(*image));
+    }
     if (args.documents) {
       DocumentSearchOptions doc_options;
       doc_options.search = own;
@@ -317,8 +365,12 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("");
   cmd->add_option("--vector", args->vector, "query vector, e.g. \"[0.1, 0.2, 0.3]\"")
       ->type_name("VECTOR");
+  cmd->add_option("--image", args->image,
+                  "query image file (JPEG, PNG, WebP, GIF), for a collection of a CLIP model")
+      ->type_name("FILE");
   cmd->add_option("--queries", args->queries,
-                  "JSON Lines file of queries {\"text\": ...} or {\"vector\": [...]}, optional "
+                  "JSON Lines file of queries {\"text\": ...}, {\"vector\": [...]} or "
+                  "{\"image\": \"path\"}, optional "
                   "\"k\" and \"id\"; - = stdin. Always prints one JSON line per query: "
                   "{\"query\": the \"id\" or else the 1-based line number, \"hits\": [...]}. "
                   "The whole file is checked before the first search.")

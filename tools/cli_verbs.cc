@@ -123,6 +123,7 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
 
 struct AddArgs {
   std::vector<std::string> texts;
+  std::vector<std::string> images;
   std::vector<std::string> ids;
   std::string file;
   std::string jsonl;
@@ -135,14 +136,27 @@ struct AddArgs {
 // usage errors.
 Result<std::vector<InputRecord>> RecordsFromArguments(const AddArgs& args,
                                                       const std::string& metadata) {
-  if (!args.ids.empty() && args.ids.size() != args.texts.size()) {
+  const bool images = !args.images.empty();
+  const size_t given = images ? args.images.size() : args.texts.size();
+  const char* what = images ? "--image" : "TEXT";
+  if (!args.ids.empty() && args.ids.size() != given) {
     return Status::InvalidArgument("got " + Plural(args.ids.size(), "--id") + " for " +
-                                   Plural(args.texts.size(), "TEXT") +
-                                   "; give one --id per TEXT or none");
+                                   Plural(given, what) + "; give one --id per " + what +
+                                   " or none");
   }
   Result<std::vector<Id>> ids = ParseIdArguments(args.ids, args.string_id);
   if (!ids.ok()) return Status::InvalidArgument("--id: " + ids.status().message());
   std::vector<InputRecord> records;
+  for (size_t i = 0; images && i < args.images.size(); ++i) {
+    records.push_back(InputRecord{
+        .id = ids->empty() ? std::nullopt : std::optional<Id>((*ids)[i]),
+        .text = {},
+        .metadata = metadata,
+        .vector = {},
+        .image = args.images[i],
+        .where = args.images[i],
+    });
+  }
   for (size_t i = 0; i < args.texts.size(); ++i) {
     const std::string where = fmt::format("TEXT argument {}", i + 1);
     if (args.texts[i].empty()) return Status::InvalidArgument(where + " is empty");
@@ -183,13 +197,15 @@ void PrintAddResult(const IngestResult& result, bool upsert, const GlobalOptions
 }
 
 int RunAdd(const AddArgs& args, const GlobalOptions& global) {
-  const int sources = !args.texts.empty() + !args.file.empty() + !args.jsonl.empty();
+  const int sources =
+      !args.texts.empty() + !args.images.empty() + !args.file.empty() + !args.jsonl.empty();
   if (sources != 1) {
     return ReportUsageError(
-        "give the documents as TEXT arguments, --file or --jsonl (exactly one)");
+        "give the documents as TEXT arguments, --image, --file or --jsonl (exactly one)");
   }
-  if (!args.ids.empty() && args.texts.empty()) {
-    return ReportUsageError("--id applies to TEXT arguments; --jsonl records carry their own ids");
+  if (!args.ids.empty() && args.texts.empty() && args.images.empty()) {
+    return ReportUsageError(
+        "--id applies to TEXT and --image arguments; --jsonl records carry their own ids");
   }
   if (!args.metadata.empty() && !args.jsonl.empty()) {
     return ReportUsageError(
@@ -203,7 +219,7 @@ int RunAdd(const AddArgs& args, const GlobalOptions& global) {
   }
 
   std::vector<InputRecord> records;
-  if (!args.texts.empty()) {
+  if (!args.texts.empty() || !args.images.empty()) {
     Result<std::vector<InputRecord>> parsed = RecordsFromArguments(args, metadata);
     if (!parsed.ok()) return ReportUsageError(parsed.status().message());
     records = std::move(*parsed);
@@ -597,7 +613,7 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
 Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<AddArgs>();
   CLI::App* cmd =
-      app.add_subcommand("add", "Add documents from TEXT arguments, --file or --jsonl.");
+      app.add_subcommand("add", "Add documents from TEXT arguments, --image, --file or --jsonl.");
   cmd->footer(
       "A missing collection is created with the default schema (hash encoder); records with a "
       "vector need an existing collection (create --encoder none --dim N).\n"
@@ -608,6 +624,11 @@ Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
       "write, so a bad line adds nothing; documents are then written in batches of 1000.");
   AddGlobalOptions(*cmd, global);
   cmd->add_option("TEXT", args->texts, "texts to add, one document each")->type_name("");
+  cmd->add_option("--image", args->images,
+                  "image files to add, one record each (JPEG, PNG, WebP, GIF; the collection "
+                  "must have a CLIP model: create --model DIR). The record keeps the path, "
+                  "content hash, size and format in its metadata (kind \"image\"), not the pixels")
+      ->type_name("FILE");
   cmd->add_option("--id", args->ids,
                   "id of each TEXT, in order (repeat: --id 1 --id 2); default: automatic ids. " +
                       std::string(kIdRule))
@@ -624,7 +645,8 @@ Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
                   "vector required; blank lines skipped; - = stdin")
       ->type_name("FILE");
   cmd->add_option("--metadata", args->metadata,
-                  "JSON object stored with every TEXT or --file line, e.g. '{\"lang\": \"en\"}'")
+                  "JSON object stored with every TEXT, --image or --file line, e.g. "
+                  "'{\"lang\": \"en\"}'")
       ->type_name("JSON");
   cmd->add_flag("--upsert", args->upsert, "replace documents whose id exists instead of failing");
   return {cmd, [args, &global] { return RunAdd(*args, global); }};
