@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ingest/readers.h"
+#include "tools/cli_ingest.h"
 #include "tools/cli_verbs.h"
 
 namespace flashembed::cli {
@@ -158,6 +159,31 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
     return ReportError(existing.status());
   }
 
+  // Image files become image records when the collection embeds images;
+  // a text-only collection reports them as failed inputs instead of
+  // reading their bytes as text.
+  auto described = coll->Describe();
+  if (!described.ok()) return ReportError(described.status());
+  const bool embeds_images = described->embeds_images;
+  std::vector<std::string> image_ids, image_paths;
+  std::vector<ImageIngestError> image_errors;
+  ImageIngestCounts images;
+  std::erase_if(files, [&](const ingest::InputFile& f) {
+    if (!IsImageFileName(f.path.filename().string())) return false;
+    if (embeds_images) {
+      image_ids.push_back(f.id);
+      image_paths.push_back(f.path.string());
+    } else {
+      image_errors.push_back(
+          {f.id, f.path.string(),
+           "an image, but collection \"" + global.collection + "\" embeds texts only (" +
+               EncoderName(described->schema) +
+               "); images need a collection of a CLIP model folder (--model DIR)"});
+      ++images.failed;
+    }
+    return true;
+  });
+
   IngestOptions options;
   options.chunking.chunk_tokens = args.chunk_tokens;
   options.chunking.overlap_tokens = args.overlap_tokens;
@@ -197,6 +223,10 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
     });
   }
 
+  // Images first: records of their own, written batch by batch.
+  Status image_status = IngestImages(*coll, image_ids, image_paths, &images, &image_errors,
+                                     /*progress=*/nullptr);
+
   ingest::ReadOptions read_options{.format = *format, .encoding = args.encoding};
   // A failing Push means the ingest itself failed (say, the disk is full):
   // stop reading; Finish() reports why. A file that cannot be read is
@@ -208,7 +238,9 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
     return s;
   };
   auto on_error = [&](DocumentError e) { run->ReportError(std::move(e)); };
+  if (!image_status.ok()) fatal = image_status;
   for (const ingest::InputFile& f : files) {
+    if (!fatal.ok()) break;
     Status s = ingest::ReadFile(f.path, f.id, read_options, emit, on_error);
     if (!fatal.ok()) break;
     if (!s.ok()) run->ReportError({f.id, f.path.string(), s});
@@ -245,18 +277,24 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   const IngestProgress& t = sum.totals;
   // Every input that failed: one error line each on stderr (the summary
   // lists them too), whatever the output format and --quiet say.
+  for (const ImageIngestError& e : image_errors) {
+    ReportError(e.path + ": " + e.message, kExitRuntimeError);
+  }
   for (const DocumentError& e : sum.errors) {
     // Reader errors already start with the file's name.
     const std::string& message = e.status.message();
     ReportError(message.rfind(e.source, 0) == 0 ? message : e.source + ": " + message,
                 kExitRuntimeError);
   }
-  if (t.failed > 0) drop_if_empty();
+  if (t.failed + images.failed > 0) drop_if_empty();
   if (global.json || !human) {
     if (!args.quiet || global.json) {
       json errors = json::array();
       for (const auto& e : sum.errors) {
         errors.push_back({{"id", e.id}, {"source", e.source}, {"error", e.status.message()}});
+      }
+      for (const auto& e : image_errors) {
+        errors.push_back({{"id", e.id}, {"source", e.path}, {"error", e.message}});
       }
       json out = {{"collection", global.collection},
                   {"documents", t.documents},
@@ -271,6 +309,12 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
                   {"seconds", sum.seconds},
                   {"encode_seconds", sum.encode_seconds},
                   {"tokens_per_second", sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0.0},
+                  {"images",
+                   {{"added", images.added},
+                    {"replaced", images.replaced},
+                    {"unchanged", images.unchanged},
+                    {"failed", images.failed},
+                    {"bytes", images.bytes}}},
                   {"errors", errors}};
       std::cout << DumpJson(out) << "\n";
     }
@@ -280,12 +324,21 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
               << " replaced, " << t.unchanged << " unchanged, " << t.failed << " failed; "
               << t.chunks << " chunks written, " << t.chunks_encoded << " embedded ("
               << HumanRate(sum.seconds > 0 ? t.tokens_encoded / sum.seconds : 0) << " tokens/s)\n";
+    const size_t image_files = images.added + images.replaced + images.unchanged + images.failed;
+    if (image_files > 0) {
+      std::cout << "images: " << image_files << " files: " << images.added << " added, "
+                << images.replaced << " replaced, " << images.unchanged << " unchanged, "
+                << images.failed << " failed\n";
+    }
   }
   // Any failed input makes the exit code non-zero: 1 when every input
   // failed (nothing is stored), 3 when others are stored (added, replaced
   // or unchanged), so a script can tell a partial ingest from a clean one.
-  if (t.failed == 0) return kExitOk;
-  return t.failed == t.documents ? kExitRuntimeError : kExitPartialFailure;
+  const size_t failed = t.failed + images.failed;
+  const size_t inputs =
+      t.documents + images.added + images.replaced + images.unchanged + images.failed;
+  if (failed == 0) return kExitOk;
+  return failed == inputs ? kExitRuntimeError : kExitPartialFailure;
 }
 
 }  // namespace
@@ -298,7 +351,9 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
       "(recursively) or - for stdin. Each document is cut into overlapping chunks that end at "
       "sentence ends, every chunk embedded and stored with its offsets. Ingesting again skips "
       "unchanged documents and replaces changed ones, so an interrupted ingest resumes by "
-      "running it again.");
+      "running it again. In a collection of a CLIP model (--model DIR), image files (.jpg, "
+      ".jpeg, .png, .webp, .gif) become image records, one per file, with the file's path as "
+      "id; unchanged files (same content hash) are skipped the same way.");
   cmd->footer(
       "Every input that fails (unreadable, empty, binary, not UTF-8 without --encoding, a PDF "
       "without text, a bad JSONL record) is skipped and reported on stderr as one line "

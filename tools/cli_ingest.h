@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,35 @@ struct IngestResult {
 // from step 2.
 Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<InputRecord> records,
                             bool upsert);
+
+// True for the file names `ingest` treats as images: .jpg .jpeg .png .webp
+// .gif (case-insensitive).
+bool IsImageFileName(const std::string& name);
+
+// What IngestImages did.
+struct ImageIngestCounts {
+  size_t added = 0;      // new records
+  size_t replaced = 0;   // records whose file changed
+  size_t unchanged = 0;  // the stored record has the file's content hash: nothing done
+  size_t failed = 0;     // unreadable or undecodable files (see `errors`)
+  uint64_t bytes = 0;    // of the files read
+};
+struct ImageIngestError {
+  std::string id, path, message;
+};
+
+// `flashembed ingest` of image files into `collection` (whose encoder embeds
+// images): one record per file, with the file's id (its path relative to
+// its root), upserted in batches of kImageBatchSize. A file whose stored
+// record has its content hash is skipped, so ingesting again after a change
+// or a kill resumes. The next batch's files are read while one is embedded.
+// A file that cannot be read or decoded is an error of its own (`errors`)
+// and the others go on. `progress` (may be null) is called after each batch.
+// Fails only for errors of the collection itself (I/O, closed).
+Status IngestImages(Collection& collection, const std::vector<std::string>& ids,
+                    const std::vector<std::string>& paths, ImageIngestCounts* counts,
+                    std::vector<ImageIngestError>* errors,
+                    const std::function<void(const ImageIngestCounts&)>& progress);
 
 }  // namespace flashembed::cli
 
