@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "base/hash.h"
 #include "encoders/bpe_tokenizer.h"
 #include "encoders/clip_model.h"
 #include "encoders/image.h"
+#include "encoders/model_files.h"
 
 namespace flashembed::encoders {
 namespace {
@@ -58,24 +57,11 @@ std::string ClipModelDir(const fs::path& dir) {
 }
 
 Result<uint64_t> Fingerprint(const std::string& dir, const std::string& model_dir) {
-  uint64_t h = 0;
-  for (const std::string& path : {model_dir + "/config.json", model_dir + "/tokenizer.json",
-                                  model_dir + "/preprocessor_config.json",
-                                  model_dir + "/model.safetensors", dir + "/modules.json"}) {
-    if (!IsFile(path)) {
-      h = Mix64(h ^ 0xab5e47ab5e47ab5eULL);  // marks an absent file
-      continue;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    if (!in.good() && !in.eof()) return Status::IOError(path + ": cannot be read");
-    h = Hash64(bytes.str(), h);
-  }
-  return h;
+  const std::string files[] = {model_dir + "/config.json", model_dir + "/tokenizer.json",
+                               model_dir + "/preprocessor_config.json",
+                               model_dir + "/model.safetensors", dir + "/modules.json"};
+  return FingerprintFiles(files);
 }
-
-std::string Hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
 }  // namespace
 
@@ -154,7 +140,7 @@ Result<std::unique_ptr<ClipEncoder>> ClipEncoder::FromSpec(std::string_view spec
   if (e->spec() != spec) {
     return Status::InvalidArgument(
         "model folder " + dir + " changed since the encoder spec was made (id " +
-        std::string(spec.substr(id_at + 4, 16)) + " then, " + Hex(e->fingerprint_) +
+        std::string(spec.substr(id_at + 4, 16)) + " then, " + Hex64(e->fingerprint_) +
         " now); vectors of two different models must not mix");
   }
   return e;
@@ -163,7 +149,7 @@ Result<std::unique_ptr<ClipEncoder>> ClipEncoder::FromSpec(std::string_view spec
 int ClipEncoder::dim() const { return model_->dim(); }
 
 std::string ClipEncoder::spec() const {
-  return fmt::format("{}id={};dim={};dir={}", kSpecPrefix, Hex(fingerprint_), dim(), dir_);
+  return fmt::format("{}id={};dim={};dir={}", kSpecPrefix, Hex64(fingerprint_), dim(), dir_);
 }
 
 size_t ClipEncoder::max_tokens() const {
@@ -188,38 +174,15 @@ Result<std::vector<TokenSpan>> ClipEncoder::TokenSpans(std::string_view text) co
 }
 
 Status ClipEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
-  const size_t d = static_cast<size_t>(dim());
-  if (out.size() != texts.size() * d) {
-    return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
-                                               out.size(), texts.size(), texts.size() * d));
-  }
-  const int n = static_cast<int>(texts.size());
-  std::vector<std::vector<int32_t>> ids(texts.size());
-  std::vector<Status> failed(texts.size());
-#pragma omp parallel for schedule(dynamic, 16) if (n >= 64)
-  for (int i = 0; i < n; ++i) {
-    auto enc = tokenizer_->Encode(texts[i], max_tokens());
-    if (!enc.ok()) {
-      failed[i] = enc.status();
-    } else {
-      ids[i] = std::move(enc->ids);
-    }
-  }
-  for (int i = 0; i < n; ++i) {
-    if (!failed[i].ok()) {
-      return Status(failed[i].code(), fmt::format("text {}: {}", i, failed[i].message()));
-    }
-  }
-  for (size_t first = 0; first < texts.size();) {
-    size_t last = first, tokens = 0;
-    while (last < texts.size() && (last == first || tokens + ids[last].size() <= kForwardTokens)) {
-      tokens += ids[last++].size();
-    }
-    FE_RETURN_IF_ERROR(model_->EncodeText(std::span(ids).subspan(first, last - first),
-                                          out.subspan(first * d, (last - first) * d)));
-    first = last;
-  }
-  return Status::OK();
+  return EncodeInTokenBatches(
+      texts, static_cast<size_t>(dim()), kForwardTokens, out,
+      [&](std::string_view text) -> Result<std::vector<int32_t>> {
+        FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens()));
+        return std::move(enc.ids);
+      },
+      [&](std::span<const std::vector<int32_t>> ids, std::span<float> rows) {
+        return model_->EncodeText(ids, rows);
+      });
 }
 
 Status ClipEncoder::EncodeImages(std::span<const Image> images, std::span<float> out) const {

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +11,7 @@
 
 #include "base/hash.h"
 #include "encoders/bert_model.h"
+#include "encoders/model_files.h"
 #include "encoders/model_folder.h"
 #include "encoders/wordpiece_tokenizer.h"
 
@@ -26,22 +26,14 @@ constexpr size_t kForwardTokens = 4096;
 
 // Hash64 chained over the files that define the model's output.
 Result<uint64_t> Fingerprint(const ModelFolder& folder) {
-  uint64_t h = 0;
-  for (const std::string& path :
-       {folder.dir + "/config.json", folder.vocab_path, folder.tokenizer_json_path,
-        folder.weights_path, folder.dir + "/1_Pooling/config.json", folder.dir + "/modules.json",
-        folder.dir + "/sentence_bert_config.json"}) {
-    std::error_code ec;
-    if (path.empty() || !std::filesystem::is_regular_file(path, ec)) {
-      h = Mix64(h ^ 0xab5e47ab5e47ab5eULL);  // marks an absent file
-      continue;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    if (!in.good() && !in.eof()) return Status::IOError(path + ": cannot be read");
-    h = Hash64(bytes.str(), h);
-  }
+  const std::string files[] = {folder.dir + "/config.json",
+                               folder.vocab_path,
+                               folder.tokenizer_json_path,
+                               folder.weights_path,
+                               folder.dir + "/1_Pooling/config.json",
+                               folder.dir + "/modules.json",
+                               folder.dir + "/sentence_bert_config.json"};
+  FE_ASSIGN_OR_RETURN(uint64_t h, FingerprintFiles(files));
   // Without tokenizer.json, tokenizer_config.json's settings shape the
   // tokens; mixed in only when they differ from the defaults, so folders
   // whose tokens did not change keep their identity.
@@ -56,8 +48,6 @@ Result<uint64_t> Fingerprint(const ModelFolder& folder) {
   }
   return h;
 }
-
-std::string Hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
 // WordPiece's continuing_subword_prefix: tokenizer.json's model setting, else
 // "##" (BertWordPieceTokenizer's default, which vocab.txt folders use). The
@@ -160,7 +150,7 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::FromSpec(std::st
   if (got != want) {
     return Status::InvalidArgument(
         "model folder " + dir + " changed since the encoder spec was made (id " + std::string(id) +
-        " then, " + Hex(e->fingerprint_) + " now); vectors of two different models must not mix");
+        " then, " + Hex64(e->fingerprint_) + " now); vectors of two different models must not mix");
   }
   return e;
 }
@@ -168,7 +158,7 @@ Result<std::unique_ptr<TransformerEncoder>> TransformerEncoder::FromSpec(std::st
 int TransformerEncoder::dim() const { return model_->dim(); }
 
 std::string TransformerEncoder::spec() const {
-  return fmt::format("{}id={};dim={};dir={}", kSpecPrefix, Hex(fingerprint_), dim(), dir_);
+  return fmt::format("{}id={};dim={};dir={}", kSpecPrefix, Hex64(fingerprint_), dim(), dir_);
 }
 
 Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view text,
@@ -179,45 +169,18 @@ Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view 
 
 Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
                                   std::span<float> out) const {
-  const size_t d = static_cast<size_t>(dim());
-  if (out.size() != texts.size() * d) {
-    return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
-                                               out.size(), texts.size(), texts.size() * d));
-  }
-  // Tokenize every text first (in parallel; the tokenizer is thread-safe),
-  // so a bad text is reported before any compute.
-  const int n = static_cast<int>(texts.size());
-  std::vector<std::vector<int32_t>> ids(texts.size());
-  std::vector<Status> failed(texts.size());
-#pragma omp parallel for schedule(dynamic, 16) if (n >= 64)
-  for (int i = 0; i < n; ++i) {
-    // A text the normaliser empties (empty, whitespace, controls, zero-width
-    // characters) is [CLS] [SEP] and embedded as such, as sentence-
-    // transformers and Hugging Face do.
-    auto enc = tokenizer_->Encode(texts[i], max_tokens_);
-    if (!enc.ok()) {
-      failed[i] = enc.status();
-    } else {
-      ids[i] = std::move(enc->ids);
-    }
-  }
-  for (int i = 0; i < n; ++i) {
-    if (!failed[i].ok()) {
-      return Status(failed[i].code(), fmt::format("text {}: {}", i, failed[i].message()));
-    }
-  }
-  // Forward passes of at most kForwardTokens tokens (one sequence at least):
-  // activation memory stays bounded whatever the texts' lengths.
-  for (size_t first = 0; first < texts.size();) {
-    size_t last = first, tokens = 0;
-    while (last < texts.size() && (last == first || tokens + ids[last].size() <= kForwardTokens)) {
-      tokens += ids[last++].size();
-    }
-    FE_RETURN_IF_ERROR(model_->Forward(std::span(ids).subspan(first, last - first),
-                                       out.subspan(first * d, (last - first) * d)));
-    first = last;
-  }
-  return Status::OK();
+  // A text the normaliser empties (empty, whitespace, controls, zero-width
+  // characters) is [CLS] [SEP] and embedded as such, as sentence-transformers
+  // and Hugging Face do.
+  return EncodeInTokenBatches(
+      texts, static_cast<size_t>(dim()), kForwardTokens, out,
+      [&](std::string_view text) -> Result<std::vector<int32_t>> {
+        FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens_));
+        return std::move(enc.ids);
+      },
+      [&](std::span<const std::vector<int32_t>> ids, std::span<float> rows) {
+        return model_->Forward(ids, rows);
+      });
 }
 
 }  // namespace flashembed::encoders
