@@ -1,5 +1,6 @@
 #include "server/native_api.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
@@ -74,9 +75,14 @@ Json QueryStringToJson(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    std::string key = PercentDecode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
-    for (char& c : value) c = c == '+' ? ' ' : c;  // form encoding's space
+    // Form encoding's '+' is a space; "%2B" is a '+' (so '+' goes first).
+    auto decode = [](std::string_view part) {
+      std::string spaced(part);
+      for (char& c : spaced) c = c == '+' ? ' ' : c;
+      return PercentDecode(spaced);
+    };
+    std::string key = decode(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1));
     // Numbers, booleans, objects and arrays as JSON; anything else a string.
     Json parsed = Json::parse(value, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || parsed.is_string() || parsed.is_null()) parsed = value;
@@ -302,7 +308,9 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     // POST .../search with an image/* body: the image is the query, the
     // other search parameters come from the query string.
     std::optional<ImageInput> raw_image;
-    if (m == "POST" && request.Header("content-type").starts_with("image/")) {
+    std::string content_type(request.Header("content-type"));
+    for (char& c : content_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (m == "POST" && content_type.starts_with("image/")) {
       if (!(parts.size() == 3 && parts[0] == "collections" && parts[2] == "search")) {
         BadRequest("an image/* body is accepted by POST /api/v1/collections/{name}/search only");
       }

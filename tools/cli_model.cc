@@ -36,7 +36,10 @@ Result<InputTexts> ReadTexts(const std::string& path, bool images) {
   InputTexts in;
   FE_RETURN_IF_ERROR(ForEachJsonLine(
       path, [&](const nlohmann::ordered_json& record, const std::string& where, size_t) -> Status {
-        if (images && record.is_object() && record.contains("image") && !record.contains("text")) {
+        if (images && record.is_object() && record.contains("image") && record.contains("text")) {
+          return Status::InvalidArgument(where + ": give one of \"text\" and \"image\", not both");
+        }
+        if (images && record.is_object() && record.contains("image")) {
           if (!record["image"].is_string() || record["image"].get<std::string>().empty()) {
             return Status::InvalidArgument(where + ": \"image\" must be a file path");
           }
@@ -110,6 +113,10 @@ int RunEmbed(const ModelArgs& args) {
   }
   constexpr size_t kBatch = 64;
   const size_t dim = static_cast<size_t>((*model)->dim());
+  // Every line is embedded before the first is printed, so a bad line (a
+  // text the model refuses, an image that does not decode) prints nothing.
+  std::vector<std::string> lines;
+  lines.reserve(texts.size());
   for (size_t first = 0; first < texts.size(); first += kBatch) {
     const size_t end = std::min(texts.size(), first + kBatch);
     // The batch's texts together and its images together, printed in input order.
@@ -138,9 +145,10 @@ int RunEmbed(const ModelArgs& args) {
       const size_t row = input->is_image[i] ? next_image++ : next_text++;
       nlohmann::ordered_json out;
       out["vector"] = VectorToJson(std::span<const float>(from).subspan(row * dim, dim));
-      std::cout << DumpJson(out) << "\n";
+      lines.push_back(DumpJson(out));
     }
   }
+  for (const std::string& line : lines) std::cout << line << "\n";
   return kExitOk;
 }
 

@@ -1,4 +1,5 @@
 // The search verb: one query from the command line, or a file of queries.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -193,6 +194,13 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
       return Status::InvalidArgument(prefix + status.message());
     }
     if (!query.image.empty()) {
+      // The file must be there now; it is read when its turn comes.
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(query.image, ec)) {
+        return Status::InvalidArgument(
+            prefix + query.image + ": " +
+            (std::filesystem::exists(query.image, ec) ? "not a file" : "no such file"));
+      }
       if (!info.embeds_images) {
         return Status::InvalidArgument(
             prefix + "collection \"" + info.name + "\" cannot embed images: its encoder (" +

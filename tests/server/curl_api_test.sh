@@ -5,6 +5,8 @@
 #   curl_api_test.sh FLASHEMBED_BINARY
 set -euo pipefail
 cli=$1
+# The CLIP model folder and images of the encoder tests (image search).
+testdata=$(cd "$(dirname "$0")/../encoders/testdata" && pwd)
 
 if ! command -v curl >/dev/null; then
   echo "curl_api_test: curl is not installed (scripts/setup.sh installs it)" >&2
@@ -18,7 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$cli" serve --db "$tmp/db" --port 0 --no-access-log >"$tmp/stdout" 2>"$tmp/stderr" &
+"$cli" serve --db "$tmp/db" --port 0 --no-access-log --allow-model "$testdata" \
+  >"$tmp/stdout" 2>"$tmp/stderr" &
 server_pid=$!
 port=""
 for _ in $(seq 1 100); do
@@ -95,6 +98,20 @@ check POST /api/v1/collections/kb/count '{}' 200 '{"count":4}'
 check POST /api/v1/collections/kb/find '{"limit": 0}' 400 'limit'
 # Model folders need --allow-model.
 check POST /api/v1/collections '{"name": "m", "encoder": "model:/etc"}' 403 'allow-model'
+# Images (a CLIP model folder): a record from base64, a search with the image as the raw body.
+png="$testdata/images/png_rgb8_37x29.png"
+check POST /api/v1/collections "{\"name\": \"pics\", \"encoder\": \"model:$testdata/clip_folder\"}" \
+  201 '"embeds_images":true'
+check POST /api/v1/collections/pics/documents "{\"documents\": [{\"id\": 1,
+  \"image\": \"$(base64 -w0 "$png")\", \"image_source\": \"a.png\"}]}" 200 '"written":1'
+status=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'Content-Type: image/png' --data-binary "@$png" \
+  "$base/api/v1/collections/pics/search?k=2&filter=kind%20%3D%3D%20%22image%22")
+if [[ "$status" != 200 ]] || ! grep -qF '"hits":[{"id":1,' "$tmp/body"; then
+  echo "FAIL: POST /api/v1/collections/pics/search (image/png body) -> $status:" >&2
+  head -c 500 "$tmp/body" >&2
+  echo >&2
+  failures=$((failures + 1))
+fi
 # HEAD: the GET headers, no body.
 head_out=$(curl -s -I "$base/health")
 if ! grep -q '^HTTP/1.1 200' <<<"$head_out" || ! grep -qi '^content-length: 15' <<<"$head_out"; then
