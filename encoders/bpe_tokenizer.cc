@@ -6,12 +6,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <queue>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,10 +16,17 @@
 
 #include "base/status.h"
 #include "base/utf8.h"
+#include "encoders/hf_tokenizer_common.h"
 
 namespace flashembed::encoders {
 
 namespace {
+
+using hf::CodePointRange;
+using hf::InRanges;
+using hf::IsWhitespace;
+using hf::NormChar;
+using hf::Piece;
 
 // ---------------------------------------------------------------------------
 // Character classes, as the `tokenizers` 0.23.2 binary sees them
@@ -33,10 +37,6 @@ namespace {
 // every code point and comparing with utf8proc: its Oniguruma knows newer
 // letters and digits (Unicode 16), while its normalization data is older
 // (newer combining marks have class 0 to it, U+11938 does not decompose).
-struct CodePointRange {
-  char32_t first;
-  char32_t last;
-};
 
 // clang-format off
 // \p{L} to Oniguruma, unassigned to utf8proc (4924 code points).
@@ -70,32 +70,17 @@ constexpr CodePointRange kStarterMarkRanges[] = {
 };
 // clang-format on
 
-template <size_t N>
-bool InRanges(const CodePointRange (&ranges)[N], char32_t cp) {
-  const auto it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
-                                   [](char32_t v, const CodePointRange& r) { return v < r.first; });
-  return it != std::begin(ranges) && cp <= std::prev(it)->last;
-}
-
-// Oniguruma's \s for UTF-8: U+0009..U+000D, U+0085 and Z[slp]; the same 25
-// code points as Rust's char::is_whitespace.
-bool IsSpace(char32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-         cp == 0x205F || cp == 0x3000;
-}
-
 // The classes CLIP's Split regex tells apart.
 enum class CharClass { kSpace, kLetter, kNumber, kOther };
 
 CharClass ClassOf(char32_t cp) {
   if (cp < 0x80) {
-    if (IsSpace(cp)) return CharClass::kSpace;
+    if (IsWhitespace(cp)) return CharClass::kSpace;
     if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return CharClass::kLetter;
     if (cp >= '0' && cp <= '9') return CharClass::kNumber;
     return CharClass::kOther;
   }
-  if (IsSpace(cp)) return CharClass::kSpace;
+  if (IsWhitespace(cp)) return CharClass::kSpace;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
@@ -116,7 +101,7 @@ CharClass ClassOf(char32_t cp) {
 // Canonical combining class as HF's normalization tables give it.
 int CombiningClass(char32_t cp) {
   if (cp < 0x300) return 0;
-  const int ccc = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
+  const int ccc = hf::Utf8procCombiningClass(cp);
   return ccc != 0 && InRanges(kStarterMarkRanges, cp) ? 0 : ccc;
 }
 
@@ -130,39 +115,9 @@ char32_t Compose(char32_t starter, char32_t next) {
   return n == 1 ? static_cast<char32_t>(pair[0]) : 0;
 }
 
-// Lowercase mappings Rust's char::to_lowercase (Unicode 16) has and
-// utf8proc 2.8 lacks: cp in [first, last] maps to target + (cp - first).
-struct LowercaseRange {
-  char32_t first;
-  char32_t last;
-  char32_t target;
-};
-constexpr LowercaseRange kNewLowercase[] = {
-    {0x1C89, 0x1C89, 0x1C8A},    {0xA7CB, 0xA7CB, 0x0264}, {0xA7CC, 0xA7CC, 0xA7CD},
-    {0xA7CE, 0xA7CE, 0xA7CF},    {0xA7D2, 0xA7D2, 0xA7D3}, {0xA7D4, 0xA7D4, 0xA7D5},
-    {0xA7DA, 0xA7DA, 0xA7DB},    {0xA7DC, 0xA7DC, 0x019B}, {0x10D50, 0x10D65, 0x10D70},
-    {0x16EA0, 0x16EB8, 0x16EBB},
-};
-
-// Simple lowercase mapping of `cp` (non-ASCII, not U+0130) as Rust gives it.
-char32_t SimpleLowercase(char32_t cp) {
-  for (const LowercaseRange& r : kNewLowercase) {
-    if (cp >= r.first && cp <= r.last) return r.target + (cp - r.first);
-  }
-  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
-}
-
 // ---------------------------------------------------------------------------
 // Normalization with alignments (tokenizer/normalizer.rs NormalizedString)
 // ---------------------------------------------------------------------------
-
-// One code point of the normalized text and the original bytes [begin, end)
-// it is aligned to.
-struct NormChar {
-  char32_t cp;
-  size_t begin;
-  size_t end;
-};
 
 // An output char of a transformation and its `change` as
 // NormalizedString::transform takes it: 1 = inserted (aligned to the input
@@ -206,35 +161,14 @@ void Nfc(std::vector<NormChar>* chars) {
   };
   std::vector<Item> items;
   items.reserve(chars->size() + 8);
-  utf8proc_int32_t buffer[32];
+  char32_t buffer[hf::kMaxDecomposition];
   for (const NormChar& c : *chars) {
-    utf8proc_ssize_t n = 0;
-    if (c.cp >= 0xC0 && c.cp != 0x11938) {
-      n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c.cp), buffer, 32,
-                                  UTF8PROC_DECOMPOSE, nullptr);
-    }
-    if (n <= 0 || n > 32) {
-      items.push_back({c.cp, 0, CombiningClass(c.cp)});
-      continue;
-    }
-    for (utf8proc_ssize_t k = 0; k < n; ++k) {
-      const auto cp = static_cast<char32_t>(buffer[k]);
-      items.push_back({cp, k == 0 ? 0 : 1, CombiningClass(cp)});
+    const size_t n = hf::DecomposeChar(c.cp, buffer);
+    for (size_t k = 0; k < n; ++k) {
+      items.push_back({buffer[k], k == 0 ? 0 : 1, CombiningClass(buffer[k])});
     }
   }
-  // Canonical ordering: stable sort of each run of non-starters by class.
-  for (size_t i = 0; i < items.size();) {
-    if (items[i].ccc == 0) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < items.size() && items[j].ccc != 0) ++j;
-    std::stable_sort(items.begin() + static_cast<std::ptrdiff_t>(i),
-                     items.begin() + static_cast<std::ptrdiff_t>(j),
-                     [](const Item& a, const Item& b) { return a.ccc < b.ccc; });
-    i = j;
-  }
+  hf::CanonicalOrder(&items, [](const Item& item) { return item.ccc; });
   // Canonical composition (UAX #15): a char joins the last starter unless a
   // char between them has class 0 or >= its own.
   std::vector<Item> composed;
@@ -266,31 +200,14 @@ void CollapseWhitespace(std::vector<NormChar>* chars) {
   std::vector<NormChar> out;
   out.reserve(chars->size());
   for (size_t i = 0; i < chars->size();) {
-    if (!IsSpace((*chars)[i].cp)) {
+    if (!IsWhitespace((*chars)[i].cp)) {
       out.push_back((*chars)[i++]);
       continue;
     }
     size_t j = i;
-    while (j < chars->size() && IsSpace((*chars)[j].cp)) ++j;
+    while (j < chars->size() && IsWhitespace((*chars)[j].cp)) ++j;
     out.push_back({U' ', (*chars)[j - 1].begin, (*chars)[j - 1].end});
     i = j;
-  }
-  *chars = std::move(out);
-}
-
-// Rust char::to_lowercase: the full (SpecialCasing) mapping without context.
-void Lowercase(std::vector<NormChar>* chars) {
-  std::vector<NormChar> out;
-  out.reserve(chars->size());
-  for (const NormChar& c : *chars) {
-    if (c.cp < 0x80) {
-      out.push_back({(c.cp >= 'A' && c.cp <= 'Z') ? c.cp + 32 : c.cp, c.begin, c.end});
-    } else if (c.cp == 0x130) {  // İ -> i + COMBINING DOT ABOVE
-      out.push_back({0x69, c.begin, c.end});
-      out.push_back({0x307, c.begin, c.end});
-    } else {
-      out.push_back({SimpleLowercase(c.cp), c.begin, c.end});
-    }
   }
   *chars = std::move(out);
 }
@@ -316,14 +233,6 @@ const std::array<std::string, 256>& ByteSymbols() {
   return symbols;
 }
 
-// A token of the output before the special tokens are added.
-struct Piece {
-  int32_t id;
-  std::string token;
-  size_t begin;
-  size_t end;
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -340,7 +249,7 @@ class BpeTokenizerEncoder {
       switch (step) {
         case BpeTokenizer::NormalizerStep::kNfc: Nfc(chars); break;
         case BpeTokenizer::NormalizerStep::kCollapseWhitespace: CollapseWhitespace(chars); break;
-        case BpeTokenizer::NormalizerStep::kLowercase: Lowercase(chars); break;
+        case BpeTokenizer::NormalizerStep::kLowercase: hf::Lowercase(chars); break;
       }
     }
   }
@@ -349,13 +258,7 @@ class BpeTokenizerEncoder {
   // normalizes it, splits off the normalized added tokens, and runs the
   // pre-tokenizer and BPE on the rest.
   void Segment(std::string_view text, size_t begin, size_t end, std::vector<Piece>* out) const {
-    std::vector<NormChar> chars;
-    chars.reserve(end - begin);
-    for (size_t pos = begin; pos < end;) {
-      const Utf8Char c = DecodeUtf8(text, pos);  // validated by Encode
-      chars.push_back({c.cp, pos, pos + c.length});
-      pos += c.length;
-    }
+    std::vector<NormChar> chars = hf::ToNormChars(text, begin, end);  // validated by Encode
     Normalize(&chars);
     // tokenizer/added_vocabulary.rs: normalized added tokens, leftmost-longest
     // on the normalized text.
@@ -367,14 +270,9 @@ class BpeTokenizerEncoder {
     }
     size_t piece = 0;  // first char of the current piece
     for (size_t pos = 0; pos < normalized.size();) {
-      const BpeTokenizer::AddedToken* match = nullptr;
-      for (const BpeTokenizer::AddedToken& added : t_.added_tokens_) {
-        if (added.normalized &&
-            std::string_view(normalized).substr(pos).starts_with(added.content) &&
-            (match == nullptr || added.content.size() > match->content.size())) {
-          match = &added;
-        }
-      }
+      const BpeTokenizer::AddedToken* match = hf::LongestAddedToken(
+          t_.added_tokens_, std::string_view(normalized).substr(pos),
+          [](const BpeTokenizer::AddedToken& added) { return added.normalized; });
       if (match == nullptr) {
         pos += DecodeUtf8(normalized, pos).length;
         continue;
@@ -588,62 +486,24 @@ std::optional<int32_t> BpeTokenizer::TokenToId(std::string_view token) const {
 }
 
 std::string_view BpeTokenizer::IdToToken(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size()) return {};
-  return id_to_token_[static_cast<size_t>(id)];
+  return hf::IdToToken(id_to_token_, id);
 }
 
 Result<BpeTokenizer::Encoding> BpeTokenizer::Encode(std::string_view text,
                                                     size_t max_tokens) const {
-  if (max_tokens == 1) {
-    return Status::InvalidArgument("max_tokens must be 0 (no limit) or at least 2, got 1");
-  }
-  if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
-    return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad) + " of a " +
-                                   std::to_string(text.size()) + "-byte text");
-  }
-  // tokenizer/added_vocabulary.rs: added tokens that are not normalized are
-  // found on the raw text, leftmost-longest; the text between them is
-  // normalized and tokenized.
-  std::vector<Piece> pieces;
-  const BpeTokenizerEncoder encoder(*this);
-  size_t segment = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    const AddedToken* match = nullptr;
-    for (const AddedToken& added : added_tokens_) {
-      if (!added.normalized && text.substr(pos).starts_with(added.content) &&
-          (match == nullptr || added.content.size() > match->content.size())) {
-        match = &added;
-      }
-    }
-    if (match == nullptr) {
-      pos += DecodeUtf8(text, pos).length;
-      continue;
-    }
-    encoder.Segment(text, segment, pos, &pieces);
-    pieces.push_back({match->id, match->content, pos, pos + match->content.size()});
-    segment = pos = pos + match->content.size();
-  }
-  encoder.Segment(text, segment, text.size(), &pieces);
-
-  // Truncation (HF max_length, strategy longest_first, direction right).
-  if (max_tokens >= 2 && pieces.size() + 2 > max_tokens) pieces.resize(max_tokens - 2);
-
-  Encoding encoding;
-  encoding.ids.reserve(pieces.size() + 2);
-  encoding.tokens.reserve(pieces.size() + 2);
-  encoding.offsets.reserve(pieces.size() + 2);
-  encoding.ids.push_back(bos_id_);
-  encoding.tokens.push_back(settings_.bos_token);
-  encoding.offsets.emplace_back(0, 0);
-  for (Piece& piece : pieces) {
-    encoding.ids.push_back(piece.id);
-    encoding.tokens.push_back(std::move(piece.token));
-    encoding.offsets.emplace_back(piece.begin, piece.end);
-  }
-  encoding.ids.push_back(eos_id_);
-  encoding.tokens.push_back(settings_.eos_token);
-  encoding.offsets.emplace_back(0, 0);
-  return encoding;
+  FE_RETURN_IF_ERROR(hf::CheckEncodeArgs(text, max_tokens));
+  // Added tokens that are not normalized are found on the raw text,
+  // leftmost-longest; the text between them is normalized and tokenized.
+  const auto match = [&](size_t pos, size_t /*floor*/) -> std::optional<Piece> {
+    const AddedToken* added = hf::LongestAddedToken(
+        added_tokens_, text.substr(pos), [](const AddedToken& a) { return !a.normalized; });
+    if (added == nullptr) return std::nullopt;
+    return Piece{added->id, added->content, pos, pos + added->content.size()};
+  };
+  std::vector<Piece> pieces = hf::SplitOnAddedTokens(text, match, BpeTokenizerEncoder(*this));
+  // RobertaProcessing: <|startoftext|> tokens <|endoftext|>.
+  return hf::WrapPieces<Encoding>(std::move(pieces), max_tokens, {bos_id_, settings_.bos_token},
+                                  {eos_id_, settings_.eos_token});
 }
 
 // ---------------------------------------------------------------------------
@@ -666,15 +526,6 @@ class BpeTokenizerLoader {
     }
     FE_RETURN_IF_ERROR(status);
     return t;
-  }
-
-  static Result<std::string> ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::NotFound(path + ": cannot open tokenizer file");
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) return Status::IOError(path + ": read failed");
-    return buffer.str();
   }
 
  private:
@@ -878,13 +729,10 @@ class BpeTokenizerLoader {
                                      added.value("normalized", true)};
       if (token.normalized) {
         // Matched on normalized text, so against its normalized form.
-        std::vector<NormChar> chars;
-        for (size_t pos = 0; pos < content.size();) {
-          const Utf8Char c = DecodeUtf8(content, pos);
-          if (!c.ok()) return Status::InvalidArgument(name + ": " + field + " is not UTF-8");
-          chars.push_back({c.cp, pos, pos + c.length});
-          pos += c.length;
+        if (!IsValidUtf8(content)) {
+          return Status::InvalidArgument(name + ": " + field + " is not UTF-8");
         }
+        std::vector<NormChar> chars = hf::ToNormChars(content, 0, content.size());
         BpeTokenizerEncoder(*t).Normalize(&chars);
         token.content.clear();
         for (const NormChar& c : chars) AppendUtf8(c.cp, &token.content);
@@ -962,21 +810,17 @@ class BpeTokenizerLoader {
 
   static Status AddId(const std::string& name, const std::string& field, const std::string& token,
                       const json& id, BpeTokenizer* t) {
-    constexpr int64_t kMaxId = 1 << 24;
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxId) {
-      return Status::InvalidArgument(name + ": " + field + ": token \"" + token + "\" has id " +
-                                     id.dump() + ", expected an integer in [0, 16777216)");
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= hf::kMaxTokenId) {
+      return hf::BadTokenId(name + ": " + field, token, id.dump());
     }
-    const auto value = static_cast<size_t>(id.get<int64_t>());
-    if (t->id_to_token_.size() <= value) t->id_to_token_.resize(value + 1);
-    t->id_to_token_[value] = token;
-    t->token_to_id_[token] = static_cast<int32_t>(value);
+    hf::SetTokenId(token, static_cast<size_t>(id.get<int64_t>()), &t->id_to_token_,
+                   &t->token_to_id_);
     return Status::OK();
   }
 };
 
 Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromFile(const std::string& path) {
-  FE_ASSIGN_OR_RETURN(const std::string text, BpeTokenizerLoader::ReadFile(path));
+  FE_ASSIGN_OR_RETURN(const std::string text, hf::ReadTokenizerFile(path));
   return BpeTokenizerLoader::Load(text, path);
 }
 

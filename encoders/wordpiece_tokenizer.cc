@@ -1,15 +1,10 @@
 #include "encoders/wordpiece_tokenizer.h"
 
-#include <utf8proc.h>
-
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,12 +12,17 @@
 
 #include "base/status.h"
 #include "base/utf8.h"
+#include "encoders/hf_tokenizer_common.h"
 
 namespace flashembed::encoders {
 
 namespace {
 
-bool IsWhitespace(char32_t cp);
+using hf::CodePointRange;
+using hf::InRanges;
+using hf::IsWhitespace;
+using hf::NormChar;
+using hf::Piece;
 
 // Returns the first byte after the whitespace chars that start at text[pos].
 size_t SkipWhitespaceForward(std::string_view text, size_t pos) {
@@ -57,10 +57,6 @@ size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos) {
 // punctuation is not split off. They were produced by running its
 // BertNormalizer / BertPreTokenizer on every code point:
 //   cd tools/fixtures && node gen_tokenizer_refs.mjs --unicode-tables
-struct CodePointRange {
-  char32_t first;
-  char32_t last;
-};
 
 // clang-format off
 // BertNormalizer is_control: removed by clean_text (137679 code points).
@@ -169,20 +165,6 @@ constexpr CodePointRange kNonspacingMarkRanges[] = {
 };
 // clang-format on
 
-template <size_t N>
-bool InRanges(const CodePointRange (&ranges)[N], char32_t cp) {
-  const auto it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
-                                   [](char32_t v, const CodePointRange& r) { return v < r.first; });
-  return it != std::begin(ranges) && cp <= std::prev(it)->last;
-}
-
-// Rust char::is_whitespace (the Unicode White_Space property).
-bool IsWhitespace(char32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-         cp == 0x205F || cp == 0x3000;
-}
-
 // normalizers/bert.rs is_control: Cc, Cf and Co except \t \n \r.
 bool IsControl(char32_t cp) { return InRanges(kControlRanges, cp); }
 
@@ -206,44 +188,6 @@ bool IsChineseChar(char32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
-// Lowercase mappings Rust's char::to_lowercase (Unicode 16) has and
-// utf8proc 2.6 lacks: cp in [first, last] maps to target + (cp - first).
-struct LowercaseRange {
-  char32_t first;
-  char32_t last;
-  char32_t target;
-};
-constexpr LowercaseRange kNewLowercase[] = {
-    {0x1C89, 0x1C89, 0x1C8A},    {0xA7CB, 0xA7CB, 0x0264}, {0xA7CC, 0xA7CC, 0xA7CD},
-    {0xA7CE, 0xA7CE, 0xA7CF},    {0xA7D2, 0xA7D2, 0xA7D3}, {0xA7D4, 0xA7D4, 0xA7D5},
-    {0xA7DA, 0xA7DA, 0xA7DB},    {0xA7DC, 0xA7DC, 0x019B}, {0x10D50, 0x10D65, 0x10D70},
-    {0x16EA0, 0x16EB8, 0x16EBB},
-};
-
-// Simple lowercase mapping of `cp` (non-ASCII, not U+0130) as Rust gives it.
-char32_t SimpleLowercase(char32_t cp) {
-  for (const LowercaseRange& r : kNewLowercase) {
-    if (cp >= r.first && cp <= r.last) return r.target + (cp - r.first);
-  }
-  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
-}
-
-// One code point of the normalized text and the original bytes [begin, end)
-// it came from (HF's NormalizedString alignments).
-struct NormChar {
-  char32_t cp;
-  size_t begin;
-  size_t end;
-};
-
-// A token of the output before [CLS]/[SEP] are added.
-struct Piece {
-  int32_t id;
-  std::string token;
-  size_t begin;
-  size_t end;
-};
-
 // Keeps the chars for which keep(cp) holds (NormalizedString::filter); the
 // bytes of removed chars belong to no token.
 template <typename Keep>
@@ -252,61 +196,18 @@ void Filter(std::vector<NormChar>* chars, Keep keep) {
 }
 
 // NFD (canonical decomposition and canonical ordering), each produced char
-// keeping the alignment of the char it came from.
+// keeping the alignment of the char it came from. The ordering uses
+// utf8proc's combining classes, unlike BpeTokenizer's NFC, which patches
+// them to those of HF's tables.
 void Nfd(std::vector<NormChar>* chars) {
   std::vector<NormChar> out;
   out.reserve(chars->size());
-  utf8proc_int32_t buffer[32];
+  char32_t buffer[hf::kMaxDecomposition];
   for (const NormChar& c : *chars) {
-    // Nothing below U+00C0 decomposes; HF's (older) tables do not decompose
-    // U+11938 DIVES AKURU VOWEL SIGN O, which Unicode 13 added.
-    if (c.cp < 0xC0 || c.cp == 0x11938) {
-      out.push_back(c);
-      continue;
-    }
-    const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c.cp), buffer,
-                                                       32, UTF8PROC_DECOMPOSE, nullptr);
-    if (n <= 0 || n > 32) {
-      out.push_back(c);
-      continue;
-    }
-    for (utf8proc_ssize_t k = 0; k < n; ++k) {
-      out.push_back({static_cast<char32_t>(buffer[k]), c.begin, c.end});
-    }
+    const size_t n = hf::DecomposeChar(c.cp, buffer);
+    for (size_t k = 0; k < n; ++k) out.push_back({buffer[k], c.begin, c.end});
   }
-  // Canonical ordering: stable sort of each run of non-starters by class.
-  const auto ccc = [](char32_t cp) {
-    return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
-  };
-  for (size_t i = 0; i < out.size();) {
-    if (ccc(out[i].cp) == 0) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < out.size() && ccc(out[j].cp) != 0) ++j;
-    std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(i),
-                     out.begin() + static_cast<std::ptrdiff_t>(j),
-                     [&](const NormChar& a, const NormChar& b) { return ccc(a.cp) < ccc(b.cp); });
-    i = j;
-  }
-  *chars = std::move(out);
-}
-
-// Rust char::to_lowercase: the full (SpecialCasing) mapping without context.
-void Lowercase(std::vector<NormChar>* chars) {
-  std::vector<NormChar> out;
-  out.reserve(chars->size());
-  for (const NormChar& c : *chars) {
-    if (c.cp < 0x80) {
-      out.push_back({(c.cp >= 'A' && c.cp <= 'Z') ? c.cp + 32 : c.cp, c.begin, c.end});
-    } else if (c.cp == 0x130) {  // İ -> i + COMBINING DOT ABOVE
-      out.push_back({0x69, c.begin, c.end});
-      out.push_back({0x307, c.begin, c.end});
-    } else {
-      out.push_back({SimpleLowercase(c.cp), c.begin, c.end});
-    }
-  }
+  hf::CanonicalOrder(&out, [](const NormChar& c) { return hf::Utf8procCombiningClass(c.cp); });
   *chars = std::move(out);
 }
 
@@ -323,13 +224,7 @@ class WordPieceTokenizerEncoder {
   // Tokenizes text[begin, end) (no added tokens inside) into `out`.
   void Segment(std::string_view text, size_t begin, size_t end, std::vector<Piece>* out) const {
     const WordPieceTokenizer::Settings& s = t_.settings_;
-    std::vector<NormChar> chars;
-    chars.reserve(end - begin);
-    for (size_t pos = begin; pos < end;) {
-      const Utf8Char c = DecodeUtf8(text, pos);  // validated by Encode
-      chars.push_back({c.cp, pos, pos + c.length});
-      pos += c.length;
-    }
+    std::vector<NormChar> chars = hf::ToNormChars(text, begin, end);  // validated by Encode
     // normalizers/bert.rs BertNormalizer::normalize, step by step.
     if (s.clean_text) {
       Filter(&chars, [](char32_t cp) { return !(cp == 0 || cp == 0xFFFD || IsControl(cp)); });
@@ -355,7 +250,7 @@ class WordPieceTokenizerEncoder {
       Nfd(&chars);
       Filter(&chars, [](char32_t cp) { return !IsNonspacingMark(cp); });
     }
-    if (s.lowercase) Lowercase(&chars);
+    if (s.lowercase) hf::Lowercase(&chars);
 
     // pre_tokenizers/bert.rs: split on whitespace (removed), then isolate
     // every punctuation char.
@@ -428,70 +323,30 @@ class WordPieceTokenizerEncoder {
 WordPieceTokenizer::~WordPieceTokenizer() = default;
 
 std::string_view WordPieceTokenizer::IdToToken(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size()) return {};
-  return id_to_token_[static_cast<size_t>(id)];
+  return hf::IdToToken(id_to_token_, id);
 }
 
 Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view text,
                                                                 size_t max_tokens) const {
-  if (max_tokens == 1) {
-    // HF returns [CLS] t [SEP] for max_length 1 (an underflow in its
-    // truncation); we refuse rather than exceed the caller's limit.
-    return Status::InvalidArgument("max_tokens must be 0 (no limit) or at least 2, got 1");
-  }
-  if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
-    return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad) + " of a " +
-                                   std::to_string(text.size()) + "-byte text");
-  }
-  // tokenizer/added_vocabulary.rs: non-normalized added tokens are found on
-  // the raw text, leftmost-longest; the text between them is tokenized.
-  std::vector<Piece> pieces;
-  const WordPieceTokenizerEncoder encoder(*this);
-  size_t segment = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    const AddedToken* match = nullptr;
-    if (added_first_bytes_[static_cast<unsigned char>(text[pos])]) {
-      for (const AddedToken& added : added_tokens_) {
-        if (text.substr(pos).starts_with(added.content) &&
-            (match == nullptr || added.content.size() > match->content.size())) {
-          match = &added;
-        }
-      }
-    }
-    if (match == nullptr) {
-      pos += DecodeUtf8(text, pos).length;
-      continue;
-    }
+  FE_RETURN_IF_ERROR(hf::CheckEncodeArgs(text, max_tokens));
+  // Added tokens (all of them non-normalized) are found on the raw text,
+  // leftmost-longest; the text between them is tokenized.
+  const auto match = [&](size_t pos, size_t floor) -> std::optional<Piece> {
+    if (!added_first_bytes_[static_cast<unsigned char>(text[pos])]) return std::nullopt;
+    const AddedToken* added = hf::LongestAddedToken(added_tokens_, text.substr(pos),
+                                                    [](const AddedToken&) { return true; });
+    if (added == nullptr) return std::nullopt;
     // lstrip / rstrip: the match swallows adjacent whitespace.
-    const size_t begin = match->lstrip ? SkipWhitespaceBackward(text, segment, pos) : pos;
-    size_t end = pos + match->content.size();
-    if (match->rstrip) end = SkipWhitespaceForward(text, end);
-    encoder.Segment(text, segment, begin, &pieces);
+    const size_t begin = added->lstrip ? SkipWhitespaceBackward(text, floor, pos) : pos;
+    size_t end = pos + added->content.size();
+    if (added->rstrip) end = SkipWhitespaceForward(text, end);
     // As in HF, a stripped token's text and offsets include the whitespace.
-    pieces.push_back({match->id, std::string(text.substr(begin, end - begin)), begin, end});
-    segment = pos = end;
-  }
-  encoder.Segment(text, segment, text.size(), &pieces);
-
-  // Truncation (HF max_length, strategy longest_first, direction right).
-  if (max_tokens >= 2 && pieces.size() + 2 > max_tokens) pieces.resize(max_tokens - 2);
-
-  Encoding encoding;
-  encoding.ids.reserve(pieces.size() + 2);
-  encoding.tokens.reserve(pieces.size() + 2);
-  encoding.offsets.reserve(pieces.size() + 2);
-  encoding.ids.push_back(cls_id_);
-  encoding.tokens.push_back(settings_.cls_token);
-  encoding.offsets.emplace_back(0, 0);
-  for (Piece& piece : pieces) {
-    encoding.ids.push_back(piece.id);
-    encoding.tokens.push_back(std::move(piece.token));
-    encoding.offsets.emplace_back(piece.begin, piece.end);
-  }
-  encoding.ids.push_back(sep_id_);
-  encoding.tokens.push_back(settings_.sep_token);
-  encoding.offsets.emplace_back(0, 0);
-  return encoding;
+    return Piece{added->id, std::string(text.substr(begin, end - begin)), begin, end};
+  };
+  std::vector<Piece> pieces = hf::SplitOnAddedTokens(text, match, WordPieceTokenizerEncoder(*this));
+  // BertProcessing: [CLS] tokens [SEP].
+  return hf::WrapPieces<Encoding>(std::move(pieces), max_tokens, {cls_id_, settings_.cls_token},
+                                  {sep_id_, settings_.sep_token});
 }
 
 // ---------------------------------------------------------------------------
@@ -513,7 +368,7 @@ class WordPieceTokenizerLoader {
     bool have_vocab = false;
     bool have_json = false;
     if (!json_path.empty()) {
-      FE_ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
+      FE_ASSIGN_OR_RETURN(const std::string text, hf::ReadTokenizerFile(json_path));
       Status status;
       try {
         status = ParseJson(text, json_path, t.get(), &have_vocab);
@@ -531,7 +386,7 @@ class WordPieceTokenizerLoader {
         return Status::InvalidArgument(json_path +
                                        ": model.vocab is missing and no vocab.txt was given");
       }
-      FE_ASSIGN_OR_RETURN(const std::string text, ReadFile(vocab_path));
+      FE_ASSIGN_OR_RETURN(const std::string text, hf::ReadTokenizerFile(vocab_path));
       FE_RETURN_IF_ERROR(ParseVocabTxt(text, vocab_path, t.get()));
     }
     if (!have_json) {
@@ -550,15 +405,6 @@ class WordPieceTokenizerLoader {
   }
 
  private:
-  static Result<std::string> ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::NotFound(path + ": cannot open tokenizer file");
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) return Status::IOError(path + ": read failed");
-    return buffer.str();
-  }
-
   // models/wordpiece/mod.rs WordPiece::read_file: lines split on '\n'
   // (Rust BufRead::lines, which also drops a '\r' before it), each trimmed of
   // trailing whitespace (str::trim_end); a repeated token keeps its last id.
@@ -580,12 +426,9 @@ class WordPieceTokenizerLoader {
         i += c.length;
         if (!IsWhitespace(c.cp)) kept = i;
       }
-      line = line.substr(0, kept);
-      const auto id = static_cast<int32_t>(line_no);
       // Added tokens from tokenizer.json may already have grown the table.
-      if (t->id_to_token_.size() <= line_no) t->id_to_token_.resize(line_no + 1);
-      t->id_to_token_[line_no] = std::string(line);
-      t->token_to_id_[std::string(line)] = id;
+      hf::SetTokenId(std::string(line.substr(0, kept)), line_no, &t->id_to_token_,
+                     &t->token_to_id_);
     }
     if (line_no == 0) return Status::InvalidArgument(path + ": vocab is empty");
     return Status::OK();
@@ -698,15 +541,11 @@ class WordPieceTokenizerLoader {
 
   static Status AddId(const std::string& path, const std::string& token, const json& id,
                       WordPieceTokenizer* t) {
-    constexpr int64_t kMaxId = 1 << 24;
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxId) {
-      return Status::InvalidArgument(path + ": token \"" + token + "\" has id " + id.dump() +
-                                     ", expected an integer in [0, 16777216)");
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= hf::kMaxTokenId) {
+      return hf::BadTokenId(path, token, id.dump());
     }
-    const auto value = static_cast<size_t>(id.get<int64_t>());
-    if (t->id_to_token_.size() <= value) t->id_to_token_.resize(value + 1);
-    t->id_to_token_[value] = token;
-    t->token_to_id_[token] = static_cast<int32_t>(value);
+    hf::SetTokenId(token, static_cast<size_t>(id.get<int64_t>()), &t->id_to_token_,
+                   &t->token_to_id_);
     return Status::OK();
   }
 
