@@ -29,6 +29,13 @@ std::string CpuName() {
 }
 
 double MaxRssMb() {
+  // VmHWM first: getrusage's ru_maxrss survives fork and exec, so a
+  // benchmark started by a large process (a Python driver holding a model)
+  // would report its parent's peak.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;

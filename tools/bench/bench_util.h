@@ -28,7 +28,9 @@ const char* BuildType();
 // The "model name" line of /proc/cpuinfo, or "unknown".
 std::string CpuName();
 
-// The peak resident memory of this process so far, in MiB (getrusage).
+// The peak resident memory of this process image so far, in MiB (VmHWM of
+// /proc/self/status, which, unlike getrusage, does not count what a parent
+// held before fork and exec; getrusage where /proc is missing).
 double MaxRssMb();
 
 // Sets "commit", "build_type" and "cpu" in `out`, a JSON object
