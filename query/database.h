@@ -215,7 +215,8 @@ bool IsBlankText(std::string_view text);
 // dropped: the pixels are never stored.
 struct ImageInput {
   // The encoded file: JPEG (baseline, progressive, grayscale, CMYK/YCCK),
-  // PNG (every colour type and depth), WebP, GIF (first frame) or BMP.
+  // PNG (every colour type and depth), WebP (not animated) or GIF (its first
+  // frame); not BMP.
   // Converted to RGB as Pillow's convert("RGB") does (alpha dropped).
   // InvalidArgument naming `source` (or "image") and the problem for an
   // empty, truncated, corrupt or unsupported file, or one of more than
@@ -240,7 +241,7 @@ inline constexpr int64_t kMaxImagePixels = 178'956'970;
 // empty) and the record's metadata gains the keys
 //   "kind": "image", "source": ImageInput::source, "content_hash": 32 hex
 //   digits (a 128-bit hash of the file's bytes), "width", "height" (as
-//   stored in the file) and "format" ("jpeg", "png", "webp", "gif", "bmp"),
+//   stored in the file) and "format" ("jpeg", "png", "webp" or "gif"),
 // so filters such as `kind == "image"` work; metadata given with the
 // document may not use those keys.
 struct Document {
