@@ -34,6 +34,7 @@ struct IngestArgs {
   std::string encoder;  // "" = not given
   std::string model;
   bool no_text_index = false;
+  bool exif_orientation = false;
   bool quiet = false;
   std::string progress = "auto";
 };
@@ -224,8 +225,8 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   }
 
   // Images first: records of their own, written batch by batch.
-  Status image_status = IngestImages(*coll, image_ids, image_paths, &images, &image_errors,
-                                     /*progress=*/nullptr);
+  Status image_status = IngestImages(*coll, image_ids, image_paths, &images, args.exif_orientation,
+                                     &image_errors, /*progress=*/nullptr);
 
   ingest::ReadOptions read_options{.format = *format, .encoding = args.encoding};
   // A failing Push means the ingest itself failed (say, the disk is full):
@@ -385,6 +386,9 @@ Verb AddIngestVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--no-text-index", args->no_text_index,
                 "create the collection without a BM25 full-text index (by default one is kept, "
                 "and search --documents ranks hybrid: vectors and BM25 together)");
+  cmd->add_flag("--exif-orientation", args->exif_orientation,
+                std::string(kExifOrientationHelp) +
+                    "; applies to the image files this run embeds (unchanged files are skipped)");
   cmd->add_flag("-q,--quiet", args->quiet,
                 "no progress and no summary (errors still go to stderr)");
   cmd->add_option("--progress", args->progress,

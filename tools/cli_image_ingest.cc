@@ -19,10 +19,10 @@ struct ReadBatch {
   std::vector<Result<ImageInput>> images;
 };
 
-ReadBatch ReadFiles(const std::vector<std::string>& paths, size_t first, size_t end) {
+ReadBatch ReadFiles(const std::vector<std::string>& paths, size_t first, size_t end, bool exif) {
   ReadBatch batch;
   batch.first = first;
-  for (size_t i = first; i < end; ++i) batch.images.push_back(ReadImageInput(paths[i]));
+  for (size_t i = first; i < end; ++i) batch.images.push_back(ReadImageInput(paths[i], exif));
   return batch;
 }
 
@@ -46,11 +46,11 @@ bool IsImageFileName(const std::string& name) {
 
 Status IngestImages(Collection& collection, const std::vector<std::string>& ids,
                     const std::vector<std::string>& paths, ImageIngestCounts* counts,
-                    std::vector<ImageIngestError>* errors,
+                    bool apply_exif_orientation, std::vector<ImageIngestError>* errors,
                     const std::function<void(const ImageIngestCounts&)>& progress) {
   auto read_from = [&](size_t first) {
     return std::async(std::launch::async, ReadFiles, std::cref(paths), first,
-                      std::min(paths.size(), first + kImageBatchSize));
+                      std::min(paths.size(), first + kImageBatchSize), apply_exif_orientation);
   };
   std::future<ReadBatch> next;
   if (!paths.empty()) next = read_from(0);

@@ -188,7 +188,7 @@ Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<I
                                .metadata = std::move(record.metadata),
                                .vector = std::move(record.vector)});
       if (!record.image.empty()) {
-        Result<ImageInput> image = ReadImageInput(record.image);
+        Result<ImageInput> image = ReadImageInput(record.image, record.apply_exif_orientation);
         if (!image.ok()) {
           if (begin == 0) return image.status();
           return Status(image.status().code(),

@@ -76,10 +76,12 @@ struct ImageIngestError {
 // or a kill resumes. The next batch's files are read while one is embedded.
 // A file that cannot be read or decoded is an error of its own (`errors`)
 // and the others go on. `progress` (may be null) is called after each batch.
-// Fails only for errors of the collection itself (I/O, closed).
+// `apply_exif_orientation` applies to the images embedded by this call
+// (unchanged files keep their vectors). Fails only for errors of the
+// collection itself (I/O, closed).
 Status IngestImages(Collection& collection, const std::vector<std::string>& ids,
                     const std::vector<std::string>& paths, ImageIngestCounts* counts,
-                    std::vector<ImageIngestError>* errors,
+                    bool apply_exif_orientation, std::vector<ImageIngestError>* errors,
                     const std::function<void(const ImageIngestCounts&)>& progress);
 
 }  // namespace flashembed::cli

@@ -268,7 +268,7 @@ Result<std::vector<InputQuery>> ReadQueries(const std::string& path) {
   return queries;
 }
 
-Result<ImageInput> ReadImageInput(const std::string& path) {
+Result<ImageInput> ReadImageInput(const std::string& path, bool apply_exif_orientation) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     if (std::filesystem::exists(path, ec)) return Status::InvalidArgument(path + ": not a file");
@@ -285,6 +285,7 @@ Result<ImageInput> ReadImageInput(const std::string& path) {
   // be embedded again from it, see Database::Reembed).
   image.source = std::filesystem::absolute(path, ec).lexically_normal().string();
   if (ec) image.source = path;
+  image.apply_exif_orientation = apply_exif_orientation;
   return image;
 }
 

@@ -41,7 +41,8 @@ struct InputRecord {
   std::string metadata = "{}";  // a compact JSON object
   std::vector<float> vector;    // empty: embed `text` (or `image`)
   std::string image;            // a file to embed instead of text (add --image), read when written
-  std::string where;            // "<file>:<line>" or "argument <n>", for messages
+  bool apply_exif_orientation = false;  // for `image`
+  std::string where;                    // "<file>:<line>" or "argument <n>", for messages
 };
 
 // One query of a `search --queries` file.
@@ -63,9 +64,14 @@ using JsonLineVisitor = std::function<Status(const nlohmann::ordered_json& recor
 Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit);
 
 // The image file at `path` as a query or record image (its bytes, with the
-// absolute path as source). NotFound / IOError naming the path; InvalidArgument for
-// an empty file.
-Result<ImageInput> ReadImageInput(const std::string& path);
+// absolute path as source; `apply_exif_orientation` as ImageInput has it).
+// NotFound / IOError naming the path; InvalidArgument for an empty file.
+Result<ImageInput> ReadImageInput(const std::string& path, bool apply_exif_orientation = false);
+
+// The help of the verbs' --exif-orientation flag.
+inline constexpr const char* kExifOrientationHelp =
+    "rotate / mirror images as their EXIF Orientation tag says before embedding them (off by "
+    "default, as transformers' CLIPImageProcessor does not)";
 
 // Parses one record {"id": int|string (optional), "text": string,
 // "metadata": object (optional), "vector": [numbers] (optional)}; "text" or

@@ -14,10 +14,11 @@ namespace flashembed::cli {
 namespace {
 
 struct ModelArgs {
-  std::string model;        // Hugging Face folder, or "" with --encoder
-  std::string encoder;      // "hash" (embed only)
-  std::string input = "-";  // JSON Lines, "-" = stdin
-  size_t max_tokens = 0;    // tokenize: truncate like HF max_length; 0 = none
+  std::string model;              // Hugging Face folder, or "" with --encoder
+  std::string encoder;            // "hash" (embed only)
+  std::string input = "-";        // JSON Lines, "-" = stdin
+  size_t max_tokens = 0;          // tokenize: truncate like HF max_length; 0 = none
+  bool exif_orientation = false;  // embed: images
 };
 
 Result<std::unique_ptr<TextModel>> OpenModel(const ModelArgs& args) {
@@ -128,7 +129,7 @@ int RunEmbed(const ModelArgs& args) {
         wheres.push_back(input->wheres[i]);
         continue;
       }
-      auto image = ReadImageInput(texts[i]);
+      auto image = ReadImageInput(texts[i], args.exif_orientation);
       if (!image.ok()) return ReportError(image.status());
       images.push_back(std::move(*image));
     }
@@ -189,6 +190,7 @@ Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--encoder", args->encoder, "built-in encoder instead of a model: hash")
       ->check(CLI::IsMember({"hash"}))
       ->excludes(cmd->get_option("--model"));
+  cmd->add_flag("--exif-orientation", args->exif_orientation, kExifOrientationHelp);
   AddInputOptions(*cmd, *args);
   return {cmd, [args] { return RunEmbed(*args); }};
 }

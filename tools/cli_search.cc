@@ -23,6 +23,7 @@ struct SearchArgs {
   std::vector<std::string> words;
   std::string vector;
   std::string image;
+  bool exif_orientation = false;
   std::string queries;
   size_t k = 10;
   size_t ef = 0;
@@ -294,7 +295,7 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
     own.stats = &stats;
     Query q = query.vector.empty() ? Query::Text(query.text) : Query::Vector(query.vector);
     if (!query.image.empty()) {
-      Result<ImageInput> image = ReadImageInput(query.image);
+      Result<ImageInput> image = ReadImageInput(query.image, args.exif_orientation);
       if (!image.ok()) {
         const std::string prefix = query.where.empty() ? "" : query.where + ": ";
         return ReportError(prefix + image.status().message(), kExitRuntimeError);
@@ -376,6 +377,7 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--image", args->image,
                   "query image file (JPEG, PNG, WebP, GIF), for a collection of a CLIP model")
       ->type_name("FILE");
+  cmd->add_flag("--exif-orientation", args->exif_orientation, kExifOrientationHelp);
   cmd->add_option("--queries", args->queries,
                   "JSON Lines file of queries {\"text\": ...}, {\"vector\": [...]} or "
                   "{\"image\": \"path\"}, optional "

@@ -124,6 +124,7 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
 struct AddArgs {
   std::vector<std::string> texts;
   std::vector<std::string> images;
+  bool exif_orientation = false;
   std::vector<std::string> ids;
   std::string file;
   std::string jsonl;
@@ -154,6 +155,7 @@ Result<std::vector<InputRecord>> RecordsFromArguments(const AddArgs& args,
         .metadata = metadata,
         .vector = {},
         .image = args.images[i],
+        .apply_exif_orientation = args.exif_orientation,
         .where = args.images[i],
     });
   }
@@ -629,6 +631,7 @@ Verb AddAddVerb(CLI::App& app, GlobalOptions& global) {
                   "must have a CLIP model: create --model DIR). The record keeps the path, "
                   "content hash, size and format in its metadata (kind \"image\"), not the pixels")
       ->type_name("FILE");
+  cmd->add_flag("--exif-orientation", args->exif_orientation, kExifOrientationHelp);
   cmd->add_option("--id", args->ids,
                   "id of each TEXT, in order (repeat: --id 1 --id 2); default: automatic ids. " +
                       std::string(kIdRule))

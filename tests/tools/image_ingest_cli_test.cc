@@ -125,6 +125,35 @@ TEST_F(ImageIngestCliTest, BadFilesFailAloneAndTextCollectionsRefuseImages) {
   EXPECT_EQ(out["images"]["failed"], 7);
 }
 
+// --exif-orientation: off by default (as transformers), on it rotates an
+// image with an EXIF Orientation tag and leaves others as they are; the
+// same flag on add and search makes an image find itself.
+TEST_F(ImageIngestCliTest, ExifOrientationIsAnOption) {
+  const std::string rotated = kImages + "/jpeg_exif6_40x30.jpg";
+  const std::string plain = kImages + "/png_rgb8_37x29.png";
+  const std::string input = R"({"image": ")" + rotated + "\"}\n" + R"({"image": ")" + plain +
+                            "\"}\n";
+  const std::vector<std::string> off = Lines(RunOk({"embed", "--model", kModel}, input).out);
+  const std::vector<std::string> on =
+      Lines(RunOk({"embed", "--model", kModel, "--exif-orientation"}, input).out);
+  ASSERT_EQ(off.size(), 2u);
+  ASSERT_EQ(on.size(), 2u);
+  EXPECT_NE(off[0], on[0]);  // turned by 90 degrees: another vector
+  EXPECT_EQ(off[1], on[1]);  // no EXIF: the same
+  RunOk({"create", "--db", "db", "-c", "pics", "--model", kModel});
+  RunOk({"add", "--db", "db", "-c", "pics", "--image", rotated, "--exif-orientation"});
+  RunOk({"add", "--db", "db", "-c", "pics", "--image", rotated, plain, "--id", "2", "--id", "3"});
+  auto first = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"search", "--db", "db", "-c", "pics", "--image", rotated,
+                                     "-k", "1", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return OneJson(RunOk(args))["hits"][0];
+  };
+  EXPECT_EQ(first({"--exif-orientation"})["id"], 1);
+  EXPECT_NEAR(first({"--exif-orientation"})["score"].get<double>(), 1.0, 1e-5);
+  EXPECT_EQ(first({})["id"], 2);
+}
+
 // SIGKILL in the middle of an ingest of many images: what was written is
 // whole, and ingesting again adds exactly the rest.
 TEST_F(ImageIngestCliTest, AKilledIngestResumes) {
