@@ -2,6 +2,7 @@
 // tests/testing/small_fs.h), and Options::read_only.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "query/database.h"
@@ -193,7 +194,13 @@ TEST(DatabaseReadOnly, LoadsTheIndexInMemoryAndRefusesEveryWrite) {
   EXPECT_EQ(c->Get(1).value().text, docs[0].text);
   EXPECT_OK(db->Close());
   db.reset();
-  EXPECT_EQ(Listing(path), before);
+  // The same files, unchanged; RocksDB's info LOG only by name: it is the
+  // open writer's, whose background jobs may still be appending to it.
+  auto without_log_size = [](std::map<std::string, std::pair<uintmax_t, int64_t>> files) {
+    if (auto log = files.find("LOG"); log != files.end()) log->second = {};
+    return files;
+  };
+  EXPECT_EQ(without_log_size(Listing(path)), without_log_size(before));
   EXPECT_EQ(notes->Count().value(), 5u);
 }
 
