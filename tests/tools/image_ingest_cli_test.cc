@@ -131,8 +131,8 @@ TEST_F(ImageIngestCliTest, BadFilesFailAloneAndTextCollectionsRefuseImages) {
 TEST_F(ImageIngestCliTest, ExifOrientationIsAnOption) {
   const std::string rotated = kImages + "/jpeg_exif6_40x30.jpg";
   const std::string plain = kImages + "/png_rgb8_37x29.png";
-  const std::string input = R"({"image": ")" + rotated + "\"}\n" + R"({"image": ")" + plain +
-                            "\"}\n";
+  const std::string input =
+      R"({"image": ")" + rotated + "\"}\n" + R"({"image": ")" + plain + "\"}\n";
   const std::vector<std::string> off = Lines(RunOk({"embed", "--model", kModel}, input).out);
   const std::vector<std::string> on =
       Lines(RunOk({"embed", "--model", kModel, "--exif-orientation"}, input).out);
@@ -144,8 +144,8 @@ TEST_F(ImageIngestCliTest, ExifOrientationIsAnOption) {
   RunOk({"add", "--db", "db", "-c", "pics", "--image", rotated, "--exif-orientation"});
   RunOk({"add", "--db", "db", "-c", "pics", "--image", rotated, plain, "--id", "2", "--id", "3"});
   auto first = [&](const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"search", "--db", "db", "-c", "pics", "--image", rotated,
-                                     "-k", "1", "--json"};
+    std::vector<std::string> args = {"search",  "--db",  "db", "-c", "pics",
+                                     "--image", rotated, "-k", "1",  "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
     return OneJson(RunOk(args))["hits"][0];
   };
