@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -51,12 +50,7 @@ Status Validate(const std::vector<InputRecord>& records, const CollectionSchema&
                                ") embeds texts only; images need a collection created with a "
                                "CLIP model folder (create --model DIR)"));
       }
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(record.image, ec)) {
-        return std::filesystem::exists(record.image, ec)
-                   ? Status::InvalidArgument(record.image + ": not a file")
-                   : Status::NotFound(record.image + ": no such file");
-      }
+      FE_RETURN_IF_ERROR(CheckImageFile(record.image));
     } else if (record.vector.empty()) {
       if (schema.encoder.empty()) {
         return fail("collection \"" + name + "\" is vector-only (encoder none): give a \"vector\"");

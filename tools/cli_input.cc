@@ -268,12 +268,16 @@ Result<std::vector<InputQuery>> ReadQueries(const std::string& path) {
   return queries;
 }
 
-Result<ImageInput> ReadImageInput(const std::string& path, bool apply_exif_orientation) {
+Status CheckImageFile(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    if (std::filesystem::exists(path, ec)) return Status::InvalidArgument(path + ": not a file");
-    return Status::NotFound(path + ": no such file");
-  }
+  if (std::filesystem::is_regular_file(path, ec)) return Status::OK();
+  if (std::filesystem::exists(path, ec)) return Status::InvalidArgument(path + ": not a file");
+  return Status::NotFound(path + ": no such file");
+}
+
+Result<ImageInput> ReadImageInput(const std::string& path, bool apply_exif_orientation) {
+  FE_RETURN_IF_ERROR(CheckImageFile(path));
+  std::error_code ec;
   std::ifstream in(path, std::ios::binary);
   std::ostringstream bytes;
   bytes << in.rdbuf();

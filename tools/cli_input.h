@@ -63,6 +63,11 @@ using JsonLineVisitor = std::function<Status(const nlohmann::ordered_json& recor
                                              const std::string& where, size_t line)>;
 Status ForEachJsonLine(const std::string& path, const JsonLineVisitor& visit);
 
+// OK if `path` is a regular file; NotFound ("<path>: no such file") or
+// InvalidArgument ("<path>: not a file") otherwise. For checking image
+// inputs before anything is written or printed.
+Status CheckImageFile(const std::string& path);
+
 // The image file at `path` as a query or record image (its bytes, with the
 // absolute path as source; `apply_exif_orientation` as ImageInput has it).
 // NotFound / IOError naming the path; InvalidArgument for an empty file.

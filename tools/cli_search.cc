@@ -1,5 +1,4 @@
 // The search verb: one query from the command line, or a file of queries.
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -196,11 +195,8 @@ Status CheckQueries(const std::vector<InputQuery>& queries, const SearchOptions&
     }
     if (!query.image.empty()) {
       // The file must be there now; it is read when its turn comes.
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(query.image, ec)) {
-        return Status::InvalidArgument(
-            prefix + query.image + ": " +
-            (std::filesystem::exists(query.image, ec) ? "not a file" : "no such file"));
+      if (Status status = CheckImageFile(query.image); !status.ok()) {
+        return Status::InvalidArgument(prefix + status.message());
       }
       if (!info.embeds_images) {
         return Status::InvalidArgument(
