@@ -43,25 +43,34 @@ struct BertModel::Weights {
     std::unique_ptr<Linear> qkv, attn_out, inter, out;
     std::vector<float> attn_ln_w, attn_ln_b, out_ln_w, out_ln_b;
   };
+  struct Dense {
+    std::unique_ptr<Linear> linear;  // the activation fused where oneDNN has it
+    bool tanh = false;               // applied after the product
+  };
   std::vector<float> word, position, token_type, emb_ln_w, emb_ln_b;
   std::vector<Layer> layers;
+  std::vector<Dense> dense;
 };
 
 BertModel::BertModel(const ModelFolder& folder, std::unique_ptr<Weights> weights)
     : folder_(folder), w_(std::move(weights)) {}
 BertModel::~BertModel() = default;
 
-int BertModel::dim() const { return folder_.config.hidden_size; }
+int BertModel::dim() const {
+  return folder_.dense.empty() ? folder_.config.hidden_size : folder_.dense.back().out_features;
+}
 int BertModel::max_tokens() const { return folder_.max_seq_length; }
 
 Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
   FE_ASSIGN_OR_RETURN(auto file, SafeTensorsFile::Open(folder.weights_path));
-  // Checkpoints saved from BertModel have no prefix; from BertFor*/AutoModel
-  // heads they carry "bert.".
-  const std::string prefix = file->Find("embeddings.word_embeddings.weight") == nullptr &&
-                                     file->Find("bert.embeddings.word_embeddings.weight") != nullptr
-                                 ? "bert."
-                                 : "";
+  // Checkpoints saved from BertModel / XLMRobertaModel have no prefix; from
+  // their *For* heads they carry "bert." / "roberta.".
+  std::string prefix;
+  if (file->Find("embeddings.word_embeddings.weight") == nullptr) {
+    for (const char* p : {"bert.", "roberta."}) {
+      if (file->Find(std::string(p) + "embeddings.word_embeddings.weight") != nullptr) prefix = p;
+    }
+  }
   const BertConfig& c = folder.config;
   const int64_t h = c.hidden_size, inter = c.intermediate_size;
   auto read = [&](const std::string& name, std::vector<int64_t> shape,
@@ -119,15 +128,48 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
     FE_RETURN_IF_ERROR(read(p + "output.LayerNorm.weight", {h}, &l.out_ln_w));
     FE_RETURN_IF_ERROR(read(p + "output.LayerNorm.bias", {h}, &l.out_ln_b));
   }
+  // sentence-transformers Dense modules, each in its own safetensors file.
+  for (const DenseModule& d : folder.dense) {
+    FE_ASSIGN_OR_RETURN(auto dense_file, SafeTensorsFile::Open(d.weights_path));
+    auto dense_read = [&](const char* name, std::vector<int64_t> shape,
+                          std::vector<float>* out) -> Status {
+      auto v = dense_file->ReadFloat32(name, shape);
+      if (!v.ok()) {
+        if (v.status().IsNotFound()) {
+          return Status::InvalidArgument(d.weights_path + ": missing tensor \"" + name + "\"");
+        }
+        return v.status();
+      }
+      *out = std::move(v).value();
+      for (float x : *out) {
+        if (!std::isfinite(x)) {
+          return Status::InvalidArgument(d.weights_path + ": tensor \"" + name +
+                                         "\" holds a NaN or infinite value");
+        }
+      }
+      return Status::OK();
+    };
+    std::vector<float> dw, db(static_cast<size_t>(d.out_features), 0.0f);
+    FE_RETURN_IF_ERROR(dense_read("linear.weight", {d.out_features, d.in_features}, &dw));
+    if (d.bias) FE_RETURN_IF_ERROR(dense_read("linear.bias", {d.out_features}, &db));
+    Weights::Dense dense;
+    dense.tanh = d.activation == DenseActivation::kTanh;
+    FE_ASSIGN_OR_RETURN(dense.linear,
+                        Linear::Create(dw, db, d.out_features, d.in_features,
+                                       d.activation == DenseActivation::kRelu ? LinearAct::kRelu
+                                                                              : LinearAct::kNone));
+    w->dense.push_back(std::move(dense));
+  }
   return std::unique_ptr<BertModel>(new BertModel(folder, std::move(w)));
 }
 
 Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span<float> out) const {
   const BertConfig& c = folder_.config;
   const int h = c.hidden_size, heads = c.num_attention_heads, d = h / heads;
-  if (out.size() != batch.size() * static_cast<size_t>(h)) {
+  const int out_dim = dim();
+  if (out.size() != batch.size() * static_cast<size_t>(out_dim)) {
     return Status::InvalidArgument(fmt::format("output holds {} floats, {} sequences need {}",
-                                               out.size(), batch.size(), batch.size() * h));
+                                               out.size(), batch.size(), batch.size() * out_dim));
   }
   // Pack all tokens: sequence s occupies rows [start[s], start[s+1]).
   std::vector<int> start(batch.size() + 1, 0);
@@ -156,10 +198,14 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
   const bool parallel = int64_t{tokens} * h >= kParallelFloats;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int s = 0; s < sequences; ++s) {
+    int position = c.position_offset;
     for (size_t j = 0; j < batch[s].size(); ++j) {
       float* row = x.data() + static_cast<size_t>(start[s] + j) * h;
       const float* word = w_->word.data() + static_cast<size_t>(batch[s][j]) * h;
-      const float* pos = w_->position.data() + j * h;
+      // XLM-R: a pad token sits at position pad_token_id and the others
+      // count on without it.
+      const int at = batch[s][j] == c.pad_token_id ? c.pad_token_id : position++;
+      const float* pos = w_->position.data() + static_cast<size_t>(at) * h;
       const float* type = w_->token_type.data();
 #pragma omp simd
       for (int i = 0; i < h; ++i) row[i] = word[i] + pos[i] + type[i];
@@ -216,10 +262,13 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
   }
 
   // sentence-transformers Pooling (every token is attended: no padding), then
-  // the optional Normalize module.
+  // the Dense modules and the optional Normalize module.
+  std::vector<float> pooled;
+  if (!w_->dense.empty()) pooled.resize(static_cast<size_t>(sequences) * h);
+  float* const pool_out = w_->dense.empty() ? out.data() : pooled.data();
 #pragma omp parallel for schedule(static) if (parallel)
   for (int s = 0; s < sequences; ++s) {
-    float* dst = out.data() + static_cast<size_t>(s) * h;
+    float* dst = pool_out + static_cast<size_t>(s) * h;
     const float* first = x.data() + static_cast<size_t>(start[s]) * h;
     const int len = start[s + 1] - start[s];
     std::copy(first, first + h, dst);
@@ -243,12 +292,28 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
         }
         break;
     }
-    if (folder_.normalize) {
+  }
+  for (size_t k = 0; k < w_->dense.size(); ++k) {
+    const Weights::Dense& dense = w_->dense[k];
+    const bool last = k + 1 == w_->dense.size();
+    std::vector<float> next;
+    if (!last) next.resize(static_cast<size_t>(sequences) * folder_.dense[k].out_features);
+    float* y = last ? out.data() : next.data();
+    FE_RETURN_IF_ERROR(dense.linear->Apply(pooled.data(), sequences, y));
+    if (dense.tanh) {
+      const size_t n = static_cast<size_t>(sequences) * folder_.dense[k].out_features;
+      for (size_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+    }
+    if (!last) pooled = std::move(next);
+  }
+  if (folder_.normalize) {
+    for (int s = 0; s < sequences; ++s) {
+      float* dst = out.data() + static_cast<size_t>(s) * out_dim;
       double norm = 0;
-      for (int i = 0; i < h; ++i) norm += static_cast<double>(dst[i]) * dst[i];
+      for (int i = 0; i < out_dim; ++i) norm += static_cast<double>(dst[i]) * dst[i];
       // torch.nn.functional.normalize clamps the norm at eps = 1e-12.
       const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
-      for (int i = 0; i < h; ++i) dst[i] *= inv;
+      for (int i = 0; i < out_dim; ++i) dst[i] *= inv;
     }
   }
   return Status::OK();

@@ -1,12 +1,17 @@
 // BertModel: the forward pass of a BERT-architecture sentence-embedding model
-// (all-MiniLM-L6-v2, bge-small, e5-small, gte-small, ...) on CPU, from the
-// weights of a Hugging Face model folder (encoders/model_folder.h).
+// (all-MiniLM-L6-v2, bge-small, e5-small, gte-small, ...) or an XLM-RoBERTa
+// one (multilingual-e5, paraphrase-multilingual-*, bge-m3's dense vectors) on
+// CPU, from the weights of a Hugging Face model folder
+// (encoders/model_folder.h).
 //
-// Mirrors transformers' BertModel + sentence-transformers' Pooling/Normalize:
-//   embeddings  = LayerNorm(word[id] + position[i] + token_type[0])
+// Mirrors transformers' BertModel / XLMRobertaModel + sentence-transformers'
+// Pooling/Dense/Normalize:
+//   embeddings  = LayerNorm(word[id] + position[offset + i] + token_type[0])
+//                 (offset 0 for BERT, pad_token_id + 1 for XLM-R)
 //   per layer:    a = LayerNorm(x + Wo * MultiHeadSelfAttention(x) + bo)
 //                 x = LayerNorm(a + W2 * act(W1 * a + b1) + b2)
 //   pooling:      mean over tokens | the [CLS] token | max over tokens
+//   Dense:        act(W p + b) per module (Identity, Tanh or ReLU)
 //   optional L2 normalisation.
 // Sequences are packed without padding: the linear layers run on all tokens
 // of a batch at once (one oneDNN product each, weights packed at load, the
@@ -38,7 +43,9 @@ namespace flashembed::encoders {
 class BertModel {
  public:
   // Reads every tensor the forward pass needs from folder.weights_path (names
-  // with or without the "bert." prefix; F32, F16 or BF16, converted to F32)
+  // with or without the "bert." / "roberta." prefix; F32, F16 or BF16,
+  // converted to F32; other tensors, such as integer buffers and heads, are
+  // ignored) and each Dense module's weights
   // and checks its shape against folder.config. InvalidArgument naming the
   // file and tensor for a missing tensor or a wrong shape.
   static Result<std::unique_ptr<BertModel>> Load(const ModelFolder& folder);
@@ -47,9 +54,9 @@ class BertModel {
   BertModel(const BertModel&) = delete;
   BertModel& operator=(const BertModel&) = delete;
 
-  // Output dimension (hidden_size).
+  // Output dimension (hidden_size, or the last Dense module's out_features).
   int dim() const;
-  // Longest sequence accepted, in tokens including [CLS] and [SEP].
+  // Longest sequence accepted, in tokens including the special ones.
   int max_tokens() const;
 
   // Embeds each sequence of token ids (already with [CLS] ... [SEP]) into

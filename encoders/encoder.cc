@@ -68,11 +68,8 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
   if (name.substr(0, 6) == "model:") {
-    FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::Open(std::string(name.substr(6))));
-    if (dim > 0 && dim != encoder->dim()) {
-      return Status::InvalidArgument(
-          fmt::format("dim {} differs from the model's {} ({})", dim, encoder->dim(), name));
-    }
+    // A dim below the model's width truncates its vectors (Matryoshka).
+    FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::Open(std::string(name.substr(6)), dim));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
   if (name == "learned") {
@@ -87,7 +84,7 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
 
 std::string EncoderNameFromSpec(std::string_view spec) {
   const size_t dir_at = spec.find(";dir=");
-  if ((spec.substr(0, 5) == "bert/" || spec.substr(0, 5) == "clip/") &&
+  if ((spec.starts_with("bert/") || spec.starts_with("xlmr/") || spec.starts_with("clip/")) &&
       dir_at != std::string_view::npos) {
     return "model:" + std::string(spec.substr(dir_at + 5));
   }
@@ -101,7 +98,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
     FE_ASSIGN_OR_RETURN(auto encoder, HashingEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
-  if (name == "bert") {
+  if (name == "bert" || name == "xlmr") {
     FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
@@ -121,7 +118,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
                                    "': expected '<encoder>/<version>;key=value;...'");
   }
   return Status::NotSupported("encoder spec '" + std::string(spec) + "': unknown encoder '" +
-                              std::string(name) + "' (this build knows: hash, bert, clip)");
+                              std::string(name) + "' (this build knows: hash, bert, xlmr, clip)");
 }
 
 }  // namespace flashembed::encoders

@@ -92,6 +92,26 @@ void Lowercase(std::vector<NormChar>* chars) {
   *chars = std::move(out);
 }
 
+size_t SkipWhitespaceForward(std::string_view text, size_t pos) {
+  while (pos < text.size()) {
+    const Utf8Char c = DecodeUtf8(text, pos);
+    if (!c.ok() || !IsWhitespace(c.cp)) break;
+    pos += c.length;
+  }
+  return pos;
+}
+
+size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos) {
+  while (pos > floor) {
+    size_t start = pos - 1;
+    while (start > floor && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    const Utf8Char c = DecodeUtf8(text, start);
+    if (!c.ok() || start + c.length != pos || !IsWhitespace(c.cp)) break;
+    pos = start;
+  }
+  return pos;
+}
+
 Status CheckEncodeArgs(std::string_view text, size_t max_tokens) {
   if (max_tokens == 1) {
     return Status::InvalidArgument("max_tokens must be 0 (no limit) or at least 2, got 1");

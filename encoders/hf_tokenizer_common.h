@@ -1,6 +1,6 @@
-// What the two exact reimplementations of Hugging Face `tokenizers` share:
-// WordPieceTokenizer (BERT) and BpeTokenizer (CLIP). Internal to encoders/;
-// only their .cc files include it.
+// What the exact reimplementations of Hugging Face `tokenizers` share:
+// WordPieceTokenizer (BERT), BpeTokenizer (CLIP) and UnigramTokenizer
+// (XLM-R). Internal to encoders/; only their .cc files include it.
 //
 //   * Code point classes: ranges of code points (CodePointRange, InRanges)
 //     and Rust's char::is_whitespace (IsWhitespace).
@@ -166,6 +166,12 @@ std::vector<Piece> SplitOnAddedTokens(std::string_view text, Match match, const 
   encoder.Segment(text, floor, text.size(), &pieces);
   return pieces;
 }
+
+// Added tokens with rstrip / lstrip swallow the whitespace beside them:
+// the first byte after the whitespace chars that start at text[pos], and the
+// first byte of the whitespace chars in text[floor, pos) that end at pos.
+size_t SkipWhitespaceForward(std::string_view text, size_t pos);
+size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos);
 
 // The checks of Encode(text, max_tokens) on its arguments: InvalidArgument
 // for invalid UTF-8 in `text` (naming the byte offset) or for max_tokens == 1,

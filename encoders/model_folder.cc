@@ -60,13 +60,21 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
   auto bad = [&](const std::string& what) {
     return Status::InvalidArgument(path.string() + ": " + what);
   };
+  BertConfig c;
   if (j.contains("model_type") && j["model_type"].is_string()) {
-    const std::string type = j["model_type"].get<std::string>();
-    if (type != "bert") {
-      return bad("model_type \"" + type + "\" is not supported (BERT-architecture models only)");
+    c.model_type = j["model_type"].get<std::string>();
+    if (c.model_type != "bert" && c.model_type != "xlm-roberta") {
+      return bad("model_type \"" + c.model_type +
+                 "\" is not supported (bert and xlm-roberta architectures only)");
     }
   }
-  BertConfig c;
+  if (c.model_type == "xlm-roberta") {
+    // XLMRobertaEmbeddings: positions start after the padding index.
+    c.pad_token_id = 1;
+    FE_RETURN_IF_ERROR(ReadInt(j, path, "pad_token_id", false, 0, 1 << 20, &c.pad_token_id));
+    c.position_offset = c.pad_token_id + 1;
+    c.type_vocab_size = 1;
+  }
   FE_RETURN_IF_ERROR(ReadInt(j, path, "vocab_size", true, 1, 10'000'000, &c.vocab_size));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "hidden_size", true, 1, 65536, &c.hidden_size));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "num_hidden_layers", true, 1, 1000, &c.num_hidden_layers));
@@ -76,6 +84,12 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
   FE_RETURN_IF_ERROR(
       ReadInt(j, path, "max_position_embeddings", true, 1, 1 << 20, &c.max_position_embeddings));
   FE_RETURN_IF_ERROR(ReadInt(j, path, "type_vocab_size", false, 1, 1024, &c.type_vocab_size));
+  if (c.max_position_embeddings <= c.position_offset + 1) {
+    return bad(
+        fmt::format("max_position_embeddings {} leaves no room after the {} positions "
+                    "an {} model skips",
+                    c.max_position_embeddings, c.position_offset, c.model_type));
+  }
   if (c.hidden_size % c.num_attention_heads != 0) {
     return bad(fmt::format("hidden_size {} is not a multiple of num_attention_heads {}",
                            c.hidden_size, c.num_attention_heads));
@@ -106,22 +120,73 @@ Result<BertConfig> ReadConfig(const fs::path& path) {
   return c;
 }
 
-// Pooling and normalisation from sentence-transformers' files, if present.
+// A sentence-transformers Dense module's folder: config.json and the
+// weights (model.safetensors; the older pytorch_model.bin is refused).
+Result<DenseModule> ReadDense(const fs::path& dir) {
+  const fs::path config_path = dir / "config.json";
+  FE_ASSIGN_OR_RETURN(json j, ReadJson(config_path, /*required=*/true));
+  DenseModule d;
+  FE_RETURN_IF_ERROR(ReadInt(j, config_path, "in_features", true, 1, 1 << 20, &d.in_features));
+  FE_RETURN_IF_ERROR(ReadInt(j, config_path, "out_features", true, 1, 1 << 20, &d.out_features));
+  if (j.contains("bias")) {
+    if (!j["bias"].is_boolean()) {
+      return Status::InvalidArgument(config_path.string() + ": \"bias\" must be true or false");
+    }
+    d.bias = j["bias"].get<bool>();
+  }
+  const std::string act = j.value("activation_function", "torch.nn.modules.activation.Tanh");
+  if (act == "torch.nn.modules.linear.Identity") {
+    d.activation = DenseActivation::kIdentity;
+  } else if (act == "torch.nn.modules.activation.Tanh") {
+    d.activation = DenseActivation::kTanh;
+  } else if (act == "torch.nn.modules.activation.ReLU") {
+    d.activation = DenseActivation::kRelu;
+  } else {
+    return Status::InvalidArgument(config_path.string() + ": activation_function \"" + act +
+                                   "\" is not supported (Identity, Tanh, ReLU)");
+  }
+  if (!IsFile(dir / "model.safetensors")) {
+    return Status::NotFound((dir / "model.safetensors").string() +
+                            ": no such file (Dense weights must be in safetensors format)");
+  }
+  d.weights_path = (dir / "model.safetensors").string();
+  return d;
+}
+
+// Pooling, Dense and normalisation from sentence-transformers' files, if
+// present.
 Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
   FE_ASSIGN_OR_RETURN(json modules,
                       ReadJson(dir / "modules.json", /*required=*/false, json::array()));
   std::string pooling_dir = "1_Pooling";
+  const std::string modules_path = (dir / "modules.json").string();
   for (const json& mod : modules) {
     if (!mod.is_object() || !mod.contains("type") || !mod["type"].is_string()) {
-      return Status::InvalidArgument((dir / "modules.json").string() +
-                                     ": every module needs a \"type\" string");
+      return Status::InvalidArgument(modules_path + ": every module needs a \"type\" string");
     }
     const std::string type = mod["type"].get<std::string>();
-    if (type == "sentence_transformers.models.Normalize") m->normalize = true;
-    if (type == "sentence_transformers.models.Pooling" && mod.contains("path") &&
-        mod["path"].is_string()) {
-      pooling_dir = mod["path"].get<std::string>();
+    const std::string path = mod.contains("path") && mod["path"].is_string()
+                                 ? mod["path"].get<std::string>()
+                                 : std::string();
+    if (m->normalize) {
+      return Status::InvalidArgument(modules_path + ": module " + type +
+                                     " after Normalize is not supported");
     }
+    if (type == "sentence_transformers.models.Normalize") m->normalize = true;
+    if (type == "sentence_transformers.models.Pooling" && !path.empty()) pooling_dir = path;
+    if (type == "sentence_transformers.models.Dense") {
+      FE_ASSIGN_OR_RETURN(DenseModule dense, ReadDense(dir / path));
+      m->dense.push_back(std::move(dense));
+    }
+  }
+  int width = m->config.hidden_size;
+  for (const DenseModule& dense : m->dense) {
+    if (dense.in_features != width) {
+      return Status::InvalidArgument(
+          fmt::format("{}: in_features {} does not match the {} floats it is given",
+                      dense.weights_path, dense.in_features, width));
+    }
+    width = dense.out_features;
   }
   const fs::path pooling_path = dir / pooling_dir / "config.json";
   FE_ASSIGN_OR_RETURN(json pooling, ReadJson(pooling_path, /*required=*/false));
@@ -147,7 +212,8 @@ Status ReadSentenceTransformers(const fs::path& dir, ModelFolder* m) {
   const fs::path sbert_path = dir / "sentence_bert_config.json";
   FE_ASSIGN_OR_RETURN(json sbert, ReadJson(sbert_path, /*required=*/false));
   FE_RETURN_IF_ERROR(ReadInt(sbert, sbert_path, "max_seq_length", false, 2,
-                             m->config.max_position_embeddings, &m->max_seq_length));
+                             m->config.max_position_embeddings - m->config.position_offset,
+                             &m->max_seq_length));
   // sentence-transformers would lowercase the text with Python's str.lower()
   // before tokenizing; refused rather than approximated.
   if (sbert.is_object() && sbert.contains("do_lower_case") && sbert["do_lower_case"] == true) {
@@ -201,7 +267,7 @@ Result<ModelFolder> ModelFolder::Read(const std::string& dir_name) {
                             ": no such file (weights must be in safetensors format)");
   }
   m.weights_path = (dir / "model.safetensors").string();
-  m.max_seq_length = m.config.max_position_embeddings;
+  m.max_seq_length = m.config.max_position_embeddings - m.config.position_offset;
   FE_RETURN_IF_ERROR(ReadSentenceTransformers(dir, &m));
   FE_RETURN_IF_ERROR(ReadTokenizerConfig(dir, &m));
   return m;

@@ -24,29 +24,6 @@ using hf::IsWhitespace;
 using hf::NormChar;
 using hf::Piece;
 
-// Returns the first byte after the whitespace chars that start at text[pos].
-size_t SkipWhitespaceForward(std::string_view text, size_t pos) {
-  while (pos < text.size()) {
-    const Utf8Char c = DecodeUtf8(text, pos);
-    if (!c.ok() || !IsWhitespace(c.cp)) break;
-    pos += c.length;
-  }
-  return pos;
-}
-
-// Returns the first byte of the whitespace chars in text[floor, pos) that end
-// at pos.
-size_t SkipWhitespaceBackward(std::string_view text, size_t floor, size_t pos) {
-  while (pos > floor) {
-    size_t start = pos - 1;
-    while (start > floor && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
-    const Utf8Char c = DecodeUtf8(text, start);
-    if (!c.ok() || start + c.length != pos || !IsWhitespace(c.cp)) break;
-    pos = start;
-  }
-  return pos;
-}
-
 // ---------------------------------------------------------------------------
 // Character classes, as HF tokenizers defines them
 // ---------------------------------------------------------------------------
@@ -337,9 +314,9 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
                                                     [](const AddedToken&) { return true; });
     if (added == nullptr) return std::nullopt;
     // lstrip / rstrip: the match swallows adjacent whitespace.
-    const size_t begin = added->lstrip ? SkipWhitespaceBackward(text, floor, pos) : pos;
+    const size_t begin = added->lstrip ? hf::SkipWhitespaceBackward(text, floor, pos) : pos;
     size_t end = pos + added->content.size();
-    if (added->rstrip) end = SkipWhitespaceForward(text, end);
+    if (added->rstrip) end = hf::SkipWhitespaceForward(text, end);
     // As in HF, a stripped token's text and offsets include the whitespace.
     return Piece{added->id, std::string(text.substr(begin, end - begin)), begin, end};
   };

@@ -546,8 +546,9 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
       "(add --jsonl with \"vector\" fields, search --vector).");
   AddGlobalOptions(*cmd, global);
   cmd->add_option("--dim", args->dim,
-                  "vector dimension; 0 = the encoder's default (384 for hash); required with "
-                  "--encoder none")
+                  "vector dimension; 0 = the encoder's default (384 for hash, the model's "
+                  "width for --model); below a text model's width it keeps that many leading "
+                  "dimensions (Matryoshka models); required with --encoder none")
       ->type_name("N");
   cmd->add_option("--metric", args->metric, "similarity: cosine, ip (inner product) or l2")
       ->check(CLI::IsMember({"cosine", "ip", "l2"}))

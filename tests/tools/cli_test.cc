@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -415,6 +416,52 @@ TEST_F(CliTest, ModelCollection) {
   RunFails({"create", "-c", "x", "--model", "/no/such/model"}, 1, "no such model folder");
   RunFails({"create", "-c", "y", "--model", FLASHEMBED_MODEL_DIR, "--encoder", "hash"}, 2,
            "excludes");
+}
+
+// An XLM-RoBERTa folder (Unigram tokenizer, Dense module) works the same
+// way from the CLI, and --dim below its width truncates (Matryoshka).
+TEST_F(CliTest, XlmrModelCollectionAndMatryoshkaDim) {
+  const std::string xlmr =
+      std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/xlmr/cls_dense_f16_prefixed";
+  json info = OneJson(RunOk({"create", "-c", "ml", "--json", "--model", xlmr}));
+  EXPECT_EQ(info["dim"], 24);  // the Dense module's out_features
+  EXPECT_TRUE(info["encoder_spec"].get<std::string>().starts_with("xlmr/v1;")) << info;
+  RunOk({"add", "-c", "ml", "--id", "1", "--id", "2", "--id", "3", "Grüße aus Köln",
+         "東京の天気は晴れ", "the quick brown fox"});
+  for (const auto& [query, id] :
+       std::vector<std::pair<std::string, int>>{{"Grüße aus Köln", 1}, {"東京の天気は晴れ", 2}}) {
+    const json hits = OneJson(RunOk({"search", "-c", "ml", "--json", "-k", "1", query}));
+    ASSERT_EQ(hits["hits"].size(), 1u);
+    EXPECT_EQ(hits["hits"][0]["id"], id) << query;
+  }
+  // The ids are Hugging Face's (reference.jsonl of the fixture).
+  std::map<std::string, std::vector<int>> reference;
+  {
+    std::ifstream in(xlmr + "/reference.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line);
+      reference[j["text"].get<std::string>()] = j["ids"].get<std::vector<int>>();
+    }
+  }
+  ASSERT_TRUE(reference.count(" ")) << "the fixture has a blank text";
+  const RunResult r = RunOk({"tokenize", "--model", xlmr}, "{\"text\": \" \"}\n");
+  EXPECT_EQ(OneJson(r)["ids"], json(reference.at(" ")));
+
+  info = OneJson(RunOk({"create", "-c", "small", "--json", "--model", xlmr, "--dim", "8"}));
+  EXPECT_EQ(info["dim"], 8);
+  RunOk({"add", "-c", "small", "--id", "1", "Grüße aus Köln"});
+  const json got = OneJson(RunOk({"get", "-c", "small", "--json", "--with-vector", "1"}));
+  const std::vector<double> cut = got["vector"].get<std::vector<double>>();
+  const std::vector<double> full =
+      OneJson(RunOk({"embed", "--model", xlmr}, "{\"text\": \"Grüße aus Köln\"}\n"))["vector"]
+          .get<std::vector<double>>();
+  ASSERT_EQ(cut.size(), 8u) << got;
+  ASSERT_EQ(full.size(), 24u);
+  double norm = 0;
+  for (size_t d = 0; d < 8; ++d) norm += full[d] * full[d];
+  for (size_t d = 0; d < 8; ++d) EXPECT_NEAR(cut[d], full[d] / std::sqrt(norm), 1e-5) << d;
+  RunFails({"create", "-c", "wide", "--model", xlmr, "--dim", "25"}, 1,
+           "larger than the model's 24");
 }
 
 TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
