@@ -12,6 +12,7 @@
 #include "base/utf8.h"
 #include "encoders/clip_encoder.h"
 #include "encoders/hashing_encoder.h"
+#include "encoders/static_encoder.h"
 #include "encoders/transformer_encoder.h"
 
 namespace flashembed::encoders {
@@ -67,6 +68,15 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
     }
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name.substr(0, 6) == "model:" && StaticEncoder::IsStaticFolder(std::string(name.substr(6)))) {
+    FE_ASSIGN_OR_RETURN(auto encoder, StaticEncoder::Open(std::string(name.substr(6))));
+    if (dim > 0 && dim != encoder->dim()) {
+      return Status::InvalidArgument(fmt::format(
+          "dim {} differs from the model's {} ({}); a model2vec model is used at its own width",
+          dim, encoder->dim(), name));
+    }
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
   if (name.substr(0, 6) == "model:") {
     // A dim below the model's width truncates its vectors (Matryoshka).
     FE_ASSIGN_OR_RETURN(auto encoder, TransformerEncoder::Open(std::string(name.substr(6)), dim));
@@ -84,7 +94,8 @@ Result<std::unique_ptr<TextEncoder>> NewTextEncoder(std::string_view name, int d
 
 std::string EncoderNameFromSpec(std::string_view spec) {
   const size_t dir_at = spec.find(";dir=");
-  if ((spec.starts_with("bert/") || spec.starts_with("xlmr/") || spec.starts_with("clip/")) &&
+  if ((spec.starts_with("bert/") || spec.starts_with("xlmr/") || spec.starts_with("clip/") ||
+       spec.starts_with("model2vec/")) &&
       dir_at != std::string_view::npos) {
     return "model:" + std::string(spec.substr(dir_at + 5));
   }
@@ -106,6 +117,10 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
     FE_ASSIGN_OR_RETURN(auto encoder, ClipEncoder::FromSpec(spec));
     return std::unique_ptr<TextEncoder>(std::move(encoder));
   }
+  if (name == "model2vec") {
+    FE_ASSIGN_OR_RETURN(auto encoder, StaticEncoder::FromSpec(spec));
+    return std::unique_ptr<TextEncoder>(std::move(encoder));
+  }
   if (name == "learned") {
     // The spec names the trained model by fingerprint; the model itself is
     // bytes the caller stores and hands to LearnedEncoder::Load.
@@ -118,7 +133,8 @@ Result<std::unique_ptr<TextEncoder>> TextEncoderFromSpec(std::string_view spec) 
                                    "': expected '<encoder>/<version>;key=value;...'");
   }
   return Status::NotSupported("encoder spec '" + std::string(spec) + "': unknown encoder '" +
-                              std::string(name) + "' (this build knows: hash, bert, xlmr, clip)");
+                              std::string(name) +
+                              "' (this build knows: hash, bert, xlmr, clip, model2vec)");
 }
 
 }  // namespace flashembed::encoders

@@ -109,9 +109,10 @@ bool IsBlankText(std::string_view text);
 
 // Creates an encoder by name. Known names: "hash" (HashingEncoder) and
 // "model:DIR" (over the Hugging Face model folder DIR: ClipEncoder for a CLIP
-// folder (ClipEncoder::IsClipFolder), TransformerEncoder otherwise).
-// `dim` <= 0 picks the encoder's default dimension; for a text model folder
-// a `dim` below the model's width keeps the first `dim` dimensions
+// folder (ClipEncoder::IsClipFolder), StaticEncoder for a model2vec folder
+// (StaticEncoder::IsStaticFolder), TransformerEncoder otherwise).
+// `dim` <= 0 picks the encoder's default dimension; for a transformer text
+// model a `dim` below the model's width keeps the first `dim` dimensions
 // (Matryoshka truncation, re-normalised when the model normalises).
 // InvalidArgument for an unknown name or a dimension the encoder cannot
 // produce; the model folder's own errors for "model:DIR".

@@ -209,21 +209,96 @@ const TensorInfo* SafeTensorsFile::Find(std::string_view name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
-    std::string_view name, std::span<const int64_t> expected_shape) const {
+Result<const TensorInfo*> SafeTensorsFile::FindShaped(std::string_view name,
+                                                      std::span<const int64_t> shape) const {
   const TensorInfo* info = Find(name);
   if (info == nullptr) {
     return Status::NotFound(path_ + ": no tensor \"" + std::string(name) + "\"");
   }
-  auto shape_text = [](std::span<const int64_t> shape) {
-    return fmt::format("[{}]", fmt::join(shape, ", "));
+  auto shape_text = [](std::span<const int64_t> s) {
+    return fmt::format("[{}]", fmt::join(s, ", "));
   };
-  if (!expected_shape.empty() && !std::equal(expected_shape.begin(), expected_shape.end(),
-                                             info->shape.begin(), info->shape.end())) {
+  if (!shape.empty() &&
+      !std::equal(shape.begin(), shape.end(), info->shape.begin(), info->shape.end())) {
     return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has shape " +
-                                   shape_text(info->shape) + ", expected " +
-                                   shape_text(expected_shape));
+                                   shape_text(info->shape) + ", expected " + shape_text(shape));
   }
+  return info;
+}
+
+namespace {
+
+// Reads element i of a tensor of the integer or float dtype `dtype` at src.
+template <typename T>
+T Element(const unsigned char* src, size_t i) {
+  T v;
+  std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<float>> SafeTensorsFile::ReadNumbersAsFloat32(
+    std::string_view name, std::span<const int64_t> expected_shape) const {
+  FE_ASSIGN_OR_RETURN(const TensorInfo* info, FindShaped(name, expected_shape));
+  if (info->dtype != TensorDtype::kOther) return ReadFloat32(name, expected_shape);
+  const unsigned char* src = map_ + data_start_ + info->begin;
+  const size_t n = static_cast<size_t>(info->num_elements());
+  std::vector<float> out(n);
+  const std::string& d = info->dtype_name;
+  for (size_t i = 0; i < n; ++i) {
+    if (d == "F64") {
+      out[i] = static_cast<float>(Element<double>(src, i));
+    } else if (d == "I8") {
+      out[i] = Element<int8_t>(src, i);
+    } else if (d == "U8") {
+      out[i] = Element<uint8_t>(src, i);
+    } else if (d == "I16") {
+      out[i] = Element<int16_t>(src, i);
+    } else if (d == "I32") {
+      out[i] = static_cast<float>(Element<int32_t>(src, i));
+    } else {
+      return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has dtype " + d +
+                                     "; expected a float (F64, F32, F16, BF16) or an integer of "
+                                     "at most 32 bits");
+    }
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> SafeTensorsFile::ReadIntegers(
+    std::string_view name, std::span<const int64_t> expected_shape) const {
+  FE_ASSIGN_OR_RETURN(const TensorInfo* info, FindShaped(name, expected_shape));
+  const unsigned char* src = map_ + data_start_ + info->begin;
+  const size_t n = static_cast<size_t>(info->num_elements());
+  std::vector<int64_t> out(n);
+  const std::string& d = info->dtype_name;
+  for (size_t i = 0; i < n; ++i) {
+    if (d == "I64") {
+      out[i] = Element<int64_t>(src, i);
+    } else if (d == "I32") {
+      out[i] = Element<int32_t>(src, i);
+    } else if (d == "U32") {
+      out[i] = Element<uint32_t>(src, i);
+    } else if (d == "I16") {
+      out[i] = Element<int16_t>(src, i);
+    } else if (d == "U16") {
+      out[i] = Element<uint16_t>(src, i);
+    } else if (d == "I8") {
+      out[i] = Element<int8_t>(src, i);
+    } else if (d == "U8") {
+      out[i] = Element<uint8_t>(src, i);
+    } else {
+      return Status::InvalidArgument(path_ + ": tensor \"" + info->name + "\" has dtype " + d +
+                                     "; expected integers (I64, I32, U32, I16, U16, I8, U8)");
+    }
+  }
+  return out;
+}
+
+Result<std::vector<float>> SafeTensorsFile::ReadFloat32(
+    std::string_view name, std::span<const int64_t> expected_shape) const {
+  FE_ASSIGN_OR_RETURN(const TensorInfo* info, FindShaped(name, expected_shape));
   if (info->dtype == TensorDtype::kOther) {
     return Status::InvalidArgument(
         path_ + ": tensor \"" + info->name + "\" has dtype " + info->dtype_name +

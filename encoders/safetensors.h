@@ -73,9 +73,22 @@ class SafeTensorsFile {
   // the dtype if it is not F32, F16 or BF16.
   Result<std::vector<float>> ReadFloat32(std::string_view name,
                                          std::span<const int64_t> expected_shape = {}) const;
+  // As ReadFloat32, and also F64 (rounded to float) and integers of at most
+  // 32 bits (exact below 2^24): for tables stored that way on purpose, such as
+  // model2vec's int8 embeddings.
+  Result<std::vector<float>> ReadNumbersAsFloat32(
+      std::string_view name, std::span<const int64_t> expected_shape = {}) const;
+  // An integer tensor (I64, I32, U32, I16, U16, I8, U8) as int64.
+  // InvalidArgument naming the dtype for any other.
+  Result<std::vector<int64_t>> ReadIntegers(std::string_view name,
+                                            std::span<const int64_t> expected_shape = {}) const;
 
  private:
   SafeTensorsFile() = default;
+
+  // The tensor `name`, checked against `shape` (if non-empty); errors as
+  // ReadFloat32's.
+  Result<const TensorInfo*> FindShaped(std::string_view name, std::span<const int64_t> shape) const;
 
   std::string path_;
   const unsigned char* map_ = nullptr;

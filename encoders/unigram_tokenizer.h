@@ -114,6 +114,8 @@ class UnigramTokenizer {
   std::optional<int32_t> TokenToId(std::string_view token) const;
   // The token for `id`, or "" if out of range.
   std::string_view IdToToken(int32_t id) const;
+  // model.unk_id: the id of the piece unknown chars become.
+  int32_t unk_id() const { return unk_id_; }
   // The Metaspace replacement ("▁"): a token starting with it starts a word.
   const std::string& word_start() const { return replacement_; }
   // truncation.max_length of tokenizer.json, or 0 when unset. Encode does
