@@ -163,16 +163,50 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelFolder& folder) {
   return std::unique_ptr<BertModel>(new BertModel(folder, std::move(w)));
 }
 
+int BertModel::hidden_size() const { return folder_.config.hidden_size; }
+
 Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span<float> out) const {
-  const BertConfig& c = folder_.config;
-  const int h = c.hidden_size, heads = c.num_attention_heads, d = h / heads;
   const int out_dim = dim();
   if (out.size() != batch.size() * static_cast<size_t>(out_dim)) {
     return Status::InvalidArgument(fmt::format("output holds {} floats, {} sequences need {}",
                                                out.size(), batch.size(), batch.size() * out_dim));
   }
+  std::vector<float> x;
+  std::vector<int> start;
+  FE_RETURN_IF_ERROR(RunLayers(batch, {}, &x, &start));
+  if (start.back() == 0) return Status::OK();
+  return Pool(x, start, out);
+}
+
+Status BertModel::FirstTokenStates(std::span<const std::vector<int32_t>> batch,
+                                   std::span<const std::vector<int32_t>> type_ids,
+                                   std::span<float> out) const {
+  const int h = folder_.config.hidden_size;
+  if (out.size() != batch.size() * static_cast<size_t>(h)) {
+    return Status::InvalidArgument(fmt::format("output holds {} floats, {} sequences need {}",
+                                               out.size(), batch.size(), batch.size() * h));
+  }
+  std::vector<float> x;
+  std::vector<int> start;
+  FE_RETURN_IF_ERROR(RunLayers(batch, type_ids, &x, &start));
+  for (size_t s = 0; s < batch.size(); ++s) {
+    std::copy_n(x.data() + static_cast<size_t>(start[s]) * h, h, out.data() + s * h);
+  }
+  return Status::OK();
+}
+
+Status BertModel::RunLayers(std::span<const std::vector<int32_t>> batch,
+                            std::span<const std::vector<int32_t>> type_ids, std::vector<float>* out,
+                            std::vector<int>* starts) const {
+  const BertConfig& c = folder_.config;
+  const int h = c.hidden_size, heads = c.num_attention_heads, d = h / heads;
+  if (!type_ids.empty() && type_ids.size() != batch.size()) {
+    return Status::InvalidArgument(
+        fmt::format("{} sequences but {} lists of token type ids", batch.size(), type_ids.size()));
+  }
   // Pack all tokens: sequence s occupies rows [start[s], start[s+1]).
-  std::vector<int> start(batch.size() + 1, 0);
+  std::vector<int>& start = *starts;
+  start.assign(batch.size() + 1, 0);
   int longest = 0;
   for (size_t s = 0; s < batch.size(); ++s) {
     const auto& ids = batch[s];
@@ -186,14 +220,27 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
             "sequence {} has token id {} outside the vocabulary of {}", s, id, c.vocab_size));
       }
     }
+    if (!type_ids.empty()) {
+      if (type_ids[s].size() != ids.size()) {
+        return Status::InvalidArgument(fmt::format(
+            "sequence {} has {} tokens but {} token type ids", s, ids.size(), type_ids[s].size()));
+      }
+      for (int32_t t : type_ids[s]) {
+        if (t < 0 || t >= c.type_vocab_size) {
+          return Status::InvalidArgument(fmt::format(
+              "sequence {} has token type {}; the model has {}", s, t, c.type_vocab_size));
+        }
+      }
+    }
     start[s + 1] = start[s] + static_cast<int>(ids.size());
     longest = std::max(longest, static_cast<int>(ids.size()));
   }
   const int tokens = start.back();
   if (tokens == 0) return Status::OK();
 
-  // Embeddings: word + position + token type 0, then LayerNorm.
-  std::vector<float> x(static_cast<size_t>(tokens) * h);
+  // Embeddings: word + position + token type, then LayerNorm.
+  std::vector<float>& x = *out;
+  x.assign(static_cast<size_t>(tokens) * h, 0.0f);
   const int sequences = static_cast<int>(batch.size());
   const bool parallel = int64_t{tokens} * h >= kParallelFloats;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -206,7 +253,9 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
       // count on without it.
       const int at = batch[s][j] == c.pad_token_id ? c.pad_token_id : position++;
       const float* pos = w_->position.data() + static_cast<size_t>(at) * h;
-      const float* type = w_->token_type.data();
+      const float* type =
+          w_->token_type.data() +
+          (type_ids.empty() ? 0 : static_cast<size_t>(type_ids[s][j]) * static_cast<size_t>(h));
 #pragma omp simd
       for (int i = 0; i < h; ++i) row[i] = word[i] + pos[i] + type[i];
     }
@@ -260,7 +309,15 @@ Status BertModel::Forward(std::span<const std::vector<int32_t>> batch, std::span
     FE_RETURN_IF_ERROR(l.out->Apply(inter.data(), tokens, x.data()));
     AddLayerNorm(x.data(), attn.data(), tokens, h, l.out_ln_w, l.out_ln_b, c.layer_norm_eps);
   }
+  return Status::OK();
+}
 
+Status BertModel::Pool(const std::vector<float>& x, const std::vector<int>& start,
+                       std::span<float> out) const {
+  const int h = folder_.config.hidden_size;
+  const int out_dim = dim();
+  const int sequences = static_cast<int>(start.size()) - 1;
+  const bool parallel = int64_t{start.back()} * h >= kParallelFloats;
   // sentence-transformers Pooling (every token is attended: no padding), then
   // the Dense modules and the optional Normalize module.
   std::vector<float> pooled;

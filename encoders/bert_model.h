@@ -65,9 +65,28 @@ class BertModel {
   // sequence). REQUIRES: out.size() == batch.size() * dim().
   Status Forward(std::span<const std::vector<int32_t>> batch, std::span<float> out) const;
 
+  // The last layer's state of each sequence's first token ([CLS] / <s>),
+  // what classification heads read: out[i*hidden_size() .. (i+1)*hidden_size()).
+  // type_ids holds each sequence's token type ids (empty: all 0), each below
+  // the model's type_vocab_size. Errors as Forward's, and InvalidArgument for
+  // type ids that do not fit. REQUIRES: out.size() == batch.size() * hidden_size().
+  Status FirstTokenStates(std::span<const std::vector<int32_t>> batch,
+                          std::span<const std::vector<int32_t>> type_ids,
+                          std::span<float> out) const;
+  int hidden_size() const;
+
  private:
   struct Weights;
   BertModel(const ModelFolder& folder, std::unique_ptr<Weights> weights);
+
+  // Embeddings and every layer on the packed tokens of `batch`: x holds
+  // tokens x hidden_size floats, sequence s in rows [start[s], start[s+1]).
+  Status RunLayers(std::span<const std::vector<int32_t>> batch,
+                   std::span<const std::vector<int32_t>> type_ids, std::vector<float>* x,
+                   std::vector<int>* start) const;
+  // Pooling, Dense modules and Normalize of RunLayers' output into out.
+  Status Pool(const std::vector<float>& x, const std::vector<int>& start,
+              std::span<float> out) const;
 
   ModelFolder folder_;
   std::unique_ptr<Weights> w_;

@@ -21,6 +21,11 @@ Result<TextEncoder::Tokenization> TextEncoder::Tokenize(std::string_view, size_t
   return Status::NotSupported("encoder " + spec() + " has no vocabulary to tokenize with");
 }
 
+Result<TextEncoder::Tokenization> TextEncoder::TokenizePair(std::string_view, std::string_view,
+                                                            size_t) const {
+  return Status::NotSupported("encoder " + spec() + " has no pair template");
+}
+
 Result<std::vector<TokenSpan>> TextEncoder::TokenSpans(std::string_view) const {
   return Status::NotSupported("encoder " + spec() + " cannot report token spans");
 }

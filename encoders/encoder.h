@@ -64,10 +64,15 @@ class TextEncoder {
   struct Tokenization {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;
+    std::vector<int32_t> type_ids;  // TokenizePair only
   };
   // The model tokens of `text` (with special tokens); `max_tokens` > 0
   // truncates. NotSupported for encoders without a vocabulary.
   virtual Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const;
+  // A pair through the tokenizer's pair template, truncated longest_first
+  // (max_tokens 0: no limit), with token type ids. NotSupported by default.
+  virtual Result<Tokenization> TokenizePair(std::string_view first, std::string_view second,
+                                            size_t max_tokens) const;
 
   // The byte range of every model token of `text`, in order, without special
   // tokens and without truncation (see TokenSpan). Spans are non-empty, lie

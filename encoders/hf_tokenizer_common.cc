@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -121,6 +122,22 @@ Status CheckEncodeArgs(std::string_view text, size_t max_tokens) {
                                    std::to_string(text.size()) + "-byte text");
   }
   return Status::OK();
+}
+
+void TruncatePairLongestFirst(size_t budget, std::vector<Piece>* first,
+                              std::vector<Piece>* second) {
+  if (first->size() + second->size() <= budget) return;
+  size_t n1 = first->size(), n2 = second->size();
+  const bool swap = n1 > n2;
+  if (swap) std::swap(n1, n2);
+  n2 = n1 > budget ? n1 : std::max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = budget / 2;
+    n2 = n1 + budget % 2;
+  }
+  if (swap) std::swap(n1, n2);
+  if (first->size() > n1) first->resize(n1);
+  if (second->size() > n2) second->resize(n2);
 }
 
 Result<std::string> ReadTokenizerFile(const std::string& path) {

@@ -213,6 +213,12 @@ Encoding WrapPieces(std::vector<Piece> pieces, size_t max_tokens, SpecialToken f
   return encoding;
 }
 
+// utils/truncation.rs, strategy longest_first with a pair: cuts the two
+// texts' tokens to `budget` tokens between them (the special tokens already
+// subtracted), the longer text first; when both are too long each keeps
+// half (the first text the extra one of an odd budget when it is longer).
+void TruncatePairLongestFirst(size_t budget, std::vector<Piece>* first, std::vector<Piece>* second);
+
 // ---------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------

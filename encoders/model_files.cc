@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/hash.h"
+#include "base/utf8.h"
 
 namespace flashembed::encoders {
 
@@ -65,6 +66,29 @@ Status EncodeInTokenBatches(
     first = last;
   }
   return Status::OK();
+}
+
+std::string_view StripLikePython(std::string_view text) {
+  const auto space = [](char32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  };
+  size_t begin = 0;
+  while (begin < text.size()) {
+    const Utf8Char c = DecodeUtf8(text, begin);
+    if (!c.ok() || !space(c.cp)) break;
+    begin += c.length;
+  }
+  size_t end = text.size();
+  while (end > begin) {
+    size_t start = end - 1;
+    while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    const Utf8Char c = DecodeUtf8(text, start);
+    if (!c.ok() || start + c.length != end || !space(c.cp)) break;
+    end = start;
+  }
+  return text.substr(begin, end - begin);
 }
 
 }  // namespace flashembed::encoders

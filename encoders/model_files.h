@@ -37,6 +37,11 @@ Status EncodeInTokenBatches(
     const std::function<Result<std::vector<int32_t>>(std::string_view)>& tokenize,
     const std::function<Status(std::span<const std::vector<int32_t>>, std::span<float>)>& forward);
 
+// Python's str.strip(), which sentence-transformers applies to every text
+// before tokenizing: Unicode White_Space and U+001C..U+001F removed at both
+// ends. REQUIRES: valid UTF-8.
+std::string_view StripLikePython(std::string_view text);
+
 }  // namespace flashembed::encoders
 
 #endif  // FLASHEMBED_ENCODERS_MODEL_FILES_H_

@@ -101,33 +101,6 @@ Result<std::string> SubwordPrefix(const ModelFolder& folder) {
   return prefix->get<std::string>();
 }
 
-// Python's str.strip(), which sentence-transformers applies to every text
-// before tokenizing: Unicode White_Space and U+001C..U+001F at both ends.
-// (For WordPiece it changes nothing; Metaspace would make a trailing space
-// a token.)
-std::string_view StripLikePython(std::string_view text) {
-  const auto space = [](char32_t cp) {
-    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
-  };
-  size_t begin = 0;
-  while (begin < text.size()) {
-    const Utf8Char c = DecodeUtf8(text, begin);
-    if (!c.ok() || !space(c.cp)) break;
-    begin += c.length;
-  }
-  size_t end = text.size();
-  while (end > begin) {
-    size_t start = end - 1;
-    while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
-    const Utf8Char c = DecodeUtf8(text, start);
-    if (!c.ok() || start + c.length != end || !space(c.cp)) break;
-    end = start;
-  }
-  return text.substr(begin, end - begin);
-}
-
 }  // namespace
 
 Result<std::vector<TokenSpan>> WordPieceTokenSpans(const WordPieceTokenizer& tokenizer,
@@ -283,6 +256,18 @@ Result<TextEncoder::Tokenization> TransformerEncoder::Tokenize(std::string_view 
   }
   FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens));
   return Tokenization{std::move(enc.ids), std::move(enc.tokens)};
+}
+
+Result<TextEncoder::Tokenization> TransformerEncoder::TokenizePair(std::string_view first,
+                                                                   std::string_view second,
+                                                                   size_t max_tokens) const {
+  // As the tokenizer encodes a pair (a cross-encoder's input): not stripped.
+  if (unigram_) {
+    FE_ASSIGN_OR_RETURN(auto enc, unigram_->EncodePair(first, second, max_tokens));
+    return Tokenization{std::move(enc.ids), std::move(enc.tokens), std::move(enc.type_ids)};
+  }
+  FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->EncodePair(first, second, max_tokens));
+  return Tokenization{std::move(enc.ids), std::move(enc.tokens), std::move(enc.type_ids)};
 }
 
 Status TransformerEncoder::Encode(std::span<const std::string_view> texts,

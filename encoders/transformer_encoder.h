@@ -54,6 +54,11 @@ class TransformerEncoder final : public TextEncoder {
   // The tokenizer's tokens with [CLS]/[SEP] (<s>/</s>); max_tokens 0 = no
   // limit.
   Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const override;
+  // [CLS] a [SEP] b [SEP] (types 0 / 1) or <s> a </s> </s> b </s>, the
+  // texts as they are (as a cross-encoder reads them); max_tokens 0 = no
+  // limit.
+  Result<Tokenization> TokenizePair(std::string_view first, std::string_view second,
+                                    size_t max_tokens) const override;
   // WordPieceTokenSpans with the folder's tokenizer and subword prefix, or
   // UnigramTokenSpans.
   Result<std::vector<TokenSpan>> TokenSpans(std::string_view text) const override;

@@ -503,21 +503,7 @@ Result<UnigramTokenizer::Encoding> UnigramTokenizer::EncodePair(std::string_view
   const UnigramTokenizerEncoder encoder(*this);
   std::vector<Piece> a = encoder.Pieces(first);
   std::vector<Piece> b = encoder.Pieces(second);
-  if (max_tokens != 0 && a.size() + b.size() + specials > max_tokens) {
-    // utils/truncation.rs, LongestFirst with a pair.
-    const size_t max = max_tokens - specials;
-    size_t n1 = a.size(), n2 = b.size();
-    const bool swap = n1 > n2;
-    if (swap) std::swap(n1, n2);
-    n2 = n1 > max ? n1 : std::max(n1, max - n1);
-    if (n1 + n2 > max) {
-      n1 = max / 2;
-      n2 = n1 + max % 2;
-    }
-    if (swap) std::swap(n1, n2);
-    if (a.size() > n1) a.resize(n1);
-    if (b.size() > n2) b.resize(n2);
-  }
+  if (max_tokens != 0) hf::TruncatePairLongestFirst(max_tokens - specials, &a, &b);
   return UnigramTokenizerEncoder::Apply(pair_, std::move(a), std::move(b));
 }
 

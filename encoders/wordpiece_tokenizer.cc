@@ -303,15 +303,18 @@ std::string_view WordPieceTokenizer::IdToToken(int32_t id) const {
   return hf::IdToToken(id_to_token_, id);
 }
 
-Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view text,
-                                                                size_t max_tokens) const {
-  FE_RETURN_IF_ERROR(hf::CheckEncodeArgs(text, max_tokens));
-  // Added tokens (all of them non-normalized) are found on the raw text,
-  // leftmost-longest; the text between them is tokenized.
+namespace {
+
+// The tokens of `text` before [CLS] / [SEP]: added tokens (all of them
+// non-normalized) are found on the raw text, leftmost-longest; the text
+// between them is tokenized.
+template <typename AddedTokens, typename Encoder>
+std::vector<Piece> TextPieces(std::string_view text, const AddedTokens& added_tokens,
+                              const std::bitset<256>& added_first_bytes, const Encoder& encoder) {
   const auto match = [&](size_t pos, size_t floor) -> std::optional<Piece> {
-    if (!added_first_bytes_[static_cast<unsigned char>(text[pos])]) return std::nullopt;
-    const AddedToken* added = hf::LongestAddedToken(added_tokens_, text.substr(pos),
-                                                    [](const AddedToken&) { return true; });
+    if (!added_first_bytes[static_cast<unsigned char>(text[pos])]) return std::nullopt;
+    const auto* added =
+        hf::LongestAddedToken(added_tokens, text.substr(pos), [](const auto&) { return true; });
     if (added == nullptr) return std::nullopt;
     // lstrip / rstrip: the match swallows adjacent whitespace.
     const size_t begin = added->lstrip ? hf::SkipWhitespaceBackward(text, floor, pos) : pos;
@@ -320,10 +323,70 @@ Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view
     // As in HF, a stripped token's text and offsets include the whitespace.
     return Piece{added->id, std::string(text.substr(begin, end - begin)), begin, end};
   };
-  std::vector<Piece> pieces = hf::SplitOnAddedTokens(text, match, WordPieceTokenizerEncoder(*this));
+  return hf::SplitOnAddedTokens(text, match, encoder);
+}
+
+}  // namespace
+
+Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view text,
+                                                                size_t max_tokens) const {
+  FE_RETURN_IF_ERROR(hf::CheckEncodeArgs(text, max_tokens));
+  std::vector<Piece> pieces =
+      TextPieces(text, added_tokens_, added_first_bytes_, WordPieceTokenizerEncoder(*this));
   // BertProcessing: [CLS] tokens [SEP].
-  return hf::WrapPieces<Encoding>(std::move(pieces), max_tokens, {cls_id_, settings_.cls_token},
-                                  {sep_id_, settings_.sep_token});
+  Encoding e =
+      hf::WrapPieces<Encoding>(std::move(pieces), max_tokens, {cls_id_, settings_.cls_token},
+                               {sep_id_, settings_.sep_token});
+  e.type_ids.assign(e.ids.size(), 0);
+  e.sequence_ids.assign(e.ids.size(), 0);
+  e.sequence_ids.front() = e.sequence_ids.back() = -1;
+  return e;
+}
+
+Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::EncodePair(std::string_view first,
+                                                                    std::string_view second,
+                                                                    size_t max_tokens) const {
+  for (const auto& [text, which] : {std::pair{first, "first"}, std::pair{second, "second"}}) {
+    if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
+      return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad) + " of the " +
+                                     which + " text");
+    }
+  }
+  if (max_tokens != 0 && max_tokens < 3) {
+    return Status::InvalidArgument(
+        "max_tokens must be 0 (no limit) or at least 3 for a pair, got " +
+        std::to_string(max_tokens));
+  }
+  const WordPieceTokenizerEncoder encoder(*this);
+  std::vector<Piece> a = TextPieces(first, added_tokens_, added_first_bytes_, encoder);
+  std::vector<Piece> b = TextPieces(second, added_tokens_, added_first_bytes_, encoder);
+  if (max_tokens != 0 && a.size() + b.size() + 3 > max_tokens) {
+    hf::TruncatePairLongestFirst(max_tokens - 3, &a, &b);
+  }
+  // BertProcessing's pair: [CLS] A [SEP] B [SEP], type ids 0 then 1.
+  Encoding e;
+  const auto special = [&](int32_t id, const std::string& token, int32_t type) {
+    e.ids.push_back(id);
+    e.tokens.push_back(token);
+    e.offsets.emplace_back(0, 0);
+    e.type_ids.push_back(type);
+    e.sequence_ids.push_back(-1);
+  };
+  const auto text = [&](std::vector<Piece>& pieces, int32_t type) {
+    for (Piece& piece : pieces) {
+      e.ids.push_back(piece.id);
+      e.tokens.push_back(std::move(piece.token));
+      e.offsets.emplace_back(piece.begin, piece.end);
+      e.type_ids.push_back(type);
+      e.sequence_ids.push_back(static_cast<int8_t>(type));
+    }
+  };
+  special(cls_id_, settings_.cls_token, 0);
+  text(a, 0);
+  special(sep_id_, settings_.sep_token, 0);
+  text(b, 1);
+  special(sep_id_, settings_.sep_token, 1);
+  return e;
 }
 
 // ---------------------------------------------------------------------------

@@ -50,15 +50,22 @@ namespace flashembed::encoders {
 
 class WordPieceTokenizer {
  public:
-  // One encoded text: [CLS], the text's tokens, [SEP].
+  // One encoded text: [CLS], the text's tokens, [SEP]; or a pair: [CLS], the
+  // first text's tokens, [SEP], the second's, [SEP].
   struct Encoding {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;
-    // Byte range [first, second) of each token in the original text; (0, 0)
-    // for [CLS] and [SEP]. As in HF, a token made from a normalized char
-    // covers the whole original char it came from, and chars the normalizer
-    // removed (controls, stripped accents) at a token's edge are not included.
+    // Byte range [first, second) of each token in its original text (the
+    // first or second of a pair, see sequence_ids); (0, 0) for [CLS] and
+    // [SEP]. As in HF, a token made from a normalized char covers the whole
+    // original char it came from, and chars the normalizer removed
+    // (controls, stripped accents) at a token's edge are not included.
     std::vector<std::pair<size_t, size_t>> offsets;
+    // Token type ids: 0, and 1 for the second text of a pair and its [SEP].
+    std::vector<int32_t> type_ids;
+    // 0 or 1 for the tokens of the first or second text, -1 for [CLS] and
+    // [SEP].
+    std::vector<int8_t> sequence_ids;
   };
 
   // Loads a tokenizer.
@@ -104,6 +111,13 @@ class WordPieceTokenizer {
   // Errors: InvalidArgument for invalid UTF-8 (names the byte offset) or
   // max_tokens == 1 (HF would return 3 tokens there; see the .cc).
   Result<Encoding> Encode(std::string_view text, size_t max_tokens) const;
+  // Tokenizes a pair as BertProcessing does: [CLS] A [SEP] B [SEP], type ids
+  // 0 ... 0 1 ... 1. max_tokens = 0 means no limit; otherwise HF's
+  // longest_first truncation (the longer text gives way first) keeps at most
+  // max_tokens including the three special tokens. Errors: InvalidArgument
+  // for invalid UTF-8 (naming the text and byte) or max_tokens 1 or 2.
+  Result<Encoding> EncodePair(std::string_view first, std::string_view second,
+                              size_t max_tokens) const;
 
   int32_t pad_id() const { return pad_id_; }  // [PAD]; 0 if the vocab has none
   int32_t cls_id() const { return cls_id_; }

@@ -15,6 +15,7 @@
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
 #include "query/ranking.h"
+#include "query/reranker.h"
 #include "query/text_index.h"
 #include "query/validate.h"
 
@@ -233,6 +234,33 @@ Ranking DocumentRanking(const DocumentSearchOptions& options, const Query& query
 Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     const DocumentSearchOptions& options, const Query& query) const {
   FE_RETURN_IF_ERROR(options.search.Validate());
+  FE_ASSIGN_OR_RETURN(const std::string reranker,
+                      EffectiveReranker(options.search, record_.name, record_.reranker_spec));
+  if (!reranker.empty()) {
+    // The first stage gives enough documents, their passages with texts;
+    // the cross-encoder orders the passages and, by their best, the
+    // documents.
+    SearchOptions reranking = options.search;
+    reranking.reranker = reranker;
+    DocumentSearchOptions first = options;
+    first.search.reranker = "none";
+    first.search.rerank_depth = 0;
+    first.search.k = std::max(options.search.k, RerankDepth(options.search));
+    first.search.with_text = true;
+    FE_ASSIGN_OR_RETURN(std::vector<DocumentHit> docs, SearchDocuments(first, query));
+    FE_RETURN_IF_ERROR(RerankDocuments(
+        reranking, query.text.empty() ? options.search.keywords : query.text, &docs));
+    if (!options.search.with_text) {
+      for (DocumentHit& doc : docs) {
+        for (Passage& p : doc.passages) {
+          p.text.clear();
+          for (Passage& n : p.before) n.text.clear();
+          for (Passage& n : p.after) n.text.clear();
+        }
+      }
+    }
+    return docs;
+  }
   if (options.passages < 1 || options.passages > kMaxPassages) {
     return Status::InvalidArgument(
         fmt::format("passages must be 1..{}, got {}", kMaxPassages, options.passages));

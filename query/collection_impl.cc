@@ -23,6 +23,7 @@
 #include "query/filter_rows.h"
 #include "query/image_input.h"
 #include "query/planner.h"
+#include "query/reranker.h"
 #include "query/text_index.h"
 #include "query/validate.h"
 
@@ -90,6 +91,7 @@ CollectionSchema CollectionImpl::SchemaOf(const storage::CollectionRecord& r) {
   s.properties = r.properties;
   s.text_index = r.text_index;
   s.indexed_fields = r.indexed_fields;
+  s.reranker = RerankerNameFromSpec(r.reranker_spec);
   return s;
 }
 
@@ -125,6 +127,7 @@ Result<CollectionInfo> CollectionImpl::Describe() const {
   info.name = record_.name;
   info.schema = SchemaOf(record_);
   info.encoder_spec = record_.encoder_spec;
+  info.reranker_spec = record_.reranker_spec;
   info.count = live_count_.load();
   info.created_unix_ms = record_.created_unix_ms;
   if (text_index_) info.text_cache_bytes = text_index_->cached_bytes();
@@ -346,6 +349,27 @@ struct CollectionImpl::SearchRun {
 
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
                                                 const Query& query) const {
+  FE_ASSIGN_OR_RETURN(const std::string reranker,
+                      EffectiveReranker(options, record_.name, record_.reranker_spec));
+  if (!reranker.empty()) {
+    // The first stage gives rerank_depth hits with their texts; the
+    // cross-encoder orders them.
+    FE_RETURN_IF_ERROR(options.Validate());
+    SearchOptions reranking = options;
+    reranking.reranker = reranker;
+    SearchOptions first = options;
+    first.reranker = "none";
+    first.rerank_depth = 0;
+    first.k = std::max(options.k, RerankDepth(options));
+    first.with_text = true;
+    FE_ASSIGN_OR_RETURN(std::vector<Hit> hits, Search(first, query));
+    FE_RETURN_IF_ERROR(
+        RerankHits(reranking, query.text.empty() ? options.keywords : query.text, &hits));
+    if (!options.with_text) {
+      for (Hit& hit : hits) hit.text.clear();
+    }
+    return hits;
+  }
   if (options.ranking == Ranking::kAuto) {  // Search ranks by vector
     SearchOptions by_vector = options;
     by_vector.ranking = Ranking::kVector;

@@ -87,6 +87,10 @@ Status CollectionSchema::Validate() const {
   if (dim < 0 || dim > 65536) {
     return Status::InvalidArgument(fmt::format("dim must be in 0..65536, got {}", dim));
   }
+  if (!reranker.empty() && (reranker == "none" || reranker.size() > 4096)) {
+    return Status::InvalidArgument(
+        "reranker must be \"model:DIR\" (at most 4096 bytes) or empty for none");
+  }
   if (hnsw.m < 2 || hnsw.m > 100) {
     return Status::InvalidArgument(fmt::format("hnsw m must be in 2..100, got {}", hnsw.m));
   }
@@ -178,6 +182,16 @@ Status SearchOptions::Validate() const {
   if (group_size < 1 || group_size > 1024) {
     return Status::InvalidArgument(
         fmt::format("group_size must be in 1..1024, got {}", group_size));
+  }
+  if (rerank_depth > 1000) {
+    return Status::InvalidArgument(
+        fmt::format("rerank_depth must be at most 1000, got {}", rerank_depth));
+  }
+  if (!reranker.empty() && reranker != "none" && !group_by.empty()) {
+    return Status::InvalidArgument("reranking and group_by cannot be combined");
+  }
+  if (reranker == "none" && rerank_depth != 0) {
+    return Status::InvalidArgument("rerank_depth needs a reranker, and reranker is \"none\"");
   }
   if (rrf_k < 1 || rrf_k > 16384) {
     return Status::InvalidArgument(fmt::format("rrf_k must be in 1..16384, got {}", rrf_k));
@@ -271,6 +285,10 @@ Result<storage::CollectionRecord> RecordFor(const std::string& name,
   r.ef_search = static_cast<uint32_t>(schema.hnsw.ef_search);
   r.query_prefix = schema.query_prefix;
   r.document_prefix = schema.document_prefix;
+  if (!schema.reranker.empty()) {
+    FE_ASSIGN_OR_RETURN(auto reranker, Reranker::Open(schema.reranker));
+    r.reranker_spec = reranker->spec();
+  }
   return r;
 }
 
@@ -283,6 +301,10 @@ std::string Difference(const storage::CollectionRecord& stored,
   if (stored.encoder_spec != wanted.encoder_spec) {
     return diff("encoder", stored.encoder_spec.empty() ? "none" : stored.encoder_spec,
                 wanted.encoder_spec.empty() ? "none" : wanted.encoder_spec);
+  }
+  if (stored.reranker_spec != wanted.reranker_spec) {
+    return diff("reranker", stored.reranker_spec.empty() ? "none" : stored.reranker_spec,
+                wanted.reranker_spec.empty() ? "none" : wanted.reranker_spec);
   }
   if (stored.dim != wanted.dim) {
     return diff("dim", stored.dim, wanted.dim);
@@ -398,6 +420,7 @@ class DatabaseImpl final : public Database {
       info.name = r.name;
       info.schema = CollectionImpl::SchemaOf(r);
       info.encoder_spec = r.encoder_spec;
+      info.reranker_spec = r.reranker_spec;
       info.created_unix_ms = r.created_unix_ms;
       auto state = store_->Get(storage::Cf::kCatalog, storage::CollectionStateKey(r.cid));
       if (!state.ok()) return state.status();
@@ -506,6 +529,8 @@ class DatabaseImpl final : public Database {
       schema.dim = options.dim;
       if (options.query_prefix) schema.query_prefix = *options.query_prefix;
       if (options.document_prefix) schema.document_prefix = *options.document_prefix;
+      // The default reranker carries over as it is stored (not loaded again).
+      schema.reranker.clear();
       std::string learned_spec;
       if (learned) {
         // Checked as a hashing encoder of the same dimension (index
@@ -528,6 +553,7 @@ class DatabaseImpl final : public Database {
       }
       FE_ASSIGN_OR_RETURN(storage::CollectionRecord wanted, RecordFor(name, schema));
       if (learned) wanted.encoder_spec = learned_spec;
+      wanted.reranker_spec = old->record().reranker_spec;
       if (stored) {
         const std::string diff = Difference(*stored, wanted);
         if (!diff.empty()) {

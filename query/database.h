@@ -156,16 +156,22 @@ struct CollectionSchema {
   // application (the HTTP server keeps a Milvus schema here). At most
   // 65536 bytes; "" means none. Not interpreted by the database.
   std::string properties;
+  // A default reranker, "model:DIR" (see SearchOptions::reranker): searches
+  // that name none rerank with it. Its identity (a fingerprint of the
+  // folder's files) is stored; a search refuses a folder that changed
+  // since. "" means none.
+  std::string reranker;
 
   Status Validate() const;
 };
 
 struct CollectionInfo {
   std::string name;
-  CollectionSchema schema;   // dim resolved to the actual dimension
-  std::string encoder_spec;  // full identity of the encoder, "" if none
-  uint64_t count = 0;        // live documents (records; a long document's chunks count each)
-  uint64_t documents = 0;    // long documents stored with PutDocuments / an ingest
+  CollectionSchema schema;    // dim resolved to the actual dimension
+  std::string encoder_spec;   // full identity of the encoder, "" if none
+  std::string reranker_spec;  // identity of the default reranker, "" if none
+  uint64_t count = 0;         // live documents (records; a long document's chunks count each)
+  uint64_t documents = 0;     // long documents stored with PutDocuments / an ingest
   int64_t created_unix_ms = 0;
   // Bytes of the collection's BM25 posting lists held in memory (see
   // Options::text_cache_bytes); 0 without a text index or before a search.
@@ -371,6 +377,17 @@ struct SearchOptions {
   Fusion fusion = Fusion::kRrf;
   int rrf_k = 60;            // kRrf; 1..16384
   float text_weight = 0.5f;  // kWeighted, kNormalized; 0..1
+  // Reranking with a cross-encoder: "model:DIR" names a local Hugging Face
+  // sequence-classification folder of one label (a BERT or XLM-RoBERTa
+  // reranker such as ms-marco-MiniLM or bge-reranker). The first
+  // rerank_depth hits of the ranking above are scored against the query's
+  // text and reordered by that score (Hit::rerank_score; Hit::score keeps the
+  // first stage's), then the best k are returned. Needs a query text; not
+  // with group_by. A reranker is loaded once per process. Empty: the
+  // collection's default reranker (CollectionSchema::reranker), if any;
+  // "none": no reranking even then.
+  std::string reranker;
+  size_t rerank_depth = 0;  // 0 = max(k, 20); at most 1000
   // If set, receives how the search ran.
   SearchStats* stats = nullptr;
 
@@ -409,6 +426,9 @@ struct Hit {
   // BM25 score, when that side found the document.
   std::optional<float> vector_score;
   std::optional<float> text_score;
+  // With SearchOptions::reranker: the cross-encoder's score (its activation
+  // of the relevance logit, e.g. a sigmoid), by which the hits are ordered.
+  std::optional<float> rerank_score;
 };
 
 // ---- Long documents ---------------------------------------------------------
@@ -504,6 +524,8 @@ struct Passage {
   // Similarity to the query (collection metric, higher is better); with
   // kText its BM25 score, with kHybrid its fused score.
   float score = 0;
+  // With a reranker: the cross-encoder's score of this passage.
+  std::optional<float> rerank_score;
   std::string text;
   // With DocumentSearchOptions::neighbors: up to that many chunks just
   // before and after this one, nearest last / first (their scores are 0).
@@ -521,6 +543,9 @@ struct DocumentHit {
   // score, when that side found it.
   std::optional<float> vector_score;
   std::optional<float> text_score;
+  // With a reranker: the best reranked passage's score, by which the
+  // documents are ordered.
+  std::optional<float> rerank_score;
   std::string source;
   std::string title;
   std::string metadata;           // the document's own metadata
@@ -537,6 +562,9 @@ struct DocumentSearchOptions {
   // fuses the two document orders (SearchOptions::fusion; each side reads
   // max(2k, 100) documents), and orders a document's passages by the same
   // fusion of the two chunk orders; Passage::score is then the fused score.
+  // search.reranker: the passages found (search.rerank_depth of them, in
+  // the documents' order) are scored by the cross-encoder, each document's
+  // passages ordered by that score and the documents by their best one.
   // Document search's fusion defaults to kNormalized with text_weight 0.8,
   // the best of the fusions measured on our evaluation sets (docs/
   // BENCHMARKS.md, "Document search quality"): never below BM25 alone by
@@ -794,11 +822,18 @@ class TextModel {
   struct Tokens {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;
+    std::vector<int32_t> type_ids;  // TokenizePair only
   };
   // The model's tokens for `text`, with [CLS]/[SEP]; `max_tokens` > 0
   // truncates as Hugging Face's max_length does (special tokens included).
   // NotSupported for the hashing encoder, which has no vocabulary.
   virtual Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const = 0;
+  // A pair as the tokenizer's pair template has it ([CLS] a [SEP] b [SEP] with
+  // token types 0 / 1 for BERT, <s> a </s> </s> b </s> for XLM-R), truncated
+  // longest_first to `max_tokens` (0: no limit). NotSupported for encoders
+  // without a pair template (hash, CLIP, model2vec).
+  virtual Result<Tokens> TokenizePair(std::string_view first, std::string_view second,
+                                      size_t max_tokens) const;
 
   // True for a model that embeds images into the same space as texts (CLIP).
   virtual bool embeds_images() const = 0;
@@ -809,6 +844,45 @@ class TextModel {
 
  protected:
   TextModel() = default;
+};
+
+// A cross-encoder (reranker) on its own: scores (query, passage) pairs with
+// a local Hugging Face sequence-classification folder of one label (BERT or
+// XLM-RoBERTa: ms-marco-MiniLM, bge-reranker-base / -v2-m3, ...), as
+// sentence-transformers' CrossEncoder.predict does (texts stripped, the pair
+// template, truncation to the folder's max length, the model's activation on
+// the logit: Sigmoid unless its config names Identity). What
+// SearchOptions::reranker runs; `flashembed rerank`.
+//
+// Thread-safety: Score is const and safe to call from many threads.
+class Reranker {
+ public:
+  // `name`: "model:DIR" or DIR. NotFound for a missing folder; InvalidArgument
+  // for a folder that is not a one-label sequence classifier (naming what).
+  // Folders are loaded once per process and shared.
+  static Result<std::unique_ptr<Reranker>> Open(std::string_view name);
+
+  virtual ~Reranker() = default;
+  Reranker(const Reranker&) = delete;
+  Reranker& operator=(const Reranker&) = delete;
+
+  // "rerank/v1;id=<fingerprint of the folder's files>;dir=DIR".
+  virtual std::string spec() const = 0;
+  struct Score {
+    float score = 0;  // the activation of the logit; higher is more relevant
+    float logit = 0;
+  };
+  // queries[i] against passages[i]. InvalidArgument naming the pair for
+  // invalid UTF-8 or different lengths.
+  virtual Result<std::vector<Score>> ScorePairs(const std::vector<std::string>& queries,
+                                                const std::vector<std::string>& passages) const = 0;
+  // The pair's tokens as the model reads them (max_tokens 0: the model's
+  // own limit).
+  virtual Result<TextModel::Tokens> TokenizePair(std::string_view query, std::string_view passage,
+                                                 size_t max_tokens) const = 0;
+
+ protected:
+  Reranker() = default;
 };
 
 struct Options {

@@ -28,7 +28,13 @@ class TextModelImpl final : public TextModel {
 
   Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const override {
     FE_ASSIGN_OR_RETURN(auto t, encoder_->Tokenize(text, max_tokens));
-    return Tokens{std::move(t.ids), std::move(t.tokens)};
+    return Tokens{std::move(t.ids), std::move(t.tokens), {}};
+  }
+
+  Result<Tokens> TokenizePair(std::string_view first, std::string_view second,
+                              size_t max_tokens) const override {
+    FE_ASSIGN_OR_RETURN(auto t, encoder_->TokenizePair(first, second, max_tokens));
+    return Tokens{std::move(t.ids), std::move(t.tokens), std::move(t.type_ids)};
   }
 
   bool embeds_images() const override { return encoder_->embeds_images(); }
@@ -60,6 +66,11 @@ class TextModelImpl final : public TextModel {
 };
 
 }  // namespace
+
+Result<TextModel::Tokens> TextModel::TokenizePair(std::string_view, std::string_view,
+                                                  size_t) const {
+  return Status::NotSupported("this model has no pair template");
+}
 
 Result<std::unique_ptr<TextModel>> TextModel::Open(const std::string& encoder, int dim) {
   if (encoder.empty()) {

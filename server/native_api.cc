@@ -157,6 +157,19 @@ void GetRanking(const Json& body, bool allow_auto, SearchOptions* options) {
   if (std::optional<float> w = GetFloat(body, "text_weight")) options->text_weight = *w;
 }
 
+void GetReranker(const Json& body, const ModelPolicy& models, SearchOptions* options) {
+  options->reranker = GetString(body, "reranker");
+  options->rerank_depth = static_cast<size_t>(GetInt(body, "rerank_depth", 0, 0, 1000));
+  if (options->reranker.empty() || options->reranker == "none") return;
+  if (!options->reranker.starts_with("model:")) {
+    BadRequest("\"reranker\" must be \"model:DIR\" or \"none\", got \"" + options->reranker + "\"");
+  }
+  // The same folders as collections' encoders: only those serve allows.
+  if (const std::string refusal = models.Refusal(options->reranker); !refusal.empty()) {
+    throw ApiError(403, refusal);
+  }
+}
+
 std::vector<float> VectorFromJson(const Json& value, std::string_view where) {
   if (!value.is_array()) BadRequest(std::string(where) + " must be an array of numbers");
   std::vector<float> out;
@@ -239,6 +252,7 @@ Json InfoToJson(const CollectionInfo& info) {
                 {"pq_nbits", info.schema.ivf.pq_nbits}}},
               {"query_prefix", info.schema.query_prefix},
               {"document_prefix", info.schema.document_prefix},
+              {"reranker", info.schema.reranker},
               {"text_index", info.schema.text_index},
               {"text_cache_bytes", info.text_cache_bytes},
               {"embeds_images", info.embeds_images},
@@ -417,7 +431,7 @@ std::shared_ptr<Collection> NativeApi::Open(const std::string& name) {
 Json NativeApi::CreateCollection(const Json& body) {
   CheckKeys(body,
             {"name", "dim", "metric", "encoder", "index", "hnsw", "ivf", "query_prefix",
-             "document_prefix", "text_index", "indexed_fields"},
+             "document_prefix", "text_index", "indexed_fields", "reranker"},
             "a collection");
   const std::string name = GetString(body, "name");
   if (name.empty()) BadRequest("\"name\" is required");
@@ -453,6 +467,15 @@ Json NativeApi::CreateCollection(const Json& body) {
   }
   schema.query_prefix = GetString(body, "query_prefix");
   schema.document_prefix = GetString(body, "document_prefix");
+  schema.reranker = GetString(body, "reranker");
+  if (!schema.reranker.empty()) {
+    if (!schema.reranker.starts_with("model:")) {
+      BadRequest("\"reranker\" must be \"model:DIR\", got \"" + schema.reranker + "\"");
+    }
+    if (const std::string refusal = models_->Refusal(schema.reranker); !refusal.empty()) {
+      throw ApiError(403, refusal);
+    }
+  }
   schema.text_index = GetBool(body, "text_index", false);
   if (const Json* fields = Get(body, "indexed_fields", Json::value_t::array, "an array")) {
     for (size_t i = 0; i < fields->size(); ++i) {
@@ -577,16 +600,17 @@ Json NativeApi::AddDocuments(const std::string& name, const Json& body) {
 
 Json NativeApi::Search(const std::string& name, const Json& body,
                        std::optional<ImageInput> raw_image) {
-  CheckKeys(body,
-            {"text",          "vector",   "image",      "image_source",  "k",           "filter",
-             "filter_params", "group_by", "group_size", "min_score",     "max_score",   "ef_search",
-             "nprobe",        "mode",     "with_text",  "with_metadata", "with_vector", "ranking",
-             "keywords",      "fusion",   "rrf_k",      "text_weight"},
+  CheckKeys(body, {"text",          "vector",        "image",    "image_source", "k",
+                   "filter",        "filter_params", "group_by", "group_size",   "min_score",
+                   "max_score",     "ef_search",     "nprobe",   "mode",         "with_text",
+                   "with_metadata", "with_vector",   "ranking",  "keywords",     "fusion",
+                   "rrf_k",         "text_weight",   "reranker", "rerank_depth"},
             "a search request");
   SearchOptions options;
   SearchStats stats;
   options.stats = &stats;
   GetRanking(body, /*allow_auto=*/false, &options);
+  GetReranker(body, *models_, &options);
   const std::string text = GetString(body, "text");
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null())
@@ -628,6 +652,7 @@ Json NativeApi::Search(const std::string& name, const Json& body,
     Json h{{"id", IdToJson(hit.id)}, {"score", FloatToJson(hit.score)}};
     if (hit.vector_score.has_value()) h["vector_score"] = FloatToJson(*hit.vector_score);
     if (hit.text_score.has_value()) h["text_score"] = FloatToJson(*hit.text_score);
+    if (hit.rerank_score.has_value()) h["rerank_score"] = FloatToJson(*hit.rerank_score);
     if (options.with_text) h["text"] = hit.text;
     if (options.with_metadata) h["metadata"] = MetadataToJson(hit.metadata);
     if (options.with_vector) h["vector"] = VectorToJson(hit.vector);

@@ -102,6 +102,10 @@ SearchMode GetMode(const Json& body);
 // "keywords", "fusion" (rrf | weighted | normalized), "rrf_k" and
 // "text_weight" into `options`; an absent key leaves its field as it is.
 void GetRanking(const Json& body, bool allow_auto, SearchOptions* options);
+// "reranker" ("model:DIR", allowed by the serve's ModelPolicy, else 403; or
+// "none": not even the collection's default) and "rerank_depth" of a search
+// body.
+void GetReranker(const Json& body, const ModelPolicy& models, SearchOptions* options);
 // The image of `body`'s "image" (base64, standard or URL-safe, or a data URL)
 // and "image_source" keys; nullopt without "image". 400 for bad base64.
 // `where` ("documents[3]") prefixes the key names in messages.

@@ -90,6 +90,7 @@ bool WithVectorParam(const std::string& query) {
 Json PassageToJson(const Passage& p, bool with_text, bool with_neighbors, bool neighbor) {
   Json out{{"chunk", p.ordinal}, {"begin", p.begin}, {"end", p.end}};
   if (!neighbor) out["score"] = FloatToJson(p.score);
+  if (p.rerank_score) out["rerank_score"] = FloatToJson(*p.rerank_score);
   if (with_text) out["text"] = p.text;
   if (with_neighbors && !neighbor) {
     Json before = Json::array();
@@ -191,11 +192,12 @@ Json NativeApi::DeleteLongDocuments(const std::string& name, std::vector<std::st
 }
 
 Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
-  CheckKeys(body,
-            {"text", "vector", "k", "filter", "filter_params", "passages", "neighbors", "pooled",
-             "ef_search", "nprobe", "mode", "min_score", "max_score", "with_text", "ranking",
-             "keywords", "fusion", "rrf_k", "text_weight"},
-            "a long-document search request");
+  CheckKeys(
+      body,
+      {"text",    "vector",    "k",      "filter", "filter_params", "passages",  "neighbors",
+       "pooled",  "ef_search", "nprobe", "mode",   "min_score",     "max_score", "with_text",
+       "ranking", "keywords",  "fusion", "rrf_k",  "text_weight",   "reranker",  "rerank_depth"},
+      "a long-document search request");
   const std::string text = GetString(body, "text");
   std::vector<float> vector;
   if (auto v = body.find("vector"); v != body.end() && !v->is_null()) {
@@ -203,6 +205,7 @@ Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
   }
   DocumentSearchOptions options;
   GetRanking(body, /*allow_auto=*/true, &options.search);
+  GetReranker(body, *models_, &options.search);
   if (options.search.ranking == Ranking::kText) {
     if (!vector.empty()) {
       BadRequest("ranking \"text\" uses no \"vector\"; give \"text\" or \"keywords\"");
@@ -238,6 +241,7 @@ Json NativeApi::SearchLongDocuments(const std::string& name, const Json& body) {
     Json h{{"id", hit.id}, {"score", FloatToJson(hit.score)}};
     if (hit.vector_score.has_value()) h["vector_score"] = FloatToJson(*hit.vector_score);
     if (hit.text_score.has_value()) h["text_score"] = FloatToJson(*hit.text_score);
+    if (hit.rerank_score.has_value()) h["rerank_score"] = FloatToJson(*hit.rerank_score);
     h["source"] = hit.source;
     h["title"] = hit.title;
     h["metadata"] = MetadataToJson(hit.metadata);

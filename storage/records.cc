@@ -13,7 +13,9 @@ static_assert(std::endian::native == std::endian::little,
 
 // Version 2 appended query_prefix and document_prefix; version 1 records
 // (without them) are still read.
-constexpr uint8_t kCollectionVersion = 3;
+// Version 4 appended reranker_spec; a record without one is still written
+// as version 3.
+constexpr uint8_t kCollectionVersion = 4;
 constexpr uint8_t kStateVersion = 1;
 constexpr uint8_t kDocumentVersion = 1;
 constexpr uint8_t kSourceVersion = 1;
@@ -227,7 +229,7 @@ std::string SnapshotPartKey(uint32_t cid, uint32_t part) {
 
 std::string EncodeCollection(const CollectionRecord& r) {
   std::string out;
-  out.push_back(static_cast<char>(kCollectionVersion));
+  out.push_back(static_cast<char>(r.reranker_spec.empty() ? 3 : kCollectionVersion));
   PutVarint(&out, r.cid);
   PutBytes(&out, r.name);
   PutVarint(&out, r.dim);
@@ -249,6 +251,7 @@ std::string EncodeCollection(const CollectionRecord& r) {
   out.push_back(static_cast<char>(r.text_index ? 1 : 0));
   PutVarint(&out, r.indexed_fields.size());
   for (const std::string& f : r.indexed_fields) PutBytes(&out, f);
+  if (!r.reranker_spec.empty()) PutBytes(&out, r.reranker_spec);
   return out;
 }
 
@@ -287,6 +290,10 @@ Result<CollectionRecord> DecodeCollection(std::string_view bytes) {
     const uint64_t fields = in.Varint();
     if (fields > 255) return Malformed("collection");
     for (uint64_t i = 0; i < fields && in.ok(); ++i) r.indexed_fields.push_back(in.Bytes());
+  }
+  if (version >= 4) {
+    r.reranker_spec = in.Bytes();
+    if (r.reranker_spec.empty()) return Malformed("collection");
   }
   if (!in.ok() || !in.done()) return Malformed("collection");
   return r;

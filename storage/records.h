@@ -132,6 +132,9 @@ struct CollectionRecord {
   // Metadata key paths (filter syntax) indexed in family `fields`, in the
   // order that numbers them.
   std::vector<std::string> indexed_fields;
+  // The default reranker's identity ("rerank/v1;id=...;dir=..."; record
+  // version 4, written only when set so older builds read the rest).
+  std::string reranker_spec;
 };
 std::string EncodeCollection(const CollectionRecord& r);
 Result<CollectionRecord> DecodeCollection(std::string_view bytes);

@@ -158,6 +158,7 @@ json HitToJson(const Hit& hit, bool with_vector) {
   if (!hit.group.empty()) out["group"] = json::parse(hit.group);
   if (hit.vector_score) out["vector_score"] = FloatToJson(*hit.vector_score);
   if (hit.text_score) out["text_score"] = FloatToJson(*hit.text_score);
+  if (hit.rerank_score) out["rerank_score"] = FloatToJson(*hit.rerank_score);
   return out;
 }
 
@@ -182,6 +183,7 @@ json CollectionInfoToJson(const CollectionInfo& info) {
           {"indexed_fields", info.schema.indexed_fields},
           {"query_prefix", info.schema.query_prefix},
           {"document_prefix", info.schema.document_prefix},
+          {"reranker", info.schema.reranker},
           {"created_unix_ms", info.created_unix_ms}};
 }
 

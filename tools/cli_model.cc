@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct InputTexts {
   std::vector<std::string> texts;
   std::vector<bool> is_image;       // texts[i] is an image file's path (embed only)
   std::vector<std::string> wheres;  // "FILE:LINE" of each text
+  // tokenize: the second text of a pair line ({"text", "text_pair"}), if any.
+  std::vector<std::optional<std::string>> pairs;
 };
 
 // Reads every {"text": ...} line (and with `images`, {"image": "path"}) first,
@@ -57,6 +60,46 @@ Result<InputTexts> ReadTexts(const std::string& path, bool images) {
         in.texts.push_back(record["text"].get<std::string>());
         in.is_image.push_back(false);
         in.wheres.push_back(where);
+        in.pairs.emplace_back();
+        if (record.contains("text_pair")) {
+          if (images || !record["text_pair"].is_string()) {
+            return Status::InvalidArgument(where +
+                                           (images ? ": \"text_pair\" is for tokenize and rerank"
+                                                   : ": \"text_pair\" must be a string"));
+          }
+          in.pairs.back() = record["text_pair"].get<std::string>();
+        }
+        return Status::OK();
+      }));
+  return in;
+}
+
+// rerank's input: {"query", "passage"} or {"text", "text_pair"} per line.
+struct InputPairs {
+  std::vector<std::string> queries;
+  std::vector<std::string> passages;
+  std::vector<std::string> wheres;
+};
+
+Result<InputPairs> ReadPairs(const std::string& path) {
+  InputPairs in;
+  FE_RETURN_IF_ERROR(ForEachJsonLine(
+      path, [&](const nlohmann::ordered_json& record, const std::string& where, size_t) -> Status {
+        const auto both = [&](const char* a, const char* b) {
+          return record.is_object() && record.contains(a) && record.contains(b) &&
+                 record[a].is_string() && record[b].is_string();
+        };
+        const char* first = both("query", "passage") ? "query" : "text";
+        const char* second = both("query", "passage") ? "passage" : "text_pair";
+        if (!both(first, second)) {
+          return Status::InvalidArgument(
+              where +
+              ": expected {\"query\": \"...\", \"passage\": \"...\"} or {\"text\": "
+              "\"...\", \"text_pair\": \"...\"}");
+        }
+        in.queries.push_back(record[first].get<std::string>());
+        in.passages.push_back(record[second].get<std::string>());
+        in.wheres.push_back(where);
         return Status::OK();
       }));
   return in;
@@ -84,7 +127,9 @@ int RunTokenize(const ModelArgs& args) {
   auto input = ReadTexts(args.input, /*images=*/false);
   if (!input.ok()) return ReportError(input.status());
   for (size_t i = 0; i < input->texts.size(); ++i) {
-    auto tokens = (*model)->Tokenize(input->texts[i], args.max_tokens);
+    const std::optional<std::string>& pair = input->pairs[i];
+    auto tokens = pair ? (*model)->TokenizePair(input->texts[i], *pair, args.max_tokens)
+                       : (*model)->Tokenize(input->texts[i], args.max_tokens);
     if (!tokens.ok()) {
       return ReportError(
           Status(tokens.status().code(), input->wheres[i] + ": " + tokens.status().message()));
@@ -92,8 +137,49 @@ int RunTokenize(const ModelArgs& args) {
     nlohmann::ordered_json out;
     out["ids"] = tokens->ids;
     out["tokens"] = tokens->tokens;
+    if (pair) out["type_ids"] = tokens->type_ids;
     std::cout << DumpJson(out) << "\n";
   }
+  return kExitOk;
+}
+
+int RunRerank(const ModelArgs& args) {
+  if (args.model.empty()) return ReportUsageError("rerank needs --model DIR");
+  auto reranker = Reranker::Open("model:" + args.model);
+  if (!reranker.ok()) return ReportError(reranker.status());
+  auto input = ReadPairs(args.input);
+  if (!input.ok()) return ReportError(input.status());
+  // Every pair is scored before the first line is printed: a bad line
+  // prints nothing.
+  constexpr size_t kBatch = 64;
+  std::vector<std::string> lines;
+  lines.reserve(input->queries.size());
+  for (size_t first = 0; first < input->queries.size(); first += kBatch) {
+    const size_t end = std::min(input->queries.size(), first + kBatch);
+    const std::vector<std::string> queries(input->queries.begin() + first,
+                                           input->queries.begin() + end);
+    const std::vector<std::string> passages(input->passages.begin() + first,
+                                            input->passages.begin() + end);
+    auto scores = (*reranker)->ScorePairs(queries, passages);
+    if (!scores.ok()) {
+      // Name the input line of the pair the model refuses.
+      for (size_t i = first; i < end; ++i) {
+        auto one = (*reranker)->ScorePairs({input->queries[i]}, {input->passages[i]});
+        if (one.ok()) continue;
+        std::string message = one.status().message();
+        if (message.rfind("pair 0: ", 0) == 0) message.erase(0, 8);
+        return ReportError(Status(one.status().code(), input->wheres[i] + ": " + message));
+      }
+      return ReportError(scores.status());
+    }
+    for (const Reranker::Score& s : *scores) {
+      nlohmann::ordered_json out;
+      out["score"] = FloatToJson(s.score);
+      out["logit"] = FloatToJson(s.logit);
+      lines.push_back(DumpJson(out));
+    }
+  }
+  for (const std::string& line : lines) std::cout << line << "\n";
   return kExitOk;
 }
 
@@ -166,7 +252,9 @@ Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global) {
   CLI::App* cmd = app.add_subcommand("tokenize", "Print a model's token ids for texts.");
   cmd->footer(
       "Reads JSON Lines {\"text\": ...} and prints {\"ids\": [...], \"tokens\": [...]} per line, "
-      "with [CLS] and [SEP], as Hugging Face tokenizers would.");
+      "with [CLS] and [SEP], as Hugging Face tokenizers would. A line {\"text\": ..., "
+      "\"text_pair\": ...} is encoded as a pair (the tokenizer's pair template, longest_first "
+      "truncation) and also prints \"type_ids\".");
   AddGlobalOptions(*cmd, global);
   cmd->add_option("--model", args->model, "Hugging Face model folder (vocab.txt/tokenizer.json)")
       ->type_name("DIR");
@@ -175,6 +263,23 @@ Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global) {
       ->type_name("N");
   AddInputOptions(*cmd, *args);
   return {cmd, [args] { return RunTokenize(*args); }};
+}
+
+Verb AddRerankVerb(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ModelArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("rerank", "Score (query, passage) pairs with a cross-encoder.");
+  cmd->footer(
+      "Reads JSON Lines {\"query\": ..., \"passage\": ...} (or {\"text\": ..., \"text_pair\": "
+      "...}) and prints {\"score\": s, \"logit\": l} per line, in order: the model's logit and "
+      "its activation (Sigmoid unless the folder's config names Identity), as "
+      "sentence-transformers' CrossEncoder.predict gives. The model is a Hugging Face "
+      "BertForSequenceClassification or XLMRobertaForSequenceClassification folder of one label "
+      "(ms-marco-MiniLM, bge-reranker, ...). Nothing is printed if any line fails.");
+  AddGlobalOptions(*cmd, global);
+  cmd->add_option("--model", args->model, "Hugging Face reranker folder")->type_name("DIR");
+  AddInputOptions(*cmd, *args);
+  return {cmd, [args] { return RunRerank(*args); }};
 }
 
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global) {

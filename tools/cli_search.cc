@@ -45,12 +45,15 @@ struct SearchArgs {
   size_t passages = 1;
   size_t neighbors = 0;
   bool pooled = false;
+  std::string rerank;  // a reranker model folder
+  size_t rerank_depth = 0;
 };
 
 // A passage with its score; its neighbours (`neighbor`) have none.
 json PassageToJson(const Passage& p, bool neighbor = false) {
   json out = {{"chunk", p.ordinal}, {"begin", p.begin}, {"end", p.end}};
   if (!neighbor) out["score"] = FloatToJson(p.score);
+  if (p.rerank_score) out["rerank_score"] = FloatToJson(*p.rerank_score);
   out["text"] = p.text;
   if (!p.before.empty() || !p.after.empty()) {
     json before = json::array(), after = json::array();
@@ -70,6 +73,7 @@ json DocumentHitsToJson(const std::vector<DocumentHit>& hits) {
     json hit = {{"id", h.id}, {"score", FloatToJson(h.score)}};
     if (h.vector_score.has_value()) hit["vector_score"] = FloatToJson(*h.vector_score);
     if (h.text_score.has_value()) hit["text_score"] = FloatToJson(*h.text_score);
+    if (h.rerank_score.has_value()) hit["rerank_score"] = FloatToJson(*h.rerank_score);
     hit["source"] = h.source;
     hit["title"] = h.title;
     hit["metadata"] = MetadataToJson(h.metadata);
@@ -86,6 +90,7 @@ void PrintDocumentHits(const std::vector<DocumentHit>& hits) {
   for (size_t i = 0; i < hits.size(); ++i) {
     const DocumentHit& h = hits[i];
     std::string head = fmt::format("{}. {}  {}", i + 1, FormatScore(h.score), h.id);
+    if (h.rerank_score) head += "  rerank " + FormatScore(*h.rerank_score);
     if (!h.title.empty() && h.title != h.id) head += "  \"" + h.title + "\"";
     if (!h.source.empty() && h.source != h.id) head += "  (" + h.source + ")";
     std::cout << FitToWidth(head, width) << "\n";
@@ -104,8 +109,9 @@ void PrintDocumentHits(const std::vector<DocumentHit>& hits) {
       };
       std::string context;
       for (const Passage& n : p.before) context += one_line(n.text) + " ";
-      std::cout << FitToWidth(fmt::format("   [chunk {}, bytes {}-{}, {}] {}", p.ordinal, p.begin,
-                                          p.end, FormatScore(p.score), one_line(p.text)),
+      const std::string rerank = p.rerank_score ? ", rerank " + FormatScore(*p.rerank_score) : "";
+      std::cout << FitToWidth(fmt::format("   [chunk {}, bytes {}-{}, {}{}] {}", p.ordinal, p.begin,
+                                          p.end, FormatScore(p.score), rerank, one_line(p.text)),
                               width)
                 << "\n";
       if (!p.before.empty() || !p.after.empty()) {
@@ -139,13 +145,19 @@ std::string HitText(const Hit& hit) {
 // With --group-by, a GROUP column holds each hit's group value.
 void PrintHitTable(const std::vector<Hit>& hits) {
   const bool grouped = !hits.empty() && !hits[0].group.empty();
+  const bool reranked = !hits.empty() && hits[0].rerank_score.has_value();
   std::vector<std::vector<std::string>> rows = {{"#", "SCORE", "ID", "TEXT"}};
   if (grouped) rows[0].insert(rows[0].begin() + 1, "GROUP");
+  if (reranked) rows[0].insert(rows[0].begin() + 1, "RERANK");
   for (size_t i = 0; i < hits.size(); ++i) {
     rows.push_back({std::to_string(i + 1), FormatScore(hits[i].score),
                     FitToWidth(hits[i].id.ToString(), kMaxIdColumn), HitText(hits[i])});
     if (grouped)
       rows.back().insert(rows.back().begin() + 1, FitToWidth(hits[i].group, kMaxIdColumn));
+    if (reranked) {
+      rows.back().insert(rows.back().begin() + 1,
+                         hits[i].rerank_score ? FormatScore(*hits[i].rerank_score) : "");
+    }
   }
   std::cout << FormatTable(rows, TerminalWidth());
 }
@@ -258,6 +270,9 @@ int RunSearch(const SearchArgs& args, const GlobalOptions& global) {
   options.keywords = args.keywords;
   if (!args.fusion.empty()) options.fusion = ParseFusion(args.fusion);
   if (args.text_weight) options.text_weight = *args.text_weight;
+  options.reranker =
+      args.rerank.empty() || args.rerank == "none" ? args.rerank : "model:" + args.rerank;
+  options.rerank_depth = args.rerank_depth;
   if (Status status = options.Validate(); !status.ok()) return ReportUsageError(status.message());
   if (!args.documents && (args.pooled || args.passages != 1 || args.neighbors != 0)) {
     return ReportUsageError("--passages, --neighbors and --pooled need --documents");
@@ -437,6 +452,15 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global) {
                   "with --documents: chunks shown before and after each passage (0..8)");
   cmd->add_flag("--pooled", args->pooled,
                 "with --documents: rank by each document's pooled vector instead");
+  cmd->add_option("--rerank", args->rerank,
+                  "rerank the first --rerank-depth results with this cross-encoder folder (a "
+                  "Hugging Face BERT or XLM-RoBERTa sequence-classification model); hits carry "
+                  "rerank_score beside score. Default: the collection's reranker (create "
+                  "--reranker), if any; none: no reranking")
+      ->type_name("DIR");
+  cmd->add_option("--rerank-depth", args->rerank_depth,
+                  "with --rerank: first-stage results reranked (default max(k, 20), at most 1000)")
+      ->type_name("N");
   cmd->add_option("--text-weight", args->text_weight,
                   "with --fusion weighted or normalized: BM25's weight, 0..1 (default 0.5, for "
                   "--documents 0.8)")

@@ -82,6 +82,7 @@ struct CreateArgs {
   IvfParams ivf;
   bool text_index = false;
   std::vector<std::string> index_fields;
+  std::string reranker;  // a default reranker folder
 };
 
 int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
@@ -100,6 +101,7 @@ int RunCreate(const CreateArgs& args, const GlobalOptions& global) {
   if (!args.model.empty()) schema.encoder = "model:" + args.model;
   schema.query_prefix = args.query_prefix;
   schema.document_prefix = args.document_prefix;
+  if (!args.reranker.empty()) schema.reranker = "model:" + args.reranker;
   if (Status status = schema.Validate(); !status.ok()) {
     return ReportUsageError(status.message());
   }
@@ -606,6 +608,10 @@ Verb AddCreateVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--query-prefix", args->query_prefix,
                   "prepended to every query text before embedding (e5: \"query: \")")
       ->type_name("TEXT");
+  cmd->add_option("--reranker", args->reranker,
+                  "a default reranker: searches that name none (search --rerank) rerank with this "
+                  "cross-encoder folder; its identity is stored with the collection")
+      ->type_name("DIR");
   cmd->add_option("--document-prefix", args->document_prefix,
                   "prepended to every document text before embedding, not stored (e5: "
                   "\"passage: \")")

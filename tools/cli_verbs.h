@@ -37,6 +37,7 @@ Verb AddSearchVerb(CLI::App& app, GlobalOptions& global);    // cli_search.cc
 Verb AddDemoVerb(CLI::App& app, GlobalOptions& global);      // cli_demo.cc
 Verb AddTokenizeVerb(CLI::App& app, GlobalOptions& global);  // cli_model.cc
 Verb AddEmbedVerb(CLI::App& app, GlobalOptions& global);     // cli_model.cc
+Verb AddRerankVerb(CLI::App& app, GlobalOptions& global);    // cli_model.cc
 Verb AddServeVerb(CLI::App& app, GlobalOptions& global);     // cli_serve.cc
 Verb AddIngestVerb(CLI::App& app, GlobalOptions& global);    // cli_docs.cc
 Verb AddEvalVerb(CLI::App& app, GlobalOptions& global);      // cli_eval.cc

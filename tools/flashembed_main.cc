@@ -76,6 +76,7 @@ int Run(int argc, char** argv) {
       flashembed::cli::AddExportVerb(app, global), flashembed::cli::AddImportVerb(app, global),
       flashembed::cli::AddPushVerb(app, global),   flashembed::cli::AddPullVerb(app, global),
       flashembed::cli::AddEvalVerb(app, global),   flashembed::cli::AddReembedVerb(app, global),
+      flashembed::cli::AddRerankVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(

@@ -85,6 +85,10 @@ CollectionSchema SchemaFrom(const py::kwargs& kwargs) {
       schema.query_prefix = value.cast<std::string>();
     } else if (key == "document_prefix") {
       schema.document_prefix = value.cast<std::string>();
+    } else if (key == "reranker") {
+      // A folder (str or path-like), or "model:DIR".
+      const std::string r = value.is_none() ? "" : py::str(value).cast<std::string>();
+      schema.reranker = r.empty() || r.starts_with("model:") ? r : "model:" + r;
     } else if (key == "properties") {
       schema.properties = value.is_none() ? "" : ToMetadataJson(value);
     } else {
@@ -150,6 +154,7 @@ void DefineInfo(py::module_& m) {
           "metadata fields indexed in storage for filters")
       .def_property_readonly("query_prefix",
                              [](const CollectionInfo& i) { return i.schema.query_prefix; })
+      .def_property_readonly("reranker", [](const CollectionInfo& i) { return i.schema.reranker; })
       .def_property_readonly("document_prefix",
                              [](const CollectionInfo& i) { return i.schema.document_prefix; })
       .def_property_readonly(

@@ -67,7 +67,8 @@ py::object Search(const Collection& coll, py::handle query, size_t k, const std:
                   const std::string& fusion, int rrf_k, float text_weight,
                   const std::string& group_by, size_t group_size, std::optional<float> min_score,
                   std::optional<float> max_score, bool with_text, bool with_metadata,
-                  bool with_vector, py::handle stats) {
+                  bool with_vector, const std::string& reranker, size_t rerank_depth,
+                  py::handle stats) {
   if (!stats.is_none() && !PyDict_Check(stats.ptr())) throw py::type_error("stats must be a dict");
   SearchStats search_stats;
   SearchOptions options{.k = k,
@@ -88,6 +89,8 @@ py::object Search(const Collection& coll, py::handle query, size_t k, const std:
                         .fusion = ToFusion(fusion),
                         .rrf_k = rrf_k,
                         .text_weight = text_weight,
+                        .reranker = reranker,
+                        .rerank_depth = rerank_depth,
                         .stats = stats.is_none() ? nullptr : &search_stats};
   Queries queries = QueriesFrom(query);
   std::vector<std::vector<Hit>> results(queries.queries.size());
@@ -117,8 +120,10 @@ py::object SearchDocuments(const Collection& coll, py::handle query, size_t k, s
                            float text_weight, const std::string& filter, py::handle filter_params,
                            size_t ef, size_t nprobe, const std::string& mode,
                            std::optional<float> min_score, std::optional<float> max_score,
-                           bool with_text) {
+                           bool with_text, const std::string& reranker, size_t rerank_depth) {
   DocumentSearchOptions options;
+  options.search.reranker = reranker;
+  options.search.rerank_depth = rerank_depth;
   options.search.k = k;
   options.search.ef_search = ef;
   options.search.nprobe = nprobe;
@@ -198,6 +203,9 @@ void DefineResults(py::module_& m) {
                              [](const PyHit& h) { return OptionalScore(h.hit.vector_score); })
       .def_property_readonly("text_score",
                              [](const PyHit& h) { return OptionalScore(h.hit.text_score); })
+      .def_property_readonly(
+          "rerank_score", [](const PyHit& h) { return OptionalScore(h.hit.rerank_score); },
+          "with reranker=: the cross-encoder's score, by which the hits are ordered")
       .def("__repr__", [](const PyHit& h) {
         return "Hit(id=" + py::repr(FromId(h.hit.id)).cast<std::string>() +
                ", score=" + py::repr(py::float_(h.hit.score)).cast<std::string>() +
@@ -211,6 +219,8 @@ void DefineResults(py::module_& m) {
       .def_readonly("begin", &Passage::begin)
       .def_readonly("end", &Passage::end)
       .def_readonly("score", &Passage::score)
+      .def_property_readonly("rerank_score",
+                             [](const Passage& p) { return OptionalScore(p.rerank_score); })
       .def_readonly("text", &Passage::text)
       .def_readonly("before", &Passage::before)
       .def_readonly("after", &Passage::after);
@@ -223,6 +233,8 @@ void DefineResults(py::module_& m) {
           "vector_score", [](const PyDocumentHit& h) { return OptionalScore(h.hit.vector_score); })
       .def_property_readonly("text_score",
                              [](const PyDocumentHit& h) { return OptionalScore(h.hit.text_score); })
+      .def_property_readonly(
+          "rerank_score", [](const PyDocumentHit& h) { return OptionalScore(h.hit.rerank_score); })
       .def_property_readonly("source", [](const PyDocumentHit& h) { return h.hit.source; })
       .def_property_readonly("title", [](const PyDocumentHit& h) { return h.hit.title; })
       .def_property_readonly("metadata",
@@ -258,17 +270,23 @@ void DefineSearch(py::module_& m) {
         py::arg("text_weight") = 0.5f, py::arg("group_by") = "", py::arg("group_size") = 1,
         py::arg("min_score") = py::none(), py::arg("max_score") = py::none(),
         py::arg("with_text") = true, py::arg("with_metadata") = true,
-        py::arg("with_vector") = false, py::arg("stats") = py::none(),
+        py::arg("with_vector") = false, py::arg("reranker") = "", py::arg("rerank_depth") = 0,
+        py::arg("stats") = py::none(),
         "The k most similar documents, best first, as Hit objects. query: a text, a vector, "
-        "or a batch (a list of texts or a 2-D array of vectors: a list of lists of hits).");
+        "or a batch (a list of texts or a 2-D array of vectors: a list of lists of hits). "
+        "reranker=\"model:DIR\" reorders the first rerank_depth (default max(k, 20)) with a "
+        "cross-encoder; Hit.rerank_score holds its score.");
   c.def("search_documents", &SearchDocuments, py::arg("query") = py::none(), py::arg("k") = 10,
         py::kw_only(), py::arg("passages") = 1, py::arg("neighbors") = 0, py::arg("pooled") = false,
         py::arg("ranking") = "auto", py::arg("keywords") = "", py::arg("fusion") = "normalized",
         py::arg("rrf_k") = 60, py::arg("text_weight") = 0.8f, py::arg("filter") = "",
         py::arg("filter_params") = py::none(), py::arg("ef") = 0, py::arg("nprobe") = 0,
         py::arg("mode") = "auto", py::arg("min_score") = py::none(),
-        py::arg("max_score") = py::none(), py::arg("with_text") = true,
-        "The k best long documents for the query, each with its best passages (DocumentHit).");
+        py::arg("max_score") = py::none(), py::arg("with_text") = true, py::arg("reranker") = "",
+        py::arg("rerank_depth") = 0,
+        "The k best long documents for the query, each with its best passages (DocumentHit); "
+        "with reranker=\"model:DIR\" the passages are reranked by a cross-encoder and the "
+        "documents ordered by their best.");
 }
 
 }  // namespace flashembed::python

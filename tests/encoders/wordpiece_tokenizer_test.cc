@@ -130,6 +130,51 @@ TEST(WordPieceTokenizer, MatchesHuggingFaceReferences) {
 
 // The uncased vocab gives the same result from vocab.txt alone, from
 // tokenizer.json alone (embedded vocab) and from both.
+// Pairs ([CLS] a [SEP] b [SEP], type ids 0 / 1, longest_first truncation):
+// Hugging Face's ids, tokens, byte offsets, type ids and sequence ids on the
+// bert-base-uncased tokenizer.json (tools/fixtures/gen_cross_encoder_fixtures.py
+// --wordpiece-pairs). The references follow the truncation rule of tokenizers
+// up to 0.22 (what transformers' tokenizers gave); records where 0.23's
+// differs carry it under "tokenizers_0_23" and are not compared to it.
+TEST(WordPieceTokenizer, PairsMatchHuggingFaceReferences) {
+  const std::string dir = std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata";
+  ASSERT_OK_AND_ASSIGN(auto t, WordPieceTokenizer::FromFiles(
+                                   "", dir + "/bert_text/uncased_mean_f16/tokenizer.json"));
+  std::ifstream in(dir + "/wordpiece_pairs.jsonl");
+  ASSERT_TRUE(in.good());
+  int cases = 0, mismatches = 0, truncated = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json j = nlohmann::json::parse(line);
+    const std::string a = j["text"], b = j["text_pair"];
+    const size_t max_length = j["max_length"];
+    SCOPED_TRACE(line.substr(0, 200));
+    ASSERT_OK_AND_ASSIGN(const auto e, t->EncodePair(a, b, max_length));
+    std::vector<std::pair<size_t, size_t>> offsets;
+    for (const auto& o : j["offsets"]) offsets.emplace_back(o[0], o[1]);
+    std::vector<int> sequence_ids;
+    for (const auto& s : j["sequence_ids"]) sequence_ids.push_back(s.is_null() ? -1 : s.get<int>());
+    const std::vector<int> got_sequence_ids(e.sequence_ids.begin(), e.sequence_ids.end());
+    const bool same = e.ids == j["ids"].get<std::vector<int32_t>>() &&
+                      e.tokens == j["tokens"].get<std::vector<std::string>>() &&
+                      e.type_ids == j["type_ids"].get<std::vector<int32_t>>() &&
+                      e.offsets == offsets && got_sequence_ids == sequence_ids;
+    EXPECT_TRUE(same) << "ids " << nlohmann::json(e.ids).dump();
+    mismatches += !same;
+    truncated += max_length != 0 && e.ids.size() == max_length;
+    ++cases;
+  }
+  EXPECT_GE(cases, 600);
+  EXPECT_GE(truncated, 100);
+  EXPECT_EQ(mismatches, 0);
+  auto bad = t->EncodePair("a", "b", 2);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("at least 3"), std::string::npos) << bad.status();
+  auto invalid = t->EncodePair("a", "\xFF", 0);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.status().message().find("second text"), std::string::npos) << invalid.status();
+}
+
 TEST(WordPieceTokenizer, VocabTxtAndTokenizerJsonAgree) {
   const auto from_txt = Load(kUncasedVocab, "");
   const auto from_both = Load(kUncasedVocab, kUncasedJson);

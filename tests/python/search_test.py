@@ -1,6 +1,8 @@
 """Collection.search: text and vector queries, batches, filters and their
 parameters, k, ef, rankings, group_by, score ranges; light Hit objects."""
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,29 @@ def test_hits_hold_no_reference_to_the_database(tmp_path):
     assert hits[0].metadata == {"a": 1}
     assert hits[0].vector.shape == (384,)
     assert "Hit(id=1" in repr(hits[0])
+
+
+RERANKER = (pathlib.Path(__file__).resolve().parents[1] / "encoders" / "testdata" /
+            "cross_encoder" / "bert_minilm_f32")
+
+
+def test_reranker_reorders_the_first_stage(notes):
+    """reranker="model:DIR": hits carry rerank_score (a tiny random
+    cross-encoder: its order, not its meaning, is checked) beside score."""
+    first = notes.search("brown fox", k=4)
+    hits = notes.search("brown fox", k=2, reranker=f"model:{RERANKER}", rerank_depth=4)
+    assert len(hits) == 2
+    assert all(h.rerank_score is not None for h in hits)
+    assert hits[0].rerank_score >= hits[1].rerank_score
+    assert {h.id for h in hits} <= {h.id for h in first}
+    assert first[0].rerank_score is None
+    with pytest.raises(ValueError, match="rerank_depth"):
+        notes.search("fox", rerank_depth=3)
+
+
+def test_default_reranker_of_a_collection(db):
+    coll = db.create_collection("ranked", reranker=RERANKER)
+    assert coll.info().reranker == f"model:{RERANKER}"
+    coll.add([1, 2], ["Berlin is a big city", "bread needs yeast"])
+    assert all(h.rerank_score is not None for h in coll.search("Berlin", k=2))
+    assert all(h.rerank_score is None for h in coll.search("Berlin", k=2, reranker="none"))

@@ -84,8 +84,31 @@ TEST(Records, ReadsVersion1And2CollectionRecords) {
   EXPECT_EQ(back.query_prefix, "query: ");
   EXPECT_EQ(back.document_prefix, "passage: ");
   std::string future = v3;
-  future[0] = 4;
+  future[0] = 5;
   EXPECT_EQ(DecodeCollection(future).status().code(), StatusCode::kNotSupported);
+}
+
+// A default reranker makes a version 4 record; without one the record stays
+// version 3, which builds before version 4 read.
+TEST(Records, DefaultRerankerIsVersion4Only) {
+  CollectionRecord r;
+  r.cid = 9;
+  r.name = "ranked";
+  r.encoder_spec = "hash/v1;dim=8";
+  EXPECT_EQ(EncodeCollection(r)[0], 3);
+  r.reranker_spec = "rerank/v1;id=0123456789abcdef;dir=/models/ms-marco";
+  const std::string v4 = EncodeCollection(r);
+  ASSERT_EQ(v4[0], 4);
+  ASSERT_OK_AND_ASSIGN(CollectionRecord back, DecodeCollection(v4));
+  EXPECT_EQ(back.reranker_spec, r.reranker_spec);
+  EXPECT_EQ(back.name, "ranked");
+  // A version 4 record must carry a spec, and nothing after it.
+  std::string empty_spec = EncodeCollection(CollectionRecord{});
+  empty_spec[0] = 4;
+  empty_spec.push_back('\0');
+  EXPECT_TRUE(DecodeCollection(empty_spec).status().IsCorruption());
+  EXPECT_TRUE(DecodeCollection(v4 + "x").status().IsCorruption());
+  EXPECT_TRUE(DecodeCollection(v4.substr(0, v4.size() - 1)).status().IsCorruption());
 }
 
 TEST(Records, TruncatedRecordsAreCorruption) {

@@ -464,6 +464,83 @@ TEST_F(CliTest, XlmrModelCollectionAndMatryoshkaDim) {
            "larger than the model's 24");
 }
 
+// A cross-encoder from the CLI: `rerank` scores pairs as the PyTorch
+// reference does, `tokenize` encodes pairs, and `search --rerank` reorders
+// the first stage by the same scores.
+TEST_F(CliTest, RerankPairsAndSearch) {
+  const std::string reranker =
+      std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/cross_encoder/bert_minilm_f32";
+  std::vector<json> reference;
+  {
+    std::ifstream in(reranker + "/reference.jsonl");
+    for (std::string line; std::getline(in, line);) reference.push_back(json::parse(line));
+  }
+  ASSERT_GE(reference.size(), 3u);
+  std::string input, pair_input;
+  for (size_t i = 0; i < 3; ++i) {
+    json line = {{"query", reference[i]["query"]}, {"passage", reference[i]["passage"]}};
+    if (i == 1) line = {{"text", reference[i]["query"]}, {"text_pair", reference[i]["passage"]}};
+    input += line.dump() + "\n";
+    pair_input +=
+        json({{"text", reference[i]["query"]}, {"text_pair", reference[i]["passage"]}}).dump() +
+        "\n";
+  }
+  RunResult r = RunOk({"rerank", "--model", reranker}, input);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  for (size_t i = 0; i < 3; ++i) {
+    const json got = json::parse(lines[i]);
+    EXPECT_NEAR(got["score"].get<double>(), reference[i]["score"].get<double>(), 1e-4) << i;
+    EXPECT_NEAR(got["logit"].get<double>(), reference[i]["logit"].get<double>(), 1e-4) << i;
+  }
+  r = RunOk({"tokenize", "--model", reranker}, pair_input);
+  lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  for (size_t i = 0; i < 3; ++i) {
+    const json got = json::parse(lines[i]);
+    EXPECT_EQ(got["type_ids"], reference[i]["type_ids"]) << i;
+    // Without --max-tokens the pair is not cut; the reference is cut at the
+    // reranker's max length.
+    const auto want = reference[i]["ids"].get<std::vector<int>>();
+    const auto ids = got["ids"].get<std::vector<int>>();
+    if (ids.size() == want.size()) {
+      EXPECT_EQ(ids, want) << i;
+    }
+  }
+  RunFails({"rerank", "--model", reranker}, 1, "<stdin>:4: expected {\"query\"",
+           input + "{\"query\": \"only\"}\n");
+  RunFails({"rerank", "--model", FLASHEMBED_MODEL_DIR}, 1, "not a supported reranker", input);
+  RunFails({"rerank"}, 2, "--model");
+
+  RunOk({"create", "-c", "r"});
+  RunOk({"add", "-c", "r", "--id", "1", "--id", "2", "--id", "3", "Berlin is a big city",
+         "bread needs yeast", "people live in Berlin"});
+  const json hits = OneJson(RunOk({"search", "-c", "r", "--json", "-k", "2", "--rerank", reranker,
+                                   "--rerank-depth", "3", "who lives in Berlin"}));
+  ASSERT_EQ(hits["hits"].size(), 2u) << hits;
+  EXPECT_GE(hits["hits"][0]["rerank_score"].get<double>(),
+            hits["hits"][1]["rerank_score"].get<double>());
+  EXPECT_TRUE(hits["hits"][0].contains("score"));
+  const RunResult table = RunOk({"search", "-c", "r", "--rerank", reranker, "who lives in Berlin"});
+  EXPECT_NE(table.out.find("RERANK"), std::string::npos) << table.out;
+  RunFails({"search", "-c", "r", "--rerank-depth", "3", "x"}, 1, "has no default");
+
+  // A default reranker, stored by identity: a changed folder is refused by
+  // the next process that searches (a process loads a reranker once).
+  const std::string copy = WriteFile("placeholder", "");
+  std::filesystem::remove(copy);
+  std::filesystem::copy(reranker, copy, std::filesystem::copy_options::recursive);
+  json info = OneJson(RunOk({"create", "-c", "d", "--json", "--reranker", copy}));
+  EXPECT_EQ(info["reranker"], "model:" + copy) << info;
+  RunOk({"add", "-c", "d", "--id", "1", "--id", "2", "Berlin is a big city", "bread needs yeast"});
+  json ranked = OneJson(RunOk({"search", "-c", "d", "--json", "Berlin"}));
+  EXPECT_TRUE(ranked["hits"][0].contains("rerank_score")) << ranked;
+  std::ofstream(copy + "/tokenizer_config.json", std::ios::app) << "\n";
+  RunFails({"search", "-c", "d", "Berlin"}, 1, "changed since the collection named it");
+  ranked = OneJson(RunOk({"search", "-c", "d", "--json", "--rerank", reranker, "Berlin"}));
+  EXPECT_TRUE(ranked["hits"][0].contains("rerank_score")) << ranked;
+}
+
 TEST_F(CliTest, TokenizeAndEmbedWithoutADatabase) {
   RunResult r = RunOk({"tokenize", "--model", FLASHEMBED_MODEL_DIR},
                       "{\"text\": \"w1 w2 w3\"}\n{\"text\": \"w1 w2 w3 w4 w5\"}\n");
