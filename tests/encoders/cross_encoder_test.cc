@@ -14,21 +14,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/encoders/model_folder_fixture.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::encoders {
 namespace {
 
-namespace fs = std::filesystem;
-using testing::TempDir;
+using flashembed::testing::TempDir;
+
+using testing::ReadJsonFile;
 
 std::string FixtureDir(const std::string& name) {
-  return std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/cross_encoder/" + name;
-}
-
-nlohmann::json ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
+  return testing::FixtureDir("cross_encoder", name);
 }
 
 struct Reference {
@@ -42,10 +39,7 @@ struct Reference {
 
 std::vector<Reference> ReadReference(const std::string& dir) {
   std::vector<Reference> refs;
-  std::ifstream in(dir + "/reference.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : testing::ReadReferenceLines(dir)) {
     refs.push_back({j["query"].get<std::string>(), j["passage"].get<std::string>(),
                     j["ids"].get<std::vector<int32_t>>(), j["type_ids"].get<std::vector<int32_t>>(),
                     j["logit"].get<double>(), j["score"].get<double>()});
@@ -102,10 +96,7 @@ TEST(CrossEncoder, ActivationFollowsTheConfig) {
 }
 
 std::string CopyFixture(const TempDir& dir, const std::string& name) {
-  static int copies = 0;
-  const std::string copy = dir.Sub(name + "_" + std::to_string(++copies));
-  fs::copy(FixtureDir(name), copy, fs::copy_options::recursive);
-  return copy;
+  return testing::CopyFolder(dir, FixtureDir(name), name);
 }
 
 void ExpectRefused(const std::string& folder, const std::string& needle) {

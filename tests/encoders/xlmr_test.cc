@@ -16,22 +16,18 @@
 
 #include "encoders/encoder.h"
 #include "tests/encoders/embedding_match.h"
+#include "tests/encoders/model_folder_fixture.h"
 #include "tests/testing/test_util.h"
 
 namespace flashembed::encoders {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
+using flashembed::testing::TempDir;
 
-std::string FixtureDir(const std::string& name) {
-  return std::string(FLASHEMBED_SOURCE_DIR) + "/tests/encoders/testdata/xlmr/" + name;
-}
+using testing::ReadJsonFile;
 
-nlohmann::json ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
+std::string FixtureDir(const std::string& name) { return testing::FixtureDir("xlmr", name); }
 
 struct Reference {
   std::string text;
@@ -41,11 +37,7 @@ struct Reference {
 
 std::vector<Reference> ReadReference(const std::string& dir) {
   std::vector<Reference> refs;
-  std::ifstream in(dir + "/reference.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : testing::ReadReferenceLines(dir)) {
     refs.push_back({j["text"].get<std::string>(), j["ids"].get<std::vector<int32_t>>(),
                     j["embedding"].get<std::vector<double>>()});
   }
@@ -123,12 +115,8 @@ INSTANTIATE_TEST_SUITE_P(Xlmr, XlmrFixture,
                                            "mean_dense_identity_f32"),
                          [](const auto& info) { return info.param; });
 
-// Copies the fixture `name` to a fresh folder under `dir`.
 std::string CopyFixture(const TempDir& dir, const std::string& name) {
-  static int copies = 0;
-  const std::string copy = dir.Sub(name + "_" + std::to_string(++copies));
-  fs::copy(FixtureDir(name), copy, fs::copy_options::recursive);
-  return copy;
+  return testing::CopyFolder(dir, FixtureDir(name), name);
 }
 
 void ExpectRefused(const std::string& folder, StatusCode code, const std::string& needle1,
