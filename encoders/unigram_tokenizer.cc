@@ -141,25 +141,28 @@ class UnigramTokenizerEncoder {
         size_t j = i;
         while (j < chars.size() && !hf::IsWhitespace(chars[j].cp)) ++j;
         if (j > i) {
+          // A word split off starts where its first char came from.
+          const bool at_start = chars[i].begin == 0;
           Metaspace(std::vector<NormChar>(chars.begin() + static_cast<std::ptrdiff_t>(i),
                                           chars.begin() + static_cast<std::ptrdiff_t>(j)),
-                    pieces);
+                    at_start, pieces);
         }
         i = j;
       }
     } else {
-      Metaspace(std::move(chars), pieces);
+      Metaspace(std::move(chars), begin == 0, pieces);
     }
   }
 
  private:
-  // pre_tokenizers/metaspace.rs on one split, then the model on each piece.
-  void Metaspace(std::vector<NormChar> chars, std::vector<Piece>* pieces) const {
+  // pre_tokenizers/metaspace.rs on one split (`at_start`: it begins the
+  // text, which prepend_scheme "first" asks), then the model on each piece.
+  void Metaspace(std::vector<NormChar> chars, bool at_start, std::vector<Piece>* pieces) const {
     for (NormChar& c : chars) {
       if (c.cp == ' ') c.cp = t_.replacement_cp_;
     }
     const bool prepend = t_.prepend_ == UnigramTokenizer::Prepend::kAlways ||
-                         (t_.prepend_ == UnigramTokenizer::Prepend::kFirst && chars[0].begin == 0);
+                         (t_.prepend_ == UnigramTokenizer::Prepend::kFirst && at_start);
     if (prepend && chars[0].cp != t_.replacement_cp_) {
       // NormalizedString::prepend: the new char takes the first char's place
       // and alignment, the first char is inserted after it with the same.
