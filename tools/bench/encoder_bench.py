@@ -2,19 +2,37 @@
 """Encoder throughput and latency: flashembed vs ONNX Runtime vs PyTorch on the
 same weights and the same token ids.
 
-Builds a random model shaped like all-MiniLM-L6-v2 (hidden 384, 6 layers, 12
-heads, intermediate 1536, the real bert-base-uncased vocabulary, mean pooling,
-Normalize, F32) in the Hugging Face layout, exports the same weights to ONNX
-(torch.onnx.export of the torch.nn reference of
-tools/fixtures/gen_bert_fixtures.py; inputs input_ids and attention_mask,
-int64 [batch, seq], dynamic batch and seq; output the pooled, normalised
-sentence embedding), tokenizes texts from data/sample with `flashembed
-tokenize`, and runs every engine on three token id sets:
+Builds a random model in the Hugging Face layout, exports the same weights to
+ONNX (torch.onnx.export of a torch.nn reference; inputs input_ids and
+attention_mask, int64 [batch, seq], dynamic batch and seq; output the pooled,
+normalised sentence embedding), tokenizes texts from data/sample with
+`flashembed tokenize`, and runs every engine on three token id sets. The model
+(--arch):
+
+  bert    (default) shaped like all-MiniLM-L6-v2: hidden 384, 6 layers, 12
+          heads, intermediate 1536, the real bert-base-uncased vocabulary,
+          mean pooling, Normalize, F32; the reference of
+          tools/fixtures/gen_bert_fixtures.py;
+  xlmr    shaped like intfloat/multilingual-e5-small: XLM-RoBERTa, hidden 384,
+          12 layers, 12 heads, intermediate 1536, gelu, vocab_size 250002 (the
+          full 250k-row embedding table, ~384 MB of F32),
+          max_position_embeddings 514, LayerNorm eps 1e-5, mean pooling,
+          Normalize, F32, max_seq_length 512; the reference, folder writer and
+          the 5,002-piece SentencePiece Unigram tokenizer files of
+          tools/fixtures/gen_xlmr_fixtures.py (its ids are all < 250002).
+          Position ids are computed inside the model, in the PyTorch run and
+          in the ONNX graph, as transformers' create_position_ids_from_input_ids
+          does: m = (input_ids != pad_token_id) & attention_mask,
+          positions = cumsum(m) * m + padding_idx (1); so padded ONNX Runtime
+          batches are right whatever id pads them. The script checks these
+          positions against the fixture's spelled-out xlmr_positions and fails
+          if ONNX Runtime's embeddings differ from PyTorch's by more than 1e-3.
 
   fixed   --fixed sequences of exactly 128 tokens (longer passages truncated
           at 128), batches of 32: the plain 32 x 128 throughput case;
   mixed   --texts passages of --words words on average (about 60 to 250
-          tokens, truncated at 256), batches of 32. ONNX Runtime runs them twice:
+          tokens with the BERT vocabulary, more with the small Unigram one;
+          truncated at 256), batches of 32. ONNX Runtime runs them twice:
           in file order (what a plain user does) and sorted by length (what
           sentence-transformers does); PyTorch runs them sorted by length;
           flashembed in file order (it packs sequences, no padding);
@@ -22,8 +40,9 @@ tokenize`, and runs every engine on three token id sets:
           median of --single-repeat calls.
 
 Engines:
-  flashembed  build-release/tools/bench/encoder_forward_bench (BertModel::Forward
-              alone on the ids, plus the GEMM peak of its matrix library);
+  flashembed  build-release/tools/bench/encoder_forward_bench (BertModel::Forward,
+              which also runs XLM-R, alone on the ids, plus the GEMM peak of
+              its matrix library);
   ort         onnxruntime-node (CPU, intra-op threads = cores, inter-op 1,
               graph optimisation 'all', sequential), tools/bench/ort/ort_bench.mjs;
   torch       Debian's python3-torch running the torch.nn reference in-process.
@@ -31,8 +50,10 @@ Each timed run is one warm-up pass and the best of --repeat passes (PyTorch:
 one warm-up batch, then the best of --torch-repeat passes). Every engine's embeddings are checked against PyTorch's
 (max abs error). The old whole-process `flashembed embed` measurement on the
 mixed texts is kept as "end_to_end" (process time minus a one-text run).
-Prints one JSON line on stdout; progress goes to stderr. Takes about 3 minutes
-on 2 idle cores; anything else running (a build) skews every number.
+Prints one JSON line on stdout ("arch" says which model); progress goes to
+stderr. Takes about 3 minutes on 2 idle cores with --arch bert (xlmr: twice the
+layers and a 470 MB checkpoint, longer); anything else running (a build) skews
+every number.
 
 The ONNX graph is the reference's own (nn.MultiheadAttention decomposed into
 MatMul/Softmax); ONNX Runtime's 'all' level fuses LayerNormalization, BiasGelu
@@ -49,7 +70,7 @@ optional CUDA download of onnxruntime-node's install script):
 
 Run (with Debian's python3-torch, i.e. /usr/bin/python3):
 
-    /usr/bin/python3 tools/bench/encoder_bench.py
+    /usr/bin/python3 tools/bench/encoder_bench.py [--arch bert|xlmr]
         [--flashembed build-release/tools/flashembed]
         [--forward-bench build-release/tools/bench/encoder_forward_bench]
         [--fixed 256] [--texts 128] [--words 120] [--repeat 3] [--torch-repeat 2]
@@ -79,6 +100,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 ORT_DIR = os.path.join(HERE, "ort")
 sys.path.insert(0, os.path.join(ROOT, "tools", "fixtures"))
 import gen_bert_fixtures as fixtures  # noqa: E402
+import gen_xlmr_fixtures as xlmr_fixtures  # noqa: E402
 
 BATCH = 32
 FIXED_LEN = 128
@@ -160,9 +182,32 @@ class OnnxWrapper(torch.nn.Module):
         return self.ref(input_ids, attention_mask != 0)
 
 
-def export_onnx(ref, path):
-    ids = torch.tensor([[2, 1000, 2000, 3000, 3], [2, 1500, 3, 0, 0]], dtype=torch.long)
-    mask = (ids != 0).long()
+def xlmr_position_ids(ids, mask):
+    """XLM-R position ids from tensors, as transformers'
+    create_position_ids_from_input_ids computes them (and so as an exported
+    graph must): the k-th real token is at padding_idx + k, a <pad> token (or a
+    masked one, whatever id pads the batch) at padding_idx."""
+    keep = ((ids != xlmr_fixtures.PAD) & mask).long()
+    return torch.cumsum(keep, dim=1) * keep + xlmr_fixtures.PADDING_IDX
+
+
+class XlmrForward(torch.nn.Module):
+    """gen_xlmr_fixtures.Reference with its position ids computed in the graph
+    (Reference.embed spells them out in a Python loop, which neither exports
+    nor belongs in a timed run)."""
+
+    def __init__(self, ref):
+        super().__init__()
+        self.ref = ref
+        self.m = ref.m
+
+    def forward(self, ids, mask):
+        return self.ref(ids, mask, positions=xlmr_position_ids(ids, mask))
+
+
+def export_onnx(ref, path, example_ids, pad):
+    ids = torch.tensor(example_ids, dtype=torch.long)
+    mask = (ids != pad).long()
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
             "sentence_embedding": {0: "batch"}}
     # Not under torch.no_grad(): there nn.MultiheadAttention takes its fast path,
@@ -175,7 +220,7 @@ def export_onnx(ref, path):
                           do_constant_folding=True)
 
 
-def torch_embed(ref, seqs, sort, repeat):
+def torch_embed(ref, seqs, sort, repeat, padded_batch):
     """Batches of BATCH (sorted by length if sort), padding mask. One warm-up
     batch, then `repeat` passes; returns (best_s, median_s, embeddings, padded_tokens)."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i])) if sort else list(range(len(seqs)))
@@ -183,7 +228,7 @@ def torch_embed(ref, seqs, sort, repeat):
     padded = 0
 
     def batch_inputs(idx):
-        return fixtures.padded_batch([seqs[i] for i in idx])
+        return padded_batch([seqs[i] for i in idx])
 
     with torch.no_grad():
         ref(*batch_inputs(order[:BATCH]))  # warm-up
@@ -219,6 +264,8 @@ def ratio(a, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--arch", choices=["bert", "xlmr"], default="bert",
+                    help="bert: all-MiniLM-L6-v2-shaped; xlmr: multilingual-e5-small-shaped XLM-RoBERTa")
     ap.add_argument("--flashembed", default=os.path.join(ROOT, "build-release", "tools", "flashembed"))
     ap.add_argument("--forward-bench",
                     default=os.path.join(ROOT, "build-release", "tools", "bench", "encoder_forward_bench"))
@@ -258,11 +305,20 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(7)
 
-    vocab = open(os.path.join(ROOT, "tests", "encoders", "testdata", "vocab",
-                              "bert-base-uncased", "vocab.txt"), encoding="utf-8").read().splitlines()
-    m = dict(name="minilm_shaped", hidden=384, layers=6, heads=12, inter=1536, vocab=len(vocab),
-             max_pos=512, act="gelu", pooling="mean", normalize=True, dtype="F32", prefix="",
-             max_seq=256)
+    if args.arch == "bert":
+        vocab = open(os.path.join(ROOT, "tests", "encoders", "testdata", "vocab",
+                                  "bert-base-uncased", "vocab.txt"), encoding="utf-8").read().splitlines()
+        m = dict(name="minilm_shaped", hidden=384, layers=6, heads=12, inter=1536, vocab=len(vocab),
+                 max_pos=512, act="gelu", pooling="mean", normalize=True, dtype="F32", prefix="",
+                 max_seq=256)
+    else:
+        # intfloat/multilingual-e5-small's shape: an XLMRobertaModel checkpoint
+        # (pooler present, unused) with the XLM-R vocabulary size.
+        m = dict(name="e5_small_shaped", hidden=384, layers=12, heads=12, inter=1536, vocab=250002,
+                 max_pos=514, act="gelu", max_seq=512, dtype="F32", prefix="", arch="XLMRobertaModel",
+                 pooler=True, lm_head=False, position_ids=False, pooling="mean", pooling_config="v1",
+                 dense=None, normalize=True)
+    max_tokens = 256  # the mixed passages' truncation (below both models' max_seq_length)
     if args.keep:
         tmp = os.path.abspath(args.keep)
         os.makedirs(tmp, exist_ok=True)
@@ -270,18 +326,34 @@ def main():
         tmp = tempfile.mkdtemp(prefix="flashembed-encoder-bench-")
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # also on failure
     folder = os.path.join(tmp, "model")
-    ref = fixtures.write_model_folder(folder, m, vocab_words=vocab)
+    start = time.perf_counter()
+    if args.arch == "bert":
+        ref = fixtures.write_model_folder(folder, m, vocab_words=vocab)
+    else:
+        # The fixture writer's folder (config.json model_type "xlm-roberta",
+        # pad_token_id 1, layer_norm_eps 1e-5, the Unigram tokenizer files) and
+        # reference; it returns float64, the timed PyTorch run is float32.
+        ref = xlmr_fixtures.write_model_folder(folder, m, m["vocab"]).float()
     with torch.no_grad():  # realistic weight scale, so activations stay in range
         for p in ref.parameters():
             if p.dim() > 1:
                 p.normal_(0, 0.05)
-    fixtures.write_safetensors(os.path.join(folder, "model.safetensors"),
-                               fixtures.checkpoint_tensors(ref, m), "F32", "")
+    weights_path = os.path.join(folder, "model.safetensors")
+    if args.arch == "bert":
+        fixtures.write_safetensors(weights_path, fixtures.checkpoint_tensors(ref, m), "F32", "")
+        fwd, padded_batch = ref, fixtures.padded_batch
+        example_ids, pad = [[2, 1000, 2000, 3000, 3], [2, 1500, 3, 0, 0]], fixtures.PAD
+    else:
+        xlmr_fixtures.write_safetensors(weights_path, xlmr_fixtures.checkpoint_tensors(ref, m), "F32")
+        fwd, padded_batch = XlmrForward(ref).eval(), xlmr_fixtures.padded_batch
+        example_ids, pad = [[0, 1000, 2000, 3000, 2], [0, 1500, 2, 1, 1]], xlmr_fixtures.PAD
+    model_s = time.perf_counter() - start
     onnx_path = os.path.join(tmp, "model.onnx")
     start = time.perf_counter()
-    export_onnx(ref, onnx_path)
-    log(f"model in {folder}, ONNX export {time.perf_counter() - start:.1f} s "
-        f"({os.path.getsize(onnx_path) / 1e6:.0f} MB)")
+    export_onnx(fwd, onnx_path, example_ids, pad)
+    export_s = time.perf_counter() - start
+    log(f"model in {folder} ({model_s:.1f} s, {os.path.getsize(weights_path) / 1e6:.0f} MB), "
+        f"ONNX export {export_s:.1f} s ({os.path.getsize(onnx_path) / 1e6:.0f} MB)")
 
     # Texts: passages of the English sample corpus, and one query of queries.jsonl.
     corpus = [json.loads(l)["text"] for l in open(os.path.join(ROOT, "data", "sample", "corpus.jsonl"))
@@ -301,7 +373,7 @@ def main():
     fixed_texts = passages(args.fixed + args.fixed // 4 + 8, 130, 200)
     query = json.loads(open(os.path.join(ROOT, "data", "sample", "queries.jsonl")).readline())["text"]
 
-    mixed, mixed_texts_path = tokenize(args.flashembed, folder, mixed_texts, m["max_seq"], tmp, "mixed")
+    mixed, mixed_texts_path = tokenize(args.flashembed, folder, mixed_texts, max_tokens, tmp, "mixed")
     fixed_all, _ = tokenize(args.flashembed, folder, fixed_texts, FIXED_LEN, tmp, "fixed")
     fixed = [s for s in fixed_all if len(s) == FIXED_LEN][:args.fixed]
     if len(fixed) < args.fixed:
@@ -316,21 +388,34 @@ def main():
     log(f"fixed {len(fixed)} x {FIXED_LEN}; mixed {len(mixed)} passages, {sum(lengths)} tokens "
         f"({min(lengths)}..{max(lengths)}); single query {len(single[0])} tokens")
 
+    if args.arch == "xlmr":
+        # The in-graph positions equal the fixture's spelled-out ones on a
+        # padded batch (<pad>-padded as PyTorch runs it, and 0-padded with the
+        # attention mask as ort_bench.mjs feeds the ONNX graph).
+        ids, mask = padded_batch(mixed[:BATCH])
+        want = torch.tensor([xlmr_fixtures.xlmr_positions(row) for row in ids.tolist()])
+        ids0 = ids.masked_fill(~mask, 0)
+        for got in [xlmr_position_ids(ids, mask), xlmr_position_ids(ids0, mask)]:
+            if not torch.equal(got, want):
+                fail("in-graph XLM-R position ids differ from gen_xlmr_fixtures.xlmr_positions")
+        if max(lengths) + 2 > m["max_pos"]:
+            fail(f"a sequence of {max(lengths)} tokens does not fit max_position_embeddings {m['max_pos']}")
+
     # PyTorch, the reference for every accuracy check.
     torch_res = {}
     for name, sort in [("fixed", False), ("mixed", True)]:
         log(f"torch {name}")
-        best, median, emb, padded = torch_embed(ref, sets[name], sort, args.torch_repeat)
+        best, median, emb, padded = torch_embed(fwd, sets[name], sort, args.torch_repeat, padded_batch)
         torch_res[name] = dict(best_s=best, median_s=median, emb=emb, padded_tokens=padded)
     log("torch single")
     times = []
     with torch.no_grad():
         ids = torch.tensor(single)
         mask = torch.ones_like(ids, dtype=torch.bool)
-        ref(ids, mask)
+        fwd(ids, mask)
         for _ in range(args.single_repeat):
             start = time.perf_counter()
-            e = ref(ids, mask)
+            e = fwd(ids, mask)
             times.append(time.perf_counter() - start)
     torch_res["single"] = dict(best_s=min(times), median_s=statistics.median(times),
                                emb=e.double().numpy())
@@ -349,6 +434,9 @@ def main():
         r = run_json(cmd, "ort_bench.mjs")
         r["max_abs_err_vs_torch"] = max_err(read_f32(out, len(sets[name]), "ort_bench"),
                                             torch_res[name]["emb"])
+        if args.arch == "xlmr" and r["max_abs_err_vs_torch"] > 1e-3:
+            fail(f"ONNX Runtime's {tag} embeddings differ from PyTorch's by {r['max_abs_err_vs_torch']:.2e}: "
+                 "the exported graph's position ids are wrong")
         return r
 
     ort = {"fixed": ort_run("fixed", False, BATCH, args.repeat),
@@ -377,18 +465,37 @@ def main():
     end_to_end = None
     if not args.skip_end_to_end:
         log("flashembed embed (end to end)")
-        load_s = min(run([args.flashembed, "embed", "--model", folder], one_text_path,
+        e2e_folder = folder
+        if m["max_seq"] != max_tokens:
+            # `flashembed embed` truncates at the folder's max_seq_length (512
+            # for xlmr); the mixed ids are cut at max_tokens. Embed through a
+            # view of the folder (symlinks) whose sentence_bert_config.json says
+            # max_tokens, so the process embeds exactly the ids the engines ran.
+            e2e_folder = os.path.join(tmp, f"model_max{max_tokens}")
+            shutil.rmtree(e2e_folder, ignore_errors=True)
+            os.makedirs(e2e_folder)
+            for entry in os.listdir(folder):
+                if entry != "sentence_bert_config.json":
+                    os.symlink(os.path.join(folder, entry), os.path.join(e2e_folder, entry))
+            with open(os.path.join(folder, "sentence_bert_config.json")) as f:
+                sbert = json.load(f)
+            sbert["max_seq_length"] = max_tokens
+            with open(os.path.join(e2e_folder, "sentence_bert_config.json"), "w") as f:
+                json.dump(sbert, f)
+        load_s = min(run([args.flashembed, "embed", "--model", e2e_folder], one_text_path,
                          what="flashembed embed")[0] for _ in range(2))
         whole_s, out = 1e30, ""
         for _ in range(2):
-            t, out = run([args.flashembed, "embed", "--model", folder], mixed_texts_path,
+            t, out = run([args.flashembed, "embed", "--model", e2e_folder], mixed_texts_path,
                          what="flashembed embed")
             whole_s = min(whole_s, t)
         cli = np.array([json.loads(l)["vector"] for l in out.splitlines() if l.strip()])
         encode_s = max(whole_s - load_s, 1e-9)
         end_to_end = {
             "what": "whole `flashembed embed` process on the mixed texts minus a one-text run "
-                    "(start-up + model load), best of 2; includes tokenization and JSON output",
+                    "(start-up + model load), best of 2; includes tokenization and JSON output"
+                    + ("" if e2e_folder == folder else
+                       f"; max_seq_length {max_tokens} (the mixed ids' truncation) in a symlinked view of the folder"),
             "tokens_per_s": round(sum(lengths) / encode_s, 1), "process_s": round(whole_s, 3),
             "load_s": round(load_s, 3), "max_abs_err_vs_torch": max_err(cli, torch_res["mixed"]["emb"]),
         }
@@ -400,7 +507,13 @@ def main():
     def gflops(flops, s):
         return round(flops / s / 1e9, 2)
 
-    result = {"bench": "encoder", "model": "MiniLM-L6-shaped (random weights, F32)",
+    model_name = {"bert": "MiniLM-L6-shaped (random weights, F32)",
+                  "xlmr": "multilingual-e5-small-shaped XLM-R (12 layers, hidden 384, vocab 250002, "
+                          "random weights, F32; 5,002-piece Unigram tokenizer)"}[args.arch]
+    result = {"bench": "encoder", "arch": args.arch, "model": model_name,
+              "model_files": {"safetensors_mb": round(os.path.getsize(weights_path) / 1e6, 1),
+                              "onnx_mb": round(os.path.getsize(onnx_path) / 1e6, 1),
+                              "onnx_export_s": round(export_s, 1)},
               "threads": threads, "batch": BATCH, "repeat": args.repeat,
               "torch_repeat": args.torch_repeat}
     for name in ["fixed", "mixed"]:
