@@ -234,8 +234,9 @@ Ranking DocumentRanking(const DocumentSearchOptions& options, const Query& query
 Result<std::vector<DocumentHit>> CollectionImpl::SearchDocuments(
     const DocumentSearchOptions& options, const Query& query) const {
   FE_RETURN_IF_ERROR(options.search.Validate());
-  FE_ASSIGN_OR_RETURN(const std::string reranker,
-                      EffectiveReranker(options.search, record_.name, record_.reranker_spec));
+  FE_ASSIGN_OR_RETURN(
+      const std::string reranker,
+      EffectiveReranker(options.search, query, record_.name, record_.reranker_spec));
   if (!reranker.empty()) {
     // The first stage gives enough documents, their passages with texts;
     // the cross-encoder orders the passages and, by their best, the

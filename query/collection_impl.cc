@@ -350,7 +350,7 @@ struct CollectionImpl::SearchRun {
 Result<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
                                                 const Query& query) const {
   FE_ASSIGN_OR_RETURN(const std::string reranker,
-                      EffectiveReranker(options, record_.name, record_.reranker_spec));
+                      EffectiveReranker(options, query, record_.name, record_.reranker_spec));
   if (!reranker.empty()) {
     // The first stage gives rerank_depth hits with their texts; the
     // cross-encoder orders them.

@@ -384,8 +384,9 @@ struct SearchOptions {
   // text and reordered by that score (Hit::rerank_score; Hit::score keeps the
   // first stage's), then the best k are returned. Needs a query text; not
   // with group_by. A reranker is loaded once per process. Empty: the
-  // collection's default reranker (CollectionSchema::reranker), if any;
-  // "none": no reranking even then.
+  // collection's default reranker (CollectionSchema::reranker), if any, for
+  // searches with a query text (or keywords) and no group_by; "none": no
+  // reranking even then.
   std::string reranker;
   size_t rerank_depth = 0;  // 0 = max(k, 20); at most 1000
   // If set, receives how the search ran.

@@ -101,7 +101,8 @@ std::string RerankerNameFromSpec(std::string_view spec) {
   return "model:" + std::string(spec.substr(dir + 5));
 }
 
-Result<std::string> EffectiveReranker(const SearchOptions& options, std::string_view collection,
+Result<std::string> EffectiveReranker(const SearchOptions& options, const Query& query,
+                                      std::string_view collection,
                                       const std::string& default_spec) {
   if (options.reranker == "none") return std::string();
   if (!options.reranker.empty()) return options.reranker;
@@ -112,6 +113,11 @@ Result<std::string> EffectiveReranker(const SearchOptions& options, std::string_
     }
     return std::string();
   }
+  // The default applies where it can: a search with words to read and no
+  // grouping.
+  const bool has_text =
+      !query.text.empty() || (!options.keywords.empty() && !query.image.has_value());
+  if (!has_text || !options.group_by.empty()) return std::string();
   const std::string name = RerankerNameFromSpec(default_spec);
   FE_ASSIGN_OR_RETURN(auto reranker, LoadReranker(name));
   if (reranker->spec() != default_spec) {

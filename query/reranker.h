@@ -29,11 +29,13 @@ Result<std::shared_ptr<const encoders::CrossEncoder>> LoadReranker(std::string_v
 
 // The reranker a search runs: options.reranker, else the collection's
 // default (`default_spec`, "" for none; checked against its folder, which
-// must not have changed since the collection named it), "" for none
-// (options.reranker "none"). InvalidArgument for a rerank_depth without a
-// reranker, or a changed default folder (naming the collection).
-Result<std::string> EffectiveReranker(const SearchOptions& options, std::string_view collection,
-                                      const std::string& default_spec);
+// must not have changed since the collection named it) when the search has
+// words to rerank with (a query text, or keywords) and no group_by; "" for
+// none (also for options.reranker "none"). InvalidArgument for a
+// rerank_depth without a reranker, or a changed default folder (naming the
+// collection).
+Result<std::string> EffectiveReranker(const SearchOptions& options, const Query& query,
+                                      std::string_view collection, const std::string& default_spec);
 
 // "model:DIR" of a "rerank/v1;...;dir=DIR" spec, "" for "".
 std::string RerankerNameFromSpec(std::string_view spec);

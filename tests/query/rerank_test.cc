@@ -167,6 +167,13 @@ TEST_F(RerankTest, ADefaultRerankerIsStoredAndUsed) {
   for (const Hit& h : plain) EXPECT_FALSE(h.rerank_score.has_value());
   ASSERT_OK_AND_ASSIGN(auto deep, ranked->Search({.k = 1, .rerank_depth = 2}, Query::Text("x")));
   EXPECT_TRUE(deep[0].rerank_score.has_value());
+  // The default applies where it can: not to a vector query, nor grouped.
+  ASSERT_OK_AND_ASSIGN(auto by_vector,
+                       ranked->Search({.k = 2}, Query::Vector(std::vector<float>(384, 0.1f))));
+  for (const Hit& h : by_vector) EXPECT_FALSE(h.rerank_score.has_value());
+  ASSERT_OK_AND_ASSIGN(auto grouped,
+                       ranked->Search({.k = 2, .group_by = "lang"}, Query::Text("Berlin")));
+  for (const Hit& h : grouped) EXPECT_FALSE(h.rerank_score.has_value());
   // The plain collection has no default: rerank_depth alone is refused.
   auto alone = coll_->Search({.rerank_depth = 2}, Query::Text("x"));
   ASSERT_FALSE(alone.ok());
