@@ -175,9 +175,9 @@ Result<std::vector<TokenSpan>> ClipEncoder::TokenSpans(std::string_view text) co
 
 Status ClipEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
   return EncodeInTokenBatches(
-      texts, static_cast<size_t>(dim()), kForwardTokens, out,
-      [&](std::string_view text) -> Result<std::vector<int32_t>> {
-        FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens()));
+      texts.size(), "text", static_cast<size_t>(dim()), kForwardTokens, out,
+      [&](size_t i) -> Result<std::vector<int32_t>> {
+        FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(texts[i], max_tokens()));
         return std::move(enc.ids);
       },
       [&](std::span<const std::vector<int32_t>> ids, std::span<float> rows) {

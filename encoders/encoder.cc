@@ -17,6 +17,12 @@
 
 namespace flashembed::encoders {
 
+Status TextEncoder::EncodeTokenIds(std::span<const std::vector<int32_t>>, std::span<float>) const {
+  return Status::NotSupported("encoder " + spec() +
+                              " takes texts only, not token ids (it has no vocabulary of its own "
+                              "a caller could give ids of)");
+}
+
 Result<TextEncoder::Tokenization> TextEncoder::Tokenize(std::string_view, size_t) const {
   return Status::NotSupported("encoder " + spec() + " has no vocabulary to tokenize with");
 }

@@ -61,6 +61,15 @@ class TextEncoder {
   // The database refuses such texts as documents and queries (IsBlankText).
   virtual Status Encode(std::span<const std::string_view> texts, std::span<float> out) const = 0;
 
+  // Embeds sequences of the model's own token ids (ids of its vocabulary,
+  // without special tokens: the encoder adds them and truncates to
+  // max_tokens() as it does a text's tokens) into out[i*dim() ..
+  // (i+1)*dim()). REQUIRES: out.size() == ids.size() * dim(). InvalidArgument
+  // naming the sequence and position of an id outside the vocabulary. The
+  // default returns NotSupported (encoders without a vocabulary, CLIP).
+  virtual Status EncodeTokenIds(std::span<const std::vector<int32_t>> ids,
+                                std::span<float> out) const;
+
   struct Tokenization {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;

@@ -1,5 +1,6 @@
 #include "encoders/hf_tokenizer_common.h"
 
+#include <fmt/format.h>
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -158,6 +159,22 @@ Status BadTokenId(const std::string& where, const std::string& token, const std:
 std::string_view IdToToken(const std::vector<std::string>& id_to_token, int32_t id) {
   if (id < 0 || static_cast<size_t>(id) >= id_to_token.size()) return {};
   return id_to_token[static_cast<size_t>(id)];
+}
+
+Result<std::vector<Piece>> PiecesFromIds(std::span<const int32_t> ids,
+                                         const std::vector<std::string>& id_to_token) {
+  std::vector<Piece> pieces;
+  pieces.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string_view token = IdToToken(id_to_token, ids[i]);
+    if (token.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("token id {} at position {} is not in the vocabulary (ids 0..{})", ids[i], i,
+                      id_to_token.size() - 1));
+    }
+    pieces.push_back(Piece{ids[i], std::string(token), 0, 0});
+  }
+  return pieces;
 }
 
 }  // namespace flashembed::encoders::hf

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -247,6 +248,12 @@ void SetTokenId(const std::string& token, size_t id, std::vector<std::string>* i
 
 // id_to_token[id], or "" if `id` is out of range.
 std::string_view IdToToken(const std::vector<std::string>& id_to_token, int32_t id);
+
+// Token ids given by a caller as pieces (offsets 0, 0), for EncodeIds.
+// InvalidArgument naming the position and id of one that is no token of the
+// vocabulary (negative, out of range, or an unset id).
+Result<std::vector<Piece>> PiecesFromIds(std::span<const int32_t> ids,
+                                         const std::vector<std::string>& id_to_token);
 
 }  // namespace flashembed::encoders::hf
 

@@ -31,20 +31,19 @@ Result<uint64_t> FingerprintFiles(std::span<const std::string> paths) {
 std::string Hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
 Status EncodeInTokenBatches(
-    std::span<const std::string_view> texts, size_t dim, size_t tokens_per_call,
-    std::span<float> out,
-    const std::function<Result<std::vector<int32_t>>(std::string_view)>& tokenize,
+    size_t count, std::string_view item, size_t dim, size_t tokens_per_call, std::span<float> out,
+    const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
     const std::function<Status(std::span<const std::vector<int32_t>>, std::span<float>)>& forward) {
-  if (out.size() != texts.size() * dim) {
-    return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
-                                               out.size(), texts.size(), texts.size() * dim));
+  if (out.size() != count * dim) {
+    return Status::InvalidArgument(fmt::format("output holds {} floats, {} {}s need {}", out.size(),
+                                               count, item, count * dim));
   }
-  const int n = static_cast<int>(texts.size());
-  std::vector<std::vector<int32_t>> ids(texts.size());
-  std::vector<Status> failed(texts.size());
+  const int n = static_cast<int>(count);
+  std::vector<std::vector<int32_t>> ids(count);
+  std::vector<Status> failed(count);
 #pragma omp parallel for schedule(dynamic, 16) if (n >= 64)
   for (int i = 0; i < n; ++i) {
-    auto enc = tokenize(texts[i]);
+    auto enc = tokenize(static_cast<size_t>(i));
     if (!enc.ok()) {
       failed[i] = enc.status();
     } else {
@@ -53,12 +52,12 @@ Status EncodeInTokenBatches(
   }
   for (int i = 0; i < n; ++i) {
     if (!failed[i].ok()) {
-      return Status(failed[i].code(), fmt::format("text {}: {}", i, failed[i].message()));
+      return Status(failed[i].code(), fmt::format("{} {}: {}", item, i, failed[i].message()));
     }
   }
-  for (size_t first = 0; first < texts.size();) {
+  for (size_t first = 0; first < count;) {
     size_t last = first, tokens = 0;
-    while (last < texts.size() && (last == first || tokens + ids[last].size() <= tokens_per_call)) {
+    while (last < count && (last == first || tokens + ids[last].size() <= tokens_per_call)) {
       tokens += ids[last++].size();
     }
     FE_RETURN_IF_ERROR(forward(std::span(ids).subspan(first, last - first),

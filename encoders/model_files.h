@@ -25,16 +25,15 @@ Result<uint64_t> FingerprintFiles(std::span<const std::string> paths);
 // 16 lower-case hex digits.
 std::string Hex64(uint64_t v);
 
-// Embeds `texts` into `out` (texts.size() x dim floats): each text through
-// `tokenize` first (in parallel on OpenMP threads when there are many; the
-// first failure is returned as "text <i>: <message>" before any forward
-// pass), then `forward` on consecutive runs of sequences holding at most
-// `tokens_per_call` tokens (one sequence at least), so activation memory stays
-// bounded whatever the batch.
+// Embeds `count` inputs into `out` (count x dim floats): each input's token
+// ids from `tokenize(i)` first (in parallel on OpenMP threads when there are
+// many; the first failure is returned as "<item> <i>: <message>" before any
+// forward pass), then `forward` on consecutive runs of sequences holding at
+// most `tokens_per_call` tokens (one sequence at least), so activation memory
+// stays bounded whatever the batch. `item` names an input in errors ("text").
 Status EncodeInTokenBatches(
-    std::span<const std::string_view> texts, size_t dim, size_t tokens_per_call,
-    std::span<float> out,
-    const std::function<Result<std::vector<int32_t>>(std::string_view)>& tokenize,
+    size_t count, std::string_view item, size_t dim, size_t tokens_per_call, std::span<float> out,
+    const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
     const std::function<Status(std::span<const std::vector<int32_t>>, std::span<float>)>& forward);
 
 // Python's str.strip(), which sentence-transformers applies to every text

@@ -260,16 +260,42 @@ Result<std::vector<TokenSpan>> StaticEncoder::TokenSpans(std::string_view text) 
 }
 
 Status StaticEncoder::Encode(std::span<const std::string_view> texts, std::span<float> out) const {
+  return EncodeIds(
+      texts.size(), "text", [&](size_t i) { return Ids(texts[i]); }, out);
+}
+
+Status StaticEncoder::EncodeTokenIds(std::span<const std::vector<int32_t>> ids,
+                                     std::span<float> out) const {
+  return EncodeIds(
+      ids.size(), "token sequence",
+      [&](size_t i) -> Result<std::vector<int32_t>> {
+        std::vector<int32_t> seq = ids[i];
+        for (size_t k = 0; k < seq.size(); ++k) {
+          if (seq[k] < 0 || static_cast<size_t>(seq[k]) >= vocab_size_) {
+            return Status::InvalidArgument(
+                fmt::format("token id {} at position {} is not in the vocabulary (ids 0..{})",
+                            seq[k], k, vocab_size_ - 1));
+          }
+        }
+        if (max_length_ && seq.size() > *max_length_) seq.resize(*max_length_);
+        return seq;
+      },
+      out);
+}
+
+Status StaticEncoder::EncodeIds(size_t count, std::string_view item,
+                                const std::function<Result<std::vector<int32_t>>(size_t)>& get_ids,
+                                std::span<float> out) const {
   const auto d = static_cast<size_t>(dim_);
-  if (out.size() != texts.size() * d) {
-    return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
-                                               out.size(), texts.size(), texts.size() * d));
+  if (out.size() != count * d) {
+    return Status::InvalidArgument(
+        fmt::format("output holds {} floats, {} {}s need {}", out.size(), count, item, count * d));
   }
-  std::vector<Status> failed(texts.size());
-  const auto n = static_cast<int64_t>(texts.size());
-#pragma omp parallel for schedule(dynamic, 16) if (texts.size() >= kParallelTexts)
+  std::vector<Status> failed(count);
+  const auto n = static_cast<int64_t>(count);
+#pragma omp parallel for schedule(dynamic, 16) if (count >= kParallelTexts)
   for (int64_t i = 0; i < n; ++i) {
-    auto ids = Ids(texts[static_cast<size_t>(i)]);
+    auto ids = get_ids(static_cast<size_t>(i));
     float* row = out.data() + static_cast<size_t>(i) * d;
     if (!ids.ok()) {
       failed[static_cast<size_t>(i)] = ids.status();
@@ -284,10 +310,10 @@ Status StaticEncoder::Encode(std::span<const std::string_view> texts, std::span<
       for (size_t k = 0; k < d; ++k) sum[k] += w * v[k];
     }
     // The mean (zeros for no ids), then model2vec's normalisation.
-    const double count = ids->empty() ? 1.0 : static_cast<double>(ids->size());
+    const double mean_of = ids->empty() ? 1.0 : static_cast<double>(ids->size());
     double norm = 0;
     for (size_t k = 0; k < d; ++k) {
-      sum[k] /= count;
+      sum[k] /= mean_of;
       norm += sum[k] * sum[k];
     }
     const double scale = normalize_ ? 1.0 / (std::sqrt(norm) + 1e-32) : 1.0;
@@ -295,7 +321,7 @@ Status StaticEncoder::Encode(std::span<const std::string_view> texts, std::span<
   }
   for (size_t i = 0; i < failed.size(); ++i) {
     if (!failed[i].ok()) {
-      return Status::InvalidArgument(fmt::format("text {}: {}", i, failed[i].message()));
+      return Status::InvalidArgument(fmt::format("{} {}: {}", item, i, failed[i].message()));
     }
   }
   return Status::OK();

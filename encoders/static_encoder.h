@@ -28,6 +28,7 @@
 #define FLASHEMBED_ENCODERS_STATIC_ENCODER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +63,9 @@ class StaticEncoder final : public TextEncoder {
   int dim() const override { return dim_; }
   std::string spec() const override;
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
+  // Ids as given (no unk removal), cut at max_length as a text's are.
+  Status EncodeTokenIds(std::span<const std::vector<int32_t>> ids,
+                        std::span<float> out) const override;
   // The tokenizer's tokens without special tokens (what is averaged, before
   // the unknown token is removed); max_tokens 0 = no limit.
   Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const override;
@@ -79,6 +83,11 @@ class StaticEncoder final : public TextEncoder {
 
   // The ids model2vec averages for `text` (steps 1 and 2 above).
   Result<std::vector<int32_t>> Ids(std::string_view text) const;
+  // out[i*dim ..] = the vector of ids(i), for `count` inputs; `item` names
+  // an input in errors.
+  Status EncodeIds(size_t count, std::string_view item,
+                   const std::function<Result<std::vector<int32_t>>(size_t)>& ids,
+                   std::span<float> out) const;
 
   std::string dir_;
   uint64_t fingerprint_ = 0;

@@ -272,39 +272,13 @@ Result<TextEncoder::Tokenization> TransformerEncoder::TokenizePair(std::string_v
 
 Status TransformerEncoder::Encode(std::span<const std::string_view> texts,
                                   std::span<float> out) const {
-  if (truncated_dim_ > 0) {
-    // Matryoshka: the model's first truncated_dim_ dimensions, unit length
-    // again if the model's own vectors are.
-    const auto full = static_cast<size_t>(model_->dim());
-    const auto cut = static_cast<size_t>(truncated_dim_);
-    if (out.size() != texts.size() * cut) {
-      return Status::InvalidArgument(fmt::format("output holds {} floats, {} texts need {}",
-                                                 out.size(), texts.size(), texts.size() * cut));
-    }
-    std::vector<float> rows(texts.size() * full);
-    FE_RETURN_IF_ERROR(EncodeFull(texts, rows));
-    for (size_t i = 0; i < texts.size(); ++i) {
-      float* dst = out.data() + i * cut;
-      std::copy_n(rows.data() + i * full, cut, dst);
-      if (!renormalize_) continue;
-      double norm = 0;
-      for (size_t k = 0; k < cut; ++k) norm += static_cast<double>(dst[k]) * dst[k];
-      const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
-      for (size_t k = 0; k < cut; ++k) dst[k] *= inv;
-    }
-    return Status::OK();
-  }
-  return EncodeFull(texts, out);
-}
-
-Status TransformerEncoder::EncodeFull(std::span<const std::string_view> texts,
-                                      std::span<float> out) const {
   // A text the normaliser empties (empty, whitespace, controls, zero-width
   // characters) is [CLS] [SEP] (<s> </s>) and embedded as such, as
   // sentence-transformers and Hugging Face do.
-  return EncodeInTokenBatches(
-      texts, static_cast<size_t>(model_->dim()), kForwardTokens, out,
-      [&](std::string_view text) -> Result<std::vector<int32_t>> {
+  return EncodeSequences(
+      texts.size(), "text",
+      [&](size_t i) -> Result<std::vector<int32_t>> {
+        std::string_view text = texts[i];
         // Invalid UTF-8 is left for the tokenizer to name, at its offset.
         if (FindInvalidUtf8(text) == std::string_view::npos) text = StripLikePython(text);
         if (unigram_) {
@@ -314,9 +288,59 @@ Status TransformerEncoder::EncodeFull(std::span<const std::string_view> texts,
         FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->Encode(text, max_tokens_));
         return std::move(enc.ids);
       },
-      [&](std::span<const std::vector<int32_t>> ids, std::span<float> rows) {
-        return model_->Forward(ids, rows);
-      });
+      out);
+}
+
+Status TransformerEncoder::EncodeTokenIds(std::span<const std::vector<int32_t>> ids,
+                                          std::span<float> out) const {
+  return EncodeSequences(
+      ids.size(), "token sequence",
+      [&](size_t i) -> Result<std::vector<int32_t>> {
+        if (unigram_) {
+          FE_ASSIGN_OR_RETURN(auto enc, unigram_->EncodeIds(ids[i], max_tokens_));
+          return std::move(enc.ids);
+        }
+        FE_ASSIGN_OR_RETURN(auto enc, tokenizer_->EncodeIds(ids[i], max_tokens_));
+        return std::move(enc.ids);
+      },
+      out);
+}
+
+Status TransformerEncoder::EncodeSequences(
+    size_t count, std::string_view item,
+    const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
+    std::span<float> out) const {
+  if (truncated_dim_ == 0) return EncodeFull(count, item, tokenize, out);
+  // Matryoshka: the model's first truncated_dim_ dimensions, unit length
+  // again if the model's own vectors are.
+  const auto full = static_cast<size_t>(model_->dim());
+  const auto cut = static_cast<size_t>(truncated_dim_);
+  if (out.size() != count * cut) {
+    return Status::InvalidArgument(fmt::format("output holds {} floats, {} {}s need {}", out.size(),
+                                               count, item, count * cut));
+  }
+  std::vector<float> rows(count * full);
+  FE_RETURN_IF_ERROR(EncodeFull(count, item, tokenize, rows));
+  for (size_t i = 0; i < count; ++i) {
+    float* dst = out.data() + i * cut;
+    std::copy_n(rows.data() + i * full, cut, dst);
+    if (!renormalize_) continue;
+    double norm = 0;
+    for (size_t k = 0; k < cut; ++k) norm += static_cast<double>(dst[k]) * dst[k];
+    const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
+    for (size_t k = 0; k < cut; ++k) dst[k] *= inv;
+  }
+  return Status::OK();
+}
+
+Status TransformerEncoder::EncodeFull(
+    size_t count, std::string_view item,
+    const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
+    std::span<float> out) const {
+  return EncodeInTokenBatches(count, item, static_cast<size_t>(model_->dim()), kForwardTokens, out,
+                              tokenize,
+                              [&](std::span<const std::vector<int32_t>> ids,
+                                  std::span<float> rows) { return model_->Forward(ids, rows); });
 }
 
 }  // namespace flashembed::encoders

@@ -16,6 +16,7 @@
 #ifndef FLASHEMBED_ENCODERS_TRANSFORMER_ENCODER_H_
 #define FLASHEMBED_ENCODERS_TRANSFORMER_ENCODER_H_
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -53,6 +54,8 @@ class TransformerEncoder final : public TextEncoder {
   Status Encode(std::span<const std::string_view> texts, std::span<float> out) const override;
   // The tokenizer's tokens with [CLS]/[SEP] (<s>/</s>); max_tokens 0 = no
   // limit.
+  Status EncodeTokenIds(std::span<const std::vector<int32_t>> ids,
+                        std::span<float> out) const override;
   Result<Tokenization> Tokenize(std::string_view text, size_t max_tokens) const override;
   // [CLS] a [SEP] b [SEP] (types 0 / 1) or <s> a </s> </s> b </s>, the
   // texts as they are (as a cross-encoder reads them); max_tokens 0 = no
@@ -74,7 +77,15 @@ class TransformerEncoder final : public TextEncoder {
   TransformerEncoder() = default;
 
   // Encode at the model's full width.
-  Status EncodeFull(std::span<const std::string_view> texts, std::span<float> out) const;
+  // The model's full-width vectors of `count` inputs, each input's ids
+  // (special tokens included) from `tokenize(i)`.
+  Status EncodeFull(size_t count, std::string_view item,
+                    const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
+                    std::span<float> out) const;
+  // EncodeFull, then the Matryoshka cut when the encoder has one.
+  Status EncodeSequences(size_t count, std::string_view item,
+                         const std::function<Result<std::vector<int32_t>>(size_t)>& tokenize,
+                         std::span<float> out) const;
 
   std::string dir_;
   uint64_t fingerprint_ = 0;

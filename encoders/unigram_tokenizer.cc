@@ -496,6 +496,17 @@ Result<UnigramTokenizer::Encoding> UnigramTokenizer::Encode(std::string_view tex
   return UnigramTokenizerEncoder::Apply(single_, std::move(pieces), {});
 }
 
+Result<UnigramTokenizer::Encoding> UnigramTokenizer::EncodeIds(std::span<const int32_t> ids,
+                                                               size_t max_tokens) const {
+  const size_t specials = single_special_tokens();
+  FE_RETURN_IF_ERROR(CheckMaxTokens(max_tokens, specials));
+  FE_ASSIGN_OR_RETURN(std::vector<Piece> pieces, hf::PiecesFromIds(ids, id_to_token_));
+  if (max_tokens != 0 && pieces.size() + specials > max_tokens) {
+    pieces.resize(max_tokens - specials);
+  }
+  return UnigramTokenizerEncoder::Apply(single_, std::move(pieces), {});
+}
+
 Result<UnigramTokenizer::Encoding> UnigramTokenizer::EncodePair(std::string_view first,
                                                                 std::string_view second,
                                                                 size_t max_tokens) const {

@@ -48,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -104,6 +105,11 @@ class UnigramTokenizer {
   // tokens first). Errors as Encode, naming which text is invalid.
   Result<Encoding> EncodePair(std::string_view first, std::string_view second,
                               size_t max_tokens = 0) const;
+  // Token ids given by the caller (no special tokens) through the single
+  // template as Encode would put a text's (<s> ids </s> for XLM-R),
+  // truncated as Encode truncates; offsets (0, 0). InvalidArgument for an id
+  // not in the vocabulary (naming its position) or max_tokens as Encode.
+  Result<Encoding> EncodeIds(std::span<const int32_t> ids, size_t max_tokens = 0) const;
 
   // Special tokens the single / pair template adds (2 and 4 for XLM-R).
   size_t single_special_tokens() const;

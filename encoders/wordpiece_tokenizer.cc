@@ -331,8 +331,20 @@ std::vector<Piece> TextPieces(std::string_view text, const AddedTokens& added_to
 Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::Encode(std::string_view text,
                                                                 size_t max_tokens) const {
   FE_RETURN_IF_ERROR(hf::CheckEncodeArgs(text, max_tokens));
-  std::vector<Piece> pieces =
-      TextPieces(text, added_tokens_, added_first_bytes_, WordPieceTokenizerEncoder(*this));
+  return Single(
+      TextPieces(text, added_tokens_, added_first_bytes_, WordPieceTokenizerEncoder(*this)),
+      max_tokens);
+}
+
+Result<WordPieceTokenizer::Encoding> WordPieceTokenizer::EncodeIds(std::span<const int32_t> ids,
+                                                                   size_t max_tokens) const {
+  FE_RETURN_IF_ERROR(hf::CheckEncodeArgs("", max_tokens));
+  FE_ASSIGN_OR_RETURN(std::vector<Piece> pieces, hf::PiecesFromIds(ids, id_to_token_));
+  return Single(std::move(pieces), max_tokens);
+}
+
+WordPieceTokenizer::Encoding WordPieceTokenizer::Single(std::vector<hf::Piece> pieces,
+                                                        size_t max_tokens) const {
   // BertProcessing: [CLS] tokens [SEP].
   Encoding e =
       hf::WrapPieces<Encoding>(std::move(pieces), max_tokens, {cls_id_, settings_.cls_token},

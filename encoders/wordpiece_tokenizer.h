@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,6 +48,10 @@
 #include "base/status.h"
 
 namespace flashembed::encoders {
+
+namespace hf {
+struct Piece;  // hf_tokenizer_common.h
+}  // namespace hf
 
 class WordPieceTokenizer {
  public:
@@ -118,6 +123,11 @@ class WordPieceTokenizer {
   // for invalid UTF-8 (naming the text and byte) or max_tokens 1 or 2.
   Result<Encoding> EncodePair(std::string_view first, std::string_view second,
                               size_t max_tokens) const;
+  // Token ids given by the caller (no special tokens) as Encode would give
+  // them for a text: [CLS] ids [SEP], truncated to max_tokens as Encode
+  // does; offsets (0, 0). InvalidArgument for an id not in the vocabulary
+  // (naming its position) or max_tokens == 1.
+  Result<Encoding> EncodeIds(std::span<const int32_t> ids, size_t max_tokens) const;
 
   int32_t pad_id() const { return pad_id_; }  // [PAD]; 0 if the vocab has none
   int32_t cls_id() const { return cls_id_; }
@@ -133,6 +143,8 @@ class WordPieceTokenizer {
   size_t default_max_tokens() const { return default_max_tokens_; }
 
  private:
+  // [CLS] pieces [SEP], truncated to max_tokens (REQUIRES: not 1).
+  Encoding Single(std::vector<hf::Piece> pieces, size_t max_tokens) const;
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

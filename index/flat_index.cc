@@ -41,6 +41,7 @@ class FlatIndex final : public VectorIndex {
   int dim() const override { return options_.dim; }
   Metric metric() const override { return options_.metric; }
   size_t size() const override { return rows_.size(); }
+  size_t removed() const override { return removed_.size(); }
   bool Contains(uint64_t slot) const override { return rows_.Contains(slot); }
 
   Status Add(uint64_t slot, std::span<const float> vector) override {

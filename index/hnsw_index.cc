@@ -153,6 +153,7 @@ class HnswIndex final : public VectorIndex {
   int dim() const override { return options_.dim; }
   Metric metric() const override { return options_.metric; }
   size_t size() const override { return hnsw_->cur_element_count - hnsw_->num_deleted_; }
+  size_t removed() const override { return hnsw_->num_deleted_; }
 
   bool Contains(uint64_t slot) const override {
     hnswlib::tableint id;

@@ -117,6 +117,7 @@ class IvfIndex final : public VectorIndex {
   int nlist() const { return trained() ? static_cast<int>(ivf_->nlist) : 0; }
   int train_at() const { return train_at_; }
   size_t size() const override { return trained() ? where_.size() : rows_.size(); }
+  size_t removed() const override { return removed_.size(); }
 
   bool Contains(uint64_t slot) const override {
     return trained() ? where_.count(slot) != 0 : rows_.Contains(slot);

@@ -59,6 +59,12 @@ class VectorIndex {
   // Number of live (not removed) vectors.
   virtual size_t size() const = 0;
 
+  // Number of removed vectors the index still holds something of (HNSW:
+  // graph nodes marked deleted, with their vectors and links; flat and IVF:
+  // the slot, so it is never taken again). A rebuild from the live vectors
+  // drops them all.
+  virtual size_t removed() const = 0;
+
   // True if `slot` holds a live vector.
   virtual bool Contains(uint64_t slot) const = 0;
 

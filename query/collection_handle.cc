@@ -104,6 +104,8 @@ Status CollectionHandle::Snapshot() {
   return Call([&](CollectionImpl& c) { return c.Snapshot(); });
 }
 
+Result<std::shared_ptr<const TextModel>> CollectionHandle::Model() const { return impl()->Model(); }
+
 Result<std::vector<PutDocumentResult>> CollectionHandle::PutDocuments(
     const WriteOptions& options, const ChunkingOptions& chunking,
     std::span<const SourceDocument> docs) {

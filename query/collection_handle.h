@@ -48,6 +48,7 @@ class CollectionHandle final : public Collection {
                              std::string_view filter_params) override;
   Result<std::vector<Hit>> Search(const SearchOptions& options, const Query& query) const override;
   Status Snapshot() override;
+  Result<std::shared_ptr<const TextModel>> Model() const override;
   Result<std::vector<PutDocumentResult>> PutDocuments(
       const WriteOptions& options, const ChunkingOptions& chunking,
       std::span<const SourceDocument> docs) override;

@@ -132,7 +132,12 @@ Result<CollectionInfo> CollectionImpl::Describe() const {
   info.created_unix_ms = record_.created_unix_ms;
   if (text_index_) info.text_cache_bytes = text_index_->cached_bytes();
   info.embeds_images = encoder_ && encoder_->embeds_images();
+  FE_ASSIGN_OR_RETURN(info.disk_bytes, DiskBytes(*store_, record_.cid));
   return info;
+}
+
+Result<uint64_t> CollectionImpl::DiskBytes(const storage::Store& store, uint32_t cid) {
+  return store.ApproximateBytes(storage::CollectionPrefix(cid), storage::CollectionEnd(cid));
 }
 
 Result<uint64_t> CollectionImpl::Count() const {
@@ -862,12 +867,19 @@ Status CollectionImpl::CommitLocked(const WriteOptions& options, std::span<const
     }
   }
   live_count_ = next.live_count;
-  return AfterIndexUpdate(index_status, logged_ops);
+  const auto replaced = static_cast<uint64_t>(std::count_if(
+      old_slots.begin(), old_slots.end(), [](const auto& s) { return s.has_value(); }));
+  return AfterIndexUpdate(index_status, logged_ops, replaced + removed.size());
 }
 
 // REQUIRES: write_mu_ held, after a durable write and its index update.
-Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t logged_ops) {
+Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t logged_ops,
+                                        uint64_t removals) {
   ops_since_snapshot_ += logged_ops;
+  removed_since_compaction_ += removals;
+  const bool compact =
+      removed_since_compaction_ >= std::max<uint64_t>(kCompactAfterRemovals, live_count_);
+  if (compact) removed_since_compaction_ = 0;
   if (!index_status.ok()) {
     // The write is durable but the index no longer matches it (say, out of
     // memory half way). The stored vectors are the truth: rebuild from them;
@@ -886,9 +898,20 @@ Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t log
       return index_broken_;
     }
   }
-  if (options_.snapshot_every_ops != 0 && ops_since_snapshot_ >= options_.snapshot_every_ops &&
-      ops_since_snapshot_ >= live_count_ / 4) {
+  // As much removed as live: a snapshot now (which rebuilds an index that
+  // holds the removed vectors, see SnapshotLocked), then a compaction of the
+  // collection's keys, so the space comes back without anyone asking.
+  if (options_.snapshot_every_ops != 0 &&
+      (compact || (ops_since_snapshot_ >= options_.snapshot_every_ops &&
+                   ops_since_snapshot_ >= live_count_ / 4))) {
     SnapshotLocked().IgnoreError();  // a failed snapshot only means more replay at open
+  }
+  if (compact) {
+    for (int cf = 0; cf < storage::kNumCfs; ++cf) {
+      store_->ScheduleCompaction(static_cast<storage::Cf>(cf),
+                                 storage::CollectionPrefix(record_.cid),
+                                 storage::CollectionEnd(record_.cid));
+    }
   }
   return Status::OK();
 }
@@ -986,7 +1009,7 @@ Result<size_t> CollectionImpl::RemoveLocked(
     }
     live_count_ = next.live_count;
   }
-  FE_RETURN_IF_ERROR(AfterIndexUpdate(index_status, removed.size()));
+  FE_RETURN_IF_ERROR(AfterIndexUpdate(index_status, removed.size(), removed.size()));
   return removed.size();
 }
 

@@ -73,6 +73,10 @@ class CollectionImpl final : public Collection,
                              std::string_view filter_params) override;
   Result<std::vector<Hit>> Search(const SearchOptions& options, const Query& query) const override;
   Status Snapshot() override;
+  Result<std::shared_ptr<const TextModel>> Model() const override;
+  // Rebuilds the index from the stored vectors when it still holds removed
+  // ones, then snapshots it (Database::Compact).
+  Status CompactIndex();
 
   // Long documents (collection_docs.cc, ingest.cc).
   Result<std::vector<PutDocumentResult>> PutDocuments(
@@ -149,6 +153,11 @@ class CollectionImpl final : public Collection,
   // Long documents stored in collection `cid`, counted by a scan of their
   // keys (for collections that are not open).
   static Result<uint64_t> CountSources(const storage::Store& store, uint32_t cid);
+  // Bytes of collection `cid`'s keys on disk and in memtables (estimated).
+  static Result<uint64_t> DiskBytes(const storage::Store& store, uint32_t cid);
+  // Removed vectors that make a collection compact its keys (with at least
+  // as many removed as live) and rebuild its index at the next snapshot.
+  static constexpr uint64_t kCompactAfterRemovals = 4096;
   ~CollectionImpl() override;
   static CollectionSchema SchemaOf(const storage::CollectionRecord& record);
 
@@ -324,7 +333,13 @@ class CollectionImpl final : public Collection,
   Status LoadIndex();
   Status RebuildIndex();
   Status SnapshotLocked();
-  Status AfterIndexUpdate(const Status& index_status, uint64_t logged_ops);
+  // After a durable write that logged `logged_ops` index operations, of
+  // which `removals` removed a stored vector: repairs a failed index update,
+  // snapshots when due, and queues a compaction of the collection's keys
+  // once the data removed since the last one matches the live data (at
+  // least kCompactAfterRemovals vectors), so deleted and replaced documents
+  // give their disk space back.
+  Status AfterIndexUpdate(const Status& index_status, uint64_t logged_ops, uint64_t removals);
   Result<std::vector<float>> QueryVector(const Query& query) const;
   // Why this collection refuses images (its encoder embeds texts only).
   std::string ImagesRefused() const;
@@ -342,9 +357,10 @@ class CollectionImpl final : public Collection,
 
   // Serialises writers, snapshots, close and drop.
   mutable std::mutex write_mu_;
-  storage::CollectionState state_;   // guarded by write_mu_
-  uint64_t ops_since_snapshot_ = 0;  // guarded by write_mu_
-  bool has_snapshot_ = false;        // guarded by write_mu_
+  storage::CollectionState state_;         // guarded by write_mu_
+  uint64_t ops_since_snapshot_ = 0;        // guarded by write_mu_
+  uint64_t removed_since_compaction_ = 0;  // guarded by write_mu_
+  bool has_snapshot_ = false;              // guarded by write_mu_
 
   // Readers (search, get) share it; index changes and state changes take it
   // exclusively.

@@ -17,6 +17,7 @@
 #include "query/field_store.h"
 #include "query/filter_rows.h"
 #include "query/text_index.h"
+#include "query/text_model.h"
 #include "storage/snapshot.h"
 
 namespace flashembed::query {
@@ -220,6 +221,30 @@ Status CollectionImpl::RebuildIndex() {
   return Status::OK();
 }
 
+Result<std::shared_ptr<const TextModel>> CollectionImpl::Model() const {
+  if (encoder_ == nullptr) {
+    return Status::NotSupported("collection '" + record_.name +
+                                "' is vector-only: it has no encoder to embed texts with");
+  }
+  // The model shares this implementation's lifetime, so it outlives a
+  // re-embedding that replaces it.
+  return std::shared_ptr<const TextModel>(NewTextModel(
+      std::shared_ptr<const encoders::TextEncoder>(shared_from_this(), encoder_.get())));
+}
+
+Status CollectionImpl::CompactIndex() {
+  FE_RETURN_IF_ERROR(CheckWritable());
+  std::lock_guard<std::mutex> lock(write_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  if (!index_broken_.ok()) return index_broken_;
+  const size_t removed = [&] {
+    std::shared_lock<RwMutex> shared(index_mu_);
+    return index_->removed();
+  }();
+  if (removed > 0) FE_RETURN_IF_ERROR(RebuildIndex());
+  return SnapshotLocked();
+}
+
 Status CollectionImpl::Snapshot() {
   FE_RETURN_IF_ERROR(CheckWritable());
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -234,6 +259,14 @@ Status CollectionImpl::SnapshotLocked() {
   // Not serialised for nothing while the storage refuses writes (a full
   // disk): the stored snapshot and the log stay valid.
   FE_RETURN_IF_ERROR(store_->Health());
+  // An index holding as much removed as live (an HNSW graph keeps removed
+  // nodes) is built again from the stored vectors first, so neither memory
+  // nor the snapshot grows with every pass of upserts.
+  const bool bloated = [&] {
+    std::shared_lock<RwMutex> lock(index_mu_);
+    return index_->removed() >= std::max<uint64_t>(kCompactAfterRemovals, index_->size());
+  }();
+  if (bloated) FE_RETURN_IF_ERROR(RebuildIndex());
   const uint32_t cid = record_.cid;
   Result<std::string> bytes = [&] {
     std::shared_lock<RwMutex> lock(index_mu_);

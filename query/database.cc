@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <ostream>
+#include <shared_mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/rw_mutex.h"
 #include "encoders/encoder.h"
 #include "encoders/learned_encoder.h"
 #include "index/hnsw_index.h"
@@ -426,6 +429,7 @@ class DatabaseImpl final : public Database {
       if (!state.ok()) return state.status();
       FE_ASSIGN_OR_RETURN(storage::CollectionState s, storage::DecodeState(*state));
       info.count = s.live_count;
+      FE_ASSIGN_OR_RETURN(info.disk_bytes, CollectionImpl::DiskBytes(*store_, r.cid));
       // An open collection knows its count; others are counted.
       auto open = open_.find(r.name);
       if (open != open_.end()) {
@@ -630,7 +634,61 @@ class DatabaseImpl final : public Database {
     return DropCopyLocked(name);
   }
 
+  Status Compact() override {
+    std::shared_lock<RwMutex> alive(close_mu_);
+    std::vector<std::shared_ptr<CollectionImpl>> open;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      FE_RETURN_IF_ERROR(CheckOpen());
+      if (read_only_) return store_->Health();
+      // Every collection, not only the open ones: an index snapshot that
+      // still holds removed vectors is rebuilt whoever removed them.
+      std::vector<storage::CollectionRecord> records;
+      FE_RETURN_IF_ERROR(ScanCatalog(&records));
+      for (const auto& r : records) {
+        auto c = GetLocked(r.name);
+        // One that cannot open (an encoder this build lacks) keeps its
+        // snapshot; its keys are compacted below all the same.
+        if (c.ok()) open.push_back((*c)->impl());
+      }
+    }
+    for (const auto& c : open) {
+      Status s = c->CompactIndex();
+      // Dropped or re-embedded meanwhile: its keys go with the compaction.
+      if (!s.ok() && !c->replaced() && !s.IsNotFound()) return s;
+    }
+    return store_->Compact("", "");
+  }
+
+  Status Backup(const std::string& dest) override {
+    std::shared_lock<RwMutex> alive(close_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      FE_RETURN_IF_ERROR(CheckOpen());
+    }
+    return store_->Checkpoint(dest);
+  }
+
+  Result<uint64_t> DiskBytes() const override {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    uint64_t total = 0;
+    for (auto it = fs::recursive_directory_iterator(path_, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code file_ec;
+      if (it->is_regular_file(file_ec)) {
+        const uintmax_t size = it->file_size(file_ec);
+        if (!file_ec) total += size;  // a file RocksDB deleted meanwhile counts nothing
+      }
+    }
+    if (ec) return Status::IOError("measuring " + path_ + ": " + ec.message());
+    return total;
+  }
+
   Status Close() override {
+    // Waits for a running Compact() or Backup(), which use the store
+    // without holding mu_.
+    std::unique_lock<RwMutex> closing(close_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     if (!store_) return Status::OK();
     Status first;
@@ -793,6 +851,9 @@ class DatabaseImpl final : public Database {
   // The BM25 posting lists of every collection (Options::text_cache_bytes).
   const std::shared_ptr<PostingCache> posting_cache_;
   std::string path_;
+  // Held shared by Compact() and Backup(), which use store_ without mu_;
+  // Close() takes it exclusively before it destroys store_.
+  mutable RwMutex close_mu_;
   std::mutex mu_;                          // guards the catalog, open_ and store_ lifetime
   std::unique_ptr<storage::Store> store_;  // null once closed
   std::map<std::string, std::shared_ptr<CollectionHandle>> open_;

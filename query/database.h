@@ -179,6 +179,10 @@ struct CollectionInfo {
   // The encoder embeds images into the same space as texts (a CLIP model):
   // Document::image and Query::image are accepted.
   bool embeds_images = false;
+  // Bytes the collection's data takes in the database (RocksDB's estimate
+  // over its keys: files on disk and data not yet flushed). Space of
+  // deleted documents counts until a compaction gives it back.
+  uint64_t disk_bytes = 0;
 };
 
 // ---- Limits on input, the same at every entry point ------------------------
@@ -666,6 +670,8 @@ class DocumentIngest {
   DocumentIngest() = default;
 };
 
+class TextModel;  // below
+
 // A named set of documents with one schema and one index. Obtained from
 // Database; stays valid after the collection is dropped (calls then return
 // NotFound) and after the Database is destroyed (calls then return Cancelled).
@@ -794,6 +800,14 @@ class Collection {
   // replay writes. Done automatically on close and after many writes.
   virtual Status Snapshot() = 0;
 
+  // The collection's encoder as a TextModel (including a corpus-trained
+  // "learned" one, whose model lives in the database): embeds texts exactly
+  // as the collection embeds its documents and queries, without storing
+  // anything. The model stays usable after a re-embedding switched the
+  // collection to a new encoder (it is then the old one). NotSupported for a
+  // vector-only collection.
+  virtual Result<std::shared_ptr<const TextModel>> Model() const = 0;
+
  protected:
   Collection() = default;
 };
@@ -835,6 +849,21 @@ class TextModel {
   // without a pair template (hash, CLIP, model2vec).
   virtual Result<Tokens> TokenizePair(std::string_view first, std::string_view second,
                                       size_t max_tokens) const;
+
+  // Embeds sequences of the model's own token ids (its vocabulary's ids, as
+  // Tokenize returns them but without special tokens: the model adds those
+  // and truncates as it does for a text). Row-major ids.size() x dim()
+  // floats. InvalidArgument naming the sequence and position of an id
+  // outside the vocabulary; NotSupported for models without a vocabulary of
+  // their own (hash, learned) and for CLIP.
+  virtual Result<std::vector<float>> EmbedTokenIds(
+      const std::vector<std::vector<int32_t>>& ids) const;
+
+  // How many tokens the model reads of `text`: its tokens with the special
+  // ones, up to the model's maximum (longer texts are truncated); for
+  // encoders without a vocabulary (hash, learned), the words they hash.
+  // InvalidArgument for invalid UTF-8.
+  virtual Result<size_t> CountTokens(std::string_view text) const;
 
   // True for a model that embeds images into the same space as texts (CLIP).
   virtual bool embeds_images() const = 0;
@@ -903,7 +932,8 @@ struct Options {
   // its filesystem is read-only or full, open it as with read_only instead
   // of failing (Database::read_only() and StorageHealth() say so). For
   // tools that only read. A folder held by another process is still
-  // refused (IOError). Not persisted.
+  // refused (IOError naming that process: "... is held by another process
+  // (pid 1234: flashembed serve --db kb)"). Not persisted.
   bool read_only_if_unwritable = false;
   // RocksDB block cache in bytes. Not persisted.
   size_t block_cache_bytes = 128u << 20;
@@ -919,9 +949,11 @@ struct Options {
   // Write an index snapshot once this many index operations (an add or a
   // delete is one, an upsert of an existing id two) were logged since the
   // last one and they are at least a quarter of the collection's size (so a
-  // big index is not re-serialised for small changes); and at close.
-  // 0 = only at close / Snapshot(). Fewer operations since the snapshot means
-  // less replay at the next open. Not persisted.
+  // big index is not re-serialised for small changes); when a collection
+  // removed as many vectors as it holds (at least 4096) since it last did
+  // (its index is then rebuilt without them first, and its keys compacted);
+  // and at close. 0 = only at close / Snapshot() / Database::Compact(). Fewer operations since the
+  // snapshot means less replay at the next open. Not persisted.
   size_t snapshot_every_ops = 50000;
   // SearchMode::kAuto scans exactly while a collection holds at most this
   // many documents: at that size a scan is about as fast as the graph and
@@ -1091,6 +1123,31 @@ class Database {
   // Opened read-only (Options::read_only, or read_only_if_unwritable found
   // the folder unwritable).
   virtual bool read_only() const = 0;
+
+  // Gives back now the disk space of deleted, replaced and dropped data,
+  // which otherwise comes back in the background (after a drop, after a
+  // collection removed as many documents as it holds, and as RocksDB finds
+  // files dense with deletions): rebuilds every collection's index that
+  // still holds removed vectors (opening the collections), snapshots it,
+  // then compacts the whole database. Blocks until done while reads and writes go on; Close() waits
+  // for it. NotSupported on a read-only database.
+  virtual Status Compact() = 0;
+
+  // Writes a consistent point-in-time copy of the database to the folder
+  // `dest` (which must not exist; its parent must) while reads and writes go
+  // on: it holds every write acknowledged before the call, none begun after
+  // it returned, and each racing write whole or not at all, so the writes it
+  // holds are always a prefix of the acknowledged ones. The copy includes
+  // the index snapshots and opens with Database::Open like any database.
+  // Files are hard links when `dest` is on the same filesystem (the copy
+  // then costs space only as the database changes), copies otherwise.
+  // Errors: AlreadyExists for an existing `dest`; NotSupported on a
+  // read-only database (the process that holds the folder must take it);
+  // IOError from the filesystem (no partial copy is left).
+  virtual Status Backup(const std::string& dest) = 0;
+
+  // Bytes of every file under the database folder.
+  virtual Result<uint64_t> DiskBytes() const = 0;
 
   // Snapshots every collection and closes. Further calls return Cancelled.
   // Idempotent; also done by the destructor. On a read-only database no

@@ -1,4 +1,7 @@
-// TextModel (query/database.h): a built-in encoder without a database.
+// TextModel (query/database.h): a built-in encoder without a database, or a
+// collection's encoder (Collection::Model).
+#include "query/text_model.h"
+
 #include <string_view>
 
 #include <fmt/format.h>
@@ -13,7 +16,7 @@ namespace {
 
 class TextModelImpl final : public TextModel {
  public:
-  explicit TextModelImpl(std::unique_ptr<encoders::TextEncoder> encoder)
+  explicit TextModelImpl(std::shared_ptr<const encoders::TextEncoder> encoder)
       : encoder_(std::move(encoder)) {}
 
   int dim() const override { return encoder_->dim(); }
@@ -24,6 +27,22 @@ class TextModelImpl final : public TextModel {
     std::vector<float> out(texts.size() * static_cast<size_t>(encoder_->dim()));
     FE_RETURN_IF_ERROR(encoder_->Encode(views, out));
     return out;
+  }
+
+  Result<std::vector<float>> EmbedTokenIds(
+      const std::vector<std::vector<int32_t>>& ids) const override {
+    std::vector<float> out(ids.size() * static_cast<size_t>(encoder_->dim()));
+    FE_RETURN_IF_ERROR(encoder_->EncodeTokenIds(ids, out));
+    return out;
+  }
+
+  Result<size_t> CountTokens(std::string_view text) const override {
+    auto tokens = encoder_->Tokenize(text, encoder_->max_tokens());
+    if (tokens.ok()) return tokens->ids.size();
+    if (tokens.status().code() != StatusCode::kNotSupported) return tokens.status();
+    // No vocabulary (hash, learned): the words it reads, all of them.
+    FE_ASSIGN_OR_RETURN(auto spans, encoder_->TokenSpans(text));
+    return spans.size();
   }
 
   Result<Tokens> Tokenize(std::string_view text, size_t max_tokens) const override {
@@ -62,10 +81,23 @@ class TextModelImpl final : public TextModel {
   }
 
  private:
-  std::unique_ptr<encoders::TextEncoder> encoder_;
+  std::shared_ptr<const encoders::TextEncoder> encoder_;
 };
 
 }  // namespace
+
+std::unique_ptr<TextModel> NewTextModel(std::shared_ptr<const encoders::TextEncoder> encoder) {
+  return std::make_unique<TextModelImpl>(std::move(encoder));
+}
+
+Result<std::vector<float>> TextModel::EmbedTokenIds(
+    const std::vector<std::vector<int32_t>>&) const {
+  return Status::NotSupported("this model takes texts only, not token ids");
+}
+
+Result<size_t> TextModel::CountTokens(std::string_view) const {
+  return Status::NotSupported("this model does not count tokens");
+}
 
 Result<TextModel::Tokens> TextModel::TokenizePair(std::string_view, std::string_view,
                                                   size_t) const {
@@ -77,7 +109,7 @@ Result<std::unique_ptr<TextModel>> TextModel::Open(const std::string& encoder, i
     return Status::InvalidArgument("no encoder given: use \"hash\" or \"model:DIR\"");
   }
   FE_ASSIGN_OR_RETURN(auto e, encoders::NewTextEncoder(encoder, dim));
-  return std::unique_ptr<TextModel>(new TextModelImpl(std::move(e)));
+  return NewTextModel(std::move(e));
 }
 
 }  // namespace flashembed

@@ -31,6 +31,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -122,8 +123,9 @@ class ServerImpl final : public Server {
   // REQUIRES: options.allowed_model_dirs canonical (Server::Start).
   ServerImpl(const ServerOptions& options, Database* db)
       : options_(options),
-        router_(db, RouterOptions{IsBlankToken(options.token) ? std::string() : options.token,
-                                  options.access_log, options.allowed_model_dirs}),
+        router_(db,
+                RouterOptions{IsBlankToken(options.token) ? std::string() : options.token,
+                              options.access_log, options.allowed_model_dirs, options.backup_dir}),
         workers_(options.threads) {}
   ~ServerImpl() override {
     Stop();
@@ -601,6 +603,13 @@ Status ServerOptions::Validate() const {
   if (Result<std::vector<std::string>> dirs = ModelPolicy::Canonicalize(allowed_model_dirs);
       !dirs.ok()) {
     return dirs.status();
+  }
+  if (!backup_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(backup_dir, ec)) {
+      return Status::InvalidArgument("backup folder \"" + backup_dir +
+                                     "\" is not an existing folder");
+    }
   }
   return Status::OK();
 }

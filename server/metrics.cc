@@ -109,6 +109,21 @@ std::string Metrics::Render(Database* db) {
       fmt::format_to(out, "flashembed_vector_dim{{collection=\"{}\"}} {}\n", EscapeLabel(info.name),
                      info.schema.dim);
     }
+    text +=
+        "# HELP flashembed_collection_disk_bytes Bytes of a collection's data in the database "
+        "(estimated), by collection.\n"
+        "# TYPE flashembed_collection_disk_bytes gauge\n";
+    for (const CollectionInfo& info : *infos) {
+      fmt::format_to(out, "flashembed_collection_disk_bytes{{collection=\"{}\"}} {}\n",
+                     EscapeLabel(info.name), info.disk_bytes);
+    }
+  }
+  if (Result<uint64_t> folder = db->DiskBytes(); folder.ok()) {
+    fmt::format_to(out,
+                   "# HELP flashembed_disk_bytes Bytes of every file in the database folder.\n"
+                   "# TYPE flashembed_disk_bytes gauge\n"
+                   "flashembed_disk_bytes {}\n",
+                   *folder);
   }
   return text;
 }

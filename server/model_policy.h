@@ -40,6 +40,9 @@ class ModelPolicy {
   // not (the message names --allow-model).
   std::string Refusal(std::string_view encoder) const;
 
+  // The allowed folders, canonical.
+  const std::vector<std::string>& dirs() const { return dirs_; }
+
  private:
   std::vector<std::string> dirs_;
 };

@@ -1,8 +1,11 @@
 #include "server/native_api.h"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <utility>
 
@@ -258,7 +261,8 @@ Json InfoToJson(const CollectionInfo& info) {
               {"embeds_images", info.embeds_images},
               {"indexed_fields", info.schema.indexed_fields},
               {"milvus", !info.schema.properties.empty()},
-              {"created_unix_ms", info.created_unix_ms}};
+              {"created_unix_ms", info.created_unix_ms},
+              {"disk_bytes", info.disk_bytes}};
 }
 
 const char* ErrorName(int http_status) {
@@ -343,7 +347,17 @@ HttpResponse NativeApi::Handle(const HttpRequest& request) {
     int status = 200;
     const size_t n = parts.size();
     auto route = [&](const char* r) { response.route = std::string("/api/v1/") + r; };
-    if (n == 1 && parts[0] == "collections" && m == "GET") {
+    if (n == 1 && parts[0] == "compact" && m == "POST") {
+      route("compact");
+      out = Compact();
+    } else if (n == 1 && parts[0] == "backup" && m == "POST") {
+      route("backup");
+      out = Backup(body);
+      status = 201;
+    } else if (n == 1 && parts[0] == "stats" && m == "GET") {
+      route("stats");
+      out = Stats();
+    } else if (n == 1 && parts[0] == "collections" && m == "GET") {
       route("collections");
       out = ListCollections();
     } else if (n == 1 && parts[0] == "collections" && m == "POST") {
@@ -516,6 +530,58 @@ Json NativeApi::DropCollection(const std::string& name) {
   CollectionLocks::Guard guard = locks_->Shared(name);
   if (Status s = db_->DropCollection(name); !s.ok()) Fail(s);
   return {{"dropped", name}};
+}
+
+Json NativeApi::Compact() {
+  const auto start = std::chrono::steady_clock::now();
+  Result<uint64_t> before = db_->DiskBytes();
+  if (!before.ok()) Fail(before.status());
+  if (Status s = db_->Compact(); !s.ok()) Fail(s);
+  Result<uint64_t> after = db_->DiskBytes();
+  if (!after.ok()) Fail(after.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {{"bytes_before", *before}, {"bytes_after", *after}, {"seconds", seconds}};
+}
+
+Json NativeApi::Backup(const Json& body) {
+  CheckKeys(body, {"name"}, "a backup request");
+  if (backup_dir_.empty()) {
+    throw ApiError(403,
+                   "backups over HTTP are off: start the server with `flashembed serve "
+                   "--backup-dir DIR` to let clients write backups into DIR");
+  }
+  const std::string name = GetString(body, "name");
+  const bool valid =
+      !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+  if (!valid) {
+    BadRequest("\"name\" must be 1..255 characters of [A-Za-z0-9_.-] (not . or ..), got " +
+               Dump(body.value("name", Json())));
+  }
+  const std::string path = (std::filesystem::path(backup_dir_) / name).string();
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = db_->Backup(path); !s.ok()) Fail(s);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {{"backup", name}, {"path", path}, {"seconds", seconds}};
+}
+
+Json NativeApi::Stats() {
+  Result<std::vector<CollectionInfo>> infos = db_->ListCollections();
+  if (!infos.ok()) Fail(infos.status());
+  Result<uint64_t> folder = db_->DiskBytes();
+  if (!folder.ok()) Fail(folder.status());
+  Json list = Json::array();
+  for (const CollectionInfo& info : *infos) {
+    list.push_back({{"name", info.name},
+                    {"count", info.count},
+                    {"documents", info.documents},
+                    {"disk_bytes", info.disk_bytes}});
+  }
+  return {{"disk_bytes", *folder}, {"collections", std::move(list)}};
 }
 
 Json NativeApi::Reembed(const std::string& name, const Json& body) {

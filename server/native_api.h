@@ -36,8 +36,14 @@ int HttpStatusFor(StatusCode code);
 class NativeApi {
  public:
   // `locks` and `models` are not owned and must outlive this object.
-  NativeApi(Database* db, Metrics* metrics, CollectionLocks* locks, const ModelPolicy* models)
-      : db_(db), metrics_(metrics), locks_(locks), models_(models) {}
+  // `backup_dir`: where POST /api/v1/backup writes ("" = refused, 403).
+  NativeApi(Database* db, Metrics* metrics, CollectionLocks* locks, const ModelPolicy* models,
+            std::string backup_dir = "")
+      : db_(db),
+        metrics_(metrics),
+        locks_(locks),
+        models_(models),
+        backup_dir_(std::move(backup_dir)) {}
 
   // REQUIRES: request.path starts with "/api/v1/" or is "/api/v1".
   HttpResponse Handle(const HttpRequest& request);
@@ -50,6 +56,11 @@ class NativeApi {
   Json DescribeCollection(const std::string& name);
   Json ListCollections();
   Json DropCollection(const std::string& name);
+  // POST /api/v1/compact and /api/v1/backup (Database::Compact / Backup);
+  // GET /api/v1/stats (the folder's size and each collection's).
+  Json Compact();
+  Json Backup(const Json& body);
+  Json Stats();
   Json Reembed(const std::string& name, const Json& body);
   Json AbortReembed(const std::string& name);
   Json AddDocuments(const std::string& name, const Json& body);
@@ -73,6 +84,7 @@ class NativeApi {
   Metrics* metrics_;
   CollectionLocks* locks_;
   const ModelPolicy* models_;
+  const std::string backup_dir_;
 };
 
 // Request decoding shared by native_api.cc and native_documents.cc. The

@@ -35,7 +35,8 @@ Router::Router(Database* db, RouterOptions options)
       options_(std::move(options)),
       models_(options_.allowed_model_dirs),
       milvus_(db, &metrics_, &locks_, &models_),
-      native_(db, &metrics_, &locks_, &models_) {}
+      native_(db, &metrics_, &locks_, &models_, options_.backup_dir),
+      openai_(db, &models_) {}
 
 bool Router::Authorized(const HttpRequest& request) const {
   if (options_.token.empty()) return true;
@@ -65,16 +66,19 @@ HttpResponse Router::Handle(const HttpRequest& request) {
 
 HttpResponse Router::Dispatch(const HttpRequest& request) {
   const bool milvus = StartsWith(request.path, "/v2/vectordb/");
+  const bool openai = request.path == "/v1" || StartsWith(request.path, "/v1/");
   // CORS preflight requests carry no credentials.
   if (!Authorized(request) && request.method != "OPTIONS") {
-    HttpResponse response =
-        milvus ? MilvusApi::Error(1800, "user hasn't authenticated", 401)
-               : NativeApi::Error(401, "missing or wrong bearer token (Authorization: Bearer ...)");
+    constexpr std::string_view kWhy = "missing or wrong bearer token (Authorization: Bearer ...)";
+    HttpResponse response = milvus   ? MilvusApi::Error(1800, "user hasn't authenticated", 401)
+                            : openai ? OpenAiApi::Error(401, kWhy, "", "invalid_api_key")
+                                     : NativeApi::Error(401, kWhy);
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
     response.route = "unauthenticated";
     return response;
   }
   if (milvus) return milvus_.Handle(request);
+  if (openai) return openai_.Handle(request);
   if (request.path == "/api/v1" || StartsWith(request.path, "/api/v1/"))
     return native_.Handle(request);
   if (request.path == "/health" && request.method == "GET") {
@@ -114,6 +118,8 @@ HttpResponse Router::TransportError(std::string_view path, int http_status,
   if (StartsWith(path, "/v2/")) {
     response = MilvusApi::Error(
         1801, "can only accept json format request, error: " + std::string(message), http_status);
+  } else if (path == "/v1" || StartsWith(path, "/v1/")) {
+    response = OpenAiApi::Error(http_status, message);
   } else {
     response = NativeApi::Error(http_status, message);
   }

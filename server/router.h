@@ -20,6 +20,7 @@
 #include "server/milvus_api.h"
 #include "server/model_policy.h"
 #include "server/native_api.h"
+#include "server/openai_api.h"
 
 namespace flashembed::server {
 
@@ -28,6 +29,8 @@ struct RouterOptions {
   bool access_log = true;  // one JSON line per request on stderr
   // Canonical folders clients may name models in (see ModelPolicy).
   std::vector<std::string> allowed_model_dirs;
+  // Where POST /api/v1/backup writes ("" = refused).
+  std::string backup_dir;
 };
 
 class Router {
@@ -40,7 +43,8 @@ class Router {
   HttpResponse Handle(const HttpRequest& request);
 
   // A transport-level error (413, 431, 400, 503) in the shape the request's
-  // path expects: the Milvus envelope under /v2/, {"error":...} elsewhere.
+  // path expects: the Milvus envelope under /v2/, OpenAI's error under /v1/,
+  // {"error":...} elsewhere.
   HttpResponse TransportError(std::string_view path, int http_status, std::string_view message);
 
   // Counts the answered request in the metrics and writes its access-log line.
@@ -60,6 +64,7 @@ class Router {
   ModelPolicy models_;
   MilvusApi milvus_;
   NativeApi native_;
+  OpenAiApi openai_;
   std::mutex log_mu_;  // one access-log line at a time
 };
 

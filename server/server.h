@@ -71,6 +71,10 @@ struct ServerOptions {
   // symbolic links and "..". Empty: no model folders ("hash" and
   // vector-only collections are always allowed).
   std::vector<std::string> allowed_model_dirs;
+  // Folder in which POST /api/v1/backup writes backups, each in a new
+  // subfolder named by the client; empty: backups over HTTP are refused
+  // (403). Must be an existing folder.
+  std::string backup_dir;
 
   Status Validate() const;
 };

@@ -7,14 +7,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
@@ -24,6 +30,8 @@
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 namespace flashembed::storage {
@@ -236,7 +244,34 @@ struct Store::Rep {
   // Not empty: opened read-only, and why (in NotSupported messages).
   std::string read_only_reason;
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[static_cast<int>(c)]; }
+
+  // Background compactions (ScheduleCompaction): the queue, and the thread,
+  // started on the first request.
+  struct Range {
+    Cf cf;
+    std::string begin;
+    std::string end;
+    bool operator==(const Range&) const = default;
+  };
+  bool compact_flush = false;  // flush every family once the queue is done
+  std::mutex compact_mu;
+  std::condition_variable compact_cv;
+  std::deque<Range> compact_queue;
+  bool compact_running = false;
+  bool compact_stop = false;
+  uint64_t compact_done = 0;
+  std::thread compact_thread;
+
   ~Rep() {
+    {
+      std::lock_guard<std::mutex> lock(compact_mu);
+      compact_stop = true;
+    }
+    compact_cv.notify_all();
+    if (compact_thread.joinable()) {
+      db->DisableManualCompaction();  // a running CompactRange returns at once
+      compact_thread.join();
+    }
     if (db) {
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
@@ -312,6 +347,11 @@ OpenPlan PlanOpen(const StoreOptions& options, std::shared_ptr<rocksdb::Logger> 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = rocksdb::kLZ4Compression;
+  // An SST file in which deletions are dense (half of some window of 4096
+  // entries) is compacted by RocksDB on its own, so deleting many documents
+  // gives their space back without a manual compaction.
+  cf_options.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(4096, 2048));
   rocksdb::ColumnFamilyOptions raw_options = cf_options;  // float vectors and index bytes
   raw_options.compression = rocksdb::kNoCompression;
   for (int i = 0; i < kNumCfs; ++i) {
@@ -352,10 +392,54 @@ Status CheckFormatVersion(const std::string& path, const std::string& version) {
 
 }  // namespace
 
+std::string LockHolder(const std::string& path) {
+  // RocksDB locks the LOCK file with fcntl (F_SETLK); F_GETLK names the
+  // process holding it.
+  const int fd = ::open((std::filesystem::path(path) / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  const bool asked = ::fcntl(fd, F_GETLK, &lock) == 0;
+  ::close(fd);
+  if (!asked || lock.l_type == F_UNLCK || lock.l_pid <= 0) return "";
+  std::string holder = fmt::format("pid {}", lock.l_pid);
+  std::ifstream cmdline(fmt::format("/proc/{}/cmdline", lock.l_pid), std::ios::binary);
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  while (!args.empty() && args.back() == '\0') args.pop_back();
+  if (!args.empty()) {
+    std::replace(args.begin(), args.end(), '\0', ' ');
+    // The program's name without its folder.
+    const size_t space = args.find(' ');
+    const size_t slash = args.rfind('/', space);
+    if (slash != std::string::npos) args.erase(0, slash + 1);
+    if (args.size() > 120) args = args.substr(0, 117) + "...";
+    holder += ": " + args;
+  }
+  return holder;
+}
+
+namespace {
+
+// True when RocksDB refused to open `path` because its LOCK is taken.
+bool IsLockError(const Status& s) {
+  return s.code() == StatusCode::kIOError &&
+         (s.message().find("lock") != std::string::npos ||
+          s.message().find("Resource temporarily unavailable") != std::string::npos);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const std::string& path) {
   if (options.read_only) return OpenReadOnly(options, path, "it was opened read-only");
   bool no_space = false;
   Result<std::unique_ptr<Store>> store = OpenWritable(options, path, &no_space);
+  if (!store.ok() && IsLockError(store.status())) {
+    if (const std::string holder = LockHolder(path); !holder.empty()) {
+      return Status::IOError("database " + path + " is held by another process (" + holder +
+                             "); only one process may write to it at a time");
+    }
+  }
   if (store.ok() || store.status().code() != StatusCode::kIOError) return store;
   const bool read_only_fs = OnReadOnlyFilesystem(path);
   if (!no_space && !read_only_fs) return store;
@@ -500,7 +584,11 @@ Status Store::Write(const WriteBatch& batch, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(rep_->db->Write(wo, &wb), "writing batch");
+  FE_RETURN_IF_ERROR(FromRocks(rep_->db->Write(wo, &wb), "writing batch"));
+  for (const auto& op : batch.rep_->ops) {
+    if (op.kind == WriteBatch::Rep::Op::kDeleteRange) QueueCompaction(op.cf, op.a, op.b, false);
+  }
+  return Status::OK();
 }
 
 struct ReadView::Rep {
@@ -632,6 +720,136 @@ Status Store::Flush() {
   std::vector<rocksdb::ColumnFamilyHandle*> ours(rep_->handles.begin(),
                                                  rep_->handles.begin() + kNumCfs);
   return FromRocks(rep_->db->Flush(fo, ours), "flushing");
+}
+
+Status Store::Compact(std::string_view begin, std::string_view end) {
+  if (read_only()) return Status::NotSupported(rep_->read_only_reason + "; writes are refused");
+  FE_RETURN_IF_ERROR(Health());
+  rocksdb::CompactRangeOptions co;
+  // Down to the last level even when the range's files already sit there,
+  // so their tombstones and overwritten values are dropped.
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  co.exclusive_manual_compaction = false;
+  const rocksdb::Slice b = ToSlice(begin);
+  const rocksdb::Slice e = ToSlice(end);
+  for (int i = 0; i < kNumCfs; ++i) {
+    const rocksdb::Status st =
+        rep_->db->CompactRange(co, rep_->handles[i], &b, end.empty() ? nullptr : &e);
+    if (st.IsIncomplete() && st.subcode() == rocksdb::Status::kManualCompactionPaused) {
+      return Status::Cancelled("compaction cancelled: the database is closing");
+    }
+    FE_RETURN_IF_ERROR(FromRocks(st, std::string("compacting ") + CfName(static_cast<Cf>(i))));
+  }
+  return Status::OK();
+}
+
+void Store::ScheduleCompaction(Cf cf, std::string_view begin, std::string_view end) {
+  QueueCompaction(cf, begin, end, /*flush=*/true);
+}
+
+void Store::QueueCompaction(Cf cf, std::string_view begin, std::string_view end, bool flush) {
+  if (read_only()) return;
+  Rep& r = *rep_;
+  std::lock_guard<std::mutex> lock(r.compact_mu);
+  if (r.compact_stop) return;
+  r.compact_flush = r.compact_flush || flush;
+  Rep::Range range{cf, std::string(begin), std::string(end)};
+  if (std::find(r.compact_queue.begin(), r.compact_queue.end(), range) != r.compact_queue.end()) {
+    return;
+  }
+  r.compact_queue.push_back(std::move(range));
+  if (!r.compact_thread.joinable()) {
+    r.compact_thread = std::thread([rep = rep_.get()] { RunCompactions(rep); });
+  }
+  r.compact_cv.notify_all();
+}
+
+void Store::RunCompactions(Rep* rep) {
+  Rep& r = *rep;
+  std::unique_lock<std::mutex> lock(r.compact_mu);
+  while (true) {
+    r.compact_cv.wait(lock, [&] { return r.compact_stop || !r.compact_queue.empty(); });
+    if (r.compact_stop) break;
+    Rep::Range range = std::move(r.compact_queue.front());
+    r.compact_queue.pop_front();
+    r.compact_running = true;
+    lock.unlock();
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+    co.exclusive_manual_compaction = false;
+    const rocksdb::Slice b = ToSlice(range.begin);
+    const rocksdb::Slice e = ToSlice(range.end);
+    // A failure (a full disk, the store closing) leaves the space for the
+    // next compaction, RocksDB's own or a later request.
+    r.db->CompactRange(co, r.cf(range.cf), &b, range.end.empty() ? nullptr : &e)
+        .PermitUncheckedError();
+    lock.lock();
+    if (r.compact_queue.empty() && !r.compact_stop && r.compact_flush) {
+      // The log files go only once every family's memtable is flushed: the
+      // catalog's, written by every batch, would otherwise keep them (up to
+      // max_total_wal_size) although the compacted data is gone.
+      r.compact_flush = false;
+      lock.unlock();
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      fo.allow_write_stall = true;
+      std::vector<rocksdb::ColumnFamilyHandle*> ours(r.handles.begin(),
+                                                     r.handles.begin() + kNumCfs);
+      r.db->Flush(fo, ours).PermitUncheckedError();
+      lock.lock();
+    }
+    r.compact_running = false;
+    ++r.compact_done;
+    r.compact_cv.notify_all();
+  }
+}
+
+uint64_t Store::WaitForCompactions() {
+  Rep& r = *rep_;
+  std::unique_lock<std::mutex> lock(r.compact_mu);
+  r.compact_cv.wait(
+      lock, [&] { return r.compact_stop || (r.compact_queue.empty() && !r.compact_running); });
+  return r.compact_done;
+}
+
+Result<uint64_t> Store::ApproximateBytes(std::string_view begin, std::string_view end) const {
+  const std::string limit = end.empty() ? std::string(64, '\xff') : std::string(end);
+  const rocksdb::Range range(ToSlice(begin), ToSlice(limit));
+  rocksdb::SizeApproximationOptions so;
+  so.include_files = true;
+  so.include_memtables = true;
+  uint64_t total = 0;
+  for (int i = 0; i < kNumCfs; ++i) {
+    uint64_t bytes = 0;
+    FE_RETURN_IF_ERROR(
+        FromRocks(rep_->db->GetApproximateSizes(so, rep_->handles[i], &range, 1, &bytes),
+                  std::string("estimating the size of ") + CfName(static_cast<Cf>(i))));
+    total += bytes;
+  }
+  return total;
+}
+
+Status Store::Checkpoint(const std::string& dest) {
+  namespace fs = std::filesystem;
+  if (read_only()) {
+    return Status::NotSupported(rep_->read_only_reason +
+                                "; a backup needs the process that holds the folder");
+  }
+  std::error_code ec;
+  if (fs::exists(dest, ec)) return Status::AlreadyExists("backup destination " + dest + " exists");
+  FE_RETURN_IF_ERROR(Health());
+  rocksdb::Checkpoint* raw = nullptr;
+  FE_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(rep_->db.get(), &raw),
+                               "preparing a backup of " + path_));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: memtables are flushed first, so the copy holds
+  // SST files plus the short log written during the flush.
+  const rocksdb::Status s = checkpoint->CreateCheckpoint(dest, /*log_size_for_flush=*/0);
+  if (!s.ok()) {
+    fs::remove_all(dest, ec);
+    return FromRocks(s, "writing a backup of " + path_ + " to " + dest);
+  }
+  return Status::OK();
 }
 
 }  // namespace flashembed::storage

@@ -99,6 +99,11 @@ struct StoreOptions {
   bool read_only_if_unwritable = false;
 };
 
+// The process holding the write lock of the database folder `path`, as
+// "pid 1234: flashembed serve --db kb" (its command line, shortened), or ""
+// when none does (or it cannot be told).
+std::string LockHolder(const std::string& path);
+
 class Store {
  public:
   // Opens the RocksDB database in `path`. Errors:
@@ -107,7 +112,9 @@ class Store {
   //    foreign RocksDB database is refused without being changed);
   //  - NotSupported: the folder's format version is not kFormatVersion;
   //  - IOError: the folder cannot be read, or RocksDB could not open it
-  //    (message from RocksDB, e.g. a lock held by another process; "no space
+  //    ("database ... is held by another process (pid N: its command line);
+  //    only one process may write to it" for a folder held elsewhere;
+  //    message from RocksDB otherwise; "no space
   //    left on device: ..." or "... is on a read-only filesystem ..." when
   //    it cannot be written).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& path);
@@ -164,6 +171,43 @@ class Store {
 
   bool read_only() const;
 
+  // Compacts the keys in [begin, end) of every family (an empty `end`: to
+  // the end of each family) down to the last level, so data deleted or
+  // overwritten there leaves the disk. Blocks until done; other reads and
+  // writes go on meanwhile. Errors: NotSupported on a read-only store;
+  // Cancelled when the store is being destroyed; the storage error while
+  // Health() is not OK.
+  Status Compact(std::string_view begin, std::string_view end);
+
+  // Space comes back without a caller waiting: every range a Write deletes
+  // with DeleteRange (a dropped collection, an old index snapshot, a log
+  // the snapshot replaced) is compacted on a background thread soon after,
+  // and so is each range given here (say, after many single deletes; once
+  // those are done every family is flushed too, so the write-ahead log
+  // files holding the deleted data go as well). Ranges queue in order, a
+  // range already waiting is not queued again, and a failed compaction is
+  // only retried by the next request. Does nothing on a read-only store.
+  // The thread stops (a running compaction cancelled) when the store is
+  // destroyed.
+  void ScheduleCompaction(Cf cf, std::string_view begin, std::string_view end);
+  // Blocks until no background compaction is queued or running (tests,
+  // benchmarks). Returns how many have finished since the open.
+  uint64_t WaitForCompactions();
+
+  // Bytes the keys in [begin, end) of every family hold in SST files and
+  // memtables (RocksDB's estimate; empty `end`: to the end).
+  Result<uint64_t> ApproximateBytes(std::string_view begin, std::string_view end) const;
+
+  // A consistent point-in-time copy of the whole database in `dest`, which
+  // must not exist (its parent must): every write acknowledged before the
+  // call, and none begun after it returned; writes racing the call are in
+  // it or not, each whole (a batch is never split). SST files are hard
+  // links when `dest` is on the same filesystem, copies otherwise. The copy
+  // opens as a normal database. Errors: AlreadyExists for an existing
+  // `dest`; NotSupported on a read-only store; IOError from the filesystem
+  // (the partial copy removed).
+  Status Checkpoint(const std::string& dest);
+
   const std::string& path() const { return path_; }
 
  private:
@@ -176,6 +220,12 @@ class Store {
   static Result<std::unique_ptr<Store>> OpenReadOnly(const StoreOptions& options,
                                                      const std::string& path,
                                                      const std::string& reason);
+  // The background compaction thread's loop (ScheduleCompaction).
+  static void RunCompactions(Rep* rep);
+  // Queues [begin, end) of `cf`; `flush` asks for the flush of every family
+  // once the queue is done.
+  void QueueCompaction(Cf cf, std::string_view begin, std::string_view end, bool flush);
+
   std::string path_;
   std::unique_ptr<Rep> rep_;
 };

@@ -184,7 +184,8 @@ json CollectionInfoToJson(const CollectionInfo& info) {
           {"query_prefix", info.schema.query_prefix},
           {"document_prefix", info.schema.document_prefix},
           {"reranker", info.schema.reranker},
-          {"created_unix_ms", info.created_unix_ms}};
+          {"created_unix_ms", info.created_unix_ms},
+          {"disk_bytes", info.disk_bytes}};
 }
 
 std::string DumpJson(const json& value) {
@@ -284,6 +285,18 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows, size_
 }
 
 std::string FormatScore(float score) { return fmt::format("{:.4f}", score); }
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, units[unit]);
+}
 
 Result<std::shared_ptr<Collection>> OpenCollection(const GlobalOptions& global,
                                                    std::unique_ptr<Database>& db,

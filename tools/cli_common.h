@@ -94,6 +94,9 @@ std::string DumpJson(const nlohmann::ordered_json& value);
 // "hash" style encoder name for a schema: the encoder, or "none".
 std::string EncoderName(const CollectionSchema& schema);
 
+// Bytes for people: "512 B", "3.4 KiB", "120.0 MiB", "2.1 GiB".
+std::string FormatBytes(uint64_t bytes);
+
 // Columns available for a table row: $COLUMNS, else the terminal's width when
 // stdout is a terminal, else 100; at least 40.
 size_t TerminalWidth();

@@ -104,6 +104,10 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
                   "vector-only collections can be created over HTTP")
       ->allow_extra_args(false)
       ->type_name("DIR");
+  cmd->add_option("--backup-dir", o.backup_dir,
+                  "let clients write backups (POST /api/v1/backup {\"name\": ...}) into new "
+                  "subfolders of DIR; without it backups over HTTP are refused")
+      ->type_name("DIR");
   cmd->add_option("--max-connections", o.max_connections, "open connections at most (503 beyond)")
       ->capture_default_str();
   cmd->add_option("--read-timeout-ms", o.read_timeout_ms,

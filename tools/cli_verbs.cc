@@ -463,12 +463,14 @@ int RunDelete(const DeleteArgs& args, const GlobalOptions& global) {
 // --- stats --------------------------------------------------------------------
 
 void PrintCollectionTable(const std::vector<CollectionInfo>& infos) {
-  std::vector<std::vector<std::string>> rows = {{"NAME", "COUNT", "DOCS", "DIM", "METRIC", "INDEX",
-                                                 "M", "EF_CONSTRUCTION", "EF_SEARCH", "ENCODER"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "COUNT", "DOCS", "DISK", "DIM", "METRIC",
+                                                 "INDEX", "M", "EF_CONSTRUCTION", "EF_SEARCH",
+                                                 "ENCODER"}};
   for (const CollectionInfo& info : infos) {
     rows.push_back({info.name, std::to_string(info.count), std::to_string(info.documents),
-                    std::to_string(info.schema.dim), MetricName(info.schema.metric),
-                    IndexKindName(info.schema.index), std::to_string(info.schema.hnsw.m),
+                    FormatBytes(info.disk_bytes), std::to_string(info.schema.dim),
+                    MetricName(info.schema.metric), IndexKindName(info.schema.index),
+                    std::to_string(info.schema.hnsw.m),
                     std::to_string(info.schema.hnsw.ef_construction),
                     std::to_string(info.schema.hnsw.ef_search),
                     info.encoder_spec.empty() ? "none (vector-only)" : info.encoder_spec});
@@ -492,14 +494,17 @@ int RunStats(const GlobalOptions& global) {
     infos = std::move(*all);
   }
 
+  Result<uint64_t> folder = (*db)->DiskBytes();
+  if (!folder.ok()) return ReportError(folder.status());
   if (global.json) {
     json list = json::array();
     for (const CollectionInfo& info : infos) list.push_back(CollectionInfoToJson(info));
-    std::cout << DumpJson({{"collections", list}}) << "\n";
+    std::cout << DumpJson({{"collections", list}, {"disk_bytes", *folder}}) << "\n";
   } else if (infos.empty()) {
-    std::cout << "no collections in " << global.db << "\n";
+    std::cout << "no collections in " << global.db << " (" << FormatBytes(*folder) << ")\n";
   } else {
     PrintCollectionTable(infos);
+    std::cout << "folder " << global.db << ": " << FormatBytes(*folder) << "\n";
   }
   return kExitOk;
 }

@@ -46,6 +46,8 @@ Verb AddExportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 Verb AddImportVerb(CLI::App& app, GlobalOptions& global);    // cli_transfer.cc
 Verb AddPushVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
 Verb AddPullVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
+Verb AddCompactVerb(CLI::App& app, GlobalOptions& global);   // cli_maintain.cc
+Verb AddBackupVerb(CLI::App& app, GlobalOptions& global);    // cli_maintain.cc
 
 }  // namespace flashembed::cli
 

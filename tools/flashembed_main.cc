@@ -26,8 +26,8 @@ using flashembed::cli::ReportUsageError;
 using flashembed::cli::Verb;
 
 constexpr const char* kVerbList =
-    "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, serve, "
-    "export, import";
+    "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, rerank, "
+    "serve, export, import, push, pull, eval, reembed, compact, backup";
 
 // How many times option `name` of `command` was given.
 size_t OptionCount(const CLI::App& command, const std::string& name) {
@@ -76,7 +76,8 @@ int Run(int argc, char** argv) {
       flashembed::cli::AddExportVerb(app, global), flashembed::cli::AddImportVerb(app, global),
       flashembed::cli::AddPushVerb(app, global),   flashembed::cli::AddPullVerb(app, global),
       flashembed::cli::AddEvalVerb(app, global),   flashembed::cli::AddReembedVerb(app, global),
-      flashembed::cli::AddRerankVerb(app, global),
+      flashembed::cli::AddRerankVerb(app, global), flashembed::cli::AddCompactVerb(app, global),
+      flashembed::cli::AddBackupVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(

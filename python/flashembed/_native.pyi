@@ -94,6 +94,8 @@ class CollectionInfo:
     """Long documents stored (put_documents / ingest)."""
     created_unix_ms: int
     text_cache_bytes: int
+    disk_bytes: int
+    """Bytes of the collection's data in the database (estimated; deleted data counts until compacted)."""
 
 class Database:
     """A flashembed folder holding collections; a context manager (closed on exit).
@@ -148,6 +150,12 @@ class Database:
         seconds)."""
     def abort_reembed(self, name: str) -> None:
         """Deletes the copy an interrupted re-embedding left; NotFound if none."""
+    def compact(self) -> None:
+        """Gives back now the disk space of deleted, replaced and dropped data."""
+    def backup(self, dest: str) -> None:
+        """Writes a consistent point-in-time copy to the new folder `dest` while reads and writes go on."""
+    def disk_bytes(self) -> int:
+        """Bytes of every file under the database folder."""
     def storage_health(self) -> None:
         """Returns if writes can succeed now; raises what stops them otherwise."""
     def close(self) -> None:

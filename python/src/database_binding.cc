@@ -164,6 +164,8 @@ void DefineInfo(py::module_& m) {
       .def_readonly("documents", &CollectionInfo::documents, "long documents stored")
       .def_readonly("created_unix_ms", &CollectionInfo::created_unix_ms)
       .def_readonly("text_cache_bytes", &CollectionInfo::text_cache_bytes)
+      .def_readonly("disk_bytes", &CollectionInfo::disk_bytes,
+                    "bytes of the collection's data in the database (estimated)")
       .def("__repr__", [](const CollectionInfo& i) {
         return "CollectionInfo(name='" + i.name + "', dim=" + std::to_string(i.schema.dim) +
                ", metric='" + MetricName(i.schema.metric) + "', index='" +
@@ -342,6 +344,22 @@ void DefineDatabase(py::module_& m) {
           },
           py::arg("name"),
           "Deletes the copy an interrupted re-embedding of `name` left; NotFound if none.")
+      .def(
+          "compact", [](Database& db) { ThrowIfError(Released([&] { return db.Compact(); })); },
+          "Gives back now the disk space of deleted, replaced and dropped data "
+          "(Database::Compact); it otherwise comes back in the background.")
+      .def(
+          "backup",
+          [](Database& db, const std::string& dest) {
+            ThrowIfError(Released([&] { return db.Backup(dest); }));
+          },
+          py::arg("dest"),
+          "Writes a consistent point-in-time copy of the database to the new folder `dest` "
+          "while reads and writes go on (Database::Backup); it opens with flashembed.open.")
+      .def(
+          "disk_bytes",
+          [](const Database& db) { return Unwrap(Released([&] { return db.DiskBytes(); })); },
+          "Bytes of every file under the database folder.")
       .def(
           "storage_health",
           [](Database& db) { ThrowIfError(Released([&] { return db.StorageHealth(); })); },

@@ -103,6 +103,15 @@ TEST_P(Model2VecFixture, MatchesModel2VecIdsAndVectors) {
   ASSERT_OK_AND_ASSIGN(auto again, TextEncoderFromSpec(encoder->spec()));
   EXPECT_EQ(again->spec(), encoder->spec());
   EXPECT_EQ(EncoderNameFromSpec(encoder->spec()), "model:" + dir);
+  // The texts' ids given directly: the same rows; an id past the
+  // vocabulary is refused.
+  std::vector<std::vector<int32_t>> ids;
+  for (const Reference& ref : refs) ids.push_back(ref.ids);
+  std::vector<float> by_ids(refs.size() * dim);
+  ASSERT_OK(encoder->EncodeTokenIds(ids, by_ids));
+  EXPECT_EQ(by_ids, all);
+  ids = {{1 << 30}};
+  EXPECT_TRUE(encoder->EncodeTokenIds(ids, std::span(by_ids).first(dim)).IsInvalidArgument());
 }
 
 INSTANTIATE_TEST_SUITE_P(Model2Vec, Model2VecFixture,

@@ -85,6 +85,15 @@ TEST_P(XlmrFixture, MatchesHuggingFaceIdsAndPyTorchEmbeddings) {
     ASSERT_OK(encoder->Encode(std::span(texts).subspan(i, 1), one));
     ExpectEmbeddingMatches(one, refs[i].embedding, what + " (alone)");
   }
+  // The same ids given directly, without <s> and </s>: the same vectors.
+  std::vector<std::vector<int32_t>> ids;
+  for (const Reference& ref : refs) ids.emplace_back(ref.ids.begin() + 1, ref.ids.end() - 1);
+  std::vector<float> by_ids(refs.size() * dim);
+  ASSERT_OK(encoder->EncodeTokenIds(ids, by_ids));
+  for (size_t i = 0; i < refs.size(); ++i) {
+    ExpectEmbeddingMatches(std::span<const float>(by_ids).subspan(i * dim, dim), refs[i].embedding,
+                           GetParam() + " ids of text " + std::to_string(i));
+  }
 }
 
 // The chunker's view of the tokens: byte spans in order, and a token

@@ -130,3 +130,21 @@ def test_text_model_embeds_without_a_database():
     assert model(["x"]).shape == (1, 384)
     with pytest.raises(flashembed.NotSupported):
         model.tokenize("hello")
+
+
+def test_backup_compact_and_disk_bytes(db, tmp_path):
+    coll = db.create_collection("notes")
+    coll.add(ids=list(range(500)), texts=[f"note {i} about the sea" for i in range(500)])
+    info = db.list_collections()[0]
+    assert info.disk_bytes > 0
+    assert db.disk_bytes() >= info.disk_bytes
+    db.backup(str(tmp_path / "copy"))
+    with pytest.raises(flashembed.AlreadyExists):
+        db.backup(str(tmp_path / "copy"))
+    coll.delete(list(range(100, 500)))
+    before = db.disk_bytes()
+    db.compact()
+    assert db.disk_bytes() < before
+    with flashembed.open(tmp_path / "copy") as copy:
+        assert copy.get_collection("notes").count() == 500
+    assert coll.count() == 100

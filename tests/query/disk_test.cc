@@ -2,6 +2,9 @@
 // tests/testing/small_fs.h), and Options::read_only.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <map>
 #include <string>
 
@@ -158,7 +161,15 @@ TEST(DatabaseReadOnly, LoadsTheIndexInMemoryAndRefusesEveryWrite) {
   ASSERT_OK(notes->Add({}, std::span<const Document>(docs).subspan(2)));  // only in the log
   const std::vector<SourceDocument> guide = {{.id = "guide", .text = "How to reset the device."}};
   ASSERT_OK(notes->PutDocuments({}, {}, guide).status());
-  const auto before = Listing(path);
+  // The writer's background compactions (of the ranges its snapshot
+  // replaced) settle first: the listing must stand still for 300 ms.
+  auto before = Listing(path);
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto now = Listing(path);
+    if (now == before) break;
+    before = std::move(now);
+  }
 
   Options read_only = options;
   read_only.read_only = true;

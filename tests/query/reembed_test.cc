@@ -236,6 +236,37 @@ TEST_F(ReembedTest, EmbedsRecordsAndDocumentsAgainAndSwitches) {
   ExpectReembedded(Expected(0, 100), {0, 1, 2});
 }
 
+// Collection::Model: the collection's encoder, embedding as the stored
+// vectors were embedded; after a switch the handle lends the new one, and a
+// model taken before stays usable (the old encoder).
+TEST_F(ReembedTest, ModelLendsTheCurrentEncoder) {
+  AddRecords(0, 3);
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const TextModel> before, coll_->Model());
+  EXPECT_EQ(before->dim(), kOldDim);
+  EXPECT_EQ(before->spec(), coll_->Describe()->encoder_spec);
+  ASSERT_OK_AND_ASSIGN(Document stored, coll_->Get(Id(int64_t{1})));
+  ASSERT_OK_AND_ASSIGN(std::vector<float> again, before->Embed({RecordText(1)}));
+  EXPECT_EQ(again, stored.vector);
+  ASSERT_OK_AND_ASSIGN(size_t words, before->CountTokens("three little words"));
+  EXPECT_EQ(words, 3u);
+  EXPECT_TRUE(before->EmbedTokenIds({{1, 2}}).status().code() == StatusCode::kNotSupported);
+
+  ASSERT_TRUE(db_->Reembed("c", NewEncoder()).ok());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const TextModel> after, coll_->Model());
+  EXPECT_EQ(after->dim(), kNewDim);
+  ASSERT_OK_AND_ASSIGN(stored, coll_->Get(Id(int64_t{1})));
+  ASSERT_OK_AND_ASSIGN(again, after->Embed({RecordText(1)}));
+  EXPECT_EQ(again, stored.vector);
+  ASSERT_OK_AND_ASSIGN(again, before->Embed({RecordText(1)}));
+  EXPECT_EQ(again.size(), static_cast<size_t>(kOldDim));
+
+  CollectionSchema vectors_only;
+  vectors_only.dim = 4;
+  vectors_only.encoder = "";
+  ASSERT_OK_AND_ASSIGN(auto raw, db_->CreateCollection("raw", vectors_only));
+  EXPECT_TRUE(raw->Model().status().code() == StatusCode::kNotSupported);
+}
+
 TEST_F(ReembedTest, CarriesOverWritesMadeMeanwhile) {
   AddRecords(0, 200);
   ChunkingOptions chunking;

@@ -207,5 +207,109 @@ TEST(Store, ScanLastKeyDeleteRangeAndMultiGet) {
       store->LastKey(Cf::kVectors, CollectionPrefix(9), CollectionEnd(9)).status().IsNotFound());
 }
 
+// Bytes of every file under `dir`.
+uint64_t FolderBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
+// 2000 values of 4 KiB (random, so compression cannot shrink them) under
+// collection 3, one batch per 100.
+void FillCollection(Store* store, uint32_t cid) {
+  uint64_t x = 88172645463325252ull;
+  for (uint64_t batch = 0; batch < 20; ++batch) {
+    WriteBatch b;
+    for (uint64_t i = 0; i < 100; ++i) {
+      std::string value(4096, '\0');
+      for (char& c : value) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c = static_cast<char>(x);
+      }
+      b.Put(Cf::kDocuments, SlotKey(cid, batch * 100 + i), value);
+    }
+    ASSERT_OK(store->Write(b, false));
+  }
+}
+
+TEST(Store, RangeDeletesAreCompactedInTheBackground) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  FillCollection(store.get(), 3);
+  FillCollection(store.get(), 4);
+  ASSERT_OK(store->Flush());
+  ASSERT_OK_AND_ASSIGN(uint64_t three,
+                       store->ApproximateBytes(CollectionPrefix(3), CollectionEnd(3)));
+  EXPECT_GT(three, 6u << 20) << "2000 x 4 KiB of random bytes";
+  const uint64_t full = FolderBytes(dir.Sub("db"));
+  const uint64_t done_before = store->WaitForCompactions();
+
+  // Dropping collection 3 is one DeleteRange: its space comes back without
+  // anyone asking, and the other collection stays whole.
+  WriteBatch drop;
+  drop.DeleteRange(Cf::kDocuments, CollectionPrefix(3), CollectionEnd(3));
+  ASSERT_OK(store->Write(drop, true));
+  EXPECT_GT(store->WaitForCompactions(), done_before);
+  ASSERT_OK_AND_ASSIGN(three, store->ApproximateBytes(CollectionPrefix(3), CollectionEnd(3)));
+  EXPECT_LT(three, 64u << 10);
+  ASSERT_OK_AND_ASSIGN(uint64_t four,
+                       store->ApproximateBytes(CollectionPrefix(4), CollectionEnd(4)));
+  EXPECT_GT(four, 6u << 20);
+  EXPECT_LT(FolderBytes(dir.Sub("db")), full * 6 / 10) << "before: " << full;
+  ASSERT_OK_AND_ASSIGN(std::string last,
+                       store->LastKey(Cf::kDocuments, CollectionPrefix(4), CollectionEnd(4)));
+  EXPECT_EQ(SlotFromKey(last), 1999u);
+}
+
+TEST(Store, CompactGivesBackTheSpaceOfSingleDeletes) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  FillCollection(store.get(), 3);
+  ASSERT_OK(store->Flush());
+  const uint64_t full = FolderBytes(dir.Sub("db"));
+  WriteBatch del;
+  for (uint64_t slot = 0; slot < 1800; ++slot) del.Delete(Cf::kDocuments, SlotKey(3, slot));
+  ASSERT_OK(store->Write(del, true));
+  ASSERT_OK(store->Compact("", ""));
+  EXPECT_LT(FolderBytes(dir.Sub("db")), full * 2 / 10) << "before: " << full;
+  ASSERT_OK_AND_ASSIGN(
+      auto values, store->MultiGet(Cf::kDocuments,
+                                   std::vector<std::string>{SlotKey(3, 1799), SlotKey(3, 1800)}));
+  EXPECT_FALSE(values[0].has_value());
+  EXPECT_EQ(values[1]->size(), 4096u);
+}
+
+TEST(Store, CheckpointIsAConsistentCopyThatOpens) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  FillCollection(store.get(), 3);
+  WriteBatch last;  // in the memtable when the checkpoint starts
+  last.Put(Cf::kCatalog, "k", "v");
+  ASSERT_OK(store->Write(last, false));
+  ASSERT_OK(store->Checkpoint(dir.Sub("copy")));
+  EXPECT_TRUE(store->Checkpoint(dir.Sub("copy")).IsAlreadyExists());
+  EXPECT_FALSE(store->Checkpoint(dir.Sub("no/such/parent")).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("no/such/parent")));
+  WriteBatch after;
+  after.Put(Cf::kCatalog, "k", "changed");
+  ASSERT_OK(store->Write(after, true));
+
+  auto copy = OpenOrDie(dir.Sub("copy"));
+  ASSERT_OK_AND_ASSIGN(std::string v, copy->Get(Cf::kCatalog, "k"));
+  EXPECT_EQ(v, "v");
+  ASSERT_OK_AND_ASSIGN(std::string last_key,
+                       copy->LastKey(Cf::kDocuments, CollectionPrefix(3), CollectionEnd(3)));
+  EXPECT_EQ(SlotFromKey(last_key), 1999u);
+
+  StoreOptions read_only;
+  read_only.read_only = true;
+  ASSERT_OK_AND_ASSIGN(auto reader, Store::Open(read_only, dir.Sub("db")));
+  EXPECT_TRUE(reader->Checkpoint(dir.Sub("copy2")).code() == StatusCode::kNotSupported);
+}
+
 }  // namespace
 }  // namespace flashembed::storage

@@ -813,7 +813,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, HelpWorksForEveryVerb) {
   for (const std::string verb :
-       {"create", "add", "search", "get", "delete", "stats", "drop", "demo"}) {
+       {"create", "add", "search", "get", "delete", "stats", "drop", "demo", "compact", "backup"}) {
     SCOPED_TRACE(verb);
     const RunResult r = RunOk({verb, "--help"});
     EXPECT_NE(r.out.find("Usage: flashembed " + verb), std::string::npos) << r.out;
@@ -831,6 +831,42 @@ TEST_F(CliTest, DropNeedsYes) {
   EXPECT_EQ(Count("tmp"), 1u);
   EXPECT_EQ(OneJson(RunOk({"drop", "-c", "tmp", "--yes", "--json"}))["dropped"], "tmp");
   RunFails({"stats", "-c", "tmp"}, 1, "does not exist");
+}
+
+// --- compact, backup, disk use ------------------------------------------------
+
+TEST_F(CliTest, CompactGivesSpaceBackAndBackupCopies) {
+  std::string jsonl;
+  for (int i = 0; i < 3000; ++i) {
+    jsonl += "{\"id\": " + std::to_string(i) + ", \"text\": \"record number " + std::to_string(i) +
+             " about things\", \"metadata\": {\"i\": " + std::to_string(i) + "}}\n";
+  }
+  WriteFile("in.jsonl", jsonl);
+  RunOk({"add", "-c", "big", "--jsonl", "in.jsonl"});
+  nlohmann::json stats = OneJson(RunOk({"stats", "--json"}));
+  ASSERT_EQ(stats["collections"].size(), 1u);
+  EXPECT_GT(stats["collections"][0]["disk_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(stats["disk_bytes"].get<uint64_t>(),
+            stats["collections"][0]["disk_bytes"].get<uint64_t>());
+  const std::vector<std::string> table = Lines(RunOk({"stats"}).out);
+  EXPECT_NE(table[0].find("DISK"), std::string::npos) << table[0];
+  EXPECT_EQ(table.back().rfind("folder ", 0), 0u) << table.back();
+
+  RunOk({"delete", "-c", "big", "--filter", "i >= 300"});
+  const nlohmann::json compacted = OneJson(RunOk({"compact", "--json"}));
+  EXPECT_LT(compacted["bytes_after"].get<uint64_t>(), compacted["bytes_before"].get<uint64_t>() / 2)
+      << compacted;
+  EXPECT_EQ(Count("big"), 300u);
+
+  const nlohmann::json backup = OneJson(RunOk({"backup", "--out", "copy", "--json"}));
+  EXPECT_EQ(backup["backup"], "copy");
+  RunOk({"add", "-c", "big", "one more after the backup"});
+  const nlohmann::json copied = OneJson(RunOk({"stats", "--db", "copy", "--json", "-c", "big"}));
+  EXPECT_EQ(copied["collections"][0]["count"], 300);
+  RunFails({"backup", "--out", "copy"}, 1, "exists");
+  RunFails({"backup", "--db", "nothing-here", "--out", "x"}, 1, "no flashembed database");
+  RunFails({"backup"}, 2, "--out");
+  EXPECT_NE(RunOk({"compact"}).out.find("compacted"), std::string::npos);
 }
 
 // --- demo ---------------------------------------------------------------------
