@@ -129,14 +129,14 @@ TEST_F(SpaceTest, DeletesAndDropsGiveSpaceBackWithoutAsking) {
 }
 
 TEST_F(SpaceTest, RepeatedUpsertsOfTheSameRecordsDoNotGrowTheFolder) {
-  Fill(10000);
+  Fill(6000);
   // The first pass as it stands once its index snapshot is written.
   ASSERT_OK(db_->Compact());
   const uint64_t first_pass = Folder();
-  for (int pass = 0; pass < 4; ++pass) Fill(10000);
+  for (int pass = 0; pass < 3; ++pass) Fill(6000);
   const uint64_t settled = SettlesBelow([&] { return Folder(); }, first_pass * 3 / 2);
   EXPECT_LE(settled, first_pass * 3 / 2) << "after the first pass " << first_pass;
-  EXPECT_EQ(coll_->Count().value(), 10000u);
+  EXPECT_EQ(coll_->Count().value(), 6000u);
   // Reopened, the rebuilt index and the data agree.
   coll_.reset();
   ASSERT_OK(db_->Close());
