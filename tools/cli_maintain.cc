@@ -49,12 +49,13 @@ int RunCompact(const GlobalOptions& global) {
 int RunBackup(const std::string& out, const GlobalOptions& global) {
   Result<std::unique_ptr<Database>> db = OpenDatabase(global.db, /*create_if_missing=*/false);
   if (!db.ok()) {
-    return ReportError(db.status().message() +
-                           (db.status().code() == StatusCode::kIOError
-                                ? "; while `flashembed serve` holds the folder, ask it for the "
-                                  "backup: POST /api/v1/backup"
-                                : ""),
-                       kExitRuntimeError);
+    return ReportError(
+        db.status().message() +
+            (db.status().message().find("held by another process") != std::string::npos
+                 ? "; while `flashembed serve` holds the folder, ask it for the "
+                   "backup: POST /api/v1/backup"
+                 : ""),
+        kExitRuntimeError);
   }
   const auto start = std::chrono::steady_clock::now();
   if (Status s = (*db)->Backup(out); !s.ok()) return ReportError(s);
