@@ -800,12 +800,12 @@ class Collection {
   // replay writes. Done automatically on close and after many writes.
   virtual Status Snapshot() = 0;
 
-  // The collection's encoder as a TextModel (including a corpus-trained
-  // "learned" one, whose model lives in the database): embeds texts exactly
-  // as the collection embeds its documents and queries, without storing
-  // anything. The model stays usable after a re-embedding switched the
-  // collection to a new encoder (it is then the old one). NotSupported for a
-  // vector-only collection.
+  // The collection's encoder as a TextModel (a corpus-trained "learned" one
+  // too): embeds texts as the collection does, storing nothing; its
+  // query_prefix / document_prefix are not added (prepend the one you mean).
+  // The model stays usable after a re-embedding switched the collection to a
+  // new encoder (it is then the old one). NotSupported for a vector-only
+  // collection.
   virtual Result<std::shared_ptr<const TextModel>> Model() const = 0;
 
  protected:

@@ -8,8 +8,8 @@
 //
 // `model` is resolved in this order:
 //   1. "hash": the built-in hashing encoder (`dimensions` sets its width);
-//   2. the name of a collection with an encoder: that encoder, exactly as the
-//      collection embeds documents and queries (a "learned" one included);
+//   2. the name of a collection with an encoder: that encoder, as the
+//      collection embeds texts (a "learned" one too; no prefixes added);
 //   3. a model folder: "model:DIR" or an absolute DIR, or a name relative to
 //      a folder allowed with `flashembed serve --allow-model` (the first
 //      allowed folder holding it). Folders outside the allowed ones are
