@@ -1,6 +1,7 @@
 // CollectionImpl's lifecycle: opening a collection with the index of its
 // kind (HNSW, flat, IVF), loading the snapshot and replaying the oplog or
 // rebuilding from the stored vectors, snapshots, close and drop.
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -230,6 +231,50 @@ Result<std::shared_ptr<const TextModel>> CollectionImpl::Model() const {
   // re-embedding that replaces it.
   return std::shared_ptr<const TextModel>(NewTextModel(
       std::shared_ptr<const encoders::TextEncoder>(shared_from_this(), encoder_.get())));
+}
+
+// REQUIRES: write_mu_ held, after a durable write and its index update.
+Status CollectionImpl::AfterIndexUpdate(const Status& index_status, uint64_t logged_ops,
+                                        uint64_t removals) {
+  ops_since_snapshot_ += logged_ops;
+  removed_since_compaction_ += removals;
+  const bool compact =
+      removed_since_compaction_ >= std::max<uint64_t>(kCompactAfterRemovals, live_count_);
+  if (compact) removed_since_compaction_ = 0;
+  if (!index_status.ok()) {
+    // The write is durable but the index no longer matches it (say, out of
+    // memory half way). The stored vectors are the truth: rebuild from them;
+    // the filter rows stopped where the index did, so they reload on use.
+    {
+      std::unique_lock<RwMutex> exclusive(index_mu_);
+      rows_.reset();
+    }
+    Status rebuilt = RebuildIndex();
+    if (!rebuilt.ok()) {
+      std::unique_lock<RwMutex> exclusive(index_mu_);
+      index_broken_ = Status::Internal(
+          "the index of collection \"" + record_.name + "\" failed (" + index_status.ToString() +
+          ") and could not be rebuilt (" + rebuilt.ToString() +
+          "); every acknowledged write is stored, reopen the database to search again");
+      return index_broken_;
+    }
+  }
+  // As much removed as live: a snapshot now (which rebuilds an index that
+  // holds the removed vectors, see SnapshotLocked), then a compaction of the
+  // collection's keys, so the space comes back without anyone asking.
+  if (options_.snapshot_every_ops != 0 &&
+      (compact || (ops_since_snapshot_ >= options_.snapshot_every_ops &&
+                   ops_since_snapshot_ >= live_count_ / 4))) {
+    SnapshotLocked().IgnoreError();  // a failed snapshot only means more replay at open
+  }
+  if (compact) {
+    for (int cf = 0; cf < storage::kNumCfs; ++cf) {
+      store_->ScheduleCompaction(static_cast<storage::Cf>(cf),
+                                 storage::CollectionPrefix(record_.cid),
+                                 storage::CollectionEnd(record_.cid));
+    }
+  }
+  return Status::OK();
 }
 
 Status CollectionImpl::CompactIndex() {

@@ -222,8 +222,8 @@ Json OpenAiApi::Embeddings(const Json& body) {
     Invalid("'user' must be a string", "user");
   }
   const Inputs inputs = ReadInputs(body);
-  const ResolvedModel resolved = Resolve(name, dimensions);
-  const TextModel& model = *resolved.model;
+  const std::shared_ptr<const TextModel> resolved = Resolve(name, dimensions);
+  const TextModel& model = *resolved;
 
   Result<std::vector<float>> vectors =
       inputs.texts.empty() ? model.EmbedTokenIds(inputs.ids) : model.Embed(inputs.texts);
@@ -263,8 +263,8 @@ Json OpenAiApi::Embeddings(const Json& body) {
               {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
 }
 
-OpenAiApi::ResolvedModel OpenAiApi::Resolve(const std::string& name, int dimensions) {
-  if (name == "hash") return {FolderModel("hash", dimensions), false};
+std::shared_ptr<const TextModel> OpenAiApi::Resolve(const std::string& name, int dimensions) {
+  if (name == "hash") return FolderModel("hash", dimensions);
   if (name.substr(0, kModelPrefix.size()) != kModelPrefix && name.find('/') == std::string::npos) {
     Result<std::shared_ptr<Collection>> collection = db_->GetCollection(name);
     if (collection.ok()) {
@@ -276,7 +276,7 @@ OpenAiApi::ResolvedModel OpenAiApi::Resolve(const std::string& name, int dimensi
                             name, (*model)->dim(), dimensions),
                 "dimensions");
       }
-      return {std::move(model).value(), true};
+      return std::move(model).value();
     }
     // Not a collection (or not a collection name, like "bge-small-en-v1.5"):
     // maybe a folder.
@@ -311,7 +311,7 @@ OpenAiApi::ResolvedModel OpenAiApi::Resolve(const std::string& name, int dimensi
   if (const std::string refusal = models_->Refusal(encoder); !refusal.empty()) {
     throw OpenAiError{403, refusal, "model", "model_not_allowed"};
   }
-  return {FolderModel(encoder, dimensions), false};
+  return FolderModel(encoder, dimensions);
 }
 
 std::shared_ptr<const TextModel> OpenAiApi::FolderModel(const std::string& encoder,

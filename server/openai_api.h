@@ -66,16 +66,11 @@ class OpenAiApi {
                             std::string_view code = "");
 
  private:
-  struct ResolvedModel {
-    std::shared_ptr<const TextModel> model;
-    bool collection = false;  // the encoder of a collection
-  };
-
   Json Embeddings(const Json& body);
   Json ListModels();
   Json RetrieveModel(const std::string& id);
   // The model `name` names, at `dimensions` (0: its own width).
-  ResolvedModel Resolve(const std::string& name, int dimensions);
+  std::shared_ptr<const TextModel> Resolve(const std::string& name, int dimensions);
   // A folder model from the cache, or loaded into it.
   std::shared_ptr<const TextModel> FolderModel(const std::string& encoder, int dimensions);
 

@@ -722,14 +722,24 @@ Status Store::Flush() {
   return FromRocks(rep_->db->Flush(fo, ours), "flushing");
 }
 
+namespace {
+
+// A manual compaction down to the last level even when the range's files
+// already sit there, so their tombstones and overwritten values are dropped;
+// other compactions go on meanwhile.
+rocksdb::CompactRangeOptions ToLastLevel() {
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  co.exclusive_manual_compaction = false;
+  return co;
+}
+
+}  // namespace
+
 Status Store::Compact(std::string_view begin, std::string_view end) {
   if (read_only()) return Status::NotSupported(rep_->read_only_reason + "; writes are refused");
   FE_RETURN_IF_ERROR(Health());
-  rocksdb::CompactRangeOptions co;
-  // Down to the last level even when the range's files already sit there,
-  // so their tombstones and overwritten values are dropped.
-  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-  co.exclusive_manual_compaction = false;
+  const rocksdb::CompactRangeOptions co = ToLastLevel();
   const rocksdb::Slice b = ToSlice(begin);
   const rocksdb::Slice e = ToSlice(end);
   for (int i = 0; i < kNumCfs; ++i) {
@@ -774,9 +784,7 @@ void Store::RunCompactions(Rep* rep) {
     r.compact_queue.pop_front();
     r.compact_running = true;
     lock.unlock();
-    rocksdb::CompactRangeOptions co;
-    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-    co.exclusive_manual_compaction = false;
+    const rocksdb::CompactRangeOptions co = ToLastLevel();
     const rocksdb::Slice b = ToSlice(range.begin);
     const rocksdb::Slice e = ToSlice(range.end);
     // A failure (a full disk, the store closing) leaves the space for the
