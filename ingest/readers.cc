@@ -214,6 +214,13 @@ Format FormatOfPath(const fs::path& path) {
   return Format::kText;
 }
 
+bool IsImageFileName(std::string_view name) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  const std::string ext = AsciiLower(name.substr(dot + 1));
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp" || ext == "gif";
+}
+
 Status ReadFile(const fs::path& path, const std::string& id, const ReadOptions& options,
                 const Emit& emit, const OnError& error) {
   const std::string where = path.string();

@@ -106,6 +106,10 @@ Status ReadFile(const std::filesystem::path& path, const std::string& id,
 Status ReadStream(std::istream& in, const std::string& name, const ReadOptions& options,
                   const Emit& emit, const OnError& error);
 
+// True for the file names `ingest` treats as images, not text: .jpg .jpeg
+// .png .webp .gif (case-insensitive).
+bool IsImageFileName(std::string_view name);
+
 // Converts `bytes` to UTF-8 as ReadFile does for text: `encoding` "" detects
 // (see ReadOptions::encoding), otherwise iconv converts from it. A leading
 // byte-order mark is dropped. InvalidArgument, prefixed with "<where>: ",

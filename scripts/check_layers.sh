@@ -22,9 +22,11 @@
 # the public header query/database.h uses base/status.h only (it is installed
 # with it as <flashembed/database.h>); everything above query/ (milvus/,
 # ingest/, transfer/, server/, tools/) uses query/ only through that header;
-# server/ and transfer/ share milvus/; python/ (the Python module) sees the
-# public header and ingest/ like tools/; tools/ uses the server only through
-# server/server.h; benchmarks may also measure one lower module alone.
+# server/ and transfer/ share milvus/; mcp/ (the MCP tools) reads files
+# through ingest/, and server/ and tools/ use it only through
+# mcp/mcp_server.h; python/ (the Python module) sees the public header and
+# ingest/ like tools/; tools/ uses the server only through server/server.h;
+# benchmarks may also measure one lower module alone.
 LAYERS='
 # path              outside   may include from the project
 base/               std       -
@@ -36,9 +38,10 @@ query/              any       base/ storage/ index/ encoders/ filter/
 query/database.h    std       base/status.h
 milvus/             any       base/ query/database.h
 ingest/             any       base/ query/database.h
+mcp/                any       base/ query/database.h ingest/
 transfer/           any       base/ query/database.h milvus/
-server/             any       base/ query/database.h milvus/
-tools/              any       base/ query/database.h ingest/ transfer/ server/server.h
+server/             any       base/ query/database.h milvus/ mcp/mcp_server.h
+tools/              any       base/ query/database.h ingest/ transfer/ server/server.h mcp/mcp_server.h
 python/             any       base/ query/database.h ingest/
 tools/bench/        any       base/ query/database.h index/ encoders/ filter/ ingest/ transfer/ server/server.h
 '

@@ -123,9 +123,9 @@ class ServerImpl final : public Server {
   // REQUIRES: options.allowed_model_dirs canonical (Server::Start).
   ServerImpl(const ServerOptions& options, Database* db)
       : options_(options),
-        router_(db,
-                RouterOptions{IsBlankToken(options.token) ? std::string() : options.token,
-                              options.access_log, options.allowed_model_dirs, options.backup_dir}),
+        router_(db, RouterOptions{IsBlankToken(options.token) ? std::string() : options.token,
+                                  options.access_log, options.allowed_model_dirs,
+                                  options.backup_dir, options.mcp_roots}),
         workers_(options.threads) {}
   ~ServerImpl() override {
     Stop();
@@ -394,7 +394,7 @@ void Session::WriteResponse(HttpResponse response, bool keep_alive) {
   auto res = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(response.status), 11);
   res->set(http::field::server, "flashembed");
-  res->set(http::field::content_type, response.content_type);
+  if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
   res->set(http::field::access_control_allow_origin, "*");
   for (const auto& [name, value] : response.headers) res->set(name, value);
   res->keep_alive(keep_alive);
@@ -609,6 +609,12 @@ Status ServerOptions::Validate() const {
     if (!std::filesystem::is_directory(backup_dir, ec)) {
       return Status::InvalidArgument("backup folder \"" + backup_dir +
                                      "\" is not an existing folder");
+    }
+  }
+  for (const std::string& root : mcp_roots) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(root, ec)) {
+      return Status::InvalidArgument("MCP root \"" + root + "\" is not an existing folder");
     }
   }
   return Status::OK();

@@ -7,12 +7,24 @@
 #include <fmt/format.h>
 
 #include "server/json_util.h"
+#include "server/server.h"
 
 namespace flashembed::server {
 namespace {
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
+}
+
+// The host of an Origin header ("http://[::1]:8080" -> "::1").
+std::string OriginHost(std::string_view origin) {
+  if (const size_t scheme = origin.find("://"); scheme != std::string_view::npos) {
+    origin.remove_prefix(scheme + 3);
+  }
+  if (!origin.empty() && origin.front() == '[') {
+    return std::string(origin.substr(1, origin.find(']') - 1));  // an IPv6 address
+  }
+  return std::string(origin.substr(0, origin.find_first_of(":/")));
 }
 
 }  // namespace
@@ -36,7 +48,12 @@ Router::Router(Database* db, RouterOptions options)
       models_(options_.allowed_model_dirs),
       milvus_(db, &metrics_, &locks_, &models_),
       native_(db, &metrics_, &locks_, &models_, options_.backup_dir),
-      openai_(db, &models_) {}
+      openai_(db, &models_) {
+  // ServerOptions::Validate checked that the roots are folders.
+  Result<std::unique_ptr<mcp::McpServer>> made =
+      mcp::McpServer::Create(db, {.roots = options_.mcp_roots});
+  if (made.ok()) mcp_ = std::move(made).value();
+}
 
 bool Router::Authorized(const HttpRequest& request) const {
   if (options_.token.empty()) return true;
@@ -77,6 +94,7 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
     response.route = "unauthenticated";
     return response;
   }
+  if (request.path == "/mcp") return Mcp(request);
   if (milvus) return milvus_.Handle(request);
   if (openai) return openai_.Handle(request);
   if (request.path == "/api/v1" || StartsWith(request.path, "/api/v1/"))
@@ -109,6 +127,61 @@ HttpResponse Router::Dispatch(const HttpRequest& request) {
   }
   HttpResponse response = NativeApi::Error(
       404, "no route " + request.method + " " + request.path + " (see docs/API.md)");
+  return response;
+}
+
+HttpResponse Router::Mcp(const HttpRequest& request) {
+  auto rpc_error = [](int http_status, int code, std::string_view message) {
+    HttpResponse response;
+    response.status = http_status;
+    response.route = "/mcp";
+    response.body = Dump(Json{
+        {"jsonrpc", "2.0"}, {"id", nullptr}, {"error", {{"code", code}, {"message", message}}}});
+    return response;
+  };
+  if (request.method != "POST") {
+    // Stateless: no server-initiated stream (GET) and no session to end
+    // (DELETE).
+    HttpResponse response =
+        rpc_error(405, -32000, "method not allowed: /mcp takes POST (no server-initiated stream)");
+    response.headers.emplace_back("Allow", "POST");
+    return response;
+  }
+  // DNS rebinding: a page of another site whose name resolves to this
+  // machine must not reach an open server. An Origin naming a loopback host
+  // passes; another passes only when a token guards the server.
+  if (const std::string_view origin = request.Header("origin");
+      !origin.empty() && origin != "null" && options_.token.empty() &&
+      !IsLoopbackHost(OriginHost(origin))) {
+    return rpc_error(403, -32000,
+                     "forbidden: Origin \"" + std::string(origin) +
+                         "\" is not a loopback address (start serve with --token to allow other "
+                         "origins)");
+  }
+  if (const std::string_view version = request.Header("mcp-protocol-version");
+      !version.empty() && !mcp::IsSupportedProtocolVersion(version)) {
+    std::string known;
+    for (std::string_view v : mcp::kProtocolVersions)
+      known += (known.empty() ? "" : ", ") + std::string(v);
+    return rpc_error(400, -32600,
+                     "unsupported MCP-Protocol-Version \"" + std::string(version) +
+                         "\" (supported: " + known + ")");
+  }
+  if (mcp_ == nullptr) return rpc_error(500, -32603, "the MCP server did not start");
+  HttpResponse response;
+  response.route = "/mcp";
+  response.body = mcp_->Handle(request.body);
+  if (response.body.empty()) {
+    // A notification or a response: accepted, nothing to answer.
+    response.status = 202;
+    response.content_type.clear();
+    return response;
+  }
+  // A message that is not a valid request (no id to answer) is a 400.
+  const Json answer = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (answer.is_object() && answer.contains("error") && answer.value("id", Json()).is_null()) {
+    response.status = 400;
+  }
   return response;
 }
 

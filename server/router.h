@@ -1,7 +1,8 @@
 // Router: the transport-independent half of the server. Checks the bearer
 // token, dispatches a request to the Milvus REST v2 handlers (/v2/vectordb/*),
-// the native API (/api/v1/*), /health or /metrics, and records every answered
-// request in the metrics and the access log.
+// the native API (/api/v1/*), the OpenAI API (/v1/*), the MCP server (/mcp),
+// /health or /metrics, and records every answered request in the metrics and
+// the access log.
 //
 // Thread-safety: Handle() and Record() may run on many threads at once.
 #ifndef FLASHEMBED_SERVER_ROUTER_H_
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mcp/mcp_server.h"
 #include "query/database.h"
 #include "server/collection_locks.h"
 #include "server/http_message.h"
@@ -31,6 +33,8 @@ struct RouterOptions {
   std::vector<std::string> allowed_model_dirs;
   // Where POST /api/v1/backup writes ("" = refused).
   std::string backup_dir;
+  // Folders the MCP tool ingest_files may read (none: it is refused).
+  std::vector<std::string> mcp_roots;
 };
 
 class Router {
@@ -56,6 +60,8 @@ class Router {
  private:
   bool Authorized(const HttpRequest& request) const;
   HttpResponse Dispatch(const HttpRequest& request);
+  // MCP's streamable HTTP transport at /mcp (docs/MCP.md).
+  HttpResponse Mcp(const HttpRequest& request);
 
   Database* db_;
   RouterOptions options_;
@@ -65,7 +71,8 @@ class Router {
   MilvusApi milvus_;
   NativeApi native_;
   OpenAiApi openai_;
-  std::mutex log_mu_;  // one access-log line at a time
+  std::unique_ptr<mcp::McpServer> mcp_;  // null if its roots were refused
+  std::mutex log_mu_;                    // one access-log line at a time
 };
 
 // Equal strings in time that depends only on their lengths.

@@ -1,6 +1,7 @@
 // flashembed serve: an HTTP/1.1 server over one open Database, speaking a
-// native JSON API (/api/v1/..., docs/API.md) and the Milvus REST v2 subset
-// (/v2/vectordb/..., same document).
+// native JSON API (/api/v1/..., docs/API.md), the Milvus REST v2 subset
+// (/v2/vectordb/..., same document), OpenAI's embeddings API (/v1/...) and
+// the Model Context Protocol (/mcp, docs/MCP.md).
 //
 //   auto server = flashembed::server::Server::Start(options, db.get()).value();
 //   std::cout << server->port();     // the bound port (options.port 0 = any free port)
@@ -75,6 +76,9 @@ struct ServerOptions {
   // subfolder named by the client; empty: backups over HTTP are refused
   // (403). Must be an existing folder.
   std::string backup_dir;
+  // Folders inside which the MCP tool ingest_files (at /mcp) may read files;
+  // each must be an existing folder. Empty: ingest_files is refused.
+  std::vector<std::string> mcp_roots;
 
   Status Validate() const;
 };

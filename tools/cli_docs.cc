@@ -170,7 +170,7 @@ int RunIngest(const GlobalOptions& global, const IngestArgs& args) {
   std::vector<ImageIngestError> image_errors;
   ImageIngestCounts images;
   std::erase_if(files, [&](const ingest::InputFile& f) {
-    if (!IsImageFileName(f.path.filename().string())) return false;
+    if (!ingest::IsImageFileName(f.path.filename().string())) return false;
     if (embeds_images) {
       image_ids.push_back(f.id);
       image_paths.push_back(f.path.string());

@@ -35,15 +35,6 @@ std::string StoredHash(const Document& doc) {
 
 }  // namespace
 
-bool IsImageFileName(const std::string& name) {
-  const size_t dot = name.rfind('.');
-  if (dot == std::string::npos) return false;
-  std::string ext = name.substr(dot + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp" || ext == "gif";
-}
-
 Status IngestImages(Collection& collection, const std::vector<std::string>& ids,
                     const std::vector<std::string>& paths, ImageIngestCounts* counts,
                     bool apply_exif_orientation, std::vector<ImageIngestError>* errors,

@@ -53,10 +53,6 @@ struct IngestResult {
 Result<IngestResult> Ingest(Database& db, const std::string& name, std::vector<InputRecord> records,
                             bool upsert);
 
-// True for the file names `ingest` treats as images: .jpg .jpeg .png .webp
-// .gif (case-insensitive).
-bool IsImageFileName(const std::string& name);
-
 // What IngestImages did.
 struct ImageIngestCounts {
   size_t added = 0;      // new records

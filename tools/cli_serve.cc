@@ -79,7 +79,8 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
   cmd->footer(
       "Prints one JSON line {\"listening\": URL, \"host\", \"port\"} once bound, then one JSON "
       "access-log line per request on stderr. SIGINT/SIGTERM stop it gracefully. Routes: "
-      "/api/v1/... (docs/API.md), /v2/vectordb/... (Milvus), GET /health, GET /metrics.");
+      "/api/v1/... (docs/API.md), /v2/vectordb/... (Milvus), /v1/embeddings (OpenAI), /mcp "
+      "(Model Context Protocol, docs/MCP.md), GET /health, GET /metrics.");
   AddGlobalOptions(*cmd, global);
   server::ServerOptions& o = args->options;
   o.port = 19530;
@@ -107,6 +108,11 @@ Verb AddServeVerb(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--backup-dir", o.backup_dir,
                   "let clients write backups (POST /api/v1/backup {\"name\": ...}) into new "
                   "subfolders of DIR; without it backups over HTTP are refused")
+      ->type_name("DIR");
+  cmd->add_option("--mcp-root", o.mcp_roots,
+                  "let the MCP tool ingest_files (at /mcp) read files inside DIR; repeat for "
+                  "more folders. Without it, ingest_files is refused")
+      ->allow_extra_args(false)
       ->type_name("DIR");
   cmd->add_option("--max-connections", o.max_connections, "open connections at most (503 beyond)")
       ->capture_default_str();

@@ -48,6 +48,7 @@ Verb AddPushVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
 Verb AddPullVerb(CLI::App& app, GlobalOptions& global);      // cli_transfer.cc
 Verb AddCompactVerb(CLI::App& app, GlobalOptions& global);   // cli_maintain.cc
 Verb AddBackupVerb(CLI::App& app, GlobalOptions& global);    // cli_maintain.cc
+Verb AddMcpVerb(CLI::App& app, GlobalOptions& global);       // cli_mcp.cc
 
 }  // namespace flashembed::cli
 

@@ -27,7 +27,7 @@ using flashembed::cli::Verb;
 
 constexpr const char* kVerbList =
     "create, add, ingest, search, get, delete, stats, drop, demo, tokenize, embed, rerank, "
-    "serve, export, import, push, pull, eval, reembed, compact, backup";
+    "serve, mcp, export, import, push, pull, eval, reembed, compact, backup";
 
 // How many times option `name` of `command` was given.
 size_t OptionCount(const CLI::App& command, const std::string& name) {
@@ -77,7 +77,7 @@ int Run(int argc, char** argv) {
       flashembed::cli::AddPushVerb(app, global),   flashembed::cli::AddPullVerb(app, global),
       flashembed::cli::AddEvalVerb(app, global),   flashembed::cli::AddReembedVerb(app, global),
       flashembed::cli::AddRerankVerb(app, global), flashembed::cli::AddCompactVerb(app, global),
-      flashembed::cli::AddBackupVerb(app, global),
+      flashembed::cli::AddBackupVerb(app, global), flashembed::cli::AddMcpVerb(app, global),
   };
   // Set after the verbs were added, which would otherwise inherit it.
   app.footer(
