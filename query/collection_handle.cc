@@ -4,11 +4,13 @@
 #include <utility>
 
 #include "query/collection_impl.h"
+#include "query/refresh_gate.h"
 
 namespace flashembed::query {
 
-CollectionHandle::CollectionHandle(std::shared_ptr<CollectionImpl> impl)
-    : name_(impl->name()), impl_(std::move(impl)) {}
+CollectionHandle::CollectionHandle(std::shared_ptr<CollectionImpl> impl,
+                                   std::shared_ptr<RefreshGate> gate)
+    : name_(impl->name()), gate_(std::move(gate)), impl_(std::move(impl)) {}
 
 CollectionHandle::~CollectionHandle() = default;
 
@@ -24,6 +26,9 @@ void CollectionHandle::Switch(std::shared_ptr<CollectionImpl> impl) {
 
 template <typename F>
 auto CollectionHandle::Run(bool read, F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
+  // Beside a writer: no catch-up while the call runs (it may switch impl_).
+  std::shared_lock<std::shared_timed_mutex> gate;
+  if (gate_) gate = gate_->Read();
   for (;;) {
     std::shared_ptr<CollectionImpl> current = impl();
     auto result = f(*current);

@@ -14,6 +14,7 @@
 namespace flashembed::query {
 
 class CollectionImpl;
+class RefreshGate;
 
 // A call that fails on an implementation a re-embedding has replaced meanwhile
 // runs again on the new one (the replaced one refuses every call from the
@@ -24,7 +25,10 @@ class CollectionImpl;
 // Cancelled at the switch.
 class CollectionHandle final : public Collection {
  public:
-  explicit CollectionHandle(std::shared_ptr<CollectionImpl> impl);
+  // `gate` (may be null): a read-only database's catch-up with a writer,
+  // held shared around every call (query/refresh_gate.h).
+  explicit CollectionHandle(std::shared_ptr<CollectionImpl> impl,
+                            std::shared_ptr<RefreshGate> gate = nullptr);
   ~CollectionHandle() override;
 
   // The current implementation.
@@ -78,6 +82,7 @@ class CollectionHandle final : public Collection {
   auto Read(F&& f) const -> decltype(f(std::declval<CollectionImpl&>()));  // reads
 
   const std::string name_;
+  const std::shared_ptr<RefreshGate> gate_;
   mutable std::mutex mu_;  // guards impl_
   std::shared_ptr<CollectionImpl> impl_;
 };

@@ -45,7 +45,7 @@ void PooledVector(std::span<const float> vectors, std::span<const uint32_t> toke
                   std::vector<float>* out);
 
 // REQUIRES for every method: the owning DatabaseImpl outlives the object's
-// open state; Close() and MarkDropped() end it.
+// open state; Close(), Drop() and MarkDropped() end it.
 class CollectionImpl final : public Collection,
                              public std::enable_shared_from_this<CollectionImpl> {
  public:
@@ -148,6 +148,17 @@ class CollectionImpl final : public Collection,
   // Deletes all the collection's data after in-flight writes finish; later
   // calls fail with NotFound.
   Status Drop();
+  // As Drop() without writing: another process dropped the collection (a
+  // read-only database that caught up with its writer).
+  void MarkDropped();
+  // A read-only database that caught up with its writer (Store::CatchUp):
+  // applies the index operations the writer logged since to the index and
+  // forgets what was derived from the documents (filter metadata, long
+  // document tables, BM25 statistics and cached postings). False when the
+  // log no longer reaches back that far (the writer snapshotted since): the
+  // caller opens the collection again. REQUIRES: no other call of this
+  // collection runs meanwhile (query/refresh_gate.h).
+  Result<bool> FollowWriter();
 
   const storage::CollectionRecord& record() const { return record_; }
   // Long documents stored in collection `cid`, counted by a scan of their
@@ -330,7 +341,14 @@ class CollectionImpl final : public Collection,
   Status ReembedDocuments(ReembedRun* run, const storage::ReadView& view,
                           const std::unordered_map<std::string, storage::SourceRecord>& sources);
   Status DropWith(bool copy);
+  // REQUIRES: write_mu_ held.
+  void MarkDroppedLocked();
   Status LoadIndex();
+  // Applies to `idx` the index operations logged from sequence number
+  // `from` up to key `end` of the oplog family, in order, counting them in
+  // *replayed; stops at a gap (a log trimmed by a snapshot).
+  Status ReplayOplog(index::VectorIndex* idx, uint64_t from, std::string_view end,
+                     uint64_t* replayed) const;
   Status RebuildIndex();
   Status SnapshotLocked();
   // After a durable write that logged `logged_ops` index operations, of

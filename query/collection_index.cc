@@ -159,33 +159,8 @@ Status CollectionImpl::LoadIndex() {
     FE_ASSIGN_OR_RETURN(std::string bytes, storage::ReadSnapshot(*store_, cid, h));
     FE_ASSIGN_OR_RETURN(auto idx, LoadIndexFor(record_, bytes));
     // Replay every index operation logged after the snapshot, in order.
-    Status replay;
     uint64_t replayed = 0;
-    FE_RETURN_IF_ERROR(store_->Scan(
-        storage::Cf::kOplog, storage::OplogKey(cid, h.next_seq), storage::CollectionEnd(cid),
-        [&](std::string_view, std::string_view value) {
-          auto op = storage::DecodeOplog(value);
-          if (!op.ok()) {
-            replay = op.status();
-            return false;
-          }
-          ++replayed;
-          if (op->kind == storage::OpKind::kRemove) {
-            if (idx->Contains(op->slot)) replay = idx->Remove(op->slot);
-            return replay.ok();
-          }
-          if (idx->Contains(op->slot)) return true;
-          auto raw = store_->Get(storage::Cf::kVectors, storage::SlotKey(cid, op->slot));
-          if (raw.status().IsNotFound()) return true;  // removed later in the log
-          if (!raw.ok()) {
-            replay = raw.status();
-            return false;
-          }
-          auto v = storage::DecodeVector(*raw, record_.dim);
-          replay = v.ok() ? idx->Add(op->slot, *v) : v.status();
-          return replay.ok();
-        }));
-    FE_RETURN_IF_ERROR(replay);
+    FE_RETURN_IF_ERROR(ReplayOplog(idx.get(), h.next_seq, storage::CollectionEnd(cid), &replayed));
     ops_since_snapshot_ = replayed;
     return idx;
   }();
@@ -196,6 +171,41 @@ Status CollectionImpl::LoadIndex() {
     return Status::OK();
   }
   return RebuildIndex();
+}
+
+Status CollectionImpl::ReplayOplog(index::VectorIndex* idx, uint64_t from, std::string_view end,
+                                   uint64_t* replayed) const {
+  const uint32_t cid = record_.cid;
+  Status replay;
+  FE_RETURN_IF_ERROR(store_->Scan(storage::Cf::kOplog, storage::OplogKey(cid, from), end,
+                                  [&](std::string_view key, std::string_view value) {
+                                    // Sequence numbers are consecutive: a gap is a trimmed log.
+                                    if (key != storage::OplogKey(cid, from + *replayed))
+                                      return false;
+                                    auto op = storage::DecodeOplog(value);
+                                    if (!op.ok()) {
+                                      replay = op.status();
+                                      return false;
+                                    }
+                                    ++*replayed;
+                                    if (op->kind == storage::OpKind::kRemove) {
+                                      if (idx->Contains(op->slot)) replay = idx->Remove(op->slot);
+                                      return replay.ok();
+                                    }
+                                    if (idx->Contains(op->slot)) return true;
+                                    auto raw = store_->Get(storage::Cf::kVectors,
+                                                           storage::SlotKey(cid, op->slot));
+                                    if (raw.status().IsNotFound())
+                                      return true;  // removed later in the log
+                                    if (!raw.ok()) {
+                                      replay = raw.status();
+                                      return false;
+                                    }
+                                    auto v = storage::DecodeVector(*raw, record_.dim);
+                                    replay = v.ok() ? idx->Add(op->slot, *v) : v.status();
+                                    return replay.ok();
+                                  }));
+  return replay;
 }
 
 Status CollectionImpl::RebuildIndex() {
@@ -376,12 +386,57 @@ Status CollectionImpl::DropWith(bool copy) {
     AppendDrop(record_, &batch);
   }
   FE_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+  MarkDroppedLocked();
+  return Status::OK();
+}
+
+Result<bool> CollectionImpl::FollowWriter() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  FE_RETURN_IF_ERROR(CheckOpen());
+  const uint32_t cid = record_.cid;
+  FE_ASSIGN_OR_RETURN(std::string bytes,
+                      store_->Get(storage::Cf::kCatalog, storage::CollectionStateKey(cid)));
+  FE_ASSIGN_OR_RETURN(storage::CollectionState now, storage::DecodeState(bytes));
+  if (now.next_seq == state_.next_seq && now.next_slot == state_.next_slot &&
+      now.live_count == state_.live_count) {
+    return true;
+  }
+  if (now.next_seq < state_.next_seq || !index_broken_.ok()) return false;
+  // The operations logged since, as the writer applied them. Gone when the
+  // writer snapshotted past them: load again. A failure part way leaves the
+  // index between two states: load again too.
+  std::unique_lock<RwMutex> exclusive(index_mu_);
+  uint64_t replayed = 0;
+  const Status replay =
+      ReplayOplog(index_.get(), state_.next_seq, storage::OplogKey(cid, now.next_seq), &replayed);
+  if (!replay.ok() || replayed != now.next_seq - state_.next_seq ||
+      index_->size() != now.live_count) {
+    return false;
+  }
+  state_ = now;
+  live_count_ = now.live_count;
+  // What was derived from the documents is read again when next needed.
+  rows_.reset();
+  source_count_ = -1;
+  {
+    std::lock_guard<std::mutex> sources(sources_mu_);
+    source_table_.reset();
+  }
+  if (text_index_) FE_RETURN_IF_ERROR(text_index_->Reload());
+  return true;
+}
+
+void CollectionImpl::MarkDropped() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  MarkDroppedLocked();
+}
+
+void CollectionImpl::MarkDroppedLocked() {
   std::unique_lock<RwMutex> exclusive(index_mu_);
   state_flag_ = State::kDropped;
   index_.reset();
   rows_.reset();
   if (text_index_) text_index_->ReleaseCache();
-  return Status::OK();
 }
 
 // REQUIRES: write_mu_ or index_mu_ held.

@@ -20,6 +20,7 @@
 #include "query/collection_impl.h"
 #include "query/filter_rows.h"
 #include "query/posting_cache.h"
+#include "query/refresh_gate.h"
 #include "storage/records.h"
 #include "storage/snapshot.h"
 #include "storage/store.h"
@@ -369,8 +370,15 @@ class DatabaseImpl final : public Database {
       : options_(options),
         read_only_(store->read_only()),
         posting_cache_(std::make_shared<PostingCache>(options.text_cache_bytes)),
-        store_(std::move(store)) {}
-  ~DatabaseImpl() override { Close().IgnoreError(); }
+        store_(std::move(store)) {
+    if (store_->can_catch_up()) {
+      gate_ = std::make_shared<RefreshGate>([this] { return CatchUp(); });
+    }
+  }
+  ~DatabaseImpl() override {
+    if (gate_) gate_->Disable();  // handles may outlive the database
+    Close().IgnoreError();
+  }
 
   Result<std::shared_ptr<Collection>> CreateCollection(const std::string& name,
                                                        const CollectionSchema& schema) override {
@@ -387,6 +395,7 @@ class DatabaseImpl final : public Database {
 
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) override {
     FE_RETURN_IF_ERROR(ValidateName(name));
+    if (gate_) gate_->MaybeRefresh();
     std::lock_guard<std::mutex> lock(mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
     FE_ASSIGN_OR_RETURN(auto c, GetLocked(name));
@@ -413,6 +422,7 @@ class DatabaseImpl final : public Database {
   }
 
   Result<std::vector<CollectionInfo>> ListCollections() override {
+    if (gate_) gate_->MaybeRefresh();
     std::lock_guard<std::mutex> lock(mu_);
     FE_RETURN_IF_ERROR(CheckOpen());
     std::vector<storage::CollectionRecord> records;
@@ -699,6 +709,7 @@ class DatabaseImpl final : public Database {
       if (first.ok() && !s.ok()) first = s.WithContext("snapshotting \"" + name + "\"");
     }
     open_.clear();
+    records_.clear();
     Status flushed = store_->Flush();
     if (first.ok()) first = flushed;
     store_.reset();
@@ -814,9 +825,48 @@ class DatabaseImpl final : public Database {
     FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
     FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
                                                      /*is_new=*/false, posting_cache_));
-    auto handle = std::make_shared<CollectionHandle>(std::move(c));
+    auto handle = std::make_shared<CollectionHandle>(std::move(c), gate_);
     open_.emplace(name, handle);
+    if (gate_) records_[name] = *bytes;
     return handle;
+  }
+
+  // The gate's catch-up (see query/refresh_gate.h), run with every read
+  // through a handle excluded: reads what the writer acknowledged since,
+  // then brings each open collection up to it: the writes logged since are
+  // applied to its index, or, when its catalog record changed (a
+  // re-embedding's switch, a drop and create) or its log no longer reaches
+  // back, it is opened again and its handle switched; one the writer dropped
+  // is marked dropped.
+  Status CatchUp() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!store_) return Status::OK();
+    FE_ASSIGN_OR_RETURN(const bool changed, store_->CatchUp());
+    if (!changed) return Status::OK();
+    for (auto it = open_.begin(); it != open_.end();) {
+      const std::string& name = it->first;
+      auto bytes = store_->Get(storage::Cf::kCatalog, storage::CollectionKey(name));
+      if (bytes.status().IsNotFound()) {
+        it->second->impl()->MarkDropped();
+        records_.erase(name);
+        it = open_.erase(it);
+        continue;
+      }
+      if (!bytes.ok()) return bytes.status();
+      bool current = *bytes == records_[name];
+      if (current) {
+        FE_ASSIGN_OR_RETURN(current, it->second->impl()->FollowWriter());
+      }
+      if (!current) {
+        FE_ASSIGN_OR_RETURN(storage::CollectionRecord record, storage::DecodeCollection(*bytes));
+        FE_ASSIGN_OR_RETURN(auto c, CollectionImpl::Open(store_.get(), record, options_,
+                                                         /*is_new=*/false, posting_cache_));
+        it->second->Switch(std::move(c));
+        records_[name] = *bytes;
+      }
+      ++it;
+    }
+    return Status::OK();
   }
 
   // REQUIRES: mu_ held and no collection named record.name.
@@ -859,6 +909,10 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionHandle>> open_;
   // The hidden copies of running re-embeddings, by collection name.
   std::map<std::string, std::shared_ptr<CollectionImpl>> reembeds_;
+  // Read-only beside a writer (the store can catch up): the gate every
+  // read passes, and each open collection's catalog record as loaded.
+  std::shared_ptr<RefreshGate> gate_;
+  std::map<std::string, std::string> records_;
 };
 
 }  // namespace

@@ -924,9 +924,9 @@ struct Options {
   // the writes logged since, in memory only). Works on a read-only or full
   // filesystem. Reads see every acknowledged write; every call that writes
   // (collections, documents, Snapshot()) fails with NotSupported
-  // ("database ... is open read-only: ...") and changes nothing. Another
-  // process may hold the folder for writing meanwhile; what it writes
-  // after the open is not seen. Not persisted.
+  // ("database ... is open read-only: ..."). Another process may write the
+  // folder meanwhile: reads catch up with it at most every 100 ms, and see
+  // whole batches only, a prefix of its acknowledged writes. Not persisted.
   bool read_only = false;
   // Without read_only: if the folder cannot be opened for writing because
   // its filesystem is read-only or full, open it as with read_only instead

@@ -155,6 +155,14 @@ Status TextIndex::Load() {
   return Status::OK();
 }
 
+Status TextIndex::Reload() {
+  FE_RETURN_IF_ERROR(Load());
+  std::lock_guard<std::mutex> lock(mu_);
+  ++generation_;
+  if (cache_) cache_->EraseOwner(owner_);
+  return Status::OK();
+}
+
 void TextIndex::BeginWrite() {
   if (writing_) return;
   writing_ = true;

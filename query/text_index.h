@@ -75,6 +75,9 @@ class TextIndex {
 
   // Reads the stored statistics (zero for a new collection).
   Status Load();
+  // Load() again and forget the cached lists: another process wrote the
+  // collection (a read-only database catching up with its writer).
+  Status Reload();
 
   const TextStats& stats() const { return stats_; }
   // After the write that the Append* calls since the last set_stats

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -243,6 +244,9 @@ struct Store::Rep {
   std::shared_ptr<WriteErrors> errors = std::make_shared<WriteErrors>();
   // Not empty: opened read-only, and why (in NotSupported messages).
   std::string read_only_reason;
+  // A secondary instance's own folder (its info log, OPTIONS), removed with
+  // it; empty for other stores.
+  std::string secondary_dir;
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[static_cast<int>(c)]; }
 
   // Background compactions (ScheduleCompaction): the queue, and the thread,
@@ -275,6 +279,11 @@ struct Store::Rep {
     if (db) {
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
+      db.reset();
+    }
+    if (!secondary_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(secondary_dir, ec);
     }
   }
 };
@@ -547,9 +556,29 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const StoreOptions& options,
   auto rep = std::make_unique<Rep>();
   rep->read_only_reason = "database " + path + " is open read-only: " + reason;
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::OpenForReadOnly(plan.db_options, path, plan.descriptors, &rep->handles, &raw_db,
-                                   /*error_if_wal_file_exists=*/false);
+  // A secondary instance follows a writer (CatchUp); it keeps every table
+  // file open, so the writer's compactions cannot pull one from under it.
+  std::string pattern = (fs::temp_directory_path(ec) / "flashembed-reader-XXXXXX").string();
+  rocksdb::Status s = rocksdb::Status::NotSupported("no temporary folder");
+  if (!ec && mkdtemp(pattern.data()) != nullptr) {
+    rep->secondary_dir = pattern;
+    plan.db_options.max_open_files = -1;
+    // Each catch-up loads the table files of every family it changed, by
+    // default on up to 16 new threads each time: 50 ms a catch-up with our
+    // nine families, against 0.2-0.5 ms on the calling thread (measured).
+    plan.db_options.max_file_opening_threads = 1;
+    s = rocksdb::DB::OpenAsSecondary(plan.db_options, path, rep->secondary_dir, plan.descriptors,
+                                     &rep->handles, &raw_db);
+    if (!s.ok()) {
+      fs::remove_all(rep->secondary_dir, ec);
+      rep->secondary_dir.clear();
+      rep->handles.clear();
+    }
+  }
+  if (!s.ok()) {
+    s = rocksdb::DB::OpenForReadOnly(plan.db_options, path, plan.descriptors, &rep->handles,
+                                     &raw_db, /*error_if_wal_file_exists=*/false);
+  }
   if (!s.ok()) return FromRocks(s, "opening database " + path + " read-only");
   rep->db.reset(raw_db);
   std::string version;
@@ -560,7 +589,34 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const StoreOptions& options,
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "reading format version");
   }
-  return std::unique_ptr<Store>(new Store(path, std::move(rep)));
+  auto store = std::unique_ptr<Store>(new Store(path, std::move(rep)));
+  // The open read the MANIFEST, then the log files: a flush the writer made
+  // in between is only seen by the next catch-up.
+  if (store->can_catch_up()) FE_RETURN_IF_ERROR(store->CatchUp().status());
+  return store;
+}
+
+bool Store::can_catch_up() const { return !rep_->secondary_dir.empty(); }
+
+Result<bool> Store::CatchUp() {
+  if (!can_catch_up()) return false;
+  bool changed = false;
+  rocksdb::Status error;
+  for (int round = 0; round < 8; ++round) {
+    const rocksdb::SequenceNumber before = rep_->db->GetLatestSequenceNumber();
+    rocksdb::Status s = rep_->db->TryCatchUpWithPrimary();
+    if (!s.ok()) {
+      // Say, a table file compacted away between reading the MANIFEST and
+      // opening it: the next round reads the MANIFEST again.
+      error = s;
+      continue;
+    }
+    error = rocksdb::Status::OK();
+    if (rep_->db->GetLatestSequenceNumber() == before) return changed;
+    changed = true;
+  }
+  if (!error.ok()) return FromRocks(error, "catching up with the writer of " + path_);
+  return changed;  // the writer kept writing: the next catch-up sees more
 }
 
 Status Store::Write(const WriteBatch& batch, bool sync) {
@@ -594,7 +650,9 @@ Status Store::Write(const WriteBatch& batch, bool sync) {
 struct ReadView::Rep {
   rocksdb::DB* db;
   const rocksdb::Snapshot* snapshot;
-  ~Rep() { db->ReleaseSnapshot(snapshot); }
+  ~Rep() {
+    if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+  }
 };
 
 ReadView::ReadView(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -605,7 +663,9 @@ ReadView& ReadView::operator=(ReadView&&) noexcept = default;
 ReadView Store::NewReadView() const {
   auto rep = std::make_unique<ReadView::Rep>();
   rep->db = rep_->db.get();
-  rep->snapshot = rep_->db->GetSnapshot();
+  // A secondary instance has no snapshots (its iterators refuse them), and
+  // needs none: it changes only in CatchUp(), which no read overlaps.
+  rep->snapshot = can_catch_up() ? nullptr : rep_->db->GetSnapshot();
   return ReadView(std::move(rep));
 }
 

@@ -91,7 +91,11 @@ struct StoreOptions {
   // Open without writing anything to the folder (no lock file, no info log,
   // no recovery flush): reads see every acknowledged write, writes are
   // refused with NotSupported. Works on a read-only or full filesystem, and
-  // beside a process that holds the folder for writing.
+  // beside a process that holds the folder for writing: the store is then
+  // RocksDB's secondary instance (its own files in a temporary folder,
+  // removed on close), which CatchUp() brings up to the writer's
+  // acknowledged writes. Where a secondary instance cannot be opened, a
+  // plain read-only open (a view as of the open, no CatchUp) is used.
   bool read_only = false;
   // Without read_only: when the folder cannot be opened for writing because
   // its filesystem is read-only or out of space, open it read-only instead
@@ -132,7 +136,7 @@ class Store {
   // resume.
   Status Write(const WriteBatch& batch, bool sync);
 
-  // A view of the database as of now, for consistent reads.
+  // A view as of now, for consistent reads (CatchUp stores: the store itself).
   ReadView NewReadView() const;
 
   // The value under `key`, or NotFound. Reads the latest data, or `view`'s.
@@ -170,6 +174,19 @@ class Store {
   Status Health();
 
   bool read_only() const;
+
+  // Read-only stores that can follow a writer (see StoreOptions::read_only):
+  // reads what was written since the open or the last catch-up, and returns
+  // whether anything changed. Catches up again until a round brings nothing
+  // new (at most a few rounds), so that a flush the writer made during one
+  // round cannot leave an earlier batch unseen while a later one is seen:
+  // what is visible is always a prefix of the writer's acknowledged writes,
+  // whole batches only. REQUIRES: no read of this store runs meanwhile (a
+  // secondary instance's reads, snapshots included, are not isolated from a
+  // catch-up; the caller excludes them). Returns false at once on other
+  // stores.
+  bool can_catch_up() const;
+  Result<bool> CatchUp();
 
   // Compacts the keys in [begin, end) of every family (an empty `end`: to
   // the end of each family) down to the last level, so data deleted or

@@ -71,7 +71,18 @@ Result<std::unique_ptr<Database>> OpenDatabaseForReading(const std::string& path
   // Not read_only always: a writable open keeps the folder's lock (a reader
   // never sees a writer's folder half way) and saves index snapshots.
   options.read_only_if_unwritable = true;
-  FE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(options, path));
+  Result<std::unique_ptr<Database>> opened = Database::Open(options, path);
+  // Held by a writer (a serve, an add, an ingest): read beside it, seeing
+  // what it acknowledged up to now.
+  if (!opened.ok() && opened.status().code() == StatusCode::kIOError &&
+      opened.status().message().find("is held by another process") != std::string::npos) {
+    Options reader;
+    reader.read_only = true;
+    if (Result<std::unique_ptr<Database>> beside = Database::Open(reader, path); beside.ok()) {
+      return beside;
+    }
+  }
+  FE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, std::move(opened));
   if (db->read_only()) {
     std::string note = db->StorageHealth().message();
     std::replace(note.begin(), note.end(), '\n', ' ');

@@ -51,7 +51,7 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool cre
 // When the folder cannot be opened for writing because its filesystem is
 // read-only or full, it is opened read-only instead (Options::
 // read_only_if_unwritable), with a note on stderr, so reading still works.
-// A folder held by another process is refused as by OpenDatabase.
+// A folder held by another process is read beside it (Options::read_only).
 Result<std::unique_ptr<Database>> OpenDatabaseForReading(const std::string& path);
 
 // Opens the database (which must exist) into `db` and returns the

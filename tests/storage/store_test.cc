@@ -311,5 +311,66 @@ TEST(Store, CheckpointIsAConsistentCopyThatOpens) {
   EXPECT_TRUE(reader->Checkpoint(dir.Sub("copy2")).code() == StatusCode::kNotSupported);
 }
 
+// A read-only store beside a writer (RocksDB's secondary instance): sees what
+// was written before the open, then each later batch whole after CatchUp(),
+// across the writer's flushes and compactions; writes nothing to the folder
+// and removes its own temporary folder on close.
+TEST(Store, ReaderBesideAWriterCatchesUp) {
+  TempDir dir;
+  auto writer = OpenOrDie(dir.Sub("db"));
+  auto put = [&](int from, int to) {
+    WriteBatch b;
+    for (int i = from; i < to; ++i) b.Put(Cf::kDocuments, SlotKey(1, i), "v" + std::to_string(i));
+    b.Put(Cf::kCatalog, "last", std::to_string(to));
+    ASSERT_OK(writer->Write(b, /*sync=*/false));
+  };
+  put(0, 100);
+  StoreOptions read_only;
+  read_only.read_only = true;
+  ASSERT_OK_AND_ASSIGN(auto reader, Store::Open(read_only, dir.Sub("db")));
+  ASSERT_TRUE(reader->can_catch_up());
+  EXPECT_FALSE(writer->can_catch_up());
+  EXPECT_EQ(reader->Get(Cf::kCatalog, "last").value(), "100");
+  EXPECT_FALSE(reader->CatchUp().value()) << "nothing new";
+
+  auto count = [&] {
+    size_t n = 0;
+    EXPECT_OK(reader->Scan(Cf::kDocuments, CollectionPrefix(1), CollectionEnd(1),
+                           [&](std::string_view, std::string_view) { return ++n > 0; }));
+    return n;
+  };
+  put(100, 200);
+  ASSERT_OK(writer->Flush());  // the first batches leave the log for a table file
+  put(200, 300);
+  EXPECT_TRUE(reader->CatchUp().value());
+  EXPECT_EQ(reader->Get(Cf::kCatalog, "last").value(), "300");
+  EXPECT_EQ(count(), 300u);
+  ASSERT_OK(writer->Compact("", ""));
+  put(300, 400);
+  EXPECT_TRUE(reader->CatchUp().value());
+  EXPECT_EQ(count(), 400u);
+  EXPECT_EQ(reader->Get(Cf::kDocuments, SlotKey(1, 5)).value(), "v5");
+  EXPECT_EQ(reader->Write(WriteBatch(), true).code(), StatusCode::kNotSupported);
+  // Its own files live in a temporary folder ($TMPDIR), gone with it.
+  reader.reset();
+  const std::string tmp = dir.Sub("tmp");
+  std::filesystem::create_directories(tmp);
+  const char* old_tmpdir = getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  setenv("TMPDIR", tmp.c_str(), 1);
+  ASSERT_OK_AND_ASSIGN(reader, Store::Open(read_only, dir.Sub("db")));
+  EXPECT_TRUE(reader->can_catch_up());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp),
+                          std::filesystem::directory_iterator()),
+            1);
+  reader.reset();
+  EXPECT_TRUE(std::filesystem::is_empty(tmp));
+  if (old_tmpdir != nullptr) {
+    setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TMPDIR");
+  }
+}
+
 }  // namespace
 }  // namespace flashembed::storage
