@@ -27,7 +27,7 @@ void CollectionHandle::Switch(std::shared_ptr<CollectionImpl> impl) {
 template <typename F>
 auto CollectionHandle::Run(bool read, F&& f) const -> decltype(f(std::declval<CollectionImpl&>())) {
   // Beside a writer: no catch-up while the call runs (it may switch impl_).
-  std::shared_lock<std::shared_timed_mutex> gate;
+  RefreshGate::ReadLock gate;
   if (gate_) gate = gate_->Read();
   for (;;) {
     std::shared_ptr<CollectionImpl> current = impl();

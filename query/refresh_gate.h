@@ -2,17 +2,25 @@
 // process holding the folder) sees that writer's later writes. Every read
 // through a collection handle, and every catalog read, first lets the gate
 // catch up when kRefreshIntervalMs have passed since the last time, then
-// runs holding the gate shared; a catch-up (the store's CatchUp, then the
-// database reloading the collections whose records changed) holds it
+// runs holding the gate shared; a catch-up (the store's CatchUp, then each
+// open collection following the writer's log, or loaded again) holds it
 // exclusively. So a read sees one state of the writer's data from start to
 // end, never a batch in part, and writes become visible within about
 // kRefreshIntervalMs of being acknowledged, or four times the last catch-up's
-// duration when that was longer (a changed collection is loaded again whole:
-// its index snapshot and the writes logged since). Internal to query/.
+// duration when that was longer. Internal to query/.
+//
+// The lock prefers the catch-up: while one waits, new reads wait too, so a
+// stream of overlapping reads cannot hold it off. It waits at most
+// kWaitMs, then gives up until kRetryMs later; so a read nested in another on
+// the same thread (a visit callback that reads) is held up by kWaitMs at
+// most, never deadlocked.
 //
 // Thread-safety: all members may be used from any thread.
 #ifndef FLASHEMBED_QUERY_REFRESH_GATE_H_
 #define FLASHEMBED_QUERY_REFRESH_GATE_H_
+
+#include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <shared_mutex>
+#include <utility>
 
 #include "base/status.h"
 
@@ -29,35 +37,74 @@ namespace flashembed::query {
 class RefreshGate {
  public:
   static constexpr int64_t kRefreshIntervalMs = 100;
+  static constexpr int64_t kWaitMs = 50;
   static constexpr int64_t kRetryMs = 20;
+
+  // Holds the gate shared until destroyed (empty when default-constructed).
+  class ReadLock {
+   public:
+    ReadLock() = default;
+    explicit ReadLock(pthread_rwlock_t* lock) : lock_(lock) {}
+    ReadLock(ReadLock&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
+    ReadLock& operator=(ReadLock&& other) noexcept {
+      if (this != &other) {
+        Release();
+        lock_ = std::exchange(other.lock_, nullptr);
+      }
+      return *this;
+    }
+    ~ReadLock() { Release(); }
+
+   private:
+    void Release() {
+      if (lock_ != nullptr) pthread_rwlock_unlock(lock_);
+      lock_ = nullptr;
+    }
+    pthread_rwlock_t* lock_ = nullptr;
+  };
 
   // `refresh` runs with the gate held exclusively; it must not read through
   // the gate itself.
-  explicit RefreshGate(std::function<Status()> refresh) : refresh_(std::move(refresh)) {}
+  explicit RefreshGate(std::function<Status()> refresh) : refresh_(std::move(refresh)) {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&mu_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~RefreshGate() { pthread_rwlock_destroy(&mu_); }
+  RefreshGate(const RefreshGate&) = delete;
+  RefreshGate& operator=(const RefreshGate&) = delete;
 
-  // Held shared around each read. libstdc++'s shared mutex prefers readers
-  // (glibc's default), so a read nested in another (a visit callback that
-  // reads) never waits for a catch-up queued between them.
-  std::shared_lock<std::shared_timed_mutex> Read() {
+  // Catches up when due, then holds the gate shared.
+  ReadLock Read() {
     MaybeRefresh();
-    return std::shared_lock<std::shared_timed_mutex>(mu_);
+    pthread_rwlock_rdlock(&mu_);
+    return ReadLock(&mu_);
   }
 
-  // Catches up when due. Waits a little for reads in progress to finish,
-  // else leaves it to a later call (reads go on with what they see). A
-  // failed catch-up is retried by the next call that is due.
+  // Catches up when due: waits up to kWaitMs for the reads in flight, else
+  // leaves it to a call kRetryMs later. A failed catch-up is retried then
+  // too.
   void MaybeRefresh() {
-    const int64_t now = NowMs();
-    if (now < next_ms_.load(std::memory_order_relaxed)) return;
+    if (NowMs() < next_ms_.load(std::memory_order_relaxed)) return;
     std::unique_lock<std::mutex> running(refresh_mu_, std::try_to_lock);
     if (!running.owns_lock() || !refresh_) return;
-    std::unique_lock<std::shared_timed_mutex> exclusive(mu_, std::chrono::milliseconds(50));
-    // Busy or failed: the next attempt a little later, not at every read.
-    const int64_t start = NowMs();
-    const bool done = exclusive.owns_lock() && refresh_().ok();
-    // A catch-up that loaded large collections again waits four times as
-    // long as it took before the next, so reads get at least 80% of the time.
-    const int64_t took = NowMs() - start;
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += kWaitMs * 1000000;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
+    bool done = false;
+    int64_t took = 0;
+    if (pthread_rwlock_timedwrlock(&mu_, &deadline) == 0) {
+      const int64_t start = NowMs();
+      done = refresh_().ok();
+      took = NowMs() - start;
+      pthread_rwlock_unlock(&mu_);
+    }
+    // A catch-up that had much to do waits four times as long as it took
+    // before the next, so reads get at least 80% of the time.
     next_ms_.store(NowMs() + (done ? std::max(kRefreshIntervalMs, 4 * took) : kRetryMs),
                    std::memory_order_relaxed);
   }
@@ -76,7 +123,7 @@ class RefreshGate {
         .count();
   }
 
-  std::shared_timed_mutex mu_;
+  pthread_rwlock_t mu_;
   std::mutex refresh_mu_;  // one catch-up at a time; guards refresh_
   std::function<Status()> refresh_;
   std::atomic<int64_t> next_ms_{0};
