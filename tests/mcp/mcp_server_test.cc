@@ -91,9 +91,8 @@ class McpServerTest : public ::testing::Test {
 
   std::set<std::string> CollectionNames() {
     std::set<std::string> names;
-    for (const Json& c : Ok("list_collections", Json::object())["collections"]) {
-      names.insert(c["name"].get<std::string>());
-    }
+    const Json listed = Ok("list_collections", Json::object());  // outlives the loop
+    for (const Json& c : listed["collections"]) names.insert(c["name"].get<std::string>());
     return names;
   }
 
