@@ -7,7 +7,7 @@
 // exclusively. So a read sees one state of the writer's data from start to
 // end, never a batch in part, and writes become visible within about
 // kRefreshIntervalMs of being acknowledged, or four times the last catch-up's
-// duration when that was longer. Internal to query/.
+// duration when that was longer (at most kMaxBackoffMs). Internal to query/.
 //
 // The lock prefers the catch-up: while one waits, new reads wait too, so a
 // stream of overlapping reads cannot hold it off. It waits at most
@@ -39,6 +39,7 @@ class RefreshGate {
   static constexpr int64_t kRefreshIntervalMs = 100;
   static constexpr int64_t kWaitMs = 50;
   static constexpr int64_t kRetryMs = 20;
+  static constexpr int64_t kMaxBackoffMs = 1000;
 
   // Holds the gate shared until destroyed (empty when default-constructed).
   class ReadLock {
@@ -104,9 +105,10 @@ class RefreshGate {
       pthread_rwlock_unlock(&mu_);
     }
     // A catch-up that had much to do waits four times as long as it took
-    // before the next, so reads get at least 80% of the time.
-    next_ms_.store(NowMs() + (done ? std::max(kRefreshIntervalMs, 4 * took) : kRetryMs),
-                   std::memory_order_relaxed);
+    // (at most kMaxBackoffMs) before the next, so reads get most of the time.
+    next_ms_.store(
+        NowMs() + (done ? std::clamp(4 * took, kRefreshIntervalMs, kMaxBackoffMs) : kRetryMs),
+        std::memory_order_relaxed);
   }
 
   // No catch-up from now on (the database is being destroyed); waits for a
